@@ -1,0 +1,89 @@
+// Public PKI endpoints relying parties use: CA certificates (AIA caIssuers), CRLs (CRL DP) and OCSP.
+import type { FastifyInstance } from 'fastify';
+import type { Runtime } from '../runtime.js';
+import type { Metrics } from './metrics.js';
+import { toPem } from '../pki/pem.js';
+
+const OCSP_MAX = 16 * 1024;
+
+export function registerPkiRoutes(app: FastifyInstance, rt: Runtime, metrics: Metrics): void {
+  app.addContentTypeParser('application/ocsp-request', { parseAs: 'buffer', bodyLimit: OCSP_MAX }, (_req, body, done) =>
+    done(null, body),
+  );
+
+  const caParams = { type: 'object', properties: { id: { type: 'string', pattern: '^[a-z0-9-]+$' } }, required: ['id'] } as const;
+
+  app.get<{ Params: { id: string } }>(
+    '/pki/ca/:id.cer',
+    { schema: { summary: 'CA certificate (DER), the AIA caIssuers URL', tags: ['pki'], params: caParams } },
+    async (req, reply) => {
+      const ca = rt.ca.cas.get(req.params.id);
+      if (!ca || ca.record.kind === 'ocsp')
+        return reply.code(404).send({ error: 'not_found', message: `no CA ${req.params.id}` });
+      return reply.type('application/pkix-cert').header('cache-control', 'public, max-age=86400').send(ca.record.cert_der);
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/pki/ca/:id.pem',
+    { schema: { summary: 'CA certificate (PEM)', tags: ['pki'], params: caParams } },
+    async (req, reply) => {
+      const ca = rt.ca.cas.get(req.params.id);
+      if (!ca || ca.record.kind === 'ocsp')
+        return reply.code(404).send({ error: 'not_found', message: `no CA ${req.params.id}` });
+      return reply.type('application/x-pem-file').send(toPem('CERTIFICATE', ca.record.cert_der));
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/pki/crl/:id.crl',
+    { schema: { summary: 'Current CRL (DER), the CRL distribution point', tags: ['pki'], params: caParams } },
+    async (req, reply) => {
+      const ca = rt.ca.cas.get(req.params.id);
+      if (!ca || ca.record.kind === 'ocsp')
+        return reply.code(404).send({ error: 'not_found', message: `no CRL issuer ${req.params.id}` });
+      const crl = await rt.ca.currentCrl(ca.record.id);
+      const maxAge = Math.max(0, Math.min(300, Math.floor((crl.next_update - Date.now()) / 1000)));
+      return reply
+        .type('application/pkix-crl')
+        .header('cache-control', `public, max-age=${maxAge}`)
+        .header('last-modified', new Date(crl.this_update).toUTCString())
+        .send(crl.der);
+    },
+  );
+
+  const answer = async (der: Buffer): Promise<Buffer> => {
+    const r = await rt.ocsp.respond(der);
+    metrics.ocspResponses.inc({ outcome: r.outcome });
+    return r.der;
+  };
+
+  app.post(
+    '/ocsp',
+    { schema: { summary: 'OCSP (RFC 6960) over POST', tags: ['ocsp'], consumes: ['application/ocsp-request'] } },
+    async (req, reply) => {
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      return reply
+        .type('application/ocsp-response')
+        .header('cache-control', 'no-store')
+        .send(await answer(body));
+    },
+  );
+
+  app.get<{ Params: { '*': string } }>(
+    '/ocsp/*',
+    { schema: { summary: 'OCSP (RFC 6960) over GET: the path is the base64 DER request', tags: ['ocsp'] } },
+    async (req, reply) => {
+      let der: Buffer;
+      try {
+        der = Buffer.from(decodeURIComponent(req.params['*']), 'base64');
+      } catch {
+        der = Buffer.alloc(0);
+      }
+      return reply
+        .type('application/ocsp-response')
+        .header('cache-control', 'public, max-age=60')
+        .send(await answer(der));
+    },
+  );
+}

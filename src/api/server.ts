@@ -1,0 +1,88 @@
+// The HTTP front end (Fastify): health, metrics, OpenAPI, PKI endpoints. HTTP concerns only —
+// the rules live in the CA/RA, storage in the SA.
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import { sql } from 'kysely';
+import type { Runtime } from '../runtime.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { registerPkiRoutes } from './pki-routes.js';
+
+export interface ServerOptions {
+  logger?: boolean | { level: string };
+}
+
+export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promise<{ app: FastifyInstance; metrics: Metrics }> {
+  const app = Fastify({
+    logger:
+      opts.logger === false
+        ? false
+        : {
+            level: typeof opts.logger === 'object' ? opts.logger.level : rt.config.logLevel,
+            redact: ['req.headers.cookie', 'req.headers.authorization', 'req.headers["x-csrf-token"]'],
+          },
+    bodyLimit: 1024 * 1024,
+    trustProxy: false,
+  });
+  const metrics = createMetrics();
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'certdesk API',
+        version: '0.1.0',
+        description: 'Certificate self-service: CA, OCSP, CRL, portal and staff APIs',
+      },
+    },
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.httpRequests.observe(
+      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
+    if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
+    if (err.statusCode && err.statusCode < 500)
+      return reply.code(err.statusCode).send({ error: 'bad_request', message: err.message });
+    req.log.error({ err }, 'request failed');
+    return reply.code(500).send({ error: 'internal', message: 'internal error; see the server log' });
+  });
+
+  app.get('/healthz', { schema: { summary: 'Liveness', tags: ['ops'] } }, async () => ({ status: 'ok' }));
+
+  app.get(
+    '/readyz',
+    { schema: { summary: 'Readiness: database reachable and CA keys usable', tags: ['ops'] } },
+    async (_req, reply) => {
+      const checks: Record<string, string> = {};
+      try {
+        await sql`select 1`.execute(rt.storage.db);
+        checks.database = 'ok';
+      } catch (e) {
+        checks.database = `error: ${(e as Error).message}`;
+      }
+      for (const ca of rt.ca.cas.values()) {
+        try {
+          await ca.signer.sign(Buffer.from('readyz'));
+          checks[`key:${ca.record.id}`] = 'ok';
+        } catch (e) {
+          checks[`key:${ca.record.id}`] = `error: ${(e as Error).message}`;
+        }
+      }
+      const ok = Object.values(checks).every((v) => v === 'ok');
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });
+    },
+  );
+
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  registerPkiRoutes(app, rt, metrics);
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  return { app, metrics };
+}

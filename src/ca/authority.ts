@@ -1,0 +1,364 @@
+// The certificate authority: turns a checked request and a profile into a recorded certificate,
+// revokes, and produces CRLs. It knows nothing of orders or HTTP; keys are reached only via Signers.
+import { createHash } from 'node:crypto';
+import type { Config } from '../config/config.js';
+import { keyIdentifier } from '../pki/algorithms.js';
+import { parseCertificate, type ParsedCertificate } from '../pki/certificate.js';
+import { CsrError, parseCsr, type ParsedCsr } from '../pki/csr.js';
+import { attributeValue, canonicalOrder, encodeName, NameError, nameToString, type NameAttribute } from '../pki/name.js';
+import { appendAudit } from '../sa/audit.js';
+import { listCas, type CaRecord } from '../sa/cas.js';
+import {
+  CertificateWriter,
+  DuplicateCertificateError,
+  getCertificate,
+  getCertificateByOrder,
+  listRevoked,
+  normaliseSerial,
+  type CertificateRecord,
+} from '../sa/certificates.js';
+import { insertCrl, latestCrl, latestCrlNumber } from '../sa/crls.js';
+import { writeTransaction, type Storage } from '../sa/database.js';
+import { ensureHolder } from '../sa/holders.js';
+import type { CrlTable } from '../sa/schema.js';
+import type { KeyRef, Signer } from '../signer/signer.js';
+import { buildTbs, makeTemplate, randomSerial, signTbs, wholeSeconds, type TbsTemplate } from './certificate-builder.js';
+import { buildCrl } from './crl-builder.js';
+import { CaError } from './errors.js';
+import * as ext from './extensions.js';
+import { caUrls } from './urls.js';
+import type { Profile } from './profiles.js';
+import { reasonCode } from './revocation-reasons.js';
+
+export interface LoadedCa {
+  record: CaRecord;
+  cert: ParsedCertificate;
+  signer: Signer;
+  keyId: Buffer;
+}
+
+export interface IssueRequest {
+  csr: Buffer | ParsedCsr;
+  profileId: string;
+  /** replaces the CSR's subject */
+  subject?: NameAttribute[];
+  days?: number;
+  /** explicit end of validity (renewal stacking); takes precedence over days */
+  notAfter?: Date;
+  /** the holder's 唯一识别号; written into the certificate and linked to a holder record */
+  uniqueId?: string;
+  renewsSerial?: string;
+  /** issuing for an order is idempotent: the same order always yields the same certificate */
+  orderId?: string;
+  actor: string;
+}
+
+export interface IssuedCertificate {
+  record: CertificateRecord;
+  der: Buffer;
+  /** false when an earlier issuance for the same order was returned */
+  fresh: boolean;
+}
+
+const BACKDATE_MS = 60_000;
+const DAY_MS = 86_400_000;
+/** Advisory lock key serialising CRL numbering across instances. */
+const CRL_LOCK = 727003;
+
+export type SignerOpener = (ref: KeyRef) => Promise<Signer>;
+
+export class CertificateAuthority {
+  private readonly writer: CertificateWriter;
+  private readonly templates = new Map<string, TbsTemplate>();
+
+  private constructor(
+    readonly storage: Storage,
+    readonly config: Config,
+    readonly profiles: Map<string, Profile>,
+    /** every CA we hold a key for, by id */
+    readonly cas: Map<string, LoadedCa>,
+  ) {
+    this.writer = new CertificateWriter(storage);
+  }
+
+  static async load(
+    storage: Storage,
+    config: Config,
+    profiles: Map<string, Profile>,
+    open: SignerOpener,
+  ): Promise<CertificateAuthority> {
+    const records = await listCas(storage.db);
+    if (!records.some((r) => r.kind === 'issuing' && r.active)) {
+      throw new CaError(
+        'not_initialised',
+        'no issuing CA in the database: run `certdesk ca init` (or start `certdesk serve` once with an empty DATA_DIR)',
+      );
+    }
+    const cas = new Map<string, LoadedCa>();
+    for (const record of records) {
+      const signer = await open(JSON.parse(record.key_ref) as KeyRef);
+      const cert = parseCertificate(record.cert_der);
+      cas.set(record.id, { record, cert, signer, keyId: keyIdentifier(cert.spki) });
+    }
+    return new CertificateAuthority(storage, config, profiles, cas);
+  }
+
+  get issuing(): LoadedCa {
+    for (const ca of this.cas.values()) if (ca.record.kind === 'issuing' && ca.record.active) return ca;
+    throw new CaError('not_initialised', 'no active issuing CA');
+  }
+
+  get root(): LoadedCa {
+    for (const ca of this.cas.values()) if (ca.record.kind === 'root' && ca.record.active) return ca;
+    throw new CaError('not_initialised', 'no active root CA');
+  }
+
+  /** The active delegated OCSP responder for an issuing CA. */
+  responderFor(caId: string): LoadedCa | undefined {
+    for (const ca of this.cas.values())
+      if (ca.record.kind === 'ocsp' && ca.record.parent_id === caId && ca.record.active) return ca;
+    return undefined;
+  }
+
+  profile(id: string): Profile {
+    const p = this.profiles.get(id);
+    if (!p)
+      throw new CaError(
+        'unknown_profile',
+        `unknown profile ${JSON.stringify(id)}; known: ${[...this.profiles.keys()].join(', ')}`,
+        'profile',
+      );
+    return p;
+  }
+
+  private template(profile: Profile, issuer: LoadedCa): TbsTemplate {
+    const key = `${profile.id}/${issuer.record.id}`;
+    let t = this.templates.get(key);
+    if (!t) {
+      const urls = caUrls(this.config.publicUrl, issuer.record.id);
+      t = makeTemplate({ signer: issuer.signer, subjectDer: issuer.cert.subjectDer }, [
+        ext.basicConstraints(false),
+        ext.keyUsage(profile.keyUsage),
+        ...(profile.extendedKeyUsage.length ? [ext.extKeyUsage(profile.extendedKeyUsage)] : []),
+        ext.authorityKeyIdentifier(issuer.keyId),
+        ext.certificatePolicies(profile.policies),
+        ext.crlDistributionPoints(urls.crl),
+        ext.authorityInfoAccess(urls.ocsp, urls.caIssuers),
+      ]);
+      this.templates.set(key, t);
+    }
+    return t;
+  }
+
+  /** Checks a request against its profile; every refusal names the field at fault. */
+  check(req: IssueRequest): { profile: Profile; csr: ParsedCsr; subject: NameAttribute[]; subjectDer: Buffer } {
+    const profile = this.profile(req.profileId);
+    let csr: ParsedCsr;
+    try {
+      csr = Buffer.isBuffer(req.csr) ? parseCsr(req.csr) : req.csr;
+    } catch (e) {
+      if (e instanceof CsrError) throw new CaError('bad_csr', e.message, 'csr');
+      throw e;
+    }
+    if (!profile.keyTypes.includes(csr.keyType)) {
+      throw new CaError(
+        'key_not_allowed',
+        `key type ${csr.keyType} is not allowed by profile ${profile.id} (allowed: ${profile.keyTypes.join(', ')})`,
+        'csr',
+      );
+    }
+    const subject = canonicalOrder(req.subject ?? csr.subject);
+    for (const a of subject) {
+      if (!profile.subject.allowed.includes(a.type)) {
+        throw new CaError(
+          'bad_subject',
+          `subject attribute ${a.type} is not allowed by profile ${profile.id} (allowed: ${profile.subject.allowed.join(', ')})`,
+          `subject.${a.type}`,
+        );
+      }
+    }
+    for (const r of profile.subject.required) {
+      if (!attributeValue(subject, r))
+        throw new CaError('bad_subject', `subject attribute ${r} is required by profile ${profile.id}`, `subject.${r}`);
+    }
+    let subjectDer: Buffer;
+    try {
+      subjectDer = encodeName(subject);
+    } catch (e) {
+      if (e instanceof NameError) throw new CaError('bad_subject', e.message, e.field ? `subject.${e.field}` : 'subject');
+      throw e;
+    }
+    if (req.uniqueId !== undefined && !/^[A-Za-z0-9-]{1,64}$/.test(req.uniqueId)) {
+      throw new CaError('bad_subject', '唯一识别号 (unique ID) must be 1–64 letters, digits or dashes', 'uniqueId');
+    }
+    return { profile, csr, subject, subjectDer };
+  }
+
+  async issue(req: IssueRequest): Promise<IssuedCertificate> {
+    if (req.orderId) {
+      const existing = await getCertificateByOrder(this.storage.db, req.orderId);
+      if (existing) return { record: existing, der: existing.der, fresh: false };
+    }
+    const { profile, csr, subject, subjectDer } = this.check(req);
+    const issuer = this.issuing;
+    const now = Date.now();
+    const notBefore = wholeSeconds(now - BACKDATE_MS);
+    let notAfter: Date;
+    if (req.notAfter) notAfter = wholeSeconds(req.notAfter.getTime());
+    else {
+      const days = req.days ?? profile.validityDays;
+      if (!Number.isInteger(days) || days < 1)
+        throw new CaError('bad_validity', `days must be a whole number ≥ 1, got ${days}`, 'days');
+      notAfter = wholeSeconds(now + days * DAY_MS);
+    }
+    const lifetimeDays = (notAfter.getTime() - now) / DAY_MS;
+    if (lifetimeDays <= 0) throw new CaError('bad_validity', 'notAfter is in the past', 'notAfter');
+    if (lifetimeDays > profile.maxValidityDays) {
+      throw new CaError(
+        'bad_validity',
+        `validity of ${Math.ceil(lifetimeDays)} days exceeds profile ${profile.id}'s maximum of ${profile.maxValidityDays}`,
+        'days',
+      );
+    }
+    if (notAfter > issuer.cert.notAfter) {
+      throw new CaError(
+        'bad_validity',
+        `validity would end after the issuing CA's own (${issuer.cert.notAfter.toISOString()})`,
+        'days',
+      );
+    }
+    let holderId: number | null = null;
+    if (req.uniqueId) {
+      const name = attributeValue(subject, profile.holderKind === 'org' ? 'O' : 'CN') ?? attributeValue(subject, 'CN')!;
+      holderId = (await ensureHolder(this.storage.db, { kind: profile.holderKind, name, uniqueId: req.uniqueId })).id;
+    }
+    const extra = req.uniqueId ? [ext.uniqueIdentifier(this.config.uniqueIdOid, req.uniqueId)] : [];
+    const template = this.template(profile, issuer);
+    const spkiHash = createHash('sha256').update(csr.spki).digest('hex');
+
+    for (let attempt = 0; ; attempt++) {
+      const serial = randomSerial();
+      const tbs = buildTbs(template, { serial, notBefore, notAfter, subjectDer, spki: csr.spki, extraExtensions: extra });
+      const der = await signTbs(issuer.signer, tbs);
+      const record: CertificateRecord = {
+        serial: serial.toString('hex').replace(/^0+/, ''),
+        ca_id: issuer.record.id,
+        holder_id: holderId,
+        profile: profile.id,
+        subject: nameToString(subject),
+        not_before: notBefore.getTime(),
+        not_after: notAfter.getTime(),
+        status: 'valid',
+        revoked_at: null,
+        revocation_reason: null,
+        renews_serial: req.renewsSerial ? normaliseSerial(req.renewsSerial) : null,
+        order_id: req.orderId ?? null,
+        spki_sha256: spkiHash,
+        der,
+        issued_at: now,
+      };
+      try {
+        // Recorded (committed) before anyone sees it: a crash before this line leaves no certificate anywhere.
+        await this.writer.record(record, {
+          actor: req.actor,
+          action: 'certificate.issued',
+          target: record.serial,
+          details: {
+            profile: profile.id,
+            subject: record.subject,
+            notAfter: notAfter.toISOString(),
+            orderId: req.orderId,
+            renews: record.renews_serial,
+          },
+        });
+        return { record, der, fresh: true };
+      } catch (e) {
+        if (e instanceof DuplicateCertificateError && e.field === 'order_id' && req.orderId) {
+          const existing = await getCertificateByOrder(this.storage.db, req.orderId);
+          if (existing) return { record: existing, der: existing.der, fresh: false };
+        }
+        if (e instanceof DuplicateCertificateError && e.field === 'serial' && attempt < 3) continue;
+        throw e;
+      }
+    }
+  }
+
+  /** Revokes a certificate and publishes a new CRL for its CA. */
+  async revoke(serialInput: string, reason: string, actor: string, at = Date.now()): Promise<CertificateRecord> {
+    const serial = normaliseSerial(serialInput);
+    if (!/^[0-9a-f]{1,40}$/.test(serial))
+      throw new CaError('not_found', `serial must be hexadecimal, got ${JSON.stringify(serialInput)}`, 'serial');
+    let code: number;
+    try {
+      code = reasonCode(reason);
+    } catch (e) {
+      throw new CaError('bad_reason', (e as Error).message, 'reason');
+    }
+    const revokedAt = wholeSeconds(at).getTime();
+    const updated = await writeTransaction(this.storage, async (tx) => {
+      const cert = await getCertificate(tx, serial);
+      if (!cert) throw new CaError('not_found', `no certificate with serial ${serial}`, 'serial');
+      if (cert.status === 'revoked') throw new CaError('already_revoked', `certificate ${serial} is already revoked`, 'serial');
+      await tx
+        .updateTable('certificates')
+        .set({ status: 'revoked', revoked_at: revokedAt, revocation_reason: code })
+        .where('serial', '=', serial)
+        .execute();
+      await appendAudit(tx, [{ actor, action: 'certificate.revoked', target: serial, details: { reason, code }, at: revokedAt }]);
+      return { ...cert, status: 'revoked' as const, revoked_at: revokedAt, revocation_reason: code };
+    });
+    await this.generateCrl(updated.ca_id, actor);
+    return updated;
+  }
+
+  /** Signs and stores the next CRL of `caId`. */
+  async generateCrl(caId: string, actor = 'system'): Promise<CrlTable> {
+    const ca = this.cas.get(caId);
+    if (!ca) throw new CaError('not_found', `no CA ${caId} with a key in this process`);
+    return writeTransaction(
+      this.storage,
+      async (tx) => {
+        const number = (await latestCrlNumber(tx, caId)) + 1;
+        const revoked = await listRevoked(tx, caId);
+        const thisUpdate = wholeSeconds(Date.now());
+        const nextUpdate = wholeSeconds(thisUpdate.getTime() + this.config.crlValiditySeconds * 1000);
+        const der = await buildCrl({
+          signer: ca.signer,
+          issuerName: ca.cert.subjectDer,
+          issuerKeyId: ca.keyId,
+          number,
+          thisUpdate,
+          nextUpdate,
+          revoked: revoked.map((r) => ({ serial: r.serial, revokedAt: r.revoked_at!, reason: r.revocation_reason })),
+        });
+        const row: CrlTable = {
+          ca_id: caId,
+          crl_number: number,
+          this_update: thisUpdate.getTime(),
+          next_update: nextUpdate.getTime(),
+          der,
+        };
+        await insertCrl(tx, row);
+        await appendAudit(tx, [{ actor, action: 'crl.published', target: caId, details: { number, entries: revoked.length } }]);
+        return row;
+      },
+      CRL_LOCK,
+    );
+  }
+
+  /** The CRL to serve: the newest stored one, regenerated first if it is missing or past due. */
+  async currentCrl(caId: string): Promise<CrlTable> {
+    const crl = await latestCrl(this.storage.db, caId);
+    if (crl && crl.next_update - Date.now() > (this.config.crlValiditySeconds * 1000) / 2) return crl;
+    return this.generateCrl(caId);
+  }
+
+  /** CAs that sign CRLs (root and issuing CAs). */
+  crlIssuers(): LoadedCa[] {
+    return [...this.cas.values()].filter((c) => c.record.kind !== 'ocsp');
+  }
+
+  async close(): Promise<void> {
+    for (const ca of this.cas.values()) await ca.signer.close();
+  }
+}

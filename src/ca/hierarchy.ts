@@ -1,0 +1,180 @@
+// Creating a CA hierarchy: a root, an issuing CA under it, and the issuing CA's delegated OCSP
+// responder — keys from a KeyFactory (software files or a PKCS#11 token), records in the database.
+import { keyIdentifier } from '../pki/algorithms.js';
+import { encodeName, type NameAttribute } from '../pki/name.js';
+import { appendAudit } from '../sa/audit.js';
+import { insertCa, listCas, type CaRecord } from '../sa/cas.js';
+import { writeTransaction, type Storage } from '../sa/database.js';
+import type { Signer } from '../signer/signer.js';
+import { buildTbs, makeTemplate, randomSerial, signTbs, wholeSeconds } from './certificate-builder.js';
+import { CaError } from './errors.js';
+import * as ext from './extensions.js';
+import { caUrls } from './urls.js';
+
+export type KeyPurpose = 'root' | 'issuing' | 'ocsp';
+export type KeyFactory = (purpose: KeyPurpose, id: string) => Promise<Signer>;
+
+export interface HierarchyOptions {
+  publicUrl: string;
+  /** organisation name written into the CA names */
+  organization: string;
+  country: string;
+  rootCommonName: string;
+  issuingCommonName: string;
+  rootDays: number;
+  issuingDays: number;
+  ocspDays: number;
+  actor: string;
+}
+
+export const DEFAULT_HIERARCHY = {
+  organization: 'certdesk 演示 CA',
+  country: 'CN',
+  rootCommonName: 'certdesk Demo Root CA',
+  issuingCommonName: 'certdesk Demo Issuing CA 1',
+  rootDays: 20 * 365,
+  issuingDays: 10 * 365,
+  ocspDays: 365,
+};
+
+const DAY = 86_400_000;
+
+interface NewCert {
+  der: Buffer;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+async function certify(opts: {
+  issuerSigner: Signer;
+  issuerName: Buffer;
+  subjectName: Buffer;
+  spki: Buffer;
+  days: number;
+  notAfterCap?: Date;
+  extensions: Buffer[];
+}): Promise<NewCert> {
+  const notBefore = wholeSeconds(Date.now() - 60_000);
+  let notAfter = wholeSeconds(notBefore.getTime() + opts.days * DAY);
+  if (opts.notAfterCap && notAfter > opts.notAfterCap) notAfter = opts.notAfterCap;
+  const template = makeTemplate({ signer: opts.issuerSigner, subjectDer: opts.issuerName }, opts.extensions);
+  const tbs = buildTbs(template, { serial: randomSerial(), notBefore, notAfter, subjectDer: opts.subjectName, spki: opts.spki });
+  return { der: await signTbs(opts.issuerSigner, tbs), notBefore, notAfter };
+}
+
+const caId = (kind: KeyPurpose, s: Signer): string => `${kind}-${keyIdentifier(s.spki).toString('hex').slice(0, 10)}`;
+
+function record(id: string, kind: KeyPurpose, parent: string | null, name: string, signer: Signer, c: NewCert): CaRecord {
+  return {
+    id,
+    kind,
+    parent_id: parent,
+    name,
+    cert_der: c.der,
+    key_ref: JSON.stringify(signer.ref),
+    key_type: signer.keyType,
+    not_before: c.notBefore.getTime(),
+    not_after: c.notAfter.getTime(),
+    active: 1,
+    created_at: Date.now(),
+  };
+}
+
+/** Issues a delegated OCSP responder certificate for `issuing` with `responderKey`. */
+export async function certifyOcspResponder(
+  issuing: { signer: Signer; subjectDer: Buffer; notAfter: Date; id: string },
+  responderKey: Signer,
+  days: number,
+  org: NameAttribute[],
+): Promise<NewCert> {
+  return certify({
+    issuerSigner: issuing.signer,
+    issuerName: issuing.subjectDer,
+    subjectName: encodeName([...org, { type: 'CN', value: `OCSP Responder (${issuing.id})` }]),
+    spki: responderKey.spki,
+    days,
+    notAfterCap: issuing.notAfter,
+    extensions: [
+      ext.basicConstraints(false),
+      ext.keyUsage(['digitalSignature']),
+      ext.extKeyUsage(['ocspSigning']),
+      ext.authorityKeyIdentifier(keyIdentifier(issuing.signer.spki)),
+      ext.ocspNoCheck(),
+    ],
+  });
+}
+
+export async function initHierarchy(storage: Storage, keys: KeyFactory, o: HierarchyOptions): Promise<CaRecord[]> {
+  const existing = await listCas(storage.db);
+  if (existing.length > 0) {
+    throw new CaError(
+      'not_initialised',
+      `this database already holds a CA hierarchy (${existing.map((c) => c.id).join(', ')}); refusing to create another`,
+    );
+  }
+  const org: NameAttribute[] = [
+    { type: 'C', value: o.country },
+    { type: 'O', value: o.organization },
+  ];
+
+  const rootKey = await keys('root', 'root');
+  const rootId = caId('root', rootKey);
+  const rootName = encodeName([...org, { type: 'CN', value: o.rootCommonName }]);
+  const rootKeyId = keyIdentifier(rootKey.spki);
+  const rootCert = await certify({
+    issuerSigner: rootKey,
+    issuerName: rootName,
+    subjectName: rootName,
+    spki: rootKey.spki,
+    days: o.rootDays,
+    extensions: [ext.basicConstraints(true), ext.keyUsage(['keyCertSign', 'cRLSign'])],
+  });
+
+  const issuingKey = await keys('issuing', 'issuing');
+  const issuingId = caId('issuing', issuingKey);
+  const issuingName = encodeName([...org, { type: 'CN', value: o.issuingCommonName }]);
+  const rootUrls = caUrls(o.publicUrl, rootId);
+  const issuingCert = await certify({
+    issuerSigner: rootKey,
+    issuerName: rootName,
+    subjectName: issuingName,
+    spki: issuingKey.spki,
+    days: o.issuingDays,
+    notAfterCap: rootCert.notAfter,
+    extensions: [
+      ext.basicConstraints(true, 0),
+      ext.keyUsage(['digitalSignature', 'keyCertSign', 'cRLSign']),
+      ext.authorityKeyIdentifier(rootKeyId),
+      ext.certificatePolicies(['2.5.29.32.0']),
+      ext.crlDistributionPoints(rootUrls.crl),
+      ext.authorityInfoAccess(undefined, rootUrls.caIssuers),
+    ],
+  });
+
+  const ocspKey = await keys('ocsp', 'ocsp');
+  const ocspCert = await certifyOcspResponder(
+    { signer: issuingKey, subjectDer: issuingName, notAfter: issuingCert.notAfter, id: issuingId },
+    ocspKey,
+    o.ocspDays,
+    org,
+  );
+
+  const rows = [
+    record(rootId, 'root', null, o.rootCommonName, rootKey, rootCert),
+    record(issuingId, 'issuing', rootId, o.issuingCommonName, issuingKey, issuingCert),
+    record(caId('ocsp', ocspKey), 'ocsp', issuingId, `OCSP Responder (${issuingId})`, ocspKey, ocspCert),
+  ];
+  await writeTransaction(storage, async (tx) => {
+    for (const r of rows) await insertCa(tx, r);
+    await appendAudit(
+      tx,
+      rows.map((r) => ({
+        actor: o.actor,
+        action: 'ca.created',
+        target: r.id,
+        details: { kind: r.kind, name: r.name, keyType: r.key_type, key: JSON.parse(r.key_ref) },
+      })),
+    );
+  });
+  return rows;
+}

@@ -1,0 +1,27 @@
+// The `certdesk` command.
+import { Command, CommanderError } from 'commander';
+import { registerAuditCommands } from './audit-commands.js';
+import { registerCaCommands } from './ca-commands.js';
+import { reportAndExit } from './errors.js';
+import { registerServeCommand } from './serve-command.js';
+
+const program = new Command();
+program
+  .name('certdesk')
+  .description(
+    'certdesk — certificate self-service for a certificate authority.\nConfiguration comes from the environment: PORT, DATA_DIR, DATABASE_URL, PUBLIC_URL … (see README).',
+  )
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerServeCommand(program);
+registerCaCommands(program);
+registerAuditCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) process.exit(e.exitCode);
+  reportAndExit(e);
+}

@@ -1,0 +1,48 @@
+// `certdesk serve`: the HTTP server (API, PKI endpoints) plus scheduled jobs.
+import type { Command } from 'commander';
+import { buildServer } from '../api/server.js';
+import { loadConfig } from '../config/config.js';
+import { startCrlRefresher } from '../jobs/crl-refresher.js';
+import { openRuntime } from '../runtime.js';
+import { action } from './errors.js';
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('start the HTTP server; with an empty DATA_DIR it first creates the demo CA hierarchy')
+    .option('--port <n>', 'listen port (overrides PORT)')
+    .option('--host <addr>', 'listen address (overrides HOST)')
+    .action(
+      action(async (o: { port?: string; host?: string }) => {
+        const env = { ...process.env, ...(o.port ? { PORT: o.port } : {}), ...(o.host ? { HOST: o.host } : {}) };
+        const config = loadConfig(env);
+        const rt = await openRuntime(config, {
+          createDemoCa: true,
+          log: (msg, err) =>
+            process.stderr.write(
+              JSON.stringify({ level: err ? 50 : 30, time: Date.now(), msg, err: err ? String(err) : undefined }) + '\n',
+            ),
+        });
+        const { app, metrics } = await buildServer(rt);
+        const stopCrl = startCrlRefresher(
+          rt,
+          () => metrics.crlsPublished.inc(),
+          (msg, err) => app.log.error({ err }, msg),
+        );
+        let closing = false;
+        const shutdown = async (signal: string): Promise<void> => {
+          if (closing) return;
+          closing = true;
+          app.log.info({ signal }, 'shutting down');
+          stopCrl();
+          await app.close();
+          await rt.close();
+          process.exit(0);
+        };
+        process.on('SIGTERM', () => void shutdown('SIGTERM'));
+        process.on('SIGINT', () => void shutdown('SIGINT'));
+        await app.listen({ port: config.port, host: config.host });
+        app.log.info({ url: config.publicUrl, dataDir: config.dataDir, database: rt.storage.location }, 'certdesk is serving');
+      }),
+    );
+}

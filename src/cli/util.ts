@@ -1,0 +1,21 @@
+// Small helpers shared by CLI commands.
+import { userInfo } from 'node:os';
+import { UsageError } from './errors.js';
+
+export function positiveInt(flag: string): (v: string) => number {
+  return (v: string) => {
+    if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${flag} must be a whole number ≥ 1, got ${JSON.stringify(v)}`);
+    return Number(v);
+  };
+}
+
+/** Who ran the command, for the audit log. */
+export function cliActor(): string {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry (containers): keep 'unknown'
+  }
+  return `cli:${user}`;
+}

@@ -1,0 +1,108 @@
+// Configuration from environment variables. Every variable is documented in README.md
+// ("Configuration"); this is the only place that reads process.env.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** undefined: embedded SQLite at DATA_DIR/certdesk.sqlite */
+  databaseUrl: string | undefined;
+  publicUrl: string;
+  logLevel: string;
+  /** seconds between scheduled CRL regenerations */
+  crlRefreshSeconds: number;
+  /** how long a CRL is valid (nextUpdate − thisUpdate) */
+  crlValiditySeconds: number;
+  /** OCSP response validity (nextUpdate − thisUpdate) */
+  ocspValiditySeconds: number;
+  /** OID of the extension that carries the holder's unique identifier (唯一识别号) */
+  uniqueIdOid: string;
+  /** path to a JSON file of certificate profiles replacing the built-in ones */
+  profilesFile: string | undefined;
+  /** name of the environment variable holding the PKCS#11 user PIN */
+  pkcs11PinEnv: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * certdesk's own OID arc: a UUID-derived OID under 2.25 (ITU-T X.667), which needs no registration.
+ * .1.1 is the 唯一识别号 extension, .2.x the default certificate policies. A CA with its own
+ * enterprise arc sets UNIQUE_ID_OID and the profiles' policies.
+ */
+export const CERTDESK_ARC = '2.25.207427386145434213838012353926395166810';
+export const DEFAULT_UNIQUE_ID_OID = `${CERTDESK_ARC}.1.1`;
+
+function intVar(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got ${JSON.stringify(raw)}`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = intVar(env, 'PORT', 8080, 0, 65535);
+  const dataDir = path.resolve(env.DATA_DIR || './data');
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError(
+      `DATABASE_URL must start with postgres:// (or be unset for embedded SQLite), got ${JSON.stringify(databaseUrl.split('@').pop())}`,
+    );
+  }
+  const publicUrl = (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, '');
+  try {
+    const u = new URL(publicUrl);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+  } catch {
+    throw new ConfigError(`PUBLIC_URL must be an http(s) URL, got ${JSON.stringify(publicUrl)}`);
+  }
+  const uniqueIdOid = env.UNIQUE_ID_OID || DEFAULT_UNIQUE_ID_OID;
+  if (!/^[0-2](\.\d+)+$/.test(uniqueIdOid))
+    throw new ConfigError(`UNIQUE_ID_OID must be a dotted OID, got ${JSON.stringify(uniqueIdOid)}`);
+  return {
+    port,
+    host: env.HOST || '127.0.0.1',
+    dataDir,
+    databaseUrl,
+    publicUrl,
+    logLevel: env.LOG_LEVEL || 'info',
+    crlRefreshSeconds: intVar(env, 'CRL_REFRESH_SECONDS', 3600, 10, 7 * 86400),
+    crlValiditySeconds: intVar(env, 'CRL_VALIDITY_SECONDS', 7 * 86400, 60, 365 * 86400),
+    ocspValiditySeconds: intVar(env, 'OCSP_VALIDITY_SECONDS', 86400, 60, 30 * 86400),
+    uniqueIdOid,
+    profilesFile: env.PROFILES_FILE || undefined,
+    pkcs11PinEnv: env.PKCS11_PIN_ENV || 'PKCS11_PIN',
+  };
+}
+
+/**
+ * The passphrase that encrypts software CA keys: CA_KEY_PASSPHRASE when set, otherwise a random one
+ * generated on first use and kept in DATA_DIR/ca-key-passphrase (mode 0600) — the demo's way.
+ */
+export function caKeyPassphrase(cfg: Config, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.CA_KEY_PASSPHRASE) return env.CA_KEY_PASSPHRASE;
+  const file = path.join(cfg.dataDir, 'ca-key-passphrase');
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    mkdirSync(cfg.dataDir, { recursive: true });
+    const pass = randomBytes(24).toString('base64url');
+    try {
+      writeFileSync(file, pass + '\n', { mode: 0o600, flag: 'wx' });
+      return pass;
+    } catch {
+      // another process created it first
+      return readFileSync(file, 'utf8').trim();
+    }
+  }
+}

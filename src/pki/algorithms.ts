@@ -1,0 +1,119 @@
+// Key types and signature algorithms. Everything that depends on the key algorithm lives here, so
+// adding SM2/SM3 means adding entries, not reshaping callers.
+import { createHash, createPublicKey, generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
+import * as der from './der.js';
+import { OID } from './oids.js';
+
+export const KEY_TYPES = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
+export type KeyType = (typeof KEY_TYPES)[number];
+
+export function isKeyType(s: string): s is KeyType {
+  return (KEY_TYPES as readonly string[]).includes(s);
+}
+
+export interface SignatureAlgorithm {
+  oid: string;
+  /** DER AlgorithmIdentifier */
+  algId: Buffer;
+  /** digest name for node:crypto */
+  digest: string;
+}
+
+const RSA_SHA256: SignatureAlgorithm = {
+  oid: OID.sha256WithRSAEncryption,
+  algId: der.seq(der.oid(OID.sha256WithRSAEncryption), der.nullValue()),
+  digest: 'sha256',
+};
+const ECDSA_SHA256: SignatureAlgorithm = {
+  oid: OID.ecdsaWithSHA256,
+  algId: der.seq(der.oid(OID.ecdsaWithSHA256)),
+  digest: 'sha256',
+};
+const ECDSA_SHA384: SignatureAlgorithm = {
+  oid: OID.ecdsaWithSHA384,
+  algId: der.seq(der.oid(OID.ecdsaWithSHA384)),
+  digest: 'sha384',
+};
+
+export function signatureAlgorithmFor(keyType: KeyType): SignatureAlgorithm {
+  if (keyType === 'ec-p256') return ECDSA_SHA256;
+  if (keyType === 'ec-p384') return ECDSA_SHA384;
+  return RSA_SHA256;
+}
+
+const VERIFY_DIGEST: Record<string, string> = {
+  [OID.sha256WithRSAEncryption]: 'sha256',
+  [OID.sha384WithRSAEncryption]: 'sha384',
+  [OID.sha512WithRSAEncryption]: 'sha512',
+  [OID.ecdsaWithSHA256]: 'sha256',
+  [OID.ecdsaWithSHA384]: 'sha384',
+  [OID.ecdsaWithSHA512]: 'sha512',
+};
+
+export class AlgorithmError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AlgorithmError';
+  }
+}
+
+/** Verifies `signature` over `data` given a DER AlgorithmIdentifier node and a public key. */
+export function verifyWithAlgId(algId: der.Node, key: KeyObject, data: Buffer, signature: Buffer): boolean {
+  const algOid = der.decodeOid(der.children(algId)[0]!);
+  const digest = VERIFY_DIGEST[algOid];
+  if (!digest) throw new AlgorithmError(`unsupported signature algorithm ${algOid}`);
+  try {
+    return verify(digest, data, key, signature);
+  } catch {
+    return false;
+  }
+}
+
+/** Determines the key type of a DER SubjectPublicKeyInfo; throws AlgorithmError when unsupported. */
+export function keyTypeOfSpki(spki: Buffer): { keyType: KeyType; key: KeyObject } {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+  } catch (e) {
+    throw new AlgorithmError(`public key cannot be parsed: ${(e as Error).message}`);
+  }
+  return { keyType: keyTypeOf(key), key };
+}
+
+export function keyTypeOf(key: KeyObject): KeyType {
+  const d = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'rsa') {
+    const bits = d.modulusLength ?? 0;
+    const t = `rsa-${bits}`;
+    if (isKeyType(t)) return t;
+    throw new AlgorithmError(`RSA key of ${bits} bits is not supported (2048, 3072 or 4096)`);
+  }
+  if (key.asymmetricKeyType === 'ec') {
+    if (d.namedCurve === 'prime256v1') return 'ec-p256';
+    if (d.namedCurve === 'secp384r1') return 'ec-p384';
+    throw new AlgorithmError(`EC curve ${d.namedCurve ?? 'unknown'} is not supported`);
+  }
+  throw new AlgorithmError(`key algorithm ${key.asymmetricKeyType ?? 'unknown'} is not supported`);
+}
+
+export function generateKeyPair(keyType: KeyType): { privateKey: KeyObject; publicKey: KeyObject } {
+  if (keyType.startsWith('rsa-')) {
+    return generateKeyPairSync('rsa', { modulusLength: Number(keyType.slice(4)), publicExponent: 0x10001 });
+  }
+  return generateKeyPairSync('ec', { namedCurve: keyType === 'ec-p384' ? 'secp384r1' : 'prime256v1' });
+}
+
+export function spkiOf(key: KeyObject): Buffer {
+  return key.export({ format: 'der', type: 'spki' });
+}
+
+/** The subjectPublicKey BIT STRING contents of an SPKI (what SKI and OCSP key hashes are taken over). */
+export function subjectPublicKeyBits(spki: Buffer): Buffer {
+  const [, bits] = der.children(der.parse(spki));
+  return der.decodeBitString(der.expect(bits, der.Tag.BIT_STRING, 'subjectPublicKey'));
+}
+
+/** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
+export function keyIdentifier(spki: Buffer): Buffer {
+  return createHash('sha1').update(subjectPublicKeyBits(spki)).digest();
+}

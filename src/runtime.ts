@@ -1,0 +1,72 @@
+// Wiring for consolidated mode: one process holds the SA, the CA and the OCSP responder, reached by
+// plain function calls. `certdesk serve` and every CLI command open the same runtime, so they share
+// the database and the keys of DATA_DIR / DATABASE_URL.
+import { randomUUID } from 'node:crypto';
+import { caKeyPassphrase, type Config } from './config/config.js';
+import { CertificateAuthority } from './ca/authority.js';
+import { DEFAULT_HIERARCHY, initHierarchy, type KeyFactory } from './ca/hierarchy.js';
+import { OcspResponder } from './ca/ocsp-responder.js';
+import { loadProfiles } from './ca/profiles.js';
+import { listCas } from './sa/cas.js';
+import { openDatabase, type Storage } from './sa/database.js';
+import { openSigner } from './signer/open-signer.js';
+import { SoftwareSigner } from './signer/software-signer.js';
+import type { KeyType } from './pki/algorithms.js';
+
+export interface Runtime {
+  config: Config;
+  storage: Storage;
+  ca: CertificateAuthority;
+  ocsp: OcspResponder;
+  close(): Promise<void>;
+}
+
+export function pkcs11Pin(config: Config, env: NodeJS.ProcessEnv = process.env): string {
+  const pin = env[config.pkcs11PinEnv];
+  if (!pin)
+    throw new Error(`the CA key is on a PKCS#11 token: set its user PIN in the environment variable ${config.pkcs11PinEnv}`);
+  return pin;
+}
+
+/** Software CA keys under DATA_DIR/keys, encrypted with the CA key passphrase. */
+export function softwareKeyFactory(config: Config, keyType: KeyType): KeyFactory {
+  const pass = caKeyPassphrase(config);
+  const stamp = new Date().toISOString().slice(0, 10).replace(/-/g, '');
+  return (purpose) =>
+    SoftwareSigner.generate(config.dataDir, `keys/${purpose}-${stamp}-${randomUUID().slice(0, 8)}.p8`, keyType, pass);
+}
+
+export async function openRuntime(
+  config: Config,
+  opts: { createDemoCa?: boolean; log?: (msg: string, err?: unknown) => void } = {},
+): Promise<Runtime> {
+  const storage = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  try {
+    const profiles = loadProfiles(config.profilesFile);
+    if (opts.createDemoCa && (await listCas(storage.db)).length === 0) {
+      opts.log?.('empty database: creating the demo CA hierarchy (software keys, ECDSA P-256)');
+      await initHierarchy(storage, softwareKeyFactory(config, 'ec-p256'), {
+        ...DEFAULT_HIERARCHY,
+        publicUrl: config.publicUrl,
+        actor: 'system:first-start',
+      });
+    }
+    const ca = await CertificateAuthority.load(storage, config, profiles, (ref) =>
+      openSigner(ref, { dataDir: config.dataDir, passphrase: () => caKeyPassphrase(config), pkcs11Pin: () => pkcs11Pin(config) }),
+    );
+    const ocsp = new OcspResponder(ca, opts.log);
+    return {
+      config,
+      storage,
+      ca,
+      ocsp,
+      async close() {
+        await ca.close();
+        await storage.close();
+      },
+    };
+  } catch (e) {
+    await storage.close();
+    throw e;
+  }
+}

@@ -1,0 +1,107 @@
+// The append-only audit log. Each entry's hash covers its content and the previous entry's hash,
+// so an edited, deleted or reordered row breaks the chain at that row (`certdesk audit verify`).
+// Appends must run inside writeTransaction (one writer at a time keeps `seq` and the chain linear).
+import { createHash } from 'node:crypto';
+import type { Db, Tx } from './database.js';
+import type { AuditTable } from './schema.js';
+
+export interface AuditEntry {
+  actor: string;
+  action: string;
+  target?: string | null;
+  details?: Record<string, unknown>;
+  at?: number;
+}
+
+const GENESIS = '0'.repeat(64);
+
+export function entryHash(row: Omit<AuditTable, 'hash'>): string {
+  const canonical = JSON.stringify([row.seq, row.at, row.actor, row.action, row.target, row.details, row.prev_hash]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/** Appends entries in order; returns the rows written. */
+export async function appendAudit(tx: Tx, entries: AuditEntry[]): Promise<AuditTable[]> {
+  if (entries.length === 0) return [];
+  const last = await tx.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  let seq = last?.seq ?? 0;
+  let prev = last?.hash ?? GENESIS;
+  const rows: AuditTable[] = entries.map((e) => {
+    const base = {
+      seq: ++seq,
+      at: e.at ?? Date.now(),
+      actor: e.actor,
+      action: e.action,
+      target: e.target ?? null,
+      details: JSON.stringify(e.details ?? {}),
+      prev_hash: prev,
+    };
+    const hash = entryHash(base);
+    prev = hash;
+    return { ...base, hash };
+  });
+  // Chunked so a large batch stays under SQLite's bound-parameter limit.
+  for (let i = 0; i < rows.length; i += 500)
+    await tx
+      .insertInto('audit_log')
+      .values(rows.slice(i, i + 500))
+      .execute();
+  return rows;
+}
+
+export type AuditVerification = { ok: true; entries: number } | { ok: false; entries: number; brokenAt: number; reason: string };
+
+/** Walks the whole chain in seq order, in pages, recomputing every hash. */
+export async function verifyAuditChain(db: Db): Promise<AuditVerification> {
+  let prev = GENESIS;
+  let expectedSeq = 1;
+  let count = 0;
+  for (;;) {
+    const page = await db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('seq', '>=', expectedSeq)
+      .orderBy('seq')
+      .limit(5000)
+      .execute();
+    if (page.length === 0) return { ok: true, entries: count };
+    for (const row of page) {
+      if (row.seq !== expectedSeq) {
+        return {
+          ok: false,
+          entries: count,
+          brokenAt: expectedSeq,
+          reason: `entry ${expectedSeq} is missing (next present is ${row.seq})`,
+        };
+      }
+      if (row.prev_hash !== prev) {
+        return {
+          ok: false,
+          entries: count,
+          brokenAt: row.seq,
+          reason: `entry ${row.seq} does not follow entry ${row.seq - 1} (prev_hash mismatch)`,
+        };
+      }
+      const { hash, ...rest } = row;
+      if (entryHash(rest) !== hash) {
+        return { ok: false, entries: count, brokenAt: row.seq, reason: `entry ${row.seq} was altered (hash mismatch)` };
+      }
+      prev = hash;
+      expectedSeq++;
+      count++;
+    }
+  }
+}
+
+export async function listAudit(
+  db: Db,
+  opts: { target?: string; afterSeq?: number; limit?: number } = {},
+): Promise<AuditTable[]> {
+  let q = db.selectFrom('audit_log').selectAll();
+  if (opts.target) q = q.where('target', '=', opts.target);
+  if (opts.afterSeq) q = q.where('seq', '>', opts.afterSeq);
+  return q
+    .orderBy('seq')
+    .limit(opts.limit ?? 100)
+    .execute();
+}

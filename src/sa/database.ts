@@ -1,0 +1,120 @@
+// Opening the database (embedded SQLite or PostgreSQL), applying migrations, and transactions that
+// serialise writers across processes (the CLI and a running server share one database).
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import {
+  CompiledQuery,
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type Transaction,
+} from 'kysely';
+import pg from 'pg';
+import { migrationProvider, type Dialect } from './migrations.js';
+import type { Database } from './schema.js';
+
+export type Db = Kysely<Database>;
+export type Tx = Transaction<Database>;
+export type Executor = Db | Tx;
+
+// int8 (bigint) holds millisecond timestamps: well inside Number's exact range.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
+
+/** SQLite driver whose transactions take the write lock at BEGIN, so read-then-write is never upgraded mid-way. */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly cfg: ConstructorParameters<typeof SqliteDialect>[0]) {
+    super(cfg);
+  }
+  override createDriver() {
+    return new ImmediateSqliteDriver(this.cfg);
+  }
+}
+
+export interface Storage {
+  db: Db;
+  dialect: Dialect;
+  /** where the data lives, without credentials */
+  location: string;
+  close(): Promise<void>;
+}
+
+export async function openDatabase(opts: {
+  dataDir: string;
+  databaseUrl?: string | undefined;
+  migrate?: boolean;
+}): Promise<Storage> {
+  let db: Db;
+  let dialect: Dialect;
+  let location: string;
+  if (opts.databaseUrl) {
+    dialect = 'postgres';
+    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const u = new URL(opts.databaseUrl);
+    location = `postgres://${u.host}${u.pathname}`;
+  } else {
+    dialect = 'sqlite';
+    mkdirSync(opts.dataDir, { recursive: true });
+    location = path.join(opts.dataDir, 'certdesk.sqlite');
+    const sqlite = new BetterSqlite3(location);
+    sqlite.pragma('journal_mode = WAL');
+    // FULL: a committed certificate record survives power loss, not just a process crash.
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 10000');
+    db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
+  }
+  const storage: Storage = { db, dialect, location, close: () => db.destroy() };
+  if (opts.migrate !== false) await migrate(storage);
+  return storage;
+}
+
+export async function migrate(storage: Storage): Promise<void> {
+  const migrator = new Migrator({ db: storage.db, provider: migrationProvider(storage.dialect) });
+  if (storage.dialect === 'postgres') {
+    // Several instances may start at once: one migrates, the others wait for it.
+    await storage.db.connection().execute(async (conn) => {
+      await sql_lock(conn, true);
+      try {
+        const r = await new Migrator({ db: conn, provider: migrationProvider(storage.dialect) }).migrateToLatest();
+        if (r.error) throw r.error;
+      } finally {
+        await sql_lock(conn, false);
+      }
+    });
+    return;
+  }
+  const r = await migrator.migrateToLatest();
+  if (r.error) throw r.error;
+}
+
+async function sql_lock(conn: Db, take: boolean): Promise<void> {
+  await conn.executeQuery(CompiledQuery.raw(take ? 'select pg_advisory_lock(727001)' : 'select pg_advisory_unlock(727001)'));
+}
+
+/**
+ * Runs `fn` in a write transaction. On PostgreSQL, `lockKey` takes a transaction-scoped advisory
+ * lock so that writers of the same kind (audit chain, CRL numbers) are serialised across instances;
+ * SQLite serialises all writers already (BEGIN IMMEDIATE).
+ */
+export async function writeTransaction<T>(storage: Storage, fn: (tx: Tx) => Promise<T>, lockKey = 727002): Promise<T> {
+  return storage.db.transaction().execute(async (tx) => {
+    if (storage.dialect === 'postgres') await tx.executeQuery(CompiledQuery.raw(`select pg_advisory_xact_lock(${lockKey})`));
+    return fn(tx);
+  });
+}
+
+/** True when `e` is a unique-constraint violation (either dialect). */
+export function isUniqueViolation(e: unknown): boolean {
+  const err = e as { code?: string; message?: string };
+  return err?.code === '23505' || err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}

@@ -1,0 +1,46 @@
+// Holders: the organisation or person a certificate belongs to, keyed by 唯一识别号.
+import type { Executor } from './database.js';
+import type { HolderKind, HolderTable } from './schema.js';
+import type { Selectable } from 'kysely';
+
+export type Holder = Selectable<HolderTable>;
+
+export interface HolderInput {
+  kind: HolderKind;
+  name: string;
+  uniqueId: string;
+  contactName?: string | null;
+  phone?: string | null;
+  email?: string | null;
+  address?: string | null;
+  postcode?: string | null;
+}
+
+export async function findHolderByUniqueId(db: Executor, uniqueId: string): Promise<Holder | undefined> {
+  return db.selectFrom('holders').selectAll().where('unique_id', '=', uniqueId).executeTakeFirst();
+}
+
+export async function getHolder(db: Executor, id: number): Promise<Holder | undefined> {
+  return db.selectFrom('holders').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Returns the holder with this unique ID, creating it when new (the name is kept as first recorded). */
+export async function ensureHolder(db: Executor, h: HolderInput): Promise<Holder> {
+  const existing = await findHolderByUniqueId(db, h.uniqueId);
+  if (existing) return existing;
+  await db
+    .insertInto('holders')
+    .values({
+      kind: h.kind,
+      name: h.name,
+      unique_id: h.uniqueId,
+      contact_name: h.contactName ?? null,
+      phone: h.phone ?? null,
+      email: h.email ?? null,
+      address: h.address ?? null,
+      postcode: h.postcode ?? null,
+      created_at: Date.now(),
+    })
+    .execute();
+  return (await findHolderByUniqueId(db, h.uniqueId))!;
+}
