@@ -10,6 +10,7 @@ import { loadProfiles } from './ca/profiles.js';
 import { listCas } from './sa/cas.js';
 import { openDatabase, type Storage } from './sa/database.js';
 import { openSigner } from './signer/open-signer.js';
+import { closeAllModules } from './pkcs11/module.js';
 import { SoftwareSigner } from './signer/software-signer.js';
 import type { KeyType } from './pki/algorithms.js';
 
@@ -63,6 +64,7 @@ export async function openRuntime(
       async close() {
         await ca.close();
         await storage.close();
+        closeAllModules();
       },
     };
   } catch (e) {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime.js';
 import type { Metrics } from './metrics.js';
 import { toPem } from '../pki/pem.js';
+import { errorResponse, OcspStatus } from '../ca/ocsp-codec.js';
 
 const OCSP_MAX = 16 * 1024;
 

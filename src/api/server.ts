@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import type { Runtime } from '../runtime.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { registerPkiRoutes } from './pki-routes.js';
+import { errorResponse, OcspStatus } from '../ca/ocsp-codec.js';
 
 export interface ServerOptions {
   logger?: boolean | { level: string };
@@ -22,6 +23,14 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
           },
     bodyLimit: 1024 * 1024,
     trustProxy: false,
+    // A GET OCSP request whose path is not even a valid URL is still an OCSP request: answer in OCSP.
+    frameworkErrors: (err, req, reply) => {
+      if (req.url.startsWith('/ocsp/')) {
+        void reply.code(200).type('application/ocsp-response').send(errorResponse(OcspStatus.malformedRequest));
+        return;
+      }
+      void reply.code(400).send({ error: 'bad_request', message: err.message });
+    },
   });
   const metrics = createMetrics();
 

@@ -1,6 +1,6 @@
 // The certificate authority: turns a checked request and a profile into a recorded certificate,
 // revokes, and produces CRLs. It knows nothing of orders or HTTP; keys are reached only via Signers.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Config } from '../config/config.js';
 import { keyIdentifier } from '../pki/algorithms.js';
 import { parseCertificate, type ParsedCertificate } from '../pki/certificate.js';
@@ -22,7 +22,7 @@ import { writeTransaction, type Storage } from '../sa/database.js';
 import { ensureHolder } from '../sa/holders.js';
 import type { CrlTable } from '../sa/schema.js';
 import type { KeyRef, Signer } from '../signer/signer.js';
-import { buildTbs, makeTemplate, randomSerial, signTbs, wholeSeconds, type TbsTemplate } from './certificate-builder.js';
+import { buildTbs, makeTemplate, randomSerial, signTbsNow, wholeSeconds, type TbsTemplate } from './certificate-builder.js';
 import { buildCrl } from './crl-builder.js';
 import { CaError } from './errors.js';
 import * as ext from './extensions.js';
@@ -234,14 +234,16 @@ export class CertificateAuthority {
     }
     const extra = req.uniqueId ? [ext.uniqueIdentifier(this.config.uniqueIdOid, req.uniqueId)] : [];
     const template = this.template(profile, issuer);
-    const spkiHash = createHash('sha256').update(csr.spki).digest('hex');
+    const spkiHash = hash('sha256', csr.spki, 'hex');
 
     for (let attempt = 0; ; attempt++) {
       const serial = randomSerial();
       const tbs = buildTbs(template, { serial, notBefore, notAfter, subjectDer, spki: csr.spki, extraExtensions: extra });
-      const der = await signTbs(issuer.signer, tbs);
+      // Software keys sign synchronously: no event-loop round trip per certificate.
+      const signed = signTbsNow(issuer.signer, tbs);
+      const der = signed instanceof Uint8Array ? signed : await signed;
       const record: CertificateRecord = {
-        serial: serial.toString('hex').replace(/^0+/, ''),
+        serial: normaliseSerial(serial.toString('hex')),
         ca_id: issuer.record.id,
         holder_id: holderId,
         profile: profile.id,
@@ -359,6 +361,7 @@ export class CertificateAuthority {
   }
 
   async close(): Promise<void> {
+    await this.writer.close();
     for (const ca of this.cas.values()) await ca.signer.close();
   }
 }

@@ -1,32 +1,67 @@
 // Assembling and signing certificates. The parts of a TBSCertificate that are the same for every
 // certificate of one profile under one issuer (version, algorithm, issuer name, most extensions) are
-// encoded once into a template; per certificate we only encode serial, validity, subject, key and SKI.
-import { randomBytes } from 'node:crypto';
+// encoded once into a template; per certificate we only encode serial, validity, subject, key and SKI,
+// and write the whole TBSCertificate into one buffer (the issuance hot path: no generic ASN.1 objects).
+import { hash, randomBytes } from 'node:crypto';
 import * as der from '../pki/der.js';
-import { keyIdentifier } from '../pki/algorithms.js';
+import { subjectPublicKeyBits } from '../pki/algorithms.js';
 import type { Signer } from '../signer/signer.js';
 import * as ext from './extensions.js';
 
 const VERSION_3 = der.explicit(0, der.int(2));
 
-/** A positive serial of 127 random bits from the CSPRNG (RFC 5280 allows up to 20 octets). */
-export function randomSerial(): Buffer {
-  const b = randomBytes(16);
+// CSPRNG output is drawn in blocks: one randomBytes call per 4 KiB instead of one per certificate.
+// Every byte is handed out once.
+const POOL_SIZE = 4096;
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+function randomPart(n: number): Buffer {
+  if (poolOffset + n > pool.length) {
+    pool = randomBytes(POOL_SIZE);
+    poolOffset = 0;
+  }
+  const out = pool.subarray(poolOffset, poolOffset + n);
+  poolOffset += n;
+  return out;
+}
+
+const SERIAL_BYTES = 16;
+const SERIAL_TIME_BYTES = 6;
+
+/**
+ * A positive 16-octet serial: the issuance time in milliseconds (48 bits, big-endian) followed by
+ * 80 bits from the CSPRNG. The random part keeps serials unguessable (CA/B Forum BR §7.1 asks for
+ * at least 64 bits of CSPRNG output); the time prefix makes serials ascend, so recording a
+ * certificate appends to the serial index instead of dirtying a random page of it per certificate
+ * (which made the random-key B-tree the cost of a durable commit).
+ */
+export function randomSerial(now = Date.now()): Buffer {
+  const b = Buffer.allocUnsafe(SERIAL_BYTES);
+  b.writeUIntBE(Math.max(0, Math.floor(now)) % 2 ** 48, 0, SERIAL_TIME_BYTES);
+  randomPart(SERIAL_BYTES - SERIAL_TIME_BYTES).copy(b, SERIAL_TIME_BYTES);
   b[0]! &= 0x7f;
   if (b[0] === 0) b[0] = 0x01; // keep the full 16 octets so every serial has the same length
   return b;
 }
 
 export interface TbsTemplate {
-  /** version + signature AlgorithmIdentifier (fixed by the issuer key) */
+  /** signature AlgorithmIdentifier (fixed by the issuer key) */
   readonly algId: Buffer;
   readonly issuerName: Buffer;
   /** encoded extensions shared by every certificate from this template */
   readonly fixedExtensions: Buffer;
+  /** algId ‖ issuerName: adjacent in every TBSCertificate, so copied as one piece */
+  readonly algIdAndIssuer: Buffer;
 }
 
 export function makeTemplate(issuer: { signer: Signer; subjectDer: Buffer }, fixedExtensions: Buffer[]): TbsTemplate {
-  return { algId: issuer.signer.algorithm.algId, issuerName: issuer.subjectDer, fixedExtensions: Buffer.concat(fixedExtensions) };
+  const algId = issuer.signer.algorithm.algId;
+  return {
+    algId,
+    issuerName: issuer.subjectDer,
+    fixedExtensions: Buffer.concat(fixedExtensions),
+    algIdAndIssuer: Buffer.concat([algId, issuer.subjectDer]),
+  };
 }
 
 export interface TbsVariables {
@@ -39,27 +74,109 @@ export interface TbsVariables {
   extraExtensions?: Buffer[];
 }
 
-export function buildTbs(t: TbsTemplate, v: TbsVariables): Buffer {
-  const exts = [t.fixedExtensions, ext.subjectKeyIdentifier(keyIdentifier(v.spki)), ...(v.extraExtensions ?? [])];
-  return der.seq(
-    VERSION_3,
-    der.intFromUnsigned(v.serial),
-    t.algId,
-    t.issuerName,
-    der.seq(der.time(v.notBefore), der.time(v.notAfter)),
-    v.subjectDer,
-    v.spki,
-    der.explicit(3, der.seq(...exts)),
-  );
+// Validity times repeat from one certificate to the next (whole seconds): keep the last few encodings.
+const timeCache = new Map<number, Buffer>();
+function encodedTime(d: Date): Buffer {
+  const ms = d.getTime();
+  let t = timeCache.get(ms);
+  if (!t) {
+    if (timeCache.size >= 64) timeCache.clear();
+    t = der.time(d);
+    timeCache.set(ms, t);
+  }
+  return t;
 }
 
-/** Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue } */
-export function assemble(tbs: Buffer, algId: Buffer, signature: Buffer): Buffer {
-  return der.seq(tbs, algId, der.bitString(signature));
+/** SubjectKeyIdentifier extension up to its 20-byte key identifier, taken from the generic encoder. */
+const SKI_PREFIX = ext.subjectKeyIdentifier(Buffer.alloc(20)).subarray(0, -20);
+
+/**
+ * TBSCertificate ::= SEQUENCE { [0] version, serialNumber, signature, issuer, validity, subject,
+ * subjectPublicKeyInfo, [3] extensions } — SKI (RFC 5280 method 1) follows the template's extensions.
+ */
+export function buildTbs(t: TbsTemplate, v: TbsVariables): Buffer {
+  const serial = der.intFromUnsigned(v.serial);
+  const notBefore = encodedTime(v.notBefore);
+  const notAfter = encodedTime(v.notAfter);
+  // RFC 5280 §4.2.1.2 method 1, as keyIdentifier() computes it (one-shot hash: no Hash object).
+  const ski = hash('sha1', subjectPublicKeyBits(v.spki), 'buffer');
+  const extras = v.extraExtensions ?? [];
+
+  let extsLen = t.fixedExtensions.length + SKI_PREFIX.length + ski.length;
+  for (const e of extras) extsLen += e.length;
+  const extsSeqLen = der.headerLength(extsLen) + extsLen;
+  const validityLen = notBefore.length + notAfter.length;
+  const len =
+    VERSION_3.length +
+    serial.length +
+    t.algIdAndIssuer.length +
+    der.headerLength(validityLen) +
+    validityLen +
+    v.subjectDer.length +
+    v.spki.length +
+    der.headerLength(extsSeqLen) +
+    extsSeqLen;
+
+  const out = Buffer.allocUnsafe(der.headerLength(len) + len);
+  let off = der.writeHeader(out, 0, der.Tag.SEQUENCE, len);
+  const put = (b: Uint8Array): void => {
+    out.set(b, off);
+    off += b.length;
+  };
+  put(VERSION_3);
+  put(serial);
+  put(t.algIdAndIssuer);
+  off = der.writeHeader(out, off, der.Tag.SEQUENCE, validityLen);
+  put(notBefore);
+  put(notAfter);
+  put(v.subjectDer);
+  put(v.spki);
+  off = der.writeHeader(out, off, 0xa3, extsSeqLen);
+  off = der.writeHeader(out, off, der.Tag.SEQUENCE, extsLen);
+  put(t.fixedExtensions);
+  put(SKI_PREFIX);
+  put(ski);
+  for (const e of extras) put(e);
+  if (off !== out.length) throw new der.DerError(`TBSCertificate length mismatch (${off} ≠ ${out.length})`);
+  return out;
+}
+
+/** Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue } — also CertificateList. */
+export function assemble(tbs: Buffer, algId: Buffer, signature: Uint8Array): Buffer {
+  const bitsLen = 1 + signature.length;
+  const len = tbs.length + algId.length + der.headerLength(bitsLen) + bitsLen;
+  const out = Buffer.allocUnsafe(der.headerLength(len) + len);
+  let off = der.writeHeader(out, 0, der.Tag.SEQUENCE, len);
+  out.set(tbs, off);
+  off += tbs.length;
+  out.set(algId, off);
+  off += algId.length;
+  off = der.writeHeader(out, off, der.Tag.BIT_STRING, bitsLen);
+  out[off++] = 0; // no unused bits
+  out.set(signature, off);
+  return out;
+}
+
+/** A signer that can also sign without a round trip through the event loop (software keys). */
+interface SyncSigner extends Signer {
+  signSync(data: Buffer): Buffer;
+}
+const canSignSync = (s: Signer): s is SyncSigner => typeof (s as Partial<SyncSigner>).signSync === 'function';
+
+/** Signs `data` with `signer`: synchronously when the signer allows it, else through its promise. */
+export function signNow(signer: Signer, data: Buffer): Uint8Array | Promise<Buffer> {
+  return canSignSync(signer) ? signer.signSync(data) : signer.sign(data);
+}
+
+/** Signs a TBSCertificate; returns the certificate synchronously when the signer allows it. */
+export function signTbsNow(signer: Signer, tbs: Buffer): Buffer | Promise<Buffer> {
+  const sig = signNow(signer, tbs);
+  const algId = signer.algorithm.algId;
+  return sig instanceof Uint8Array ? assemble(tbs, algId, sig) : sig.then((s) => assemble(tbs, algId, s));
 }
 
 export async function signTbs(signer: Signer, tbs: Buffer): Promise<Buffer> {
-  return assemble(tbs, signer.algorithm.algId, await signer.sign(tbs));
+  return signTbsNow(signer, tbs);
 }
 
 /** Whole-second times: DER times carry seconds, and the database should match the certificate. */

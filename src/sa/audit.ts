@@ -1,7 +1,8 @@
 // The append-only audit log. Each entry's hash covers its content and the previous entry's hash,
 // so an edited, deleted or reordered row breaks the chain at that row (`certdesk audit verify`).
 // Appends must run inside writeTransaction (one writer at a time keeps `seq` and the chain linear).
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { BulkInsert } from './compiled.js';
 import type { Db, Tx } from './database.js';
 import type { AuditTable } from './schema.js';
 
@@ -17,7 +18,7 @@ const GENESIS = '0'.repeat(64);
 
 export function entryHash(row: Omit<AuditTable, 'hash'>): string {
   const canonical = JSON.stringify([row.seq, row.at, row.actor, row.action, row.target, row.details, row.prev_hash]);
-  return createHash('sha256').update(canonical).digest('hex');
+  return hash('sha256', canonical, 'hex');
 }
 
 /** Appends entries in order; returns the rows written. */
@@ -41,13 +42,23 @@ export async function appendAudit(tx: Tx, entries: AuditEntry[]): Promise<AuditT
     return { ...base, hash };
   });
   // Chunked so a large batch stays under SQLite's bound-parameter limit.
-  for (let i = 0; i < rows.length; i += 500)
-    await tx
-      .insertInto('audit_log')
-      .values(rows.slice(i, i + 500))
-      .execute();
+  for (let i = 0; i < rows.length; i += 500) await insertAudit.execute(tx, rows.slice(i, i + 500));
   return rows;
 }
+
+const AUDIT_COLUMNS = [
+  'seq',
+  'at',
+  'actor',
+  'action',
+  'target',
+  'details',
+  'prev_hash',
+  'hash',
+] as const satisfies readonly (keyof AuditTable)[];
+
+/** INSERT INTO audit_log, compiled once per row count (every issuance appends one entry). */
+const insertAudit = new BulkInsert<AuditTable>(AUDIT_COLUMNS, (db, rows) => db.insertInto('audit_log').values(rows));
 
 export type AuditVerification = { ok: true; entries: number } | { ok: false; entries: number; brokenAt: number; reason: string };
 

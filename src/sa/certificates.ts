@@ -1,7 +1,10 @@
 // Issued certificates. Recording goes through CertificateWriter, which group-commits concurrent
 // issuances (one transaction, one fsync for many certificates) so durability does not cap throughput.
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { Selectable } from 'kysely';
 import { appendAudit, type AuditEntry } from './audit.js';
+import { BulkInsert, PreparedQuery } from './compiled.js';
 import { isUniqueViolation, writeTransaction, type Executor, type Storage } from './database.js';
 import type { CertificateStatus, CertificateTable } from './schema.js';
 
@@ -21,11 +24,33 @@ interface PendingWrite {
   reject: (e: unknown) => void;
 }
 
-const BATCH = 400;
+/** A certificate row and its audit entry: recorded together or not at all. */
+export interface CertificateWrite {
+  row: CertificateRecord;
+  audit: AuditEntry;
+}
 
+const BATCH = 400;
+/** SQLite: hand work to the writer thread once this many records are waiting (pipelining). */
+const FLUSH_AT = 64;
+/** SQLite: start the writer thread the first time this many records wait at once. */
+const THREAD_AT = 32;
+
+/**
+ * Records issued certificates with group commit: concurrent issuances share one transaction (and one
+ * fsync). Every record() resolves only after its row and audit entry are committed.
+ *
+ * With SQLite, whose calls are synchronous, a busy CA moves the commits to a writer thread with its
+ * own connection to the same file (like a second process — SQLite serialises the writers), so the
+ * event loop keeps signing while the previous batch is written and fsynced. PostgreSQL commits are
+ * asynchronous already and stay in-process.
+ */
 export class CertificateWriter {
   private pending: PendingWrite[] = [];
-  private running = false;
+  private scheduled = false;
+  private draining: Promise<void> | undefined;
+  private thread: WriterThread | undefined;
+  private threadFailed = false;
 
   constructor(private readonly storage: Storage) {}
 
@@ -33,63 +58,277 @@ export class CertificateWriter {
   record(row: CertificateRecord, audit: AuditEntry): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pending.push({ row, audit, resolve, reject });
-      if (!this.running) {
-        this.running = true;
+      if (this.thread?.ready && this.pending.length >= FLUSH_AT) {
+        this.thread.send(this.pending);
+        this.pending = [];
+      } else if (!this.scheduled) {
+        this.scheduled = true;
         // Let the other issuances of this tick join the batch.
-        setImmediate(() => void this.drain());
+        setImmediate(() => {
+          this.scheduled = false;
+          this.flush();
+        });
       }
     });
   }
 
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    if (this.thread?.ready) {
+      this.thread.send(this.pending);
+      this.pending = [];
+      return;
+    }
+    if (
+      !this.thread &&
+      !this.threadFailed &&
+      this.storage.dialect === 'sqlite' &&
+      this.pending.length >= THREAD_AT &&
+      !process.env.TMP_NO_THREAD
+    ) {
+      this.thread = new WriterThread(this.storage, () => {
+        this.thread = undefined;
+        this.threadFailed = true;
+      });
+      this.thread.onReady = () => this.flush();
+    }
+    this.draining ??= this.drain().finally(() => {
+      this.draining = undefined;
+      if (this.pending.length > 0) this.flush();
+    });
+  }
+
+  /** In-process writing, one transaction at a time. */
   private async drain(): Promise<void> {
-    try {
-      while (this.pending.length > 0) {
-        const batch = this.pending.splice(0, BATCH);
-        try {
-          await this.write(batch);
-          for (const p of batch) p.resolve();
-        } catch (e) {
-          if (batch.length === 1) {
-            batch[0]!.reject(this.classify(e, batch[0]!.row));
-            continue;
-          }
-          // Isolate the row that failed: write each on its own.
-          for (const p of batch) {
-            try {
-              await this.write([p]);
-              p.resolve();
-            } catch (e2) {
-              p.reject(this.classify(e2, p.row));
-            }
-          }
-        }
+    while (this.pending.length > 0 && !this.thread?.ready) {
+      const batch = this.pending.splice(0, BATCH);
+      let errors: (unknown | null)[];
+      try {
+        errors = await writeCertificates(this.storage, batch);
+      } catch (e) {
+        errors = batch.map(() => e);
       }
-    } finally {
-      this.running = false;
+      settle(batch, errors);
     }
   }
 
-  private classify(e: unknown, row: CertificateRecord): unknown {
-    if (!isUniqueViolation(e)) return e;
-    const msg = String((e as Error).message);
-    return new DuplicateCertificateError(row.order_id && /order_id/.test(msg) ? 'order_id' : 'serial');
-  }
-
-  private async write(batch: PendingWrite[]): Promise<void> {
-    await writeTransaction(this.storage, async (tx) => {
-      for (let i = 0; i < batch.length; i += 100) {
-        await tx
-          .insertInto('certificates')
-          .values(batch.slice(i, i + 100).map((p) => p.row))
-          .execute();
-      }
-      await appendAudit(
-        tx,
-        batch.map((p) => p.audit),
-      );
-    });
+  /** Waits for every record() so far to settle, then stops the writer thread. */
+  async close(): Promise<void> {
+    while (this.pending.length > 0 || this.draining || this.thread?.busy) {
+      this.flush();
+      if (this.draining) await this.draining;
+      if (this.thread?.busy) await this.thread.idle();
+      else if (this.pending.length > 0 && !this.draining) await new Promise<void>((r) => setImmediate(r));
+    }
+    const t = this.thread;
+    this.thread = undefined;
+    if (t) await t.stop();
   }
 }
+
+function settle(batch: PendingWrite[], errors: readonly (unknown | null)[]): void {
+  batch.forEach((p, i) => {
+    const e = errors[i];
+    if (e === null || e === undefined) p.resolve();
+    else p.reject(classifyWriteError(e, p.row));
+  });
+}
+
+function classifyWriteError(e: unknown, row: CertificateRecord): unknown {
+  if (!isUniqueViolation(e)) return e;
+  const msg = String((e as Error).message);
+  return new DuplicateCertificateError(row.order_id && /order_id/.test(msg) ? 'order_id' : 'serial');
+}
+
+async function writeBatch(storage: Storage, batch: readonly CertificateWrite[]): Promise<void> {
+  await writeTransaction(storage, async (tx) => {
+    // Chunked so a large batch stays under the bound-parameter limits (15 columns × 100 rows).
+    for (let i = 0; i < batch.length; i += 100) {
+      await insertCertificates.execute(
+        tx,
+        batch.slice(i, i + 100).map((p) => p.row),
+      );
+    }
+    await appendAudit(
+      tx,
+      batch.map((p) => p.audit),
+    );
+  });
+}
+
+/**
+ * Writes certificate rows with their audit entries in one transaction; when that fails, writes each
+ * on its own so one bad row (a duplicate serial or order) cannot fail the others. Returns, per
+ * item, null when committed or the error that refused it.
+ */
+export async function writeCertificates(storage: Storage, batch: readonly CertificateWrite[]): Promise<(unknown | null)[]> {
+  try {
+    await writeBatch(storage, batch);
+    return batch.map(() => null);
+  } catch (e) {
+    if (batch.length === 1) return [e];
+  }
+  const errors: (unknown | null)[] = [];
+  for (const item of batch) {
+    try {
+      await writeBatch(storage, [item]);
+      errors.push(null);
+    } catch (e) {
+      errors.push(e);
+    }
+  }
+  return errors;
+}
+
+/** Messages between CertificateWriter and its thread (src/sa/certificate-writer-worker.ts). */
+export type WriterRequest = { type: 'write'; id: number; items: CertificateWrite[] } | { type: 'close' };
+export type WriterReply =
+  | { type: 'ready' }
+  | { type: 'done'; id: number; errors: (SerializedError | null)[] }
+  | { type: 'failed'; error: SerializedError };
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+}
+
+export function serializeError(e: unknown): SerializedError {
+  const err = e as { name?: unknown; message?: unknown; code?: unknown };
+  return {
+    name: typeof err?.name === 'string' ? err.name : 'Error',
+    message: typeof err?.message === 'string' ? err.message : String(e),
+    ...(typeof err?.code === 'string' ? { code: err.code } : {}),
+  };
+}
+
+function deserializeError(s: SerializedError): Error {
+  const e = new Error(s.message) as Error & { code?: string };
+  e.name = s.name;
+  if (s.code !== undefined) e.code = s.code;
+  return e;
+}
+
+/** The SQLite writer thread: batches go out as messages, each answered after its commit. */
+class WriterThread {
+  ready = false;
+  onReady: (() => void) | undefined;
+  private readonly worker: Worker;
+  private readonly inFlight = new Map<number, PendingWrite[]>();
+  private nextId = 1;
+  private idleWaiters: (() => void)[] = [];
+  private readonly exited: Promise<void>;
+  private stopping = false;
+
+  constructor(storage: Storage, onFailure: () => void) {
+    const dataDir = path.dirname(storage.location);
+    // Under tsx (tests, `npm run bench:*`) the worker is TypeScript and needs tsx's loader too.
+    const ts = import.meta.url.endsWith('.ts');
+    const entry = new URL(ts ? './certificate-writer-worker.ts' : './certificate-writer-worker.js', import.meta.url);
+    this.worker = ts
+      ? new Worker(
+          `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`,
+          { eval: true, workerData: { dataDir } },
+        )
+      : new Worker(entry, { workerData: { dataDir } });
+    this.worker.unref();
+    const fail = (error: Error): void => {
+      this.ready = false;
+      for (const batch of this.inFlight.values()) for (const p of batch) p.reject(error);
+      this.inFlight.clear();
+      this.notifyIdle();
+      onFailure();
+    };
+    this.worker.on('message', (m: WriterReply) => {
+      if (m.type === 'ready') {
+        this.ready = true;
+        this.onReady?.();
+      } else if (m.type === 'done') {
+        const batch = this.inFlight.get(m.id);
+        if (!batch) return;
+        this.inFlight.delete(m.id);
+        if (this.inFlight.size === 0) {
+          this.worker.unref();
+          this.notifyIdle();
+        }
+        settle(
+          batch,
+          m.errors.map((e) => (e ? deserializeError(e) : null)),
+        );
+      } else if (m.type === 'failed') {
+        fail(deserializeError(m.error));
+        void this.worker.terminate();
+      }
+    });
+    this.worker.on('error', (e) => fail(e));
+    this.exited = new Promise((resolve) =>
+      this.worker.once('exit', (code) => {
+        if (!this.stopping || this.inFlight.size > 0) fail(new Error(`certificate writer thread exited (code ${code})`));
+        resolve();
+      }),
+    );
+  }
+
+  get busy(): boolean {
+    return this.inFlight.size > 0;
+  }
+
+  send(batch: PendingWrite[]): void {
+    const id = this.nextId++;
+    this.inFlight.set(id, batch);
+    this.worker.ref(); // keep the process alive until every record is committed
+    const msg: WriterRequest = { type: 'write', id, items: batch.map((p) => ({ row: p.row, audit: p.audit })) };
+    this.worker.postMessage(msg);
+  }
+
+  idle(): Promise<void> {
+    if (this.inFlight.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private notifyIdle(): void {
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const r of w) r();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.ready = false;
+    const msg: WriterRequest = { type: 'close' };
+    this.worker.postMessage(msg);
+    this.worker.ref();
+    await this.exited;
+  }
+}
+
+const CERTIFICATE_COLUMNS = [
+  'serial',
+  'ca_id',
+  'holder_id',
+  'profile',
+  'subject',
+  'not_before',
+  'not_after',
+  'status',
+  'revoked_at',
+  'revocation_reason',
+  'renews_serial',
+  'order_id',
+  'spki_sha256',
+  'der',
+  'issued_at',
+] as const satisfies readonly (keyof CertificateRecord)[];
+
+/** INSERT INTO certificates, compiled once per row count (the group commit's hot path). */
+const insertCertificates = new BulkInsert<CertificateRecord>(CERTIFICATE_COLUMNS, (db, rows) =>
+  db.insertInto('certificates').values(
+    rows.map((r) => {
+      const o: Partial<Record<keyof CertificateRecord, unknown>> = {};
+      for (const c of CERTIFICATE_COLUMNS) o[c] = r[c];
+      return o as CertificateRecord;
+    }),
+  ),
+);
 
 export async function getCertificate(db: Executor, serial: string): Promise<CertificateRecord | undefined> {
   return db.selectFrom('certificates').selectAll().where('serial', '=', normaliseSerial(serial)).executeTakeFirst();
@@ -99,16 +338,19 @@ export async function getCertificateByOrder(db: Executor, orderId: string): Prom
   return db.selectFrom('certificates').selectAll().where('order_id', '=', orderId).executeTakeFirst();
 }
 
-/** Status fields only: what OCSP needs per request. */
-export async function getCertificateStatus(
-  db: Executor,
-  serial: string,
-): Promise<Pick<CertificateRecord, 'ca_id' | 'status' | 'revoked_at' | 'revocation_reason' | 'not_after'> | undefined> {
-  return db
+export type CertificateStatusRow = Pick<CertificateRecord, 'ca_id' | 'status' | 'revoked_at' | 'revocation_reason' | 'not_after'>;
+
+/** The OCSP status read, compiled once (it runs for every OCSP request). */
+const selectStatus = new PreparedQuery((db, serial: string) =>
+  db
     .selectFrom('certificates')
     .select(['ca_id', 'status', 'revoked_at', 'revocation_reason', 'not_after'])
-    .where('serial', '=', serial)
-    .executeTakeFirst();
+    .where('serial', '=', serial),
+);
+
+/** Status fields only: what OCSP needs per request. `serial` must be in stored form (normaliseSerial). */
+export async function getCertificateStatus(db: Executor, serial: string): Promise<CertificateStatusRow | undefined> {
+  return (await selectStatus.execute(db, serial))[0];
 }
 
 export interface CertificateFilter {
@@ -148,7 +390,10 @@ export async function listRevoked(
     .execute();
 }
 
-/** Lowercase hex without leading zeros, as stored. Accepts colons and a 0x prefix. */
+/**
+ * The one stored form of a serial: lowercase hex of the INTEGER's octets without leading zero octets
+ * (what DER decoding yields and OpenSSL prints, e.g. "0cdd…"). Accepts colons, spaces, a 0x prefix.
+ */
 export function normaliseSerial(s: string): string {
   const hex = s
     .trim()
@@ -156,5 +401,5 @@ export function normaliseSerial(s: string): string {
     .replace(/[:\s]/g, '')
     .toLowerCase()
     .replace(/^0+(?=.)/, '');
-  return hex;
+  return hex.length % 2 ? '0' + hex : hex;
 }

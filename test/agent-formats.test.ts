@@ -1,0 +1,126 @@
+// Formats shared by the key assistant and the server: login challenges, renewal proofs, and the
+// certificate details the UKey 管理 page shows.
+import assert from 'node:assert/strict';
+import { sign } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { describeCertificate, renewalWindow } from '../src/agent/cert-info.js';
+import { generateKeyPair, signatureAlgorithmFor, spkiOf, type KeyType } from '../src/pki/algorithms.js';
+import { buildCsr } from '../src/pki/csr.js';
+import {
+  buildLoginChallenge,
+  checkLoginChallenge,
+  LoginChallengeError,
+  verifyLoginSignature,
+} from '../src/pki/login-challenge.js';
+import { buildRenewalProof, renewalProofMessage, verifyRenewalProof } from '../src/pki/renewal-proof.js';
+import { createTestCa, type TestCa } from './helpers/ca.js';
+import { HOLDER_SUBJECT, HOLDER_UNIQUE_ID, issueFor } from './helpers/agent.js';
+
+const ORIGIN = 'https://portal.example';
+
+function code(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof LoginChallengeError, String(e));
+    return e.code;
+  }
+  return 'ok';
+}
+
+describe('login challenge, renewal proof, certificate details', () => {
+  let ca: TestCa;
+  const certs = new Map<KeyType, { der: Buffer; key: ReturnType<typeof generateKeyPair>['privateKey'] }>();
+
+  before(async () => {
+    ca = await createTestCa();
+    for (const kt of ['ec-p256', 'rsa-2048'] as const) {
+      const { privateKey, publicKey } = generateKeyPair(kt);
+      const alg = signatureAlgorithmFor(kt);
+      const csr = await buildCsr({
+        subject: HOLDER_SUBJECT,
+        spki: spkiOf(publicKey),
+        signatureAlgId: alg.algId,
+        sign: (d) => sign(alg.digest, d, privateKey),
+      });
+      certs.set(kt, { der: await issueFor(ca, csr, { days: 30 }), key: privateKey });
+    }
+  });
+  after(() => ca?.cleanup());
+
+  it('the assistant signs only a challenge of the right type, for the calling origin, not expired', () => {
+    const { text, challenge } = buildLoginChallenge({ origin: ORIGIN });
+    assert.ok(Buffer.from(challenge.nonce, 'base64url').length >= 16);
+    assert.equal(
+      code(() => checkLoginChallenge(text, { origin: ORIGIN })),
+      'ok',
+    );
+    assert.equal(
+      code(() => checkLoginChallenge(text, { origin: 'https://evil.example' })),
+      'challenge_origin_mismatch',
+    );
+    assert.equal(
+      code(() => checkLoginChallenge(text, { origin: ORIGIN, now: new Date(Date.now() + 3600_000) })),
+      'challenge_expired',
+    );
+    assert.equal(
+      code(() => checkLoginChallenge(JSON.stringify({ ...challenge, type: 'payment' }), { origin: ORIGIN })),
+      'challenge_wrong_type',
+    );
+    assert.equal(
+      code(() => checkLoginChallenge(JSON.stringify({ ...challenge, nonce: 'short' }), { origin: ORIGIN })),
+      'challenge_malformed',
+    );
+    assert.equal(
+      code(() => checkLoginChallenge('not json', { origin: ORIGIN })),
+      'challenge_malformed',
+    );
+    assert.equal(
+      code(() => checkLoginChallenge(JSON.stringify({ ...challenge, exp: challenge.iat + 86400 }), { origin: ORIGIN })),
+      'challenge_malformed',
+    );
+  });
+
+  for (const kt of ['ec-p256', 'rsa-2048'] as const) {
+    it(`verifyLoginSignature (${kt}): the exact challenge bytes, by the certificate's key`, () => {
+      const { der, key } = certs.get(kt)!;
+      const { text } = buildLoginChallenge({ origin: ORIGIN });
+      const sig = sign(signatureAlgorithmFor(kt).digest, Buffer.from(text), key);
+      assert.equal(verifyLoginSignature(text, sig, der), true);
+      assert.equal(verifyLoginSignature(text + ' ', sig, der), false);
+      const other = certs.get(kt === 'ec-p256' ? 'rsa-2048' : 'ec-p256')!.der;
+      assert.equal(verifyLoginSignature(text, sig, other), false);
+    });
+  }
+
+  it('renewal proof: the old key over order id and CSR digest', async () => {
+    const { der, key } = certs.get('ec-p256')!;
+    const csr = Buffer.from('a CSR would be here');
+    assert.match(renewalProofMessage('order-1', csr).toString(), /^certdesk-renewal-proof:v1\norder-1\n[0-9a-f]{64}$/);
+    const proof = await buildRenewalProof('order-1', csr, (m) => sign('sha256', m, key));
+    assert.equal(verifyRenewalProof({ orderId: 'order-1', csrDer: csr, signature: proof, oldCertificateDer: der }), true);
+    assert.equal(verifyRenewalProof({ orderId: 'order-2', csrDer: csr, signature: proof, oldCertificateDer: der }), false);
+    assert.equal(
+      verifyRenewalProof({ orderId: 'order-1', csrDer: Buffer.from('another'), signature: proof, oldCertificateDer: der }),
+      false,
+    );
+    assert.throws(() => renewalProofMessage('../etc/passwd', csr));
+  });
+
+  it('certificate details: 名称, 证书种类, 唯一识别号, days left, renewal window', () => {
+    const v = describeCertificate({ id: 'ab', label: 'identity', der: certs.get('ec-p256')!.der });
+    assert.equal(v.name, '企业测试');
+    assert.equal(v.profile.id, 'org-identity');
+    assert.equal(v.profile.name, '单位身份证书');
+    assert.equal(v.uniqueId, HOLDER_UNIQUE_ID);
+    assert.ok(v.daysLeft === 29 || v.daysLeft === 30, String(v.daysLeft));
+    assert.equal(v.renewal.open, true);
+    assert.equal(v.state, 'current');
+    assert.equal(describeCertificate({ id: 'ab', label: 'retired:o1', der: certs.get('ec-p256')!.der }).state, 'retired');
+    const notAfter = new Date('2030-06-15T00:00:00Z');
+    assert.equal(renewalWindow(notAfter, new Date('2030-03-14T00:00:00Z')).open, false);
+    assert.equal(renewalWindow(notAfter, new Date('2030-03-16T00:00:00Z')).open, true);
+    assert.equal(renewalWindow(notAfter, new Date('2030-09-14T00:00:00Z')).open, true);
+    assert.equal(renewalWindow(notAfter, new Date('2030-09-16T00:00:00Z')).open, false);
+  });
+});

@@ -1,0 +1,237 @@
+// Revocation as relying parties see it: OCSP (POST and GET) and CRLs from a running server, checked
+// with `openssl ocsp` and `openssl crl`, including revocations made by the CLI in another process.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../src/api/server.js';
+import * as der from '../src/pki/der.js';
+import { toPem } from '../src/pki/pem.js';
+import { createTestCa, openssl, opensslAsync, opensslCsr, type TestCa } from './helpers/ca.js';
+import { BACKENDS } from './helpers/backends.js';
+import { cliAsync } from './helpers/cli.js';
+
+/** openssl ocsp as a relying party would run it; resolves with its combined output. */
+async function ocspCheck(files: { root: string; chain: string }, certFile: string, url: string): Promise<string> {
+  return (await opensslAsync(['ocsp', '-issuer', files.chain, '-cert', certFile, '-url', url, '-CAfile', files.root])).out;
+}
+
+for (const backend of BACKENDS) {
+  describe(`revocation, OCSP and CRL (${backend.name})`, () => {
+    let ca: TestCa;
+    let app: FastifyInstance;
+    let base: string;
+    let files: { root: string; chain: string };
+    const issue = async (cn: string): Promise<{ file: string; serial: string }> => {
+      const { csr } = opensslCsr(ca.dir, `/CN=${cn}/O=测试/C=CN`);
+      const issued = await ca.rt.ca.issue({ csr, profileId: 'org-identity', actor: 'test' });
+      const file = path.join(ca.dir, `${issued.record.serial}.pem`);
+      writeFileSync(file, toPem('CERTIFICATE', issued.der));
+      return { file, serial: issued.record.serial };
+    };
+
+    before(async () => {
+      ca = await createTestCa({ postgres: backend.postgres });
+      ({ app } = await buildServer(ca.rt, { logger: false }));
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const addr = app.server.address();
+      base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+      files = ca.files();
+    });
+    after(async () => {
+      await app?.close();
+      await ca?.cleanup();
+    });
+
+    test('OCSP says good, then revoked with reason and time after a CLI revocation in another process', async () => {
+      const c = await issue('吊销测试');
+      const good = await ocspCheck(files, c.file, `${base}/ocsp`);
+      assert.match(good, /Response verify OK/);
+      assert.match(good, new RegExp(`${c.file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: good`));
+
+      const r = await cliAsync(['ca', 'revoke', '--serial', c.serial.toUpperCase(), '--reason', 'keyCompromise'], ca.env);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /revoked .* \(keyCompromise\)/);
+
+      const revoked = await ocspCheck(files, c.file, `${base}/ocsp`);
+      assert.match(revoked, /Response verify OK/);
+      assert.match(revoked, /: revoked/);
+      assert.match(revoked, /Reason: keyCompromise/);
+      assert.match(revoked, /Revocation Time:/);
+    });
+
+    test('the CRL distribution point serves a signed CRL that lists the revoked serial', async () => {
+      const c = await issue('CRL测试');
+      await ca.rt.ca.revoke(c.serial, 'superseded', 'test');
+      const res = await fetch(`${base}/pki/crl/${ca.rt.ca.issuing.record.id}.crl`);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'application/pkix-crl');
+      const crl = Buffer.from(await res.arrayBuffer());
+      const crlFile = path.join(ca.dir, 'issuing.crl');
+      writeFileSync(crlFile, crl);
+      const bundle = path.join(ca.dir, 'bundle.pem');
+      writeFileSync(bundle, ca.rootPem + ca.issuingPem);
+      const v = openssl(['crl', '-inform', 'DER', '-in', crlFile, '-CAfile', bundle, '-noout', '-text']);
+      assert.equal(v.status, 0, v.out);
+      assert.match(v.out, /verify OK/);
+      assert.match(v.out, /X509v3 CRL Number:\s+\d+/);
+      assert.match(v.out, /Next Update: /);
+      assert.match(
+        v.out,
+        new RegExp(
+          `Serial Number: ${c.serial.toUpperCase()}\\s+Revocation Date: .*\\s+CRL entry extensions:\\s+X509v3 CRL Reason Code:\\s+Superseded`,
+        ),
+      );
+      // full chain check with CRLs for both levels
+      const rootCrl = Buffer.from(await (await fetch(`${base}/pki/crl/${ca.rt.ca.root.record.id}.crl`)).arrayBuffer());
+      const crlPem = path.join(ca.dir, 'crls.pem');
+      writeFileSync(crlPem, toPem('X509 CRL', crl) + toPem('X509 CRL', rootCrl));
+      const chk = openssl([
+        'verify',
+        '-x509_strict',
+        '-crl_check_all',
+        '-CRLfile',
+        crlPem,
+        '-CAfile',
+        files.root,
+        '-untrusted',
+        files.chain,
+        c.file,
+      ]);
+      assert.notEqual(chk.status, 0);
+      assert.match(chk.out, /certificate revoked/);
+      const okCert = await issue('未吊销');
+      const chk2 = openssl([
+        'verify',
+        '-x509_strict',
+        '-crl_check_all',
+        '-CRLfile',
+        crlPem,
+        '-CAfile',
+        files.root,
+        '-untrusted',
+        files.chain,
+        okCert.file,
+      ]);
+      assert.equal(chk2.status, 0, chk2.out);
+    });
+
+    test('every revocation publishes a CRL with a higher number', async () => {
+      const id = ca.rt.ca.issuing.record.id;
+      const before = (await ca.rt.ca.currentCrl(id)).crl_number;
+      const c = await issue('编号');
+      await ca.rt.ca.revoke(c.serial, 'cessationOfOperation', 'test');
+      const afterCrl = await ca.rt.ca.currentCrl(id);
+      assert.ok(afterCrl.crl_number > before);
+      const text = openssl(['crl', '-inform', 'DER', '-noout', '-text'], afterCrl.der).out;
+      assert.match(text, new RegExp(c.serial.toUpperCase()));
+    });
+
+    test('OCSP over GET, with the nonce echoed; an unknown serial is "unknown"', async () => {
+      const c = await issue('GET测试');
+      const reqFile = path.join(ca.dir, 'req.der');
+      openssl(['ocsp', '-issuer', files.chain, '-cert', c.file, '-reqout', reqFile, '-nonce']);
+      const reqDer = openssl(['base64', '-A', '-in', reqFile]).out.trim();
+      const res = await fetch(`${base}/ocsp/${encodeURIComponent(reqDer)}`);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'application/ocsp-response');
+      const respFile = path.join(ca.dir, 'resp.der');
+      writeFileSync(respFile, Buffer.from(await res.arrayBuffer()));
+      const v = openssl([
+        'ocsp',
+        '-respin',
+        respFile,
+        '-issuer',
+        files.chain,
+        '-cert',
+        c.file,
+        '-CAfile',
+        files.root,
+        '-no_nonce',
+      ]);
+      assert.match(v.out, /Response verify OK/);
+      assert.match(v.out, /: good/);
+      const nonceOf = (text: string): string | undefined => /OCSP Nonce:\s*\n\s*([0-9A-F]+)/.exec(text)?.[1];
+      const sent = nonceOf(openssl(['ocsp', '-reqin', reqFile, '-req_text']).out);
+      assert.ok(sent, 'the request carries a nonce');
+      assert.equal(nonceOf(openssl(['ocsp', '-respin', respFile, '-resp_text', '-noverify']).out), sent, 'the nonce is echoed');
+
+      // A certificate from the same issuer name+key but a serial the CA never issued.
+      const unknownSerial = await opensslAsync([
+        'ocsp',
+        '-issuer',
+        files.chain,
+        '-serial',
+        '0x0123456789abcdef',
+        '-url',
+        `${base}/ocsp`,
+        '-CAfile',
+        files.root,
+      ]);
+      assert.match(unknownSerial.out, /0x0123456789abcdef: unknown/);
+    });
+
+    test('the delegated responder certificate carries ocsp-nocheck and the OCSPSigning EKU', async () => {
+      const responder = ca.rt.ca.responderFor(ca.rt.ca.issuing.record.id)!;
+      const text = openssl(['x509', '-inform', 'DER', '-noout', '-text'], responder.record.cert_der).out;
+      assert.match(text, /OCSP Signing/);
+      assert.match(text, /OCSP No Check/);
+      const f = path.join(ca.dir, 'responder.pem');
+      writeFileSync(f, toPem('CERTIFICATE', responder.record.cert_der));
+      assert.equal(
+        openssl(['verify', '-x509_strict', '-purpose', 'ocsphelper', '-CAfile', files.root, '-untrusted', files.chain, f]).status,
+        0,
+      );
+    });
+
+    test('malformed OCSP requests get malformedRequest, never a crash; unknown issuers get unauthorized', async () => {
+      const bodies = [
+        Buffer.alloc(0),
+        Buffer.from('garbage'),
+        Buffer.from([0x30, 0x84, 0xff, 0xff, 0xff, 0xff]),
+        der.seq(der.seq()),
+      ];
+      for (const body of bodies) {
+        const res = await fetch(`${base}/ocsp`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/ocsp-request' },
+          body,
+        });
+        assert.equal(res.status, 200);
+        assert.deepEqual(Buffer.from(await res.arrayBuffer()), Buffer.from([0x30, 0x03, 0x0a, 0x01, 0x01]));
+      }
+      const get = await fetch(`${base}/ocsp/%%%not-base64`);
+      assert.deepEqual(Buffer.from(await get.arrayBuffer()), Buffer.from([0x30, 0x03, 0x0a, 0x01, 0x01]));
+      // A CertID naming an issuer we do not know: OpenSSL's own throwaway CA.
+      const other = opensslCsr(ca.dir, '/CN=other');
+      const otherCa = path.join(ca.dir, 'other-ca.pem');
+      openssl(['req', '-x509', '-key', other.keyFile, '-subj', '/CN=Other CA', '-days', '1', '-out', otherCa]);
+      const un = await opensslAsync(['ocsp', '-issuer', otherCa, '-serial', '0x01', '-url', `${base}/ocsp`, '-noverify']);
+      assert.match(un.out, /unauthorized/i);
+      // the server is still healthy
+      assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    });
+
+    test('the AIA caIssuers URL serves the issuing CA certificate as DER', async () => {
+      const res = await fetch(`${base}/pki/ca/${ca.rt.ca.issuing.record.id}.cer`);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'application/pkix-cert');
+      assert.deepEqual(Buffer.from(await res.arrayBuffer()), Buffer.from(ca.rt.ca.issuing.record.cert_der));
+      assert.equal((await fetch(`${base}/pki/ca/nope.cer`)).status, 404);
+    });
+
+    test('revoking an unknown, malformed or already revoked serial, or with a bad reason, is refused clearly', async () => {
+      const c = await issue('重复');
+      await ca.rt.ca.revoke(c.serial, 'keyCompromise', 'test');
+      await assert.rejects(ca.rt.ca.revoke(c.serial, 'keyCompromise', 'test'), /already revoked/);
+      await assert.rejects(ca.rt.ca.revoke('abcdef', 'keyCompromise', 'test'), /no certificate with serial abcdef/);
+      await assert.rejects(ca.rt.ca.revoke('xyz', 'keyCompromise', 'test'), /serial must be hexadecimal/);
+      const c2 = await issue('理由');
+      await assert.rejects(
+        ca.rt.ca.revoke(c2.serial, 'certificateHold', 'test'),
+        /unsupported revocation reason "certificateHold"/,
+      );
+    });
+  });
+}
