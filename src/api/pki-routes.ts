@@ -61,7 +61,16 @@ export function registerPkiRoutes(app: FastifyInstance, rt: Runtime, metrics: Me
 
   app.post(
     '/ocsp',
-    { schema: { summary: 'OCSP (RFC 6960) over POST', tags: ['ocsp'], consumes: ['application/ocsp-request'] } },
+    {
+      schema: { summary: 'OCSP (RFC 6960) over POST', tags: ['ocsp'], consumes: ['application/ocsp-request'] },
+      // An OCSP client understands OCSP errors, not JSON: bodies Fastify rejects (empty, too large,
+      // wrong type) are answered as malformedRequest.
+      errorHandler: (err: Error & { statusCode?: number }, _req, reply) => {
+        if ((err.statusCode ?? 500) >= 500) throw err;
+        metrics.ocspResponses.inc({ outcome: 'malformed' });
+        return reply.code(200).type('application/ocsp-response').send(errorResponse(OcspStatus.malformedRequest));
+      },
+    },
     async (req, reply) => {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       return reply

@@ -1,6 +1,6 @@
 // The HTTP front end (Fastify): health, metrics, OpenAPI, PKI endpoints. HTTP concerns only —
 // the rules live in the CA/RA, storage in the SA.
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import { sql } from 'kysely';
 import type { Runtime } from '../runtime.js';
@@ -24,7 +24,8 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
     bodyLimit: 1024 * 1024,
     trustProxy: false,
     // A GET OCSP request whose path is not even a valid URL is still an OCSP request: answer in OCSP.
-    frameworkErrors: (err, req, reply) => {
+    frameworkErrors: (err, req, res) => {
+      const reply = res as unknown as FastifyReply;
       if (req.url.startsWith('/ocsp/')) {
         void reply.code(200).type('application/ocsp-response').send(errorResponse(OcspStatus.malformedRequest));
         return;

@@ -1,9 +1,11 @@
 // The `certdesk` command.
 import { Command, CommanderError } from 'commander';
+import { registerAgentCommands } from './agent-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerCaCommands } from './ca-commands.js';
 import { reportAndExit } from './errors.js';
 import { registerServeCommand } from './serve-command.js';
+import { registerTokenCommands } from './token-commands.js';
 
 const program = new Command();
 program
@@ -18,6 +20,8 @@ program
 registerServeCommand(program);
 registerCaCommands(program);
 registerAuditCommands(program);
+registerAgentCommands(program);
+registerTokenCommands(program);
 
 try {
   await program.parseAsync(process.argv);

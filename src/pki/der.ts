@@ -28,23 +28,43 @@ export class DerError extends Error {
   }
 }
 
-function lengthBytes(len: number): Buffer {
-  if (len < 0x80) return Buffer.from([len]);
-  if (len < 0x100) return Buffer.from([0x81, len]);
-  if (len < 0x10000) return Buffer.from([0x82, len >> 8, len & 0xff]);
-  if (len < 0x1000000) return Buffer.from([0x83, len >> 16, (len >> 8) & 0xff, len & 0xff]);
-  return Buffer.from([0x84, (len >>> 24) & 0xff, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff]);
+/** Bytes taken by the tag and length octets of a TLV whose content is `len` bytes long. */
+export function headerLength(len: number): number {
+  return len < 0x80 ? 2 : len < 0x100 ? 3 : len < 0x10000 ? 4 : len < 0x1000000 ? 5 : 6;
+}
+
+/** Writes tag and length octets at `off`; returns the offset of the first content byte. */
+export function writeHeader(out: Buffer, off: number, tag: number, len: number): number {
+  out[off++] = tag;
+  if (len < 0x80) out[off++] = len;
+  else if (len < 0x100) {
+    out[off++] = 0x81;
+    out[off++] = len;
+  } else if (len < 0x10000) {
+    out[off++] = 0x82;
+    out[off++] = len >> 8;
+    out[off++] = len & 0xff;
+  } else if (len < 0x1000000) {
+    out[off++] = 0x83;
+    out[off++] = len >> 16;
+    out[off++] = (len >> 8) & 0xff;
+    out[off++] = len & 0xff;
+  } else {
+    out[off++] = 0x84;
+    out[off++] = (len >>> 24) & 0xff;
+    out[off++] = (len >> 16) & 0xff;
+    out[off++] = (len >> 8) & 0xff;
+    out[off++] = len & 0xff;
+  }
+  return off;
 }
 
 /** Encodes one TLV whose content is the concatenation of `parts`. */
 export function tlv(tag: number, ...parts: Uint8Array[]): Buffer {
   let len = 0;
   for (const p of parts) len += p.length;
-  const head = lengthBytes(len);
-  const out = Buffer.allocUnsafe(1 + head.length + len);
-  out[0] = tag;
-  head.copy(out, 1);
-  let off = 1 + head.length;
+  const out = Buffer.allocUnsafe(headerLength(len) + len);
+  let off = writeHeader(out, 0, tag, len);
   for (const p of parts) {
     out.set(p, off);
     off += p.length;
@@ -132,20 +152,45 @@ export function oid(dotted: string): Buffer {
   return enc;
 }
 
-const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
-
 /** RFC 5280: UTCTime through 2049, GeneralizedTime from 2050; seconds precision, Zulu. */
 export function time(d: Date): Buffer {
   const y = d.getUTCFullYear();
   return y < 2050 && y >= 1950 ? utcTime(d) : generalizedTime(d);
 }
+
+function writeDigits(out: Buffer, off: number, n: number, width: number): number {
+  for (let i = width - 1; i >= 0; i--) {
+    out[off + i] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return off + width;
+}
+
+/** YYMMDDHHMMSSZ (UTCTime) or YYYYMMDDHHMMSSZ (GeneralizedTime), written straight into the TLV. */
+function encodeTime(tag: number, d: Date, yearDigits: 2 | 4): Buffer {
+  const ms = d.getTime();
+  if (!Number.isFinite(ms)) throw new DerError('invalid date');
+  const y = d.getUTCFullYear();
+  if (y < 0 || y > 9999) throw new DerError(`year ${y} cannot be encoded`);
+  const len = yearDigits + 11;
+  const out = Buffer.allocUnsafe(2 + len);
+  out[0] = tag;
+  out[1] = len;
+  let off = writeDigits(out, 2, yearDigits === 2 ? y % 100 : y, yearDigits);
+  off = writeDigits(out, off, d.getUTCMonth() + 1, 2);
+  off = writeDigits(out, off, d.getUTCDate(), 2);
+  off = writeDigits(out, off, d.getUTCHours(), 2);
+  off = writeDigits(out, off, d.getUTCMinutes(), 2);
+  off = writeDigits(out, off, d.getUTCSeconds(), 2);
+  out[off] = 0x5a; // Z
+  return out;
+}
+
 export function utcTime(d: Date): Buffer {
-  const s = `${pad(d.getUTCFullYear() % 100)}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}Z`;
-  return tlv(Tag.UTC_TIME, Buffer.from(s, 'latin1'));
+  return encodeTime(Tag.UTC_TIME, d, 2);
 }
 export function generalizedTime(d: Date): Buffer {
-  const s = `${pad(d.getUTCFullYear(), 4)}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}Z`;
-  return tlv(Tag.GENERALIZED_TIME, Buffer.from(s, 'latin1'));
+  return encodeTime(Tag.GENERALIZED_TIME, d, 4);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,125 @@
+// What the UKey 管理 page, `certdesk token list` and GET /v1/tokens/:id/certificates show about a
+// certificate on a key: 名称, 证书种类, 唯一识别号, issuer, serial, validity, days left, whether
+// renewal is open (from 3 months before to 3 months after notAfter, as the seed manual says).
+import { createHash } from 'node:crypto';
+import { DEFAULT_PROFILES } from '../ca/profiles.js';
+import { DEFAULT_UNIQUE_ID_OID } from '../config/config.js';
+import { keyTypeOfSpki } from '../pki/algorithms.js';
+import { findExtension, parseCertificate } from '../pki/certificate.js';
+import * as der from '../pki/der.js';
+import { attributeValue, nameToString } from '../pki/name.js';
+import { OID } from '../pki/oids.js';
+import { labelState, type StoredCertificate } from './tokens/driver.js';
+
+export const RENEWAL_WINDOW_MONTHS = 3;
+const DAY_MS = 86_400_000;
+
+export interface CertificateView {
+  /** CKA_ID on the key, hex */
+  id: string;
+  label: string;
+  /** current, or left by a renewal: pending (new, not yet switched) / retired (old, kept) */
+  state: 'current' | 'pending' | 'retired';
+  /** 名称: the subject CN (else O) */
+  name: string;
+  subject: string;
+  organization: string | null;
+  /** 证书种类 */
+  profile: { id: string | null; name: string | null; nameEn: string | null; policies: string[] };
+  /** 唯一识别号 */
+  uniqueId: string | null;
+  issuer: string;
+  issuerName: string;
+  /** uppercase hex, as printed on paper */
+  serial: string;
+  notBefore: string;
+  notAfter: string;
+  /** whole days until notAfter; negative once expired */
+  daysLeft: number;
+  expired: boolean;
+  renewal: { open: boolean; opensAt: string; closesAt: string };
+  keyType: string | null;
+  /** SHA-256 of the DER, hex */
+  fingerprint: string;
+  /** DER, base64 */
+  certificate: string;
+}
+
+function addMonths(d: Date, months: number): Date {
+  const out = new Date(d.getTime());
+  out.setUTCMonth(out.getUTCMonth() + months);
+  return out;
+}
+
+export function renewalWindow(notAfter: Date, now = new Date()): { open: boolean; opensAt: Date; closesAt: Date } {
+  const opensAt = addMonths(notAfter, -RENEWAL_WINDOW_MONTHS);
+  const closesAt = addMonths(notAfter, RENEWAL_WINDOW_MONTHS);
+  return { open: now >= opensAt && now <= closesAt, opensAt, closesAt };
+}
+
+function policiesOf(value: Buffer): string[] {
+  try {
+    return der.children(der.parse(value)).map((pi) => der.decodeOid(der.children(pi)[0]!));
+  } catch {
+    return [];
+  }
+}
+
+function uniqueIdOf(value: Buffer): string | null {
+  try {
+    return der.decodeString(der.parse(value));
+  } catch {
+    return null;
+  }
+}
+
+export function describeCertificate(c: StoredCertificate, opts: { uniqueIdOid?: string; now?: Date } = {}): CertificateView {
+  const now = opts.now ?? new Date();
+  const cert = parseCertificate(c.der);
+  const policiesExt = findExtension(cert, OID.certificatePolicies);
+  const policies = policiesExt ? policiesOf(policiesExt.value) : [];
+  const profile = DEFAULT_PROFILES.find((p) => p.policies.some((o) => policies.includes(o)));
+  const uidExt = findExtension(cert, opts.uniqueIdOid ?? DEFAULT_UNIQUE_ID_OID);
+  let keyType: string | null = null;
+  try {
+    keyType = keyTypeOfSpki(cert.spki).keyType;
+  } catch {
+    // shown as unknown
+  }
+  const w = renewalWindow(cert.notAfter, now);
+  const msLeft = cert.notAfter.getTime() - now.getTime();
+  return {
+    id: c.id,
+    label: c.label,
+    state: labelState(c.label),
+    name: attributeValue(cert.subject, 'CN') ?? attributeValue(cert.subject, 'O') ?? nameToString(cert.subject),
+    subject: nameToString(cert.subject),
+    organization: attributeValue(cert.subject, 'O') ?? null,
+    profile: { id: profile?.id ?? null, name: profile?.name ?? null, nameEn: profile?.nameEn ?? null, policies },
+    uniqueId: uidExt ? uniqueIdOf(uidExt.value) : null,
+    issuer: nameToString(cert.issuer),
+    issuerName: attributeValue(cert.issuer, 'CN') ?? nameToString(cert.issuer),
+    serial: cert.serialHex.toUpperCase(),
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+    daysLeft: msLeft >= 0 ? Math.floor(msLeft / DAY_MS) : -Math.ceil(-msLeft / DAY_MS),
+    expired: msLeft < 0,
+    renewal: { open: w.open, opensAt: w.opensAt.toISOString(), closesAt: w.closesAt.toISOString() },
+    keyType,
+    fingerprint: createHash('sha256').update(c.der).digest('hex'),
+    certificate: c.der.toString('base64'),
+  };
+}
+
+/** Describes what parses; a certificate object that is not X.509 is reported, not fatal. */
+export function describeAll(certs: StoredCertificate[], opts: { uniqueIdOid?: string; now?: Date } = {}): CertificateView[] {
+  const out: CertificateView[] = [];
+  for (const c of certs) {
+    try {
+      out.push(describeCertificate(c, opts));
+    } catch {
+      // not a certificate we can read; skipped
+    }
+  }
+  return out;
+}

@@ -1,0 +1,147 @@
+// One interface for every kind of key (UKey) the assistant talks to: PKCS#11 tokens (any vendor
+// module, graphene-pk11) and PIN-protected soft token files. The rest of the assistant (API, renewal
+// journal, UKey 管理 page) only sees this.
+import type { KeyType } from '../../pki/algorithms.js';
+
+export type TokenKind = 'pkcs11' | 'soft';
+
+export interface PinStatus {
+  /** tries left before the PIN locks; null when the token does not say (PKCS#11 tokens only raise flags) */
+  retriesLeft: number | null;
+  maxRetries: number | null;
+  /** a wrong PIN was entered since the last good one (CKF_USER_PIN_COUNT_LOW) */
+  countLow: boolean;
+  /** the next wrong PIN locks the token (CKF_USER_PIN_FINAL_TRY, or retriesLeft === 1) */
+  finalTry: boolean;
+  locked: boolean;
+}
+
+export interface TokenSummary {
+  /** stable across restarts and re-insertions: derived from the module/file kind and the token serial */
+  id: string;
+  kind: TokenKind;
+  label: string;
+  serial: string;
+  manufacturer: string;
+  model: string;
+  /** PKCS#11 module path or soft token file */
+  source: string;
+  pin: PinStatus;
+}
+
+export type ObjectClass = 'certificate' | 'public-key' | 'private-key' | 'other';
+
+export interface ObjectSummary {
+  class: ObjectClass;
+  /** CKA_ID, lowercase hex */
+  id: string;
+  label: string;
+  /** keys only */
+  keyType?: string;
+  /** private keys only */
+  extractable?: boolean;
+  sensitive?: boolean;
+}
+
+export interface StoredCertificate {
+  /** CKA_ID, lowercase hex */
+  id: string;
+  label: string;
+  der: Buffer;
+}
+
+export interface KeyInfo {
+  /** CKA_ID of the private key, lowercase hex */
+  id: string;
+  label: string;
+  keyType: KeyType;
+  /** DER SubjectPublicKeyInfo */
+  spki: Buffer;
+}
+
+/** A logged-in session on one token. The PIN is not kept: only the token's own login state. */
+export interface TokenSession {
+  readonly tokenId: string;
+  /** every object, private ones included */
+  listObjects(): Promise<ObjectSummary[]>;
+  /** private keys whose public key is known */
+  listKeys(): Promise<KeyInfo[]>;
+  readCertificates(): Promise<StoredCertificate[]>;
+  /** a non-extractable key pair; refuses a label or id already in use */
+  generateKeyPair(opts: { label: string; keyType: KeyType; id?: string }): Promise<KeyInfo>;
+  /** the key's X.509 signature (DER ECDSA-Sig-Value or RSA PKCS#1 v1.5) over `data` */
+  sign(keyId: string, data: Buffer): Promise<Buffer>;
+  /** stores a certificate; the same certificate under the same id again is a no-op */
+  writeCertificate(opts: { id: string; label: string; der: Buffer }): Promise<void>;
+  /** sets the label of every object with this CKA_ID; returns how many */
+  relabel(id: string, label: string): Promise<number>;
+  /** deletes every object with this CKA_ID (key pair and certificate); returns how many */
+  deleteObjects(id: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface TokenDriver {
+  readonly kind: TokenKind;
+  /** tokens present now */
+  list(): Promise<TokenSummary[]>;
+  /** public objects, without a PIN */
+  listPublicObjects(tokenId: string): Promise<ObjectSummary[]>;
+  /** certificates, without a PIN */
+  readCertificates(tokenId: string): Promise<StoredCertificate[]>;
+  /** logs in; a wrong PIN is a TokenError PIN_INCORRECT carrying the PIN status after the attempt */
+  openSession(tokenId: string, pin: string): Promise<TokenSession>;
+  changePin(tokenId: string, oldPin: string, newPin: string): Promise<void>;
+  /** true when this driver owns the id (by prefix) */
+  owns(tokenId: string): boolean;
+  close(): Promise<void>;
+}
+
+export type TokenErrorCode =
+  | 'PIN_INCORRECT'
+  | 'PIN_LOCKED'
+  | 'PIN_INVALID'
+  | 'TOKEN_NOT_FOUND'
+  /** the key was removed (or replaced by another) during the operation */
+  | 'TOKEN_REMOVED'
+  | 'KEY_NOT_FOUND'
+  | 'OBJECT_EXISTS'
+  | 'INVALID_ARGUMENT'
+  | 'UNSUPPORTED'
+  | 'CORRUPT'
+  | 'FAILED';
+
+export class TokenError extends Error {
+  constructor(
+    message: string,
+    readonly code: TokenErrorCode,
+    /** PIN errors: the PIN status after the attempt */
+    readonly pin?: PinStatus,
+  ) {
+    super(message);
+    this.name = 'TokenError';
+  }
+}
+
+/** The key among `keys` whose public key is the certificate's. */
+export function keyForSpki(keys: KeyInfo[], spki: Buffer): KeyInfo | undefined {
+  return keys.find((k) => k.spki.equals(spki));
+}
+
+/** A one-line English description of tries left, for error messages. */
+export function describeTriesLeft(pin: PinStatus): string {
+  if (pin.locked) return 'the PIN is now locked';
+  if (pin.retriesLeft !== null) return `${pin.retriesLeft} ${pin.retriesLeft === 1 ? 'try' : 'tries'} left before the PIN locks`;
+  if (pin.finalTry) return 'one try left before the PIN locks';
+  if (pin.countLow) return 'the key does not say how many tries are left; it has counted wrong PINs';
+  return 'the key does not say how many tries are left';
+}
+
+/** Labels the renewal journal puts on token objects (see install/renewal.ts). */
+export const PENDING_PREFIX = 'pending:';
+export const RETIRED_PREFIX = 'retired:';
+
+export function labelState(label: string): 'pending' | 'retired' | 'current' {
+  if (label.startsWith(PENDING_PREFIX)) return 'pending';
+  if (label.startsWith(RETIRED_PREFIX)) return 'retired';
+  return 'current';
+}

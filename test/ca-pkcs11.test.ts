@@ -1,0 +1,93 @@
+// A CA whose keys live on a PKCS#11 token (SoftHSM2): `certdesk ca init --pkcs11-module …`, then
+// issuance, revocation and CRLs through the CLI, checked with OpenSSL and pkcs11-tool.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { openssl, opensslCsr } from './helpers/ca.js';
+import { cli } from './helpers/cli.js';
+import { createSoftHsm, softHsmAvailable, type SoftHsm } from './helpers/softhsm.js';
+
+const skip = softHsmAvailable() ? false : 'SoftHSM2 is not installed';
+
+describe('CA keys on a PKCS#11 token', { skip }, () => {
+  let hsm: SoftHsm;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  before(() => {
+    hsm = createSoftHsm({ tokens: ['certdesk-ca'] });
+    dir = mkdtempSync(path.join(tmpdir(), 'certdesk-p11ca-'));
+    env = { ...hsm.env, DATA_DIR: dir, PKCS11_PIN: hsm.pin };
+    delete env.DATABASE_URL;
+    delete env.CA_KEY_PASSPHRASE;
+  });
+  after(async () => {
+    await hsm?.cleanup();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('ca init generates all three keys on the token, none on disk', () => {
+    const r = cli(
+      ['ca', 'init', '--pkcs11-module', hsm.module, '--pkcs11-token', hsm.token, '--key-type', 'ec-p256', '--org', '协卡测试 CA'],
+      env,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /created root .*\(ec-p256, pkcs11\)/);
+    assert.match(r.stdout, /created issuing .*\(ec-p256, pkcs11\)/);
+    assert.match(r.stdout, /created ocsp .*\(ec-p256, pkcs11\)/);
+    assert.ok(!existsSync(path.join(dir, 'keys')) || readdirSync(path.join(dir, 'keys')).length === 0, 'no software key files');
+    const objects = hsm.pkcs11Tool([
+      '--list-objects',
+      '--login',
+      '--pin',
+      hsm.pin,
+      '--token-label',
+      hsm.token,
+      '--type',
+      'privkey',
+    ]);
+    for (const purpose of ['root', 'issuing', 'ocsp']) assert.match(objects, new RegExp(`label:\\s+certdesk-${purpose}-`));
+  });
+
+  test('a second init on the same database is refused', () => {
+    const r = cli(['ca', 'init', '--pkcs11-module', hsm.module, '--pkcs11-token', hsm.token], env);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /already holds a CA hierarchy/);
+  });
+
+  test('issue and revoke through the CLI with token keys; OpenSSL verifies chain and CRL', () => {
+    const { csrFile } = opensslCsr(dir, '/CN=硬件签发/O=硬件签发/C=CN');
+    const issued = cli(['ca', 'issue', '--csr', csrFile, '--profile', 'org-identity'], env);
+    assert.equal(issued.status, 0, issued.stderr);
+    const certFile = path.join(dir, 'cert.pem');
+    writeFileSync(certFile, issued.stdout);
+    const root = path.join(dir, 'root.pem');
+    const chain = path.join(dir, 'chain.pem');
+    writeFileSync(root, cli(['ca', 'roots'], env).stdout);
+    writeFileSync(chain, cli(['ca', 'chain'], env).stdout);
+    const v = openssl(['verify', '-x509_strict', '-CAfile', root, '-untrusted', chain, certFile]);
+    assert.equal(v.status, 0, v.out);
+
+    const serial = /serial=([0-9A-F]+)/.exec(openssl(['x509', '-in', certFile, '-noout', '-serial']).out)![1]!;
+    const rev = cli(['ca', 'revoke', '--serial', serial, '--reason', 'affiliationChanged'], env);
+    assert.equal(rev.status, 0, rev.stderr);
+    const list = cli(['ca', 'list', '--status', 'revoked'], env);
+    assert.match(list.stdout, new RegExp(`${serial.toLowerCase()}\\s+revoked\\(affiliationChanged\\)`));
+  });
+
+  test('without the PIN the CA refuses to start and says which variable to set', () => {
+    const noPin = { ...env };
+    delete noPin.PKCS11_PIN;
+    const r = cli(['ca', 'revoke', '--serial', '01', '--reason', 'keyCompromise'], noPin);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /PKCS11_PIN/);
+  });
+
+  test('a wrong PIN is reported without echoing it', () => {
+    const r = cli(['ca', 'revoke', '--serial', '01', '--reason', 'keyCompromise'], { ...env, PKCS11_PIN: '999999' });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /PIN/i);
+    assert.doesNotMatch(r.stderr, /999999/);
+  });
+});
