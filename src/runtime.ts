@@ -13,14 +13,34 @@ import { openSigner } from './signer/open-signer.js';
 import { closeAllModules } from './pkcs11/module.js';
 import { SoftwareSigner } from './signer/software-signer.js';
 import type { KeyType } from './pki/algorithms.js';
+import { SandboxGatewayAdapter } from './payments/sandbox/adapter.js';
+import { sandboxKeys } from './payments/sandbox/keys.js';
+import { RenewalService } from './ra/renewal-service.js';
 
 export interface Runtime {
   config: Config;
   storage: Storage;
   ca: CertificateAuthority;
   ocsp: OcspResponder;
+  gateway: SandboxGatewayAdapter;
+  renewals: RenewalService;
   close(): Promise<void>;
 }
+
+/** The sandbox gateway adapter; a real gateway would be chosen here by configuration. */
+function paymentGateway(config: Config): SandboxGatewayAdapter {
+  const keys = sandboxKeys(config.dataDir);
+  return new SandboxGatewayAdapter({
+    merchantId: SANDBOX_MERCHANT_ID,
+    publicGatewayUrl: config.publicUrl,
+    apiGatewayUrl: config.internalUrl,
+    notifyUrl: `${config.internalUrl}/api/payments/notify/sandbox`,
+    merchantKey: keys.merchantPrivate,
+    platformPublicKey: keys.platformPublic,
+  });
+}
+
+export const SANDBOX_MERCHANT_ID = 'certdesk-demo-ca';
 
 export function pkcs11Pin(config: Config, env: NodeJS.ProcessEnv = process.env): string {
   const pin = env[config.pkcs11PinEnv];
@@ -56,11 +76,19 @@ export async function openRuntime(
       openSigner(ref, { dataDir: config.dataDir, passphrase: () => caKeyPassphrase(config), pkcs11Pin: () => pkcs11Pin(config) }),
     );
     const ocsp = new OcspResponder(ca, opts.log);
+    const gateway = paymentGateway(config);
+    const renewals = new RenewalService(storage, ca, gateway, {
+      onlineOrderTtlMs: config.onlineOrderTtlMinutes * 60_000,
+      offlineOrderTtlMs: config.offlineOrderTtlDays * 86_400_000,
+      revokeSuperseded: config.revokeSuperseded,
+    });
     return {
       config,
       storage,
       ca,
       ocsp,
+      gateway,
+      renewals,
       async close() {
         await ca.close();
         await storage.close();

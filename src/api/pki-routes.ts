@@ -53,9 +53,13 @@ export function registerPkiRoutes(app: FastifyInstance, rt: Runtime, metrics: Me
     },
   );
 
+  // One counter child per outcome, looked up once (labels() hashes its argument on every call).
+  const outcomes = new Map<string, { inc(): void }>();
   const answer = async (der: Buffer): Promise<Buffer> => {
     const r = await rt.ocsp.respond(der);
-    metrics.ocspResponses.inc({ outcome: r.outcome });
+    let counter = outcomes.get(r.outcome);
+    if (!counter) outcomes.set(r.outcome, (counter = metrics.ocspResponses.labels({ outcome: r.outcome })));
+    counter.inc();
     return r.der;
   };
 

@@ -7,6 +7,13 @@ import type { Runtime } from '../runtime.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { registerPkiRoutes } from './pki-routes.js';
 import { errorResponse, OcspStatus } from '../ca/ocsp-codec.js';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import rateLimit from '@fastify/rate-limit';
+import { registerPortalRoutes } from './portal/routes.js';
+import { registerPaymentRoutes } from './payment-routes.js';
+import { contentSecurityPolicy, registerWebApp } from './web-app.js';
+import { mapError } from './errors.js';
 
 export interface ServerOptions {
   logger?: boolean | { level: string };
@@ -52,7 +59,24 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
     );
   });
 
+  await app.register(cookie);
+  await app.register(formbody, { bodyLimit: 64 * 1024 });
+  await app.register(rateLimit, { global: false });
+
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'same-origin');
+    const type = String(reply.getHeader('content-type') ?? '');
+    if (type.startsWith('text/html')) {
+      reply.header('x-frame-options', 'DENY');
+      reply.header('content-security-policy', contentSecurityPolicy(rt));
+    }
+    return payload;
+  });
+
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
+    const mapped = mapError(err);
+    if (mapped) return reply.code(mapped.status).send(mapped.body);
     if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
     if (err.statusCode && err.statusCode < 500)
       return reply.code(err.statusCode).send({ error: 'bad_request', message: err.message });
@@ -91,6 +115,9 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
   });
 
   registerPkiRoutes(app, rt, metrics);
+  registerPortalRoutes(app, rt);
+  registerPaymentRoutes(app, rt);
+  await registerWebApp(app, rt);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

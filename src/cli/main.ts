@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAgentCommands } from './agent-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerCaCommands } from './ca-commands.js';
+import { registerOrderCommands } from './order-commands.js';
 import { reportAndExit } from './errors.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerTokenCommands } from './token-commands.js';
@@ -20,6 +21,7 @@ program
 registerServeCommand(program);
 registerCaCommands(program);
 registerAuditCommands(program);
+registerOrderCommands(program);
 registerAgentCommands(program);
 registerTokenCommands(program);
 

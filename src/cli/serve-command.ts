@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { buildServer } from '../api/server.js';
 import { loadConfig } from '../config/config.js';
 import { startCrlRefresher } from '../jobs/crl-refresher.js';
+import { startOrderJobs } from '../jobs/order-jobs.js';
 import { openRuntime } from '../runtime.js';
 import { action } from './errors.js';
 
@@ -29,12 +30,14 @@ export function registerServeCommand(program: Command): void {
           () => metrics.crlsPublished.inc(),
           (msg, err) => app.log.error({ err }, msg),
         );
+        const stopOrders = startOrderJobs(rt, (msg, err) => app.log.error({ err }, msg));
         let closing = false;
         const shutdown = async (signal: string): Promise<void> => {
           if (closing) return;
           closing = true;
           app.log.info({ signal }, 'shutting down');
           stopCrl();
+          stopOrders();
           await app.close();
           await rt.close();
           process.exit(0);

@@ -24,6 +24,21 @@ export interface Config {
   profilesFile: string | undefined;
   /** name of the environment variable holding the PKCS#11 user PIN */
   pkcs11PinEnv: string;
+  /** how this server reaches itself (sandbox gateway queries and notifications) */
+  internalUrl: string;
+  /** web origins allowed to use the portal API (PUBLIC_URL's origin is always allowed) */
+  portalOrigins: string[];
+  productName: string;
+  /** the key assistant's base URL as the holder's browser reaches it */
+  agentUrl: string;
+  portalIdleMinutes: number;
+  onlineOrderTtlMinutes: number;
+  offlineOrderTtlDays: number;
+  revokeSuperseded: boolean;
+  /** 'on' or 'off' (tests of the active query) */
+  sandboxNotify: 'on' | 'off';
+  /** directory of the built web app (web/dist) */
+  webDir: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -48,6 +63,31 @@ function intVar(env: NodeJS.ProcessEnv, name: string, def: number, min: number, 
   const n = Number(raw);
   if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
   return n;
+}
+
+function listVar(env: NodeJS.ProcessEnv, name: string): string[] {
+  return (env[name] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function originVar(name: string, v: string): string {
+  try {
+    const u = new URL(v);
+    if (u.origin === v.replace(/\/+$/, '')) return u.origin;
+  } catch {
+    // fall through
+  }
+  throw new ConfigError(`${name}: ${JSON.stringify(v)} is not an origin (scheme://host[:port])`);
+}
+
+function boolVar(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (/^(1|true|on|yes)$/i.test(raw)) return true;
+  if (/^(0|false|off|no)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(raw)}`);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -82,6 +122,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uniqueIdOid,
     profilesFile: env.PROFILES_FILE || undefined,
     pkcs11PinEnv: env.PKCS11_PIN_ENV || 'PKCS11_PIN',
+    internalUrl: (env.INTERNAL_URL || `http://127.0.0.1:${port}`).replace(/\/+$/, ''),
+    portalOrigins: [new URL(publicUrl).origin, ...listVar(env, 'PORTAL_ORIGINS').map((o) => originVar('PORTAL_ORIGINS', o))],
+    productName: env.PRODUCT_NAME || 'UNITrust 证书自助服务系统',
+    agentUrl: (env.AGENT_URL || 'http://127.0.0.1:51234').replace(/\/+$/, ''),
+    portalIdleMinutes: intVar(env, 'PORTAL_IDLE_MINUTES', 15, 1, 24 * 60),
+    onlineOrderTtlMinutes: intVar(env, 'ORDER_TTL_MINUTES', 24 * 60, 1, 90 * 24 * 60),
+    offlineOrderTtlDays: intVar(env, 'OFFLINE_ORDER_TTL_DAYS', 30, 1, 365),
+    revokeSuperseded: boolVar(env, 'REVOKE_SUPERSEDED', true),
+    sandboxNotify: boolVar(env, 'SANDBOX_NOTIFY', true) ? 'on' : 'off',
+    webDir: env.WEB_DIR || undefined,
   };
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Selectable } from 'kysely';
 import { appendAudit, type AuditEntry } from './audit.js';
-import { BulkInsert, PreparedQuery } from './compiled.js';
+import { BulkInsert, PreparedListQuery, PreparedQuery } from './compiled.js';
 import { isUniqueViolation, writeTransaction, type Executor, type Storage } from './database.js';
 import type { CertificateStatus, CertificateTable } from './schema.js';
 
@@ -351,6 +351,23 @@ const selectStatus = new PreparedQuery((db, serial: string) =>
 /** Status fields only: what OCSP needs per request. `serial` must be in stored form (normaliseSerial). */
 export async function getCertificateStatus(db: Executor, serial: string): Promise<CertificateStatusRow | undefined> {
   return (await selectStatus.execute(db, serial))[0];
+}
+
+const STATUS_LIST_CHUNK = 64;
+const selectStatuses = new PreparedListQuery((db, serials: string[]) =>
+  db
+    .selectFrom('certificates')
+    .select(['serial', 'ca_id', 'status', 'revoked_at', 'revocation_reason', 'not_after'])
+    .where('serial', 'in', serials),
+);
+
+/** The status of several certificates in one query (serials in stored form); absent ones are left out. */
+export async function getCertificateStatuses(db: Executor, serials: string[]): Promise<Map<string, CertificateStatusRow>> {
+  const out = new Map<string, CertificateStatusRow>();
+  for (let i = 0; i < serials.length; i += STATUS_LIST_CHUNK) {
+    for (const { serial, ...row } of await selectStatuses.execute(db, serials.slice(i, i + STATUS_LIST_CHUNK))) out.set(serial, row);
+  }
+  return out;
 }
 
 export interface CertificateFilter {

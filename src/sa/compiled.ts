@@ -72,3 +72,33 @@ export class BulkInsert<T extends object> {
     await db.executeQuery(CompiledQuery.raw(sql, params));
   }
 }
+
+/**
+ * A query taking a list (`where x in (…)`), compiled once per dialect and list length. `build` gets
+ * the list and must place exactly its items as the query's parameters, in order.
+ */
+export class PreparedListQuery<T, R> {
+  private readonly sqlByDialect = new WeakMap<object, Map<number, string>>();
+
+  constructor(private readonly build: (db: Executor, items: T[]) => Compilable<R>) {}
+
+  async execute(db: Executor, items: T[]): Promise<R[]> {
+    if (items.length === 0) return [];
+    const key = dialectKey(db);
+    let byCount = this.sqlByDialect.get(key);
+    if (!byCount) {
+      byCount = new Map();
+      this.sqlByDialect.set(key, byCount);
+    }
+    let sql = byCount.get(items.length);
+    if (sql === undefined) {
+      const compiled = this.build(db, items).compile();
+      if (!sameParameters(compiled.parameters, items))
+        throw new Error(`PreparedListQuery: compiled parameters do not match the list (${compiled.sql.slice(0, 200)})`);
+      sql = compiled.sql;
+      byCount.set(items.length, sql);
+    }
+    const r = await db.executeQuery<R>(CompiledQuery.raw(sql, items));
+    return r.rows;
+  }
+}

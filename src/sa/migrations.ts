@@ -106,6 +106,168 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0002_orders_payments_sessions': {
+      async up(db: Kysely<unknown>) {
+        // The catalogue: certificate types (证书种类) with their profile, renewal window and prices.
+        await db.schema
+          .createTable('certificate_types')
+          .addColumn('code', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('name_en', 'text', (c) => c.notNull())
+          .addColumn('profile', 'text', (c) => c.notNull().unique())
+          .addColumn('renew_before_days', 'integer', (c) => c.notNull())
+          .addColumn('renew_after_days', 'integer', (c) => c.notNull())
+          .addColumn('online_renewal', 'integer', (c) => c.notNull())
+          .addColumn('updated_at', t.ms, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('prices')
+          .addColumn('type_code', 'text', (c) => c.notNull().references('certificate_types.code'))
+          .addColumn('term_years', 'integer', (c) => c.notNull().check(sql`term_years between 1 and 3`))
+          .addColumn('price_fen', 'integer', (c) => c.notNull().check(sql`price_fen >= 0`))
+          .addPrimaryKeyConstraint('prices_pk', ['type_code', 'term_years'])
+          .execute();
+        await db.schema
+          .createTable('settings')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('orders')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('renewal')`))
+          .addColumn('holder_id', 'integer', (c) => c.references('holders.id'))
+          .addColumn('certificate_serial', 'text', (c) => c.notNull().references('certificates.serial'))
+          .addColumn('type_code', 'text', (c) => c.notNull())
+          .addColumn('type_name', 'text', (c) => c.notNull())
+          .addColumn('organization', 'text', (c) => c.notNull())
+          .addColumn('term_years', 'integer', (c) => c.notNull())
+          .addColumn('amount_fen', 'integer', (c) => c.notNull().check(sql`amount_fen >= 0`))
+          .addColumn('payment_method', 'text', (c) => c.notNull().check(sql`payment_method in ('online','postal','bank')`))
+          .addColumn('recipient', 'text', (c) => c.notNull())
+          .addColumn('phone', 'text', (c) => c.notNull())
+          .addColumn('address', 'text', (c) => c.notNull())
+          .addColumn('postcode', 'text', (c) => c.notNull())
+          .addColumn('reference', 'text', (c) => c.notNull().unique())
+          .addColumn('state', 'text', (c) =>
+            c.notNull().check(sql`state in ('awaiting_payment','paid','issuing','issued','installed','completed','cancelled','expired','refunded')`),
+          )
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .addColumn('updated_at', t.ms, (c) => c.notNull())
+          .addColumn('expires_at', t.ms, (c) => c.notNull())
+          .addColumn('paid_at', t.ms)
+          .addColumn('issued_serial', 'text')
+          .execute();
+        await db.schema.createIndex('orders_holder').on('orders').columns(['holder_id', 'created_at']).execute();
+        await db.schema.createIndex('orders_certificate').on('orders').columns(['certificate_serial', 'state']).execute();
+        await db.schema.createIndex('orders_state').on('orders').columns(['state', 'created_at']).execute();
+
+        await db.schema
+          .createTable('order_events')
+          .addColumn('id', dialect === 'postgres' ? 'serial' : 'integer', (c) => c.primaryKey().notNull())
+          .addColumn('order_id', 'text', (c) => c.notNull().references('orders.id'))
+          .addColumn('at', t.ms, (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('detail', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('order_events_order').on('order_events').columns(['order_id', 'id']).execute();
+
+        // One payment per order, one record per gateway transaction: charging twice cannot be recorded as paying twice.
+        await db.schema
+          .createTable('payments')
+          .addColumn('id', dialect === 'postgres' ? 'serial' : 'integer', (c) => c.primaryKey().notNull())
+          .addColumn('order_id', 'text', (c) => c.notNull().unique().references('orders.id'))
+          .addColumn('channel', 'text', (c) => c.notNull())
+          .addColumn('trade_no', 'text', (c) => c.notNull())
+          .addColumn('amount_fen', 'integer', (c) => c.notNull())
+          .addColumn('paid_at', t.ms, (c) => c.notNull())
+          .addColumn('recorded_at', t.ms, (c) => c.notNull())
+          .addColumn('recorded_by', 'text', (c) => c.notNull())
+          .addColumn('raw', 'text', (c) => c.notNull())
+          .addUniqueConstraint('payments_trade', ['channel', 'trade_no'])
+          .execute();
+
+        // The sandbox gateway's own ledger (it plays the external payment platform).
+        await db.schema
+          .createTable('sandbox_trades')
+          .addColumn('trade_no', 'text', (c) => c.primaryKey())
+          .addColumn('merchant_id', 'text', (c) => c.notNull())
+          .addColumn('out_trade_no', 'text', (c) => c.notNull())
+          .addColumn('amount_fen', 'integer', (c) => c.notNull())
+          .addColumn('subject', 'text', (c) => c.notNull())
+          .addColumn('notify_url', 'text', (c) => c.notNull())
+          .addColumn('return_url', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('pending','paid','closed')`))
+          .addColumn('bank', 'text')
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .addColumn('paid_at', t.ms)
+          .addColumn('notify_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('next_notify_at', t.ms)
+          .addColumn('notified_at', t.ms)
+          .addUniqueConstraint('sandbox_trades_out', ['merchant_id', 'out_trade_no'])
+          .execute();
+        await db.schema.createIndex('sandbox_trades_notify').on('sandbox_trades').columns(['status', 'next_notify_at']).execute();
+
+        await db.schema
+          .createTable('login_challenges')
+          .addColumn('nonce', 'text', (c) => c.primaryKey())
+          .addColumn('origin', 'text', (c) => c.notNull())
+          .addColumn('expires_at', t.ms, (c) => c.notNull())
+          .addColumn('used_at', t.ms)
+          .execute();
+        await db.schema
+          .createTable('portal_sessions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('holder_id', 'integer', (c) => c.references('holders.id'))
+          .addColumn('certificate_serial', 'text', (c) => c.notNull())
+          .addColumn('csrf_token', 'text', (c) => c.notNull())
+          .addColumn('renewal_only', 'integer', (c) => c.notNull())
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .addColumn('last_seen_at', t.ms, (c) => c.notNull())
+          .addColumn('ended_at', t.ms)
+          .execute();
+
+        // Demo catalogue; the staff console edits it. Prices snapshot into each order when it is created.
+        const now = Date.now();
+        await db
+          .insertInto('certificate_types' as never)
+          .values([
+            { code: 'org-identity', name: '单位身份证书', name_en: 'Organisation identity certificate', profile: 'org-identity', renew_before_days: 92, renew_after_days: 92, online_renewal: 1, updated_at: now },
+            { code: 'personal-identity', name: '个人身份证书', name_en: 'Personal identity certificate', profile: 'personal-identity', renew_before_days: 92, renew_after_days: 92, online_renewal: 1, updated_at: now },
+          ] as never)
+          .execute();
+        await db
+          .insertInto('prices' as never)
+          .values([
+            { type_code: 'org-identity', term_years: 1, price_fen: 30000 },
+            { type_code: 'org-identity', term_years: 2, price_fen: 55000 },
+            { type_code: 'org-identity', term_years: 3, price_fen: 78000 },
+            { type_code: 'personal-identity', term_years: 1, price_fen: 10000 },
+            { type_code: 'personal-identity', term_years: 2, price_fen: 18000 },
+            { type_code: 'personal-identity', term_years: 3, price_fen: 25000 },
+          ] as never)
+          .execute();
+        await db
+          .insertInto('settings' as never)
+          .values([
+            { key: 'payment_methods', value: JSON.stringify(['online', 'postal', 'bank']) },
+            {
+              key: 'remittance',
+              value: JSON.stringify({
+                payee: 'certdesk 演示 CA 有限公司',
+                bank: '中国工商银行上海市分行营业部',
+                account: '1001 2000 3000 4000 500',
+                postalAddress: '上海市虹口区四川北路1601室 certdesk 演示 CA 客服部',
+                postcode: '200080',
+                note: '请在汇款附言中填写参考号，到账后即可在线更新证书。',
+              }),
+            },
+          ] as never)
+          .execute();
+      },
+    },
   };
 }
 

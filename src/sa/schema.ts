@@ -80,10 +80,134 @@ export interface AuditTable {
   hash: string;
 }
 
+export type OrderState = 'awaiting_payment' | 'paid' | 'issuing' | 'issued' | 'installed' | 'completed' | 'cancelled' | 'expired' | 'refunded';
+export type PaymentMethod = 'online' | 'postal' | 'bank';
+
+export interface CertificateTypeTable {
+  code: string;
+  name: string;
+  name_en: string;
+  profile: string;
+  renew_before_days: number;
+  renew_after_days: number;
+  online_renewal: number;
+  updated_at: number;
+}
+
+export interface PriceTable {
+  type_code: string;
+  term_years: number;
+  price_fen: number;
+}
+
+export interface SettingTable {
+  key: string;
+  /** JSON */
+  value: string;
+}
+
+export interface OrderTable {
+  id: string;
+  kind: 'renewal';
+  holder_id: number | null;
+  /** the certificate being renewed */
+  certificate_serial: string;
+  type_code: string;
+  /** snapshot at creation: later catalogue edits do not change an order */
+  type_name: string;
+  organization: string;
+  term_years: number;
+  amount_fen: number;
+  payment_method: PaymentMethod;
+  recipient: string;
+  phone: string;
+  address: string;
+  postcode: string;
+  /** the code the holder writes on an offline transfer */
+  reference: string;
+  state: OrderState;
+  created_at: number;
+  updated_at: number;
+  /** an unpaid order expires then */
+  expires_at: number;
+  paid_at: number | null;
+  issued_serial: string | null;
+}
+
+export interface OrderEventTable {
+  id: Generated<number>;
+  order_id: string;
+  at: number;
+  type: string;
+  actor: string;
+  /** JSON */
+  detail: string;
+}
+
+export interface PaymentTable {
+  id: Generated<number>;
+  order_id: string;
+  /** 'sandbox' (or another gateway id), 'postal', 'bank' */
+  channel: string;
+  /** the gateway's transaction number, or the bank/postal transfer reference */
+  trade_no: string;
+  amount_fen: number;
+  paid_at: number;
+  recorded_at: number;
+  recorded_by: string;
+  /** JSON: what the gateway or the staff member sent */
+  raw: string;
+}
+
+export interface SandboxTradeTable {
+  trade_no: string;
+  merchant_id: string;
+  out_trade_no: string;
+  amount_fen: number;
+  subject: string;
+  notify_url: string;
+  return_url: string;
+  status: 'pending' | 'paid' | 'closed';
+  bank: string | null;
+  created_at: number;
+  paid_at: number | null;
+  notify_attempts: number;
+  next_notify_at: number | null;
+  notified_at: number | null;
+}
+
+export interface LoginChallengeTable {
+  nonce: string;
+  origin: string;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface PortalSessionTable {
+  /** sha256 of the cookie value: a database reader cannot hijack sessions */
+  id: string;
+  holder_id: number | null;
+  certificate_serial: string;
+  csrf_token: string;
+  renewal_only: number;
+  created_at: number;
+  last_seen_at: number;
+  ended_at: number | null;
+}
+
 export interface Database {
   cas: CaTable;
   holders: HolderTable;
   certificates: CertificateTable;
   crls: CrlTable;
   audit_log: AuditTable;
+  certificate_types: CertificateTypeTable;
+  prices: PriceTable;
+  settings: SettingTable;
+  orders: OrderTable;
+  order_events: OrderEventTable;
+  payments: PaymentTable;
+  sandbox_trades: SandboxTradeTable;
+  login_challenges: LoginChallengeTable;
+  portal_sessions: PortalSessionTable;
 }

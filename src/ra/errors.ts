@@ -1,0 +1,26 @@
+// Errors the RA reports: a stable code, an HTTP-ish status class, the field at fault.
+export type RaErrorCode =
+  | 'not_found'
+  | 'forbidden'
+  | 'not_eligible'
+  | 'order_open'
+  | 'invalid_state'
+  | 'amount_mismatch'
+  | 'method_mismatch'
+  | 'proof_invalid'
+  | 'csr_invalid'
+  | 'order_not_paid'
+  | 'payment_unavailable'
+  | 'invalid';
+
+export class RaError extends Error {
+  constructor(
+    readonly code: RaErrorCode,
+    message: string,
+    readonly field?: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'RaError';
+  }
+}

@@ -1,0 +1,80 @@
+// The one place a payment becomes "paid": gateway notifications, active queries and staff confirming
+// an offline transfer all end here. In one serialised transaction it checks the order and amount,
+// records the payment (UNIQUE per order and per transaction) and moves the order to paid — so
+// duplicate notifications change nothing and one order is never recorded as paid twice.
+import { appendAudit } from '../sa/audit.js';
+import { writeTransaction, type Storage } from '../sa/database.js';
+import { addOrderEvent, getOrder, getOrderByReference, transitionOrder } from '../sa/orders.js';
+import { insertPayment, paymentForOrder } from '../sa/payments.js';
+import { RaError } from './errors.js';
+import { fenToYuan } from './money.js';
+
+export interface IncomingPayment {
+  orderId: string;
+  /** 'sandbox' (gateway id), 'postal' or 'bank' */
+  channel: string;
+  tradeNo: string;
+  amountFen: number;
+  paidAt: number;
+  raw: Record<string, unknown>;
+  actor: string;
+}
+
+/** recorded: the order is now paid; duplicate: this very payment was recorded before; extra: money for an order already paid or closed (to refund). */
+export type PaymentOutcome = 'recorded' | 'duplicate' | 'extra';
+
+export async function recordPayment(storage: Storage, p: IncomingPayment): Promise<PaymentOutcome> {
+  const result = await writeTransaction(storage, async (tx): Promise<PaymentOutcome | RaError> => {
+    const order = await getOrder(tx, p.orderId);
+    if (!order) throw new RaError('not_found', `no order ${p.orderId}`, 'order');
+    const existing = await paymentForOrder(tx, order.id);
+    if (existing) {
+      if (existing.channel === p.channel && existing.trade_no === p.tradeNo) return 'duplicate';
+      await addOrderEvent(tx, order.id, 'payment.extra', p.actor, { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen, note: 'order already paid: refund this payment' });
+      await appendAudit(tx, [{ actor: p.actor, action: 'payment.extra', target: order.id, details: { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen } }]);
+      return 'extra';
+    }
+    if (p.amountFen !== order.amount_fen) {
+      // Kept (the transaction commits the event) and reported to the caller after commit.
+      await addOrderEvent(tx, order.id, 'payment.rejected', p.actor, { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen, reason: 'amount_mismatch' });
+      await appendAudit(tx, [{ actor: p.actor, action: 'payment.rejected', target: order.id, details: { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen, expectedFen: order.amount_fen } }]);
+      return new RaError(
+        'amount_mismatch',
+        `amount received ¥${fenToYuan(p.amountFen)} does not match the order's ¥${fenToYuan(order.amount_fen)}`,
+        'amount',
+      );
+    }
+    const expectedChannel = order.payment_method === 'online' ? undefined : order.payment_method;
+    if (expectedChannel && p.channel !== expectedChannel) {
+      throw new RaError('method_mismatch', `order ${order.id} is to be paid by ${order.payment_method}, not ${p.channel}`, 'channel');
+    }
+    if (order.state !== 'awaiting_payment' && order.state !== 'expired') {
+      await addOrderEvent(tx, order.id, 'payment.extra', p.actor, { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen, note: `order is ${order.state}: refund this payment` });
+      await appendAudit(tx, [{ actor: p.actor, action: 'payment.extra', target: order.id, details: { state: order.state, tradeNo: p.tradeNo } }]);
+      return 'extra';
+    }
+    const now = Date.now();
+    await insertPayment(tx, {
+      order_id: order.id,
+      channel: p.channel,
+      trade_no: p.tradeNo,
+      amount_fen: p.amountFen,
+      paid_at: p.paidAt,
+      recorded_at: now,
+      recorded_by: p.actor,
+      raw: JSON.stringify(p.raw),
+    });
+    const moved = await transitionOrder(tx, order.id, ['awaiting_payment', 'expired'], 'paid', { paid_at: p.paidAt });
+    if (!moved) throw new RaError('invalid_state', `order ${order.id} changed state while recording its payment`);
+    await addOrderEvent(tx, order.id, 'paid', p.actor, { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen, lateAfterExpiry: order.state === 'expired' });
+    await appendAudit(tx, [{ actor: p.actor, action: 'payment.recorded', target: order.id, details: { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen } }]);
+    return 'recorded';
+  });
+  if (result instanceof RaError) throw result;
+  return result;
+}
+
+/** Finds an order by its id or its remittance reference code (what a bank statement carries). */
+export async function findOrderByIdOrReference(storage: Storage, key: string) {
+  return (await getOrder(storage.db, key)) ?? (await getOrderByReference(storage.db, key.toUpperCase()));
+}

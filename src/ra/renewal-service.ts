@@ -1,0 +1,269 @@
+// The renewal flow (更新证书): quote → order → payment → issuance (exactly once per order) →
+// installed → completed. Rules live here; HTTP lives in api/, SQL in sa/.
+import { randomBytes } from 'node:crypto';
+import type { CertificateAuthority } from '../ca/authority.js';
+import { CaError } from '../ca/errors.js';
+import { parseCertificate } from '../pki/certificate.js';
+import { CsrError, parseCsr } from '../pki/csr.js';
+import { verifyRenewalProof } from '../pki/renewal-proof.js';
+import { appendAudit } from '../sa/audit.js';
+import { certificateTypeForProfile, enabledPaymentMethods, pricesFor, remittanceInfo, type CertificateType } from '../sa/catalogue.js';
+import { getCertificate, getCertificateByOrder, type CertificateRecord } from '../sa/certificates.js';
+import { isUniqueViolation, writeTransaction, type Storage } from '../sa/database.js';
+import { addOrderEvent, getOrder, insertOrder, openOrderForCertificate, ordersAwaitingOnlinePayment, ordersToExpire, transitionOrder, type Order } from '../sa/orders.js';
+import type { PaymentMethod } from '../sa/schema.js';
+import type { PaymentGateway } from '../payments/gateway.js';
+import { RaError } from './errors.js';
+import { OPEN_STATES } from './order-states.js';
+import type { OrderForm } from './order-form.js';
+import { recordPayment } from './payment-ledger.js';
+import { renewalEligibility, renewedNotAfter, type Eligibility } from './renewal-window.js';
+import { uniqueIdOf } from './certificate-summary.js';
+
+export interface RenewalPolicy {
+  /** how long an unpaid online order stays open */
+  onlineOrderTtlMs: number;
+  /** how long an unpaid offline (postal/bank) order stays open */
+  offlineOrderTtlMs: number;
+  /** revoke the renewed certificate as superseded once the new one is installed */
+  revokeSuperseded: boolean;
+}
+
+export interface Quote {
+  certificate: CertificateRecord;
+  type: CertificateType;
+  eligibility: Eligibility;
+  terms: { years: number; months: number; priceFen: number }[];
+  paymentMethods: PaymentMethod[];
+  openOrder: Order | undefined;
+}
+
+const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'; // no 0/O/1/I: read aloud and typed on bank forms
+const code = (n: number): string => [...randomBytes(n)].map((b) => ALPHABET[b % ALPHABET.length]).join('');
+
+export class RenewalService {
+  constructor(
+    readonly storage: Storage,
+    readonly ca: CertificateAuthority,
+    readonly gateway: PaymentGateway,
+    readonly policy: RenewalPolicy,
+  ) {}
+
+  private get db() {
+    return this.storage.db;
+  }
+
+  async certificateType(profile: string): Promise<CertificateType> {
+    const t = await certificateTypeForProfile(this.db, profile);
+    if (!t) throw new RaError('not_eligible', `certificate type for profile ${profile} is not in the catalogue; a service point handles it`);
+    return t;
+  }
+
+  async quote(serial: string): Promise<Quote> {
+    const certificate = await getCertificate(this.db, serial);
+    if (!certificate) throw new RaError('not_found', `no certificate ${serial}`);
+    const type = await this.certificateType(certificate.profile);
+    const eligibility = renewalEligibility({
+      notAfter: new Date(certificate.not_after),
+      revoked: certificate.status === 'revoked',
+      onlineRenewal: type.online_renewal === 1,
+      beforeDays: type.renew_before_days,
+      afterDays: type.renew_after_days,
+    });
+    const terms = (await pricesFor(this.db, type.code)).map((p) => ({ years: p.termYears, months: p.termYears * 12, priceFen: p.priceFen }));
+    return {
+      certificate,
+      type,
+      eligibility,
+      terms,
+      paymentMethods: await enabledPaymentMethods(this.db),
+      openOrder: await openOrderForCertificate(this.db, serial, OPEN_STATES),
+    };
+  }
+
+  async createOrder(serial: string, form: OrderForm, actor: string): Promise<Order> {
+    const q = await this.quote(serial);
+    if (q.openOrder) throw new RaError('order_open', `order ${q.openOrder.id} for this certificate is still open; continue it instead`, undefined, { orderId: q.openOrder.id });
+    if (!q.eligibility.eligible) throw new RaError('not_eligible', `renewal is not open for this certificate (${q.eligibility.reason})`);
+    const term = q.terms.find((t) => t.years === form.termYears);
+    if (!term) throw new RaError('invalid', `更新有效期 of ${form.termYears} years is not offered for ${q.type.name}`, 'termYears');
+    if (!q.paymentMethods.includes(form.paymentMethod)) throw new RaError('invalid', `支付方式 ${form.paymentMethod} is not available`, 'paymentMethod');
+    const now = Date.now();
+    const parsed = parseCertificate(q.certificate.der);
+    const organization = parsed.subject.find((a) => a.type === 'O')?.value ?? parsed.subject.find((a) => a.type === 'CN')?.value ?? q.certificate.subject;
+    const ttl = form.paymentMethod === 'online' ? this.policy.onlineOrderTtlMs : this.policy.offlineOrderTtlMs;
+    for (let attempt = 0; ; attempt++) {
+      const order: Order = {
+        id: `R${new Date(now).toISOString().slice(0, 10).replace(/-/g, '')}-${code(6)}`,
+        kind: 'renewal',
+        holder_id: q.certificate.holder_id,
+        certificate_serial: serial,
+        type_code: q.type.code,
+        type_name: q.type.name,
+        organization,
+        term_years: term.years,
+        amount_fen: term.priceFen,
+        payment_method: form.paymentMethod,
+        recipient: form.recipient,
+        phone: form.phone,
+        address: form.address,
+        postcode: form.postcode,
+        reference: `CD${code(8)}`,
+        state: 'awaiting_payment',
+        created_at: now,
+        updated_at: now,
+        expires_at: now + ttl,
+        paid_at: null,
+        issued_serial: null,
+      };
+      try {
+        await writeTransaction(this.storage, async (tx) => {
+          // re-checked under the write lock: two tabs cannot open two orders for one certificate
+          if (await openOrderForCertificate(tx, serial, OPEN_STATES)) throw new RaError('order_open', 'an order for this certificate is already open');
+          await insertOrder(tx, order);
+          await addOrderEvent(tx, order.id, 'created', actor, { amountFen: order.amount_fen, termYears: order.term_years, paymentMethod: order.payment_method });
+          await appendAudit(tx, [{ actor, action: 'order.created', target: order.id, details: { certificate: serial, amountFen: order.amount_fen, paymentMethod: order.payment_method } }]);
+        });
+        return order;
+      } catch (e) {
+        if (isUniqueViolation(e) && attempt < 3) continue; // id or reference collision: draw again
+        throw e;
+      }
+    }
+  }
+
+  async order(id: string): Promise<Order> {
+    const o = await getOrder(this.db, id);
+    if (!o) throw new RaError('not_found', `no order ${id}`);
+    return o;
+  }
+
+  remittance() {
+    return remittanceInfo(this.db);
+  }
+
+  async startOnlinePayment(order: Order, returnUrl: string): Promise<string> {
+    if (order.payment_method !== 'online') throw new RaError('invalid_state', 'this order is paid by remittance, not online', 'paymentMethod');
+    if (order.state !== 'awaiting_payment') throw new RaError('invalid_state', `order is ${order.state}; nothing to pay`);
+    const { redirectUrl } = await this.gateway.createPayment({
+      orderId: order.id,
+      amountFen: order.amount_fen,
+      subject: `${order.type_name} 更新 ${order.term_years} 年`,
+      returnUrl,
+    });
+    await addOrderEvent(this.db, order.id, 'payment.started', 'holder', { gateway: this.gateway.id });
+    return redirectUrl;
+  }
+
+  /** Active query: asks the gateway about an online order that is not yet paid. */
+  async reconcile(order: Order, actor = 'system:reconcile'): Promise<Order> {
+    if (order.payment_method !== 'online' || (order.state !== 'awaiting_payment' && order.state !== 'expired')) return order;
+    const r = await this.gateway.query(order.id);
+    if (r.status === 'paid') {
+      await recordPayment(this.storage, { ...r.payment, channel: this.gateway.id, actor });
+      return this.order(order.id);
+    }
+    return order;
+  }
+
+  async cancel(order: Order, actor: string): Promise<Order> {
+    await writeTransaction(this.storage, async (tx) => {
+      if (!(await transitionOrder(tx, order.id, ['awaiting_payment'], 'cancelled'))) throw new RaError('invalid_state', `order is ${order.state}; only an unpaid order can be cancelled`);
+      await addOrderEvent(tx, order.id, 'cancelled', actor);
+      await appendAudit(tx, [{ actor, action: 'order.cancelled', target: order.id }]);
+    });
+    return this.order(order.id);
+  }
+
+  /**
+   * Issues the renewed certificate for a paid order: the CSR must come with a proof signed by the
+   * certificate being renewed. Exactly one certificate per order: asking again returns it.
+   */
+  async issue(order: Order, csrDer: Buffer, proof: Buffer, actor: string): Promise<{ order: Order; certificate: CertificateRecord }> {
+    const issuedAlready = await getCertificateByOrder(this.db, order.id);
+    if (issuedAlready) {
+      await this.markIssued(order, issuedAlready, actor);
+      return { order: await this.order(order.id), certificate: issuedAlready };
+    }
+    if (!['paid', 'issuing'].includes(order.state)) {
+      throw new RaError(order.state === 'awaiting_payment' || order.state === 'expired' ? 'order_not_paid' : 'invalid_state', `order is ${order.state}; it must be paid before the certificate is updated`);
+    }
+    const old = await getCertificate(this.db, order.certificate_serial);
+    if (!old) throw new RaError('not_found', 'the certificate being renewed is not on record');
+    let csr;
+    try {
+      csr = parseCsr(csrDer);
+    } catch (e) {
+      if (e instanceof CsrError) throw new RaError('csr_invalid', e.message, 'csr');
+      throw e;
+    }
+    if (!verifyRenewalProof({ orderId: order.id, csrDer, signature: proof, oldCertificateDer: old.der })) {
+      throw new RaError('proof_invalid', 'the proof was not signed by the key of the certificate being renewed', 'proof');
+    }
+    if (await transitionOrder(this.db, order.id, ['paid'], 'issuing')) await addOrderEvent(this.db, order.id, 'issuing', actor);
+    const oldParsed = parseCertificate(old.der);
+    let issued;
+    try {
+      issued = await this.ca.issue({
+        csr,
+        profileId: old.profile,
+        subject: oldParsed.subject,
+        notAfter: renewedNotAfter(new Date(old.not_after), order.term_years),
+        ...(uniqueIdOf(old.der, this.ca.config.uniqueIdOid) ? { uniqueId: uniqueIdOf(old.der, this.ca.config.uniqueIdOid)! } : {}),
+        renewsSerial: old.serial,
+        orderId: order.id,
+        actor,
+      });
+    } catch (e) {
+      if (e instanceof CaError) throw new RaError('csr_invalid', e.message, e.field ?? 'csr');
+      throw e;
+    }
+    await this.markIssued(order, issued.record, actor);
+    return { order: await this.order(order.id), certificate: issued.record };
+  }
+
+  private async markIssued(order: Order, cert: CertificateRecord, actor: string): Promise<void> {
+    if (await transitionOrder(this.db, order.id, ['issuing'], 'issued', { issued_serial: cert.serial })) {
+      await addOrderEvent(this.db, order.id, 'issued', actor, { serial: cert.serial, notAfter: new Date(cert.not_after).toISOString() });
+    }
+  }
+
+  /** The key assistant wrote and verified the new certificate: complete the order. */
+  async markInstalled(order: Order, actor: string): Promise<Order> {
+    if (order.state === 'completed') return order;
+    if (order.state !== 'issued' && order.state !== 'installed') throw new RaError('invalid_state', `order is ${order.state}; the certificate must be issued first`);
+    if (await transitionOrder(this.db, order.id, ['issued'], 'installed')) await addOrderEvent(this.db, order.id, 'installed', actor);
+    const old = await getCertificate(this.db, order.certificate_serial);
+    if (this.policy.revokeSuperseded && old && old.status === 'valid') {
+      try {
+        await this.ca.revoke(old.serial, 'superseded', actor);
+        await addOrderEvent(this.db, order.id, 'old_revoked', actor, { serial: old.serial, reason: 'superseded' });
+      } catch (e) {
+        if (!(e instanceof CaError && e.code === 'already_revoked')) throw e;
+      }
+    }
+    await writeTransaction(this.storage, async (tx) => {
+      if (await transitionOrder(tx, order.id, ['installed'], 'completed')) {
+        await addOrderEvent(tx, order.id, 'completed', actor);
+        await appendAudit(tx, [{ actor, action: 'order.completed', target: order.id, details: { issued: order.issued_serial } }]);
+      }
+    });
+    return this.order(order.id);
+  }
+
+  /** Jobs: expire unpaid orders; reconcile recent online orders whose notification may be lost. */
+  async expireOrders(): Promise<number> {
+    let n = 0;
+    for (const o of await ordersToExpire(this.db, Date.now())) {
+      if (await transitionOrder(this.db, o.id, ['awaiting_payment'], 'expired')) {
+        await addOrderEvent(this.db, o.id, 'expired', 'system:expiry');
+        n++;
+      }
+    }
+    return n;
+  }
+
+  async reconcileRecent(maxAgeMs: number): Promise<void> {
+    for (const o of await ordersAwaitingOnlinePayment(this.db, Date.now() - maxAgeMs)) await this.reconcile(o);
+  }
+}

@@ -1,0 +1,38 @@
+// The catalogue: certificate types (证书种类), prices per term, and settings such as the enabled
+// payment methods and the remittance instructions.
+import type { Selectable } from 'kysely';
+import type { Executor } from './database.js';
+import type { CertificateTypeTable, PaymentMethod } from './schema.js';
+
+export type CertificateType = Selectable<CertificateTypeTable>;
+
+export async function certificateTypeForProfile(db: Executor, profile: string): Promise<CertificateType | undefined> {
+  return db.selectFrom('certificate_types').selectAll().where('profile', '=', profile).executeTakeFirst();
+}
+
+export async function pricesFor(db: Executor, typeCode: string): Promise<{ termYears: number; priceFen: number }[]> {
+  const rows = await db.selectFrom('prices').select(['term_years', 'price_fen']).where('type_code', '=', typeCode).orderBy('term_years').execute();
+  return rows.map((r) => ({ termYears: r.term_years, priceFen: r.price_fen }));
+}
+
+export async function getSetting<T>(db: Executor, key: string, fallback: T): Promise<T> {
+  const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+  return row ? (JSON.parse(row.value) as T) : fallback;
+}
+
+export async function enabledPaymentMethods(db: Executor): Promise<PaymentMethod[]> {
+  return getSetting<PaymentMethod[]>(db, 'payment_methods', ['online']);
+}
+
+export interface RemittanceInfo {
+  payee: string;
+  bank: string;
+  account: string;
+  postalAddress: string;
+  postcode: string;
+  note: string;
+}
+
+export async function remittanceInfo(db: Executor): Promise<RemittanceInfo | undefined> {
+  return getSetting<RemittanceInfo | undefined>(db, 'remittance', undefined);
+}

@@ -1,0 +1,43 @@
+// Holder sessions and one-time login challenges, in the database so any instance can serve them.
+import type { Selectable } from 'kysely';
+import type { Executor } from './database.js';
+import type { PortalSessionTable } from './schema.js';
+
+export type PortalSession = Selectable<PortalSessionTable>;
+
+export async function insertChallenge(db: Executor, nonce: string, origin: string, expiresAt: number): Promise<void> {
+  await db.insertInto('login_challenges').values({ nonce, origin, expires_at: expiresAt, used_at: null }).execute();
+}
+
+/** Marks a challenge used; true only for the first use of an unexpired challenge. */
+export async function consumeChallenge(db: Executor, nonce: string, origin: string, now: number): Promise<boolean> {
+  const r = await db
+    .updateTable('login_challenges')
+    .set({ used_at: now })
+    .where('nonce', '=', nonce)
+    .where('origin', '=', origin)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>=', now)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+export async function purgeChallenges(db: Executor, before: number): Promise<void> {
+  await db.deleteFrom('login_challenges').where('expires_at', '<', before).execute();
+}
+
+export async function insertSession(db: Executor, s: PortalSession): Promise<void> {
+  await db.insertInto('portal_sessions').values(s).execute();
+}
+
+export async function getSession(db: Executor, id: string): Promise<PortalSession | undefined> {
+  return db.selectFrom('portal_sessions').selectAll().where('id', '=', id).where('ended_at', 'is', null).executeTakeFirst();
+}
+
+export async function touchSession(db: Executor, id: string, now: number): Promise<void> {
+  await db.updateTable('portal_sessions').set({ last_seen_at: now }).where('id', '=', id).execute();
+}
+
+export async function endSession(db: Executor, id: string, now: number): Promise<void> {
+  await db.updateTable('portal_sessions').set({ ended_at: now }).where('id', '=', id).where('ended_at', 'is', null).execute();
+}

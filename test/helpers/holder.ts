@@ -1,0 +1,102 @@
+// A certificate holder for tests: an in-process key pair, a certificate from the test CA for it,
+// and the signatures the key assistant would make (login challenge, renewal CSR and proof).
+import { createServer } from 'node:net';
+import { sign, type KeyObject } from 'node:crypto';
+import { generateKeyPair, signatureAlgorithmFor, spkiOf } from '../../src/pki/algorithms.js';
+import { buildCsr } from '../../src/pki/csr.js';
+import type { NameAttribute } from '../../src/pki/name.js';
+import { renewalProofMessage } from '../../src/pki/renewal-proof.js';
+import type { TestCa } from './ca.js';
+
+export interface TestHolder {
+  key: KeyObject;
+  certDer: Buffer;
+  serial: string;
+  subject: NameAttribute[];
+  signLogin(challenge: string): Buffer;
+  /** new key, CSR signed by it, proof signed by the current key */
+  renewalRequest(orderId: string): Promise<{ newKey: KeyObject; csr: Buffer; proof: Buffer }>;
+}
+
+const ecSign = (key: KeyObject, data: Buffer): Buffer => sign('sha256', data, { key, dsaEncoding: 'der' });
+
+export async function createHolder(ca: TestCa, opts: { name?: string; uniqueId?: string; days?: number; profile?: string } = {}): Promise<TestHolder> {
+  const name = opts.name ?? '企业测试';
+  const { privateKey, publicKey } = generateKeyPair('ec-p256');
+  const subject: NameAttribute[] = [
+    { type: 'C', value: 'CN' },
+    { type: 'O', value: name },
+    { type: 'CN', value: name },
+  ];
+  const csr = await buildCsr({ subject, spki: spkiOf(publicKey), signatureAlgId: signatureAlgorithmFor('ec-p256').algId, sign: (d) => ecSign(privateKey, d) });
+  const issued = await ca.rt.ca.issue({
+    csr,
+    profileId: opts.profile ?? 'org-identity',
+    days: opts.days ?? 30,
+    uniqueId: opts.uniqueId ?? `UID${Math.floor(Math.random() * 1e12)}`,
+    actor: 'test',
+  });
+  return {
+    key: privateKey,
+    certDer: issued.der,
+    serial: issued.record.serial,
+    subject,
+    signLogin: (challenge) => ecSign(privateKey, Buffer.from(challenge, 'utf8')),
+    async renewalRequest(orderId) {
+      const k = generateKeyPair('ec-p256');
+      const newCsr = await buildCsr({ subject, spki: spkiOf(k.publicKey), signatureAlgId: signatureAlgorithmFor('ec-p256').algId, sign: (d) => ecSign(k.privateKey, d) });
+      return { newKey: k.privateKey, csr: newCsr, proof: ecSign(privateKey, renewalProofMessage(orderId, newCsr)) };
+    },
+  };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** A minimal cookie-keeping HTTP client for the portal API, as the browser would call it. */
+export class PortalClient {
+  cookie = '';
+  csrf = '';
+  constructor(
+    readonly base: string,
+    readonly origin: string,
+  ) {}
+
+  async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const headers: Record<string, string> = { origin: this.origin };
+    if (this.cookie) headers.cookie = this.cookie;
+    if (this.csrf) headers['x-csrf-token'] = this.csrf;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(this.base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: 'manual' });
+    const set = res.headers.get('set-cookie');
+    if (set) this.cookie = set.split(';')[0]!;
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON (redirects, downloads)
+    }
+    return { status: res.status, body: parsed as T };
+  }
+
+  async login(holder: TestHolder): Promise<{ status: number; body: Record<string, unknown> }> {
+    const ch = await this.call<{ challenge: string }>('POST', '/api/portal/login/challenge');
+    const r = await this.call('POST', '/api/portal/login', {
+      challenge: ch.body.challenge,
+      signature: holder.signLogin(ch.body.challenge).toString('base64'),
+      certificate: holder.certDer.toString('base64'),
+    });
+    if (r.status === 200) this.csrf = String(r.body.csrfToken);
+    return r;
+  }
+}
