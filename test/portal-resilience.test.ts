@@ -1,0 +1,164 @@
+// The renewal ledger when things go wrong: a lost payment notification (the active query finds the
+// payment), an unpaid order that expires (and a payment arriving afterwards still pays it), and an
+// expired certificate that may log in for renewal only.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../src/api/server.js';
+import { sandboxKeys } from '../src/payments/sandbox/keys.js';
+import { signParams } from '../src/payments/sandbox/signing.js';
+import { SANDBOX_MERCHANT_ID } from '../src/runtime.js';
+import { createTestCa, type TestCa } from './helpers/ca.js';
+import { createHolder, freePort, PortalClient } from './helpers/holder.js';
+
+type Order = { id: string; state: string; amountFen: number; events: { type: string }[] };
+const FORM = {
+  termYears: 1,
+  recipient: '张三',
+  phone: '13800138000',
+  address: '上海市浦东新区世纪大道100号',
+  postcode: '200120',
+  paymentMethod: 'online',
+};
+
+describe('portal resilience', () => {
+  let ca: TestCa;
+  let app: FastifyInstance;
+  let base: string;
+  let origin: string;
+  before(async () => {
+    const port = await freePort();
+    // No notifications from the gateway: only the active query can learn of a payment.
+    ca = await createTestCa({ port, env: { SANDBOX_NOTIFY: 'off', ORDER_TTL_MINUTES: '1' } });
+    ({ app } = await buildServer(ca.rt, { logger: false }));
+    await app.listen({ port, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${port}`;
+    origin = new URL(ca.config.publicUrl).origin;
+  });
+  after(async () => {
+    await app?.close();
+    await ca?.cleanup();
+  });
+
+  test('a lost notification: the browser return and the order view query the gateway and find the payment', async () => {
+    const holder = await createHolder(ca, { name: '通知丢失' });
+    const c = new PortalClient(base, origin);
+    await c.login(holder);
+    const order = (await c.call<{ order: Order }>('POST', '/api/portal/orders', FORM)).body.order;
+    const pay = await c.call<{ redirectUrl: string }>('POST', `/api/portal/orders/${order.id}/pay`);
+    const u = new URL(pay.body.redirectUrl);
+    const page = await (await fetch(`${base}${u.pathname}${u.search}`)).text();
+    const tradeNo = /name="trade_no" value="([^"]+)"/.exec(page)![1]!;
+    await fetch(`${base}/sandbox-pay/pay`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `trade_no=${tradeNo}&bank=${encodeURIComponent('中国银行')}`,
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await ca.rt.renewals.order(order.id)).state, 'awaiting_payment', 'no notification arrived');
+    // the browser comes back: a hint, which makes the server ask the gateway
+    const back = await c.call('GET', `/api/portal/orders/${order.id}/return`);
+    assert.equal(back.status, 302);
+    const seen = await c.call<{ order: Order }>('GET', `/api/portal/orders/${order.id}`);
+    assert.equal(seen.body.order.state, 'paid');
+    assert.ok(seen.body.order.events.some((e) => e.type === 'paid'));
+    const payments = await ca.rt.storage.db.selectFrom('payments').selectAll().where('order_id', '=', order.id).execute();
+    assert.equal(payments.length, 1);
+    assert.equal(payments[0]!.channel, 'sandbox');
+    assert.equal(payments[0]!.trade_no, tradeNo);
+  });
+
+  test('an unpaid order expires; a payment that arrives afterwards still pays it (money is never lost)', async () => {
+    const holder = await createHolder(ca, { name: '订单过期' });
+    const c = new PortalClient(base, origin);
+    await c.login(holder);
+    const order = (await c.call<{ order: Order }>('POST', '/api/portal/orders', FORM)).body.order;
+    await ca.rt.storage.db
+      .updateTable('orders')
+      .set({ expires_at: Date.now() - 1 })
+      .where('id', '=', order.id)
+      .execute();
+    assert.equal(await ca.rt.renewals.expireOrders(), 1);
+    assert.equal((await ca.rt.renewals.order(order.id)).state, 'expired');
+    // an expired order cannot be paid from the portal any more…
+    assert.equal((await c.call('POST', `/api/portal/orders/${order.id}/pay`)).status, 409);
+    // …but a late notification for money already taken pays it
+    const form: Record<string, string> = {
+      merchant_id: SANDBOX_MERCHANT_ID,
+      out_trade_no: order.id,
+      trade_status: 'TRADE_SUCCESS',
+      trade_no: 'SBXLATE1',
+      total_amount_fen: String(order.amountFen),
+      gmt_payment: String(Date.now()),
+    };
+    form.sign = signParams(form, sandboxKeys(ca.dir).platformPrivate);
+    const r = await fetch(`${base}/api/payments/notify/sandbox`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form).toString(),
+    });
+    assert.equal(await r.text(), 'success');
+    assert.equal((await ca.rt.renewals.order(order.id)).state, 'paid');
+    // with the order expired, a new one could have been opened; the renewal page resumes this one instead
+    const q = await c.call<{ openOrder: Order | null }>('GET', '/api/portal/renewal');
+    assert.equal(q.body.openOrder?.id, order.id);
+  });
+
+  test('a notification with the wrong amount is acknowledged but does not pay the order; it is on record', async () => {
+    const holder = await createHolder(ca, { name: '金额不符' });
+    const c = new PortalClient(base, origin);
+    await c.login(holder);
+    const order = (await c.call<{ order: Order }>('POST', '/api/portal/orders', FORM)).body.order;
+    const form: Record<string, string> = {
+      merchant_id: SANDBOX_MERCHANT_ID,
+      out_trade_no: order.id,
+      trade_status: 'TRADE_SUCCESS',
+      trade_no: 'SBXWRONGAMOUNT',
+      total_amount_fen: '1',
+      gmt_payment: String(Date.now()),
+    };
+    form.sign = signParams(form, sandboxKeys(ca.dir).platformPrivate);
+    const r = await fetch(`${base}/api/payments/notify/sandbox`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form).toString(),
+    });
+    assert.equal(await r.text(), 'success');
+    const o = await c.call<{ order: Order }>('GET', `/api/portal/orders/${order.id}`);
+    assert.equal(o.body.order.state, 'awaiting_payment');
+    assert.ok(o.body.order.events.some((e) => e.type === 'payment.rejected'));
+    const audit = await ca.rt.storage.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('target', '=', order.id)
+      .where('action', '=', 'payment.rejected')
+      .execute();
+    assert.equal(audit.length, 1);
+  });
+
+  test('an expired certificate inside the renewal window logs in for renewal only', async () => {
+    const holder = await createHolder(ca, { name: '已过期' });
+    await ca.rt.storage.db
+      .updateTable('certificates')
+      .set({ not_after: Date.now() - 10 * 86_400_000 })
+      .where('serial', '=', holder.serial)
+      .execute();
+    const c = new PortalClient(base, origin);
+    const r = await c.login(holder);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.renewalOnly, true);
+    assert.equal((await c.call('GET', '/api/portal/renewal')).status, 200);
+    const certs = await c.call<{ error: string }>('GET', '/api/portal/certificates');
+    assert.equal(certs.status, 403);
+    assert.equal(certs.body.error, 'renewal_only');
+    // far past the window: refused, with the dates and the service point
+    await ca.rt.storage.db
+      .updateTable('certificates')
+      .set({ not_after: Date.now() - 200 * 86_400_000 })
+      .where('serial', '=', holder.serial)
+      .execute();
+    const late = await new PortalClient(base, origin).login(holder);
+    assert.equal(late.status, 401);
+    assert.match(String(late.body.message), /renewal window closed .*service point/);
+  });
+});
