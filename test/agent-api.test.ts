@@ -121,6 +121,8 @@ describe('key assistant API', () => {
       lateFile,
       '--allow-origin',
       OTHER,
+      '--pkcs11-module',
+      '/nonexistent/libvendor-pkcs11.so',
     ];
     let env: NodeJS.ProcessEnv = {};
     if (hasHsm) {
@@ -150,6 +152,11 @@ describe('key assistant API', () => {
     assert.equal(main.label, '企业测试-main');
     assert.deepEqual(main.pin, { retriesLeft: 6, maxRetries: 6, countLow: false, finalTry: false, locked: false });
     assert.ok(!tokens.some((t) => t.source === lateFile), 'an absent soft token file is not listed');
+    const problems = (await c.call('GET', '/v1/tokens')).body.problems as { source: string; message: string }[];
+    assert.ok(
+      problems.some((p) => p.source === '/nonexistent/libvendor-pkcs11.so' && /cannot load/.test(p.message)),
+      'a vendor module that does not load is reported, and the other keys still work',
+    );
     if (p11) {
       const hw = tokens.find((t) => t.id === p11!.tokenId)!;
       assert.equal(hw.kind, 'pkcs11');

@@ -3,7 +3,12 @@
 import assert from 'node:assert/strict';
 import { sign } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { describeCertificate, renewalWindow } from '../src/agent/cert-info.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describeAll, describeCertificate, renewalWindow } from '../src/agent/cert-info.js';
+import { SoftTokenDriver } from '../src/agent/tokens/soft-driver.js';
+import { provisionSoftToken, SoftToken } from '../src/agent/tokens/soft-token.js';
 import { generateKeyPair, signatureAlgorithmFor, spkiOf, type KeyType } from '../src/pki/algorithms.js';
 import { buildCsr } from '../src/pki/csr.js';
 import {
@@ -105,6 +110,28 @@ describe('login challenge, renewal proof, certificate details', () => {
       false,
     );
     assert.throws(() => renewalProofMessage('../etc/passwd', csr));
+  });
+
+  it('provisionSoftToken: a key generated on a new soft token and its certificate (the demo holder)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'certdesk-provision-'));
+    try {
+      const file = path.join(dir, 'demo.json');
+      const r = await provisionSoftToken(file, {
+        label: '企业测试',
+        pin: '246810',
+        subject: HOLDER_SUBJECT,
+        keyLabel: 'identity',
+        issue: (csr) => issueFor(ca, csr, { days: 30 }),
+      });
+      const [token] = await new SoftTokenDriver([file]).list();
+      assert.equal(token?.id, r.tokenId);
+      const [cert] = describeAll(new SoftToken(file).certificates());
+      assert.equal(cert?.id, r.keyId);
+      assert.equal(cert?.label, 'identity');
+      assert.equal(cert?.renewal.open, true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('certificate details: 名称, 证书种类, 唯一识别号, days left, renewal window', () => {

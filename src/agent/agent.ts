@@ -68,7 +68,13 @@ export class Agent {
 
   async start(): Promise<void> {
     await this.registry.refresh();
+    for (const p of this.problems()) this.options.log?.('warn', 'cannot use a key source', p);
     this.registry.start();
+  }
+
+  /** PKCS#11 modules that do not load and soft token files that cannot be read. */
+  problems(): { source: string; message: string }[] {
+    return this.registry.drivers.flatMap((d) => [...d.problems].map(([source, message]) => ({ source, message })));
   }
 
   // -------------------------------------------------------------------------------------------

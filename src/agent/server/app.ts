@@ -116,7 +116,7 @@ export async function buildAgentServer(agent: Agent, opts: AgentServerOptions): 
 
   app.options('/v1/*', (_req, reply) => reply.code(204).send());
   app.get('/v1', () => ({ name: 'certdesk-agent', apiVersion: AGENT_API_VERSION }));
-  app.get('/v1/tokens', async () => ({ tokens: await agent.tokens() }));
+  app.get('/v1/tokens', async () => ({ tokens: await agent.tokens(), problems: agent.problems() }));
   app.get<{ Params: { tokenId: string } }>('/v1/tokens/:tokenId', async (req) => (await agent.token(req.params.tokenId)).token);
   app.get<{ Params: { tokenId: string } }>('/v1/tokens/:tokenId/certificates', async (req) => ({
     certificates: await agent.certificates(req.params.tokenId),

@@ -93,6 +93,8 @@ export interface TokenDriver {
   changePin(tokenId: string, oldPin: string, newPin: string): Promise<void>;
   /** true when this driver owns the id (by prefix) */
   owns(tokenId: string): boolean;
+  /** modules or files that could not be used at the last listing, with why */
+  readonly problems: ReadonlyMap<string, string>;
   close(): Promise<void>;
 }
 

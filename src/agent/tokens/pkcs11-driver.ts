@@ -91,7 +91,11 @@ export class Pkcs11Driver implements TokenDriver {
   /** module path → why it could not be used */
   readonly problems = new Map<string, string>();
 
-  constructor(private readonly modules: string[]) {}
+  private readonly modules: string[];
+
+  constructor(modules: string[]) {
+    this.modules = [...new Set(modules)];
+  }
 
   static tokenId(modulePath: string, t: Pick<TokenInfo, 'serial' | 'label'>): string {
     const m = createHash('sha256').update(modulePath).digest('hex').slice(0, 8);

@@ -38,6 +38,8 @@ import {
   type KeyType,
 } from '../../pki/algorithms.js';
 import { parseCertificate } from '../../pki/certificate.js';
+import { buildCsr } from '../../pki/csr.js';
+import type { NameAttribute } from '../../pki/name.js';
 import { derOrPem } from '../../pki/pem.js';
 import { atomicWriteFile, KeyedQueue } from '../fsutil.js';
 import {
@@ -243,10 +245,13 @@ function writeTokenFile(file: string, t: SoftTokenFile): void {
   atomicWriteFile(file, JSON.stringify(t, null, 1) + '\n');
 }
 
+/** The PKCS#11 key type name (CKK_EC / CKK_RSA without prefix), as the PKCS#11 driver reports it. */
+const ckk = (keyType: KeyType): string => (keyType.startsWith('ec-') ? 'EC' : 'RSA');
+
 function publicView(o: SoftObjectT): ObjectSummary {
   if (o.class === 'certificate') return { class: 'certificate', id: o.id, label: o.label };
-  if (o.class === 'public-key') return { class: 'public-key', id: o.id, label: o.label, keyType: o.keyType };
-  return { class: 'private-key', id: o.id, label: o.label, keyType: o.keyType, extractable: false, sensitive: true };
+  if (o.class === 'public-key') return { class: 'public-key', id: o.id, label: o.label, keyType: ckk(o.keyType) };
+  return { class: 'private-key', id: o.id, label: o.label, keyType: ckk(o.keyType), extractable: false, sensitive: true };
 }
 
 function normId(id: string): string {
@@ -637,6 +642,42 @@ export async function importToSoftToken(
     const key = await session.importKey(privateKey, { label: opts.label, id: opts.id });
     if (certDer) await session.writeCertificate({ id: key.id, label: opts.label, der: certDer });
     return { key, certificateId: certDer ? key.id : undefined };
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * A soft token with a key pair generated on it and the certificate `issue` returns for its CSR: the
+ * demo's holder key (e.g. from the demo CA with notAfter about 30 days ahead, so renewal is open).
+ */
+export async function provisionSoftToken(
+  file: string,
+  opts: CreateSoftTokenOptions & {
+    subject: NameAttribute[];
+    keyType?: KeyType;
+    keyLabel?: string;
+    issue: (csr: Buffer) => Promise<Buffer>;
+  },
+): Promise<{ tokenId: string; keyId: string; certificate: Buffer }> {
+  const info = await createSoftToken(file, opts);
+  const session = await new SoftToken(file).login(opts.pin);
+  try {
+    const keyType = opts.keyType ?? 'ec-p256';
+    const label = opts.keyLabel ?? 'certdesk';
+    const key = await session.generateKeyPair({ label, keyType });
+    const csr = await buildCsr({
+      subject: opts.subject,
+      spki: key.spki,
+      signatureAlgId: signatureAlgorithmFor(keyType).algId,
+      sign: (d) => session.sign(key.id, d),
+    });
+    const certificate = derOrPem(await opts.issue(csr), 'CERTIFICATE');
+    if (!parseCertificate(certificate).spki.equals(key.spki)) {
+      throw new TokenError('the issued certificate is not for the key generated on the soft token', 'INVALID_ARGUMENT');
+    }
+    await session.writeCertificate({ id: key.id, label, der: certificate });
+    return { tokenId: `soft-${info.serial}`, keyId: key.id, certificate };
   } finally {
     await session.close();
   }

@@ -1,4 +1,4 @@
-/* global window, document, URLSearchParams, setTimeout */
+/* global window, document, URLSearchParams, setTimeout, EventSource */
 // The approval window: shows which site asks for what, on which key and certificate, takes the PIN,
 // and tells the opener (the portal) only the outcome, by postMessage to the requesting origin.
 import { api, el, errorText, formatDate, formatTime, lang, pinTriesText, setLang, t, translatePage } from './common.js';
@@ -7,6 +7,8 @@ const params = new URLSearchParams(window.location.search);
 const requestId = params.get('request') ?? '';
 const key = params.get('key') ?? '';
 let info = null;
+/** an approval is being sent */
+let busy = false;
 
 function message(kind, text) {
   const m = document.getElementById('message');
@@ -46,7 +48,7 @@ function render() {
       profile ? el('div', { text: `${t('profile')}: ${profile}` }) : null,
       cert.uniqueId ? el('div', { text: `${t('uniqueId')}: ${cert.uniqueId}` }) : null,
       el('div', { text: `${t('serial')}: ${cert.serial}` }),
-      el('div', { text: `${t('validity')}: ${formatDate(cert.notAfter)}` }),
+      el('div', { text: `${t('validUntil')}: ${formatDate(cert.notAfter)}` }),
     );
   }
   document.getElementById('order-row').hidden = !info.display.orderId;
@@ -54,7 +56,10 @@ function render() {
   document.getElementById('new-pin').hidden = !info.needsNewPin;
   document.getElementById('expires').textContent = t('expiresAt', { time: formatTime(info.expiresAt) });
   const form = document.getElementById('pin-form');
-  if (info.status !== 'pending') {
+  if (info.status === 'working') {
+    form.hidden = true;
+    message('info', t('status.working'));
+  } else if (info.status !== 'pending') {
     form.hidden = true;
     message(info.status === 'done' ? 'ok' : 'info', t('notPending', { status: t(`status.${info.status}`) }));
   } else if (info.refusal) {
@@ -89,13 +94,16 @@ async function approve(ev) {
   pinInput.value = '';
   const button = document.getElementById('approve');
   button.disabled = true;
-  const r = await api(`/ui/api/requests/${encodeURIComponent(requestId)}/approve`, {
-    method: 'POST',
-    body: JSON.stringify(body),
-  });
-  button.disabled = false;
+  busy = true;
+  let r;
+  try {
+    r = await api(`/ui/api/requests/${encodeURIComponent(requestId)}/approve`, { method: 'POST', body: JSON.stringify(body) });
+  } finally {
+    busy = false;
+    button.disabled = false;
+  }
   if (r.ok) {
-    document.getElementById('pin-form').hidden = true;
+    await load();
     message('ok', t('done'));
     notifyOpener('done');
     setTimeout(() => window.close(), 1500);
@@ -134,3 +142,22 @@ document.getElementById('pin-form').addEventListener('submit', (ev) => void appr
 document.getElementById('deny').addEventListener('click', () => void deny());
 translatePage();
 void load();
+
+// A key inserted or removed while the window is open: show the new state (e.g. the PIN field appears).
+// Ignored while an approval is being sent: its own answer updates the window.
+const events = new EventSource('/v1/events');
+for (const type of ['token-inserted', 'token-removed', 'token-changed']) {
+  events.addEventListener(type, async () => {
+    if (!info || info.status !== 'pending' || busy) return;
+    const r = await api(`/ui/api/requests/${encodeURIComponent(requestId)}?key=${encodeURIComponent(key)}`);
+    if (!r.ok || busy) return;
+    const changed = JSON.stringify(r.body.refusal) !== JSON.stringify(info.refusal);
+    info = r.body;
+    if (!changed) {
+      document.getElementById('tries').textContent = info.token.pin ? pinTriesText(info.token.pin) : '—';
+      return;
+    }
+    render();
+    if (!info.refusal) document.getElementById('message').hidden = true;
+  });
+}
