@@ -6,6 +6,7 @@ import { registerCaCommands } from './ca-commands.js';
 import { registerOrderCommands } from './order-commands.js';
 import { reportAndExit } from './errors.js';
 import { registerServeCommand } from './serve-command.js';
+import { registerDemoCommand } from './demo-command.js';
 import { registerTokenCommands } from './token-commands.js';
 
 const program = new Command();
@@ -19,6 +20,7 @@ program
   .exitOverride();
 
 registerServeCommand(program);
+registerDemoCommand(program);
 registerCaCommands(program);
 registerAuditCommands(program);
 registerOrderCommands(program);

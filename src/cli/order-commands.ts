@@ -17,7 +17,7 @@ export function registerOrderCommands(program: Command): void {
     .argument('<order>', 'order id (R20261125-…) or its remittance reference code (CD…)')
     .requiredOption('--reference <ref>', 'the transfer/remittance reference from the bank or post office statement')
     .option('--amount <yuan>', 'amount received in yuan, e.g. 300.00 (refused when it differs from the order)')
-    .option('--channel <channel>', 'postal or bank (default: the order\'s payment method)')
+    .option('--channel <channel>', "postal or bank (default: the order's payment method)")
     .action(
       action(async (key: string, o: { reference: string; amount?: string; channel?: string }) => {
         if (!o.reference.trim()) throw new UsageError('--reference must not be empty');
@@ -34,7 +34,8 @@ export function registerOrderCommands(program: Command): void {
         try {
           const order = await findOrderByIdOrReference(rt.storage, key);
           if (!order) throw new UsageError(`no order with id or reference ${JSON.stringify(key)}`);
-          if (order.payment_method === 'online') throw new UsageError(`order ${order.id} is paid online (网银支付); offline confirmation does not apply`);
+          if (order.payment_method === 'online')
+            throw new UsageError(`order ${order.id} is paid online (网银支付); offline confirmation does not apply`);
           const outcome = await recordPayment(rt.storage, {
             orderId: order.id,
             channel: o.channel ?? order.payment_method,
@@ -70,7 +71,8 @@ export function registerOrderCommands(program: Command): void {
             `${order.id}  ${order.state}  ¥${fenToYuan(order.amount_fen)}  ${order.payment_method}  reference ${order.reference}\n` +
               `  certificate ${order.certificate_serial}  ${order.type_name}  ${order.term_years} year(s)  ${order.organization}\n`,
           );
-          for (const e of await orderEvents(rt.storage.db, order.id)) process.stdout.write(`  ${new Date(e.at).toISOString()}  ${e.type.padEnd(16)} ${e.actor}  ${e.detail}\n`);
+          for (const e of await orderEvents(rt.storage.db, order.id))
+            process.stdout.write(`  ${new Date(e.at).toISOString()}  ${e.type.padEnd(16)} ${e.actor}  ${e.detail}\n`);
         } finally {
           await rt.close();
         }

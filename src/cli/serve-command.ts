@@ -1,11 +1,61 @@
-// `certdesk serve`: the HTTP server (API, PKI endpoints) plus scheduled jobs.
+// `certdesk serve`: the HTTP server (API, PKI endpoints, portal) plus scheduled jobs.
 import type { Command } from 'commander';
 import { buildServer } from '../api/server.js';
-import { loadConfig } from '../config/config.js';
+import { loadConfig, type Config } from '../config/config.js';
 import { startCrlRefresher } from '../jobs/crl-refresher.js';
 import { startOrderJobs } from '../jobs/order-jobs.js';
-import { openRuntime } from '../runtime.js';
+import { openRuntime, type Runtime } from '../runtime.js';
 import { action } from './errors.js';
+
+export interface RunningServer {
+  rt: Runtime;
+  /** stops jobs, the server and the runtime */
+  close(): Promise<void>;
+  log: (msg: string, extra?: Record<string, unknown>) => void;
+}
+
+/** Opens the runtime (creating the demo CA on an empty DATA_DIR), listens, starts the jobs. */
+export async function startServer(config: Config): Promise<RunningServer> {
+  const rt = await openRuntime(config, {
+    createDemoCa: true,
+    log: (msg, err) =>
+      process.stderr.write(
+        JSON.stringify({ level: err ? 50 : 30, time: Date.now(), msg, err: err ? String(err) : undefined }) + '\n',
+      ),
+  });
+  const { app, metrics } = await buildServer(rt);
+  const stopCrl = startCrlRefresher(
+    rt,
+    () => metrics.crlsPublished.inc(),
+    (msg, err) => app.log.error({ err }, msg),
+  );
+  const stopOrders = startOrderJobs(rt, (msg, err) => app.log.error({ err }, msg));
+  await app.listen({ port: config.port, host: config.host });
+  app.log.info({ url: config.publicUrl, dataDir: config.dataDir, database: rt.storage.location }, 'certdesk is serving');
+  return {
+    rt,
+    log: (msg, extra) => app.log.info(extra ?? {}, msg),
+    async close() {
+      stopCrl();
+      stopOrders();
+      await app.close();
+      await rt.close();
+    },
+  };
+}
+
+/** Graceful stop on SIGTERM/SIGINT. */
+export function closeOnSignals(close: () => Promise<void>): void {
+  let closing = false;
+  const shutdown = async (): Promise<void> => {
+    if (closing) return;
+    closing = true;
+    await close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown());
+  process.on('SIGINT', () => void shutdown());
+}
 
 export function registerServeCommand(program: Command): void {
   program
@@ -16,36 +66,8 @@ export function registerServeCommand(program: Command): void {
     .action(
       action(async (o: { port?: string; host?: string }) => {
         const env = { ...process.env, ...(o.port ? { PORT: o.port } : {}), ...(o.host ? { HOST: o.host } : {}) };
-        const config = loadConfig(env);
-        const rt = await openRuntime(config, {
-          createDemoCa: true,
-          log: (msg, err) =>
-            process.stderr.write(
-              JSON.stringify({ level: err ? 50 : 30, time: Date.now(), msg, err: err ? String(err) : undefined }) + '\n',
-            ),
-        });
-        const { app, metrics } = await buildServer(rt);
-        const stopCrl = startCrlRefresher(
-          rt,
-          () => metrics.crlsPublished.inc(),
-          (msg, err) => app.log.error({ err }, msg),
-        );
-        const stopOrders = startOrderJobs(rt, (msg, err) => app.log.error({ err }, msg));
-        let closing = false;
-        const shutdown = async (signal: string): Promise<void> => {
-          if (closing) return;
-          closing = true;
-          app.log.info({ signal }, 'shutting down');
-          stopCrl();
-          stopOrders();
-          await app.close();
-          await rt.close();
-          process.exit(0);
-        };
-        process.on('SIGTERM', () => void shutdown('SIGTERM'));
-        process.on('SIGINT', () => void shutdown('SIGINT'));
-        await app.listen({ port: config.port, host: config.host });
-        app.log.info({ url: config.publicUrl, dataDir: config.dataDir, database: rt.storage.location }, 'certdesk is serving');
+        const server = await startServer(loadConfig(env));
+        closeOnSignals(() => server.close());
       }),
     );
 }
