@@ -1,10 +1,14 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'data/', 'web/dist/', '.tmp/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  // Plain JavaScript: the bin shim runs on Node; the key assistant's pages run in the browser.
+  { files: ['bin/**/*.js', 'eslint.config.js'], languageOptions: { globals: globals.node } },
+  { files: ['src/agent/ui/**/*.js'], languageOptions: { globals: globals.browser } },
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],

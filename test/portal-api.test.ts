@@ -18,9 +18,24 @@ import { BACKENDS } from './helpers/backends.js';
 import { cliAsync } from './helpers/cli.js';
 import { createHolder, freePort, PortalClient, type TestHolder } from './helpers/holder.js';
 
-type Order = { id: string; state: string; amountFen: number; reference: string; newNotAfter: string; remittance: Record<string, string> | null; events: { type: string }[] };
+type Order = {
+  id: string;
+  state: string;
+  amountFen: number;
+  reference: string;
+  newNotAfter: string;
+  remittance: Record<string, string> | null;
+  events: { type: string }[];
+};
 
-const FORM = { termYears: 1, recipient: 'CA客服部', phone: '021-962600', address: '上海市虹口区四川北路1601室', postcode: '200080', paymentMethod: 'online' };
+const FORM = {
+  termYears: 1,
+  recipient: 'CA客服部',
+  phone: '021-962600',
+  address: '上海市虹口区四川北路1601室',
+  postcode: '200080',
+  paymentMethod: 'online',
+};
 
 async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
   const end = Date.now() + ms;
@@ -59,13 +74,20 @@ for (const backend of BACKENDS) {
       const page = await (await fetch(`${base}${pageUrl.pathname}${pageUrl.search}`)).text();
       assert.match(page, /目前只支持个人银行卡/);
       const tradeNo = /name="trade_no" value="([^"]+)"/.exec(page)![1]!;
-      const done = await fetch(`${base}/sandbox-pay/pay`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `trade_no=${tradeNo}&bank=${encodeURIComponent('招商银行')}` });
+      const done = await fetch(`${base}/sandbox-pay/pay`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `trade_no=${tradeNo}&bank=${encodeURIComponent('招商银行')}`,
+      });
       assert.match(await done.text(), /支付成功/);
     };
 
     const renewAndInstall = async (c: PortalClient, holder: TestHolder, orderId: string): Promise<Buffer> => {
       const req = await holder.renewalRequest(orderId);
-      const issued = await c.call<{ certificate: string; order: Order }>('POST', `/api/portal/orders/${orderId}/issue`, { csr: req.csr.toString('base64'), proof: req.proof.toString('base64') });
+      const issued = await c.call<{ certificate: string; order: Order }>('POST', `/api/portal/orders/${orderId}/issue`, {
+        csr: req.csr.toString('base64'),
+        proof: req.proof.toString('base64'),
+      });
       assert.equal(issued.status, 200, JSON.stringify(issued.body));
       assert.equal(issued.body.order.state, 'issued');
       const installed = await c.call<{ order: Order }>('POST', `/api/portal/orders/${orderId}/installed`);
@@ -99,19 +121,31 @@ for (const backend of BACKENDS) {
       const holder = await createHolder(ca, { name: '拒绝测试' });
       const c = client();
       const ch = (await c.call<{ challenge: string }>('POST', '/api/portal/login/challenge')).body.challenge;
-      const body = { challenge: ch, signature: holder.signLogin(ch).toString('base64'), certificate: holder.certDer.toString('base64') };
+      const body = {
+        challenge: ch,
+        signature: holder.signLogin(ch).toString('base64'),
+        certificate: holder.certDer.toString('base64'),
+      };
       assert.equal((await c.call('POST', '/api/portal/login', body)).status, 200);
       const replay = await client().call<{ error: string }>('POST', '/api/portal/login', body);
       assert.equal(replay.status, 401);
       assert.equal(replay.body.error, 'challenge_unknown');
 
       const forged = JSON.stringify({ ...JSON.parse(ch), nonce: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' });
-      const f = await client().call<{ error: string }>('POST', '/api/portal/login', { ...body, challenge: forged, signature: holder.signLogin(forged).toString('base64') });
+      const f = await client().call<{ error: string }>('POST', '/api/portal/login', {
+        ...body,
+        challenge: forged,
+        signature: holder.signLogin(forged).toString('base64'),
+      });
       assert.equal(f.body.error, 'challenge_unknown');
 
       const other = await createHolder(ca, { name: '别人' });
       const ch2 = (await c.call<{ challenge: string }>('POST', '/api/portal/login/challenge')).body.challenge;
-      const wrongKey = await client().call<{ error: string }>('POST', '/api/portal/login', { challenge: ch2, signature: other.signLogin(ch2).toString('base64'), certificate: holder.certDer.toString('base64') });
+      const wrongKey = await client().call<{ error: string }>('POST', '/api/portal/login', {
+        challenge: ch2,
+        signature: other.signLogin(ch2).toString('base64'),
+        certificate: holder.certDer.toString('base64'),
+      });
       assert.equal(wrongKey.body.error, 'signature_invalid');
 
       const evil = new PortalClient(base, 'https://evil.example');
@@ -120,11 +154,31 @@ for (const backend of BACKENDS) {
       assert.equal(e.body.error, 'origin_not_allowed');
 
       // a certificate from another CA (OpenSSL self-signed)
-      const selfSigned = openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(ca.dir, 'x.key'), '-subj', '/CN=x', '-outform', 'DER', '-out', path.join(ca.dir, 'x.der')]);
+      const selfSigned = openssl([
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        path.join(ca.dir, 'x.key'),
+        '-subj',
+        '/CN=x',
+        '-outform',
+        'DER',
+        '-out',
+        path.join(ca.dir, 'x.der'),
+      ]);
       assert.equal(selfSigned.status, 0);
       const ch3 = (await c.call<{ challenge: string }>('POST', '/api/portal/login/challenge')).body.challenge;
       const { readFileSync } = await import('node:fs');
-      const foreign = await client().call<{ error: string }>('POST', '/api/portal/login', { challenge: ch3, signature: 'AAAA', certificate: readFileSync(path.join(ca.dir, 'x.der')).toString('base64') });
+      const foreign = await client().call<{ error: string }>('POST', '/api/portal/login', {
+        challenge: ch3,
+        signature: 'AAAA',
+        certificate: readFileSync(path.join(ca.dir, 'x.der')).toString('base64'),
+      });
       assert.equal(foreign.body.error, 'certificate_unknown');
 
       await ca.rt.ca.revoke(other.serial, 'keyCompromise', 'test');
@@ -137,9 +191,16 @@ for (const backend of BACKENDS) {
       const holder = await createHolder(ca, { name: '校验测试' });
       const c = client();
       await c.login(holder);
-      const q = await c.call<{ eligible: boolean; terms: { years: number; priceFen: number }[]; certificateType: { name: string } }>('GET', '/api/portal/renewal');
+      const q = await c.call<{
+        eligible: boolean;
+        terms: { years: number; priceFen: number }[];
+        certificateType: { name: string };
+      }>('GET', '/api/portal/renewal');
       assert.equal(q.body.eligible, true);
-      assert.deepEqual(q.body.terms.map((t) => t.years), [1, 2, 3]);
+      assert.deepEqual(
+        q.body.terms.map((t) => t.years),
+        [1, 2, 3],
+      );
       assert.equal(q.body.certificateType.name, '单位身份证书');
       const bad: [Record<string, unknown>, string][] = [
         [{ ...FORM, phone: '12345' }, 'phone'],
@@ -170,7 +231,10 @@ for (const backend of BACKENDS) {
       const id = created.body.order.id;
       // issuing before payment is refused
       const early = await holder.renewalRequest(id);
-      const notPaid = await c.call<{ error: string }>('POST', `/api/portal/orders/${id}/issue`, { csr: early.csr.toString('base64'), proof: early.proof.toString('base64') });
+      const notPaid = await c.call<{ error: string }>('POST', `/api/portal/orders/${id}/issue`, {
+        csr: early.csr.toString('base64'),
+        proof: early.proof.toString('base64'),
+      });
       assert.equal(notPaid.body.error, 'order_not_paid');
 
       await payOnline(c, id);
@@ -184,12 +248,18 @@ for (const backend of BACKENDS) {
       const req = await holder.renewalRequest(id);
       const stranger = await createHolder(ca, { name: '陌生人' });
       const badProof = await stranger.renewalRequest(id);
-      const refused = await c.call<{ error: string }>('POST', `/api/portal/orders/${id}/issue`, { csr: req.csr.toString('base64'), proof: badProof.proof.toString('base64') });
+      const refused = await c.call<{ error: string }>('POST', `/api/portal/orders/${id}/issue`, {
+        csr: req.csr.toString('base64'),
+        proof: badProof.proof.toString('base64'),
+      });
       assert.equal(refused.body.error, 'proof_invalid');
 
       const newCert = await renewAndInstall(c, holder, id);
       const again = await holder.renewalRequest(id);
-      const second = await c.call<{ certificate: string }>('POST', `/api/portal/orders/${id}/issue`, { csr: again.csr.toString('base64'), proof: again.proof.toString('base64') });
+      const second = await c.call<{ certificate: string }>('POST', `/api/portal/orders/${id}/issue`, {
+        csr: again.csr.toString('base64'),
+        proof: again.proof.toString('base64'),
+      });
       assert.equal(second.body.certificate, newCert.toString('base64'), 'asking again returns the same certificate');
 
       const oldNotAfter = parseCertificate(holder.certDer).notAfter;
@@ -226,21 +296,36 @@ for (const backend of BACKENDS) {
       form.sign = signParams(form, keys.platformPrivate);
       const answers = await Promise.all(
         Array.from({ length: 50 }, () =>
-          fetch(`${base}/api/payments/notify/sandbox`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() }).then((r) => r.text()),
+          fetch(`${base}/api/payments/notify/sandbox`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams(form).toString(),
+          }).then((r) => r.text()),
         ),
       );
       assert.deepEqual(new Set(answers), new Set(['success']));
       const payments = await ca.rt.storage.db.selectFrom('payments').selectAll().where('order_id', '=', order.id).execute();
       assert.equal(payments.length, 1);
       const reqs = await Promise.all(Array.from({ length: 10 }, () => holder.renewalRequest(order.id)));
-      const issued = await Promise.all(reqs.map((r) => c.call<{ certificate: string }>('POST', `/api/portal/orders/${order.id}/issue`, { csr: r.csr.toString('base64'), proof: r.proof.toString('base64') })));
+      const issued = await Promise.all(
+        reqs.map((r) =>
+          c.call<{ certificate: string }>('POST', `/api/portal/orders/${order.id}/issue`, {
+            csr: r.csr.toString('base64'),
+            proof: r.proof.toString('base64'),
+          }),
+        ),
+      );
       assert.equal(new Set(issued.map((i) => i.body.certificate)).size, 1, 'one certificate');
       const certs = await ca.rt.storage.db.selectFrom('certificates').select('serial').where('order_id', '=', order.id).execute();
       assert.equal(certs.length, 1);
 
       // forged notification: refused, nothing recorded
       const forged = { ...form, trade_no: 'SBXFORGED', sign: form.sign };
-      const r = await fetch(`${base}/api/payments/notify/sandbox`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(forged).toString() });
+      const r = await fetch(`${base}/api/payments/notify/sandbox`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(forged).toString(),
+      });
       assert.equal(r.status, 400);
       assert.equal(await r.text(), 'fail');
     });
@@ -257,11 +342,17 @@ for (const backend of BACKENDS) {
       const pay = await c.call<{ error: string }>('POST', `/api/portal/orders/${order.id}/pay`);
       assert.equal(pay.status, 409);
 
-      const wrong = await cliAsync(['orders', 'confirm-payment', order.reference, '--reference', 'ICBC-778899', '--amount', '3.00'], ca.env);
+      const wrong = await cliAsync(
+        ['orders', 'confirm-payment', order.reference, '--reference', 'ICBC-778899', '--amount', '3.00'],
+        ca.env,
+      );
       assert.notEqual(wrong.status, 0);
       assert.match(wrong.stderr, /does not match the order's ¥300\.00/);
       assert.equal((await ca.rt.renewals.order(order.id)).state, 'awaiting_payment');
-      const ok = await cliAsync(['orders', 'confirm-payment', order.id, '--reference', 'ICBC-778899', '--amount', '300.00'], ca.env);
+      const ok = await cliAsync(
+        ['orders', 'confirm-payment', order.id, '--reference', 'ICBC-778899', '--amount', '300.00'],
+        ca.env,
+      );
       assert.equal(ok.status, 0, ok.stderr);
       assert.match(ok.stdout, /is paid/);
       const again = await cliAsync(['orders', 'confirm-payment', order.id, '--reference', 'ICBC-778899'], ca.env);

@@ -21,10 +21,22 @@ const RA_STATUS: Record<RaErrorCode, number> = {
 };
 
 export function mapError(err: unknown): { status: number; body: Record<string, unknown> } | undefined {
-  if (err instanceof HttpError) return { status: err.statusCode, body: { error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } };
+  if (err instanceof HttpError)
+    return {
+      status: err.statusCode,
+      body: { error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) },
+    };
   if (err instanceof FieldError) return { status: 400, body: { error: 'invalid', message: err.message, field: err.field } };
   if (err instanceof LoginRefused) return { status: 401, body: { error: err.code, message: err.message } };
-  if (err instanceof RaError) return { status: RA_STATUS[err.code], body: { error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}), ...(err.details ?? {}) } };
-  if (err instanceof CaError) return { status: err.code === 'not_found' ? 404 : 400, body: { error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } };
+  if (err instanceof RaError)
+    return {
+      status: RA_STATUS[err.code],
+      body: { error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}), ...(err.details ?? {}) },
+    };
+  if (err instanceof CaError)
+    return {
+      status: err.code === 'not_found' ? 404 : 400,
+      body: { error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) },
+    };
   return undefined;
 }

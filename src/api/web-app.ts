@@ -31,8 +31,17 @@ export async function registerWebApp(app: FastifyInstance, rt: Runtime): Promise
   const dir = webDir(rt);
   if (!existsSync(path.join(dir, 'index.html'))) {
     app.log.warn({ dir }, 'web app not built (npm run build:web): the portal UI is not served');
-    app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('certdesk: the web app is not built; run `npm run build:web`.'));
+    app.get('/', async (_req, reply) =>
+      reply.type('text/plain; charset=utf-8').send('certdesk: the web app is not built; run `npm run build:web`.'),
+    );
     return;
   }
-  await app.register(fastifyStatic, { root: dir, prefix: '/', index: ['index.html'], wildcard: false, cacheControl: true, maxAge: 0 });
+  await app.register(fastifyStatic, {
+    root: dir,
+    prefix: '/',
+    index: ['index.html'],
+    wildcard: false,
+    cacheControl: true,
+    maxAge: 0,
+  });
 }

@@ -30,7 +30,12 @@ export function uniqueIdOf(certDer: Buffer, oid: string): string | null {
   }
 }
 
-export function summarise(rec: CertificateRecord, profileName: string, uniqueIdOid: string, now = Date.now()): CertificateSummary {
+export function summarise(
+  rec: CertificateRecord,
+  profileName: string,
+  uniqueIdOid: string,
+  now = Date.now(),
+): CertificateSummary {
   const parsed = parseCertificate(rec.der);
   const expired = rec.not_after < now;
   return {

@@ -8,7 +8,8 @@ import { parseCertificate } from '../pki/certificate.js';
 import { renewalWindow } from './renewal-window.js';
 import { RaError } from './errors.js';
 
-export type LoginRefusal = 'signature_invalid' | 'certificate_unknown' | 'certificate_revoked' | 'certificate_expired' | 'certificate_not_yet_valid';
+export type LoginRefusal =
+  'signature_invalid' | 'certificate_unknown' | 'certificate_revoked' | 'certificate_expired' | 'certificate_not_yet_valid';
 
 export class LoginRefused extends Error {
   constructor(
@@ -34,12 +35,19 @@ export async function checkHolderLogin(
   const record = await getCertificate(ca.storage.db, serial);
   // Our own record is the authority: the exact bytes must be a certificate we issued.
   if (!record || !Buffer.from(record.der).equals(opts.certificateDer)) {
-    throw new LoginRefused('certificate_unknown', 'this certificate was not issued by this CA; log in with a certificate from this CA, or contact a service point');
+    throw new LoginRefused(
+      'certificate_unknown',
+      'this certificate was not issued by this CA; log in with a certificate from this CA, or contact a service point',
+    );
   }
   if (!verifyLoginSignature(opts.challengeText, opts.signature, opts.certificateDer)) {
-    throw new LoginRefused('signature_invalid', 'the signature does not match the certificate: the key on the USB key did not sign this login');
+    throw new LoginRefused(
+      'signature_invalid',
+      'the signature does not match the certificate: the key on the USB key did not sign this login',
+    );
   }
-  if (record.status === 'revoked') throw new LoginRefused('certificate_revoked', 'this certificate has been revoked and cannot be used to log in');
+  if (record.status === 'revoked')
+    throw new LoginRefused('certificate_revoked', 'this certificate has been revoked and cannot be used to log in');
   if (now < record.not_before) throw new LoginRefused('certificate_not_yet_valid', 'this certificate is not valid yet');
   if (now <= record.not_after) return { record, renewalOnly: false };
   const type = await certificateTypeForProfile(ca.storage.db, record.profile);
@@ -51,7 +59,11 @@ export async function checkHolderLogin(
   );
 }
 
-export function assertOwnedBy(record: CertificateRecord | undefined, holderId: number | null, sessionSerial: string): CertificateRecord {
+export function assertOwnedBy(
+  record: CertificateRecord | undefined,
+  holderId: number | null,
+  sessionSerial: string,
+): CertificateRecord {
   if (!record) throw new RaError('not_found', 'no such certificate');
   const own = holderId !== null ? record.holder_id === holderId : record.serial === sessionSerial;
   if (!own) throw new RaError('not_found', 'no such certificate');

@@ -10,8 +10,15 @@ export const OrderFormSchema = z.object({
     .string()
     .trim()
     .regex(PHONE, '联系电话 must be a mobile number (11 digits, starting 13–19) or a landline such as 021-962600'),
-  address: z.string().trim().min(5, '发票邮寄地址 must be at least 5 characters').max(200, '发票邮寄地址 is at most 200 characters'),
-  postcode: z.string().trim().regex(/^\d{6}$/, '邮编 must be 6 digits'),
+  address: z
+    .string()
+    .trim()
+    .min(5, '发票邮寄地址 must be at least 5 characters')
+    .max(200, '发票邮寄地址 is at most 200 characters'),
+  postcode: z
+    .string()
+    .trim()
+    .regex(/^\d{6}$/, '邮编 must be 6 digits'),
   paymentMethod: z.enum(['online', 'postal', 'bank'], { message: '支付方式 must be online, postal or bank' }),
 });
 

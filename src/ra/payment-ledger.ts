@@ -4,6 +4,7 @@
 // duplicate notifications change nothing and one order is never recorded as paid twice.
 import { appendAudit } from '../sa/audit.js';
 import { writeTransaction, type Storage } from '../sa/database.js';
+import { createInvoiceForPayment } from '../sa/invoices.js';
 import { addOrderEvent, getOrder, getOrderByReference, transitionOrder } from '../sa/orders.js';
 import { insertPayment, paymentForOrder } from '../sa/payments.js';
 import { RaError } from './errors.js';
@@ -30,14 +31,38 @@ export async function recordPayment(storage: Storage, p: IncomingPayment): Promi
     const existing = await paymentForOrder(tx, order.id);
     if (existing) {
       if (existing.channel === p.channel && existing.trade_no === p.tradeNo) return 'duplicate';
-      await addOrderEvent(tx, order.id, 'payment.extra', p.actor, { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen, note: 'order already paid: refund this payment' });
-      await appendAudit(tx, [{ actor: p.actor, action: 'payment.extra', target: order.id, details: { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen } }]);
+      await addOrderEvent(tx, order.id, 'payment.extra', p.actor, {
+        channel: p.channel,
+        tradeNo: p.tradeNo,
+        amountFen: p.amountFen,
+        note: 'order already paid: refund this payment',
+      });
+      await appendAudit(tx, [
+        {
+          actor: p.actor,
+          action: 'payment.extra',
+          target: order.id,
+          details: { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen },
+        },
+      ]);
       return 'extra';
     }
     if (p.amountFen !== order.amount_fen) {
       // Kept (the transaction commits the event) and reported to the caller after commit.
-      await addOrderEvent(tx, order.id, 'payment.rejected', p.actor, { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen, reason: 'amount_mismatch' });
-      await appendAudit(tx, [{ actor: p.actor, action: 'payment.rejected', target: order.id, details: { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen, expectedFen: order.amount_fen } }]);
+      await addOrderEvent(tx, order.id, 'payment.rejected', p.actor, {
+        channel: p.channel,
+        tradeNo: p.tradeNo,
+        amountFen: p.amountFen,
+        reason: 'amount_mismatch',
+      });
+      await appendAudit(tx, [
+        {
+          actor: p.actor,
+          action: 'payment.rejected',
+          target: order.id,
+          details: { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen, expectedFen: order.amount_fen },
+        },
+      ]);
       return new RaError(
         'amount_mismatch',
         `amount received ¥${fenToYuan(p.amountFen)} does not match the order's ¥${fenToYuan(order.amount_fen)}`,
@@ -46,11 +71,22 @@ export async function recordPayment(storage: Storage, p: IncomingPayment): Promi
     }
     const expectedChannel = order.payment_method === 'online' ? undefined : order.payment_method;
     if (expectedChannel && p.channel !== expectedChannel) {
-      throw new RaError('method_mismatch', `order ${order.id} is to be paid by ${order.payment_method}, not ${p.channel}`, 'channel');
+      throw new RaError(
+        'method_mismatch',
+        `order ${order.id} is to be paid by ${order.payment_method}, not ${p.channel}`,
+        'channel',
+      );
     }
     if (order.state !== 'awaiting_payment' && order.state !== 'expired') {
-      await addOrderEvent(tx, order.id, 'payment.extra', p.actor, { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen, note: `order is ${order.state}: refund this payment` });
-      await appendAudit(tx, [{ actor: p.actor, action: 'payment.extra', target: order.id, details: { state: order.state, tradeNo: p.tradeNo } }]);
+      await addOrderEvent(tx, order.id, 'payment.extra', p.actor, {
+        channel: p.channel,
+        tradeNo: p.tradeNo,
+        amountFen: p.amountFen,
+        note: `order is ${order.state}: refund this payment`,
+      });
+      await appendAudit(tx, [
+        { actor: p.actor, action: 'payment.extra', target: order.id, details: { state: order.state, tradeNo: p.tradeNo } },
+      ]);
       return 'extra';
     }
     const now = Date.now();
@@ -66,8 +102,28 @@ export async function recordPayment(storage: Storage, p: IncomingPayment): Promi
     });
     const moved = await transitionOrder(tx, order.id, ['awaiting_payment', 'expired'], 'paid', { paid_at: p.paidAt });
     if (!moved) throw new RaError('invalid_state', `order ${order.id} changed state while recording its payment`);
-    await addOrderEvent(tx, order.id, 'paid', p.actor, { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen, lateAfterExpiry: order.state === 'expired' });
-    await appendAudit(tx, [{ actor: p.actor, action: 'payment.recorded', target: order.id, details: { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen } }]);
+    await addOrderEvent(tx, order.id, 'paid', p.actor, {
+      channel: p.channel,
+      tradeNo: p.tradeNo,
+      amountFen: p.amountFen,
+      lateAfterExpiry: order.state === 'expired',
+    });
+    await appendAudit(tx, [
+      {
+        actor: p.actor,
+        action: 'payment.recorded',
+        target: order.id,
+        details: { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen },
+      },
+    ]);
+    // the invoice record (staff console: e-invoice PDF, paper invoice mailing) is born with the payment
+    await createInvoiceForPayment(tx, order, {
+      channel: p.channel,
+      tradeNo: p.tradeNo,
+      amountFen: p.amountFen,
+      paidAt: p.paidAt,
+      actor: p.actor,
+    });
     return 'recorded';
   });
   if (result instanceof RaError) throw result;

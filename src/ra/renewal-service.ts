@@ -7,10 +7,25 @@ import { parseCertificate } from '../pki/certificate.js';
 import { CsrError, parseCsr } from '../pki/csr.js';
 import { verifyRenewalProof } from '../pki/renewal-proof.js';
 import { appendAudit } from '../sa/audit.js';
-import { certificateTypeForProfile, enabledPaymentMethods, pricesFor, remittanceInfo, type CertificateType } from '../sa/catalogue.js';
+import {
+  certificateTypeForProfile,
+  enabledPaymentMethods,
+  pricesFor,
+  remittanceInfo,
+  type CertificateType,
+} from '../sa/catalogue.js';
 import { getCertificate, getCertificateByOrder, type CertificateRecord } from '../sa/certificates.js';
 import { isUniqueViolation, writeTransaction, type Storage } from '../sa/database.js';
-import { addOrderEvent, getOrder, insertOrder, openOrderForCertificate, ordersAwaitingOnlinePayment, ordersToExpire, transitionOrder, type Order } from '../sa/orders.js';
+import {
+  addOrderEvent,
+  getOrder,
+  insertOrder,
+  openOrderForCertificate,
+  ordersAwaitingOnlinePayment,
+  ordersToExpire,
+  transitionOrder,
+  type Order,
+} from '../sa/orders.js';
 import type { PaymentMethod } from '../sa/schema.js';
 import type { PaymentGateway } from '../payments/gateway.js';
 import { RaError } from './errors.js';
@@ -55,7 +70,11 @@ export class RenewalService {
 
   async certificateType(profile: string): Promise<CertificateType> {
     const t = await certificateTypeForProfile(this.db, profile);
-    if (!t) throw new RaError('not_eligible', `certificate type for profile ${profile} is not in the catalogue; a service point handles it`);
+    if (!t)
+      throw new RaError(
+        'not_eligible',
+        `certificate type for profile ${profile} is not in the catalogue; a service point handles it`,
+      );
     return t;
   }
 
@@ -70,7 +89,11 @@ export class RenewalService {
       beforeDays: type.renew_before_days,
       afterDays: type.renew_after_days,
     });
-    const terms = (await pricesFor(this.db, type.code)).map((p) => ({ years: p.termYears, months: p.termYears * 12, priceFen: p.priceFen }));
+    const terms = (await pricesFor(this.db, type.code)).map((p) => ({
+      years: p.termYears,
+      months: p.termYears * 12,
+      priceFen: p.priceFen,
+    }));
     return {
       certificate,
       type,
@@ -83,14 +106,26 @@ export class RenewalService {
 
   async createOrder(serial: string, form: OrderForm, actor: string): Promise<Order> {
     const q = await this.quote(serial);
-    if (q.openOrder) throw new RaError('order_open', `order ${q.openOrder.id} for this certificate is still open; continue it instead`, undefined, { orderId: q.openOrder.id });
-    if (!q.eligibility.eligible) throw new RaError('not_eligible', `renewal is not open for this certificate (${q.eligibility.reason})`);
+    if (q.openOrder)
+      throw new RaError(
+        'order_open',
+        `order ${q.openOrder.id} for this certificate is still open; continue it instead`,
+        undefined,
+        { orderId: q.openOrder.id },
+      );
+    if (!q.eligibility.eligible)
+      throw new RaError('not_eligible', `renewal is not open for this certificate (${q.eligibility.reason})`);
     const term = q.terms.find((t) => t.years === form.termYears);
-    if (!term) throw new RaError('invalid', `更新有效期 of ${form.termYears} years is not offered for ${q.type.name}`, 'termYears');
-    if (!q.paymentMethods.includes(form.paymentMethod)) throw new RaError('invalid', `支付方式 ${form.paymentMethod} is not available`, 'paymentMethod');
+    if (!term)
+      throw new RaError('invalid', `更新有效期 of ${form.termYears} years is not offered for ${q.type.name}`, 'termYears');
+    if (!q.paymentMethods.includes(form.paymentMethod))
+      throw new RaError('invalid', `支付方式 ${form.paymentMethod} is not available`, 'paymentMethod');
     const now = Date.now();
     const parsed = parseCertificate(q.certificate.der);
-    const organization = parsed.subject.find((a) => a.type === 'O')?.value ?? parsed.subject.find((a) => a.type === 'CN')?.value ?? q.certificate.subject;
+    const organization =
+      parsed.subject.find((a) => a.type === 'O')?.value ??
+      parsed.subject.find((a) => a.type === 'CN')?.value ??
+      q.certificate.subject;
     const ttl = form.paymentMethod === 'online' ? this.policy.onlineOrderTtlMs : this.policy.offlineOrderTtlMs;
     for (let attempt = 0; ; attempt++) {
       const order: Order = {
@@ -119,10 +154,22 @@ export class RenewalService {
       try {
         await writeTransaction(this.storage, async (tx) => {
           // re-checked under the write lock: two tabs cannot open two orders for one certificate
-          if (await openOrderForCertificate(tx, serial, OPEN_STATES)) throw new RaError('order_open', 'an order for this certificate is already open');
+          if (await openOrderForCertificate(tx, serial, OPEN_STATES))
+            throw new RaError('order_open', 'an order for this certificate is already open');
           await insertOrder(tx, order);
-          await addOrderEvent(tx, order.id, 'created', actor, { amountFen: order.amount_fen, termYears: order.term_years, paymentMethod: order.payment_method });
-          await appendAudit(tx, [{ actor, action: 'order.created', target: order.id, details: { certificate: serial, amountFen: order.amount_fen, paymentMethod: order.payment_method } }]);
+          await addOrderEvent(tx, order.id, 'created', actor, {
+            amountFen: order.amount_fen,
+            termYears: order.term_years,
+            paymentMethod: order.payment_method,
+          });
+          await appendAudit(tx, [
+            {
+              actor,
+              action: 'order.created',
+              target: order.id,
+              details: { certificate: serial, amountFen: order.amount_fen, paymentMethod: order.payment_method },
+            },
+          ]);
         });
         return order;
       } catch (e) {
@@ -143,7 +190,8 @@ export class RenewalService {
   }
 
   async startOnlinePayment(order: Order, returnUrl: string): Promise<string> {
-    if (order.payment_method !== 'online') throw new RaError('invalid_state', 'this order is paid by remittance, not online', 'paymentMethod');
+    if (order.payment_method !== 'online')
+      throw new RaError('invalid_state', 'this order is paid by remittance, not online', 'paymentMethod');
     if (order.state !== 'awaiting_payment') throw new RaError('invalid_state', `order is ${order.state}; nothing to pay`);
     const { redirectUrl } = await this.gateway.createPayment({
       orderId: order.id,
@@ -168,7 +216,8 @@ export class RenewalService {
 
   async cancel(order: Order, actor: string): Promise<Order> {
     await writeTransaction(this.storage, async (tx) => {
-      if (!(await transitionOrder(tx, order.id, ['awaiting_payment'], 'cancelled'))) throw new RaError('invalid_state', `order is ${order.state}; only an unpaid order can be cancelled`);
+      if (!(await transitionOrder(tx, order.id, ['awaiting_payment'], 'cancelled')))
+        throw new RaError('invalid_state', `order is ${order.state}; only an unpaid order can be cancelled`);
       await addOrderEvent(tx, order.id, 'cancelled', actor);
       await appendAudit(tx, [{ actor, action: 'order.cancelled', target: order.id }]);
     });
@@ -179,14 +228,22 @@ export class RenewalService {
    * Issues the renewed certificate for a paid order: the CSR must come with a proof signed by the
    * certificate being renewed. Exactly one certificate per order: asking again returns it.
    */
-  async issue(order: Order, csrDer: Buffer, proof: Buffer, actor: string): Promise<{ order: Order; certificate: CertificateRecord }> {
+  async issue(
+    order: Order,
+    csrDer: Buffer,
+    proof: Buffer,
+    actor: string,
+  ): Promise<{ order: Order; certificate: CertificateRecord }> {
     const issuedAlready = await getCertificateByOrder(this.db, order.id);
     if (issuedAlready) {
       await this.markIssued(order, issuedAlready, actor);
       return { order: await this.order(order.id), certificate: issuedAlready };
     }
     if (!['paid', 'issuing'].includes(order.state)) {
-      throw new RaError(order.state === 'awaiting_payment' || order.state === 'expired' ? 'order_not_paid' : 'invalid_state', `order is ${order.state}; it must be paid before the certificate is updated`);
+      throw new RaError(
+        order.state === 'awaiting_payment' || order.state === 'expired' ? 'order_not_paid' : 'invalid_state',
+        `order is ${order.state}; it must be paid before the certificate is updated`,
+      );
     }
     const old = await getCertificate(this.db, order.certificate_serial);
     if (!old) throw new RaError('not_found', 'the certificate being renewed is not on record');
@@ -209,7 +266,9 @@ export class RenewalService {
         profileId: old.profile,
         subject: oldParsed.subject,
         notAfter: renewedNotAfter(new Date(old.not_after), order.term_years),
-        ...(uniqueIdOf(old.der, this.ca.config.uniqueIdOid) ? { uniqueId: uniqueIdOf(old.der, this.ca.config.uniqueIdOid)! } : {}),
+        ...(uniqueIdOf(old.der, this.ca.config.uniqueIdOid)
+          ? { uniqueId: uniqueIdOf(old.der, this.ca.config.uniqueIdOid)! }
+          : {}),
         renewsSerial: old.serial,
         orderId: order.id,
         actor,
@@ -224,15 +283,20 @@ export class RenewalService {
 
   private async markIssued(order: Order, cert: CertificateRecord, actor: string): Promise<void> {
     if (await transitionOrder(this.db, order.id, ['issuing'], 'issued', { issued_serial: cert.serial })) {
-      await addOrderEvent(this.db, order.id, 'issued', actor, { serial: cert.serial, notAfter: new Date(cert.not_after).toISOString() });
+      await addOrderEvent(this.db, order.id, 'issued', actor, {
+        serial: cert.serial,
+        notAfter: new Date(cert.not_after).toISOString(),
+      });
     }
   }
 
   /** The key assistant wrote and verified the new certificate: complete the order. */
   async markInstalled(order: Order, actor: string): Promise<Order> {
     if (order.state === 'completed') return order;
-    if (order.state !== 'issued' && order.state !== 'installed') throw new RaError('invalid_state', `order is ${order.state}; the certificate must be issued first`);
-    if (await transitionOrder(this.db, order.id, ['issued'], 'installed')) await addOrderEvent(this.db, order.id, 'installed', actor);
+    if (order.state !== 'issued' && order.state !== 'installed')
+      throw new RaError('invalid_state', `order is ${order.state}; the certificate must be issued first`);
+    if (await transitionOrder(this.db, order.id, ['issued'], 'installed'))
+      await addOrderEvent(this.db, order.id, 'installed', actor);
     const old = await getCertificate(this.db, order.certificate_serial);
     if (this.policy.revokeSuperseded && old && old.status === 'valid') {
       try {

@@ -11,7 +11,12 @@ export async function certificateTypeForProfile(db: Executor, profile: string): 
 }
 
 export async function pricesFor(db: Executor, typeCode: string): Promise<{ termYears: number; priceFen: number }[]> {
-  const rows = await db.selectFrom('prices').select(['term_years', 'price_fen']).where('type_code', '=', typeCode).orderBy('term_years').execute();
+  const rows = await db
+    .selectFrom('prices')
+    .select(['term_years', 'price_fen'])
+    .where('type_code', '=', typeCode)
+    .orderBy('term_years')
+    .execute();
   return rows.map((r) => ({ termYears: r.term_years, priceFen: r.price_fen }));
 }
 

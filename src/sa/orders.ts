@@ -21,11 +21,18 @@ export async function getOrderByReference(db: Executor, reference: string): Prom
 
 export async function listOrdersForHolder(db: Executor, holderId: number | null, certificateSerials: string[]): Promise<Order[]> {
   let q = db.selectFrom('orders').selectAll();
-  q = holderId !== null ? q.where('holder_id', '=', holderId) : q.where('certificate_serial', 'in', certificateSerials.length ? certificateSerials : ['']);
+  q =
+    holderId !== null
+      ? q.where('holder_id', '=', holderId)
+      : q.where('certificate_serial', 'in', certificateSerials.length ? certificateSerials : ['']);
   return q.orderBy('created_at', 'desc').limit(200).execute();
 }
 
-export async function openOrderForCertificate(db: Executor, serial: string, openStates: OrderState[]): Promise<Order | undefined> {
+export async function openOrderForCertificate(
+  db: Executor,
+  serial: string,
+  openStates: OrderState[],
+): Promise<Order | undefined> {
   return db
     .selectFrom('orders')
     .selectAll()
@@ -36,7 +43,13 @@ export async function openOrderForCertificate(db: Executor, serial: string, open
 }
 
 /** Moves an order from one of `from` to `to`; returns false when it was not in `from` (someone else moved it). */
-export async function transitionOrder(db: Executor, id: string, from: OrderState[], to: OrderState, set: Partial<Order> = {}): Promise<boolean> {
+export async function transitionOrder(
+  db: Executor,
+  id: string,
+  from: OrderState[],
+  to: OrderState,
+  set: Partial<Order> = {},
+): Promise<boolean> {
   const r = await db
     .updateTable('orders')
     .set({ ...set, state: to, updated_at: Date.now() })
@@ -46,8 +59,17 @@ export async function transitionOrder(db: Executor, id: string, from: OrderState
   return Number(r.numUpdatedRows) === 1;
 }
 
-export async function addOrderEvent(db: Executor, orderId: string, type: string, actor: string, detail: Record<string, unknown> = {}): Promise<void> {
-  await db.insertInto('order_events').values({ order_id: orderId, at: Date.now(), type, actor, detail: JSON.stringify(detail) }).execute();
+export async function addOrderEvent(
+  db: Executor,
+  orderId: string,
+  type: string,
+  actor: string,
+  detail: Record<string, unknown> = {},
+): Promise<void> {
+  await db
+    .insertInto('order_events')
+    .values({ order_id: orderId, at: Date.now(), type, actor, detail: JSON.stringify(detail) })
+    .execute();
 }
 
 export async function orderEvents(db: Executor, orderId: string): Promise<OrderEvent[]> {
@@ -55,7 +77,13 @@ export async function orderEvents(db: Executor, orderId: string): Promise<OrderE
 }
 
 export async function ordersToExpire(db: Executor, now: number): Promise<Order[]> {
-  return db.selectFrom('orders').selectAll().where('state', '=', 'awaiting_payment').where('expires_at', '<', now).limit(500).execute();
+  return db
+    .selectFrom('orders')
+    .selectAll()
+    .where('state', '=', 'awaiting_payment')
+    .where('expires_at', '<', now)
+    .limit(500)
+    .execute();
 }
 
 export async function ordersAwaitingOnlinePayment(db: Executor, createdAfter: number): Promise<Order[]> {

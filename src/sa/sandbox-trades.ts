@@ -7,7 +7,12 @@ import type { SandboxTradeTable } from './schema.js';
 export type SandboxTrade = Selectable<SandboxTradeTable>;
 
 export async function findTrade(db: Executor, merchantId: string, outTradeNo: string): Promise<SandboxTrade | undefined> {
-  return db.selectFrom('sandbox_trades').selectAll().where('merchant_id', '=', merchantId).where('out_trade_no', '=', outTradeNo).executeTakeFirst();
+  return db
+    .selectFrom('sandbox_trades')
+    .selectAll()
+    .where('merchant_id', '=', merchantId)
+    .where('out_trade_no', '=', outTradeNo)
+    .executeTakeFirst();
 }
 
 export async function getTrade(db: Executor, tradeNo: string): Promise<SandboxTrade | undefined> {
@@ -15,7 +20,11 @@ export async function getTrade(db: Executor, tradeNo: string): Promise<SandboxTr
 }
 
 export async function insertTrade(db: Executor, t: SandboxTrade): Promise<void> {
-  await db.insertInto('sandbox_trades').values(t).onConflict((oc) => oc.columns(['merchant_id', 'out_trade_no']).doNothing()).execute();
+  await db
+    .insertInto('sandbox_trades')
+    .values(t)
+    .onConflict((oc) => oc.columns(['merchant_id', 'out_trade_no']).doNothing())
+    .execute();
 }
 
 /** pending → paid, once. */
@@ -40,7 +49,13 @@ export async function tradesToNotify(db: Executor, now: number): Promise<Sandbox
     .execute();
 }
 
-export async function recordNotifyAttempt(db: Executor, tradeNo: string, acked: boolean, nextAt: number | null, now: number): Promise<void> {
+export async function recordNotifyAttempt(
+  db: Executor,
+  tradeNo: string,
+  acked: boolean,
+  nextAt: number | null,
+  now: number,
+): Promise<void> {
   await db
     .updateTable('sandbox_trades')
     .set((eb) => ({

@@ -20,7 +20,10 @@ export interface TestHolder {
 
 const ecSign = (key: KeyObject, data: Buffer): Buffer => sign('sha256', data, { key, dsaEncoding: 'der' });
 
-export async function createHolder(ca: TestCa, opts: { name?: string; uniqueId?: string; days?: number; profile?: string } = {}): Promise<TestHolder> {
+export async function createHolder(
+  ca: TestCa,
+  opts: { name?: string; uniqueId?: string; days?: number; profile?: string } = {},
+): Promise<TestHolder> {
   const name = opts.name ?? '企业测试';
   const { privateKey, publicKey } = generateKeyPair('ec-p256');
   const subject: NameAttribute[] = [
@@ -28,7 +31,12 @@ export async function createHolder(ca: TestCa, opts: { name?: string; uniqueId?:
     { type: 'O', value: name },
     { type: 'CN', value: name },
   ];
-  const csr = await buildCsr({ subject, spki: spkiOf(publicKey), signatureAlgId: signatureAlgorithmFor('ec-p256').algId, sign: (d) => ecSign(privateKey, d) });
+  const csr = await buildCsr({
+    subject,
+    spki: spkiOf(publicKey),
+    signatureAlgId: signatureAlgorithmFor('ec-p256').algId,
+    sign: (d) => ecSign(privateKey, d),
+  });
   const issued = await ca.rt.ca.issue({
     csr,
     profileId: opts.profile ?? 'org-identity',
@@ -44,7 +52,12 @@ export async function createHolder(ca: TestCa, opts: { name?: string; uniqueId?:
     signLogin: (challenge) => ecSign(privateKey, Buffer.from(challenge, 'utf8')),
     async renewalRequest(orderId) {
       const k = generateKeyPair('ec-p256');
-      const newCsr = await buildCsr({ subject, spki: spkiOf(k.publicKey), signatureAlgId: signatureAlgorithmFor('ec-p256').algId, sign: (d) => ecSign(k.privateKey, d) });
+      const newCsr = await buildCsr({
+        subject,
+        spki: spkiOf(k.publicKey),
+        signatureAlgId: signatureAlgorithmFor('ec-p256').algId,
+        sign: (d) => ecSign(k.privateKey, d),
+      });
       return { newKey: k.privateKey, csr: newCsr, proof: ecSign(privateKey, renewalProofMessage(orderId, newCsr)) };
     },
   };
@@ -76,7 +89,12 @@ export class PortalClient {
     if (this.cookie) headers.cookie = this.cookie;
     if (this.csrf) headers['x-csrf-token'] = this.csrf;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(this.base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: 'manual' });
+    const res = await fetch(this.base + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      redirect: 'manual',
+    });
     const set = res.headers.get('set-cookie');
     if (set) this.cookie = set.split(';')[0]!;
     const text = await res.text();

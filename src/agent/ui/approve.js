@@ -1,4 +1,3 @@
-/* global window, document, URLSearchParams, setTimeout, EventSource */
 // The approval window: shows which site asks for what, on which key and certificate, takes the PIN,
 // and tells the opener (the portal) only the outcome, by postMessage to the requesting origin.
 import { api, el, errorText, formatDate, formatTime, lang, pinTriesText, setLang, t, translatePage } from './common.js';

@@ -1,4 +1,3 @@
-/* global window, document, localStorage, fetch, URLSearchParams */
 // Shared by the key assistant's pages: language (zh-CN by default, English on request), text
 // lookup, small DOM helpers. No inline event handlers anywhere: the pages' CSP forbids them.
 

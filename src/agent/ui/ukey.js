@@ -1,4 +1,3 @@
-/* global document, EventSource */
 // UKey 管理: the keys the assistant sees, the certificates on them, and changing the PIN.
 import { api, el, errorText, formatDate, lang, pinTriesText, setLang, t, translatePage } from './common.js';
 

@@ -18,7 +18,8 @@ import { parseCertificate } from '../../pki/certificate.js';
 
 const b64 = (field: string, v: unknown, max = 64 * 1024): Buffer => {
   if (typeof v !== 'string' || v.length === 0) throw new HttpError(400, 'invalid', `${field} is required (base64)`, field);
-  if (v.length > max || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(v)) throw new HttpError(400, 'invalid', `${field} must be base64`, field);
+  if (v.length > max || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(v))
+    throw new HttpError(400, 'invalid', `${field} must be base64`, field);
   return Buffer.from(v, 'base64');
 };
 
@@ -31,7 +32,11 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
   const allowedOrigin = (req: FastifyRequest): string => {
     const origin = String(req.headers.origin ?? '');
     if (!rt.config.portalOrigins.includes(origin)) {
-      throw new HttpError(403, 'origin_not_allowed', `requests must come from the portal (${rt.config.portalOrigins.join(', ')}), not ${origin || 'no origin'}`);
+      throw new HttpError(
+        403,
+        'origin_not_allowed',
+        `requests must come from the portal (${rt.config.portalOrigins.join(', ')}), not ${origin || 'no origin'}`,
+      );
     }
     return origin;
   };
@@ -42,14 +47,23 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
     publicUrl: rt.config.publicUrl,
   }));
 
-  app.post('/api/portal/login/challenge', { schema: { tags, summary: 'A one-time login challenge bound to the portal origin' } }, async (req) => {
-    const origin = allowedOrigin(req);
-    const { challenge, text } = buildLoginChallenge({ origin, ttlSeconds: 120 });
-    await insertChallenge(rt.storage.db, challenge.nonce, origin, challenge.exp * 1000);
-    return { challenge: text, expiresAt: new Date(challenge.exp * 1000).toISOString() };
-  });
+  app.post(
+    '/api/portal/login/challenge',
+    { schema: { tags, summary: 'A one-time login challenge bound to the portal origin' } },
+    async (req) => {
+      const origin = allowedOrigin(req);
+      const { challenge, text } = buildLoginChallenge({ origin, ttlSeconds: 120 });
+      await insertChallenge(rt.storage.db, challenge.nonce, origin, challenge.exp * 1000);
+      return { challenge: text, expiresAt: new Date(challenge.exp * 1000).toISOString() };
+    },
+  );
 
-  const loginBody = (rec: Parameters<typeof certificateView>[1], holder: Parameters<typeof holderView>[1], csrfToken: string, renewalOnly: boolean) => ({
+  const loginBody = (
+    rec: Parameters<typeof certificateView>[1],
+    holder: Parameters<typeof holderView>[1],
+    csrfToken: string,
+    renewalOnly: boolean,
+  ) => ({
     holder: holderView(rt, holder, rec),
     certificate: certificateView(rt, rec),
     csrfToken,
@@ -58,11 +72,15 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
 
   app.post<{ Body: { challenge?: unknown; signature?: unknown; certificate?: unknown } }>(
     '/api/portal/login',
-    { schema: { tags, summary: 'Log in with a signed challenge', body: { type: 'object' } }, config: { rateLimit: { max: 20, timeWindow: '1 minute' } } },
+    {
+      schema: { tags, summary: 'Log in with a signed challenge', body: { type: 'object' } },
+      config: { rateLimit: { max: 20, timeWindow: '1 minute' } },
+    },
     async (req, reply) => {
       const origin = allowedOrigin(req);
       const text = req.body?.challenge;
-      if (typeof text !== 'string' || text.length > 2048) throw new HttpError(400, 'invalid', 'challenge is required', 'challenge');
+      if (typeof text !== 'string' || text.length > 2048)
+        throw new HttpError(400, 'invalid', 'challenge is required', 'challenge');
       const signature = b64('signature', req.body?.signature);
       const certDer = b64('certificate', req.body?.certificate);
       let nonce: string;
@@ -73,7 +91,11 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
       }
       // One use only, bound to the origin it was issued for, before anything else is checked.
       if (!(await consumeChallenge(rt.storage.db, nonce, origin, Date.now()))) {
-        throw new HttpError(401, 'challenge_unknown', 'the login challenge is unknown, used already or expired: start the login again');
+        throw new HttpError(
+          401,
+          'challenge_unknown',
+          'the login challenge is unknown, used already or expired: start the login again',
+        );
       }
       const { record, renewalOnly } = await checkHolderLogin(rt.ca, { challengeText: text, signature, certificateDer: certDer });
       const s = await startSession(rt, reply, { certificate: record, renewalOnly });
@@ -83,10 +105,14 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
     },
   );
 
-  app.get('/api/portal/session', { schema: { tags, summary: 'The current session' }, preHandler: renewalSession }, async (req) => {
-    const c = ctx(req);
-    return loginBody(c.certificate, c.holder, c.session.csrf_token, c.session.renewal_only === 1);
-  });
+  app.get(
+    '/api/portal/session',
+    { schema: { tags, summary: 'The current session' }, preHandler: renewalSession },
+    async (req) => {
+      const c = ctx(req);
+      return loginBody(c.certificate, c.holder, c.session.csrf_token, c.session.renewal_only === 1);
+    },
+  );
 
   app.post('/api/portal/logout', { schema: { tags, summary: 'End the session (退出)' } }, async (req, reply) => {
     await endCurrentSession(rt, req, reply);
@@ -98,117 +124,196 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
   const ownOrder = async (req: FastifyRequest, id: string): Promise<Order> => {
     const c = ctx(req);
     const order = await rt.renewals.order(id).catch(() => undefined);
-    const mine = order && (c.session.holder_id !== null ? order.holder_id === c.session.holder_id : order.certificate_serial === c.session.certificate_serial);
+    const mine =
+      order &&
+      (c.session.holder_id !== null
+        ? order.holder_id === c.session.holder_id
+        : order.certificate_serial === c.session.certificate_serial);
     if (!order || !mine) throw new RaError('not_found', `no order ${id}`);
     return order;
   };
 
   const fullOrder = async (order: Order) => {
     const old = await getCertificate(rt.storage.db, order.certificate_serial);
-    return orderView(order, { events: await orderEvents(rt.storage.db, order.id), remittance: await rt.renewals.remittance(), ...(old ? { oldNotAfter: old.not_after } : {}) });
+    return orderView(order, {
+      events: await orderEvents(rt.storage.db, order.id),
+      remittance: await rt.renewals.remittance(),
+      ...(old ? { oldNotAfter: old.not_after } : {}),
+    });
   };
 
-  app.get('/api/portal/renewal', { schema: { tags, summary: 'Renewal eligibility, terms and prices' }, preHandler: renewalSession }, async (req) => {
-    const q = await rt.renewals.quote(ctx(req).session.certificate_serial);
-    return {
-      certificate: certificateView(rt, q.certificate),
-      eligible: q.eligibility.eligible,
-      reason: q.eligibility.eligible ? null : q.eligibility.reason,
-      window: { opensAt: q.eligibility.window.opensAt.toISOString(), closesAt: q.eligibility.window.closesAt.toISOString() },
-      terms: q.terms,
-      paymentMethods: q.paymentMethods,
-      certificateType: { code: q.type.code, name: q.type.name, nameEn: q.type.name_en },
-      openOrder: q.openOrder ? await fullOrder(q.openOrder) : null,
-    };
-  });
+  app.get(
+    '/api/portal/renewal',
+    { schema: { tags, summary: 'Renewal eligibility, terms and prices' }, preHandler: renewalSession },
+    async (req) => {
+      const q = await rt.renewals.quote(ctx(req).session.certificate_serial);
+      return {
+        certificate: certificateView(rt, q.certificate),
+        eligible: q.eligibility.eligible,
+        reason: q.eligibility.eligible ? null : q.eligibility.reason,
+        window: { opensAt: q.eligibility.window.opensAt.toISOString(), closesAt: q.eligibility.window.closesAt.toISOString() },
+        terms: q.terms,
+        paymentMethods: q.paymentMethods,
+        certificateType: { code: q.type.code, name: q.type.name, nameEn: q.type.name_en },
+        openOrder: q.openOrder ? await fullOrder(q.openOrder) : null,
+      };
+    },
+  );
 
-  app.post('/api/portal/orders', { schema: { tags, summary: 'Create a renewal order (请填写您的订单信息)', body: { type: 'object' } }, preHandler: renewalSession }, async (req, reply) => {
-    const form = parseOrderForm(req.body);
-    const order = await rt.renewals.createOrder(ctx(req).session.certificate_serial, form, `holder:${ctx(req).session.certificate_serial}`);
-    return reply.code(201).send({ order: await fullOrder(order) });
-  });
+  app.post(
+    '/api/portal/orders',
+    {
+      schema: { tags, summary: 'Create a renewal order (请填写您的订单信息)', body: { type: 'object' } },
+      preHandler: renewalSession,
+    },
+    async (req, reply) => {
+      const form = parseOrderForm(req.body);
+      const order = await rt.renewals.createOrder(
+        ctx(req).session.certificate_serial,
+        form,
+        `holder:${ctx(req).session.certificate_serial}`,
+      );
+      return reply.code(201).send({ order: await fullOrder(order) });
+    },
+  );
 
-  app.get('/api/portal/orders', { schema: { tags, summary: 'The holder\'s orders (订单查询)' }, preHandler: renewalSession }, async (req) => {
-    const c = ctx(req);
-    const orders = await listOrdersForHolder(rt.storage.db, c.session.holder_id, [c.session.certificate_serial]);
-    return { orders: await Promise.all(orders.map(fullOrder)) };
-  });
+  app.get(
+    '/api/portal/orders',
+    { schema: { tags, summary: "The holder's orders (订单查询)" }, preHandler: renewalSession },
+    async (req) => {
+      const c = ctx(req);
+      const orders = await listOrdersForHolder(rt.storage.db, c.session.holder_id, [c.session.certificate_serial]);
+      return { orders: await Promise.all(orders.map(fullOrder)) };
+    },
+  );
 
-  app.get<{ Params: { id: string } }>('/api/portal/orders/:id', { schema: { tags, summary: 'One order; an unpaid online order is reconciled with the gateway first' }, preHandler: renewalSession }, async (req) => {
-    let order = await ownOrder(req, req.params.id);
-    order = await rt.renewals.reconcile(order).catch((e: unknown) => {
-      req.log.warn({ err: e }, 'active payment query failed');
-      return order;
-    });
-    return { order: await fullOrder(order) };
-  });
+  app.get<{ Params: { id: string } }>(
+    '/api/portal/orders/:id',
+    {
+      schema: { tags, summary: 'One order; an unpaid online order is reconciled with the gateway first' },
+      preHandler: renewalSession,
+    },
+    async (req) => {
+      let order = await ownOrder(req, req.params.id);
+      order = await rt.renewals.reconcile(order).catch((e: unknown) => {
+        req.log.warn({ err: e }, 'active payment query failed');
+        return order;
+      });
+      return { order: await fullOrder(order) };
+    },
+  );
 
-  app.post<{ Params: { id: string } }>('/api/portal/orders/:id/pay', { schema: { tags, summary: 'The gateway payment page URL' }, preHandler: renewalSession }, async (req) => {
-    const order = await ownOrder(req, req.params.id);
-    const returnUrl = `${rt.config.publicUrl}/api/portal/orders/${encodeURIComponent(order.id)}/return`;
-    return { redirectUrl: await rt.renewals.startOnlinePayment(order, returnUrl) };
-  });
+  app.post<{ Params: { id: string } }>(
+    '/api/portal/orders/:id/pay',
+    { schema: { tags, summary: 'The gateway payment page URL' }, preHandler: renewalSession },
+    async (req) => {
+      const order = await ownOrder(req, req.params.id);
+      const returnUrl = `${rt.config.publicUrl}/api/portal/orders/${encodeURIComponent(order.id)}/return`;
+      return { redirectUrl: await rt.renewals.startOnlinePayment(order, returnUrl) };
+    },
+  );
 
   // The browser's return from the gateway: only a hint. Ask the gateway, then show the order.
-  app.get<{ Params: { id: string } }>('/api/portal/orders/:id/return', { schema: { tags, summary: 'Browser return from the gateway' } }, async (req, reply) => {
-    const order = await rt.renewals.order(req.params.id).catch(() => undefined);
-    if (order) await rt.renewals.reconcile(order).catch((e: unknown) => req.log.warn({ err: e }, 'active payment query failed'));
-    return reply.redirect(`/#/orders/${encodeURIComponent(req.params.id)}`);
-  });
+  app.get<{ Params: { id: string } }>(
+    '/api/portal/orders/:id/return',
+    { schema: { tags, summary: 'Browser return from the gateway' } },
+    async (req, reply) => {
+      const order = await rt.renewals.order(req.params.id).catch(() => undefined);
+      if (order)
+        await rt.renewals.reconcile(order).catch((e: unknown) => req.log.warn({ err: e }, 'active payment query failed'));
+      return reply.redirect(`/#/orders/${encodeURIComponent(req.params.id)}`);
+    },
+  );
 
-  app.post<{ Params: { id: string } }>('/api/portal/orders/:id/cancel', { schema: { tags, summary: 'Cancel an unpaid order' }, preHandler: renewalSession }, async (req) => {
-    const order = await ownOrder(req, req.params.id);
-    return { order: await fullOrder(await rt.renewals.cancel(order, `holder:${ctx(req).session.certificate_serial}`)) };
-  });
+  app.post<{ Params: { id: string } }>(
+    '/api/portal/orders/:id/cancel',
+    { schema: { tags, summary: 'Cancel an unpaid order' }, preHandler: renewalSession },
+    async (req) => {
+      const order = await ownOrder(req, req.params.id);
+      return { order: await fullOrder(await rt.renewals.cancel(order, `holder:${ctx(req).session.certificate_serial}`)) };
+    },
+  );
 
   app.post<{ Params: { id: string }; Body: { csr?: unknown; proof?: unknown } }>(
     '/api/portal/orders/:id/issue',
-    { schema: { tags, summary: 'Issue the renewed certificate (idempotent per order)', body: { type: 'object' } }, preHandler: renewalSession },
+    {
+      schema: { tags, summary: 'Issue the renewed certificate (idempotent per order)', body: { type: 'object' } },
+      preHandler: renewalSession,
+    },
     async (req) => {
       const order = await ownOrder(req, req.params.id);
       const csr = b64('csr', req.body?.csr);
       const proof = b64('proof', req.body?.proof, 4096);
       const r = await rt.renewals.issue(order, csr, proof, `holder:${ctx(req).session.certificate_serial}`);
-      const chain = [rt.ca.cas.get(r.certificate.ca_id)?.record.cert_der].filter((c): c is Buffer => Boolean(c)).map((c) => Buffer.from(c).toString('base64'));
-      return { order: await fullOrder(r.order), certificate: Buffer.from(r.certificate.der).toString('base64'), chain, summary: certificateView(rt, r.certificate) };
+      const chain = [rt.ca.cas.get(r.certificate.ca_id)?.record.cert_der]
+        .filter((c): c is Buffer => Boolean(c))
+        .map((c) => Buffer.from(c).toString('base64'));
+      return {
+        order: await fullOrder(r.order),
+        certificate: Buffer.from(r.certificate.der).toString('base64'),
+        chain,
+        summary: certificateView(rt, r.certificate),
+      };
     },
   );
 
-  app.post<{ Params: { id: string } }>('/api/portal/orders/:id/installed', { schema: { tags, summary: 'The new certificate is on the key' }, preHandler: renewalSession }, async (req) => {
-    const order = await ownOrder(req, req.params.id);
-    return { order: await fullOrder(await rt.renewals.markInstalled(order, `holder:${ctx(req).session.certificate_serial}`)) };
-  });
+  app.post<{ Params: { id: string } }>(
+    '/api/portal/orders/:id/installed',
+    { schema: { tags, summary: 'The new certificate is on the key' }, preHandler: renewalSession },
+    async (req) => {
+      const order = await ownOrder(req, req.params.id);
+      return { order: await fullOrder(await rt.renewals.markInstalled(order, `holder:${ctx(req).session.certificate_serial}`)) };
+    },
+  );
 
   // ---- certificates (证书查询) -----------------------------------------------------------------
 
-  app.get('/api/portal/certificates', { schema: { tags, summary: 'Current certificate and history' }, preHandler: session }, async (req) => {
-    const c = ctx(req);
-    const all = c.session.holder_id !== null ? await listCertificates(rt.storage.db, { holderId: c.session.holder_id, limit: 200 }) : [c.certificate];
-    const orders = await listOrdersForHolder(rt.storage.db, c.session.holder_id, [c.session.certificate_serial]);
-    const current = all.find((x) => x.status === 'valid' && x.not_after > Date.now()) ?? c.certificate;
-    return {
-      current: certificateView(rt, current),
-      history: all.filter((x) => x.serial !== current.serial).map((x) => certificateView(rt, x)),
-      orders: orders.map((o) => orderView(o)),
-    };
-  });
+  app.get(
+    '/api/portal/certificates',
+    { schema: { tags, summary: 'Current certificate and history' }, preHandler: session },
+    async (req) => {
+      const c = ctx(req);
+      const all =
+        c.session.holder_id !== null
+          ? await listCertificates(rt.storage.db, { holderId: c.session.holder_id, limit: 200 })
+          : [c.certificate];
+      const orders = await listOrdersForHolder(rt.storage.db, c.session.holder_id, [c.session.certificate_serial]);
+      const current = all.find((x) => x.status === 'valid' && x.not_after > Date.now()) ?? c.certificate;
+      return {
+        current: certificateView(rt, current),
+        history: all.filter((x) => x.serial !== current.serial).map((x) => certificateView(rt, x)),
+        orders: orders.map((o) => orderView(o)),
+      };
+    },
+  );
 
-  app.get<{ Params: { file: string } }>('/api/portal/certificates/:file', { schema: { tags, summary: 'A certificate: JSON details, or .pem / .der download' }, preHandler: session }, async (req, reply) => {
-    const m = /^([0-9a-fA-F]{1,40})(?:\.(pem|der))?$/.exec(req.params.file);
-    if (!m) throw new HttpError(400, 'invalid', 'serial must be hexadecimal, optionally with .pem or .der', 'serial');
-    const c = ctx(req);
-    const rec = assertOwnedBy(await getCertificate(rt.storage.db, m[1]!), c.session.holder_id, c.session.certificate_serial);
-    if (m[2] === 'der') return reply.type('application/pkix-cert').header('content-disposition', `attachment; filename="${rec.serial}.cer"`).send(Buffer.from(rec.der));
-    if (m[2] === 'pem') return reply.type('application/x-pem-file').header('content-disposition', `attachment; filename="${rec.serial}.pem"`).send(toPem('CERTIFICATE', rec.der));
-    const parsed = parseCertificate(rec.der);
-    return {
-      certificate: {
-        ...certificateView(rt, rec),
-        pem: toPem('CERTIFICATE', rec.der),
-        extensions: parsed.extensions.map((e) => ({ oid: e.oid, critical: e.critical })),
-        renews: rec.renews_serial,
-      },
-    };
-  });
-
+  app.get<{ Params: { file: string } }>(
+    '/api/portal/certificates/:file',
+    { schema: { tags, summary: 'A certificate: JSON details, or .pem / .der download' }, preHandler: session },
+    async (req, reply) => {
+      const m = /^([0-9a-fA-F]{1,40})(?:\.(pem|der))?$/.exec(req.params.file);
+      if (!m) throw new HttpError(400, 'invalid', 'serial must be hexadecimal, optionally with .pem or .der', 'serial');
+      const c = ctx(req);
+      const rec = assertOwnedBy(await getCertificate(rt.storage.db, m[1]!), c.session.holder_id, c.session.certificate_serial);
+      if (m[2] === 'der')
+        return reply
+          .type('application/pkix-cert')
+          .header('content-disposition', `attachment; filename="${rec.serial}.cer"`)
+          .send(Buffer.from(rec.der));
+      if (m[2] === 'pem')
+        return reply
+          .type('application/x-pem-file')
+          .header('content-disposition', `attachment; filename="${rec.serial}.pem"`)
+          .send(toPem('CERTIFICATE', rec.der));
+      const parsed = parseCertificate(rec.der);
+      return {
+        certificate: {
+          ...certificateView(rt, rec),
+          pem: toPem('CERTIFICATE', rec.der),
+          extensions: parsed.extensions.map((e) => ({ oid: e.oid, critical: e.critical })),
+          renews: rec.renews_serial,
+        },
+      };
+    },
+  );
 }

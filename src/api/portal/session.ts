@@ -37,7 +37,11 @@ export class HttpError extends Error {
 
 const hash = (token: string): string => createHash('sha256').update(token).digest('hex');
 
-export async function startSession(rt: Runtime, reply: FastifyReply, opts: { certificate: CertificateRecord; renewalOnly: boolean }): Promise<PortalSession> {
+export async function startSession(
+  rt: Runtime,
+  reply: FastifyReply,
+  opts: { certificate: CertificateRecord; renewalOnly: boolean },
+): Promise<PortalSession> {
   const token = randomBytes(32).toString('base64url');
   const now = Date.now();
   const session: PortalSession = {
@@ -77,7 +81,11 @@ export function requireSession(rt: Runtime, opts: { allowRenewalOnly: boolean })
     if (!session) throw new HttpError(401, 'no_session', 'not logged in: log in with your certificate (登录系统)');
     if (now - session.last_seen_at > rt.config.portalIdleMinutes * 60_000) {
       await endSession(rt.storage.db, session.id, now);
-      throw new HttpError(401, 'session_expired', `logged out after ${rt.config.portalIdleMinutes} minutes without activity; please log in again`);
+      throw new HttpError(
+        401,
+        'session_expired',
+        `logged out after ${rt.config.portalIdleMinutes} minutes without activity; please log in again`,
+      );
     }
     if (!SAFE.has(req.method)) {
       const sent = String(req.headers['x-csrf-token'] ?? '');

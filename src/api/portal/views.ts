@@ -14,7 +14,11 @@ export function certificateView(rt: Runtime, rec: CertificateRecord): Certificat
   return summarise(rec, profile?.name ?? rec.profile, rt.config.uniqueIdOid);
 }
 
-export function holderView(rt: Runtime, holder: Holder | undefined, cert: CertificateRecord): { name: string; uniqueId: string | null; kind: 'org' | 'person' } {
+export function holderView(
+  rt: Runtime,
+  holder: Holder | undefined,
+  cert: CertificateRecord,
+): { name: string; uniqueId: string | null; kind: 'org' | 'person' } {
   if (holder) return { name: holder.name, uniqueId: holder.unique_id, kind: holder.kind };
   const subject = parseCertificate(cert.der).subject;
   const profile = rt.ca.profiles.get(cert.profile);
@@ -25,7 +29,10 @@ export function holderView(rt: Runtime, holder: Holder | undefined, cert: Certif
   };
 }
 
-export function orderView(order: Order, opts: { events?: OrderEvent[]; remittance?: RemittanceInfo | undefined; oldNotAfter?: number } = {}) {
+export function orderView(
+  order: Order,
+  opts: { events?: OrderEvent[]; remittance?: RemittanceInfo | undefined; oldNotAfter?: number } = {},
+) {
   return {
     id: order.id,
     state: order.state,
@@ -44,7 +51,8 @@ export function orderView(order: Order, opts: { events?: OrderEvent[]; remittanc
     createdAt: new Date(order.created_at).toISOString(),
     expiresAt: new Date(order.expires_at).toISOString(),
     paidAt: order.paid_at ? new Date(order.paid_at).toISOString() : null,
-    newNotAfter: opts.oldNotAfter !== undefined ? renewedNotAfter(new Date(opts.oldNotAfter), order.term_years).toISOString() : null,
+    newNotAfter:
+      opts.oldNotAfter !== undefined ? renewedNotAfter(new Date(opts.oldNotAfter), order.term_years).toISOString() : null,
     issuedSerial: order.issued_serial,
     remittance:
       order.payment_method !== 'online' && opts.remittance
@@ -58,6 +66,11 @@ export function orderView(order: Order, opts: { events?: OrderEvent[]; remittanc
             note: opts.remittance.note,
           }
         : null,
-    events: (opts.events ?? []).map((e) => ({ at: new Date(e.at).toISOString(), type: e.type, actor: e.actor, detail: JSON.parse(e.detail) as unknown })),
+    events: (opts.events ?? []).map((e) => ({
+      at: new Date(e.at).toISOString(),
+      type: e.type,
+      actor: e.actor,
+      detail: JSON.parse(e.detail) as unknown,
+    })),
   };
 }

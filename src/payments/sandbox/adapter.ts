@@ -1,7 +1,13 @@
 // The merchant side of the sandbox gateway: what certdesk runs to take payments through it. It
 // signs payment requests with the merchant key and trusts only what the platform key signed.
 import type { KeyObject } from 'node:crypto';
-import { GatewayError, type GatewayPayment, type GatewayQueryResult, type PaymentGateway, type PaymentRequest } from '../gateway.js';
+import {
+  GatewayError,
+  type GatewayPayment,
+  type GatewayQueryResult,
+  type PaymentGateway,
+  type PaymentRequest,
+} from '../gateway.js';
 import { signParams, verifyParams } from './signing.js';
 
 export interface SandboxAdapterOptions {
@@ -36,8 +42,10 @@ export class SandboxGatewayAdapter implements PaymentGateway {
   }
 
   parseNotification(form: Record<string, string>): GatewayPayment | undefined {
-    if (!verifyParams(form, this.o.platformPublicKey)) throw new GatewayError('bad_signature', 'notification signature does not verify with the platform key');
-    if (form.merchant_id !== this.o.merchantId) throw new GatewayError('wrong_merchant', `notification for merchant ${form.merchant_id}, we are ${this.o.merchantId}`);
+    if (!verifyParams(form, this.o.platformPublicKey))
+      throw new GatewayError('bad_signature', 'notification signature does not verify with the platform key');
+    if (form.merchant_id !== this.o.merchantId)
+      throw new GatewayError('wrong_merchant', `notification for merchant ${form.merchant_id}, we are ${this.o.merchantId}`);
     if (form.trade_status !== 'TRADE_SUCCESS') return undefined;
     return this.toPayment(form);
   }
@@ -47,7 +55,11 @@ export class SandboxGatewayAdapter implements PaymentGateway {
   }
 
   async query(orderId: string): Promise<GatewayQueryResult> {
-    const params: Record<string, string> = { merchant_id: this.o.merchantId, out_trade_no: orderId, timestamp: String(Date.now()) };
+    const params: Record<string, string> = {
+      merchant_id: this.o.merchantId,
+      out_trade_no: orderId,
+      timestamp: String(Date.now()),
+    };
     params.sign = signParams(params, this.o.merchantKey);
     let res: Response;
     try {
@@ -61,8 +73,10 @@ export class SandboxGatewayAdapter implements PaymentGateway {
       throw new GatewayError('unavailable', `payment platform query failed: ${(e as Error).message}`);
     }
     const body = (await res.json()) as Record<string, string>;
-    if (!verifyParams(body, this.o.platformPublicKey)) throw new GatewayError('bad_signature', 'query answer signature does not verify');
-    if (body.merchant_id !== this.o.merchantId || body.out_trade_no !== orderId) throw new GatewayError('malformed', 'query answer is for another order');
+    if (!verifyParams(body, this.o.platformPublicKey))
+      throw new GatewayError('bad_signature', 'query answer signature does not verify');
+    if (body.merchant_id !== this.o.merchantId || body.out_trade_no !== orderId)
+      throw new GatewayError('malformed', 'query answer is for another order');
     if (body.trade_status === 'TRADE_SUCCESS') return { status: 'paid', payment: this.toPayment(body) };
     if (body.trade_status === 'TRADE_NOT_EXIST') return { status: 'not_found' };
     if (body.trade_status === 'TRADE_CLOSED') return { status: 'closed' };

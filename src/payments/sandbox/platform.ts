@@ -5,7 +5,15 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Storage } from '../../sa/database.js';
-import { findTrade, getTrade, insertTrade, markTradePaid, recordNotifyAttempt, tradesToNotify, type SandboxTrade } from '../../sa/sandbox-trades.js';
+import {
+  findTrade,
+  getTrade,
+  insertTrade,
+  markTradePaid,
+  recordNotifyAttempt,
+  tradesToNotify,
+  type SandboxTrade,
+} from '../../sa/sandbox-trades.js';
 import { fenToYuan } from '../../ra/money.js';
 import { signParams, verifyParams } from './signing.js';
 
@@ -21,9 +29,20 @@ export interface SandboxPlatformOptions {
   log: (msg: string, err?: unknown) => void;
 }
 
-export const DEFAULT_NOTIFY_BACKOFF_MS = [2_000, 10_000, 60_000, 300_000, 1_800_000, 3_600_000, 7_200_000, 21_600_000, 54_000_000];
+export const DEFAULT_NOTIFY_BACKOFF_MS = [
+  2_000, 10_000, 60_000, 300_000, 1_800_000, 3_600_000, 7_200_000, 21_600_000, 54_000_000,
+];
 
-const BANKS = ['中国工商银行', '中国建设银行', '中国农业银行', '中国银行', '交通银行', '招商银行', '上海浦东发展银行', '中国邮政储蓄银行'];
+const BANKS = [
+  '中国工商银行',
+  '中国建设银行',
+  '中国农业银行',
+  '中国银行',
+  '交通银行',
+  '招商银行',
+  '上海浦东发展银行',
+  '中国邮政储蓄银行',
+];
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -53,7 +72,12 @@ export function registerSandboxPlatform(app: FastifyInstance, o: SandboxPlatform
   const db = o.storage.db;
 
   const signedReturn = (t: SandboxTrade): string => {
-    const p: Record<string, string> = { merchant_id: t.merchant_id, out_trade_no: t.out_trade_no, trade_no: t.trade_no, total_amount_fen: String(t.amount_fen) };
+    const p: Record<string, string> = {
+      merchant_id: t.merchant_id,
+      out_trade_no: t.out_trade_no,
+      trade_no: t.trade_no,
+      total_amount_fen: String(t.amount_fen),
+    };
     p.sign = signParams(p, o.platformKey);
     const u = new URL(t.return_url);
     for (const [k, v] of Object.entries(p)) u.searchParams.set(k, v);
@@ -90,12 +114,24 @@ export function registerSandboxPlatform(app: FastifyInstance, o: SandboxPlatform
     });
     const t = (await findTrade(db, q.merchant_id!, q.out_trade_no))!;
     if (t.amount_fen !== amount) {
-      return reply.code(400).type('text/html').send(page('请求无效', '<p>同一订单的金额与首次请求不一致 (amount differs from the first request for this order).</p>'));
+      return reply
+        .code(400)
+        .type('text/html')
+        .send(page('请求无效', '<p>同一订单的金额与首次请求不一致 (amount differs from the first request for this order).</p>'));
     }
     if (t.status === 'paid') {
-      return reply.type('text/html').send(page('已支付', `${tradeTable(t, merchant.name)}<p class="ok">该订单已支付，不会重复扣款。 This order is already paid; you will not be charged again.</p><a class="btn" id="return" href="${esc(signedReturn(t))}">返回商户 Return</a>`));
+      return reply
+        .type('text/html')
+        .send(
+          page(
+            '已支付',
+            `${tradeTable(t, merchant.name)}<p class="ok">该订单已支付，不会重复扣款。 This order is already paid; you will not be charged again.</p><a class="btn" id="return" href="${esc(signedReturn(t))}">返回商户 Return</a>`,
+          ),
+        );
     }
-    const banks = BANKS.map((b, i) => `<label><input type="radio" name="bank" value="${esc(b)}" ${i === 0 ? 'checked' : ''}> ${esc(b)}</label>`).join('');
+    const banks = BANKS.map(
+      (b, i) => `<label><input type="radio" name="bank" value="${esc(b)}" ${i === 0 ? 'checked' : ''}> ${esc(b)}</label>`,
+    ).join('');
     return reply.type('text/html').send(
       page(
         '网银支付',
@@ -110,14 +146,20 @@ export function registerSandboxPlatform(app: FastifyInstance, o: SandboxPlatform
   app.post<{ Body: Record<string, string> }>('/sandbox-pay/pay', { schema: { hide: true } }, async (req, reply) => {
     const t = await getTrade(db, req.body?.trade_no ?? '');
     const bank = req.body?.bank ?? '';
-    if (!t || !BANKS.includes(bank)) return reply.code(400).type('text/html').send(page('支付失败', '<p>交易或银行无效 (unknown trade or bank).</p>'));
+    if (!t || !BANKS.includes(bank))
+      return reply.code(400).type('text/html').send(page('支付失败', '<p>交易或银行无效 (unknown trade or bank).</p>'));
     await markTradePaid(db, t.trade_no, bank, Date.now());
     void notifyDue();
     const paid = (await getTrade(db, t.trade_no))!;
     const merchant = o.merchants.get(paid.merchant_id);
-    return reply.type('text/html').send(
-      page('支付成功', `${tradeTable(paid, merchant?.name ?? paid.merchant_id)}<p class="ok" id="paid">支付成功 Payment successful (${esc(paid.bank ?? '')})</p><a class="btn" id="return" href="${esc(signedReturn(paid))}">返回商户 Return to merchant</a>`),
-    );
+    return reply
+      .type('text/html')
+      .send(
+        page(
+          '支付成功',
+          `${tradeTable(paid, merchant?.name ?? paid.merchant_id)}<p class="ok" id="paid">支付成功 Payment successful (${esc(paid.bank ?? '')})</p><a class="btn" id="return" href="${esc(signedReturn(paid))}">返回商户 Return to merchant</a>`,
+        ),
+      );
   });
 
   // Active order query (server to server, signed both ways).
@@ -172,7 +214,13 @@ export function registerSandboxPlatform(app: FastifyInstance, o: SandboxPlatform
           o.log(`sandbox notification to ${t.notify_url} failed`, e);
         }
         const delay = o.backoffMs[Math.min(t.notify_attempts, o.backoffMs.length - 1)]!;
-        await recordNotifyAttempt(db, t.trade_no, acked, t.notify_attempts + 1 >= o.backoffMs.length + 1 ? null : now + delay, now);
+        await recordNotifyAttempt(
+          db,
+          t.trade_no,
+          acked,
+          t.notify_attempts + 1 >= o.backoffMs.length + 1 ? null : now + delay,
+          now,
+        );
       }
     } catch (e) {
       o.log('sandbox notifier failed', e);

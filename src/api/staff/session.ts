@@ -1,0 +1,61 @@
+// Staff sessions over HTTP: their own cookie (certdesk_staff, HttpOnly, SameSite=Strict, path
+// /api/staff — never sent to the holders' API, and the holders' cookie never opens the console),
+// the CSRF header on every state-changing request, and a permission check per route.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type {} from '@fastify/cookie';
+import type { Runtime } from '../../runtime.js';
+import type { StaffAccounts, StaffContext } from '../../staff/accounts.js';
+import { StaffError } from '../../staff/errors.js';
+import type { Permission } from '../../staff/roles.js';
+import { timingSafeEqual } from 'node:crypto';
+
+export const STAFF_COOKIE = 'certdesk_staff';
+export const STAFF_COOKIE_PATH = '/api/staff';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    staff?: StaffContext;
+  }
+}
+
+export function setStaffCookie(rt: Runtime, reply: FastifyReply, token: string): void {
+  void reply.setCookie(STAFF_COOKIE, token, {
+    path: STAFF_COOKIE_PATH,
+    httpOnly: true,
+    sameSite: 'strict',
+    secure: rt.config.publicUrl.startsWith('https:'),
+  });
+}
+
+export function clearStaffCookie(reply: FastifyReply): void {
+  void reply.clearCookie(STAFF_COOKIE, { path: STAFF_COOKIE_PATH });
+}
+
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export function checkCsrf(req: FastifyRequest, expected: string): void {
+  if (SAFE.has(req.method)) return;
+  const sent = String(req.headers['x-csrf-token'] ?? '');
+  const ok = sent.length === expected.length && timingSafeEqual(Buffer.from(sent), Buffer.from(expected));
+  if (!ok) throw new StaffError(403, 'csrf', 'missing or wrong x-csrf-token header');
+}
+
+/** State-changing requests must come from the console's own origin (PUBLIC_URL or PORTAL_ORIGINS) when the browser says where it is. */
+export function checkOrigin(rt: Runtime, req: FastifyRequest): void {
+  const origin = req.headers.origin;
+  if (SAFE.has(req.method) || origin === undefined) return;
+  if (!rt.config.portalOrigins.includes(String(origin))) throw new StaffError(403, 'origin_not_allowed', `staff requests must come from ${rt.config.portalOrigins.join(', ')}, not ${String(origin)}`);
+}
+
+/** preHandler: a full (password + TOTP) staff session holding `permission`. */
+export function requireStaff(rt: Runtime, accounts: StaffAccounts, permission?: Permission) {
+  return async (req: FastifyRequest): Promise<void> => {
+    checkOrigin(rt, req);
+    const ctx = await accounts.session(req.cookies[STAFF_COOKIE]);
+    checkCsrf(req, ctx.session.csrf_token);
+    if (permission && !ctx.permissions.has(permission)) {
+      throw new StaffError(403, 'forbidden', `your role (${ctx.roles.join(', ')}) does not allow this (${permission})`);
+    }
+    req.staff = ctx;
+  };
+}
