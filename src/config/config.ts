@@ -39,6 +39,14 @@ export interface Config {
   sandboxNotify: 'on' | 'off';
   /** directory of the built web app (web/dist) */
   webDir: string | undefined;
+  /** staff console: idle timeout of a staff session */
+  staffIdleMinutes: number;
+  /** staff console: failed logins (password or TOTP) in a row that lock an account */
+  staffLockoutThreshold: number;
+  /** staff console: how long a locked account stays locked */
+  staffLockoutMinutes: number;
+  /** font file (TTF/OTF/TTC) for e-invoice PDFs; default: the bundled Noto Sans SC */
+  invoiceFont: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -132,6 +140,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     revokeSuperseded: boolVar(env, 'REVOKE_SUPERSEDED', true),
     sandboxNotify: boolVar(env, 'SANDBOX_NOTIFY', true) ? 'on' : 'off',
     webDir: env.WEB_DIR || undefined,
+    staffIdleMinutes: intVar(env, 'STAFF_IDLE_MINUTES', 30, 1, 24 * 60),
+    staffLockoutThreshold: intVar(env, 'STAFF_LOCKOUT_THRESHOLD', 5, 1, 100),
+    staffLockoutMinutes: intVar(env, 'STAFF_LOCKOUT_MINUTES', 15, 1, 7 * 24 * 60),
+    invoiceFont: env.INVOICE_FONT || undefined,
   };
 }
 

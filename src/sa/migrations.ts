@@ -268,6 +268,125 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0003_staff': {
+      async up(db: Kysely<unknown>) {
+        const id = dialect === 'postgres' ? ('serial' as const) : ('integer' as const);
+        // Staff accounts (roles: comma-separated operator,reviewer,auditor,admin) and their sessions,
+        // kept apart from the holders' portal_sessions.
+        await db.schema
+          .createTable('staff_accounts')
+          .addColumn('id', id, (c) => c.primaryKey().notNull())
+          .addColumn('username', 'text', (c) => c.notNull().unique())
+          .addColumn('display_name', 'text', (c) => c.notNull())
+          .addColumn('roles', 'text', (c) => c.notNull())
+          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('totp_secret', 'text', (c) => c.notNull())
+          .addColumn('totp_confirmed_at', t.ms)
+          .addColumn('totp_last_step', t.ms)
+          .addColumn('failed_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('locked_until', t.ms)
+          .addColumn('disabled_at', t.ms)
+          .addColumn('password_changed_at', t.ms, (c) => c.notNull())
+          .addColumn('last_login_at', t.ms)
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('staff_sessions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('staff_id', 'integer', (c) => c.notNull().references('staff_accounts.id'))
+          .addColumn('csrf_token', 'text', (c) => c.notNull())
+          .addColumn('mfa_passed', 'integer', (c) => c.notNull())
+          .addColumn('ip', 'text')
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .addColumn('last_seen_at', t.ms, (c) => c.notNull())
+          .addColumn('ended_at', t.ms)
+          .execute();
+        await db.schema.createIndex('staff_sessions_staff').on('staff_sessions').columns(['staff_id', 'created_at']).execute();
+
+        // One invoice per paid order, created in the payment's transaction; content frozen then.
+        await db.schema
+          .createTable('invoices')
+          .addColumn('id', id, (c) => c.primaryKey().notNull())
+          .addColumn('order_id', 'text', (c) => c.notNull().unique().references('orders.id'))
+          .addColumn('number', 'text', (c) => c.notNull().unique())
+          .addColumn('issuer_name', 'text', (c) => c.notNull())
+          .addColumn('issuer_tax_id', 'text', (c) => c.notNull())
+          .addColumn('buyer_name', 'text', (c) => c.notNull())
+          .addColumn('buyer_unique_id', 'text')
+          .addColumn('items', 'text', (c) => c.notNull())
+          .addColumn('amount_fen', 'integer', (c) => c.notNull())
+          .addColumn('paid_at', t.ms, (c) => c.notNull())
+          .addColumn('payment_channel', 'text', (c) => c.notNull())
+          .addColumn('payment_trade_no', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('issued','void')`))
+          .addColumn('paper_status', 'text', (c) => c.notNull().check(sql`paper_status in ('to_mail','mailed','not_required')`))
+          .addColumn('carrier', 'text')
+          .addColumn('tracking_no', 'text')
+          .addColumn('mailed_at', t.ms)
+          .addColumn('mailed_by', 'text')
+          .addColumn('pdf', t.bytes)
+          .addColumn('pdf_sha256', 'text')
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .addColumn('voided_at', t.ms)
+          .addColumn('void_reason', 'text')
+          .execute();
+        await db.schema.createIndex('invoices_paper').on('invoices').columns(['paper_status', 'created_at']).execute();
+        await db.schema.createIndex('invoices_created').on('invoices').column('created_at').execute();
+
+        // Money going back: the order's payment (before issuance) or an extra payment; each at most once.
+        await db.schema
+          .createTable('refunds')
+          .addColumn('id', id, (c) => c.primaryKey().notNull())
+          .addColumn('order_id', 'text', (c) => c.notNull().references('orders.id'))
+          .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('order','extra')`))
+          .addColumn('channel', 'text', (c) => c.notNull())
+          .addColumn('trade_no', 'text', (c) => c.notNull())
+          .addColumn('amount_fen', 'integer', (c) => c.notNull().check(sql`amount_fen > 0`))
+          .addColumn('refund_reference', 'text', (c) => c.notNull())
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('recorded_by', 'text', (c) => c.notNull())
+          .addColumn('recorded_at', t.ms, (c) => c.notNull())
+          .addUniqueConstraint('refunds_trade', ['channel', 'trade_no'])
+          .execute();
+        await db.schema.createIndex('refunds_order').on('refunds').column('order_id').execute();
+
+        // Bank statement lines already processed: re-importing a statement records nothing twice.
+        await db.schema
+          .createTable('statement_imports')
+          .addColumn('id', id, (c) => c.primaryKey().notNull())
+          .addColumn('filename', 'text', (c) => c.notNull())
+          .addColumn('sha256', 'text', (c) => c.notNull())
+          .addColumn('lines', 'integer', (c) => c.notNull())
+          .addColumn('recorded', 'integer', (c) => c.notNull())
+          .addColumn('unmatched', 'integer', (c) => c.notNull())
+          .addColumn('imported_by', 'text', (c) => c.notNull())
+          .addColumn('imported_at', t.ms, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('statement_lines')
+          .addColumn('id', id, (c) => c.primaryKey().notNull())
+          .addColumn('source', 'text', (c) => c.notNull())
+          .addColumn('transaction_id', 'text', (c) => c.notNull())
+          .addColumn('import_id', 'integer', (c) => c.notNull().references('statement_imports.id'))
+          .addColumn('line_date', 'text', (c) => c.notNull())
+          .addColumn('amount_fen', 'integer', (c) => c.notNull())
+          .addColumn('memo', 'text', (c) => c.notNull())
+          .addColumn('payer', 'text', (c) => c.notNull())
+          .addColumn('outcome', 'text', (c) => c.notNull())
+          .addColumn('order_id', 'text')
+          .addColumn('processed_at', t.ms, (c) => c.notNull())
+          .addUniqueConstraint('statement_lines_tx', ['source', 'transaction_id'])
+          .execute();
+
+        // The staff console's lists: newest orders, the offline-payment queue, audit filters.
+        await db.schema.createIndex('orders_created').on('orders').column('created_at').execute();
+        await db.schema.createIndex('orders_method_state').on('orders').columns(['payment_method', 'state', 'created_at']).execute();
+        await db.schema.createIndex('audit_action').on('audit_log').columns(['action', 'seq']).execute();
+        await db.schema.createIndex('audit_actor').on('audit_log').columns(['actor', 'seq']).execute();
+        await db.schema.createIndex('audit_at').on('audit_log').column('at').execute();
+      },
+    },
   };
 }
 

@@ -195,6 +195,114 @@ export interface PortalSessionTable {
   ended_at: number | null;
 }
 
+export type StaffRole = 'operator' | 'reviewer' | 'auditor' | 'admin';
+
+export interface StaffAccountTable {
+  id: Generated<number>;
+  username: string;
+  display_name: string;
+  /** comma-separated StaffRole values */
+  roles: string;
+  /** argon2id PHC string */
+  password_hash: string;
+  /** base32 TOTP secret (RFC 6238) */
+  totp_secret: string;
+  /** set when the first code was entered (enrolment done) */
+  totp_confirmed_at: number | null;
+  /** the last 30-second step whose code was accepted: a code is never accepted twice */
+  totp_last_step: number | null;
+  failed_attempts: number;
+  locked_until: number | null;
+  disabled_at: number | null;
+  password_changed_at: number;
+  last_login_at: number | null;
+  created_at: number;
+  created_by: string;
+}
+
+export interface StaffSessionTable {
+  /** sha256 of the cookie value */
+  id: string;
+  staff_id: number;
+  csrf_token: string;
+  /** 0 after the password, 1 after the TOTP code: only full sessions reach the console */
+  mfa_passed: number;
+  ip: string | null;
+  created_at: number;
+  last_seen_at: number;
+  ended_at: number | null;
+}
+
+export interface InvoiceTable {
+  id: Generated<number>;
+  order_id: string;
+  number: string;
+  issuer_name: string;
+  issuer_tax_id: string;
+  buyer_name: string;
+  buyer_unique_id: string | null;
+  /** JSON: [{ name, quantity, amountFen }] */
+  items: string;
+  amount_fen: number;
+  paid_at: number;
+  payment_channel: string;
+  payment_trade_no: string;
+  status: 'issued' | 'void';
+  /** the paper 定额发票 mailed to 发票邮寄地址 */
+  paper_status: 'to_mail' | 'mailed' | 'not_required';
+  carrier: string | null;
+  tracking_no: string | null;
+  mailed_at: number | null;
+  mailed_by: string | null;
+  /** the electronic receipt/invoice, rendered once from the frozen content */
+  pdf: Buffer | null;
+  pdf_sha256: string | null;
+  created_at: number;
+  voided_at: number | null;
+  void_reason: string | null;
+}
+
+export interface RefundTable {
+  id: Generated<number>;
+  order_id: string;
+  /** order: the order's payment (the order becomes refunded); extra: a payment the order did not need */
+  kind: 'order' | 'extra';
+  channel: string;
+  /** the payment being refunded */
+  trade_no: string;
+  amount_fen: number;
+  /** the outgoing transfer's reference */
+  refund_reference: string;
+  reason: string;
+  recorded_by: string;
+  recorded_at: number;
+}
+
+export interface StatementImportTable {
+  id: Generated<number>;
+  filename: string;
+  sha256: string;
+  lines: number;
+  recorded: number;
+  unmatched: number;
+  imported_by: string;
+  imported_at: number;
+}
+
+export interface StatementLineTable {
+  id: Generated<number>;
+  source: string;
+  transaction_id: string;
+  import_id: number;
+  line_date: string;
+  amount_fen: number;
+  memo: string;
+  payer: string;
+  outcome: string;
+  order_id: string | null;
+  processed_at: number;
+}
+
 export interface Database {
   cas: CaTable;
   holders: HolderTable;
@@ -210,4 +318,10 @@ export interface Database {
   sandbox_trades: SandboxTradeTable;
   login_challenges: LoginChallengeTable;
   portal_sessions: PortalSessionTable;
+  staff_accounts: StaffAccountTable;
+  staff_sessions: StaffSessionTable;
+  invoices: InvoiceTable;
+  refunds: RefundTable;
+  statement_imports: StatementImportTable;
+  statement_lines: StatementLineTable;
 }

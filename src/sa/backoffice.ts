@@ -1,0 +1,184 @@
+// The staff console's queries: paged, filtered lists of orders, certificates and audit entries,
+// the offline-payment queue, refunds and processed bank-statement lines. Every list is
+// server-side paged and ordered along an index (migration 0003 adds the ones these need).
+import type { Insertable, Selectable } from 'kysely';
+import type { Executor } from './database.js';
+import { escapeLike, likeText } from './invoices.js';
+import type { AuditTable, CertificateStatus, OrderState, PaymentMethod, RefundTable, StatementLineTable } from './schema.js';
+import type { Order } from './orders.js';
+
+export interface Page<T> {
+  rows: T[];
+  total: number;
+}
+
+export type OrderRow = Order & { holder_unique_id: string | null; holder_name: string | null };
+
+export interface OrderFilter {
+  /** substring of the holder's name (单位名称 as on the order, or the holder record) */
+  name?: string;
+  /** 唯一识别号, exact */
+  uniqueId?: string;
+  /** order id or remittance reference code, exact (case-insensitive for the reference) */
+  order?: string;
+  states?: OrderState[];
+  methods?: PaymentMethod[];
+  /** created_at range, ms */
+  from?: number;
+  to?: number;
+  /** oldest first (the work queue) instead of newest first */
+  oldestFirst?: boolean;
+  limit: number;
+  offset: number;
+}
+
+export async function searchOrders(db: Executor, f: OrderFilter): Promise<Page<OrderRow>> {
+  let q = db.selectFrom('orders').leftJoin('holders', 'holders.id', 'orders.holder_id');
+  if (f.order) {
+    const key = f.order.trim();
+    q = q.where((eb) => eb.or([eb('orders.id', '=', key), eb('orders.reference', '=', key.toUpperCase())]));
+  }
+  if (f.uniqueId) {
+    const holder = await db.selectFrom('holders').select('id').where('unique_id', '=', f.uniqueId.trim()).executeTakeFirst();
+    q = q.where('orders.holder_id', '=', holder?.id ?? -1);
+  }
+  if (f.states?.length) q = q.where('orders.state', 'in', f.states);
+  if (f.methods?.length) q = q.where('orders.payment_method', 'in', f.methods);
+  if (f.from !== undefined) q = q.where('orders.created_at', '>=', f.from);
+  if (f.to !== undefined) q = q.where('orders.created_at', '<', f.to);
+  if (f.name) {
+    const pattern = `%${escapeLike(f.name.trim())}%`;
+    q = q.where((eb) => eb.or([likeText('orders.organization', pattern), likeText('holders.name', pattern)]));
+  }
+  const total = Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  const rows = await q
+    .selectAll('orders')
+    .select(['holders.unique_id as holder_unique_id', 'holders.name as holder_name'])
+    .orderBy('orders.created_at', f.oldestFirst ? 'asc' : 'desc')
+    .orderBy('orders.id', f.oldestFirst ? 'asc' : 'desc')
+    .limit(f.limit)
+    .offset(f.offset)
+    .execute();
+  return { rows, total };
+}
+
+/** Offline (postal/bank) orders waiting for their money, oldest first. */
+export function offlineQueue(db: Executor, limit: number, offset: number): Promise<Page<OrderRow>> {
+  return searchOrders(db, { states: ['awaiting_payment', 'expired'], methods: ['postal', 'bank'], oldestFirst: true, limit, offset });
+}
+
+export type Refund = Selectable<RefundTable>;
+
+export async function insertRefund(db: Executor, r: Insertable<RefundTable>): Promise<void> {
+  await db.insertInto('refunds').values(r).execute();
+}
+
+export async function refundsForOrder(db: Executor, orderId: string): Promise<Refund[]> {
+  return db.selectFrom('refunds').selectAll().where('order_id', '=', orderId).orderBy('id').execute();
+}
+
+export type StatementLine = Selectable<StatementLineTable>;
+
+export async function getStatementLine(db: Executor, source: string, transactionId: string): Promise<StatementLine | undefined> {
+  return db.selectFrom('statement_lines').selectAll().where('source', '=', source).where('transaction_id', '=', transactionId).executeTakeFirst();
+}
+
+export async function insertStatementLine(db: Executor, l: Insertable<StatementLineTable>): Promise<void> {
+  await db.insertInto('statement_lines').values(l).execute();
+}
+
+export async function updateStatementLine(db: Executor, id: number, set: Partial<Omit<StatementLine, 'id'>>): Promise<void> {
+  await db.updateTable('statement_lines').set(set).where('id', '=', id).execute();
+}
+
+export async function insertStatementImport(
+  db: Executor,
+  r: { filename: string; sha256: string; lines: number; recorded: number; unmatched: number; imported_by: string; imported_at: number },
+): Promise<number> {
+  const row = await db.insertInto('statement_imports').values(r).returning('id').executeTakeFirstOrThrow();
+  return Number(row.id);
+}
+
+export async function finishStatementImport(db: Executor, id: number, counts: { lines: number; recorded: number; unmatched: number }): Promise<void> {
+  await db.updateTable('statement_imports').set(counts).where('id', '=', id).execute();
+}
+
+export interface CertificateSearch {
+  /** serial (exact, any common spelling) */
+  serial?: string;
+  /** substring of the subject */
+  subject?: string;
+  uniqueId?: string;
+  status?: CertificateStatus;
+  limit: number;
+  offset: number;
+}
+
+export type CertificateRow = { serial: string; ca_id: string; profile: string; subject: string; not_before: number; not_after: number; status: CertificateStatus; revoked_at: number | null; revocation_reason: number | null; holder_id: number | null; order_id: string | null; issued_at: number; holder_unique_id: string | null; holder_name: string | null };
+
+export async function searchCertificates(db: Executor, f: CertificateSearch): Promise<Page<CertificateRow>> {
+  let q = db.selectFrom('certificates').leftJoin('holders', 'holders.id', 'certificates.holder_id');
+  if (f.serial) q = q.where('certificates.serial', '=', f.serial);
+  if (f.uniqueId) {
+    const holder = await db.selectFrom('holders').select('id').where('unique_id', '=', f.uniqueId.trim()).executeTakeFirst();
+    q = q.where('certificates.holder_id', '=', holder?.id ?? -1);
+  }
+  if (f.status) q = q.where('certificates.status', '=', f.status);
+  if (f.subject) q = q.where(likeText('certificates.subject', `%${escapeLike(f.subject.trim())}%`));
+  const total = Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  const rows = await q
+    .select([
+      'certificates.serial',
+      'certificates.ca_id',
+      'certificates.profile',
+      'certificates.subject',
+      'certificates.not_before',
+      'certificates.not_after',
+      'certificates.status',
+      'certificates.revoked_at',
+      'certificates.revocation_reason',
+      'certificates.holder_id',
+      'certificates.order_id',
+      'certificates.issued_at',
+      'holders.unique_id as holder_unique_id',
+      'holders.name as holder_name',
+    ])
+    .orderBy('certificates.issued_at', 'desc')
+    .orderBy('certificates.serial')
+    .limit(f.limit)
+    .offset(f.offset)
+    .execute();
+  return { rows, total };
+}
+
+export interface AuditSearch {
+  actor?: string;
+  /** exact action, or a prefix ending in '.' (e.g. 'payment.') */
+  action?: string;
+  target?: string;
+  from?: number;
+  to?: number;
+  /** entries with seq below this (keyset paging, newest first) */
+  beforeSeq?: number;
+  /** entries with seq above this (export, oldest first) */
+  afterSeq?: number;
+  limit: number;
+  order: 'desc' | 'asc';
+}
+
+export async function searchAudit(db: Executor, f: AuditSearch): Promise<AuditTable[]> {
+  let q = db.selectFrom('audit_log').selectAll();
+  if (f.actor) q = q.where('actor', '=', f.actor);
+  if (f.action) q = f.action.endsWith('.') ? q.where(likeText('action', `${escapeLike(f.action)}%`)) : q.where('action', '=', f.action);
+  if (f.target) q = q.where('target', '=', f.target);
+  if (f.from !== undefined) q = q.where('at', '>=', f.from);
+  if (f.to !== undefined) q = q.where('at', '<', f.to);
+  if (f.beforeSeq !== undefined) q = q.where('seq', '<', f.beforeSeq);
+  if (f.afterSeq !== undefined) q = q.where('seq', '>', f.afterSeq);
+  return q.orderBy('seq', f.order).limit(f.limit).execute();
+}
+
+export async function auditCount(db: Executor): Promise<number> {
+  const r = await db.selectFrom('audit_log').select((eb) => eb.fn.max('seq').as('n')).executeTakeFirst();
+  return Number(r?.n ?? 0);
+}

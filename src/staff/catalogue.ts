@@ -1,0 +1,144 @@
+// Catalogue and settings (admin): certificate types (证书种类) with their profile, renewal window,
+// online renewal and a price per term; the enabled payment methods; the remittance instructions;
+// who issues invoices. Orders copy price and type name when they are created, so a change applies
+// to new orders only. Every change is audited with its before and after.
+import { appendAudit } from '../sa/audit.js';
+import { enabledPaymentMethods, getSetting, remittanceInfo, type RemittanceInfo } from '../sa/catalogue.js';
+import { writeTransaction, type Tx } from '../sa/database.js';
+import { invoiceIssuer, type InvoiceIssuer } from '../sa/invoices.js';
+import type { PaymentMethod } from '../sa/schema.js';
+import type { Runtime } from '../runtime.js';
+import type { StaffContext } from './accounts.js';
+import { conflict, invalid } from './errors.js';
+
+export interface TypeInput {
+  code: string;
+  name: string;
+  nameEn: string;
+  profile: string;
+  renewBeforeDays: number;
+  renewAfterDays: number;
+  onlineRenewal: boolean;
+  /** term in years (1, 2, 3) → price in fen; a term left out is not offered */
+  prices: Partial<Record<'1' | '2' | '3', number>>;
+}
+
+const METHODS: PaymentMethod[] = ['online', 'postal', 'bank'];
+
+const int = (v: unknown, field: string, min: number, max: number): number => {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw invalid(`${field} must be a whole number from ${min} to ${max}`, field);
+  return v;
+};
+const text = (v: unknown, field: string, max: number): string => {
+  if (typeof v !== 'string' || !v.trim() || v.trim().length > max) throw invalid(`${field} is required (at most ${max} characters)`, field);
+  return v.trim();
+};
+
+export class StaffCatalogue {
+  constructor(readonly rt: Runtime) {}
+
+  private get db() {
+    return this.rt.storage.db;
+  }
+
+  async get() {
+    const types = await this.db.selectFrom('certificate_types').selectAll().orderBy('code').execute();
+    const prices = await this.db.selectFrom('prices').selectAll().orderBy('type_code').orderBy('term_years').execute();
+    return {
+      types: types.map((t) => ({
+        code: t.code,
+        name: t.name,
+        nameEn: t.name_en,
+        profile: t.profile,
+        renewBeforeDays: t.renew_before_days,
+        renewAfterDays: t.renew_after_days,
+        onlineRenewal: t.online_renewal === 1,
+        updatedAt: new Date(t.updated_at).toISOString(),
+        prices: Object.fromEntries(prices.filter((p) => p.type_code === t.code).map((p) => [String(p.term_years), p.price_fen])),
+      })),
+      profiles: [...this.rt.ca.profiles.values()].map((p) => ({ id: p.id, name: p.name })),
+      paymentMethods: await enabledPaymentMethods(this.db),
+      remittance: (await remittanceInfo(this.db)) ?? null,
+      invoiceIssuer: await invoiceIssuer(this.db),
+    };
+  }
+
+  async saveType(ctx: StaffContext, input: TypeInput): Promise<void> {
+    const code = text(input.code, 'code', 40);
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(code)) throw invalid('code: lowercase letters, digits and -', 'code');
+    const profile = text(input.profile, 'profile', 80);
+    if (!this.rt.ca.profiles.has(profile)) throw invalid(`no certificate profile ${profile}; known: ${[...this.rt.ca.profiles.keys()].join(', ')}`, 'profile');
+    const row = {
+      code,
+      name: text(input.name, 'name', 50),
+      name_en: text(input.nameEn, 'nameEn', 80),
+      profile,
+      renew_before_days: int(input.renewBeforeDays, 'renewBeforeDays', 0, 3650),
+      renew_after_days: int(input.renewAfterDays, 'renewAfterDays', 0, 3650),
+      online_renewal: input.onlineRenewal ? 1 : 0,
+      updated_at: Date.now(),
+    };
+    const prices = Object.entries(input.prices ?? {})
+      .filter(([, v]) => v !== undefined && v !== null)
+      .map(([term, fen]) => ({ type_code: code, term_years: int(Number(term), 'prices', 1, 3), price_fen: int(fen, `prices.${term}`, 0, 100_000_000) }));
+    if (prices.length === 0) throw invalid('offer at least one term with a price', 'prices');
+    await writeTransaction(this.rt.storage, async (tx) => {
+      const before = await this.snapshot(tx, code);
+      const clash = await tx.selectFrom('certificate_types').select('code').where('profile', '=', profile).where('code', '!=', code).executeTakeFirst();
+      if (clash) throw conflict('profile_taken', `profile ${profile} already belongs to certificate type ${clash.code}`, 'profile');
+      if (before.type) await tx.updateTable('certificate_types').set(row).where('code', '=', code).execute();
+      else await tx.insertInto('certificate_types').values(row).execute();
+      await tx.deleteFrom('prices').where('type_code', '=', code).execute();
+      await tx.insertInto('prices').values(prices).execute();
+      await appendAudit(tx, [{ actor: ctx.actor, action: before.type ? 'catalogue.type_updated' : 'catalogue.type_created', target: `type:${code}`, details: { before, after: { type: row, prices } } }]);
+    });
+  }
+
+  private async snapshot(tx: Tx, code: string) {
+    const type = await tx.selectFrom('certificate_types').selectAll().where('code', '=', code).executeTakeFirst();
+    const prices = await tx.selectFrom('prices').selectAll().where('type_code', '=', code).orderBy('term_years').execute();
+    return { type: type ?? null, prices };
+  }
+
+  async setPaymentMethods(ctx: StaffContext, methods: unknown): Promise<PaymentMethod[]> {
+    if (!Array.isArray(methods) || methods.some((m) => !METHODS.includes(m as PaymentMethod))) throw invalid('payment methods: any of online, postal, bank', 'paymentMethods');
+    const list = METHODS.filter((m) => (methods as string[]).includes(m));
+    if (list.length === 0) throw invalid('enable at least one payment method', 'paymentMethods');
+    await this.setSetting(ctx, 'payment_methods', list, await enabledPaymentMethods(this.db));
+    return list;
+  }
+
+  async setRemittance(ctx: StaffContext, v: Record<string, unknown>): Promise<RemittanceInfo> {
+    const info: RemittanceInfo = {
+      payee: text(v.payee, 'payee', 100),
+      bank: text(v.bank, 'bank', 100),
+      account: text(v.account, 'account', 60),
+      postalAddress: text(v.postalAddress, 'postalAddress', 200),
+      postcode: text(v.postcode, 'postcode', 6),
+      note: typeof v.note === 'string' ? v.note.trim().slice(0, 300) : '',
+    };
+    await this.setSetting(ctx, 'remittance', info, await remittanceInfo(this.db));
+    return info;
+  }
+
+  async setInvoiceIssuer(ctx: StaffContext, v: Record<string, unknown>): Promise<InvoiceIssuer> {
+    const info: InvoiceIssuer = {
+      name: text(v.name, 'name', 100),
+      taxId: typeof v.taxId === 'string' ? v.taxId.trim().slice(0, 30) : '',
+      address: typeof v.address === 'string' ? v.address.trim().slice(0, 200) : '',
+      phone: typeof v.phone === 'string' ? v.phone.trim().slice(0, 40) : '',
+      paper: v.paper !== false,
+    };
+    await this.setSetting(ctx, 'invoice_issuer', info, await getSetting(this.db, 'invoice_issuer', null));
+    return info;
+  }
+
+  private async setSetting(ctx: StaffContext, key: string, value: unknown, before: unknown): Promise<void> {
+    await writeTransaction(this.rt.storage, async (tx) => {
+      const json = JSON.stringify(value);
+      const r = await tx.updateTable('settings').set({ value: json }).where('key', '=', key).executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 0) await tx.insertInto('settings').values({ key, value: json }).execute();
+      await appendAudit(tx, [{ actor: ctx.actor, action: 'settings.updated', target: `setting:${key}`, details: { before, after: value } }]);
+    });
+  }
+}
