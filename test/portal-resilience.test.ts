@@ -5,11 +5,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../src/api/server.js';
-import { sandboxKeys } from '../src/payments/sandbox/keys.js';
-import { signParams } from '../src/payments/sandbox/signing.js';
-import { SANDBOX_MERCHANT_ID } from '../src/runtime.js';
 import { createTestCa, type TestCa } from './helpers/ca.js';
-import { createHolder, freePort, PortalClient } from './helpers/holder.js';
+import { createHolder, freePort, PortalClient, sendSandboxNotification } from './helpers/holder.js';
 
 type Order = { id: string; state: string; amountFen: number; events: { type: string }[] };
 const FORM = {
@@ -83,21 +80,8 @@ describe('portal resilience', () => {
     // an expired order cannot be paid from the portal any more…
     assert.equal((await c.call('POST', `/api/portal/orders/${order.id}/pay`)).status, 409);
     // …but a late notification for money already taken pays it
-    const form: Record<string, string> = {
-      merchant_id: SANDBOX_MERCHANT_ID,
-      out_trade_no: order.id,
-      trade_status: 'TRADE_SUCCESS',
-      trade_no: 'SBXLATE1',
-      total_amount_fen: String(order.amountFen),
-      gmt_payment: String(Date.now()),
-    };
-    form.sign = signParams(form, sandboxKeys(ca.dir).platformPrivate);
-    const r = await fetch(`${base}/api/payments/notify/sandbox`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(form).toString(),
-    });
-    assert.equal(await r.text(), 'success');
+    const r = await sendSandboxNotification(ca, base, order, { trade_no: 'SBXLATE1' });
+    assert.equal(r.text, 'success');
     assert.equal((await ca.rt.renewals.order(order.id)).state, 'paid');
     // with the order expired, a new one could have been opened; the renewal page resumes this one instead
     const q = await c.call<{ openOrder: Order | null }>('GET', '/api/portal/renewal');
@@ -109,21 +93,8 @@ describe('portal resilience', () => {
     const c = new PortalClient(base, origin);
     await c.login(holder);
     const order = (await c.call<{ order: Order }>('POST', '/api/portal/orders', FORM)).body.order;
-    const form: Record<string, string> = {
-      merchant_id: SANDBOX_MERCHANT_ID,
-      out_trade_no: order.id,
-      trade_status: 'TRADE_SUCCESS',
-      trade_no: 'SBXWRONGAMOUNT',
-      total_amount_fen: '1',
-      gmt_payment: String(Date.now()),
-    };
-    form.sign = signParams(form, sandboxKeys(ca.dir).platformPrivate);
-    const r = await fetch(`${base}/api/payments/notify/sandbox`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(form).toString(),
-    });
-    assert.equal(await r.text(), 'success');
+    const r = await sendSandboxNotification(ca, base, order, { trade_no: 'SBXWRONGAMOUNT', total_amount_fen: '1' });
+    assert.equal(r.text, 'success');
     const o = await c.call<{ order: Order }>('GET', `/api/portal/orders/${order.id}`);
     assert.equal(o.body.order.state, 'awaiting_payment');
     assert.ok(o.body.order.events.some((e) => e.type === 'payment.rejected'));

@@ -9,11 +9,12 @@ import { attributesFromObject, NameError } from '../pki/name.js';
 import { toPem } from '../pki/pem.js';
 import { openRuntime, pkcs11Pin, softwareKeyFactory } from '../runtime.js';
 import { listCertificates } from '../sa/certificates.js';
+import { listCas } from '../sa/cas.js';
 import { openDatabase } from '../sa/database.js';
 import { Pkcs11Signer } from '../signer/pkcs11-signer.js';
 import { reasonName, END_ENTITY_REASONS } from '../ca/revocation-reasons.js';
 import { action, UsageError } from './errors.js';
-import { cliActor, positiveInt } from './util.js';
+import { cliActor, positiveInt, withStorage } from './util.js';
 
 function keyTypeOption(v: string): KeyType {
   if (!isKeyType(v)) throw new UsageError(`--key-type must be one of ${KEY_TYPES.join(', ')}, got ${JSON.stringify(v)}`);
@@ -174,46 +175,19 @@ export function registerCaCommands(program: Command): void {
       }),
     );
 
-  ca.command('roots')
-    .description('print the root CA certificate(s) as PEM')
-    .action(
-      action(async () => {
-        const config = loadConfig();
-        const storage = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
-        try {
-          const roots = await storage.db
-            .selectFrom('cas')
-            .select('cert_der')
-            .where('kind', '=', 'root')
-            .orderBy('created_at')
-            .execute();
-          if (roots.length === 0) throw new UsageError('no CA yet: run `certdesk ca init` or start `certdesk serve` once');
-          for (const r of roots) process.stdout.write(toPem('CERTIFICATE', r.cert_der));
-        } finally {
-          await storage.close();
-        }
-      }),
-    );
+  const printCas = (kind: 'root' | 'issuing') =>
+    action(async () => {
+      await withStorage(async (storage) => {
+        const cas = await listCas(storage.db, kind);
+        if (cas.length === 0) throw new UsageError('no CA yet: run `certdesk ca init` or start `certdesk serve` once');
+        for (const c of cas) process.stdout.write(toPem('CERTIFICATE', c.cert_der));
+      });
+    });
 
+  ca.command('roots').description('print the root CA certificate(s) as PEM').action(printCas('root'));
   ca.command('chain')
     .description('print the issuing CA certificate(s) as PEM (the intermediates for verification)')
-    .action(
-      action(async () => {
-        const config = loadConfig();
-        const storage = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
-        try {
-          const rows = await storage.db
-            .selectFrom('cas')
-            .select('cert_der')
-            .where('kind', '=', 'issuing')
-            .orderBy('created_at')
-            .execute();
-          for (const r of rows) process.stdout.write(toPem('CERTIFICATE', r.cert_der));
-        } finally {
-          await storage.close();
-        }
-      }),
-    );
+    .action(printCas('issuing'));
 
   ca.command('list')
     .description('list issued certificates, newest first')
@@ -228,9 +202,7 @@ export function registerCaCommands(program: Command): void {
         async (o: { status?: string; profile?: string; subject?: string; limit: number; offset: number; json?: boolean }) => {
           if (o.status && o.status !== 'valid' && o.status !== 'revoked')
             throw new UsageError('--status must be valid or revoked');
-          const config = loadConfig();
-          const storage = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
-          try {
+          await withStorage(async (storage) => {
             const rows = await listCertificates(storage.db, {
               ...(o.status ? { status: o.status as 'valid' | 'revoked' } : {}),
               ...(o.profile ? { profile: o.profile } : {}),
@@ -260,9 +232,7 @@ export function registerCaCommands(program: Command): void {
               }
             }
             if (!o.json && rows.length === 0) process.stderr.write('no certificates\n');
-          } finally {
-            await storage.close();
-          }
+          });
         },
       ),
     );

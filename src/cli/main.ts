@@ -6,6 +6,7 @@ import { registerCaCommands } from './ca-commands.js';
 import { registerOrderCommands } from './order-commands.js';
 import { reportAndExit } from './errors.js';
 import { registerServeCommand } from './serve-command.js';
+import { registerStaffCommands } from './staff-commands.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerTokenCommands } from './token-commands.js';
 
@@ -24,6 +25,7 @@ registerDemoCommand(program);
 registerCaCommands(program);
 registerAuditCommands(program);
 registerOrderCommands(program);
+registerStaffCommands(program);
 registerAgentCommands(program);
 registerTokenCommands(program);
 

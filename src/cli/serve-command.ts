@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../config/config.js';
 import { startCrlRefresher } from '../jobs/crl-refresher.js';
 import { startOrderJobs } from '../jobs/order-jobs.js';
 import { openRuntime, type Runtime } from '../runtime.js';
+import { seedDemoStaff } from '../staff/demo.js';
 import { action } from './errors.js';
 
 export interface RunningServer {
@@ -23,6 +24,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         JSON.stringify({ level: err ? 50 : 30, time: Date.now(), msg, err: err ? String(err) : undefined }) + '\n',
       ),
   });
+  await seedDemoStaff(rt); // first start: a demo admin for the staff console, printed once
   const { app, metrics } = await buildServer(rt);
   const stopCrl = startCrlRefresher(
     rt,

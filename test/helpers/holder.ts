@@ -1,7 +1,10 @@
 // A certificate holder for tests: an in-process key pair, a certificate from the test CA for it,
 // and the signatures the key assistant would make (login challenge, renewal CSR and proof).
 import { createServer } from 'node:net';
-import { sign, type KeyObject } from 'node:crypto';
+import { randomBytes, sign, type KeyObject } from 'node:crypto';
+import { sandboxKeys } from '../../src/payments/sandbox/keys.js';
+import { signParams } from '../../src/payments/sandbox/signing.js';
+import { SANDBOX_MERCHANT_ID } from '../../src/runtime.js';
 import { generateKeyPair, signatureAlgorithmFor, spkiOf } from '../../src/pki/algorithms.js';
 import { buildCsr } from '../../src/pki/csr.js';
 import type { NameAttribute } from '../../src/pki/name.js';
@@ -117,4 +120,30 @@ export class PortalClient {
     if (r.status === 200) this.csrf = String(r.body.csrfToken);
     return r;
   }
+}
+
+/** Sends a payment notification signed with the sandbox platform key, as the gateway would. */
+export async function sendSandboxNotification(
+  ca: TestCa,
+  base: string,
+  order: { id: string; amountFen: number },
+  overrides: Record<string, string> = {},
+): Promise<{ status: number; text: string }> {
+  const form: Record<string, string> = {
+    notify_id: randomBytes(6).toString('hex'),
+    merchant_id: SANDBOX_MERCHANT_ID,
+    out_trade_no: order.id,
+    trade_status: 'TRADE_SUCCESS',
+    trade_no: `SBX${randomBytes(6).toString('hex').toUpperCase()}`,
+    total_amount_fen: String(order.amountFen),
+    gmt_payment: String(Date.now()),
+    ...overrides,
+  };
+  form.sign = signParams(form, sandboxKeys(ca.dir).platformPrivate);
+  const res = await fetch(`${base}/api/payments/notify/sandbox`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form).toString(),
+  });
+  return { status: res.status, text: await res.text() };
 }
