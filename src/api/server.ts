@@ -12,6 +12,7 @@ import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import { registerPortalRoutes } from './portal/routes.js';
 import { registerPaymentRoutes } from './payment-routes.js';
+import { registerStaffRoutes } from './staff/routes.js';
 import { contentSecurityPolicy, registerWebApp } from './web-app.js';
 import { mapError } from './errors.js';
 
@@ -117,6 +118,7 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
   registerPkiRoutes(app, rt, metrics);
   registerPortalRoutes(app, rt);
   registerPaymentRoutes(app, rt);
+  registerStaffRoutes(app, rt);
   await registerWebApp(app, rt);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

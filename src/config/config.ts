@@ -141,7 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sandboxNotify: boolVar(env, 'SANDBOX_NOTIFY', true) ? 'on' : 'off',
     webDir: env.WEB_DIR || undefined,
     staffIdleMinutes: intVar(env, 'STAFF_IDLE_MINUTES', 30, 1, 24 * 60),
-    staffLockoutThreshold: intVar(env, 'STAFF_LOCKOUT_THRESHOLD', 5, 1, 100),
+    staffLockoutThreshold: intVar(env, 'STAFF_MAX_FAILURES', 5, 1, 100),
     staffLockoutMinutes: intVar(env, 'STAFF_LOCKOUT_MINUTES', 15, 1, 7 * 24 * 60),
     invoiceFont: env.INVOICE_FONT || undefined,
   };

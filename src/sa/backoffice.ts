@@ -33,7 +33,7 @@ export interface OrderFilter {
 }
 
 export async function searchOrders(db: Executor, f: OrderFilter): Promise<Page<OrderRow>> {
-  let q = db.selectFrom('orders').leftJoin('holders', 'holders.id', 'orders.holder_id');
+  let q = db.selectFrom('orders');
   if (f.order) {
     const key = f.order.trim();
     q = q.where((eb) => eb.or([eb('orders.id', '=', key), eb('orders.reference', '=', key.toUpperCase())]));
@@ -46,25 +46,40 @@ export async function searchOrders(db: Executor, f: OrderFilter): Promise<Page<O
   if (f.methods?.length) q = q.where('orders.payment_method', 'in', f.methods);
   if (f.from !== undefined) q = q.where('orders.created_at', '>=', f.from);
   if (f.to !== undefined) q = q.where('orders.created_at', '<', f.to);
-  if (f.name) {
-    const pattern = `%${escapeLike(f.name.trim())}%`;
-    q = q.where((eb) => eb.or([likeText('orders.organization', pattern), likeText('holders.name', pattern)]));
-  }
+  // 单位名称 as recorded on the order (the certificate's O at ordering time): a substring scan
+  if (f.name) q = q.where(likeText('orders.organization', `%${escapeLike(f.name.trim())}%`));
   const total = Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
   const rows = await q
     .selectAll('orders')
-    .select(['holders.unique_id as holder_unique_id', 'holders.name as holder_name'])
     .orderBy('orders.created_at', f.oldestFirst ? 'asc' : 'desc')
     .orderBy('orders.id', f.oldestFirst ? 'asc' : 'desc')
     .limit(f.limit)
     .offset(f.offset)
     .execute();
-  return { rows, total };
+  // holders for this page only (one indexed lookup), not joined across every matching row
+  const ids = [...new Set(rows.map((r) => r.holder_id).filter((id): id is number => id !== null))];
+  const holders = ids.length
+    ? await db.selectFrom('holders').select(['id', 'unique_id', 'name']).where('id', 'in', ids).execute()
+    : [];
+  const byId = new Map(holders.map((h) => [h.id, h]));
+  return {
+    rows: rows.map((r) => {
+      const h = r.holder_id !== null ? byId.get(r.holder_id) : undefined;
+      return { ...r, holder_unique_id: h?.unique_id ?? null, holder_name: h?.name ?? null };
+    }),
+    total,
+  };
 }
 
 /** Offline (postal/bank) orders waiting for their money, oldest first. */
 export function offlineQueue(db: Executor, limit: number, offset: number): Promise<Page<OrderRow>> {
-  return searchOrders(db, { states: ['awaiting_payment', 'expired'], methods: ['postal', 'bank'], oldestFirst: true, limit, offset });
+  return searchOrders(db, {
+    states: ['awaiting_payment', 'expired'],
+    methods: ['postal', 'bank'],
+    oldestFirst: true,
+    limit,
+    offset,
+  });
 }
 
 export type Refund = Selectable<RefundTable>;
@@ -80,7 +95,12 @@ export async function refundsForOrder(db: Executor, orderId: string): Promise<Re
 export type StatementLine = Selectable<StatementLineTable>;
 
 export async function getStatementLine(db: Executor, source: string, transactionId: string): Promise<StatementLine | undefined> {
-  return db.selectFrom('statement_lines').selectAll().where('source', '=', source).where('transaction_id', '=', transactionId).executeTakeFirst();
+  return db
+    .selectFrom('statement_lines')
+    .selectAll()
+    .where('source', '=', source)
+    .where('transaction_id', '=', transactionId)
+    .executeTakeFirst();
 }
 
 export async function insertStatementLine(db: Executor, l: Insertable<StatementLineTable>): Promise<void> {
@@ -93,13 +113,25 @@ export async function updateStatementLine(db: Executor, id: number, set: Partial
 
 export async function insertStatementImport(
   db: Executor,
-  r: { filename: string; sha256: string; lines: number; recorded: number; unmatched: number; imported_by: string; imported_at: number },
+  r: {
+    filename: string;
+    sha256: string;
+    lines: number;
+    recorded: number;
+    unmatched: number;
+    imported_by: string;
+    imported_at: number;
+  },
 ): Promise<number> {
   const row = await db.insertInto('statement_imports').values(r).returning('id').executeTakeFirstOrThrow();
   return Number(row.id);
 }
 
-export async function finishStatementImport(db: Executor, id: number, counts: { lines: number; recorded: number; unmatched: number }): Promise<void> {
+export async function finishStatementImport(
+  db: Executor,
+  id: number,
+  counts: { lines: number; recorded: number; unmatched: number },
+): Promise<void> {
   await db.updateTable('statement_imports').set(counts).where('id', '=', id).execute();
 }
 
@@ -114,7 +146,22 @@ export interface CertificateSearch {
   offset: number;
 }
 
-export type CertificateRow = { serial: string; ca_id: string; profile: string; subject: string; not_before: number; not_after: number; status: CertificateStatus; revoked_at: number | null; revocation_reason: number | null; holder_id: number | null; order_id: string | null; issued_at: number; holder_unique_id: string | null; holder_name: string | null };
+export type CertificateRow = {
+  serial: string;
+  ca_id: string;
+  profile: string;
+  subject: string;
+  not_before: number;
+  not_after: number;
+  status: CertificateStatus;
+  revoked_at: number | null;
+  revocation_reason: number | null;
+  holder_id: number | null;
+  order_id: string | null;
+  issued_at: number;
+  holder_unique_id: string | null;
+  holder_name: string | null;
+};
 
 export async function searchCertificates(db: Executor, f: CertificateSearch): Promise<Page<CertificateRow>> {
   let q = db.selectFrom('certificates').leftJoin('holders', 'holders.id', 'certificates.holder_id');
@@ -169,7 +216,8 @@ export interface AuditSearch {
 export async function searchAudit(db: Executor, f: AuditSearch): Promise<AuditTable[]> {
   let q = db.selectFrom('audit_log').selectAll();
   if (f.actor) q = q.where('actor', '=', f.actor);
-  if (f.action) q = f.action.endsWith('.') ? q.where(likeText('action', `${escapeLike(f.action)}%`)) : q.where('action', '=', f.action);
+  if (f.action)
+    q = f.action.endsWith('.') ? q.where(likeText('action', `${escapeLike(f.action)}%`)) : q.where('action', '=', f.action);
   if (f.target) q = q.where('target', '=', f.target);
   if (f.from !== undefined) q = q.where('at', '>=', f.from);
   if (f.to !== undefined) q = q.where('at', '<', f.to);
@@ -179,6 +227,9 @@ export async function searchAudit(db: Executor, f: AuditSearch): Promise<AuditTa
 }
 
 export async function auditCount(db: Executor): Promise<number> {
-  const r = await db.selectFrom('audit_log').select((eb) => eb.fn.max('seq').as('n')).executeTakeFirst();
+  const r = await db
+    .selectFrom('audit_log')
+    .select((eb) => eb.fn.max('seq').as('n'))
+    .executeTakeFirst();
   return Number(r?.n ?? 0);
 }

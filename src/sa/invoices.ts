@@ -78,7 +78,14 @@ export async function createInvoiceForPayment(
       void_reason: null,
     })
     .execute();
-  await appendAudit(tx, [{ actor: p.actor, action: 'invoice.created', target: order.id, details: { number: invoiceNumberFor(order.id), amountFen: p.amountFen } }]);
+  await appendAudit(tx, [
+    {
+      actor: p.actor,
+      action: 'invoice.created',
+      target: order.id,
+      details: { number: invoiceNumberFor(order.id), amountFen: p.amountFen },
+    },
+  ]);
   return (await invoiceForOrder(tx, order.id))!;
 }
 
@@ -119,7 +126,12 @@ export async function invoicePdf(db: Executor, orderId: string): Promise<Buffer 
 
 /** Stores the rendered PDF unless one is stored already (the first rendering wins; it never changes). */
 export async function storeInvoicePdf(db: Executor, orderId: string, pdf: Buffer, sha256: string): Promise<void> {
-  await db.updateTable('invoices').set({ pdf, pdf_sha256: sha256 }).where('order_id', '=', orderId).where('pdf', 'is', null).execute();
+  await db
+    .updateTable('invoices')
+    .set({ pdf, pdf_sha256: sha256 })
+    .where('order_id', '=', orderId)
+    .where('pdf', 'is', null)
+    .execute();
 }
 
 export interface InvoiceFilter {
@@ -131,13 +143,25 @@ export interface InvoiceFilter {
   offset: number;
 }
 
-export async function listInvoices(db: Executor, f: InvoiceFilter): Promise<{ rows: (InvoiceSummary & { recipient: string; address: string; postcode: string; phone: string })[]; total: number }> {
+export async function listInvoices(
+  db: Executor,
+  f: InvoiceFilter,
+): Promise<{
+  rows: (InvoiceSummary & { recipient: string; address: string; postcode: string; phone: string })[];
+  total: number;
+}> {
   let q = db.selectFrom('invoices').innerJoin('orders', 'orders.id', 'invoices.order_id');
   if (f.paperStatus) q = q.where('invoices.paper_status', '=', f.paperStatus);
   if (f.status) q = q.where('invoices.status', '=', f.status);
   if (f.q) {
     const term = f.q.trim();
-    q = q.where((eb) => eb.or([eb('invoices.order_id', '=', term), eb('invoices.number', '=', term), likeText('invoices.buyer_name', `${escapeLike(term)}%`)]));
+    q = q.where((eb) =>
+      eb.or([
+        eb('invoices.order_id', '=', term),
+        eb('invoices.number', '=', term),
+        likeText('invoices.buyer_name', `${escapeLike(term)}%`),
+      ]),
+    );
   }
   const total = Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
   const rows = await q

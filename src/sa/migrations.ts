@@ -381,7 +381,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
 
         // The staff console's lists: newest orders, the offline-payment queue, audit filters.
         await db.schema.createIndex('orders_created').on('orders').column('created_at').execute();
-        await db.schema.createIndex('orders_method_state').on('orders').columns(['payment_method', 'state', 'created_at']).execute();
+        await db.schema
+          .createIndex('orders_method_state')
+          .on('orders')
+          .columns(['payment_method', 'state', 'created_at'])
+          .execute();
         await db.schema.createIndex('audit_action').on('audit_log').columns(['action', 'seq']).execute();
         await db.schema.createIndex('audit_actor').on('audit_log').columns(['actor', 'seq']).execute();
         await db.schema.createIndex('audit_at').on('audit_log').column('at').execute();

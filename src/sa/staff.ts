@@ -26,7 +26,10 @@ export async function listStaff(db: Executor): Promise<StaffAccount[]> {
 }
 
 export async function countStaff(db: Executor): Promise<number> {
-  const r = await db.selectFrom('staff_accounts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const r = await db
+    .selectFrom('staff_accounts')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(r.n);
 }
 
@@ -35,7 +38,13 @@ export async function updateStaff(db: Executor, id: number, set: Partial<Omit<St
 }
 
 /** Counts a failed attempt; locks the account for `lockMs` when the count reaches `threshold`. Returns the new count. */
-export async function recordFailedLogin(db: Executor, id: number, threshold: number, lockMs: number, now: number): Promise<{ attempts: number; locked: boolean }> {
+export async function recordFailedLogin(
+  db: Executor,
+  id: number,
+  threshold: number,
+  lockMs: number,
+  now: number,
+): Promise<{ attempts: number; locked: boolean }> {
   await db
     .updateTable('staff_accounts')
     .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
@@ -44,7 +53,11 @@ export async function recordFailedLogin(db: Executor, id: number, threshold: num
   const a = await getStaff(db, id);
   const attempts = a?.failed_attempts ?? 0;
   if (attempts >= threshold) {
-    await db.updateTable('staff_accounts').set({ locked_until: now + lockMs, failed_attempts: 0 }).where('id', '=', id).execute();
+    await db
+      .updateTable('staff_accounts')
+      .set({ locked_until: now + lockMs, failed_attempts: 0 })
+      .where('id', '=', id)
+      .execute();
     return { attempts, locked: true };
   }
   return { attempts, locked: false };
@@ -79,5 +92,10 @@ export async function endStaffSession(db: Executor, id: string, now: number): Pr
 
 /** Ends every open session of an account (disabled, password reset, roles changed). */
 export async function endStaffSessionsOf(db: Executor, staffId: number, now: number): Promise<void> {
-  await db.updateTable('staff_sessions').set({ ended_at: now }).where('staff_id', '=', staffId).where('ended_at', 'is', null).execute();
+  await db
+    .updateTable('staff_sessions')
+    .set({ ended_at: now })
+    .where('staff_id', '=', staffId)
+    .where('ended_at', 'is', null)
+    .execute();
 }

@@ -70,7 +70,8 @@ export function generatePassword(): string {
 
 export function checkRoles(roles: string[]): StaffRole[] {
   const bad = roles.filter((r) => !isRole(r));
-  if (bad.length || roles.length === 0) throw invalid(`roles must be one or more of operator, reviewer, auditor, admin; got ${JSON.stringify(roles)}`, 'roles');
+  if (bad.length || roles.length === 0)
+    throw invalid(`roles must be one or more of operator, reviewer, auditor, admin; got ${JSON.stringify(roles)}`, 'roles');
   return [...new Set(roles as StaffRole[])];
 }
 
@@ -103,7 +104,11 @@ export class StaffAccounts {
 
   async create(input: NewAccount, actor: string): Promise<CreatedAccount> {
     const username = input.username.trim().toLowerCase();
-    if (!USERNAME.test(username)) throw invalid('the user name must be 2–32 characters: lowercase letters, digits, . _ -, starting with a letter', 'username');
+    if (!USERNAME.test(username))
+      throw invalid(
+        'the user name must be 2–32 characters: lowercase letters, digits, . _ -, starting with a letter',
+        'username',
+      );
     const roles = checkRoles(input.roles);
     const password = input.password ?? generatePassword();
     checkPasswordPolicy(password, username);
@@ -111,7 +116,8 @@ export class StaffAccounts {
     const totpSecret = newTotpSecret();
     const now = Date.now();
     const account = await writeTransaction(this.storage, async (tx) => {
-      if (await getStaffByUsername(tx, username)) throw new StaffError(409, 'exists', `a staff account ${username} exists already`, 'username');
+      if (await getStaffByUsername(tx, username))
+        throw new StaffError(409, 'exists', `a staff account ${username} exists already`, 'username');
       const a = await insertStaffAccount(tx, {
         username,
         display_name: (input.displayName ?? username).trim().slice(0, 64) || username,
@@ -131,7 +137,12 @@ export class StaffAccounts {
       await appendAudit(tx, [{ actor, action: 'staff.created', target: `staff:${username}`, details: { roles } }]);
       return a;
     });
-    return { account, password, totpSecret, otpauthUri: otpauthUri({ issuer: TOTP_ISSUER, account: username, secret: totpSecret }) };
+    return {
+      account,
+      password,
+      totpSecret,
+      otpauthUri: otpauthUri({ issuer: TOTP_ISSUER, account: username, secret: totpSecret }),
+    };
   }
 
   list(): Promise<StaffAccount[]> {
@@ -154,13 +165,20 @@ export class StaffAccounts {
    * Step 1: user name and password. Returns a pending session token (cookie) that only the TOTP
    * step accepts. Every refusal says the same thing, so it does not reveal which part was wrong.
    */
-  async loginPassword(username: string, password: string, ip: string | null): Promise<{ token: string; session: StaffSession; account: StaffAccount }> {
+  async loginPassword(
+    username: string,
+    password: string,
+    ip: string | null,
+  ): Promise<{ token: string; session: StaffSession; account: StaffAccount }> {
     const now = Date.now();
     const account = await getStaffByUsername(this.storage.db, username.trim().toLowerCase());
     const stored = account?.password_hash ?? (await dummyHash());
     const ok = await verifyPassword(stored, password);
     if (!account) {
-      await this.audit('staff.login_failed', `staff:${username.trim().toLowerCase().slice(0, 40)}`, { reason: 'unknown_user', ip });
+      await this.audit('staff.login_failed', `staff:${username.trim().toLowerCase().slice(0, 40)}`, {
+        reason: 'unknown_user',
+        ip,
+      });
       throw wrongCredentials();
     }
     this.refuseIfUnusable(account, now);
@@ -187,7 +205,11 @@ export class StaffAccounts {
   async pending(token: string | undefined): Promise<{ session: StaffSession; account: StaffAccount }> {
     const session = token ? await getStaffSession(this.storage.db, tokenHash(token)) : undefined;
     if (!session || session.mfa_passed || Date.now() - session.created_at > PENDING_MS) {
-      throw new StaffError(401, 'no_pending_login', 'enter your user name and password first (the code step expires after 5 minutes)');
+      throw new StaffError(
+        401,
+        'no_pending_login',
+        'enter your user name and password first (the code step expires after 5 minutes)',
+      );
     }
     const account = await getStaff(this.storage.db, session.staff_id);
     if (!account) throw new StaffError(401, 'no_pending_login', 'the account is gone');
@@ -206,14 +228,24 @@ export class StaffAccounts {
     const step = matchTotp(account.totp_secret, String(code ?? ''), now);
     if (step === undefined || !(await claimTotpStep(this.storage.db, account.id, step))) {
       await this.fail(account, step === undefined ? 'totp' : 'totp_reused', ip);
-      throw new StaffError(401, 'wrong_code', 'the code is wrong or was used already: wait for the next code of your authenticator app', 'code');
+      throw new StaffError(
+        401,
+        'wrong_code',
+        'the code is wrong or was used already: wait for the next code of your authenticator app',
+        'code',
+      );
     }
     const enrolling = account.totp_confirmed_at === null;
     await writeTransaction(this.storage, async (tx) => {
-      await updateStaff(tx, account.id, { failed_attempts: 0, last_login_at: now, ...(enrolling ? { totp_confirmed_at: now } : {}) });
+      await updateStaff(tx, account.id, {
+        failed_attempts: 0,
+        last_login_at: now,
+        ...(enrolling ? { totp_confirmed_at: now } : {}),
+      });
       await updateStaffSession(tx, session.id, { mfa_passed: 1, last_seen_at: now });
       const entries = [{ actor: actorOf(account), action: 'staff.login', target: actorOf(account), details: { ip } }];
-      if (enrolling) entries.unshift({ actor: actorOf(account), action: 'staff.totp_enrolled', target: actorOf(account), details: { ip } });
+      if (enrolling)
+        entries.unshift({ actor: actorOf(account), action: 'staff.totp_enrolled', target: actorOf(account), details: { ip } });
       await appendAudit(tx, entries);
     });
     const fresh = (await getStaff(this.storage.db, account.id))!;
@@ -251,7 +283,8 @@ export class StaffAccounts {
   }
 
   async changeOwnPassword(ctx: StaffContext, current: string, next: string): Promise<void> {
-    if (!(await verifyPassword(ctx.account.password_hash, current))) throw new StaffError(403, 'wrong_password', 'the current password is wrong', 'current');
+    if (!(await verifyPassword(ctx.account.password_hash, current)))
+      throw new StaffError(403, 'wrong_password', 'the current password is wrong', 'current');
     checkPasswordPolicy(next, ctx.account.username);
     const hash = await hashPassword(next);
     await writeTransaction(this.storage, async (tx) => {
@@ -261,7 +294,11 @@ export class StaffAccounts {
   }
 
   /** Admin changes: roles, display name, disabled. Ends the account's sessions when access shrinks. */
-  async update(id: number, change: { roles?: string[]; displayName?: string; disabled?: boolean }, actor: string): Promise<StaffAccount> {
+  async update(
+    id: number,
+    change: { roles?: string[]; displayName?: string; disabled?: boolean },
+    actor: string,
+  ): Promise<StaffAccount> {
     const now = Date.now();
     return writeTransaction(this.storage, async (tx) => {
       const a = await getStaff(tx, id);
@@ -275,7 +312,17 @@ export class StaffAccounts {
       }
       await updateStaff(tx, id, set);
       if (set.roles !== undefined || change.disabled) await endStaffSessionsOf(tx, id, now);
-      await appendAudit(tx, [{ actor, action: 'staff.updated', target: actorOf(a), details: { before: { roles: a.roles, disabled: a.disabled_at !== null }, after: { roles: set.roles ?? a.roles, disabled: (set.disabled_at ?? a.disabled_at) !== null } } }]);
+      await appendAudit(tx, [
+        {
+          actor,
+          action: 'staff.updated',
+          target: actorOf(a),
+          details: {
+            before: { roles: a.roles, disabled: a.disabled_at !== null },
+            after: { roles: set.roles ?? a.roles, disabled: (set.disabled_at ?? a.disabled_at) !== null },
+          },
+        },
+      ]);
       return (await getStaff(tx, id))!;
     });
   }
@@ -283,15 +330,20 @@ export class StaffAccounts {
   /** Admin: a new random password (shown once); the account's sessions end. */
   async resetPassword(id: number, actor: string): Promise<string> {
     const password = generatePassword();
+    await this.setPassword(id, password, actor);
+    return password;
+  }
+
+  /** Sets a password chosen by an admin (CLI); the account's sessions end. */
+  async setPassword(id: number, password: string, actor: string): Promise<void> {
+    const a = await this.get(id);
+    checkPasswordPolicy(password, a.username);
     const hash = await hashPassword(password);
     await writeTransaction(this.storage, async (tx) => {
-      const a = await getStaff(tx, id);
-      if (!a) throw notFound(`no staff account ${id}`);
       await updateStaff(tx, id, { password_hash: hash, password_changed_at: Date.now(), failed_attempts: 0, locked_until: null });
       await endStaffSessionsOf(tx, id, Date.now());
       await appendAudit(tx, [{ actor, action: 'staff.password_reset', target: actorOf(a) }]);
     });
-    return password;
   }
 
   /** Admin: a new TOTP secret, to be enrolled (QR code) at the next login. */
@@ -322,21 +374,46 @@ export class StaffAccounts {
     if (account.disabled_at !== null) throw wrongCredentials();
     if (account.locked_until !== null && account.locked_until > now) {
       const minutes = Math.ceil((account.locked_until - now) / 60_000);
-      throw new StaffError(423, 'locked', `too many failed logins: this account is locked for ${minutes} more minute(s), or until an admin unlocks it`);
+      throw new StaffError(
+        423,
+        'locked',
+        `too many failed logins: this account is locked for ${minutes} more minute(s), or until an admin unlocks it`,
+      );
     }
   }
 
   private async fail(account: StaffAccount, reason: string, ip: string | null): Promise<void> {
-    const { threshold, lockMs } = { threshold: this.rt.config.staffLockoutThreshold, lockMs: this.rt.config.staffLockoutMinutes * 60_000 };
+    const { threshold, lockMs } = {
+      threshold: this.rt.config.staffLockoutThreshold,
+      lockMs: this.rt.config.staffLockoutMinutes * 60_000,
+    };
     await writeTransaction(this.storage, async (tx) => {
       const r = await recordFailedLogin(tx, account.id, threshold, lockMs, Date.now());
-      const entries = [{ actor: actorOf(account), action: 'staff.login_failed', target: actorOf(account), details: { reason, ip, attempts: r.attempts } }];
-      if (r.locked) entries.push({ actor: 'system:lockout', action: 'staff.locked', target: actorOf(account), details: { reason, ip, attempts: r.attempts } });
+      const entries = [
+        {
+          actor: actorOf(account),
+          action: 'staff.login_failed',
+          target: actorOf(account),
+          details: { reason, ip, attempts: r.attempts },
+        },
+      ];
+      if (r.locked)
+        entries.push({
+          actor: 'system:lockout',
+          action: 'staff.locked',
+          target: actorOf(account),
+          details: { reason, ip, attempts: r.attempts },
+        });
       await appendAudit(tx, entries);
     });
   }
 
-  private async audit(action: string, target: string, details: Record<string, unknown>, actor = 'system:staff-login'): Promise<void> {
+  private async audit(
+    action: string,
+    target: string,
+    details: Record<string, unknown>,
+    actor = 'system:staff-login',
+  ): Promise<void> {
     await writeTransaction(this.storage, (tx) => appendAudit(tx, [{ actor, action, target, details }]));
   }
 }

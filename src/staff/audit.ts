@@ -17,7 +17,10 @@ export function csvField(v: unknown): string {
 }
 
 export function auditCsvLine(r: AuditTable): string {
-  return [r.seq, new Date(r.at).toISOString(), r.actor, r.action, r.target, r.details, r.prev_hash, r.hash].map(csvField).join(',') + '\r\n';
+  return (
+    [r.seq, new Date(r.at).toISOString(), r.actor, r.action, r.target, r.details, r.prev_hash, r.hash].map(csvField).join(',') +
+    '\r\n'
+  );
 }
 
 export class StaffAudit {

@@ -26,11 +26,13 @@ export interface TypeInput {
 const METHODS: PaymentMethod[] = ['online', 'postal', 'bank'];
 
 const int = (v: unknown, field: string, min: number, max: number): number => {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw invalid(`${field} must be a whole number from ${min} to ${max}`, field);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)
+    throw invalid(`${field} must be a whole number from ${min} to ${max}`, field);
   return v;
 };
 const text = (v: unknown, field: string, max: number): string => {
-  if (typeof v !== 'string' || !v.trim() || v.trim().length > max) throw invalid(`${field} is required (at most ${max} characters)`, field);
+  if (typeof v !== 'string' || !v.trim() || v.trim().length > max)
+    throw invalid(`${field} is required (at most ${max} characters)`, field);
   return v.trim();
 };
 
@@ -67,7 +69,8 @@ export class StaffCatalogue {
     const code = text(input.code, 'code', 40);
     if (!/^[a-z0-9][a-z0-9-]*$/.test(code)) throw invalid('code: lowercase letters, digits and -', 'code');
     const profile = text(input.profile, 'profile', 80);
-    if (!this.rt.ca.profiles.has(profile)) throw invalid(`no certificate profile ${profile}; known: ${[...this.rt.ca.profiles.keys()].join(', ')}`, 'profile');
+    if (!this.rt.ca.profiles.has(profile))
+      throw invalid(`no certificate profile ${profile}; known: ${[...this.rt.ca.profiles.keys()].join(', ')}`, 'profile');
     const row = {
       code,
       name: text(input.name, 'name', 50),
@@ -80,17 +83,34 @@ export class StaffCatalogue {
     };
     const prices = Object.entries(input.prices ?? {})
       .filter(([, v]) => v !== undefined && v !== null)
-      .map(([term, fen]) => ({ type_code: code, term_years: int(Number(term), 'prices', 1, 3), price_fen: int(fen, `prices.${term}`, 0, 100_000_000) }));
+      .map(([term, fen]) => ({
+        type_code: code,
+        term_years: int(Number(term), 'prices', 1, 3),
+        price_fen: int(fen, `prices.${term}`, 0, 100_000_000),
+      }));
     if (prices.length === 0) throw invalid('offer at least one term with a price', 'prices');
     await writeTransaction(this.rt.storage, async (tx) => {
       const before = await this.snapshot(tx, code);
-      const clash = await tx.selectFrom('certificate_types').select('code').where('profile', '=', profile).where('code', '!=', code).executeTakeFirst();
-      if (clash) throw conflict('profile_taken', `profile ${profile} already belongs to certificate type ${clash.code}`, 'profile');
+      const clash = await tx
+        .selectFrom('certificate_types')
+        .select('code')
+        .where('profile', '=', profile)
+        .where('code', '!=', code)
+        .executeTakeFirst();
+      if (clash)
+        throw conflict('profile_taken', `profile ${profile} already belongs to certificate type ${clash.code}`, 'profile');
       if (before.type) await tx.updateTable('certificate_types').set(row).where('code', '=', code).execute();
       else await tx.insertInto('certificate_types').values(row).execute();
       await tx.deleteFrom('prices').where('type_code', '=', code).execute();
       await tx.insertInto('prices').values(prices).execute();
-      await appendAudit(tx, [{ actor: ctx.actor, action: before.type ? 'catalogue.type_updated' : 'catalogue.type_created', target: `type:${code}`, details: { before, after: { type: row, prices } } }]);
+      await appendAudit(tx, [
+        {
+          actor: ctx.actor,
+          action: before.type ? 'catalogue.type_updated' : 'catalogue.type_created',
+          target: `type:${code}`,
+          details: { before, after: { type: row, prices } },
+        },
+      ]);
     });
   }
 
@@ -101,7 +121,8 @@ export class StaffCatalogue {
   }
 
   async setPaymentMethods(ctx: StaffContext, methods: unknown): Promise<PaymentMethod[]> {
-    if (!Array.isArray(methods) || methods.some((m) => !METHODS.includes(m as PaymentMethod))) throw invalid('payment methods: any of online, postal, bank', 'paymentMethods');
+    if (!Array.isArray(methods) || methods.some((m) => !METHODS.includes(m as PaymentMethod)))
+      throw invalid('payment methods: any of online, postal, bank', 'paymentMethods');
     const list = METHODS.filter((m) => (methods as string[]).includes(m));
     if (list.length === 0) throw invalid('enable at least one payment method', 'paymentMethods');
     await this.setSetting(ctx, 'payment_methods', list, await enabledPaymentMethods(this.db));
@@ -138,7 +159,9 @@ export class StaffCatalogue {
       const json = JSON.stringify(value);
       const r = await tx.updateTable('settings').set({ value: json }).where('key', '=', key).executeTakeFirst();
       if (Number(r.numUpdatedRows) === 0) await tx.insertInto('settings').values({ key, value: json }).execute();
-      await appendAudit(tx, [{ actor: ctx.actor, action: 'settings.updated', target: `setting:${key}`, details: { before, after: value } }]);
+      await appendAudit(tx, [
+        { actor: ctx.actor, action: 'settings.updated', target: `setting:${key}`, details: { before, after: value } },
+      ]);
     });
   }
 }

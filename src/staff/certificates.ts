@@ -26,7 +26,8 @@ export function crlSerials(crlDer: Buffer): Set<string> {
   const out = new Set<string>();
   // version, signature, issuer, thisUpdate, nextUpdate, then revokedCertificates (a SEQUENCE) if any
   const list = parts[5];
-  if (list && list.tag === der.Tag.SEQUENCE) for (const entry of der.children(list)) out.add(der.decodeIntHex(der.children(entry)[0]!));
+  if (list && list.tag === der.Tag.SEQUENCE)
+    for (const entry of der.children(list)) out.add(der.decodeIntHex(der.children(entry)[0]!));
   return out;
 }
 
@@ -64,7 +65,9 @@ export class StaffCertificates {
     return (await this.rt.ocsp.respond(request)).outcome;
   }
 
-  async crlStatus(cert: CertificateRecord): Promise<{ number: number; thisUpdate: string; nextUpdate: string; listed: boolean } | null> {
+  async crlStatus(
+    cert: CertificateRecord,
+  ): Promise<{ number: number; thisUpdate: string; nextUpdate: string; listed: boolean } | null> {
     const crl = await latestCrl(this.db, cert.ca_id);
     if (!crl) return null;
     return {
@@ -100,19 +103,35 @@ export class StaffCertificates {
       audit,
       ocsp,
       crl,
-      revocation: cert.status === 'revoked' ? { at: new Date(cert.revoked_at!).toISOString(), reason: reasonName(cert.revocation_reason ?? 0) } : null,
+      revocation:
+        cert.status === 'revoked'
+          ? { at: new Date(cert.revoked_at!).toISOString(), reason: reasonName(cert.revocation_reason ?? 0) }
+          : null,
     };
   }
 
   /** Revokes on the holder's request; the request (who asked, how, note) is audited with the staff member. */
-  async revoke(ctx: StaffContext, serial: string, input: { reason: string; requestedBy: string; note?: string }): Promise<CertificateRecord> {
+  async revoke(
+    ctx: StaffContext,
+    serial: string,
+    input: { reason: string; requestedBy: string; note?: string },
+  ): Promise<CertificateRecord> {
     const cert = await this.get(serial);
-    if (!(END_ENTITY_REASONS as string[]).includes(input.reason)) throw invalid(`reason must be one of ${END_ENTITY_REASONS.join(', ')}`, 'reason');
+    if (!(END_ENTITY_REASONS as string[]).includes(input.reason))
+      throw invalid(`reason must be one of ${END_ENTITY_REASONS.join(', ')}`, 'reason');
     const requestedBy = input.requestedBy.trim();
-    if (!requestedBy || requestedBy.length > 200) throw invalid('say who asked for the revocation (holder, contact, how)', 'requestedBy');
+    if (!requestedBy || requestedBy.length > 200)
+      throw invalid('say who asked for the revocation (holder, contact, how)', 'requestedBy');
     const note = (input.note ?? '').trim().slice(0, 500);
     await writeTransaction(this.rt.storage, (tx) =>
-      appendAudit(tx, [{ actor: ctx.actor, action: 'certificate.revocation_requested', target: cert.serial, details: { reason: input.reason, requestedBy, note } }]),
+      appendAudit(tx, [
+        {
+          actor: ctx.actor,
+          action: 'certificate.revocation_requested',
+          target: cert.serial,
+          details: { reason: input.reason, requestedBy, note },
+        },
+      ]),
     );
     try {
       return await this.rt.ca.revoke(cert.serial, input.reason, ctx.actor);

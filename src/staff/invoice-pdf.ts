@@ -39,7 +39,9 @@ export function invoiceFonts(configured?: string): { regular: FontSource; bold: 
     const bold = SYSTEM_CJK.replace('Regular', 'Bold');
     return {
       regular: { file: SYSTEM_CJK, family: 'NotoSansCJKsc-Regular' },
-      bold: existsSync(bold) ? { file: bold, family: 'NotoSansCJKsc-Bold' } : { file: SYSTEM_CJK, family: 'NotoSansCJKsc-Regular' },
+      bold: existsSync(bold)
+        ? { file: bold, family: 'NotoSansCJKsc-Bold' }
+        : { file: SYSTEM_CJK, family: 'NotoSansCJKsc-Regular' },
     };
   }
   throw new Error('no CJK font for invoices: reinstall the npm dependencies (@embedpdf/fonts-sc) or set INVOICE_FONT');
@@ -113,7 +115,10 @@ export function renderInvoicePdf(input: InvoicePdfInput): Promise<Buffer> {
   doc.fillColor('#000').fontSize(10.5);
   const row = (label: string, value: string, x: number, y: number, w: number): void => {
     doc.font('cjk').fillColor('#555').text(label, x, y, { width: 90 });
-    doc.font('cjk').fillColor('#000').text(value, x + 90, y, { width: w - 90 });
+    doc
+      .font('cjk')
+      .fillColor('#000')
+      .text(value, x + 90, y, { width: w - 90 });
   };
   let y = doc.y + 4;
   row('收据号码 No.', inv.number, left, y, width / 2);
@@ -126,14 +131,22 @@ export function renderInvoicePdf(input: InvoicePdfInput): Promise<Buffer> {
   // parties
   const box = (title: string, lines: string[], x: number, w: number): void => {
     doc.rect(x, y, w, 74).strokeColor(red).lineWidth(0.8).stroke();
-    doc.font('cjk-bold').fontSize(10.5).fillColor(red).text(title, x + 8, y + 6, { width: w - 16 });
+    doc
+      .font('cjk-bold')
+      .fontSize(10.5)
+      .fillColor(red)
+      .text(title, x + 8, y + 6, { width: w - 16 });
     doc.font('cjk').fontSize(10).fillColor('#000');
     lines.forEach((l, i) => doc.text(l, x + 8, y + 24 + i * 15, { width: w - 16, lineBreak: false, ellipsis: true }));
   };
   box('付款方 Payer', [`名称：${inv.buyer_name}`, `唯一识别号：${inv.buyer_unique_id ?? '—'}`], left, width / 2 - 6);
   box(
     '收款方 Payee',
-    [`名称：${inv.issuer_name}`, ...(inv.issuer_tax_id ? [`纳税人识别号：${inv.issuer_tax_id}`] : []), ...(input.issuerAddress ? [input.issuerAddress] : [])].slice(0, 3),
+    [
+      `名称：${inv.issuer_name}`,
+      ...(inv.issuer_tax_id ? [`纳税人识别号：${inv.issuer_tax_id}`] : []),
+      ...(input.issuerAddress ? [input.issuerAddress] : []),
+    ].slice(0, 3),
     left + width / 2 + 6,
     width / 2 - 6,
   );
@@ -144,7 +157,9 @@ export function renderInvoicePdf(input: InvoicePdfInput): Promise<Buffer> {
   const head = ['项目 Item', '数量 Qty', '金额（元） Amount (CNY)'];
   doc.rect(left, y, width, 22).fillColor('#f6e7e7').fill();
   doc.fillColor('#000').font('cjk-bold').fontSize(10);
-  head.forEach((h, i) => doc.text(h, cols[i]! + 6, y + 6, { width: cols[i + 1]! - cols[i]! - 12, align: i === 0 ? 'left' : 'right' }));
+  head.forEach((h, i) =>
+    doc.text(h, cols[i]! + 6, y + 6, { width: cols[i + 1]! - cols[i]! - 12, align: i === 0 ? 'left' : 'right' }),
+  );
   y += 22;
   doc.font('cjk').fontSize(10.5);
   for (const it of items) {
@@ -156,31 +171,57 @@ export function renderInvoicePdf(input: InvoicePdfInput): Promise<Buffer> {
   }
   y += 10;
   doc.font('cjk').fontSize(10.5).fillColor('#555').text('合计（小写） Total', left, y, { width: 150 });
-  doc.font('cjk-bold').fontSize(12).fillColor('#000').text(`¥${fenToYuan(inv.amount_fen)}`, left + 150, y - 1, { width: width - 150, align: 'right' });
+  doc
+    .font('cjk-bold')
+    .fontSize(12)
+    .fillColor('#000')
+    .text(`¥${fenToYuan(inv.amount_fen)}`, left + 150, y - 1, { width: width - 150, align: 'right' });
   y += 22;
   doc.font('cjk').fontSize(10.5).fillColor('#555').text('合计（大写） In words', left, y, { width: 150 });
-  doc.font('cjk-bold').fontSize(12).fillColor('#000').text(fenToChineseCapital(inv.amount_fen), left + 150, y - 1, { width: width - 150, align: 'right' });
+  doc
+    .font('cjk-bold')
+    .fontSize(12)
+    .fillColor('#000')
+    .text(fenToChineseCapital(inv.amount_fen), left + 150, y - 1, { width: width - 150, align: 'right' });
   y += 24;
   doc.moveTo(left, y).lineTo(right, y).strokeColor(red).lineWidth(0.8).stroke();
   y += 12;
 
   doc.font('cjk').fontSize(10).fillColor('#000');
-  doc.text(`支付方式 Payment：${CHANNEL_NAMES[inv.payment_channel] ?? inv.payment_channel}    交易号 Transaction：${inv.payment_trade_no}`, left, y, { width });
-  y += 18;
-  doc.text(`付款时间 Paid at：${new Date(inv.paid_at + 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ')}（北京时间）`, left, y, { width });
-  y += 30;
-  doc.fontSize(8.5).fillColor('#666').text(
-    `本收据由 ${inv.issuer_name} 的证书自助服务系统在收款时生成，金额以人民币元计。` +
-      (inv.paper_status === 'not_required' ? '' : '纸质定额发票另行邮寄至订单的发票邮寄地址。') +
-      (input.issuerPhone ? ` 客服电话 ${input.issuerPhone}。` : ''),
+  doc.text(
+    `支付方式 Payment：${CHANNEL_NAMES[inv.payment_channel] ?? inv.payment_channel}    交易号 Transaction：${inv.payment_trade_no}`,
     left,
     y,
     { width },
   );
+  y += 18;
+  doc.text(
+    `付款时间 Paid at：${new Date(inv.paid_at + 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ')}（北京时间）`,
+    left,
+    y,
+    { width },
+  );
+  y += 30;
+  doc
+    .fontSize(8.5)
+    .fillColor('#666')
+    .text(
+      `本收据由 ${inv.issuer_name} 的证书自助服务系统在收款时生成，金额以人民币元计。` +
+        (inv.paper_status === 'not_required' ? '' : '纸质定额发票另行邮寄至订单的发票邮寄地址。') +
+        (input.issuerPhone ? ` 客服电话 ${input.issuerPhone}。` : ''),
+      left,
+      y,
+      { width },
+    );
   if (inv.status === 'void') {
     doc.save();
     doc.rotate(-25, { origin: [doc.page.width / 2, 330] });
-    doc.font('cjk-bold').fontSize(64).fillColor(red).opacity(0.35).text('已作废 VOID', 0, 300, { width: doc.page.width, align: 'center' });
+    doc
+      .font('cjk-bold')
+      .fontSize(64)
+      .fillColor(red)
+      .opacity(0.35)
+      .text('已作废 VOID', 0, 300, { width: doc.page.width, align: 'center' });
     doc.restore();
   }
   doc.end();

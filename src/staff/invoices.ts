@@ -4,7 +4,16 @@
 import { createHash } from 'node:crypto';
 import { appendAudit } from '../sa/audit.js';
 import { writeTransaction } from '../sa/database.js';
-import { createInvoiceForPayment, invoiceForOrder, invoiceIssuer, invoicePdf, listInvoices, storeInvoicePdf, type InvoiceFilter, type InvoiceSummary } from '../sa/invoices.js';
+import {
+  createInvoiceForPayment,
+  invoiceForOrder,
+  invoiceIssuer,
+  invoicePdf,
+  listInvoices,
+  storeInvoicePdf,
+  type InvoiceFilter,
+  type InvoiceSummary,
+} from '../sa/invoices.js';
 import { addOrderEvent, getOrder } from '../sa/orders.js';
 import { paymentForOrder } from '../sa/payments.js';
 import { PAID_STATES } from '../ra/order-states.js';
@@ -31,9 +40,16 @@ export class StaffInvoices {
     const order = await getOrder(this.storage.db, orderId);
     if (!order) throw notFound(`no order ${orderId}`);
     const payment = await paymentForOrder(this.storage.db, orderId);
-    if (!payment || (!PAID_STATES.includes(order.state) && order.state !== 'refunded')) throw notFound(`order ${orderId} is ${order.state}: it has no invoice`);
+    if (!payment || (!PAID_STATES.includes(order.state) && order.state !== 'refunded'))
+      throw notFound(`order ${orderId} is ${order.state}: it has no invoice`);
     return writeTransaction(this.storage, (tx) =>
-      createInvoiceForPayment(tx, order, { channel: payment.channel, tradeNo: payment.trade_no, amountFen: payment.amount_fen, paidAt: payment.paid_at, actor: 'system:invoice-backfill' }),
+      createInvoiceForPayment(tx, order, {
+        channel: payment.channel,
+        tradeNo: payment.trade_no,
+        amountFen: payment.amount_fen,
+        paidAt: payment.paid_at,
+        actor: 'system:invoice-backfill',
+      }),
     );
   }
 
@@ -53,10 +69,24 @@ export class StaffInvoices {
         .where('status', '=', 'issued')
         .executeTakeFirst();
       if (Number(r.numUpdatedRows) !== 1) {
-        throw conflict('invalid_state', inv.status === 'void' ? 'the invoice is void (refunded)' : inv.paper_status === 'mailed' ? `already mailed (${inv.carrier} ${inv.tracking_no})` : 'no paper invoice is to be mailed for this order');
+        throw conflict(
+          'invalid_state',
+          inv.status === 'void'
+            ? 'the invoice is void (refunded)'
+            : inv.paper_status === 'mailed'
+              ? `already mailed (${inv.carrier} ${inv.tracking_no})`
+              : 'no paper invoice is to be mailed for this order',
+        );
       }
       await addOrderEvent(tx, inv.order_id, 'invoice.mailed', ctx.actor, { carrier: c, trackingNo: t, number: inv.number });
-      await appendAudit(tx, [{ actor: ctx.actor, action: 'invoice.mailed', target: inv.order_id, details: { number: inv.number, carrier: c, trackingNo: t } }]);
+      await appendAudit(tx, [
+        {
+          actor: ctx.actor,
+          action: 'invoice.mailed',
+          target: inv.order_id,
+          details: { number: inv.number, carrier: c, trackingNo: t },
+        },
+      ]);
     });
     return (await invoiceForOrder(this.storage.db, inv.order_id))!;
   }

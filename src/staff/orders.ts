@@ -80,10 +80,17 @@ export class StaffOrders {
   /** Confirms an offline payment (邮政汇款 / 银行转帐): the holder may update at once. */
   async confirmPayment(ctx: StaffContext, key: string, input: ConfirmInput): Promise<{ outcome: PaymentOutcome; order: Order }> {
     const reference = input.reference.trim();
-    if (!reference || reference.length > 100) throw invalid('enter the remittance/transfer reference (1–100 characters)', 'reference');
+    if (!reference || reference.length > 100)
+      throw invalid('enter the remittance/transfer reference (1–100 characters)', 'reference');
     if (!Number.isSafeInteger(input.amountFen) || input.amountFen <= 0) throw invalid('enter the amount received', 'amount');
     const order = await this.find(key);
-    if (order.payment_method === 'online') throw new StaffError(409, 'method_mismatch', `order ${order.id} is paid online (网银支付); offline confirmation does not apply`, 'order');
+    if (order.payment_method === 'online')
+      throw new StaffError(
+        409,
+        'method_mismatch',
+        `order ${order.id} is paid online (网银支付); offline confirmation does not apply`,
+        'order',
+      );
     const outcome = await recordPayment(this.rt.storage, {
       orderId: order.id,
       channel: order.payment_method,
@@ -98,7 +105,8 @@ export class StaffOrders {
 
   async cancel(ctx: StaffContext, key: string, reason: string): Promise<Order> {
     const order = await this.find(key);
-    if (order.state !== 'awaiting_payment') throw conflict('invalid_state', `order is ${order.state}; only an unpaid order can be cancelled`);
+    if (order.state !== 'awaiting_payment')
+      throw conflict('invalid_state', `order is ${order.state}; only an unpaid order can be cancelled`);
     const r = reason.trim().slice(0, 500);
     const cancelled = await this.rt.renewals.cancel(order, ctx.actor);
     if (r) {
@@ -114,7 +122,8 @@ export class StaffOrders {
     const order = await this.find(key);
     const refundReference = input.refundReference.trim();
     const reason = input.reason.trim();
-    if (!refundReference || refundReference.length > 100) throw invalid('enter the reference of the refund transfer', 'refundReference');
+    if (!refundReference || refundReference.length > 100)
+      throw invalid('enter the reference of the refund transfer', 'refundReference');
     if (!reason || reason.length > 500) throw invalid('enter the reason for the refund', 'reason');
     if (!Number.isSafeInteger(input.amountFen) || input.amountFen <= 0) throw invalid('enter the amount refunded', 'amount');
     const now = Date.now();
@@ -133,13 +142,52 @@ export class StaffOrders {
           const payment = await paymentForOrder(tx, order.id);
           if (!payment) throw conflict('invalid_state', 'the order has no recorded payment');
           if (input.amountFen !== payment.amount_fen) {
-            throw new StaffError(422, 'amount_mismatch', `a refund returns the whole payment: ¥${fenToYuan(payment.amount_fen)}, not ¥${fenToYuan(input.amountFen)}`, 'amount');
+            throw new StaffError(
+              422,
+              'amount_mismatch',
+              `a refund returns the whole payment: ¥${fenToYuan(payment.amount_fen)}, not ¥${fenToYuan(input.amountFen)}`,
+              'amount',
+            );
           }
-          if (!(await transitionOrder(tx, order.id, ['paid'], 'refunded'))) throw conflict('invalid_state', 'the order changed state meanwhile; reload it');
-          await insertRefund(tx, { order_id: order.id, kind: 'order', channel: payment.channel, trade_no: payment.trade_no, amount_fen: input.amountFen, refund_reference: refundReference, reason, recorded_by: ctx.actor, recorded_at: now });
-          await tx.updateTable('invoices').set({ status: 'void', voided_at: now, void_reason: `refunded: ${reason}` }).where('order_id', '=', order.id).where('status', '=', 'issued').execute();
-          await addOrderEvent(tx, order.id, 'refunded', ctx.actor, { amountFen: input.amountFen, refundReference, reason, tradeNo: payment.trade_no });
-          await appendAudit(tx, [{ actor: ctx.actor, action: 'order.refunded', target: order.id, details: { amountFen: input.amountFen, channel: payment.channel, tradeNo: payment.trade_no, refundReference, reason } }]);
+          if (!(await transitionOrder(tx, order.id, ['paid'], 'refunded')))
+            throw conflict('invalid_state', 'the order changed state meanwhile; reload it');
+          await insertRefund(tx, {
+            order_id: order.id,
+            kind: 'order',
+            channel: payment.channel,
+            trade_no: payment.trade_no,
+            amount_fen: input.amountFen,
+            refund_reference: refundReference,
+            reason,
+            recorded_by: ctx.actor,
+            recorded_at: now,
+          });
+          await tx
+            .updateTable('invoices')
+            .set({ status: 'void', voided_at: now, void_reason: `refunded: ${reason}` })
+            .where('order_id', '=', order.id)
+            .where('status', '=', 'issued')
+            .execute();
+          await addOrderEvent(tx, order.id, 'refunded', ctx.actor, {
+            amountFen: input.amountFen,
+            refundReference,
+            reason,
+            tradeNo: payment.trade_no,
+          });
+          await appendAudit(tx, [
+            {
+              actor: ctx.actor,
+              action: 'order.refunded',
+              target: order.id,
+              details: {
+                amountFen: input.amountFen,
+                channel: payment.channel,
+                tradeNo: payment.trade_no,
+                refundReference,
+                reason,
+              },
+            },
+          ]);
           return;
         }
         const tradeNo = (input.tradeNo ?? '').trim();
@@ -150,11 +198,38 @@ export class StaffOrders {
           .find((d) => d.tradeNo === tradeNo);
         if (!extra) throw notFound(`order ${order.id} has no extra payment ${tradeNo}`);
         if (extra.amountFen !== input.amountFen) {
-          throw new StaffError(422, 'amount_mismatch', `the extra payment was ¥${fenToYuan(extra.amountFen ?? 0)}: refund exactly that`, 'amount');
+          throw new StaffError(
+            422,
+            'amount_mismatch',
+            `the extra payment was ¥${fenToYuan(extra.amountFen ?? 0)}: refund exactly that`,
+            'amount',
+          );
         }
-        await insertRefund(tx, { order_id: order.id, kind: 'extra', channel: extra.channel ?? order.payment_method, trade_no: tradeNo, amount_fen: input.amountFen, refund_reference: refundReference, reason, recorded_by: ctx.actor, recorded_at: now });
-        await addOrderEvent(tx, order.id, 'refund.extra', ctx.actor, { amountFen: input.amountFen, tradeNo, refundReference, reason });
-        await appendAudit(tx, [{ actor: ctx.actor, action: 'payment.extra_refunded', target: order.id, details: { amountFen: input.amountFen, tradeNo, refundReference, reason } }]);
+        await insertRefund(tx, {
+          order_id: order.id,
+          kind: 'extra',
+          channel: extra.channel ?? order.payment_method,
+          trade_no: tradeNo,
+          amount_fen: input.amountFen,
+          refund_reference: refundReference,
+          reason,
+          recorded_by: ctx.actor,
+          recorded_at: now,
+        });
+        await addOrderEvent(tx, order.id, 'refund.extra', ctx.actor, {
+          amountFen: input.amountFen,
+          tradeNo,
+          refundReference,
+          reason,
+        });
+        await appendAudit(tx, [
+          {
+            actor: ctx.actor,
+            action: 'payment.extra_refunded',
+            target: order.id,
+            details: { amountFen: input.amountFen, tradeNo, refundReference, reason },
+          },
+        ]);
       });
     } catch (e) {
       if (isUniqueViolation(e)) throw conflict('already_refunded', 'this payment has been refunded already');

@@ -7,9 +7,11 @@ const PARAMS = { algorithm: 2 /* Argon2id */, memoryCost: 19_456, timeCost: 2, p
 export const MIN_PASSWORD_LENGTH = 12;
 
 export function checkPasswordPolicy(password: string, username?: string): void {
-  if (password.length < MIN_PASSWORD_LENGTH) throw invalid(`the password must be at least ${MIN_PASSWORD_LENGTH} characters`, 'password');
+  if (password.length < MIN_PASSWORD_LENGTH)
+    throw invalid(`the password must be at least ${MIN_PASSWORD_LENGTH} characters`, 'password');
   if (password.length > 256) throw invalid('the password must be at most 256 characters', 'password');
-  if (username && password.toLowerCase().includes(username.toLowerCase())) throw invalid('the password must not contain the user name', 'password');
+  if (username && password.toLowerCase().includes(username.toLowerCase()))
+    throw invalid('the password must not contain the user name', 'password');
 }
 
 export function hashPassword(password: string): Promise<string> {

@@ -161,9 +161,19 @@ export function parseStatement(csv: string): { entries: StatementEntry[]; errors
   if (!header) throw invalid('the statement is empty', 'file');
   const names = header.map((h) => h.trim().toLowerCase());
   const col = (k: keyof typeof HEADERS): number => names.findIndex((n) => HEADERS[k].includes(n));
-  const idx = { date: col('date'), amount: col('amount'), reference: col('reference'), payer: col('payer'), transactionId: col('transaction_id') };
+  const idx = {
+    date: col('date'),
+    amount: col('amount'),
+    reference: col('reference'),
+    payer: col('payer'),
+    transactionId: col('transaction_id'),
+  };
   const missing = (['date', 'amount', 'reference'] as const).filter((k) => idx[k] < 0);
-  if (missing.length) throw invalid(`the statement's header must name the columns date, amount and reference (memo); missing: ${missing.join(', ')}`, 'file');
+  if (missing.length)
+    throw invalid(
+      `the statement's header must name the columns date, amount and reference (memo); missing: ${missing.join(', ')}`,
+      'file',
+    );
   if (rows.length > MAX_STATEMENT_LINES) throw invalid(`at most ${MAX_STATEMENT_LINES} lines per import`, 'file');
   const entries: StatementEntry[] = [];
   const errors: LineResult[] = [];
@@ -176,10 +186,31 @@ export function parseStatement(csv: string): { entries: StatementEntry[]; errors
     const paidAt = parseDate(date);
     const amountFen = parseAmount(get(idx.amount));
     if (paidAt === undefined || amountFen === undefined) {
-      errors.push({ line, transactionId: get(idx.transactionId) || null, date, amountFen: amountFen ?? null, payer, memo, reference: null, orderId: null, outcome: 'invalid', already: false, message: paidAt === undefined ? `unreadable date ${JSON.stringify(date)}` : `unreadable amount ${JSON.stringify(get(idx.amount))}` });
+      errors.push({
+        line,
+        transactionId: get(idx.transactionId) || null,
+        date,
+        amountFen: amountFen ?? null,
+        payer,
+        memo,
+        reference: null,
+        orderId: null,
+        outcome: 'invalid',
+        already: false,
+        message:
+          paidAt === undefined
+            ? `unreadable date ${JSON.stringify(date)}`
+            : `unreadable amount ${JSON.stringify(get(idx.amount))}`,
+      });
       return;
     }
-    const transactionId = get(idx.transactionId) || 'h:' + createHash('sha256').update(JSON.stringify([date, amountFen, memo, payer])).digest('hex').slice(0, 32);
+    const transactionId =
+      get(idx.transactionId) ||
+      'h:' +
+        createHash('sha256')
+          .update(JSON.stringify([date, amountFen, memo, payer]))
+          .digest('hex')
+          .slice(0, 32);
     entries.push({ line, date, paidAt, amountFen, memo, payer, transactionId });
   });
   return { entries, errors };
@@ -204,7 +235,15 @@ export async function importStatement(rt: Runtime, ctx: StaffContext, filename: 
   const { entries, errors } = parseStatement(csv);
   const sha256 = createHash('sha256').update(csv).digest('hex');
   const now = Date.now();
-  const importId = await insertStatementImport(rt.storage.db, { filename: filename.slice(0, 200), sha256, lines: entries.length + errors.length, recorded: 0, unmatched: 0, imported_by: ctx.actor, imported_at: now });
+  const importId = await insertStatementImport(rt.storage.db, {
+    filename: filename.slice(0, 200),
+    sha256,
+    lines: entries.length + errors.length,
+    recorded: 0,
+    unmatched: 0,
+    imported_by: ctx.actor,
+    imported_at: now,
+  });
   const results: LineResult[] = [...errors];
   for (const e of entries) results.push(await importLine(rt, ctx, importId, e));
   results.sort((a, b) => a.line - b.line);
@@ -216,14 +255,26 @@ export async function importStatement(rt: Runtime, ctx: StaffContext, filename: 
     extra: results.filter((r) => r.outcome === 'extra' && !r.already),
     unmatched: results.filter((r) => !r.already && !['recorded', 'duplicate', 'extra'].includes(r.outcome)),
   };
-  await finishStatementImport(rt.storage.db, importId, { lines: out.lines, recorded: out.matched.length, unmatched: out.unmatched.length });
+  await finishStatementImport(rt.storage.db, importId, {
+    lines: out.lines,
+    recorded: out.matched.length,
+    unmatched: out.unmatched.length,
+  });
   await writeTransaction(rt.storage, (tx) =>
     appendAudit(tx, [
       {
         actor: ctx.actor,
         action: 'statement.imported',
         target: `statement:${importId}`,
-        details: { filename, sha256, lines: out.lines, matched: out.matched.map((m) => m.orderId), already: out.alreadyRecorded.length, extra: out.extra.length, unmatched: out.unmatched.length },
+        details: {
+          filename,
+          sha256,
+          lines: out.lines,
+          matched: out.matched.map((m) => m.orderId),
+          already: out.alreadyRecorded.length,
+          extra: out.extra.length,
+          unmatched: out.unmatched.length,
+        },
       },
     ]),
   );
@@ -231,11 +282,25 @@ export async function importStatement(rt: Runtime, ctx: StaffContext, filename: 
 }
 
 async function importLine(rt: Runtime, ctx: StaffContext, importId: number, e: StatementEntry): Promise<LineResult> {
-  const base = { line: e.line, transactionId: e.transactionId, date: e.date, amountFen: e.amountFen, payer: e.payer, memo: e.memo };
+  const base = {
+    line: e.line,
+    transactionId: e.transactionId,
+    date: e.date,
+    amountFen: e.amountFen,
+    payer: e.payer,
+    memo: e.memo,
+  };
   const previous = await getStatementLine(rt.storage.db, STATEMENT_SOURCE, e.transactionId);
   if (previous && FINAL.includes(previous.outcome as LineOutcome)) {
     const outcome = previous.outcome as LineOutcome;
-    return { ...base, reference: referencesIn(previous.memo)[0] ?? null, orderId: previous.order_id, outcome, already: true, message: `processed by an earlier import: ${MESSAGES[outcome]}` };
+    return {
+      ...base,
+      reference: referencesIn(previous.memo)[0] ?? null,
+      orderId: previous.order_id,
+      outcome,
+      already: true,
+      message: `processed by an earlier import: ${MESSAGES[outcome]}`,
+    };
   }
   const refs = referencesIn(e.memo);
   let outcome: LineOutcome;
@@ -259,7 +324,14 @@ async function importLine(rt: Runtime, ctx: StaffContext, importId: number, e: S
           tradeNo: e.transactionId,
           amountFen: e.amountFen,
           paidAt: e.paidAt,
-          raw: { statementImport: importId, line: e.line, date: e.date, memo: e.memo, payer: e.payer, transactionId: e.transactionId },
+          raw: {
+            statementImport: importId,
+            line: e.line,
+            date: e.date,
+            memo: e.memo,
+            payer: e.payer,
+            transactionId: e.transactionId,
+          },
           actor: ctx.actor,
         });
       } catch (err) {
@@ -273,8 +345,21 @@ async function importLine(rt: Runtime, ctx: StaffContext, importId: number, e: S
   return { ...base, reference: refs[0] ?? null, orderId, outcome, already: false, message: message ?? MESSAGES[outcome] };
 }
 
-async function rememberLine(rt: Runtime, previous: StatementLine | undefined, r: { importId: number; e: StatementEntry; outcome: LineOutcome; orderId: string | null }): Promise<void> {
-  const values = { import_id: r.importId, line_date: r.e.date, amount_fen: r.e.amountFen, memo: r.e.memo, payer: r.e.payer, outcome: r.outcome, order_id: r.orderId, processed_at: Date.now() };
+async function rememberLine(
+  rt: Runtime,
+  previous: StatementLine | undefined,
+  r: { importId: number; e: StatementEntry; outcome: LineOutcome; orderId: string | null },
+): Promise<void> {
+  const values = {
+    import_id: r.importId,
+    line_date: r.e.date,
+    amount_fen: r.e.amountFen,
+    memo: r.e.memo,
+    payer: r.e.payer,
+    outcome: r.outcome,
+    order_id: r.orderId,
+    processed_at: Date.now(),
+  };
   if (previous) return updateStatementLine(rt.storage.db, previous.id, values);
   try {
     await insertStatementLine(rt.storage.db, { source: STATEMENT_SOURCE, transaction_id: r.e.transactionId, ...values });

@@ -76,6 +76,12 @@ export function matchTotp(secretBase32: string, code: string, now = Date.now()):
 
 export function otpauthUri(opts: { issuer: string; account: string; secret: string }): string {
   const label = encodeURIComponent(`${opts.issuer}:${opts.account}`);
-  const params = new URLSearchParams({ secret: opts.secret, issuer: opts.issuer, algorithm: 'SHA1', digits: String(DIGITS), period: String(STEP_SECONDS) });
+  const params = new URLSearchParams({
+    secret: opts.secret,
+    issuer: opts.issuer,
+    algorithm: 'SHA1',
+    digits: String(DIGITS),
+    period: String(STEP_SECONDS),
+  });
   return `otpauth://totp/${label}?${params.toString()}`;
 }

@@ -44,7 +44,12 @@ export function checkCsrf(req: FastifyRequest, expected: string): void {
 export function checkOrigin(rt: Runtime, req: FastifyRequest): void {
   const origin = req.headers.origin;
   if (SAFE.has(req.method) || origin === undefined) return;
-  if (!rt.config.portalOrigins.includes(String(origin))) throw new StaffError(403, 'origin_not_allowed', `staff requests must come from ${rt.config.portalOrigins.join(', ')}, not ${String(origin)}`);
+  if (!rt.config.portalOrigins.includes(String(origin)))
+    throw new StaffError(
+      403,
+      'origin_not_allowed',
+      `staff requests must come from ${rt.config.portalOrigins.join(', ')}, not ${String(origin)}`,
+    );
 }
 
 /** preHandler: a full (password + TOTP) staff session holding `permission`. */

@@ -1,4 +1,5 @@
 // The JSON shapes of the staff API (docs/STAFF.md). Money is integer fen, times ISO 8601.
+import type { FastifyReply } from 'fastify';
 import type { InvoiceSummary, InvoiceItem } from '../../sa/invoices.js';
 import type { OrderRow, CertificateRow, Refund } from '../../sa/backoffice.js';
 import type { Order, OrderEvent } from '../../sa/orders.js';
@@ -6,7 +7,8 @@ import type { Payment } from '../../sa/payments.js';
 import type { AuditTable } from '../../sa/schema.js';
 import { reasonName } from '../../ca/revocation-reasons.js';
 
-const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+const iso = (ms: number | null | undefined): string | null =>
+  ms === null || ms === undefined ? null : new Date(ms).toISOString();
 
 export function orderView(o: Order & Partial<Pick<OrderRow, 'holder_unique_id' | 'holder_name'>>) {
   return {
@@ -38,14 +40,32 @@ export function eventView(e: OrderEvent) {
 }
 
 export function paymentView(p: Payment) {
-  return { channel: p.channel, tradeNo: p.trade_no, amountFen: p.amount_fen, paidAt: iso(p.paid_at)!, recordedAt: iso(p.recorded_at)!, recordedBy: p.recorded_by };
+  return {
+    channel: p.channel,
+    tradeNo: p.trade_no,
+    amountFen: p.amount_fen,
+    paidAt: iso(p.paid_at)!,
+    recordedAt: iso(p.recorded_at)!,
+    recordedBy: p.recorded_by,
+  };
 }
 
 export function refundView(r: Refund) {
-  return { kind: r.kind, channel: r.channel, tradeNo: r.trade_no, amountFen: r.amount_fen, refundReference: r.refund_reference, reason: r.reason, recordedBy: r.recorded_by, recordedAt: iso(r.recorded_at)! };
+  return {
+    kind: r.kind,
+    channel: r.channel,
+    tradeNo: r.trade_no,
+    amountFen: r.amount_fen,
+    refundReference: r.refund_reference,
+    reason: r.reason,
+    recordedBy: r.recorded_by,
+    recordedAt: iso(r.recorded_at)!,
+  };
 }
 
-export function invoiceView(i: InvoiceSummary & Partial<{ recipient: string; address: string; postcode: string; phone: string }>) {
+export function invoiceView(
+  i: InvoiceSummary & Partial<{ recipient: string; address: string; postcode: string; phone: string }>,
+) {
   return {
     number: i.number,
     orderId: i.order_id,
@@ -67,7 +87,9 @@ export function invoiceView(i: InvoiceSummary & Partial<{ recipient: string; add
     createdAt: iso(i.created_at)!,
     voidedAt: iso(i.voided_at),
     voidReason: i.void_reason,
-    ...(i.address !== undefined ? { mailTo: { recipient: i.recipient, address: i.address, postcode: i.postcode, phone: i.phone } } : {}),
+    ...(i.address !== undefined
+      ? { mailTo: { recipient: i.recipient, address: i.address, postcode: i.postcode, phone: i.phone } }
+      : {}),
   };
 }
 
@@ -89,5 +111,21 @@ export function certificateRowView(c: CertificateRow) {
 }
 
 export function auditView(a: AuditTable) {
-  return { seq: a.seq, at: iso(a.at)!, actor: a.actor, action: a.action, target: a.target, details: JSON.parse(a.details) as unknown, hash: a.hash };
+  return {
+    seq: a.seq,
+    at: iso(a.at)!,
+    actor: a.actor,
+    action: a.action,
+    target: a.target,
+    details: JSON.parse(a.details) as unknown,
+    hash: a.hash,
+  };
+}
+
+export function sendPdf(reply: FastifyReply, pdf: Buffer, filename: string): FastifyReply {
+  return reply
+    .type('application/pdf')
+    .header('content-disposition', `attachment; filename="${filename.replace(/[^\w.-]/g, '_')}"`)
+    .header('cache-control', 'private, no-store')
+    .send(pdf);
 }

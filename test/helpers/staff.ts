@@ -1,0 +1,84 @@
+// Staff console helpers for tests: accounts with known passwords, TOTP codes that are never reused
+// (each login claims its 30-second step), and a cookie-keeping client for /api/staff/.
+import type { Runtime } from '../../src/runtime.js';
+import { StaffAccounts } from '../../src/staff/accounts.js';
+import { hotp, base32Decode, stepAt } from '../../src/staff/totp.js';
+import type { StaffRole } from '../../src/sa/schema.js';
+
+export interface TestStaff {
+  username: string;
+  password: string;
+  secret: string;
+  /** a code for a step not used yet (current, then the next ones within the ±1 window) */
+  nextCode(): string;
+}
+
+let counter = 0;
+
+export async function createStaff(rt: Runtime, roles: StaffRole[], name?: string): Promise<TestStaff> {
+  const username = name ?? `${roles[0]}${++counter}${Math.floor(Math.random() * 1e4)}`;
+  const password = `pw-${Math.random().toString(36).slice(2)}-Long-Enough`;
+  const created = await new StaffAccounts(rt).create({ username, roles, password }, 'test');
+  const secret = created.totpSecret;
+  let lastStep = -1;
+  return {
+    username,
+    password,
+    secret,
+    nextCode() {
+      const step = Math.max(stepAt(Date.now()), lastStep + 1);
+      if (step > stepAt(Date.now()) + 1) throw new Error('test used more than two TOTP codes within 30 seconds for one account');
+      lastStep = step;
+      return hotp(base32Decode(secret), step);
+    },
+  };
+}
+
+export class StaffClient {
+  cookie = '';
+  csrf = '';
+  constructor(
+    readonly base: string,
+    readonly origin: string,
+  ) {}
+
+  async call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T; headers: Headers; raw: Buffer }> {
+    const headers: Record<string, string> = { origin: this.origin };
+    if (this.cookie) headers.cookie = this.cookie;
+    if (this.csrf) headers['x-csrf-token'] = this.csrf;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(this.base + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      redirect: 'manual',
+    });
+    const set = res.headers.get('set-cookie');
+    if (set) this.cookie = set.split(';')[0]!;
+    const raw = Buffer.from(await res.arrayBuffer());
+    let parsed: unknown = raw.toString('utf8');
+    try {
+      parsed = JSON.parse(raw.toString('utf8'));
+    } catch {
+      // CSV, PDF
+    }
+    return { status: res.status, body: parsed as T, headers: res.headers, raw };
+  }
+
+  /** Password, then TOTP; returns the final response. */
+  async login(s: TestStaff): Promise<{ status: number; body: Record<string, unknown> }> {
+    const r1 = await this.call<{ csrfToken: string; next: string }>('POST', '/api/staff/login', {
+      username: s.username,
+      password: s.password,
+    });
+    if (r1.status !== 200) return r1 as unknown as { status: number; body: Record<string, unknown> };
+    this.csrf = r1.body.csrfToken;
+    const r2 = await this.call('POST', '/api/staff/login/totp', { code: s.nextCode() });
+    if (r2.status === 200) this.csrf = String(r2.body.csrfToken);
+    return r2;
+  }
+}
