@@ -77,6 +77,7 @@ export function registerDemoCommand(program: Command): void {
             `  demo key: "certdesk 演示 UKey" with a certificate for ${DEMO_HOLDER.name} (唯一识别号 ${DEMO_HOLDER.uniqueId}), expiring in about 30 days`,
             `  demo PIN: ${token.pin}   (kept in ${path.join(config.dataDir, 'demo', 'pin.txt')})`,
             `  Open the portal in Chrome, choose the certificate, press 登录系统 and type the PIN in the assistant's window.`,
+            `  staff console (后台):    ${config.publicUrl}/staff.html   (demo admin, password and TOTP secret: ${path.join(config.dataDir, 'demo-staff.txt')})`,
             '',
           ].join('\n') + '\n',
         );
