@@ -1,0 +1,232 @@
+// The staff console in Chromium against the real server (certdesk's Fastify app with the built
+// web/dist): an operator logs in with password + TOTP (first login: enrolment QR code), confirms a
+// bank transfer for a holder's order — and the holder, in the same test, completes the update
+// (driven through the portal API, as the key assistant's page would) — imports a bank statement
+// that matches two orders and reports one unmatched line, marks an invoice mailed, downloads the
+// e-invoice; an auditor cannot confirm payments.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import type { Page } from 'playwright-core';
+import { buildServer } from '../../src/api/server.js';
+import {
+  buildWeb,
+  chromiumAvailable,
+  launchBrowser,
+  PORTAL_HOST,
+  screenshot,
+  withScreenshots,
+  type BrowserSession,
+} from '../helpers/browser.js';
+import { createTestCa, type TestCa } from '../helpers/ca.js';
+import { createHolder, freePort, PortalClient } from '../helpers/holder.js';
+import { createStaff, type TestStaff } from '../helpers/staff.js';
+
+type Order = { id: string; state: string; reference: string; amountFen: number };
+const FORM = {
+  termYears: 1,
+  recipient: 'CA客服部',
+  phone: '021-962600',
+  address: '上海市虹口区四川北路1601室',
+  postcode: '200080',
+};
+
+describe('staff console in the browser', { skip: !chromiumAvailable() && 'no /usr/bin/chromium' }, () => {
+  let ca: TestCa;
+  let app: FastifyInstance;
+  let base: string;
+  let origin: string;
+  let b: BrowserSession;
+  let dir: string;
+
+  before(async () => {
+    buildWeb();
+    const port = await freePort();
+    origin = `http://${PORTAL_HOST}:${port}`;
+    ca = await createTestCa({ port, env: { PUBLIC_URL: origin } });
+    ({ app } = await buildServer(ca.rt, { logger: false }));
+    await app.listen({ port, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${port}`;
+    dir = mkdtempSync(path.join(tmpdir(), 'certdesk-staff-e2e-'));
+  });
+  after(async () => {
+    await b?.close();
+    await app?.close();
+    await ca?.cleanup();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const holderOrder = async (
+    name: string,
+  ): Promise<{ portal: PortalClient; order: Order; holder: Awaited<ReturnType<typeof createHolder>> }> => {
+    const holder = await createHolder(ca, { name, uniqueId: `UID${Math.floor(Math.random() * 1e12)}` });
+    const portal = new PortalClient(base, origin);
+    assert.equal((await portal.login(holder)).status, 200);
+    const r = await portal.call<{ order: Order }>('POST', '/api/portal/orders', { ...FORM, paymentMethod: 'bank' });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    return { portal, order: r.body.order, holder };
+  };
+
+  const login = async (page: Page, s: TestStaff, expect: 'enrol' | 'totp'): Promise<void> => {
+    await page.goto(`${origin}/staff.html`);
+    await page.locator('#login_username').fill(s.username);
+    await page.locator('#login_password').fill(s.password);
+    await page.locator('form#login button[type=submit]').click();
+    if (expect === 'enrol') {
+      await page.getByTestId('enrol-qr').waitFor();
+      assert.equal(await page.getByTestId('enrol-secret').innerText(), s.secret);
+    }
+    await page.locator('#totp_code').fill(s.nextCode());
+    await page.locator('form#totp button[type=submit]').click();
+    await page.getByTestId('staff-user').waitFor();
+  };
+
+  test('an operator logs in with password + TOTP, confirms a bank transfer, and the holder completes the update', async () => {
+    b = await launchBrowser();
+    const page = b.page;
+    await withScreenshots(b, 'staff-confirm', async () => {
+      const operator = await createStaff(ca.rt, ['operator'], 'li.operator');
+      const { portal, order, holder } = await holderOrder('浏览器转帐公司');
+
+      // a wrong password first: refused without saying which part was wrong
+      await page.goto(`${origin}/staff.html`);
+      await page.locator('#login_username').fill(operator.username);
+      await page.locator('#login_password').fill('not-the-password');
+      await page.locator('form#login button[type=submit]').click();
+      await page.getByTestId('login-error').getByText('wrong user name or password').waitFor();
+
+      await login(page, operator, 'enrol');
+      await screenshot(page, 'staff-queue');
+      const row = page.locator('tr', { hasText: order.reference });
+      await row.waitFor();
+      assert.match(await row.innerText(), /300\.00/);
+      await page.getByTestId(`confirm-${order.reference}`).click();
+      // a wrong amount is refused with the reason
+      await page.locator('#confirm_reference').fill('ICBC-E2E-0001');
+      await page.locator('#confirm_amount').fill('200.00');
+      await page.locator('.ant-modal-footer .ant-btn-primary').click();
+      await page
+        .getByTestId('confirm-error')
+        .getByText(/does not match/)
+        .waitFor();
+      await page.locator('#confirm_amount').fill('300.00');
+      await page.locator('.ant-modal-footer .ant-btn-primary').click();
+      await page.getByText(`订单 ${order.id} 已确认收款`).waitFor();
+      await row.waitFor({ state: 'detached' });
+
+      // the holder sees it paid at once and completes the update
+      const seen = await portal.call<{ order: Order }>('GET', `/api/portal/orders/${order.id}`);
+      assert.equal(seen.body.order.state, 'paid');
+      const req = await holder.renewalRequest(order.id);
+      const issued = await portal.call<{ order: Order }>('POST', `/api/portal/orders/${order.id}/issue`, {
+        csr: req.csr.toString('base64'),
+        proof: req.proof.toString('base64'),
+      });
+      assert.equal(issued.status, 200, JSON.stringify(issued.body));
+      const done = await portal.call<{ order: Order }>('POST', `/api/portal/orders/${order.id}/installed`);
+      assert.equal(done.body.order.state, 'completed');
+
+      // the order's history in the console shows every step with who did it
+      await page.goto(`${origin}/staff.html#/orders/${order.id}`);
+      const drawer = page.locator('.ant-drawer');
+      await drawer.getByText('completed', { exact: true }).waitFor();
+      const text = await drawer.innerText();
+      assert.match(text, /payment\.rejected/);
+      assert.match(text, new RegExp(`paid · .* · staff:${operator.username}`));
+      await screenshot(page, 'staff-order-history');
+
+      // the paper invoice is marked mailed; the e-invoice downloads as a PDF
+      await page.goto(`${origin}/staff.html#/invoices`);
+      await page.getByTestId(`mail-${order.id}`).click();
+      await page.locator('#mail_trackingNo').fill('EA123456789CN');
+      await page.locator('.ant-modal-footer .ant-btn-primary').click();
+      await page.getByTestId(`mail-${order.id}`).waitFor({ state: 'detached' });
+      const events = (await portal.call<{ order: { events: { type: string }[] } }>('GET', `/api/portal/orders/${order.id}`)).body
+        .order.events;
+      assert.ok(events.some((e) => e.type === 'invoice.mailed'));
+      const pdf = await page.evaluate(async (id) => {
+        const r = await fetch(`/api/staff/orders/${id}/invoice.pdf`);
+        return {
+          status: r.status,
+          type: r.headers.get('content-type'),
+          head: new TextDecoder().decode((await r.arrayBuffer()).slice(0, 5)),
+        };
+      }, order.id);
+      assert.deepEqual(pdf, { status: 200, type: 'application/pdf', head: '%PDF-' });
+    });
+  });
+
+  test('a statement import matches two orders and reports one unmatched line', async () => {
+    const page = b.page;
+    await withScreenshots(b, 'staff-import', async () => {
+      const a = await holderOrder('对账单甲');
+      const c = await holderOrder('对账单乙');
+      const file = path.join(dir, 'statement.csv');
+      writeFileSync(
+        file,
+        '\uFEFFdate,amount,reference,payer,transaction_id\n' +
+          `2026-11-25,300.00,证书更新 ${a.order.reference},对账单甲,E2E-TX-1\n` +
+          `2026-11-25,300.00,${c.order.reference} 汇款,对账单乙,E2E-TX-2\n` +
+          '2026-11-25,88.00,房租,无关单位,E2E-TX-3\n',
+      );
+      await page.goto(`${origin}/staff.html#/payments`);
+      await page.getByTestId('import-statement').waitFor();
+      await page.locator('input[type=file]').setInputFiles(file);
+      const result = page.getByTestId('import-result');
+      await result.getByText('共 3 行：匹配 2，之前已记录 0，多付款 0，未匹配 1').waitFor();
+      await result.getByRole('tab', { name: /未匹配/ }).click();
+      await result.getByText('附言中没有参考号（CD…）').waitFor();
+      await screenshot(page, 'staff-import');
+      for (const o of [a, c])
+        assert.equal((await o.portal.call<{ order: Order }>('GET', `/api/portal/orders/${o.order.id}`)).body.order.state, 'paid');
+    });
+  });
+
+  test('an auditor cannot confirm payments: no menu, no button, and the server refuses', async () => {
+    const auditorBrowser = await launchBrowser({ locale: 'en-US' });
+    try {
+      await withScreenshots(auditorBrowser, 'staff-auditor', async () => {
+        const page = auditorBrowser.page;
+        const auditor = await createStaff(ca.rt, ['auditor'], 'zhao.auditor');
+        const { order } = await holderOrder('审计员看得到');
+        await login(page, auditor, 'enrol');
+        const menu = await page.locator('.ant-menu').innerText();
+        assert.doesNotMatch(menu, /线下收款|Offline payments/);
+        assert.match(menu, /审计日志|Audit log/);
+        await page.goto(`${origin}/staff.html#/orders/${order.id}`);
+        await page.locator('.ant-drawer').getByText(order.reference).waitFor();
+        assert.equal(
+          await page
+            .locator('.ant-drawer')
+            .getByRole('button', { name: /确认到账|Confirm payment/ })
+            .count(),
+          0,
+        );
+        const refused = await page.evaluate(async (id) => {
+          const s = (await (await fetch('/api/staff/session')).json()) as { csrfToken: string };
+          const r = await fetch(`/api/staff/orders/${id}/confirm-payment`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-csrf-token': s.csrfToken },
+            body: JSON.stringify({ reference: 'X', amount: '300.00' }),
+          });
+          return { status: r.status, body: (await r.json()) as { error: string } };
+        }, order.id);
+        assert.equal(refused.status, 403);
+        assert.equal(refused.body.error, 'forbidden');
+        // the auditor's own page: the chain verifies
+        await page.goto(`${origin}/staff.html#/audit`);
+        await page.getByTestId('audit-verify').click();
+        await page
+          .getByTestId('audit-verdict')
+          .getByText(/intact|完整/)
+          .waitFor();
+        await screenshot(page, 'staff-audit');
+      });
+    } finally {
+      await auditorBrowser.close();
+    }
+  });
+});

@@ -1,0 +1,227 @@
+// The portal's server API (docs/PORTAL-API.md), under /api/portal/ on the same origin. The session
+// is an HttpOnly cookie; state-changing requests carry the CSRF token from the login/session answer.
+
+export interface PortalConfig {
+  agentUrl: string;
+  productName: string;
+  productNameEn?: string;
+  /** where the key assistant's installer can be downloaded (optional) */
+  agentDownloadUrl?: string;
+  /** customer help line shown on the order page (optional) */
+  hotline?: string;
+  [k: string]: unknown;
+}
+
+export const DEFAULT_CONFIG: PortalConfig = {
+  agentUrl: 'http://127.0.0.1:51234',
+  productName: 'UNITrust 证书自助服务系统',
+};
+
+export interface Holder {
+  name: string;
+  uniqueId: string;
+  kind: 'org' | 'person';
+}
+
+export interface CertificateSummary {
+  serial: string;
+  subject: string;
+  commonName: string;
+  organization: string | null;
+  profile: string;
+  profileName: string;
+  uniqueId: string | null;
+  notBefore: string;
+  notAfter: string;
+  status: string;
+  daysLeft: number;
+}
+
+export interface CertificateDetail extends CertificateSummary {
+  issuer: string;
+  pem: string;
+  extensions: unknown;
+}
+
+export interface Session {
+  holder: Holder;
+  certificate: CertificateSummary;
+  csrfToken: string;
+  renewalOnly: boolean;
+}
+
+export type OrderState =
+  'awaiting_payment' | 'paid' | 'issuing' | 'issued' | 'installed' | 'completed' | 'cancelled' | 'expired' | 'refunded';
+
+export type PaymentMethod = 'online' | 'postal' | 'bank';
+
+/** Bank transfers carry bank + account, postal remittances the postal address + postcode. */
+export interface Remittance {
+  payee: string;
+  bank?: string | null;
+  account?: string | null;
+  postalAddress?: string | null;
+  postcode?: string | null;
+  reference: string;
+  note?: string | null;
+}
+
+export interface OrderEvent {
+  at: string;
+  type: string;
+  actor?: string;
+  /** free text or a small object (amount, gateway, serial…) */
+  detail?: unknown;
+}
+
+export interface Order {
+  id: string;
+  state: OrderState;
+  certificateSerial: string;
+  certificateTypeName: string;
+  organization: string | null;
+  termYears: number;
+  months: number;
+  amountFen: number;
+  paymentMethod: PaymentMethod;
+  recipient: string;
+  phone: string;
+  address: string;
+  postcode: string;
+  reference: string;
+  createdAt: string;
+  expiresAt: string | null;
+  paidAt: string | null;
+  newNotAfter: string | null;
+  issuedSerial: string | null;
+  remittance?: Remittance | null;
+  events?: OrderEvent[];
+}
+
+export interface Term {
+  years: number;
+  months: number;
+  priceFen: number;
+}
+
+export interface RenewalInfo {
+  certificate: CertificateSummary;
+  eligible: boolean;
+  reason: string | null;
+  window: { opensAt: string; closesAt: string } | null;
+  terms: Term[];
+  paymentMethods: PaymentMethod[];
+  certificateType: { code: string; name: string; nameEn?: string | null };
+  openOrder: Order | null;
+}
+
+export interface NewOrder {
+  termYears: number;
+  recipient: string;
+  phone: string;
+  address: string;
+  postcode: string;
+  paymentMethod: PaymentMethod;
+}
+
+export interface IssueResult {
+  order: Order;
+  certificate: string;
+  chain: string[];
+}
+
+/** States in which the certificate update (证书更新) runs or resumes; payment is behind us. */
+export const UPDATE_STATES: readonly OrderState[] = ['paid', 'issuing', 'issued', 'installed'];
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+    readonly body: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+let csrfToken: string | undefined;
+export const setCsrfToken = (t: string | undefined): void => {
+  csrfToken = t;
+};
+
+/** Called when an authenticated call finds the session gone (401 no_session). */
+let onSessionLost: (() => void) | undefined;
+export const setSessionLostHandler = (fn: (() => void) | undefined): void => {
+  onSessionLost = fn;
+};
+
+async function call<T>(method: string, path: string, body?: unknown, opts: { quietAuth?: boolean } = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, 'network', (e as Error).message);
+  }
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let data: Record<string, unknown> = {};
+  try {
+    data = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    data = { message: text.slice(0, 200) };
+  }
+  if (!res.ok) {
+    const code = typeof data.error === 'string' ? data.error : `http_${res.status}`;
+    const err = new ApiError(
+      res.status,
+      code,
+      typeof data.message === 'string' ? data.message : res.statusText,
+      typeof data.field === 'string' ? data.field : undefined,
+      data,
+    );
+    if (res.status === 401 && code === 'no_session' && !opts.quietAuth) onSessionLost?.();
+    throw err;
+  }
+  return data as T;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  async config(): Promise<PortalConfig> {
+    try {
+      const c = await call<Partial<PortalConfig>>('GET', '/api/portal/config');
+      return { ...DEFAULT_CONFIG, ...c } as PortalConfig;
+    } catch {
+      return DEFAULT_CONFIG;
+    }
+  },
+  session: () => call<Session>('GET', '/api/portal/session', undefined, { quietAuth: true }),
+  challenge: () => call<{ challenge: string; expiresAt: string }>('POST', '/api/portal/login/challenge', {}),
+  login: (b: { challenge: string; signature: string; certificate: string }) =>
+    call<Session>('POST', '/api/portal/login', b, { quietAuth: true }),
+  logout: () => call<void>('POST', '/api/portal/logout', {}, { quietAuth: true }),
+  renewal: () => call<RenewalInfo>('GET', '/api/portal/renewal'),
+  createOrder: (b: NewOrder) => call<{ order: Order }>('POST', '/api/portal/orders', b),
+  orders: () => call<{ orders: Order[] }>('GET', '/api/portal/orders'),
+  order: (id: string) => call<{ order: Order }>('GET', `/api/portal/orders/${enc(id)}`),
+  pay: (id: string) => call<{ redirectUrl: string }>('POST', `/api/portal/orders/${enc(id)}/pay`, {}),
+  cancel: (id: string) => call<{ order: Order }>('POST', `/api/portal/orders/${enc(id)}/cancel`, {}),
+  issue: (id: string, b: { csr: string; proof: string }) => call<IssueResult>('POST', `/api/portal/orders/${enc(id)}/issue`, b),
+  installed: (id: string) => call<{ order: Order }>('POST', `/api/portal/orders/${enc(id)}/installed`, {}),
+  certificates: () =>
+    call<{ current: CertificateSummary; history: CertificateSummary[]; orders: Order[] }>('GET', '/api/portal/certificates'),
+  certificate: (serial: string, opts: { quietAuth?: boolean } = {}) =>
+    call<{ certificate: CertificateDetail }>('GET', `/api/portal/certificates/${enc(serial)}`, undefined, opts),
+  downloadUrl: (serial: string, format: 'pem' | 'der') => `/api/portal/certificates/${enc(serial)}.${format}`,
+};

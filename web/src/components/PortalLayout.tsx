@@ -1,0 +1,106 @@
+// The frame of every page, as in the seed manual: product name, today's date with the weekday,
+// 用户信息, 安全提醒, 退出; the menu below; the page in the middle.
+import { type ReactNode, useEffect, useState } from 'react';
+import { Alert, Button, Layout, Menu, Space, Typography } from 'antd';
+import { GlobalOutlined, LogoutOutlined, SafetyCertificateOutlined, UserOutlined } from '@ant-design/icons';
+import { useI18n } from '../i18n';
+import { headerDate } from '../format';
+import { usePath } from '../router';
+import { useApp } from '../state';
+
+const { Header, Content, Footer } = Layout;
+
+function useToday(): Date {
+  const [now, setNow] = useState(() => new Date());
+  useEffect(() => {
+    const id = window.setInterval(() => setNow(new Date()), 60_000);
+    return () => window.clearInterval(id);
+  }, []);
+  return now;
+}
+
+export default function PortalLayout({ productName, children }: { productName: string; children: ReactNode }) {
+  const { t, lang, setLang } = useI18n();
+  const { session, logout } = useApp();
+  const path = usePath();
+  const today = useToday();
+
+  const items = [
+    { key: 'renew', label: <a href="#/renew">{t('menuRenew')}</a> },
+    { key: 'orders', label: <a href="#/orders">{t('menuOrders')}</a> },
+    ...(session && !session.renewalOnly
+      ? [{ key: 'certificates', label: <a href="#/certificates">{t('menuCertificates')}</a> }]
+      : []),
+  ];
+  const selected =
+    path.startsWith('/orders') && !path.endsWith('/update')
+      ? 'orders'
+      : path.startsWith('/certificates')
+        ? 'certificates'
+        : 'renew';
+
+  return (
+    <Layout className="cd-layout">
+      <Header className="cd-header">
+        <div className="cd-brand">
+          <SafetyCertificateOutlined aria-hidden className="cd-brand-icon" />
+          <span className="cd-brand-name" data-testid="product-name">
+            {productName}
+          </span>
+        </div>
+        <Space className="cd-header-right" size="middle" wrap>
+          <span className="cd-date" data-testid="today">
+            {headerDate(lang, today)}
+          </span>
+          <Button
+            type="text"
+            size="small"
+            className="cd-header-button"
+            icon={<GlobalOutlined />}
+            aria-label={t('switchLangLabel')}
+            data-testid="lang-switch"
+            onClick={() => setLang(lang === 'zh' ? 'en' : 'zh')}
+          >
+            {t('switchLang')}
+          </Button>
+          {session && (
+            <Button
+              type="text"
+              size="small"
+              className="cd-header-button"
+              icon={<LogoutOutlined />}
+              data-testid="logout"
+              onClick={() => void logout(t('sessionEnded'))}
+            >
+              {t('logout')}
+            </Button>
+          )}
+        </Space>
+      </Header>
+      {session && (
+        <>
+          <nav aria-label={t('mainNav')} className="cd-nav">
+            <Menu mode="horizontal" selectedKeys={[selected]} items={items} className="cd-menu" />
+          </nav>
+          <div className="cd-infobar" role="note">
+            <span>
+              <UserOutlined aria-hidden /> <b>{t('userInfo')}</b> <span data-testid="holder-name">{session.holder.name}</span>
+            </span>
+            <span>
+              <b>{t('securityReminder')}</b> {t('securityReminderText')}
+            </span>
+          </div>
+        </>
+      )}
+      <Content className="cd-content">
+        {session?.renewalOnly && <Alert className="cd-gap" type="warning" showIcon title={t('renewalOnlyNotice')} />}
+        {children}
+      </Content>
+      <Footer className="cd-footer">
+        <Typography.Text type="secondary">
+          © {today.getFullYear()} {productName}
+        </Typography.Text>
+      </Footer>
+    </Layout>
+  );
+}

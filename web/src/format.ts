@@ -1,0 +1,41 @@
+// Money, dates and small display helpers.
+import dayjs from 'dayjs';
+import type { Lang, Translate } from './i18n';
+
+/** Integer fen to yuan with two decimals: 30000 → "300.00". */
+export function yuan(fen: number): string {
+  const sign = fen < 0 ? '-' : '';
+  const abs = Math.abs(Math.round(fen));
+  return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
+}
+
+export const money = (t: Translate, fen: number): string => t('yuan', { amount: yuan(fen) });
+
+/** The header date, as in the seed manual: 2016年06月23日 星期四. */
+export function headerDate(lang: Lang, d: Date = new Date()): string {
+  return lang === 'zh'
+    ? dayjs(d).locale('zh-cn').format('YYYY年MM月DD日 dddd')
+    : dayjs(d).locale('en').format('dddd, D MMMM YYYY');
+}
+
+export function fmtDate(lang: Lang, iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const d = dayjs(iso);
+  if (!d.isValid()) return iso;
+  return lang === 'zh' ? d.format('YYYY年MM月DD日') : d.format('D MMM YYYY');
+}
+
+export function fmtTime(lang: Lang, iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const d = dayjs(iso);
+  if (!d.isValid()) return iso;
+  return lang === 'zh' ? d.format('YYYY-MM-DD HH:mm:ss') : d.format('D MMM YYYY HH:mm:ss');
+}
+
+/** 一年 / 二年 / 三年 */
+export function termLabel(t: Translate, years: number): string {
+  if (years === 1) return t('term1');
+  if (years === 2) return t('term2');
+  if (years === 3) return t('term3');
+  return t('termN', { n: years });
+}

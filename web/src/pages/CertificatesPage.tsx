@@ -1,0 +1,113 @@
+// 证书查询: the current certificate and the ones before it, with the orders that renewed them.
+import { useCallback, useEffect, useState } from 'react';
+import { Button, Card, Descriptions, Result, Space, Spin, Table, Tag } from 'antd';
+import type { ColumnsType } from 'antd/es/table';
+import { DownloadOutlined } from '@ant-design/icons';
+import { api, type CertificateSummary, type Order } from '../api';
+import { errorText } from '../errors';
+import { fmtDate } from '../format';
+import { hasKey, useI18n } from '../i18n';
+import { OrdersTable } from './OrdersPage';
+
+export function CertStatusTag({ status }: { status: string }) {
+  const { t } = useI18n();
+  const key = `certStatus.${status}`;
+  const color = status === 'revoked' ? 'red' : status === 'expired' ? 'default' : status === 'superseded' ? 'purple' : 'green';
+  return <Tag color={color}>{hasKey(key) ? t(key) : status}</Tag>;
+}
+
+export function DownloadLinks({ serial }: { serial: string }) {
+  const { t } = useI18n();
+  return (
+    <Space wrap>
+      <a href={api.downloadUrl(serial, 'pem')} download>
+        <DownloadOutlined aria-hidden /> {t('downloadPem')}
+      </a>
+      <a href={api.downloadUrl(serial, 'der')} download>
+        <DownloadOutlined aria-hidden /> {t('downloadDer')}
+      </a>
+    </Space>
+  );
+}
+
+export default function CertificatesPage() {
+  const { t, lang } = useI18n();
+  const [data, setData] = useState<{ current: CertificateSummary; history: CertificateSummary[]; orders: Order[] } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = useCallback(async () => {
+    setError(null);
+    try {
+      setData(await api.certificates());
+    } catch (e) {
+      setError(errorText(t, e));
+    }
+  }, [t]);
+  useEffect(() => {
+    void load();
+  }, [load]);
+  if (error) return <Result status="error" title={error} extra={<Button onClick={() => void load()}>{t('retry')}</Button>} />;
+  if (!data) return <Spin className="cd-spin" />;
+  const c = data.current;
+
+  const columns: ColumnsType<CertificateSummary> = [
+    { title: t('colSerial'), dataIndex: 'serial', key: 'serial', render: (s: string) => <code>{s.toUpperCase()}</code> },
+    { title: t('colKind'), dataIndex: 'profileName', key: 'kind' },
+    { title: t('colNotBefore'), dataIndex: 'notBefore', key: 'nb', render: (v: string) => fmtDate(lang, v) },
+    { title: t('colNotAfter'), dataIndex: 'notAfter', key: 'na', render: (v: string) => fmtDate(lang, v) },
+    { title: t('colStatus'), dataIndex: 'status', key: 'status', render: (s: string) => <CertStatusTag status={s} /> },
+    {
+      title: t('colActions'),
+      key: 'actions',
+      render: (_, r) => (
+        <Space wrap>
+          <a href={`#/certificates/${encodeURIComponent(r.serial)}`}>{t('details')}</a>
+          <DownloadLinks serial={r.serial} />
+        </Space>
+      ),
+    },
+  ];
+
+  return (
+    <div className="cd-page">
+      <Card
+        className="cd-gap"
+        title={<h1 className="cd-card-title">{t('certificatesTitle')}</h1>}
+        extra={<a href={`#/certificates/${encodeURIComponent(c.serial)}`}>{t('details')}</a>}
+        data-testid="current-certificate"
+      >
+        <Descriptions
+          bordered
+          size="middle"
+          column={{ xs: 1, md: 2 }}
+          title={t('currentCertificate')}
+          items={[
+            { key: 'name', label: t('fieldName'), children: c.commonName },
+            { key: 'kind', label: t('fieldKind'), children: c.profileName },
+            { key: 'uid', label: t('fieldUniqueId'), children: c.uniqueId ?? '—' },
+            { key: 'serial', label: t('fieldSerial'), children: <code>{c.serial.toUpperCase()}</code> },
+            { key: 'nb', label: t('fieldNotBefore'), children: fmtDate(lang, c.notBefore) },
+            { key: 'na', label: t('fieldNotAfter'), children: fmtDate(lang, c.notAfter) },
+            { key: 'status', label: t('fieldStatus'), children: <CertStatusTag status={c.status} /> },
+            { key: 'days', label: t('fieldDaysLeft'), children: t('daysLeft', { n: c.daysLeft }) },
+            { key: 'dl', label: t('colActions'), children: <DownloadLinks serial={c.serial} /> },
+          ]}
+        />
+      </Card>
+      <Card className="cd-gap" title={t('certificateHistory')}>
+        <Table<CertificateSummary>
+          rowKey="serial"
+          size="middle"
+          bordered
+          columns={columns}
+          dataSource={data.history}
+          pagination={false}
+          locale={{ emptyText: t('noHistory') }}
+          scroll={{ x: true }}
+        />
+      </Card>
+      <Card title={t('relatedOrders')}>
+        <OrdersTable orders={data.orders} />
+      </Card>
+    </div>
+  );
+}

@@ -1,0 +1,65 @@
+// 订单查询: the holder's orders, newest first; a row opens the order.
+import { useCallback, useEffect, useState } from 'react';
+import { Button, Card, Result, Table } from 'antd';
+import type { ColumnsType } from 'antd/es/table';
+import { api, type Order } from '../api';
+import { errorText } from '../errors';
+import { fmtTime, money } from '../format';
+import { useI18n } from '../i18n';
+import { navigate } from '../router';
+import { payMethodText, StateTag } from './OrderPage';
+
+export function OrdersTable({ orders, loading }: { orders: Order[]; loading?: boolean }) {
+  const { t, lang } = useI18n();
+  const columns: ColumnsType<Order> = [
+    { title: t('colOrderId'), dataIndex: 'id', key: 'id', render: (id: string) => <a href={`#/orders/${id}`}>{id}</a> },
+    { title: t('colCreatedAt'), dataIndex: 'createdAt', key: 'createdAt', render: (v: string) => fmtTime(lang, v) },
+    { title: t('fieldKindName'), dataIndex: 'certificateTypeName', key: 'kind' },
+    { title: t('colMonths'), dataIndex: 'months', key: 'months', align: 'right' },
+    { title: t('colAmount'), dataIndex: 'amountFen', key: 'amount', align: 'right', render: (v: number) => money(t, v) },
+    {
+      title: t('colPayMethod'),
+      dataIndex: 'paymentMethod',
+      key: 'method',
+      render: (m: Order['paymentMethod']) => payMethodText(t, m),
+    },
+    { title: t('colState'), dataIndex: 'state', key: 'state', render: (s: Order['state']) => <StateTag state={s} /> },
+  ];
+  return (
+    <Table<Order>
+      rowKey="id"
+      size="middle"
+      bordered
+      loading={loading}
+      columns={columns}
+      dataSource={orders}
+      pagination={orders.length > 10 ? { pageSize: 10 } : false}
+      locale={{ emptyText: t('noOrders') }}
+      onRow={(o) => ({ onClick: () => navigate(`/orders/${o.id}`), className: 'cd-clickable' })}
+      scroll={{ x: true }}
+    />
+  );
+}
+
+export default function OrdersPage() {
+  const { t } = useI18n();
+  const [orders, setOrders] = useState<Order[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = useCallback(async () => {
+    setError(null);
+    try {
+      setOrders((await api.orders()).orders);
+    } catch (e) {
+      setError(errorText(t, e));
+    }
+  }, [t]);
+  useEffect(() => {
+    void load();
+  }, [load]);
+  if (error) return <Result status="error" title={error} extra={<Button onClick={() => void load()}>{t('retry')}</Button>} />;
+  return (
+    <Card title={<h1 className="cd-card-title">{t('ordersTitle')}</h1>} data-testid="orders">
+      <OrdersTable orders={orders ?? []} loading={!orders} />
+    </Card>
+  );
+}

@@ -1,0 +1,446 @@
+// 证书更新: drives the key assistant's journaled install for a paid order, step by step:
+//   renew approval (PIN in the assistant's window) → new key + CSR + proof → the server issues →
+//   the assistant writes, verifies and switches → the server is told `installed` → the assistant
+//   retires the old pair.
+// Every step can be interrupted; the page reads the assistant's journal and continues from there,
+// and never asks to pay again.
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { Alert, Button, Card, Descriptions, Result, Space, Spin, Steps, Typography } from 'antd';
+import { LoadingOutlined, SafetyOutlined } from '@ant-design/icons';
+import {
+  AgentError,
+  awaitApproval,
+  normalizeSerial,
+  openApprovalWindow,
+  type AgentClient,
+  type ApprovalWait,
+  type JournalStep,
+  type RenewalView,
+} from '../agent';
+import { api, UPDATE_STATES, type CertificateDetail, type Order } from '../api';
+import { agentErrorText, errorText } from '../errors';
+import { fmtDate, fmtTime } from '../format';
+import { useI18n, type MessageKey, type Translate } from '../i18n';
+import { useApp } from '../state';
+
+/** The session tokens of approved renew requests, per order, for this page's lifetime only. */
+const renewSessions = new Map<string, { requestId: string; token: string }>();
+
+const STEP_KEYS: MessageKey[] = ['stepKey', 'stepCsr', 'stepIssue', 'stepWrite', 'stepVerify', 'stepSwitch', 'stepConfirm'];
+
+/** How many of the seven displayed steps are finished. */
+export function stepsDone(step: JournalStep | undefined, order: Order | null): number {
+  if (!step) return order?.state === 'completed' ? 7 : 0;
+  switch (step) {
+    case 'started':
+      return 0;
+    case 'key-generated':
+      return 1;
+    case 'csr-built':
+      return 2;
+    case 'certificate-received':
+      return 3;
+    case 'certificate-written':
+      return 4;
+    case 'verified':
+      return 5;
+    case 'labels-switched':
+    case 'confirmed':
+      return 6;
+    case 'old-retired':
+      return 7;
+  }
+}
+
+class PageError extends Error {
+  constructor(
+    readonly key: MessageKey,
+    readonly vars?: Record<string, string>,
+  ) {
+    super(key);
+  }
+}
+
+type Activity = 'pin' | 'issuing' | 'writing' | 'confirming' | 'working' | null;
+
+export default function UpdatePage({ orderId }: { orderId: string }) {
+  const { t, lang } = useI18n();
+  const app = useApp();
+  const agent = app.agent;
+  const [order, setOrder] = useState<Order | null>(null);
+  const [journal, setJournal] = useState<RenewalView | null | undefined>(undefined);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [running, setRunning] = useState(false);
+  const [activity, setActivity] = useState<Activity>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [blocked, setBlocked] = useState(false);
+  const [done, setDone] = useState<{ order: Order; certificate: CertificateDetail | null } | null>(null);
+  const waitRef = useRef<ApprovalWait | null>(null);
+  const mounted = useRef(true);
+
+  useEffect(() => {
+    mounted.current = true;
+    return () => {
+      mounted.current = false;
+      waitRef.current?.cancel();
+    };
+  }, []);
+
+  const finish = useCallback(async (o: Order) => {
+    let cert: CertificateDetail | null = null;
+    if (o.issuedSerial)
+      cert = await api.certificate(o.issuedSerial, { quietAuth: true }).then(
+        (r) => r.certificate,
+        () => null,
+      );
+    if (mounted.current) setDone({ order: o, certificate: cert });
+  }, []);
+
+  const load = useCallback(async () => {
+    setLoadError(null);
+    try {
+      const { order: o } = await api.order(orderId);
+      setOrder(o);
+      let j: RenewalView | undefined;
+      if (agent) {
+        try {
+          j = await agent.renewal(orderId);
+        } catch (e) {
+          // The assistant is not reachable now: the page still shows the order and offers to continue.
+          if (!(e instanceof AgentError && e.status === 0)) throw e;
+          j = undefined;
+        }
+      }
+      setJournal(j ?? null);
+      if (o.state === 'completed' && (!j || j.status === 'done')) await finish(o);
+    } catch (e) {
+      setLoadError(errorText(t, e));
+    }
+  }, [agent, orderId, t, finish]);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  /** Runs `p` while showing the journal's progress every ~0.6 s. */
+  const withProgress = async <T,>(p: Promise<T>): Promise<T> => {
+    if (!agent) return p;
+    let live = true;
+    const tick = async (): Promise<void> => {
+      while (live) {
+        await new Promise((r) => window.setTimeout(r, 600));
+        if (!live) break;
+        const j = await agent.renewal(orderId).catch(() => undefined);
+        if (live && j && mounted.current) setJournal(j);
+      }
+    };
+    void tick();
+    try {
+      return await p;
+    } finally {
+      live = false;
+    }
+  };
+
+  /** Which key and certificate to renew when the assistant has no journal for this order yet. */
+  const loginCertificate = async (a: AgentClient): Promise<{ tokenId: string; certificateId: string }> => {
+    const serial = app.session?.certificate.serial ?? '';
+    const k = app.loginKey;
+    if (k && normalizeSerial(k.serial) === normalizeSerial(serial)) return { tokenId: k.tokenId, certificateId: k.certificateId };
+    const found = await a.findCertificate(serial);
+    if (!found) throw new PageError('updateNoKey');
+    return { tokenId: found.token.id, certificateId: found.certificate.id };
+  };
+
+  /** One renew approval in the assistant's window; keeps its session token for the next steps. */
+  const approve = async (
+    a: AgentClient,
+    j: RenewalView | undefined,
+    popup: Window | null,
+    extra: { certificate?: string; confirm?: boolean },
+  ): Promise<void> => {
+    const target = j ? { tokenId: j.tokenId } : await loginCertificate(a);
+    const req = await a.createRequest({ op: 'renew', orderId, ...target, ...extra });
+    const win = popup ?? openApprovalWindow(t('updateTitle'), t('connecting'));
+    const wait = awaitApproval(a, req, win);
+    waitRef.current = wait;
+    if (!win) setBlocked(true);
+    setActivity('pin');
+    const v = await withProgress(wait.done);
+    waitRef.current = null;
+    setBlocked(false);
+    if (v.status !== 'done') {
+      const code = v.error?.error ?? v.status;
+      throw new AgentError(409, code, v.error?.message ?? code);
+    }
+    renewSessions.set(orderId, { requestId: req.requestId, token: req.sessionToken });
+    const view = v.result as RenewalView | undefined;
+    if (view?.step) setJournal(view);
+  };
+
+  /**
+   * A step with the session of an earlier approval. Null when the assistant needs a new approval
+   * (it restarted, or its hold on the key timed out): the caller asks for one.
+   */
+  const held = async (p: Promise<RenewalView & { approvalRequired: boolean }>): Promise<RenewalView | null> => {
+    try {
+      const v = await p;
+      if (!v.approvalRequired) return v;
+    } catch (e) {
+      if (!(e instanceof AgentError && (e.code === 'session_invalid' || e.code === 'session_required'))) throw e;
+    }
+    renewSessions.delete(orderId);
+    return null;
+  };
+
+  const run = async (): Promise<void> => {
+    if (!agent || running) return;
+    setRunning(true);
+    setError(null);
+    setBlocked(false);
+    app.setAgentConnected(true);
+    // The approval window must be opened inside the click (pop-up blockers); it is pointed at the
+    // assistant later, or closed when the steps ahead need no PIN (a held session at a step the
+    // portal drives).
+    const hasSession = renewSessions.has(orderId);
+    const portalStep = journal?.step === 'csr-built' || journal?.step === 'labels-switched' || journal?.step === 'confirmed';
+    let popup: Window | null = hasSession && portalStep ? null : openApprovalWindow(t('updateTitle'), t('connecting'));
+    const takePopup = (): Window | null => {
+      const p = popup;
+      popup = null;
+      return p;
+    };
+    try {
+      for (let guard = 0; guard < 12; guard++) {
+        setActivity('working');
+        let { order: o } = await api.order(orderId);
+        setOrder(o);
+        if (o.state === 'awaiting_payment') throw new PageError('updateNotPaid');
+        if (!UPDATE_STATES.includes(o.state) && o.state !== 'completed')
+          throw new PageError('orderClosed', { state: t(`state.${o.state}` as MessageKey) });
+        const j = await agent.renewal(orderId);
+        setJournal(j ?? null);
+        if (o.state === 'completed' && (!j || j.status === 'done')) {
+          await finish(o);
+          return;
+        }
+        if (j?.status === 'done') {
+          // The old pair is retired: the server only needs to hear it.
+          ({ order: o } = await api.installed(orderId));
+          continue;
+        }
+        if (!j && (o.state === 'issued' || o.state === 'installed')) throw new PageError('updateOtherComputer');
+        const sess = renewSessions.get(orderId);
+
+        if (j && (j.step === 'labels-switched' || j.step === 'confirmed')) {
+          setActivity('confirming');
+          if (o.state !== 'completed') ({ order: o } = await api.installed(orderId));
+          const v = sess ? await held(withProgress(agent.confirm(orderId, sess.token))) : null;
+          if (v) setJournal(v);
+          else await approve(agent, j, takePopup(), { confirm: true });
+          continue;
+        }
+
+        if (j && j.step === 'csr-built' && j.csr && j.proof) {
+          setActivity('issuing');
+          const issued = await api.issue(orderId, { csr: j.csr, proof: j.proof });
+          setOrder(issued.order);
+          if (sess) setActivity('writing');
+          const v = sess ? await held(withProgress(agent.postCertificate(orderId, sess.token, issued.certificate))) : null;
+          if (v) setJournal(v);
+          else await approve(agent, j, takePopup(), { certificate: issued.certificate });
+          continue;
+        }
+
+        // No journal yet, or a step only the assistant can take with the key open: approval (PIN).
+        await approve(agent, j, takePopup(), {});
+      }
+      throw new PageError('updateFailed');
+    } catch (e) {
+      if (!mounted.current) return;
+      if (e instanceof PageError) setError(t(e.key, e.vars));
+      else {
+        // The assistant restarted or went away: its session for this renewal is gone with it.
+        if (e instanceof AgentError && (e.status === 0 || e.code === 'session_invalid')) renewSessions.delete(orderId);
+        setError(errorText(t, e));
+      }
+      void agent
+        .renewal(orderId)
+        .then((j) => mounted.current && setJournal(j ?? null))
+        .catch(() => undefined);
+    } finally {
+      try {
+        popup?.close();
+      } catch {
+        // ignore
+      }
+      waitRef.current = null;
+      if (mounted.current) {
+        setRunning(false);
+        setActivity(null);
+        setBlocked(false);
+      }
+    }
+  };
+
+  if (loadError)
+    return <Result status="error" title={loadError} extra={<Button onClick={() => void load()}>{t('retry')}</Button>} />;
+  if (!order || journal === undefined) return <Spin className="cd-spin" />;
+
+  const doneSteps = done ? 7 : stepsDone(journal?.step, order);
+  const items = STEP_KEYS.map((k, i) => ({
+    title: t(k),
+    status: (i < doneSteps ? 'finish' : i === doneSteps ? (error ? 'error' : running ? 'process' : 'wait') : 'wait') as
+      'finish' | 'error' | 'process' | 'wait',
+    ...(i === doneSteps && running ? { icon: <LoadingOutlined /> } : {}),
+  }));
+
+  return (
+    <div className="cd-page">
+      <div className="cd-row-between">
+        <Typography.Title level={1} className="cd-page-title">
+          {t('updateTitle')}
+        </Typography.Title>
+        <a href={`#/orders/${order.id}`}>{t('viewOrder')}</a>
+      </div>
+      <Card className="cd-gap">
+        <Steps current={Math.min(doneSteps, 6)} items={items} size="small" className="cd-steps" data-testid="update-steps" />
+      </Card>
+      {done ? (
+        <SuccessView done={done} t={t} lang={lang} />
+      ) : (
+        <Card>
+          <Space orientation="vertical" size="middle" style={{ width: '100%' }}>
+            <Descriptions
+              size="small"
+              column={{ xs: 1, md: 3 }}
+              items={[
+                { key: 'id', label: t('fieldOrderId'), children: order.id },
+                { key: 'kind', label: t('fieldKindName'), children: order.certificateTypeName },
+                { key: 'months', label: t('fieldMonths'), children: order.months },
+              ]}
+            />
+            <Typography.Paragraph>{t('updateIntro')}</Typography.Paragraph>
+            <Alert type="success" showIcon icon={<SafetyOutlined />} title={t('updateSafe')} data-testid="update-safe" />
+            {journal && journal.status !== 'done' && !running && !error && (
+              <Alert
+                type="info"
+                showIcon
+                title={t('updateResumeAt', { step: stepName(t, journal.step) })}
+                data-testid="resume-at"
+              />
+            )}
+            {blocked && (
+              <Alert
+                type="warning"
+                showIcon
+                title={t('popupBlockedTitle')}
+                description={t('popupBlockedText')}
+                action={<Button onClick={() => waitRef.current?.reopen() && setBlocked(false)}>{t('openAgentWindow')}</Button>}
+              />
+            )}
+            {running && activity && !blocked && (
+              <Alert
+                type="info"
+                showIcon
+                icon={<LoadingOutlined />}
+                data-testid="update-activity"
+                title={
+                  activity === 'pin'
+                    ? t('updateWaitingPin')
+                    : activity === 'issuing'
+                      ? t('updateIssuing')
+                      : activity === 'writing'
+                        ? t('updateWriting')
+                        : activity === 'confirming'
+                          ? t('updateConfirming')
+                          : t('updateWorking')
+                }
+                action={
+                  activity === 'pin' ? (
+                    <Button size="small" onClick={() => waitRef.current?.cancel()}>
+                      {t('cancelRequest')}
+                    </Button>
+                  ) : undefined
+                }
+              />
+            )}
+            {error && (
+              <Alert
+                type="warning"
+                showIcon
+                role="alert"
+                title={t('updateFailed')}
+                description={error}
+                data-testid="update-error"
+              />
+            )}
+            {journal?.lastError && !running && !error && (
+              <Alert type="warning" showIcon title={agentErrorText(t, journal.lastError.code, journal.lastError.message)} />
+            )}
+            <div>
+              <Button type="primary" size="large" loading={running} onClick={() => void run()} data-testid="start-update">
+                {journal ? t('resumeUpdate') : t('startUpdate')}
+              </Button>
+            </div>
+          </Space>
+        </Card>
+      )}
+    </div>
+  );
+}
+
+function stepName(t: Translate, step: JournalStep): string {
+  const i = stepsDone(step, null);
+  return t(STEP_KEYS[Math.max(0, Math.min(i, 7) - 1)] ?? 'stepKey');
+}
+
+function SuccessView({
+  done,
+  t,
+  lang,
+}: {
+  done: { order: Order; certificate: CertificateDetail | null };
+  t: Translate;
+  lang: 'zh' | 'en';
+}) {
+  const c = done.certificate;
+  const o = done.order;
+  const items = [
+    ...(c
+      ? [
+          { key: 'name', label: t('fieldName'), children: c.commonName },
+          { key: 'kind', label: t('fieldKind'), children: c.profileName },
+          { key: 'uid', label: t('fieldUniqueId'), children: c.uniqueId ?? '—' },
+        ]
+      : [{ key: 'kind', label: t('fieldKind'), children: o.certificateTypeName }]),
+    {
+      key: 'serial',
+      label: t('fieldSerial'),
+      children: <code data-testid="new-serial">{(c?.serial ?? o.issuedSerial ?? '—').toUpperCase()}</code>,
+    },
+    ...(c ? [{ key: 'notBefore', label: t('fieldNotBefore'), children: fmtTime(lang, c.notBefore) }] : []),
+    {
+      key: 'notAfter',
+      label: t('fieldNotAfter'),
+      children: <span data-testid="new-not-after">{fmtDate(lang, c?.notAfter ?? o.newNotAfter)}</span>,
+    },
+  ];
+  return (
+    <Card>
+      <Result
+        status="success"
+        title={<span data-testid="update-success">{t('updateSuccess')}</span>}
+        subTitle={t('updateSuccessText')}
+        extra={
+          <Space wrap>
+            <Button href={`#/orders/${o.id}`}>{t('viewOrder')}</Button>
+          </Space>
+        }
+      />
+      <Card size="small" title={t('newCertificate')}>
+        <Descriptions bordered size="small" column={1} styles={{ label: { width: 200 } }} items={items} />
+      </Card>
+    </Card>
+  );
+}

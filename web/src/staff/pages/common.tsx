@@ -1,0 +1,57 @@
+// Small pieces shared by the staff pages.
+import { useCallback, useEffect, useState } from 'react';
+import { Tag } from 'antd';
+import type { OrderState, Paged } from '../api';
+import { useI18n } from '../i18n';
+
+const STATE_COLORS: Record<OrderState, string> = {
+  awaiting_payment: 'gold',
+  paid: 'blue',
+  issuing: 'processing',
+  issued: 'cyan',
+  installed: 'cyan',
+  completed: 'green',
+  cancelled: 'default',
+  expired: 'default',
+  refunded: 'magenta',
+};
+
+export function StateTag({ state }: { state: OrderState }) {
+  const { t } = useI18n();
+  return <Tag color={STATE_COLORS[state]}>{t(`state.${state}`)}</Tag>;
+}
+
+/** Loads a server-paged list; reloads when `deps` or the page change. */
+export function usePaged<T>(load: (page: number, pageSize: number) => Promise<Paged<T>>, deps: unknown[]) {
+  const [page, setPage] = useState(1);
+  const [pageSize, setPageSize] = useState(20);
+  const [data, setData] = useState<Paged<T> | null>(null);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const run = useCallback(load, deps);
+  const reload = useCallback(() => {
+    setLoading(true);
+    setError(null);
+    run(page, pageSize)
+      .then(setData, (e: Error) => setError(e.message))
+      .finally(() => setLoading(false));
+  }, [run, page, pageSize]);
+  useEffect(reload, [reload]);
+  useEffect(() => setPage(1), [run]);
+  return {
+    data,
+    loading,
+    error,
+    reload,
+    pagination: {
+      current: page,
+      pageSize,
+      total: data?.total ?? 0,
+      showSizeChanger: true,
+      onChange: (p: number, s: number) => {
+        setPage(p);
+        setPageSize(s);
+      },
+    },
+  };
+}
