@@ -2,6 +2,7 @@
 // payment), an unpaid order that expires (and a payment arriving afterwards still pays it), and an
 // expired certificate that may log in for renewal only.
 import assert from 'node:assert/strict';
+import { sign } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../src/api/server.js';
@@ -131,5 +132,54 @@ describe('portal resilience', () => {
     const late = await new PortalClient(base, origin).login(holder);
     assert.equal(late.status, 401);
     assert.match(String(late.body.message), /renewal window closed .*service point/);
+  });
+});
+
+describe('resuming with the new certificate', () => {
+  let ca: TestCa;
+  let app: FastifyInstance;
+  let base: string;
+  let origin: string;
+  before(async () => {
+    const port = await freePort();
+    ca = await createTestCa({ port });
+    ({ app } = await buildServer(ca.rt, { logger: false }));
+    await app.listen({ port, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${port}`;
+    origin = new URL(ca.config.publicUrl).origin;
+  });
+  after(async () => {
+    await app?.close();
+    await ca?.cleanup();
+  });
+
+  test('after the key switched to the new certificate, logging in with it shows the unfinished order', async () => {
+    const holder = await createHolder(ca, { name: '新证书续办' });
+    const c = new PortalClient(base, origin);
+    await c.login(holder);
+    const order = (await c.call<{ order: Order }>('POST', '/api/portal/orders', FORM)).body.order;
+    assert.equal((await sendSandboxNotification(ca, base, order)).text, 'success');
+    const req = await holder.renewalRequest(order.id);
+    const issued = await c.call<{ certificate: string }>('POST', `/api/portal/orders/${order.id}/issue`, {
+      csr: req.csr.toString('base64'),
+      proof: req.proof.toString('base64'),
+    });
+    assert.equal(issued.status, 200);
+    const newCert = Buffer.from(issued.body.certificate, 'base64');
+    // the tab closed after the assistant switched labels: the key now presents the new certificate
+    const next = new PortalClient(base, origin);
+    const ch = (await next.call<{ challenge: string }>('POST', '/api/portal/login/challenge')).body.challenge;
+    const login = await next.call('POST', '/api/portal/login', {
+      challenge: ch,
+      signature: sign('sha256', Buffer.from(ch), { key: req.newKey, dsaEncoding: 'der' }).toString('base64'),
+      certificate: newCert.toString('base64'),
+    });
+    assert.equal(login.status, 200, JSON.stringify(login.body));
+    next.csrf = String(login.body.csrfToken);
+    const q = await next.call<{ openOrder: Order | null }>('GET', '/api/portal/renewal');
+    assert.equal(q.body.openOrder?.id, order.id);
+    assert.equal(q.body.openOrder?.state, 'issued');
+    const done = await next.call<{ order: Order }>('POST', `/api/portal/orders/${order.id}/installed`);
+    assert.equal(done.body.order.state, 'completed');
   });
 });

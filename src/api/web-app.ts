@@ -13,8 +13,8 @@ export function webDir(rt: Runtime): string {
 
 export function contentSecurityPolicy(rt: Runtime): string {
   const agent = new URL(rt.config.agentUrl);
-  // the assistant answers on 127.0.0.1, localhost and [::1] alike
-  const agentOrigins = ['127.0.0.1', 'localhost', '[::1]'].map((h) => `${agent.protocol}//${h}:${agent.port}`);
+  // the assistant answers on 127.0.0.1 and localhost alike (Chromium rejects [::1] as a CSP source)
+  const agentOrigins = ['127.0.0.1', 'localhost'].map((h) => `${agent.protocol}//${h}:${agent.port}`);
   return [
     "default-src 'self'",
     `connect-src 'self' ${agentOrigins.join(' ')}`,

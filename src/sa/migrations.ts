@@ -151,7 +151,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('postcode', 'text', (c) => c.notNull())
           .addColumn('reference', 'text', (c) => c.notNull().unique())
           .addColumn('state', 'text', (c) =>
-            c.notNull().check(sql`state in ('awaiting_payment','paid','issuing','issued','installed','completed','cancelled','expired','refunded')`),
+            c
+              .notNull()
+              .check(
+                sql`state in ('awaiting_payment','paid','issuing','issued','installed','completed','cancelled','expired','refunded')`,
+              ),
           )
           .addColumn('created_at', t.ms, (c) => c.notNull())
           .addColumn('updated_at', t.ms, (c) => c.notNull())
@@ -234,8 +238,26 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db
           .insertInto('certificate_types' as never)
           .values([
-            { code: 'org-identity', name: '单位身份证书', name_en: 'Organisation identity certificate', profile: 'org-identity', renew_before_days: 92, renew_after_days: 92, online_renewal: 1, updated_at: now },
-            { code: 'personal-identity', name: '个人身份证书', name_en: 'Personal identity certificate', profile: 'personal-identity', renew_before_days: 92, renew_after_days: 92, online_renewal: 1, updated_at: now },
+            {
+              code: 'org-identity',
+              name: '单位身份证书',
+              name_en: 'Organisation identity certificate',
+              profile: 'org-identity',
+              renew_before_days: 92,
+              renew_after_days: 92,
+              online_renewal: 1,
+              updated_at: now,
+            },
+            {
+              code: 'personal-identity',
+              name: '个人身份证书',
+              name_en: 'Personal identity certificate',
+              profile: 'personal-identity',
+              renew_before_days: 92,
+              renew_after_days: 92,
+              online_renewal: 1,
+              updated_at: now,
+            },
           ] as never)
           .execute();
         await db
@@ -389,6 +411,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('audit_action').on('audit_log').columns(['action', 'seq']).execute();
         await db.schema.createIndex('audit_actor').on('audit_log').columns(['actor', 'seq']).execute();
         await db.schema.createIndex('audit_at').on('audit_log').column('at').execute();
+      },
+    },
+    '0004_orders_issued_serial': {
+      async up(db: Kysely<unknown>) {
+        // A holder logging in with the new certificate of an unfinished order finds that order by it.
+        await db.schema.createIndex('orders_issued_serial').on('orders').columns(['issued_serial', 'state']).execute();
       },
     },
   };

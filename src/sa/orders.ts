@@ -28,6 +28,10 @@ export async function listOrdersForHolder(db: Executor, holderId: number | null,
   return q.orderBy('created_at', 'desc').limit(200).execute();
 }
 
+/**
+ * The unfinished order of a certificate: the one renewing it, or the one that issued it when the key
+ * already switched to the new certificate before the order completed.
+ */
 export async function openOrderForCertificate(
   db: Executor,
   serial: string,
@@ -36,7 +40,7 @@ export async function openOrderForCertificate(
   return db
     .selectFrom('orders')
     .selectAll()
-    .where('certificate_serial', '=', serial)
+    .where((eb) => eb.or([eb('certificate_serial', '=', serial), eb('issued_serial', '=', serial)]))
     .where('state', 'in', openStates)
     .orderBy('created_at', 'desc')
     .executeTakeFirst();

@@ -80,7 +80,8 @@ export interface AuditTable {
   hash: string;
 }
 
-export type OrderState = 'awaiting_payment' | 'paid' | 'issuing' | 'issued' | 'installed' | 'completed' | 'cancelled' | 'expired' | 'refunded';
+export type OrderState =
+  'awaiting_payment' | 'paid' | 'issuing' | 'issued' | 'installed' | 'completed' | 'cancelled' | 'expired' | 'refunded';
 export type PaymentMethod = 'online' | 'postal' | 'bank';
 
 export interface CertificateTypeTable {

@@ -194,7 +194,8 @@ export async function buildAgentServer(agent: Agent, opts: AgentServerOptions): 
     res.on('close', done);
   });
 
-  app.addHook('onClose', async () => {
+  // preClose, not onClose: open event streams would keep the server from closing at all.
+  app.addHook('preClose', async () => {
     for (const res of sse) res.end();
   });
 
