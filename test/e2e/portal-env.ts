@@ -1,6 +1,7 @@
 // The real thing for the end-to-end tests: certdesk's server (buildServer, in this process, serving
 // the built web/dist) on http://portal.test:PORT with a test CA, the key assistant as a child process
-// (`certdesk agent`) with soft tokens holding certificates from that CA, and Chromium.
+// (`certdesk agent`) with soft tokens — or SoftHSM2 tokens through PKCS#11 (`tokenKind: 'pkcs11'`) —
+// holding certificates from that CA, and Chromium. Also the page steps the tests share.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,15 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Page } from 'playwright-core';
 import { buildServer } from '../../src/api/server.js';
-import { softTokenWithCertificate, startAgentProcess, type AgentProcess } from '../helpers/agent.js';
+import {
+  softHsmTokenWithCertificate,
+  softTokenWithCertificate,
+  startAgentProcess,
+  workingPairsPkcs11,
+  workingPairsSoft,
+  type AgentProcess,
+  type WorkingPair,
+} from '../helpers/agent.js';
 import {
   approveInAssistant,
   buildWeb,
@@ -16,16 +25,26 @@ import {
   launchBrowser,
   popupFrom,
   PORTAL_HOST,
+  screenshot,
   type BrowserSession,
 } from '../helpers/browser.js';
 import { createTestCa, type TestCa } from '../helpers/ca.js';
+import { cliAsync } from '../helpers/cli.js';
+import { createSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
 
 export const PIN = '135790';
 
+export type TokenKind = 'soft' | 'pkcs11';
+
 export interface KeyOnDisk {
+  kind: TokenKind;
+  /** the token's label (also the SoftHSM token label on PKCS#11) */
   label: string;
+  /** the soft token's file ('' on PKCS#11) */
   file: string;
+  /** the assistant's id of the token */
   tokenId: string;
+  /** the certificate the key was provisioned with */
   certificate: Buffer;
 }
 
@@ -40,9 +59,15 @@ export interface PortalEnv {
   agent: AgentProcess;
   keys: Map<string, KeyOnDisk>;
   dir: string;
+  tokenKind: TokenKind;
+  /** the SoftHSM2 environment the assistant uses (tokenKind 'pkcs11' only) */
+  hsm?: SoftHsm;
   /** kills the assistant (SIGKILL: an open event stream keeps SIGTERM from ending it) and starts it again */
   restartAgent(env?: Record<string, string>): Promise<AgentProcess>;
-  /** a soft token holding a fresh certificate from the test CA, seen by the next (re)started assistant */
+  /**
+   * a token (soft, or a new SoftHSM token) holding a fresh certificate from the test CA, seen by the
+   * next (re)started assistant
+   */
   addKey(label: string, days: number): Promise<KeyOnDisk>;
   close(): Promise<void>;
 }
@@ -50,9 +75,15 @@ export interface PortalEnv {
 export async function startPortalEnv(o: {
   keys: { label: string; days: number }[];
   agentEnv?: Record<string, string>;
+  /** where the assistant keeps the keys: soft token files (default) or SoftHSM2 through PKCS#11 */
+  tokenKind?: TokenKind;
 }): Promise<PortalEnv> {
   buildWeb();
+  const tokenKind = o.tokenKind ?? 'soft';
   const dir = mkdtempSync(path.join(tmpdir(), 'certdesk-e2e-portal-'));
+  // Every SoftHSM token gets the same user PIN as the soft tokens. createSoftHsm wants a first token:
+  // an empty one, which the assistant lists too (it holds no certificate, so the portal shows nothing).
+  const hsm = tokenKind === 'pkcs11' ? createSoftHsm({ tokens: ['empty'], pin: PIN }) : undefined;
   const port = await freePort();
   const agentPort = await freePort();
   const origin = `http://${PORTAL_HOST}:${port}`;
@@ -64,9 +95,16 @@ export async function startPortalEnv(o: {
   await app.listen({ port, host: '127.0.0.1' });
   const keys = new Map<string, KeyOnDisk>();
   const addKey = async (label: string, days: number): Promise<KeyOnDisk> => {
-    const file = path.join(dir, `${label}.token`);
-    const r = await softTokenWithCertificate(ca, file, { pin: PIN, tokenLabel: label, days });
-    const k = { label, file, tokenId: r.tokenId, certificate: r.certificate };
+    let k: KeyOnDisk;
+    if (hsm) {
+      const r = await softHsmTokenWithCertificate(ca, hsm, { tokenLabel: label, days });
+      assert.equal(r.token.pin, PIN);
+      k = { kind: 'pkcs11', label, file: '', tokenId: r.tokenId, certificate: r.certificate };
+    } else {
+      const file = path.join(dir, `${label}.token`);
+      const r = await softTokenWithCertificate(ca, file, { pin: PIN, tokenLabel: label, days });
+      k = { kind: 'soft', label, file, tokenId: r.tokenId, certificate: r.certificate };
+    }
     keys.set(label, k);
     return k;
   };
@@ -76,13 +114,15 @@ export async function startPortalEnv(o: {
       [
         '--port',
         String(agentPort),
-        ...[...keys.values()].flatMap((k) => ['--soft-token', k.file]),
+        ...(hsm
+          ? ['--pkcs11-module', hsm.module]
+          : [...keys.values()].flatMap((k) => (k.kind === 'soft' ? ['--soft-token', k.file] : []))),
         '--journal-dir',
         path.join(dir, 'journal'),
         '--allow-origin',
         origin,
       ],
-      { env },
+      { env: hsm ? { SOFTHSM2_CONF: hsm.conf, ...env } : env },
     );
   const env: PortalEnv = {
     ca,
@@ -93,6 +133,8 @@ export async function startPortalEnv(o: {
     agent: await start(o.agentEnv),
     keys,
     dir,
+    tokenKind,
+    hsm,
     async restartAgent(e) {
       if (env.agent.proc.exitCode === null && env.agent.proc.signalCode === null) env.agent.proc.kill('SIGKILL');
       await env.agent.exited;
@@ -105,6 +147,7 @@ export async function startPortalEnv(o: {
       await env.agent.exited;
       await app.close();
       await ca.cleanup();
+      await hsm?.cleanup();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -151,4 +194,83 @@ export function orderIdOf(page: Page): string {
   const m = /#\/orders\/([^/?#]+)/.exec(page.url());
   assert.ok(m, `not on an order page: ${page.url()}`);
   return decodeURIComponent(m[1]!);
+}
+
+/**
+ * From 请填写您的订单信息 (after 请确认您证书的信息) with online payment through the sandbox gateway's
+ * page (选择银行 → 确认支付 → 返回商户) to 支付成功. Returns the order id.
+ */
+export async function payOnline(page: Page, o: { shots?: string } = {}): Promise<string> {
+  await fillOrderForm(page, 'online');
+  await page.getByTestId('pay').waitFor();
+  const orderId = orderIdOf(page);
+  await page.getByTestId('pay').click();
+  await page.waitForURL(/\/sandbox-pay\//);
+  if (o.shots) await screenshot(page, `${o.shots}-sandbox-gateway`);
+  await page.locator('#confirm-pay').click();
+  await page.locator('#paid').waitFor();
+  await page.locator('#return').click();
+  await page.waitForURL(new RegExp(`#/orders/${orderId}$`));
+  await page.getByText('支付成功').waitFor({ timeout: 30_000 });
+  if (o.shots) await screenshot(page, `${o.shots}-paid`);
+  return orderId;
+}
+
+/**
+ * From 请填写您的订单信息 with 银行转帐: the remittance instructions with the reference code and
+ * 等待到账; staff confirm the payment with `certdesk orders confirm-payment`; the page turns to
+ * 支付成功 by itself. Returns the order id and the reference code.
+ */
+export async function payByBankTransfer(
+  page: Page,
+  env: PortalEnv,
+  o: { bankReference: string; shots?: string },
+): Promise<{ orderId: string; reference: string }> {
+  await fillOrderForm(page, 'bank');
+  const ref = page.getByTestId('reference');
+  await ref.waitFor();
+  const orderId = orderIdOf(page);
+  const reference = ((await ref.textContent()) ?? '').trim();
+  assert.match(reference, /^[A-Z0-9-]{4,}$/);
+  assert.ok(await page.getByTestId('awaiting').isVisible());
+  const remit = (await page.getByTestId('remittance').textContent()) ?? '';
+  assert.match(remit, /等待到账/);
+  assert.match(remit, /汇款识别码/);
+  if (o.shots) await screenshot(page, `${o.shots}-awaiting`);
+
+  const r = await cliAsync(['orders', 'confirm-payment', reference, '--reference', o.bankReference], env.ca.env);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`order ${orderId} is paid`));
+  await page.getByText('支付成功').waitFor({ timeout: 20_000 });
+  if (o.shots) await screenshot(page, `${o.shots}-paid`);
+  return { orderId, reference };
+}
+
+/**
+ * The update of a paid order: 开始更新, one PIN in the assistant's window (which names the order),
+ * the steps through to 更新成功. Returns the new certificate's serial as the page shows it
+ * (upper-case hex without leading zeros).
+ */
+export async function runUpdate(page: Page, orderId: string, o: { shots?: string } = {}): Promise<string> {
+  await page.getByTestId('go-update').click();
+  await page.getByTestId('update-steps').waitFor();
+  const popup = await popupFrom(page, () => page.getByTestId('start-update').click());
+  await popup.locator('#order', { hasText: orderId }).waitFor();
+  await approveInAssistant(popup, PIN);
+  await page.getByTestId('update-success').waitFor({ timeout: 90_000 });
+  if (o.shots) await screenshot(page, `${o.shots}-update-success`);
+  return normSerial((await page.getByTestId('new-serial').textContent()) ?? '');
+}
+
+/** A serial in hex as upper case without leading zeros (how the page and the helpers compare). */
+export const normSerial = (s: string): string => s.trim().replace(/^0+/, '').toUpperCase();
+
+/** The key's certificates whose private key is on the token and signs, read without the assistant. */
+export async function workingPairsOf(
+  env: PortalEnv,
+  label: string,
+): Promise<{ pairs: WorkingPair[]; objects: { class: string; label: string; id: string }[] }> {
+  const k = env.keys.get(label);
+  assert.ok(k, `no key ${label}`);
+  return k.kind === 'pkcs11' ? workingPairsPkcs11(env.hsm!, label, PIN) : workingPairsSoft(k.file, PIN);
 }

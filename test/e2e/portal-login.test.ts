@@ -31,7 +31,7 @@ describe('portal login with the key assistant', { skip: !chromiumAvailable() && 
     otherCa = await createTestCa();
     const file = path.join(env.dir, 'UKey-OTHER.token');
     const r = await softTokenWithCertificate(otherCa, file, { pin: PIN, tokenLabel: 'UKey-OTHER', days: 200 });
-    env.keys.set('UKey-OTHER', { label: 'UKey-OTHER', file, tokenId: r.tokenId, certificate: r.certificate });
+    env.keys.set('UKey-OTHER', { kind: 'soft', label: 'UKey-OTHER', file, tokenId: r.tokenId, certificate: r.certificate });
     await env.restartAgent();
     b = await openBrowser();
   });

@@ -6,15 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parseCertificate } from '../../src/pki/certificate.js';
 import { workingPairsSoft } from '../helpers/agent.js';
-import {
-  approveInAssistant,
-  chromiumAvailable,
-  popupFrom,
-  screenshot,
-  withScreenshots,
-  type BrowserSession,
-} from '../helpers/browser.js';
-import { fillOrderForm, loginWith, openBrowser, orderIdOf, PIN, startPortalEnv, type PortalEnv } from './portal-env.js';
+import { chromiumAvailable, screenshot, withScreenshots, type BrowserSession } from '../helpers/browser.js';
+import { loginWith, normSerial, openBrowser, payOnline, PIN, runUpdate, startPortalEnv, type PortalEnv } from './portal-env.js';
 
 describe('portal renewal with online payment', { skip: !chromiumAvailable() && 'no /usr/bin/chromium' }, () => {
   let env: PortalEnv;
@@ -43,36 +36,18 @@ describe('portal renewal with online payment', { skip: !chromiumAvailable() && '
       assert.match((await page.getByTestId('price').textContent()) ?? '', /^\d+\.\d{2} 元$/);
       await screenshot(page, 'e2e-renew-confirm');
       await page.getByTestId('confirm-cert').click();
-      await fillOrderForm(page, 'online');
-      await page.getByTestId('pay').waitFor();
-      orderId = orderIdOf(page);
-      await page.getByTestId('pay').click();
-      await page.waitForURL(/\/sandbox-pay\//);
-      await screenshot(page, 'e2e-sandbox-gateway');
-      await page.locator('#confirm-pay').click();
-      await page.locator('#paid').waitFor();
-      await page.locator('#return').click();
-      await page.waitForURL(new RegExp(`#/orders/${orderId}$`));
-      await page.getByText('支付成功').waitFor({ timeout: 30_000 });
-      await screenshot(page, 'e2e-paid');
+      orderId = await payOnline(page, { shots: 'e2e' });
     });
   });
 
   test('the update: one PIN, the steps, 更新成功; the key holds the new certificate', async () => {
     await withScreenshots(b, 'renewal-update', async () => {
       const { page } = b;
-      await page.getByTestId('go-update').click();
-      await page.getByTestId('update-steps').waitFor();
-      const popup = await popupFrom(page, () => page.getByTestId('start-update').click());
-      await popup.locator('#order', { hasText: orderId }).waitFor();
-      await approveInAssistant(popup, PIN);
-      await page.getByTestId('update-success').waitFor({ timeout: 90_000 });
-      await screenshot(page, 'e2e-update-success');
-      const newSerial = ((await page.getByTestId('new-serial').textContent()) ?? '').trim();
+      const newSerial = await runUpdate(page, orderId, { shots: 'e2e' });
       const key = env.keys.get('UKey-RENEW')!;
       const { pairs } = await workingPairsSoft(key.file, PIN);
       assert.equal(pairs.length, 1, 'exactly one working pair on the key');
-      assert.equal(pairs[0]!.serial.replace(/^0+/, ''), newSerial.replace(/^0+/, '').toUpperCase());
+      assert.equal(normSerial(pairs[0]!.serial), newSerial);
       assert.notEqual(pairs[0]!.serial, parseCertificate(key.certificate).serialHex.toUpperCase());
       // The server's view: completed, paid once.
       const order = await page.evaluate(
