@@ -5,7 +5,15 @@ import type { Config } from '../config/config.js';
 import { keyIdentifier } from '../pki/algorithms.js';
 import { parseCertificate, type ParsedCertificate } from '../pki/certificate.js';
 import { CsrError, parseCsr, type ParsedCsr } from '../pki/csr.js';
-import { attributeValue, canonicalOrder, encodeName, NameError, nameToString, type NameAttribute } from '../pki/name.js';
+import {
+  ATTRIBUTE_ORDER,
+  attributeValue,
+  canonicalOrder,
+  encodeName,
+  NameError,
+  nameToString,
+  type NameAttribute,
+} from '../pki/name.js';
 import { appendAudit } from '../sa/audit.js';
 import { listCas, type CaRecord } from '../sa/cas.js';
 import {
@@ -22,7 +30,15 @@ import { writeTransaction, type Storage } from '../sa/database.js';
 import { ensureHolder } from '../sa/holders.js';
 import type { CrlTable } from '../sa/schema.js';
 import type { KeyRef, Signer } from '../signer/signer.js';
-import { buildTbs, makeTemplate, randomSerial, signTbsNow, wholeSeconds, type TbsTemplate } from './certificate-builder.js';
+import {
+  assemble,
+  buildTbs,
+  makeTemplate,
+  randomSerial,
+  SignatureBatcher,
+  wholeSeconds,
+  type TbsTemplate,
+} from './certificate-builder.js';
 import { buildCrl } from './crl-builder.js';
 import { CaError } from './errors.js';
 import * as ext from './extensions.js';
@@ -67,9 +83,22 @@ const CRL_LOCK = 727003;
 
 export type SignerOpener = (ref: KeyRef) => Promise<Signer>;
 
+/** True when canonicalOrder() would return `attrs` in the order they are in (its sort is stable). */
+function inCanonicalOrder(attrs: NameAttribute[]): boolean {
+  let last = 0;
+  for (const a of attrs) {
+    const i = ATTRIBUTE_ORDER.indexOf(a.type);
+    const rank = i < 0 ? ATTRIBUTE_ORDER.length : i;
+    if (rank < last) return false;
+    last = rank;
+  }
+  return true;
+}
+
 export class CertificateAuthority {
   private readonly writer: CertificateWriter;
   private readonly templates = new Map<string, TbsTemplate>();
+  private readonly batchers = new Map<Signer, SignatureBatcher>();
 
   private constructor(
     readonly storage: Storage,
@@ -131,6 +160,12 @@ export class CertificateAuthority {
     return p;
   }
 
+  private batcher(signer: Signer): SignatureBatcher {
+    let b = this.batchers.get(signer);
+    if (!b) this.batchers.set(signer, (b = new SignatureBatcher(signer)));
+    return b;
+  }
+
   private template(profile: Profile, issuer: LoadedCa): TbsTemplate {
     const key = `${profile.id}/${issuer.record.id}`;
     let t = this.templates.get(key);
@@ -167,7 +202,9 @@ export class CertificateAuthority {
         'csr',
       );
     }
-    const subject = canonicalOrder(req.subject ?? csr.subject);
+    const requested = req.subject ?? csr.subject;
+    // Most subjects arrive in canonical order already; sorting them would only copy them.
+    const subject = inCanonicalOrder(requested) ? requested : canonicalOrder(requested);
     for (const a of subject) {
       if (!profile.subject.allowed.includes(a.type)) {
         throw new CaError(
@@ -239,11 +276,11 @@ export class CertificateAuthority {
     for (let attempt = 0; ; attempt++) {
       const serial = randomSerial();
       const tbs = buildTbs(template, { serial, notBefore, notAfter, subjectDer, spki: csr.spki, extraExtensions: extra });
-      // Software keys sign synchronously: no event-loop round trip per certificate.
-      const signed = signTbsNow(issuer.signer, tbs);
-      const der = signed instanceof Uint8Array ? signed : await signed;
+      // Concurrent issuances are signed back to back (software keys; see SignatureBatcher).
+      const der = assemble(tbs, issuer.signer.algorithm.algId, await this.batcher(issuer.signer).sign(tbs));
       const record: CertificateRecord = {
-        serial: normaliseSerial(serial.toString('hex')),
+        // randomSerial's first octet is never zero, so its hex is already the stored form
+        serial: serial[0] !== 0 ? serial.toString('hex') : normaliseSerial(serial.toString('hex')),
         ca_id: issuer.record.id,
         holder_id: holderId,
         profile: profile.id,

@@ -10,13 +10,10 @@ export class OcspRequestError extends Error {
 }
 
 export type CertIdHash = 'sha1' | 'sha256' | 'sha384' | 'sha512';
-const HASH_BY_OID: Record<string, CertIdHash> = {
-  [OID.sha1]: 'sha1',
-  [OID.sha256]: 'sha256',
-  [OID.sha384]: 'sha384',
-  [OID.sha512]: 'sha512',
-};
 export const CERT_ID_HASHES: CertIdHash[] = ['sha1', 'sha256', 'sha384', 'sha512'];
+/** By the DER encoding of the algorithm OID: requests are matched byte for byte, not decoded. */
+const HASH_BY_OID_DER = new Map<string, CertIdHash>(CERT_ID_HASHES.map((h) => [der.oid(OID[h]).toString('latin1'), h]));
+const NONCE_OID = der.oid(OID.ocspNonce);
 
 export interface CertId {
   hash: CertIdHash;
@@ -52,9 +49,9 @@ export function parseOcspRequest(buf: Buffer): OcspRequest {
     const certIds = list.map((req) => {
       const [cid] = der.children(der.expect(req, der.Tag.SEQUENCE, 'Request'));
       const [alg, nameHash, keyHash, serial] = der.children(der.expect(cid, der.Tag.SEQUENCE, 'CertID'));
-      const algOid = der.decodeOid(der.children(der.expect(alg, der.Tag.SEQUENCE, 'hashAlgorithm'))[0]!);
-      const hash = HASH_BY_OID[algOid];
-      if (!hash) throw new OcspRequestError(`unsupported CertID hash algorithm ${algOid}`);
+      const algNode = der.expect(der.children(der.expect(alg, der.Tag.SEQUENCE, 'hashAlgorithm'))[0], der.Tag.OID, 'hash OID');
+      const hash = HASH_BY_OID_DER.get(der.raw(algNode).toString('latin1'));
+      if (!hash) throw new OcspRequestError(`unsupported CertID hash algorithm ${der.decodeOid(algNode)}`);
       return {
         hash,
         issuerNameHash: der.content(der.expect(nameHash, der.Tag.OCTET_STRING, 'issuerNameHash')),
@@ -68,7 +65,7 @@ export function parseOcspRequest(buf: Buffer): OcspRequest {
     if (extsWrapper?.tag === 0xa2) {
       for (const e of der.children(der.children(extsWrapper)[0]!)) {
         const parts = der.children(e);
-        if (der.decodeOid(parts[0]!) === OID.ocspNonce) {
+        if (der.raw(der.expect(parts[0], der.Tag.OID, 'extnID')).equals(NONCE_OID)) {
           const v = der.content(der.expect(parts[parts.length - 1], der.Tag.OCTET_STRING, 'nonce extnValue'));
           if (v.length > 128) throw new OcspRequestError('nonce is longer than 128 bytes');
           nonce = v;
@@ -109,11 +106,24 @@ export function encodeSingleResponse(certIdRaw: Buffer, status: SingleStatus, th
     if (status.reason !== null) parts.push(der.explicit(0, der.enumerated(status.reason)));
     st = der.tlv(0xa1, ...parts);
   }
-  return der.seq(certIdRaw, st, der.generalizedTime(thisUpdate), der.explicit(0, der.generalizedTime(nextUpdate)));
+  return der.seq(certIdRaw, st, generalizedTime(thisUpdate), der.explicit(0, generalizedTime(nextUpdate)));
 }
 
 const BASIC_OID = der.oid(OID.ocspBasic);
-const NONCE_OID = der.oid(OID.ocspNonce);
+const SUCCESSFUL = der.enumerated(0);
+
+// thisUpdate, nextUpdate and producedAt are whole seconds shared by every response of that second.
+const timeCache = new Map<number, Buffer>();
+function generalizedTime(d: Date): Buffer {
+  const ms = d.getTime();
+  let t = timeCache.get(ms);
+  if (!t) {
+    if (timeCache.size >= 16) timeCache.clear();
+    t = der.generalizedTime(d);
+    timeCache.set(ms, t);
+  }
+  return t;
+}
 
 /** ResponseData with responderID byKey; the caller signs it and wraps it with wrapBasicResponse. */
 export function encodeResponseData(
@@ -122,12 +132,48 @@ export function encodeResponseData(
   singles: Buffer[],
   nonce: Buffer | undefined,
 ): Buffer {
-  const parts = [der.explicit(2, der.octetString(responderKeyHash)), der.generalizedTime(producedAt), der.seq(...singles)];
+  const parts = [der.explicit(2, der.octetString(responderKeyHash)), generalizedTime(producedAt), der.seq(...singles)];
   if (nonce) parts.push(der.explicit(1, der.seq(der.seq(NONCE_OID, der.octetString(nonce)))));
   return der.seq(...parts);
 }
 
-export function wrapBasicResponse(responseData: Buffer, algId: Buffer, signature: Buffer, responderCert: Buffer): Buffer {
-  const basic = der.seq(responseData, algId, der.bitString(signature), der.explicit(0, der.seq(responderCert)));
-  return der.seq(der.enumerated(0), der.explicit(0, der.seq(BASIC_OID, der.octetString(basic))));
+/**
+ * OCSPResponse { successful, responseBytes { id-pkix-ocsp-basic, BasicOCSPResponse { tbsResponseData,
+ * signatureAlgorithm, signature, certs [0] { responderCert } } } }, written in one pass (the nested
+ * TLVs would otherwise copy the responder certificate once per level).
+ */
+export function wrapBasicResponse(responseData: Buffer, algId: Buffer, signature: Uint8Array, responderCert: Buffer): Buffer {
+  const h = der.headerLength;
+  const sigLen = 1 + signature.length;
+  const certsSeqLen = h(responderCert.length) + responderCert.length;
+  const certsLen = h(certsSeqLen) + certsSeqLen;
+  const basicLen = responseData.length + algId.length + h(sigLen) + sigLen + certsLen;
+  const octetLen = h(basicLen) + basicLen;
+  const bytesSeqLen = BASIC_OID.length + h(octetLen) + octetLen;
+  const bytesLen = h(bytesSeqLen) + bytesSeqLen;
+  const len = SUCCESSFUL.length + h(bytesLen) + bytesLen;
+  const out = Buffer.allocUnsafe(h(len) + len);
+  let off = der.writeHeader(out, 0, der.Tag.SEQUENCE, len);
+  out.set(SUCCESSFUL, off);
+  off += SUCCESSFUL.length;
+  off = der.writeHeader(out, off, 0xa0, bytesLen);
+  off = der.writeHeader(out, off, der.Tag.SEQUENCE, bytesSeqLen);
+  out.set(BASIC_OID, off);
+  off += BASIC_OID.length;
+  off = der.writeHeader(out, off, der.Tag.OCTET_STRING, octetLen);
+  off = der.writeHeader(out, off, der.Tag.SEQUENCE, basicLen);
+  out.set(responseData, off);
+  off += responseData.length;
+  out.set(algId, off);
+  off += algId.length;
+  off = der.writeHeader(out, off, der.Tag.BIT_STRING, sigLen);
+  out[off++] = 0;
+  out.set(signature, off);
+  off += signature.length;
+  off = der.writeHeader(out, off, 0xa0, certsSeqLen);
+  off = der.writeHeader(out, off, der.Tag.SEQUENCE, responderCert.length);
+  out.set(responderCert, off);
+  off += responderCert.length;
+  if (off !== out.length) throw new der.DerError(`OCSPResponse length mismatch (${off} ≠ ${out.length})`);
+  return out;
 }

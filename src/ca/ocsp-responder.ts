@@ -3,9 +3,9 @@
 // CA's delegated responder certificate (id-pkix-ocsp-nocheck).
 import { createHash } from 'node:crypto';
 import { subjectPublicKeyBits } from '../pki/algorithms.js';
-import { getCertificateStatus } from '../sa/certificates.js';
+import { getCertificateStatuses, type CertificateStatusRow } from '../sa/certificates.js';
 import type { CertificateAuthority, LoadedCa } from './authority.js';
-import { wholeSeconds } from './certificate-builder.js';
+import { SignatureBatcher, wholeSeconds } from './certificate-builder.js';
 import {
   CERT_ID_HASHES,
   encodeResponseData,
@@ -22,18 +22,39 @@ interface IssuerEntry {
   issuer: LoadedCa;
   responder: LoadedCa;
   responderKeyHash: Buffer;
+  batcher: SignatureBatcher;
 }
 
 export type OcspOutcome = 'good' | 'revoked' | 'unknown' | 'malformed' | 'unauthorized' | 'error';
 
+interface CachedResponse {
+  der: Buffer;
+  outcome: OcspOutcome;
+  /** the statuses the response was signed for: reused only while the database still says the same */
+  state: string;
+  /** thisUpdate = producedAt, ms */
+  producedAt: number;
+}
+
+/** Signed responses kept for requests without a nonce (RFC 5019 style pre-produced responses). */
+const CACHE_ENTRIES = 4096;
+/** A cached response is reused while its thisUpdate is younger than this (and its nextUpdate far off). */
+const CACHE_MAX_AGE_MS = 60_000;
+
 export class OcspResponder {
   /** `${hash}:${issuerNameHash hex}:${issuerKeyHash hex}` → issuer */
   private readonly issuers = new Map<string, IssuerEntry>();
+  /** CertIDs as sent (raw DER, latin1) → the last response signed for them */
+  private readonly cache = new Map<string, CachedResponse>();
+  private readonly cacheMaxAgeMs: number;
+  private reads = new Map<string, { resolve: (row: CertificateStatusRow | undefined) => void; reject: (e: unknown) => void }[]>();
+  private readScheduled = false;
 
   constructor(
     private readonly ca: CertificateAuthority,
     private readonly log?: (msg: string, err: unknown) => void,
   ) {
+    this.cacheMaxAgeMs = Math.min(CACHE_MAX_AGE_MS, (ca.config.ocspValiditySeconds * 1000) / 4);
     for (const issuer of ca.cas.values()) {
       if (issuer.record.kind !== 'issuing') continue;
       const responder = ca.responderFor(issuer.record.id);
@@ -42,6 +63,7 @@ export class OcspResponder {
       const entry: IssuerEntry = {
         issuer,
         responder,
+        batcher: new SignatureBatcher(responder.signer),
         responderKeyHash: createHash('sha1').update(subjectPublicKeyBits(responder.cert.spki)).digest(),
       };
       for (const h of CERT_ID_HASHES) {
@@ -52,7 +74,41 @@ export class OcspResponder {
     }
   }
 
-  /** Answers one DER request; never throws (errors become OCSP error statuses). */
+  /**
+   * The certificate's status as the database has it now. Reads requested in the same turn of the
+   * event loop (concurrent requests) share one query.
+   */
+  private readStatus(serial: string): Promise<CertificateStatusRow | undefined> {
+    return new Promise((resolve, reject) => {
+      let waiters = this.reads.get(serial);
+      if (!waiters) this.reads.set(serial, (waiters = []));
+      waiters.push({ resolve, reject });
+      if (!this.readScheduled) {
+        this.readScheduled = true;
+        setImmediate(() => void this.flushReads());
+      }
+    });
+  }
+
+  private async flushReads(): Promise<void> {
+    const batch = this.reads;
+    this.reads = new Map();
+    this.readScheduled = false;
+    try {
+      const rows = await getCertificateStatuses(this.ca.storage.db, [...batch.keys()]);
+      for (const [serial, waiters] of batch) for (const w of waiters) w.resolve(rows.get(serial));
+    } catch (e) {
+      for (const waiters of batch.values()) for (const w of waiters) w.reject(e);
+    }
+  }
+
+  /**
+   * Answers one DER request; never throws (errors become OCSP error statuses). The status is read
+   * from the database for every request, so a revocation by any process shows at once. Requests
+   * without a nonce may get a response signed earlier for the same CertIDs, but only while the
+   * database still gives the same status (and revocation time and reason) and for at most a minute;
+   * requests with a nonce always get a freshly signed response echoing it.
+   */
   async respond(body: Buffer): Promise<{ der: Buffer; outcome: OcspOutcome }> {
     let req;
     try {
@@ -69,24 +125,44 @@ export class OcspResponder {
         if (!e || (entry && e !== entry)) return { der: errorResponse(OcspStatus.unauthorized), outcome: 'unauthorized' };
         entry = e;
       }
-      const now = Date.now();
-      const thisUpdate = wholeSeconds(now);
-      const nextUpdate = wholeSeconds(now + this.ca.config.ocspValiditySeconds * 1000);
-      const singles: Buffer[] = [];
+      const statuses: SingleStatus[] = [];
       let outcome: OcspOutcome = 'good';
-      for (const id of req.certIds) {
-        const row = await getCertificateStatus(this.ca.storage.db, id.serialHex);
+      let state = '';
+      const rows = await Promise.all(req.certIds.map((id) => this.readStatus(id.serialHex)));
+      for (const row of rows) {
         let status: SingleStatus;
         if (!row || row.ca_id !== entry!.issuer.record.id) status = { kind: 'unknown' };
         else if (row.status === 'revoked') status = { kind: 'revoked', at: row.revoked_at!, reason: row.revocation_reason };
         else status = { kind: 'good' };
         if (status.kind !== 'good') outcome = status.kind;
-        singles.push(encodeSingleResponse(id.raw, status, thisUpdate, nextUpdate));
+        statuses.push(status);
+        state += status.kind === 'revoked' ? `r${status.at}/${status.reason};` : `${status.kind[0]};`;
       }
+      const now = Date.now();
+      let key: string | undefined;
+      if (!req.nonce) {
+        key =
+          req.certIds.length === 1
+            ? req.certIds[0]!.raw.toString('latin1')
+            : req.certIds.map((id) => id.raw.toString('latin1')).join('|');
+        const hit = this.cache.get(key);
+        if (hit && hit.state === state && now - hit.producedAt < this.cacheMaxAgeMs && now >= hit.producedAt)
+          return { der: hit.der, outcome: hit.outcome };
+      }
+      const thisUpdate = wholeSeconds(now);
+      const nextUpdate = wholeSeconds(now + this.ca.config.ocspValiditySeconds * 1000);
+      const singles = req.certIds.map((id, i) => encodeSingleResponse(id.raw, statuses[i]!, thisUpdate, nextUpdate));
       const responder = entry!.responder;
       const data = encodeResponseData(entry!.responderKeyHash, thisUpdate, singles, req.nonce);
-      const sig = await responder.signer.sign(data);
-      return { der: wrapBasicResponse(data, responder.signer.algorithm.algId, sig, responder.record.cert_der), outcome };
+      // Responses of concurrent requests are signed back to back (see SignatureBatcher).
+      const sig = await entry!.batcher.sign(data);
+      const der = wrapBasicResponse(data, responder.signer.algorithm.algId, sig, responder.record.cert_der);
+      if (key !== undefined) {
+        this.cache.delete(key);
+        if (this.cache.size >= CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
+        this.cache.set(key, { der, outcome, state, producedAt: thisUpdate.getTime() });
+      }
+      return { der, outcome };
     } catch (e) {
       this.log?.('OCSP responder failed', e);
       return { der: errorResponse(OcspStatus.internalError), outcome: 'error' };

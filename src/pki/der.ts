@@ -76,7 +76,8 @@ export const seq = (...parts: Uint8Array[]): Buffer => tlv(Tag.SEQUENCE, ...part
 
 /** SET OF: DER requires the elements sorted by their encodings. */
 export function setOf(...parts: Buffer[]): Buffer {
-  return tlv(Tag.SET, ...[...parts].sort(Buffer.compare));
+  // A set of one (every RDN we write) is already sorted.
+  return tlv(Tag.SET, ...(parts.length < 2 ? parts : [...parts].sort(Buffer.compare)));
 }
 
 /** [n] EXPLICIT (constructed context tag wrapping a full TLV). */

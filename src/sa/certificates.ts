@@ -79,13 +79,7 @@ export class CertificateWriter {
       this.pending = [];
       return;
     }
-    if (
-      !this.thread &&
-      !this.threadFailed &&
-      this.storage.dialect === 'sqlite' &&
-      this.pending.length >= THREAD_AT &&
-      !process.env.TMP_NO_THREAD
-    ) {
+    if (!this.thread && !this.threadFailed && this.storage.dialect === 'sqlite' && this.pending.length >= THREAD_AT) {
       this.thread = new WriterThread(this.storage, () => {
         this.thread = undefined;
         this.threadFailed = true;
@@ -134,6 +128,12 @@ function settle(batch: PendingWrite[], errors: readonly (unknown | null)[]): voi
   });
 }
 
+/** A constraint violation (unique, foreign key, check): SQLITE_CONSTRAINT_* or PostgreSQL class 23. */
+function isConstraintViolation(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_CONSTRAINT') || /^23[0-9A-Z]{3}$/.test(code));
+}
+
 function classifyWriteError(e: unknown, row: CertificateRecord): unknown {
   if (!isUniqueViolation(e)) return e;
   const msg = String((e as Error).message);
@@ -166,7 +166,8 @@ export async function writeCertificates(storage: Storage, batch: readonly Certif
     await writeBatch(storage, batch);
     return batch.map(() => null);
   } catch (e) {
-    if (batch.length === 1) return [e];
+    // Only a row can break a constraint; anything else (busy, I/O) fails the batch as a whole.
+    if (batch.length === 1 || !isConstraintViolation(e)) return batch.map(() => e);
   }
   const errors: (unknown | null)[] = [];
   for (const item of batch) {
@@ -365,7 +366,8 @@ const selectStatuses = new PreparedListQuery((db, serials: string[]) =>
 export async function getCertificateStatuses(db: Executor, serials: string[]): Promise<Map<string, CertificateStatusRow>> {
   const out = new Map<string, CertificateStatusRow>();
   for (let i = 0; i < serials.length; i += STATUS_LIST_CHUNK) {
-    for (const { serial, ...row } of await selectStatuses.execute(db, serials.slice(i, i + STATUS_LIST_CHUNK))) out.set(serial, row);
+    for (const { serial, ...row } of await selectStatuses.execute(db, serials.slice(i, i + STATUS_LIST_CHUNK)))
+      out.set(serial, row);
   }
   return out;
 }
