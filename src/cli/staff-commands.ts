@@ -1,6 +1,5 @@
 // `certdesk staff …`: staff console accounts from the shell — the first admin, and the fixes an
 // admin may need when nobody can log in (unlock, new password, new TOTP enrolment).
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
 import { openRuntime, type Runtime } from '../runtime.js';
@@ -8,7 +7,7 @@ import { StaffAccounts, staffView } from '../staff/accounts.js';
 import { StaffError } from '../staff/errors.js';
 import { ROLES } from '../staff/roles.js';
 import { action, UsageError } from './errors.js';
-import { cliActor } from './util.js';
+import { cliActor, promptHidden } from './util.js';
 
 async function withAccounts(fn: (a: StaffAccounts, rt: Runtime) => Promise<void>): Promise<void> {
   const rt = await openRuntime(loadConfig());
@@ -22,33 +21,12 @@ async function withAccounts(fn: (a: StaffAccounts, rt: Runtime) => Promise<void>
   }
 }
 
-/** Reads a line from the terminal without echoing it. */
-function promptHidden(question: string): Promise<string> {
-  return new Promise((resolve) => {
-    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-    const out = rl as unknown as { _writeToOutput: (s: string) => void };
-    let asked = false;
-    out._writeToOutput = (s: string) => {
-      if (!asked) {
-        process.stderr.write(s);
-        asked = true;
-      }
-    };
-    rl.question(question, (answer) => {
-      rl.close();
-      process.stderr.write('\n');
-      resolve(answer);
-    });
-  });
-}
-
 async function newPassword(): Promise<string> {
   const fromEnv = process.env.CERTDESK_STAFF_PASSWORD;
   if (fromEnv) return fromEnv;
-  if (!process.stdin.isTTY)
-    throw new UsageError('set CERTDESK_STAFF_PASSWORD, or run the command in a terminal to be asked for the password');
-  const first = await promptHidden('password (at least 12 characters): ');
-  const second = await promptHidden('the same password again: ');
+  const hint = 'set CERTDESK_STAFF_PASSWORD, or run the command in a terminal to be asked for the password';
+  const first = await promptHidden('password (at least 12 characters): ', hint);
+  const second = await promptHidden('the same password again: ', hint);
   if (first !== second) throw new UsageError('the two passwords differ');
   return first;
 }

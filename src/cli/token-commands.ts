@@ -4,34 +4,11 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { DEFAULT_UNIQUE_ID_OID } from '../config/config.js';
 import { action, UsageError } from './errors.js';
-import { positiveInt } from './util.js';
+import { positiveInt, promptHidden } from './util.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 /** Reads a hidden line from the terminal (no echo). */
-async function promptHidden(question: string): Promise<string> {
-  if (!process.stdin.isTTY)
-    throw new UsageError(
-      `${question.replace(/:\s*$/, '')}: no terminal to ask on; pass it in an environment variable (--pin-env)`,
-    );
-  const { createInterface } = await import('node:readline');
-  return new Promise((resolve) => {
-    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-    const out = rl as unknown as { _writeToOutput: (s: string) => void };
-    let asked = false;
-    out._writeToOutput = (s: string) => {
-      if (!asked) {
-        process.stderr.write(s);
-        asked = true;
-      }
-    };
-    rl.question(question, (answer) => {
-      rl.close();
-      process.stderr.write('\n');
-      resolve(answer);
-    });
-  });
-}
 
 /** A PIN from the named environment variable, else asked for twice on the terminal when `confirm`. */
 async function readPin(envVar: string | undefined, what: string, confirm = false): Promise<string> {
@@ -40,8 +17,9 @@ async function readPin(envVar: string | undefined, what: string, confirm = false
     if (!v) throw new UsageError(`environment variable ${envVar} (${what}) is empty or not set`);
     return v;
   }
-  const pin = await promptHidden(`${what}: `);
-  if (confirm && (await promptHidden(`${what} (again): `)) !== pin) throw new UsageError(`the two ${what}s differ`);
+  const hint = 'pass it in an environment variable (--pin-env)';
+  const pin = await promptHidden(`${what}: `, hint);
+  if (confirm && (await promptHidden(`${what} (again): `, hint)) !== pin) throw new UsageError(`the two ${what}s differ`);
   return pin;
 }
 

@@ -32,3 +32,29 @@ export async function withStorage<T>(fn: (storage: Storage, config: Config) => P
     await storage.close();
   }
 }
+
+/**
+ * Reads a secret from the terminal without echoing it. Without a terminal (CI, pipes) it refuses and
+ * names `hint`, the environment variable or option to use instead.
+ */
+export async function promptHidden(question: string, hint: string): Promise<string> {
+  if (!process.stdin.isTTY) throw new UsageError(`${question.replace(/:\s*$/, '')}: no terminal to ask on; ${hint}`);
+  const { createInterface } = await import('node:readline');
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    // Echo the question once, then nothing of what is typed.
+    const out = rl as unknown as { _writeToOutput: (s: string) => void };
+    let asked = false;
+    out._writeToOutput = (s: string) => {
+      if (!asked) {
+        process.stderr.write(s);
+        asked = true;
+      }
+    };
+    rl.question(question, (answer) => {
+      rl.close();
+      process.stderr.write('\n');
+      resolve(answer);
+    });
+  });
+}
