@@ -5,18 +5,16 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../src/api/server.js';
 import { sandboxKeys } from '../src/payments/sandbox/keys.js';
 import { signParams } from '../src/payments/sandbox/signing.js';
 import { parseCertificate } from '../src/pki/certificate.js';
 import { toPem } from '../src/pki/pem.js';
 import { SANDBOX_MERCHANT_ID } from '../src/runtime.js';
 import { getCertificate } from '../src/sa/certificates.js';
-import { createTestCa, openssl, type TestCa } from './helpers/ca.js';
+import { openssl, type TestCa } from './helpers/ca.js';
 import { BACKENDS } from './helpers/backends.js';
 import { cliAsync } from './helpers/cli.js';
-import { createHolder, freePort, PortalClient, type TestHolder } from './helpers/holder.js';
+import { createHolder, PortalClient, serveTestCa, type ServedCa, type TestHolder } from './helpers/holder.js';
 
 type Order = {
   id: string;
@@ -48,24 +46,17 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000
 
 for (const backend of BACKENDS) {
   describe(`portal API (${backend.name})`, () => {
+    let served: ServedCa;
     let ca: TestCa;
-    let app: FastifyInstance;
     let base: string;
     let origin: string;
     const client = (): PortalClient => new PortalClient(base, origin);
 
     before(async () => {
-      const port = await freePort();
-      ca = await createTestCa({ postgres: backend.postgres, port });
-      ({ app } = await buildServer(ca.rt, { logger: false }));
-      await app.listen({ port, host: '127.0.0.1' });
-      base = `http://127.0.0.1:${port}`;
-      origin = new URL(ca.config.publicUrl).origin;
+      served = await serveTestCa({ postgres: backend.postgres });
+      ({ ca, base, origin } = served);
     });
-    after(async () => {
-      await app?.close();
-      await ca?.cleanup();
-    });
+    after(async () => served?.close());
 
     const payOnline = async (c: PortalClient, orderId: string): Promise<void> => {
       const pay = await c.call<{ redirectUrl: string }>('POST', `/api/portal/orders/${orderId}/pay`);

@@ -4,10 +4,8 @@
 import assert from 'node:assert/strict';
 import { sign } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../src/api/server.js';
-import { createTestCa, type TestCa } from './helpers/ca.js';
-import { createHolder, freePort, PortalClient, sendSandboxNotification } from './helpers/holder.js';
+import type { TestCa } from './helpers/ca.js';
+import { createHolder, PortalClient, sendSandboxNotification, serveTestCa, type ServedCa } from './helpers/holder.js';
 
 type Order = { id: string; state: string; amountFen: number; events: { type: string }[] };
 const FORM = {
@@ -20,23 +18,16 @@ const FORM = {
 };
 
 describe('portal resilience', () => {
+  let served: ServedCa;
   let ca: TestCa;
-  let app: FastifyInstance;
   let base: string;
   let origin: string;
   before(async () => {
-    const port = await freePort();
     // No notifications from the gateway: only the active query can learn of a payment.
-    ca = await createTestCa({ port, env: { SANDBOX_NOTIFY: 'off', ORDER_TTL_MINUTES: '1' } });
-    ({ app } = await buildServer(ca.rt, { logger: false }));
-    await app.listen({ port, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${port}`;
-    origin = new URL(ca.config.publicUrl).origin;
+    served = await serveTestCa({ env: { SANDBOX_NOTIFY: 'off', ORDER_TTL_MINUTES: '1' } });
+    ({ ca, base, origin } = served);
   });
-  after(async () => {
-    await app?.close();
-    await ca?.cleanup();
-  });
+  after(async () => served?.close());
 
   test('a lost notification: the browser return and the order view query the gateway and find the payment', async () => {
     const holder = await createHolder(ca, { name: '通知丢失' });
@@ -136,22 +127,15 @@ describe('portal resilience', () => {
 });
 
 describe('resuming with the new certificate', () => {
+  let served: ServedCa;
   let ca: TestCa;
-  let app: FastifyInstance;
   let base: string;
   let origin: string;
   before(async () => {
-    const port = await freePort();
-    ca = await createTestCa({ port });
-    ({ app } = await buildServer(ca.rt, { logger: false }));
-    await app.listen({ port, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${port}`;
-    origin = new URL(ca.config.publicUrl).origin;
+    served = await serveTestCa();
+    ({ ca, base, origin } = served);
   });
-  after(async () => {
-    await app?.close();
-    await ca?.cleanup();
-  });
+  after(async () => served?.close());
 
   test('after the key switched to the new certificate, logging in with it shows the unfinished order', async () => {
     const holder = await createHolder(ca, { name: '新证书续办' });

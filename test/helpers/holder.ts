@@ -9,7 +9,9 @@ import { generateKeyPair, signatureAlgorithmFor, spkiOf } from '../../src/pki/al
 import { buildCsr } from '../../src/pki/csr.js';
 import type { NameAttribute } from '../../src/pki/name.js';
 import { renewalProofMessage } from '../../src/pki/renewal-proof.js';
-import type { TestCa } from './ca.js';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../../src/api/server.js';
+import { createTestCa, type TestCa } from './ca.js';
 
 export interface TestHolder {
   key: KeyObject;
@@ -146,4 +148,32 @@ export async function sendSandboxNotification(
     body: new URLSearchParams(form).toString(),
   });
   return { status: res.status, text: await res.text() };
+}
+
+export interface ServedCa {
+  ca: TestCa;
+  app: FastifyInstance;
+  /** http://127.0.0.1:PORT */
+  base: string;
+  /** the portal origin browsers use (PUBLIC_URL's) */
+  origin: string;
+  close(): Promise<void>;
+}
+
+/** A test CA and the full HTTP server in this process, listening on a free loopback port. */
+export async function serveTestCa(opts: Parameters<typeof createTestCa>[0] = {}): Promise<ServedCa> {
+  const port = await freePort();
+  const ca = await createTestCa({ ...opts, port });
+  const { app } = await buildServer(ca.rt, { logger: false });
+  await app.listen({ port, host: '127.0.0.1' });
+  return {
+    ca,
+    app,
+    base: `http://127.0.0.1:${port}`,
+    origin: new URL(ca.config.publicUrl).origin,
+    async close() {
+      await app.close();
+      await ca.cleanup();
+    },
+  };
 }
