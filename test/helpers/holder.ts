@@ -1,5 +1,6 @@
 // A certificate holder for tests: an in-process key pair, a certificate from the test CA for it,
 // and the signatures the key assistant would make (login challenge, renewal CSR and proof).
+import { ApiClient } from './http-client.js';
 import { createServer } from 'node:net';
 import { randomBytes, sign, type KeyObject } from 'node:crypto';
 import { sandboxKeys } from '../../src/payments/sandbox/keys.js';
@@ -80,38 +81,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** A minimal cookie-keeping HTTP client for the portal API, as the browser would call it. */
-export class PortalClient {
-  cookie = '';
-  csrf = '';
-  constructor(
-    readonly base: string,
-    readonly origin: string,
-  ) {}
-
-  async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const headers: Record<string, string> = { origin: this.origin };
-    if (this.cookie) headers.cookie = this.cookie;
-    if (this.csrf) headers['x-csrf-token'] = this.csrf;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(this.base + path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      redirect: 'manual',
-    });
-    const set = res.headers.get('set-cookie');
-    if (set) this.cookie = set.split(';')[0]!;
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON (redirects, downloads)
-    }
-    return { status: res.status, body: parsed as T };
-  }
-
+/** The portal API client, as the holder's page calls it. */
+export class PortalClient extends ApiClient {
   async login(holder: TestHolder): Promise<{ status: number; body: Record<string, unknown> }> {
     const ch = await this.call<{ challenge: string }>('POST', '/api/portal/login/challenge');
     const r = await this.call('POST', '/api/portal/login', {

@@ -1,5 +1,6 @@
 // Staff console helpers for tests: accounts with known passwords, TOTP codes that are never reused
 // (each login claims its 30-second step), and a cookie-keeping client for /api/staff/.
+import { ApiClient } from './http-client.js';
 import type { Runtime } from '../../src/runtime.js';
 import { StaffAccounts } from '../../src/staff/accounts.js';
 import { hotp, base32Decode, stepAt } from '../../src/staff/totp.js';
@@ -34,41 +35,7 @@ export async function createStaff(rt: Runtime, roles: StaffRole[], name?: string
   };
 }
 
-export class StaffClient {
-  cookie = '';
-  csrf = '';
-  constructor(
-    readonly base: string,
-    readonly origin: string,
-  ) {}
-
-  async call<T = Record<string, unknown>>(
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: T; headers: Headers; raw: Buffer }> {
-    const headers: Record<string, string> = { origin: this.origin };
-    if (this.cookie) headers.cookie = this.cookie;
-    if (this.csrf) headers['x-csrf-token'] = this.csrf;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(this.base + path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      redirect: 'manual',
-    });
-    const set = res.headers.get('set-cookie');
-    if (set) this.cookie = set.split(';')[0]!;
-    const raw = Buffer.from(await res.arrayBuffer());
-    let parsed: unknown = raw.toString('utf8');
-    try {
-      parsed = JSON.parse(raw.toString('utf8'));
-    } catch {
-      // CSV, PDF
-    }
-    return { status: res.status, body: parsed as T, headers: res.headers, raw };
-  }
-
+export class StaffClient extends ApiClient {
   /** Password, then TOTP; returns the final response. */
   async login(s: TestStaff): Promise<{ status: number; body: Record<string, unknown> }> {
     const r1 = await this.call<{ csrfToken: string; next: string }>('POST', '/api/staff/login', {
