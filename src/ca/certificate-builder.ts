@@ -175,20 +175,9 @@ interface SyncSigner extends Signer {
 }
 const canSignSync = (s: Signer): s is SyncSigner => typeof (s as Partial<SyncSigner>).signSync === 'function';
 
-/** Signs `data` with `signer`: synchronously when the signer allows it, else through its promise. */
-export function signNow(signer: Signer, data: Buffer): Uint8Array | Promise<Buffer> {
-  return canSignSync(signer) ? signer.signSync(data) : signer.sign(data);
-}
-
-/** Signs a TBSCertificate; returns the certificate synchronously when the signer allows it. */
-export function signTbsNow(signer: Signer, tbs: Buffer): Buffer | Promise<Buffer> {
-  const sig = signNow(signer, tbs);
-  const algId = signer.algorithm.algId;
-  return sig instanceof Uint8Array ? assemble(tbs, algId, sig) : sig.then((s) => assemble(tbs, algId, s));
-}
-
+/** Signs a TBSCertificate into a certificate (CA certificates; the issuance hot path uses SignatureBatcher). */
 export async function signTbs(signer: Signer, tbs: Buffer): Promise<Buffer> {
-  return signTbsNow(signer, tbs);
+  return assemble(tbs, signer.algorithm.algId, await signer.sign(tbs));
 }
 
 /**

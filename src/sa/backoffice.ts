@@ -4,7 +4,15 @@
 import type { Insertable, Selectable } from 'kysely';
 import type { Executor } from './database.js';
 import { escapeLike, likeText } from './invoices.js';
-import type { AuditTable, CertificateStatus, OrderState, PaymentMethod, RefundTable, StatementLineTable } from './schema.js';
+import type {
+  AuditTable,
+  CertificateStatus,
+  OrderState,
+  PaymentMethod,
+  RefundTable,
+  StatementImportTable,
+  StatementLineTable,
+} from './schema.js';
 import type { Order } from './orders.js';
 
 export interface Page<T> {
@@ -111,18 +119,7 @@ export async function updateStatementLine(db: Executor, id: number, set: Partial
   await db.updateTable('statement_lines').set(set).where('id', '=', id).execute();
 }
 
-export async function insertStatementImport(
-  db: Executor,
-  r: {
-    filename: string;
-    sha256: string;
-    lines: number;
-    recorded: number;
-    unmatched: number;
-    imported_by: string;
-    imported_at: number;
-  },
-): Promise<number> {
+export async function insertStatementImport(db: Executor, r: Omit<Insertable<StatementImportTable>, 'id'>): Promise<number> {
   const row = await db.insertInto('statement_imports').values(r).returning('id').executeTakeFirstOrThrow();
   return Number(row.id);
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Selectable } from 'kysely';
 import { appendAudit, type AuditEntry } from './audit.js';
-import { BulkInsert, PreparedListQuery, PreparedQuery } from './compiled.js';
+import { BulkInsert, PreparedListQuery } from './compiled.js';
 import { isUniqueViolation, writeTransaction, type Executor, type Storage } from './database.js';
 import type { CertificateStatus, CertificateTable } from './schema.js';
 
@@ -340,19 +340,6 @@ export async function getCertificateByOrder(db: Executor, orderId: string): Prom
 }
 
 export type CertificateStatusRow = Pick<CertificateRecord, 'ca_id' | 'status' | 'revoked_at' | 'revocation_reason' | 'not_after'>;
-
-/** The OCSP status read, compiled once (it runs for every OCSP request). */
-const selectStatus = new PreparedQuery((db, serial: string) =>
-  db
-    .selectFrom('certificates')
-    .select(['ca_id', 'status', 'revoked_at', 'revocation_reason', 'not_after'])
-    .where('serial', '=', serial),
-);
-
-/** Status fields only: what OCSP needs per request. `serial` must be in stored form (normaliseSerial). */
-export async function getCertificateStatus(db: Executor, serial: string): Promise<CertificateStatusRow | undefined> {
-  return (await selectStatus.execute(db, serial))[0];
-}
 
 const STATUS_LIST_CHUNK = 64;
 const selectStatuses = new PreparedListQuery((db, serials: string[]) =>

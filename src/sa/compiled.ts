@@ -14,30 +14,6 @@ function sameParameters(actual: readonly unknown[], expected: readonly unknown[]
 }
 
 /**
- * A query whose parameters are exactly its arguments, in order (checked when it is first compiled).
- * `build` must produce the same SQL text whatever the argument values.
- */
-export class PreparedQuery<A extends unknown[], R> {
-  private readonly sqlByDialect = new WeakMap<object, string>();
-
-  constructor(private readonly build: (db: Executor, ...args: A) => Compilable<R>) {}
-
-  async execute(db: Executor, ...args: A): Promise<R[]> {
-    const key = dialectKey(db);
-    let sql = this.sqlByDialect.get(key);
-    if (sql === undefined) {
-      const compiled = this.build(db, ...args).compile();
-      if (!sameParameters(compiled.parameters, args))
-        throw new Error(`PreparedQuery: compiled parameters do not match the arguments (${compiled.sql})`);
-      sql = compiled.sql;
-      this.sqlByDialect.set(key, sql);
-    }
-    const r = await db.executeQuery<R>(CompiledQuery.raw(sql, args));
-    return r.rows;
-  }
-}
-
-/**
  * A multi-row INSERT compiled once per dialect and row count. Parameters are the rows' values in
  * `columns` order, row after row (checked against the builder's own when first compiled).
  */
