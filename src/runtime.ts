@@ -61,7 +61,7 @@ export async function openRuntime(
   config: Config,
   opts: { createDemoCa?: boolean; log?: (msg: string, err?: unknown) => void } = {},
 ): Promise<Runtime> {
-  const storage = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  const storage = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, log: opts.log });
   try {
     const profiles = loadProfiles(config.profilesFile);
     if (opts.createDemoCa && (await listCas(storage.db)).length === 0) {

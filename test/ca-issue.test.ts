@@ -16,6 +16,7 @@ import { getCertificate } from '../src/sa/certificates.js';
 import { createTestCa, openssl, opensslCsr, type TestCa } from './helpers/ca.js';
 import { BACKENDS } from './helpers/backends.js';
 import { sign } from 'node:crypto';
+import pg from 'pg';
 
 for (const backend of BACKENDS) {
   describe(`CA issuance (${backend.name})`, () => {
@@ -271,6 +272,28 @@ for (const backend of BACKENDS) {
         /past/,
       );
     });
+
+    if (backend.postgres) {
+      test('PostgreSQL connections terminated while idle: the process lives on and the next issuance reconnects', async () => {
+        const { csr } = opensslCsr(ca.dir, '/CN=重连/C=CN');
+        await ca.rt.ca.issue({ csr, profileId: 'personal-identity', actor: 'test' }); // leaves idle pooled connections
+        const dbName = new URL(ca.config.databaseUrl!).pathname.slice(1);
+        const admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+        await admin.connect();
+        try {
+          const killed = await admin.query(
+            'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+            [dbName],
+          );
+          assert.ok(killed.rowCount! > 0, 'the runtime held idle connections');
+        } finally {
+          await admin.end();
+        }
+        await new Promise((r) => setTimeout(r, 200)); // the FATAL message reaches the idle sockets
+        const again = await ca.rt.ca.issue({ csr, profileId: 'personal-identity', actor: 'test' });
+        assert.equal((await getCertificate(ca.rt.storage.db, again.record.serial))?.status, 'valid');
+      });
+    }
 
     test('a CSR built by our own builder (as the key assistant does) is accepted', async () => {
       const { privateKey, publicKey } = generateKeyPair('ec-p256');

@@ -51,13 +51,19 @@ export async function openDatabase(opts: {
   dataDir: string;
   databaseUrl?: string | undefined;
   migrate?: boolean;
+  log?: ((msg: string, err?: unknown) => void) | undefined;
 }): Promise<Storage> {
   let db: Db;
   let dialect: Dialect;
   let location: string;
+  let connectionsClosed: () => Promise<void> = async () => {};
   if (opts.databaseUrl) {
     dialect = 'postgres';
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
+    // An idle connection that dies (server restart, an administrator terminating it) is dropped by
+    // the pool and reopened on the next query; unheard, the pool's 'error' event would crash the process.
+    pool.on('error', (e) => opts.log?.('PostgreSQL connection closed while idle; it is reopened on demand', e));
+    connectionsClosed = countConnections(pool);
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const u = new URL(opts.databaseUrl);
     location = `postgres://${u.host}${u.pathname}`;
@@ -73,7 +79,11 @@ export async function openDatabase(opts: {
     sqlite.pragma('busy_timeout = 10000');
     db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
   }
-  const storage: Storage = { db, dialect, location, close: () => db.destroy() };
+  const close = async (): Promise<void> => {
+    await db.destroy();
+    await connectionsClosed();
+  };
+  const storage: Storage = { db, dialect, location, close };
   if (opts.migrate !== false) await migrate(storage);
   return storage;
 }
@@ -117,4 +127,24 @@ export async function writeTransaction<T>(storage: Storage, fn: (tx: Tx) => Prom
 export function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
   return err?.code === '23505' || err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/**
+ * pg's Pool.end() resolves before its connections have finished closing; close() waits for them so
+ * that a caller who then drops or stops the database does not kill connections still in use.
+ */
+function countConnections(pool: pg.Pool): () => Promise<void> {
+  let open = 0;
+  let whenNone: (() => void) | undefined;
+  pool.on('connect', () => void open++);
+  pool.on('remove', () => {
+    if (--open === 0) whenNone?.();
+  });
+  return () =>
+    open === 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          whenNone = resolve;
+          setTimeout(resolve, 5000).unref();
+        });
 }
