@@ -192,6 +192,18 @@ for (const backend of BACKENDS) {
         assert.equal(res.status, 200);
         assert.deepEqual(Buffer.from(await res.arrayBuffer()), Buffer.from([0x30, 0x03, 0x0a, 0x01, 0x01]));
       }
+      // Bodies refused before parsing: another content type, and more than the 16 KiB an OCSP request may take.
+      for (const [type, body] of [
+        ['text/plain', der.seq(der.seq())],
+        ['application/ocsp-request', Buffer.alloc(20_000, 0x30)],
+      ] as const) {
+        const res = await fetch(`${base}/ocsp`, { method: 'POST', headers: { 'content-type': type }, body });
+        assert.equal(res.headers.get('content-type'), 'application/ocsp-response');
+        assert.deepEqual(Buffer.from(await res.arrayBuffer()), Buffer.from([0x30, 0x03, 0x0a, 0x01, 0x01]));
+      }
+      const metricsText = await (await fetch(`${base}/metrics`)).text();
+      const counted = /certdesk_ocsp_responses_total\{outcome="malformed"\} (\d+)/.exec(metricsText);
+      assert.ok(counted && Number(counted[1]) >= 6, 'malformed requests are counted in /metrics');
       const get = await fetch(`${base}/ocsp/%%%not-base64`);
       assert.deepEqual(Buffer.from(await get.arrayBuffer()), Buffer.from([0x30, 0x03, 0x0a, 0x01, 0x01]));
       // A CertID naming an issuer we do not know: OpenSSL's own throwaway CA.

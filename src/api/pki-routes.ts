@@ -4,11 +4,11 @@ import type { Runtime } from '../runtime.js';
 import type { Metrics } from './metrics.js';
 import { toPem } from '../pki/pem.js';
 import { errorResponse, OcspStatus } from '../ca/ocsp-codec.js';
+import { ocspFastPath, OCSP_MAX_REQUEST, type OcspFastPath } from './ocsp-fast-path.js';
 
-const OCSP_MAX = 16 * 1024;
-
-export function registerPkiRoutes(app: FastifyInstance, rt: Runtime, metrics: Metrics): void {
-  app.addContentTypeParser('application/ocsp-request', { parseAs: 'buffer', bodyLimit: OCSP_MAX }, (_req, body, done) =>
+/** Registers the routes; returns the POST /ocsp handler the HTTP server runs ahead of Fastify. */
+export function registerPkiRoutes(app: FastifyInstance, rt: Runtime, metrics: Metrics): OcspFastPath {
+  app.addContentTypeParser('application/ocsp-request', { parseAs: 'buffer', bodyLimit: OCSP_MAX_REQUEST }, (_req, body, done) =>
     done(null, body),
   );
 
@@ -63,6 +63,9 @@ export function registerPkiRoutes(app: FastifyInstance, rt: Runtime, metrics: Me
     return r.der;
   };
 
+  const malformed = outcomes.get('malformed') ?? metrics.ocspResponses.labels({ outcome: 'malformed' });
+  // Requests on a socket take the fast path (ocsp-fast-path.ts); this route documents POST /ocsp in
+  // the OpenAPI description and answers requests injected without a socket (app.inject).
   app.post(
     '/ocsp',
     {
@@ -71,7 +74,7 @@ export function registerPkiRoutes(app: FastifyInstance, rt: Runtime, metrics: Me
       // wrong type) are answered as malformedRequest.
       errorHandler: (err: Error & { statusCode?: number }, _req, reply) => {
         if ((err.statusCode ?? 500) >= 500) throw err;
-        metrics.ocspResponses.inc({ outcome: 'malformed' });
+        malformed.inc();
         return reply.code(200).type('application/ocsp-response').send(errorResponse(OcspStatus.malformedRequest));
       },
     },
@@ -100,4 +103,6 @@ export function registerPkiRoutes(app: FastifyInstance, rt: Runtime, metrics: Me
         .send(await answer(der));
     },
   );
+
+  return ocspFastPath(answer, () => malformed.inc());
 }

@@ -1,11 +1,13 @@
 // The HTTP front end (Fastify): health, metrics, OpenAPI, PKI endpoints. HTTP concerns only —
 // the rules live in the CA/RA, storage in the SA.
+import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import { sql } from 'kysely';
 import type { Runtime } from '../runtime.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { registerPkiRoutes } from './pki-routes.js';
+import type { OcspFastPath } from './ocsp-fast-path.js';
 import { errorResponse, OcspStatus } from '../ca/ocsp-codec.js';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
@@ -21,7 +23,10 @@ export interface ServerOptions {
 }
 
 export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promise<{ app: FastifyInstance; metrics: Metrics }> {
+  const ocsp: { fastPath?: OcspFastPath } = {}; // set once the routes are registered
   const app = Fastify({
+    // POST /ocsp is answered before Fastify routing (see ocsp-fast-path.ts); everything else goes on to Fastify.
+    serverFactory: (handler) => createServer((req, res) => ocsp.fastPath?.handle(req, res) || handler(req, res)),
     logger:
       opts.logger === false
         ? false
@@ -115,7 +120,7 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  registerPkiRoutes(app, rt, metrics);
+  ocsp.fastPath = registerPkiRoutes(app, rt, metrics);
   registerPortalRoutes(app, rt);
   registerPaymentRoutes(app, rt);
   registerStaffRoutes(app, rt);

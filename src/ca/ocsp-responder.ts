@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { subjectPublicKeyBits } from '../pki/algorithms.js';
 import { getCertificateStatuses, type CertificateStatusRow } from '../sa/certificates.js';
 import type { CertificateAuthority, LoadedCa } from './authority.js';
-import { SignatureBatcher, wholeSeconds } from './certificate-builder.js';
+import { wholeSeconds } from './certificate-builder.js';
 import {
   CERT_ID_HASHES,
   encodeResponseData,
@@ -22,7 +22,6 @@ interface IssuerEntry {
   issuer: LoadedCa;
   responder: LoadedCa;
   responderKeyHash: Buffer;
-  batcher: SignatureBatcher;
 }
 
 export type OcspOutcome = 'good' | 'revoked' | 'unknown' | 'malformed' | 'unauthorized' | 'error';
@@ -63,7 +62,6 @@ export class OcspResponder {
       const entry: IssuerEntry = {
         issuer,
         responder,
-        batcher: new SignatureBatcher(responder.signer),
         responderKeyHash: createHash('sha1').update(subjectPublicKeyBits(responder.cert.spki)).digest(),
       };
       for (const h of CERT_ID_HASHES) {
@@ -154,8 +152,8 @@ export class OcspResponder {
       const singles = req.certIds.map((id, i) => encodeSingleResponse(id.raw, statuses[i]!, thisUpdate, nextUpdate));
       const responder = entry!.responder;
       const data = encodeResponseData(entry!.responderKeyHash, thisUpdate, singles, req.nonce);
-      // Responses of concurrent requests are signed back to back (see SignatureBatcher).
-      const sig = await entry!.batcher.sign(data);
+      // Off the event loop (software keys sign on the thread pool): on two cores, one signs while the other serves HTTP.
+      const sig = await responder.signer.sign(data);
       const der = wrapBasicResponse(data, responder.signer.algorithm.algId, sig, responder.record.cert_der);
       if (key !== undefined) {
         this.cache.delete(key);

@@ -22,8 +22,11 @@ export class SoftwareSigner implements Signer {
     this.opts = this.keyType.startsWith('ec-') ? { dsaEncoding: 'der' } : {};
   }
 
+  /** Signs on libuv's thread pool, so the event loop goes on serving requests meanwhile. */
   sign(data: Buffer): Promise<Buffer> {
-    return Promise.resolve(this.signSync(data));
+    return new Promise((resolve, reject) =>
+      cryptoSign(this.algorithm.digest, data, { key: this.key, ...this.opts }, (err, sig) => (err ? reject(err) : resolve(sig))),
+    );
   }
 
   /** Synchronous signing, for callers that batch many signatures in one tick. */
