@@ -22,6 +22,7 @@ type Order = {
   amountFen: number;
   reference: string;
   events: { type: string; detail: Record<string, unknown> }[];
+  invoice?: Record<string, unknown> | null;
 };
 const FORM = {
   termYears: 1,
@@ -434,6 +435,18 @@ for (const backend of BACKENDS) {
       const mailed = seen.events.find((e) => e.type === 'invoice.mailed');
       assert.ok(mailed, JSON.stringify(seen.events));
       assert.deepEqual(mailed.detail, { carrier: 'EMS', trackingNo: 'EA123456789CN', number: `INV-${order.id.slice(1)}` });
+      // the order itself says where the invoice is and links the e-invoice
+      assert.deepEqual(seen.invoice, {
+        number: `INV-${order.id.slice(1)}`,
+        status: 'issued',
+        amountFen: 30000,
+        pdfUrl: `/api/portal/orders/${order.id}/invoice.pdf`,
+        paper: 'mailed',
+        carrier: 'EMS',
+        trackingNo: 'EA123456789CN',
+        mailedAt: seen.invoice?.mailedAt,
+      });
+      assert.ok(Date.parse(String(seen.invoice?.mailedAt)) > Date.now() - 60_000);
 
       const pdf = await op.call('GET', `/api/staff/orders/${order.id}/invoice.pdf`);
       assert.equal(pdf.status, 200);

@@ -1,7 +1,7 @@
 // 银行转帐 / 邮政汇款 end to end: the order page shows the remittance instructions with the reference
 // code and 等待到账, refreshing by itself; staff confirm the payment with the CLI
 // (`certdesk orders confirm-payment`); the page turns to 支付成功 without a reload and the update
-// runs to 更新成功.
+// runs to 更新成功. Once paid, the order shows its invoice and the e-invoice PDF downloads.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { workingPairsSoft } from '../helpers/agent.js';
@@ -40,6 +40,23 @@ describe(
         await loginWith(page, env, 'UKey-BANK');
         await page.getByTestId('confirm-cert').click();
         const { orderId } = await payByBankTransfer(page, env, { bankReference: 'ICBC-E2E-0001', shots: 'e2e-offline' });
+        // paid: the order shows its invoice, the e-invoice downloads with the holder's session
+        const invoice = page.getByTestId('order-invoice');
+        await invoice.waitFor();
+        const invoiceText = await invoice.innerText();
+        assert.match(invoiceText, /INV-/);
+        assert.match(invoiceText, /下载电子发票/);
+        assert.match(invoiceText, /纸质发票待寄出/);
+        const pdf = await page.evaluate(async () => {
+          const href = document.querySelector('[data-testid=order-invoice] a')!.getAttribute('href')!;
+          const r = await fetch(href);
+          return {
+            status: r.status,
+            type: r.headers.get('content-type'),
+            head: new TextDecoder().decode((await r.arrayBuffer()).slice(0, 5)),
+          };
+        });
+        assert.deepEqual(pdf, { status: 200, type: 'application/pdf', head: '%PDF-' });
         const newSerial = await runUpdate(page, orderId);
         const { pairs } = await workingPairsSoft(env.keys.get('UKey-BANK')!.file, PIN);
         assert.equal(pairs.length, 1);

@@ -74,6 +74,17 @@ export interface OrderEvent {
   detail?: unknown;
 }
 
+export interface OrderInvoice {
+  number: string;
+  status: 'issued' | 'void';
+  amountFen: number;
+  pdfUrl: string;
+  paper: 'to_mail' | 'mailed' | 'not_required';
+  carrier: string | null;
+  trackingNo: string | null;
+  mailedAt: string | null;
+}
+
 export interface Order {
   id: string;
   state: OrderState;
@@ -95,6 +106,7 @@ export interface Order {
   newNotAfter: string | null;
   issuedSerial: string | null;
   remittance?: Remittance | null;
+  invoice?: OrderInvoice | null;
   events?: OrderEvent[];
 }
 

@@ -9,6 +9,10 @@ import { parseOrderForm } from '../../ra/order-form.js';
 import { RaError } from '../../ra/errors.js';
 import { getCertificate, listCertificates } from '../../sa/certificates.js';
 import { listOrdersForHolder, orderEvents, type Order } from '../../sa/orders.js';
+import { invoiceForOrder } from '../../sa/invoices.js';
+import { StaffInvoices } from '../../staff/invoices.js';
+import { StaffError } from '../../staff/errors.js';
+import { sendPdf } from '../staff/views.js';
 import { consumeChallenge, insertChallenge } from '../../sa/sessions.js';
 import { getHolder } from '../../sa/holders.js';
 import type {} from '@fastify/rate-limit';
@@ -133,10 +137,12 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
     return order;
   };
 
+  const invoices = new StaffInvoices(rt);
   const fullOrder = async (order: Order) => {
     const old = await getCertificate(rt.storage.db, order.certificate_serial);
     return orderView(order, {
       events: await orderEvents(rt.storage.db, order.id),
+      invoice: (await invoiceForOrder(rt.storage.db, order.id)) ?? null,
       remittance: await rt.renewals.remittance(),
       ...(old ? { oldNotAfter: old.not_after } : {}),
     });
@@ -200,6 +206,18 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
         return order;
       });
       return { order: await fullOrder(order) };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/api/portal/orders/:id/invoice.pdf',
+    { schema: { tags, summary: "The electronic invoice (PDF) of the holder's paid order" }, preHandler: renewalSession },
+    async (req, reply) => {
+      const order = await ownOrder(req, req.params.id);
+      const { pdf, invoice } = await invoices.pdf(order.id).catch((e: unknown) => {
+        throw e instanceof StaffError ? new RaError('not_found', e.message) : e;
+      });
+      return sendPdf(reply, pdf, `${invoice.number}.pdf`);
     },
   );
 

@@ -5,6 +5,7 @@ import type { RemittanceInfo } from '../../sa/catalogue.js';
 import type { CertificateRecord } from '../../sa/certificates.js';
 import type { Holder } from '../../sa/holders.js';
 import type { Order, OrderEvent } from '../../sa/orders.js';
+import type { InvoiceSummary } from '../../sa/invoices.js';
 import { attributeValue } from '../../pki/name.js';
 import { parseCertificate } from '../../pki/certificate.js';
 import { renewedNotAfter } from '../../ra/renewal-window.js';
@@ -31,7 +32,13 @@ export function holderView(
 
 export function orderView(
   order: Order,
-  opts: { events?: OrderEvent[]; remittance?: RemittanceInfo | undefined; oldNotAfter?: number } = {},
+  opts: {
+    events?: OrderEvent[];
+    remittance?: RemittanceInfo | undefined;
+    oldNotAfter?: number;
+    /** the order's invoice (null: none yet); left out of lists that do not load it */
+    invoice?: InvoiceSummary | null;
+  } = {},
 ) {
   return {
     id: order.id,
@@ -66,11 +73,26 @@ export function orderView(
             note: opts.remittance.note,
           }
         : null,
+    invoice: opts.invoice === undefined ? undefined : opts.invoice && invoiceView(order, opts.invoice),
     events: (opts.events ?? []).map((e) => ({
       at: new Date(e.at).toISOString(),
       type: e.type,
       actor: e.actor,
       detail: JSON.parse(e.detail) as unknown,
     })),
+  };
+}
+
+/** What the holder sees of an order's invoice: its number, the e-invoice PDF, the paper invoice's mailing. */
+function invoiceView(order: Order, inv: InvoiceSummary) {
+  return {
+    number: inv.number,
+    status: inv.status,
+    amountFen: inv.amount_fen,
+    pdfUrl: `/api/portal/orders/${encodeURIComponent(order.id)}/invoice.pdf`,
+    paper: inv.paper_status,
+    carrier: inv.carrier,
+    trackingNo: inv.tracking_no,
+    mailedAt: inv.mailed_at ? new Date(inv.mailed_at).toISOString() : null,
   };
 }

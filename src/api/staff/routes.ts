@@ -20,7 +20,6 @@ import { StaffInvoices } from '../../staff/invoices.js';
 import { StaffOrders } from '../../staff/orders.js';
 import { importStatement } from '../../staff/statement.js';
 import { mapError } from '../errors.js';
-import { registerHolderInvoiceRoute } from './holder-invoice.js';
 import { checkCsrf, checkOrigin, clearStaffCookie, requireStaff, setStaffCookie, STAFF_COOKIE } from './session.js';
 import { auditView, certificateRowView, eventView, invoiceView, orderView, paymentView, refundView, sendPdf } from './views.js';
 
@@ -104,7 +103,6 @@ export function registerStaffRoutes(app: FastifyInstance, rt: Runtime): void {
 
   app.get('/staff', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/staff.html'));
   app.get('/staff/', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/staff.html'));
-  registerHolderInvoiceRoute(app, rt, invoices);
 
   void app.register(async (api) => {
     // StaffError → its status; anything else goes on to the server's handler (mapError, 500 …).

@@ -3,7 +3,7 @@
 import { type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
 import { Alert, Button, Card, Descriptions, Popconfirm, Result, Space, Spin, Tag, Timeline, Typography } from 'antd';
 import { ClockCircleOutlined } from '@ant-design/icons';
-import { api, UPDATE_STATES, type Order, type OrderState } from '../api';
+import { api, UPDATE_STATES, type Order, type OrderInvoice, type OrderState } from '../api';
 import { errorText } from '../errors';
 import { fmtDate, fmtTime, money, termLabel } from '../format';
 import { hasKey, useI18n, type MessageKey, type Translate } from '../i18n';
@@ -60,7 +60,36 @@ export function orderItems(t: Translate, lang: 'zh' | 'en', o: Order) {
     ...(o.issuedSerial
       ? [{ key: 'issued', label: t('fieldIssuedSerial'), children: <code>{o.issuedSerial.toUpperCase()}</code> }]
       : []),
+    ...(o.invoice ? [{ key: 'invoice', label: t('fieldInvoice'), children: <InvoiceInfo invoice={o.invoice} /> }] : []),
   ];
+}
+
+/** The invoice's number, the e-invoice download, and where the paper invoice is. */
+function InvoiceInfo({ invoice }: { invoice: OrderInvoice }) {
+  const { t, lang } = useI18n();
+  if (invoice.status === 'void')
+    return (
+      <span data-testid="order-invoice">
+        {invoice.number} · {t('invoiceVoid')}
+      </span>
+    );
+  return (
+    <Space wrap size={4} data-testid="order-invoice">
+      <span>{invoice.number}</span>
+      <Typography.Link href={invoice.pdfUrl} target="_blank" rel="noopener">
+        {t('invoiceDownload')}
+      </Typography.Link>
+      {invoice.paper === 'to_mail' && <Tag>{t('invoicePaperToMail')}</Tag>}
+      {invoice.paper === 'mailed' && (
+        <Tag color="green">
+          {t('invoicePaperMailed')}
+          {invoice.carrier ? ` · ${invoice.carrier}` : ''}
+          {invoice.trackingNo ? ` ${t('detailTrackingNo')} ${invoice.trackingNo}` : ''}
+          {invoice.mailedAt ? ` · ${fmtDate(lang, invoice.mailedAt)}` : ''}
+        </Tag>
+      )}
+    </Space>
+  );
 }
 
 /** An event's detail, whatever its shape: text as is; of an object, the fields a holder cares about. */
@@ -89,7 +118,7 @@ export function detailText(t: Translate, detail: unknown): string {
 function actorText(t: Translate, actor: string | undefined): string {
   if (!actor) return '';
   if (actor === 'holder' || actor.startsWith('holder:')) return t('actorHolder');
-  if (actor.startsWith('staff:')) return t('actorStaff');
+  if (actor.startsWith('staff:') || actor.startsWith('cli:')) return t('actorStaff'); // the console or the operator's CLI
   if (actor === 'system' || actor.startsWith('job') || actor.startsWith('gateway')) return t('actorSystem');
   return actor;
 }
