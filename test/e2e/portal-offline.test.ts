@@ -47,15 +47,15 @@ describe(
         assert.match(invoiceText, /INV-/);
         assert.match(invoiceText, /下载电子发票/);
         assert.match(invoiceText, /纸质发票待寄出/);
-        const pdf = await page.evaluate(async () => {
-          const href = document.querySelector('[data-testid=order-invoice] a')!.getAttribute('href')!;
-          const r = await fetch(href);
+        const href = await invoice.locator('a').getAttribute('href');
+        const pdf = await page.evaluate(async (url) => {
+          const r = await fetch(url);
           return {
             status: r.status,
             type: r.headers.get('content-type'),
             head: new TextDecoder().decode((await r.arrayBuffer()).slice(0, 5)),
           };
-        });
+        }, href!);
         assert.deepEqual(pdf, { status: 200, type: 'application/pdf', head: '%PDF-' });
         const newSerial = await runUpdate(page, orderId);
         const { pairs } = await workingPairsSoft(env.keys.get('UKey-BANK')!.file, PIN);
