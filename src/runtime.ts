@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { caKeyPassphrase, type Config } from './config/config.js';
 import { CertificateAuthority } from './ca/authority.js';
-import { DEFAULT_HIERARCHY, initHierarchy, type KeyFactory } from './ca/hierarchy.js';
+import { DEFAULT_HIERARCHY, initHierarchy, type KeyFactory, type KeyPurpose } from './ca/hierarchy.js';
 import { OcspResponder } from './ca/ocsp-responder.js';
 import { loadProfiles } from './ca/profiles.js';
 import { listCas } from './sa/cas.js';
@@ -12,6 +12,8 @@ import { openDatabase, type Storage } from './sa/database.js';
 import { openSigner } from './signer/open-signer.js';
 import { closeAllModules } from './pkcs11/module.js';
 import { SoftwareSigner } from './signer/software-signer.js';
+import { Pkcs11Signer } from './signer/pkcs11-signer.js';
+import type { KeyRef, Signer } from './signer/signer.js';
 import type { KeyType } from './pki/algorithms.js';
 import { SandboxGatewayAdapter } from './payments/sandbox/adapter.js';
 import { sandboxKeys } from './payments/sandbox/keys.js';
@@ -24,6 +26,8 @@ export interface Runtime {
   ocsp: OcspResponder;
   gateway: SandboxGatewayAdapter;
   renewals: RenewalService;
+  /** A new CA key where `like` lives (software: encrypted with the passphrase this runtime opened its keys with). */
+  newKeyLike(like: KeyRef, keyType: KeyType, purpose: KeyPurpose): Promise<Signer>;
   close(): Promise<void>;
 }
 
@@ -50,11 +54,29 @@ export function pkcs11Pin(config: Config, env: NodeJS.ProcessEnv = process.env):
 }
 
 /** Software CA keys under DATA_DIR/keys, encrypted with the CA key passphrase. */
-export function softwareKeyFactory(config: Config, keyType: KeyType): KeyFactory {
-  const pass = caKeyPassphrase(config);
+export function softwareKeyFactory(config: Config, keyType: KeyType, pass = caKeyPassphrase(config)): KeyFactory {
   const stamp = new Date().toISOString().slice(0, 10).replace(/-/g, '');
   return (purpose) =>
     SoftwareSigner.generate(config.dataDir, `keys/${purpose}-${stamp}-${randomUUID().slice(0, 8)}.p8`, keyType, pass);
+}
+
+/** A new CA key of `keyType` where `like` lives: encrypted under DATA_DIR, or on the same PKCS#11 token. */
+async function newKeyLike(
+  config: Config,
+  passphrase: () => string,
+  like: KeyRef,
+  keyType: KeyType,
+  purpose: KeyPurpose,
+): Promise<Signer> {
+  if (like.kind === 'software') return softwareKeyFactory(config, keyType, passphrase())(purpose, purpose);
+  return Pkcs11Signer.generate({
+    module: like.module,
+    token: like.token,
+    pin: pkcs11Pin(config),
+    // the date, and a suffix: a second key of the day (a rotation) must not collide with the first
+    label: `certdesk-${purpose}-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 6)}`,
+    keyType,
+  });
 }
 
 export async function openRuntime(
@@ -62,18 +84,21 @@ export async function openRuntime(
   opts: { createDemoCa?: boolean; log?: (msg: string, err?: unknown) => void } = {},
 ): Promise<Runtime> {
   const storage = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, log: opts.log });
+  // Read once, when a software key is first opened: keys opened or created later use the same one.
+  let pass: string | undefined;
+  const passphrase = (): string => (pass ??= caKeyPassphrase(config));
   try {
     const profiles = loadProfiles(config.profilesFile);
     if (opts.createDemoCa && (await listCas(storage.db)).length === 0) {
       opts.log?.('empty database: creating the demo CA hierarchy (software keys, ECDSA P-256)');
-      await initHierarchy(storage, softwareKeyFactory(config, 'ec-p256'), {
+      await initHierarchy(storage, softwareKeyFactory(config, 'ec-p256', passphrase()), {
         ...DEFAULT_HIERARCHY,
         publicUrl: config.publicUrl,
         actor: 'system:first-start',
       });
     }
     const ca = await CertificateAuthority.load(storage, config, profiles, (ref) =>
-      openSigner(ref, { dataDir: config.dataDir, passphrase: () => caKeyPassphrase(config), pkcs11Pin: () => pkcs11Pin(config) }),
+      openSigner(ref, { dataDir: config.dataDir, passphrase, pkcs11Pin: () => pkcs11Pin(config) }),
     );
     const ocsp = new OcspResponder(ca, opts.log);
     const gateway = paymentGateway(config);
@@ -89,6 +114,7 @@ export async function openRuntime(
       ocsp,
       gateway,
       renewals,
+      newKeyLike: (like, keyType, purpose) => newKeyLike(config, passphrase, like, keyType, purpose),
       async close() {
         await ca.close();
         await storage.close();

@@ -76,6 +76,24 @@ describe('CA keys on a PKCS#11 token', { skip }, () => {
     assert.match(list.stdout, new RegExp(`${serial.toLowerCase()}\\s+revoked\\(affiliationChanged\\)`));
   });
 
+  test('rotate-responder makes the new responder key on the same token', () => {
+    const r = cli(['ca', 'rotate-responder'], env);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /rotated the OCSP responder of issuing-[0-9a-f]+: ocsp-[0-9a-f]+ \(ec-p256,/);
+    assert.ok(!existsSync(path.join(dir, 'keys')) || readdirSync(path.join(dir, 'keys')).length === 0, 'no software key files');
+    const objects = hsm.pkcs11Tool([
+      '--list-objects',
+      '--login',
+      '--pin',
+      hsm.pin,
+      '--token-label',
+      hsm.token,
+      '--type',
+      'privkey',
+    ]);
+    assert.equal(objects.match(/label:\s+certdesk-ocsp-/g)?.length, 2, objects);
+  });
+
   test('without the PIN the CA refuses to start and says which variable to set', () => {
     const noPin = { ...env };
     delete noPin.PKCS11_PIN;

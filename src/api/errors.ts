@@ -35,7 +35,7 @@ export function mapError(err: unknown): { status: number; body: Record<string, u
     };
   if (err instanceof CaError)
     return {
-      status: err.code === 'not_found' ? 404 : 400,
+      status: err.code === 'not_found' ? 404 : err.code === 'conflict' ? 409 : 400,
       body: { error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) },
     };
   return undefined;

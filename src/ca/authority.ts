@@ -15,7 +15,7 @@ import {
   type NameAttribute,
 } from '../pki/name.js';
 import { appendAudit } from '../sa/audit.js';
-import { listCas, type CaRecord } from '../sa/cas.js';
+import { listCas, replaceCa, type CaRecord } from '../sa/cas.js';
 import {
   CertificateWriter,
   DuplicateCertificateError,
@@ -42,6 +42,7 @@ import {
 import { buildCrl } from './crl-builder.js';
 import { CaError } from './errors.js';
 import * as ext from './extensions.js';
+import { caId, caRecord, certifyOcspResponder, RESPONDER_RENEW_BEFORE_DAYS } from './hierarchy.js';
 import { caUrls } from './urls.js';
 import type { Profile } from './profiles.js';
 import { reasonCode } from './revocation-reasons.js';
@@ -97,6 +98,8 @@ function inCanonicalOrder(attrs: NameAttribute[]): boolean {
 
 export class CertificateAuthority {
   private readonly writer: CertificateWriter;
+  /** Bumped whenever a CA is added or (de)activated, so the OCSP responder rebuilds its issuer table. */
+  generation = 0;
   private readonly templates = new Map<string, TbsTemplate>();
   private readonly batchers = new Map<Signer, SignatureBatcher>();
 
@@ -106,6 +109,7 @@ export class CertificateAuthority {
     readonly profiles: Map<string, Profile>,
     /** every CA we hold a key for, by id */
     readonly cas: Map<string, LoadedCa>,
+    private readonly open: SignerOpener,
   ) {
     this.writer = new CertificateWriter(storage);
   }
@@ -129,7 +133,7 @@ export class CertificateAuthority {
       const cert = parseCertificate(record.cert_der);
       cas.set(record.id, { record, cert, signer, keyId: keyIdentifier(cert.spki) });
     }
-    return new CertificateAuthority(storage, config, profiles, cas);
+    return new CertificateAuthority(storage, config, profiles, cas, open);
   }
 
   get issuing(): LoadedCa {
@@ -147,6 +151,87 @@ export class CertificateAuthority {
     for (const ca of this.cas.values())
       if (ca.record.kind === 'ocsp' && ca.record.parent_id === caId && ca.record.active) return ca;
     return undefined;
+  }
+
+  /**
+   * Picks up CA rows another process added or (de)activated since this one loaded them, such as a
+   * responder rotated by `certdesk ca rotate-responder`. Returns true when anything changed.
+   */
+  async reloadCas(): Promise<boolean> {
+    let changed = false;
+    for (const record of await listCas(this.storage.db)) {
+      const loaded = this.cas.get(record.id);
+      if (!loaded) {
+        const signer = await this.open(JSON.parse(record.key_ref) as KeyRef);
+        const cert = parseCertificate(record.cert_der);
+        this.cas.set(record.id, { record, cert, signer, keyId: keyIdentifier(cert.spki) });
+        changed = true;
+      } else if (loaded.record.active !== record.active) {
+        loaded.record.active = record.active;
+        changed = true;
+      }
+    }
+    if (changed) this.generation++;
+    return changed;
+  }
+
+  /** True when the issuing CA's responder certificate is missing or within RESPONDER_RENEW_BEFORE_DAYS of its end, and a new one would outlast it. */
+  responderDue(issuingId: string, now = Date.now()): boolean {
+    const issuing = this.cas.get(issuingId);
+    const responder = this.responderFor(issuingId);
+    if (!issuing || issuing.record.kind !== 'issuing' || issuing.record.not_after <= now) return false;
+    if (!responder) return true;
+    return (
+      responder.record.not_after - now < RESPONDER_RENEW_BEFORE_DAYS * DAY_MS &&
+      issuing.record.not_after > responder.record.not_after
+    );
+  }
+
+  /**
+   * Replaces the issuing CA's delegated OCSP responder with a new certificate for `key` (a fresh key
+   * where the old one lived). The old responder is deactivated in the same transaction; if another
+   * process replaced it meanwhile, nothing changes and a `conflict` error says so.
+   */
+  async rotateResponder(issuingId: string, key: Signer, opts: { days: number; actor: string }): Promise<LoadedCa> {
+    const issuing = this.cas.get(issuingId);
+    if (!issuing || issuing.record.kind !== 'issuing' || !issuing.record.active)
+      throw new CaError('not_found', `no active issuing CA ${issuingId}`, 'issuing');
+    const previous = this.responderFor(issuingId);
+    const org = issuing.cert.subject.filter((a) => a.type === 'C' || a.type === 'O');
+    const cert = await certifyOcspResponder(
+      { signer: issuing.signer, subjectDer: issuing.cert.subjectDer, notAfter: issuing.cert.notAfter, id: issuingId },
+      key,
+      opts.days,
+      org,
+    );
+    const record = caRecord(caId('ocsp', key), 'ocsp', issuingId, `OCSP Responder (${issuingId})`, key, cert);
+    const replaced = await writeTransaction(this.storage, async (tx) => {
+      if (!(await replaceCa(tx, previous?.record.id, record))) return false;
+      await appendAudit(tx, [
+        {
+          actor: opts.actor,
+          action: 'ca.responder_rotated',
+          target: record.id,
+          details: {
+            issuing: issuingId,
+            previous: previous?.record.id ?? null,
+            notAfter: new Date(record.not_after).toISOString(),
+            keyType: record.key_type,
+            key: JSON.parse(record.key_ref) as unknown,
+          },
+        },
+      ]);
+      return true;
+    });
+    if (!replaced) {
+      await this.reloadCas();
+      throw new CaError('conflict', `the responder of ${issuingId} was replaced by another process meanwhile; nothing changed`);
+    }
+    if (previous) previous.record.active = 0;
+    const loaded: LoadedCa = { record, cert: parseCertificate(record.cert_der), signer: key, keyId: keyIdentifier(key.spki) };
+    this.cas.set(record.id, loaded);
+    this.generation++;
+    return loaded;
   }
 
   profile(id: string): Profile {

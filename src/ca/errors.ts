@@ -9,7 +9,8 @@ export type CaErrorCode =
   | 'not_found'
   | 'already_revoked'
   | 'bad_reason'
-  | 'not_initialised';
+  | 'not_initialised'
+  | 'conflict';
 
 export class CaError extends Error {
   constructor(

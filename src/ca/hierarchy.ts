@@ -62,9 +62,16 @@ async function certify(opts: {
   return { der: await signTbs(opts.issuerSigner, tbs), notBefore, notAfter };
 }
 
-const caId = (kind: KeyPurpose, s: Signer): string => `${kind}-${keyIdentifier(s.spki).toString('hex').slice(0, 10)}`;
+export const caId = (kind: KeyPurpose, s: Signer): string => `${kind}-${keyIdentifier(s.spki).toString('hex').slice(0, 10)}`;
 
-function record(id: string, kind: KeyPurpose, parent: string | null, name: string, signer: Signer, c: NewCert): CaRecord {
+export function caRecord(
+  id: string,
+  kind: KeyPurpose,
+  parent: string | null,
+  name: string,
+  signer: Signer,
+  c: NewCert,
+): CaRecord {
   return {
     id,
     kind,
@@ -79,6 +86,9 @@ function record(id: string, kind: KeyPurpose, parent: string | null, name: strin
     created_at: Date.now(),
   };
 }
+
+/** Days before its notAfter at which a responder certificate is replaced (the rotation job). */
+export const RESPONDER_RENEW_BEFORE_DAYS = 30;
 
 /** Issues a delegated OCSP responder certificate for `issuing` with `responderKey`. */
 export async function certifyOcspResponder(
@@ -160,9 +170,9 @@ export async function initHierarchy(storage: Storage, keys: KeyFactory, o: Hiera
   );
 
   const rows = [
-    record(rootId, 'root', null, o.rootCommonName, rootKey, rootCert),
-    record(issuingId, 'issuing', rootId, o.issuingCommonName, issuingKey, issuingCert),
-    record(caId('ocsp', ocspKey), 'ocsp', issuingId, `OCSP Responder (${issuingId})`, ocspKey, ocspCert),
+    caRecord(rootId, 'root', null, o.rootCommonName, rootKey, rootCert),
+    caRecord(issuingId, 'issuing', rootId, o.issuingCommonName, issuingKey, issuingCert),
+    caRecord(caId('ocsp', ocspKey), 'ocsp', issuingId, `OCSP Responder (${issuingId})`, ocspKey, ocspCert),
   ];
   await writeTransaction(storage, async (tx) => {
     for (const r of rows) await insertCa(tx, r);

@@ -49,14 +49,24 @@ export class OcspResponder {
   private reads = new Map<string, { resolve: (row: CertificateStatusRow | undefined) => void; reject: (e: unknown) => void }[]>();
   private readScheduled = false;
 
+  /** the CertificateAuthority generation the issuer table was built from */
+  private builtFor = -1;
+
   constructor(
     private readonly ca: CertificateAuthority,
     private readonly log?: (msg: string, err: unknown) => void,
   ) {
     this.cacheMaxAgeMs = Math.min(CACHE_MAX_AGE_MS, (ca.config.ocspValiditySeconds * 1000) / 4);
-    for (const issuer of ca.cas.values()) {
+    this.build();
+  }
+
+  /** The issuer table: every issuing CA with its active responder (rebuilt after a responder rotation). */
+  private build(): void {
+    this.issuers.clear();
+    this.cache.clear();
+    for (const issuer of this.ca.cas.values()) {
       if (issuer.record.kind !== 'issuing') continue;
-      const responder = ca.responderFor(issuer.record.id);
+      const responder = this.ca.responderFor(issuer.record.id);
       if (!responder) continue;
       const keyBits = subjectPublicKeyBits(issuer.cert.spki);
       const entry: IssuerEntry = {
@@ -70,6 +80,7 @@ export class OcspResponder {
         this.issuers.set(`${h}:${nameHash}:${keyHash}`, entry);
       }
     }
+    this.builtFor = this.ca.generation;
   }
 
   /**
@@ -116,6 +127,7 @@ export class OcspResponder {
       throw e;
     }
     try {
+      if (this.builtFor !== this.ca.generation) this.build();
       let entry: IssuerEntry | undefined;
       for (const id of req.certIds) {
         const e = this.issuers.get(`${id.hash}:${id.issuerNameHash.toString('hex')}:${id.issuerKeyHash.toString('hex')}`);

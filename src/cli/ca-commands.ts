@@ -13,6 +13,7 @@ import { listCas } from '../sa/cas.js';
 import { openDatabase } from '../sa/database.js';
 import { Pkcs11Signer } from '../signer/pkcs11-signer.js';
 import { reasonName, END_ENTITY_REASONS } from '../ca/revocation-reasons.js';
+import { rotateResponder } from '../jobs/responder-rotation.js';
 import { action, UsageError } from './errors.js';
 import { cliActor, positiveInt, withStorage } from './util.js';
 
@@ -22,7 +23,9 @@ function keyTypeOption(v: string): KeyType {
 }
 
 export function registerCaCommands(program: Command): void {
-  const ca = program.command('ca').description('operate the certificate authority (init, issue, revoke, list, roots)');
+  const ca = program
+    .command('ca')
+    .description('operate the certificate authority (init, issue, revoke, list, roots, chain, rotate-responder)');
 
   ca.command('init')
     .description('create a root CA, an issuing CA and a delegated OCSP responder certificate')
@@ -168,6 +171,28 @@ export function registerCaCommands(program: Command): void {
           const r = await rt.ca.revoke(o.serial, o.reason, cliActor());
           process.stdout.write(
             `revoked ${r.serial} (${reasonName(r.revocation_reason ?? 0)}) at ${new Date(r.revoked_at!).toISOString()}\n`,
+          );
+        } finally {
+          await rt.close();
+        }
+      }),
+    );
+
+  ca.command('rotate-responder')
+    .description(
+      "replace an issuing CA's delegated OCSP responder with a new key and certificate now (a running server picks it up within a minute; it also rotates by itself 30 days before expiry)",
+    )
+    .option('--issuing <id>', 'issuing CA id (default: the active issuing CA)')
+    .option('--days <n>', "validity in days (default: the current responder's)", positiveInt('--days'))
+    .action(
+      action(async (o: { issuing?: string; days?: number }) => {
+        const rt = await openRuntime(loadConfig());
+        try {
+          const issuingId = o.issuing ?? rt.ca.issuing.record.id;
+          const previous = rt.ca.responderFor(issuingId)?.record.id;
+          const r = await rotateResponder(rt, issuingId, cliActor(), o.days);
+          process.stdout.write(
+            `rotated the OCSP responder of ${issuingId}: ${r.record.id} (${r.record.key_type}, valid until ${new Date(r.record.not_after).toISOString()})${previous ? `; ${previous} is retired` : ''}\n`,
           );
         } finally {
           await rt.close();

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { buildServer } from '../api/server.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { startCrlRefresher } from '../jobs/crl-refresher.js';
+import { startResponderRotation } from '../jobs/responder-rotation.js';
 import { startOrderJobs } from '../jobs/order-jobs.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 import { seedDemoStaff } from '../staff/demo.js';
@@ -32,6 +33,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     (msg, err) => app.log.error({ err }, msg),
   );
   const stopOrders = startOrderJobs(rt, (msg, err) => app.log.error({ err }, msg));
+  const stopRotation = startResponderRotation(rt, (msg, err) => (err ? app.log.error({ err }, msg) : app.log.info(msg)));
   await app.listen({ port: config.port, host: config.host });
   app.log.info({ url: config.publicUrl, dataDir: config.dataDir, database: rt.storage.location }, 'certdesk is serving');
   return {
@@ -40,6 +42,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     async close() {
       stopCrl();
       stopOrders();
+      stopRotation();
       await app.close();
       await rt.close();
     },

@@ -18,10 +18,20 @@ export async function getCa(db: Executor, id: string): Promise<CaRecord | undefi
   return db.selectFrom('cas').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** Makes `id` the only active CA of its kind (and parent, for responders). */
-export async function activateCa(db: Executor, ca: CaRecord): Promise<void> {
-  let q = db.updateTable('cas').set({ active: 0 }).where('kind', '=', ca.kind).where('id', '!=', ca.id);
-  if (ca.kind === 'ocsp' && ca.parent_id) q = q.where('parent_id', '=', ca.parent_id);
-  await q.execute();
-  await db.updateTable('cas').set({ active: 1 }).where('id', '=', ca.id).execute();
+/**
+ * Puts `row` in place of `previous` (deactivated) in one step of the caller's transaction. Returns
+ * false, changing nothing, when `previous` is no longer active: another process replaced it first.
+ */
+export async function replaceCa(tx: Executor, previous: string | undefined, row: CaRecord): Promise<boolean> {
+  if (previous !== undefined) {
+    const r = await tx
+      .updateTable('cas')
+      .set({ active: 0 })
+      .where('id', '=', previous)
+      .where('active', '=', 1)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) return false;
+  }
+  await insertCa(tx, row);
+  return true;
 }
