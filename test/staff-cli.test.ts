@@ -107,4 +107,43 @@ describe('staff accounts from the CLI; audit verify', () => {
     assert.equal(edited.status, 1);
     assert.match(edited.stdout, new RegExp(`BROKEN at entry ${seq}: entry ${seq} was altered`));
   });
+
+  test('a log cut off at its end passes the chain check alone, and fails against an earlier checkpoint', async () => {
+    // a fresh CA: the previous test broke this one's chain on purpose
+    const fresh = await createTestCa();
+    try {
+      await new StaffAccounts(fresh.rt).create(
+        { username: 'tail.one', roles: ['operator'], password: 'a-long-enough-password' },
+        'test',
+      );
+      const ok = await cliAsync(['audit', 'verify'], fresh.env);
+      assert.equal(ok.status, 0, ok.stderr);
+      const checkpoint = /head (\d+:[0-9a-f]{64})/.exec(ok.stdout)?.[1];
+      assert.ok(checkpoint, ok.stdout);
+      const seq = Number(checkpoint.split(':')[0]);
+      assert.equal((await cliAsync(['audit', 'verify', '--checkpoint', checkpoint], fresh.env)).status, 0);
+
+      // someone with database access deletes the newest entry
+      const db = new BetterSqlite3(path.join(fresh.dir, 'certdesk.sqlite'));
+      try {
+        db.exec('drop trigger audit_log_no_delete');
+        db.prepare('delete from audit_log where seq = ?').run(seq);
+      } finally {
+        db.close();
+      }
+      const alone = await cliAsync(['audit', 'verify'], fresh.env);
+      assert.equal(alone.status, 0, 'the chain by itself cannot show a cut-off end');
+      const anchored = await cliAsync(['audit', 'verify', '--checkpoint', checkpoint], fresh.env);
+      assert.equal(anchored.status, 1);
+      assert.match(
+        anchored.stdout,
+        new RegExp(`BROKEN at entry ${seq}: the log ends at entry ${seq - 1}, but checkpoint ${seq}`),
+      );
+      const bad = await cliAsync(['audit', 'verify', '--checkpoint', 'nope'], fresh.env);
+      assert.notEqual(bad.status, 0);
+      assert.match(bad.stderr, /--checkpoint must be SEQ:HASH/);
+    } finally {
+      await fresh.cleanup();
+    }
+  });
 });

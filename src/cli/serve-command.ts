@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { buildServer } from '../api/server.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { startCrlRefresher } from '../jobs/crl-refresher.js';
+import { startAuditCheckpoints } from '../jobs/audit-checkpoint.js';
 import { startResponderRotation } from '../jobs/responder-rotation.js';
 import { startOrderJobs } from '../jobs/order-jobs.js';
 import { openRuntime, type Runtime } from '../runtime.js';
@@ -33,6 +34,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     (msg, err) => app.log.error({ err }, msg),
   );
   const stopOrders = startOrderJobs(rt, (msg, err) => app.log.error({ err }, msg));
+  const stopCheckpoints = startAuditCheckpoints(rt, (msg, extra, err) =>
+    err ? app.log.error({ err, ...extra }, msg) : app.log.info(extra ?? {}, msg),
+  );
   const stopRotation = startResponderRotation(rt, (msg, err) => (err ? app.log.error({ err }, msg) : app.log.info(msg)));
   await app.listen({ port: config.port, host: config.host });
   app.log.info({ url: config.publicUrl, dataDir: config.dataDir, database: rt.storage.location }, 'certdesk is serving');
@@ -43,6 +47,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       stopCrl();
       stopOrders();
       stopRotation();
+      stopCheckpoints();
       await app.close();
       await rt.close();
     },

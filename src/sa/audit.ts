@@ -60,13 +60,39 @@ const AUDIT_COLUMNS = [
 /** INSERT INTO audit_log, compiled once per row count (every issuance appends one entry). */
 const insertAudit = new BulkInsert<AuditTable>(AUDIT_COLUMNS, (db, rows) => db.insertInto('audit_log').values(rows));
 
-export type AuditVerification = { ok: true; entries: number } | { ok: false; entries: number; brokenAt: number; reason: string };
+export type AuditVerification =
+  { ok: true; entries: number; head: AuditCheckpoint | null } | { ok: false; entries: number; brokenAt: number; reason: string };
 
-/** Walks the whole chain in seq order, in pages, recomputing every hash. */
-export async function verifyAuditChain(db: Db): Promise<AuditVerification> {
+/** An entry's seq and hash, kept outside the database (logs, a ticket, a TSA) to detect a truncated log later. */
+export interface AuditCheckpoint {
+  seq: number;
+  hash: string;
+}
+
+/** `SEQ:HASH` as `certdesk audit verify` prints it and `--checkpoint` takes it. */
+export const formatCheckpoint = (c: AuditCheckpoint): string => `${c.seq}:${c.hash}`;
+
+export function parseCheckpoint(text: string): AuditCheckpoint | undefined {
+  const m = /^(\d{1,15}):([0-9a-f]{64})$/.exec(text.trim());
+  return m ? { seq: Number(m[1]), hash: m[2]! } : undefined;
+}
+
+/** The newest entry, as a checkpoint. */
+export async function auditHead(db: Db): Promise<AuditCheckpoint | null> {
+  const r = await db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  return r ?? null;
+}
+
+/**
+ * Walks the whole chain in seq order, in pages, recomputing every hash. The chain alone cannot show
+ * that entries were cut off its end; given checkpoints taken earlier, it also checks that each is
+ * still in the chain, unchanged.
+ */
+export async function verifyAuditChain(db: Db, checkpoints: AuditCheckpoint[] = []): Promise<AuditVerification> {
   let prev = GENESIS;
   let expectedSeq = 1;
   let count = 0;
+  const expected = new Map(checkpoints.map((c) => [c.seq, c.hash]));
   for (;;) {
     const page = await db
       .selectFrom('audit_log')
@@ -75,7 +101,17 @@ export async function verifyAuditChain(db: Db): Promise<AuditVerification> {
       .orderBy('seq')
       .limit(5000)
       .execute();
-    if (page.length === 0) return { ok: true, entries: count };
+    if (page.length === 0) {
+      const lost = [...expected.keys()].filter((seq) => seq > count).sort((a, b) => a - b)[0];
+      if (lost !== undefined)
+        return {
+          ok: false,
+          entries: count,
+          brokenAt: count + 1,
+          reason: `the log ends at entry ${count}, but checkpoint ${lost} was taken after it: entries ${count + 1}–${lost} or more were deleted`,
+        };
+      return { ok: true, entries: count, head: count ? { seq: count, hash: prev } : null };
+    }
     for (const row of page) {
       if (row.seq !== expectedSeq) {
         return {
@@ -96,6 +132,15 @@ export async function verifyAuditChain(db: Db): Promise<AuditVerification> {
       const { hash, ...rest } = row;
       if (entryHash(rest) !== hash) {
         return { ok: false, entries: count, brokenAt: row.seq, reason: `entry ${row.seq} was altered (hash mismatch)` };
+      }
+      const want = expected.get(row.seq);
+      if (want !== undefined && want !== hash) {
+        return {
+          ok: false,
+          entries: count,
+          brokenAt: row.seq,
+          reason: `entry ${row.seq} is not the one checkpointed (its hash differs): the log was rewritten from entry ${row.seq} or earlier`,
+        };
       }
       prev = hash;
       expectedSeq++;
