@@ -266,6 +266,30 @@ for (const backend of BACKENDS) {
       assert.match(refund.body.message, /issued/);
     });
 
+    test('error messages follow Accept-Language: Chinese when its first language is zh, else English', async () => {
+      const { order } = await holderWithOrder('语言测试');
+      const confirm = (headers?: Record<string, string>) =>
+        op.call<{ error: string; message: string; field: string }>(
+          'POST',
+          `/api/staff/orders/${order.id}/confirm-payment`,
+          { reference: 'ICBC-20261125-LANG', amount: '299.00' },
+          headers,
+        );
+      const zh = await confirm({ 'accept-language': 'zh-CN' });
+      assert.equal(zh.status, 422);
+      assert.deepEqual(zh.body, {
+        error: 'amount_mismatch',
+        message: '实收金额 299.00 元与订单金额 300.00 元不符',
+        field: 'amount',
+      });
+      for (const en of [await confirm(), await confirm({ 'accept-language': 'en-US,zh-CN;q=0.8' })]) {
+        assert.equal(en.status, 422);
+        assert.equal(en.body.error, 'amount_mismatch');
+        assert.equal(en.body.field, 'amount');
+        assert.match(en.body.message, /299\.00 does not match .*300\.00/);
+      }
+    });
+
     test('statement import matches two orders, reports the unmatched line, and records nothing twice on re-import', async () => {
       const a = await holderWithOrder('导入甲');
       const b = await holderWithOrder('导入乙', 'postal');

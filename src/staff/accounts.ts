@@ -71,7 +71,13 @@ export function generatePassword(): string {
 export function checkRoles(roles: string[]): StaffRole[] {
   const bad = roles.filter((r) => !isRole(r));
   if (bad.length || roles.length === 0)
-    throw invalid(`roles must be one or more of operator, reviewer, auditor, admin; got ${JSON.stringify(roles)}`, 'roles');
+    throw invalid(
+      {
+        en: `roles must be one or more of operator, reviewer, auditor, admin; got ${JSON.stringify(roles)}`,
+        zh: `角色须为 operator、reviewer、auditor、admin 中的一个或多个，而不是 ${JSON.stringify(roles)}`,
+      },
+      'roles',
+    );
   return [...new Set(roles as StaffRole[])];
 }
 
@@ -106,7 +112,10 @@ export class StaffAccounts {
     const username = input.username.trim().toLowerCase();
     if (!USERNAME.test(username))
       throw invalid(
-        'the user name must be 2–32 characters: lowercase letters, digits, . _ -, starting with a letter',
+        {
+          en: 'the user name must be 2–32 characters: lowercase letters, digits, . _ -, starting with a letter',
+          zh: '用户名须为 2–32 个字符：小写字母、数字、. _ -，以字母开头',
+        },
         'username',
       );
     const roles = checkRoles(input.roles);
@@ -117,7 +126,12 @@ export class StaffAccounts {
     const now = Date.now();
     const account = await writeTransaction(this.storage, async (tx) => {
       if (await getStaffByUsername(tx, username))
-        throw new StaffError(409, 'exists', `a staff account ${username} exists already`, 'username');
+        throw new StaffError(
+          409,
+          'exists',
+          { en: `a staff account ${username} exists already`, zh: `工作人员账号 ${username} 已存在` },
+          'username',
+        );
       const a = await insertStaffAccount(tx, {
         username,
         display_name: (input.displayName ?? username).trim().slice(0, 64) || username,
@@ -151,13 +165,13 @@ export class StaffAccounts {
 
   async get(id: number): Promise<StaffAccount> {
     const a = await getStaff(this.storage.db, id);
-    if (!a) throw notFound(`no staff account ${id}`);
+    if (!a) throw noAccount(id);
     return a;
   }
 
   async byUsername(username: string): Promise<StaffAccount> {
     const a = await getStaffByUsername(this.storage.db, username.trim().toLowerCase());
-    if (!a) throw notFound(`no staff account ${username}`);
+    if (!a) throw noAccount(username);
     return a;
   }
 
@@ -205,14 +219,13 @@ export class StaffAccounts {
   async pending(token: string | undefined): Promise<{ session: StaffSession; account: StaffAccount }> {
     const session = token ? await getStaffSession(this.storage.db, tokenHash(token)) : undefined;
     if (!session || session.mfa_passed || Date.now() - session.created_at > PENDING_MS) {
-      throw new StaffError(
-        401,
-        'no_pending_login',
-        'enter your user name and password first (the code step expires after 5 minutes)',
-      );
+      throw new StaffError(401, 'no_pending_login', {
+        en: 'enter your user name and password first (the code step expires after 5 minutes)',
+        zh: '请先输入用户名和密码（动态口令步骤 5 分钟后失效）',
+      });
     }
     const account = await getStaff(this.storage.db, session.staff_id);
-    if (!account) throw new StaffError(401, 'no_pending_login', 'the account is gone');
+    if (!account) throw new StaffError(401, 'no_pending_login', { en: 'the account is gone', zh: '该账号已不存在' });
     return { session, account };
   }
 
@@ -231,7 +244,10 @@ export class StaffAccounts {
       throw new StaffError(
         401,
         'wrong_code',
-        'the code is wrong or was used already: wait for the next code of your authenticator app',
+        {
+          en: 'the code is wrong or was used already: wait for the next code of your authenticator app',
+          zh: '动态口令错误或已被使用：请等待身份验证器显示下一个动态口令',
+        },
         'code',
       );
     }
@@ -256,16 +272,20 @@ export class StaffAccounts {
   async session(token: string | undefined): Promise<StaffContext> {
     const session = token ? await getStaffSession(this.storage.db, tokenHash(token)) : undefined;
     const now = Date.now();
-    if (!session || !session.mfa_passed) throw new StaffError(401, 'no_session', 'not logged in to the staff console');
+    if (!session || !session.mfa_passed)
+      throw new StaffError(401, 'no_session', { en: 'not logged in to the staff console', zh: '尚未登录工作台' });
     const idle = this.rt.config.staffIdleMinutes;
     if (now - session.last_seen_at > idle * 60_000) {
       await endStaffSession(this.storage.db, session.id, now);
-      throw new StaffError(401, 'session_expired', `logged out after ${idle} minutes without activity; please log in again`);
+      throw new StaffError(401, 'session_expired', {
+        en: `logged out after ${idle} minutes without activity; please log in again`,
+        zh: `已 ${idle} 分钟无操作，已自动退出，请重新登录`,
+      });
     }
     const account = await getStaff(this.storage.db, session.staff_id);
     if (!account || account.disabled_at !== null) {
       await endStaffSession(this.storage.db, session.id, now);
-      throw new StaffError(401, 'no_session', 'this staff account is disabled');
+      throw new StaffError(401, 'no_session', { en: 'this staff account is disabled', zh: '该工作人员账号已停用' });
     }
     if (now - session.last_seen_at > 30_000) await updateStaffSession(this.storage.db, session.id, { last_seen_at: now });
     return this.context(session, account);
@@ -284,7 +304,7 @@ export class StaffAccounts {
 
   async changeOwnPassword(ctx: StaffContext, current: string, next: string): Promise<void> {
     if (!(await verifyPassword(ctx.account.password_hash, current)))
-      throw new StaffError(403, 'wrong_password', 'the current password is wrong', 'current');
+      throw new StaffError(403, 'wrong_password', { en: 'the current password is wrong', zh: '当前密码不正确' }, 'current');
     checkPasswordPolicy(next, ctx.account.username);
     const hash = await hashPassword(next);
     await writeTransaction(this.storage, async (tx) => {
@@ -302,13 +322,16 @@ export class StaffAccounts {
     const now = Date.now();
     return writeTransaction(this.storage, async (tx) => {
       const a = await getStaff(tx, id);
-      if (!a) throw notFound(`no staff account ${id}`);
+      if (!a) throw noAccount(id);
       const set: Partial<StaffAccount> = {};
       if (change.roles) set.roles = checkRoles(change.roles).join(',');
       if (change.displayName !== undefined) set.display_name = change.displayName.trim().slice(0, 64) || a.username;
       if (change.disabled !== undefined) set.disabled_at = change.disabled ? (a.disabled_at ?? now) : null;
       if (actor === actorOf(a) && (change.disabled || (set.roles && !set.roles.split(',').includes('admin')))) {
-        throw new StaffError(409, 'self_lockout', 'you cannot disable your own account or remove your own admin role');
+        throw new StaffError(409, 'self_lockout', {
+          en: 'you cannot disable your own account or remove your own admin role',
+          zh: '不能停用自己的账号，也不能取消自己的管理员（admin）角色',
+        });
       }
       await updateStaff(tx, id, set);
       if (set.roles !== undefined || change.disabled) await endStaffSessionsOf(tx, id, now);
@@ -352,7 +375,7 @@ export class StaffAccounts {
     let username = '';
     await writeTransaction(this.storage, async (tx) => {
       const a = await getStaff(tx, id);
-      if (!a) throw notFound(`no staff account ${id}`);
+      if (!a) throw noAccount(id);
       username = a.username;
       await updateStaff(tx, id, { totp_secret: secret, totp_confirmed_at: null, totp_last_step: null });
       await endStaffSessionsOf(tx, id, Date.now());
@@ -364,7 +387,7 @@ export class StaffAccounts {
   async unlock(id: number, actor: string): Promise<void> {
     await writeTransaction(this.storage, async (tx) => {
       const a = await getStaff(tx, id);
-      if (!a) throw notFound(`no staff account ${id}`);
+      if (!a) throw noAccount(id);
       await updateStaff(tx, id, { failed_attempts: 0, locked_until: null });
       await appendAudit(tx, [{ actor, action: 'staff.unlocked', target: actorOf(a) }]);
     });
@@ -374,11 +397,10 @@ export class StaffAccounts {
     if (account.disabled_at !== null) throw wrongCredentials();
     if (account.locked_until !== null && account.locked_until > now) {
       const minutes = Math.ceil((account.locked_until - now) / 60_000);
-      throw new StaffError(
-        423,
-        'locked',
-        `too many failed logins: this account is locked for ${minutes} more minute(s), or until an admin unlocks it`,
-      );
+      throw new StaffError(423, 'locked', {
+        en: `too many failed logins: this account is locked for ${minutes} more minute(s), or until an admin unlocks it`,
+        zh: `登录失败次数过多：该账号已锁定，${minutes} 分钟后或由管理员解锁后方可登录`,
+      });
     }
   }
 
@@ -418,4 +440,7 @@ export class StaffAccounts {
   }
 }
 
-const wrongCredentials = (): StaffError => new StaffError(401, 'wrong_credentials', 'wrong user name or password');
+const wrongCredentials = (): StaffError =>
+  new StaffError(401, 'wrong_credentials', { en: 'wrong user name or password', zh: '用户名或密码错误' });
+const noAccount = (who: string | number): StaffError =>
+  notFound({ en: `no staff account ${who}`, zh: `工作人员账号 ${who} 不存在` });

@@ -27,12 +27,18 @@ const METHODS: PaymentMethod[] = ['online', 'postal', 'bank'];
 
 const int = (v: unknown, field: string, min: number, max: number): number => {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)
-    throw invalid(`${field} must be a whole number from ${min} to ${max}`, field);
+    throw invalid(
+      { en: `${field} must be a whole number from ${min} to ${max}`, zh: `${field} 须为 ${min} 到 ${max} 之间的整数` },
+      field,
+    );
   return v;
 };
 const text = (v: unknown, field: string, max: number): string => {
   if (typeof v !== 'string' || !v.trim() || v.trim().length > max)
-    throw invalid(`${field} is required (at most ${max} characters)`, field);
+    throw invalid(
+      { en: `${field} is required (at most ${max} characters)`, zh: `${field} 为必填项（最多 ${max} 个字符）` },
+      field,
+    );
   return v.trim();
 };
 
@@ -67,10 +73,17 @@ export class StaffCatalogue {
 
   async saveType(ctx: StaffContext, input: TypeInput): Promise<void> {
     const code = text(input.code, 'code', 40);
-    if (!/^[a-z0-9][a-z0-9-]*$/.test(code)) throw invalid('code: lowercase letters, digits and -', 'code');
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(code))
+      throw invalid({ en: 'code: lowercase letters, digits and -', zh: '代码只能包含小写字母、数字和 -' }, 'code');
     const profile = text(input.profile, 'profile', 80);
     if (!this.rt.ca.profiles.has(profile))
-      throw invalid(`no certificate profile ${profile}; known: ${[...this.rt.ca.profiles.keys()].join(', ')}`, 'profile');
+      throw invalid(
+        {
+          en: `no certificate profile ${profile}; known: ${[...this.rt.ca.profiles.keys()].join(', ')}`,
+          zh: `没有证书模板 ${profile}；现有模板：${[...this.rt.ca.profiles.keys()].join('、')}`,
+        },
+        'profile',
+      );
     const row = {
       code,
       name: text(input.name, 'name', 50),
@@ -88,7 +101,8 @@ export class StaffCatalogue {
         term_years: int(Number(term), 'prices', 1, 3),
         price_fen: int(fen, `prices.${term}`, 0, 100_000_000),
       }));
-    if (prices.length === 0) throw invalid('offer at least one term with a price', 'prices');
+    if (prices.length === 0)
+      throw invalid({ en: 'offer at least one term with a price', zh: '请至少为一个有效期设置价格' }, 'prices');
     await writeTransaction(this.rt.storage, async (tx) => {
       const before = await this.snapshot(tx, code);
       const clash = await tx
@@ -98,7 +112,14 @@ export class StaffCatalogue {
         .where('code', '!=', code)
         .executeTakeFirst();
       if (clash)
-        throw conflict('profile_taken', `profile ${profile} already belongs to certificate type ${clash.code}`, 'profile');
+        throw conflict(
+          'profile_taken',
+          {
+            en: `profile ${profile} already belongs to certificate type ${clash.code}`,
+            zh: `证书模板 ${profile} 已被证书类型 ${clash.code} 使用`,
+          },
+          'profile',
+        );
       if (before.type) await tx.updateTable('certificate_types').set(row).where('code', '=', code).execute();
       else await tx.insertInto('certificate_types').values(row).execute();
       await tx.deleteFrom('prices').where('type_code', '=', code).execute();
@@ -122,9 +143,16 @@ export class StaffCatalogue {
 
   async setPaymentMethods(ctx: StaffContext, methods: unknown): Promise<PaymentMethod[]> {
     if (!Array.isArray(methods) || methods.some((m) => !METHODS.includes(m as PaymentMethod)))
-      throw invalid('payment methods: any of online, postal, bank', 'paymentMethods');
+      throw invalid(
+        {
+          en: 'payment methods: any of online, postal, bank',
+          zh: '付款方式只能是 online（网银支付）、postal（邮政汇款）、bank（银行转帐）',
+        },
+        'paymentMethods',
+      );
     const list = METHODS.filter((m) => (methods as string[]).includes(m));
-    if (list.length === 0) throw invalid('enable at least one payment method', 'paymentMethods');
+    if (list.length === 0)
+      throw invalid({ en: 'enable at least one payment method', zh: '请至少启用一种付款方式' }, 'paymentMethods');
     await this.setSetting(ctx, 'payment_methods', list, await enabledPaymentMethods(this.db));
     return list;
   }

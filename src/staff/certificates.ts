@@ -40,14 +40,15 @@ export class StaffCertificates {
 
   search(f: Omit<CertificateSearch, 'serial'> & { serial?: string }) {
     const serial = f.serial ? normaliseSerial(f.serial) : undefined;
-    if (serial !== undefined && !/^[0-9a-f]{1,40}$/.test(serial)) throw invalid('a serial is hexadecimal', 'serial');
+    if (serial !== undefined && !/^[0-9a-f]{1,40}$/.test(serial))
+      throw invalid({ en: 'a serial is hexadecimal', zh: '证书序列号须为十六进制' }, 'serial');
     return searchCertificates(this.db, { ...f, ...(serial ? { serial } : {}) });
   }
 
   async get(serial: string): Promise<CertificateRecord> {
     const s = normaliseSerial(serial);
     const cert = /^[0-9a-f]{1,40}$/.test(s) ? await getCertificate(this.db, s) : undefined;
-    if (!cert) throw notFound(`no certificate with serial ${serial}`);
+    if (!cert) throw notFound({ en: `no certificate with serial ${serial}`, zh: `没有序列号为 ${serial} 的证书` });
     return cert;
   }
 
@@ -118,10 +119,19 @@ export class StaffCertificates {
   ): Promise<CertificateRecord> {
     const cert = await this.get(serial);
     if (!(END_ENTITY_REASONS as string[]).includes(input.reason))
-      throw invalid(`reason must be one of ${END_ENTITY_REASONS.join(', ')}`, 'reason');
+      throw invalid(
+        {
+          en: `reason must be one of ${END_ENTITY_REASONS.join(', ')}`,
+          zh: `吊销原因须为 ${END_ENTITY_REASONS.join('、')} 之一`,
+        },
+        'reason',
+      );
     const requestedBy = input.requestedBy.trim();
     if (!requestedBy || requestedBy.length > 200)
-      throw invalid('say who asked for the revocation (holder, contact, how)', 'requestedBy');
+      throw invalid(
+        { en: 'say who asked for the revocation (holder, contact, how)', zh: '请注明吊销申请人（持有人、联系方式、申请途径）' },
+        'requestedBy',
+      );
     const note = (input.note ?? '').trim().slice(0, 500);
     await writeTransaction(this.rt.storage, (tx) =>
       appendAudit(tx, [
@@ -136,7 +146,8 @@ export class StaffCertificates {
     try {
       return await this.rt.ca.revoke(cert.serial, input.reason, ctx.actor);
     } catch (e) {
-      if (e instanceof CaError && e.code === 'already_revoked') throw new StaffError(409, 'already_revoked', e.message);
+      if (e instanceof CaError && e.code === 'already_revoked')
+        throw new StaffError(409, 'already_revoked', { en: e.message, zh: `证书 ${cert.serial} 已被吊销` });
       throw e;
     }
   }

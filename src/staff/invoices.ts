@@ -21,6 +21,7 @@ import type { Runtime } from '../runtime.js';
 import type { StaffContext } from './accounts.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { renderInvoicePdf } from './invoice-pdf.js';
+import { STATE_ZH } from './orders.js';
 
 export class StaffInvoices {
   constructor(readonly rt: Runtime) {}
@@ -38,10 +39,13 @@ export class StaffInvoices {
     const existing = await invoiceForOrder(this.storage.db, orderId);
     if (existing) return existing;
     const order = await getOrder(this.storage.db, orderId);
-    if (!order) throw notFound(`no order ${orderId}`);
+    if (!order) throw notFound({ en: `no order ${orderId}`, zh: `订单 ${orderId} 不存在` });
     const payment = await paymentForOrder(this.storage.db, orderId);
     if (!payment || (!PAID_STATES.includes(order.state) && order.state !== 'refunded'))
-      throw notFound(`order ${orderId} is ${order.state}: it has no invoice`);
+      throw notFound({
+        en: `order ${orderId} is ${order.state}: it has no invoice`,
+        zh: `订单 ${orderId} ${STATE_ZH[order.state]}，没有发票`,
+      });
     return writeTransaction(this.storage, (tx) =>
       createInvoiceForPayment(tx, order, {
         channel: payment.channel,
@@ -56,8 +60,13 @@ export class StaffInvoices {
   async markMailed(ctx: StaffContext, orderId: string, carrier: string, trackingNo: string): Promise<InvoiceSummary> {
     const c = carrier.trim();
     const t = trackingNo.trim();
-    if (!c || c.length > 50) throw invalid('enter the carrier (e.g. EMS, 顺丰速运)', 'carrier');
-    if (!/^[A-Za-z0-9-]{4,40}$/.test(t)) throw invalid('enter the tracking number (4–40 letters, digits or -)', 'trackingNo');
+    if (!c || c.length > 50)
+      throw invalid({ en: 'enter the carrier (e.g. EMS, 顺丰速运)', zh: '请填写承运商（如 EMS、顺丰速运）' }, 'carrier');
+    if (!/^[A-Za-z0-9-]{4,40}$/.test(t))
+      throw invalid(
+        { en: 'enter the tracking number (4–40 letters, digits or -)', zh: '请填写运单号（4–40 位字母、数字或 -）' },
+        'trackingNo',
+      );
     const inv = await this.forOrder(orderId);
     const now = Date.now();
     await writeTransaction(this.storage, async (tx) => {
@@ -72,10 +81,13 @@ export class StaffInvoices {
         throw conflict(
           'invalid_state',
           inv.status === 'void'
-            ? 'the invoice is void (refunded)'
+            ? { en: 'the invoice is void (refunded)', zh: '该发票已作废（已退款）' }
             : inv.paper_status === 'mailed'
-              ? `already mailed (${inv.carrier} ${inv.tracking_no})`
-              : 'no paper invoice is to be mailed for this order',
+              ? {
+                  en: `already mailed (${inv.carrier} ${inv.tracking_no})`,
+                  zh: `纸质发票已寄出（${inv.carrier} ${inv.tracking_no}）`,
+                }
+              : { en: 'no paper invoice is to be mailed for this order', zh: '该订单没有需要邮寄的纸质发票' },
         );
       }
       await addOrderEvent(tx, inv.order_id, 'invoice.mailed', ctx.actor, { carrier: c, trackingNo: t, number: inv.number });

@@ -16,11 +16,26 @@ import { getHolder } from '../sa/holders.js';
 import { invoiceForOrder } from '../sa/invoices.js';
 import { addOrderEvent, getOrder, orderEvents, transitionOrder, type Order } from '../sa/orders.js';
 import { paymentForOrder } from '../sa/payments.js';
+import type { OrderState } from '../sa/schema.js';
+import { RaError } from '../ra/errors.js';
 import { fenToYuan } from '../ra/money.js';
 import { findOrderByIdOrReference, recordPayment, type PaymentOutcome } from '../ra/payment-ledger.js';
 import type { Runtime } from '../runtime.js';
 import type { StaffContext } from './accounts.js';
 import { conflict, invalid, notFound, StaffError } from './errors.js';
+
+/** Order states as the console shows them in Chinese, for error messages. */
+export const STATE_ZH: Record<OrderState, string> = {
+  awaiting_payment: '待付款',
+  paid: '已付款',
+  issuing: '签发中',
+  issued: '已签发',
+  installed: '已安装',
+  completed: '已完成',
+  cancelled: '已取消',
+  expired: '已过期',
+  refunded: '已退款',
+};
 
 export interface ConfirmInput {
   /** the remittance/transfer reference from the bank or post office */
@@ -58,7 +73,11 @@ export class StaffOrders {
 
   async find(key: string): Promise<Order> {
     const o = await findOrderByIdOrReference(this.rt.storage, key.trim());
-    if (!o) throw notFound(`no order with id or reference ${JSON.stringify(key)}`);
+    if (!o)
+      throw notFound({
+        en: `no order with id or reference ${JSON.stringify(key)}`,
+        zh: `没有编号或参考号为 ${JSON.stringify(key)} 的订单`,
+      });
     return o;
   }
 
@@ -81,14 +100,21 @@ export class StaffOrders {
   async confirmPayment(ctx: StaffContext, key: string, input: ConfirmInput): Promise<{ outcome: PaymentOutcome; order: Order }> {
     const reference = input.reference.trim();
     if (!reference || reference.length > 100)
-      throw invalid('enter the remittance/transfer reference (1–100 characters)', 'reference');
-    if (!Number.isSafeInteger(input.amountFen) || input.amountFen <= 0) throw invalid('enter the amount received', 'amount');
+      throw invalid(
+        { en: 'enter the remittance/transfer reference (1–100 characters)', zh: '请填写汇款/转帐流水号（1–100 个字符）' },
+        'reference',
+      );
+    if (!Number.isSafeInteger(input.amountFen) || input.amountFen <= 0)
+      throw invalid({ en: 'enter the amount received', zh: '请填写实收金额' }, 'amount');
     const order = await this.find(key);
     if (order.payment_method === 'online')
       throw new StaffError(
         409,
         'method_mismatch',
-        `order ${order.id} is paid online (网银支付); offline confirmation does not apply`,
+        {
+          en: `order ${order.id} is paid online (网银支付); offline confirmation does not apply`,
+          zh: `订单 ${order.id} 为网银支付，不适用线下确认到账`,
+        },
         'order',
       );
     const outcome = await recordPayment(this.rt.storage, {
@@ -99,6 +125,13 @@ export class StaffOrders {
       paidAt: input.receivedAt ?? Date.now(),
       raw: { reference, amountFen: input.amountFen, note: input.note ?? null, confirmedBy: ctx.actor, via: 'staff-console' },
       actor: ctx.actor,
+    }).catch((e: unknown) => {
+      // the ledger's refusal, in the console's languages (same code, field and details)
+      if (e instanceof RaError && e.code === 'amount_mismatch') {
+        const zh = `实收金额 ${fenToYuan(input.amountFen)} 元与订单金额 ${fenToYuan(order.amount_fen)} 元不符`;
+        throw new StaffError(422, e.code, { en: e.message, zh }, e.field, e.details);
+      }
+      throw e;
     });
     return { outcome, order: (await getOrder(this.db, order.id))! };
   }
@@ -106,7 +139,10 @@ export class StaffOrders {
   async cancel(ctx: StaffContext, key: string, reason: string): Promise<Order> {
     const order = await this.find(key);
     if (order.state !== 'awaiting_payment')
-      throw conflict('invalid_state', `order is ${order.state}; only an unpaid order can be cancelled`);
+      throw conflict('invalid_state', {
+        en: `order is ${order.state}; only an unpaid order can be cancelled`,
+        zh: `订单${STATE_ZH[order.state]}：只有待付款的订单可以取消`,
+      });
     const r = reason.trim().slice(0, 500);
     const cancelled = await this.rt.renewals.cancel(order, ctx.actor);
     if (r) {
@@ -123,34 +159,48 @@ export class StaffOrders {
     const refundReference = input.refundReference.trim();
     const reason = input.reason.trim();
     if (!refundReference || refundReference.length > 100)
-      throw invalid('enter the reference of the refund transfer', 'refundReference');
-    if (!reason || reason.length > 500) throw invalid('enter the reason for the refund', 'reason');
-    if (!Number.isSafeInteger(input.amountFen) || input.amountFen <= 0) throw invalid('enter the amount refunded', 'amount');
+      throw invalid({ en: 'enter the reference of the refund transfer', zh: '请填写退款转帐的流水号' }, 'refundReference');
+    if (!reason || reason.length > 500) throw invalid({ en: 'enter the reason for the refund', zh: '请填写退款原因' }, 'reason');
+    if (!Number.isSafeInteger(input.amountFen) || input.amountFen <= 0)
+      throw invalid({ en: 'enter the amount refunded', zh: '请填写退款金额' }, 'amount');
     const now = Date.now();
     try {
       await writeTransaction(this.rt.storage, async (tx) => {
         if (input.kind === 'order') {
           const current = (await getOrder(tx, order.id))!;
           if (current.state !== 'paid') {
+            const state = STATE_ZH[current.state];
             throw conflict(
               'invalid_state',
               ['issuing', 'issued', 'installed', 'completed'].includes(current.state)
-                ? `order is ${current.state}: the certificate has been (or is being) issued, so the order's payment is not refunded here`
-                : `order is ${current.state}: only a paid order, before issuance, can be refunded`,
+                ? {
+                    en: `order is ${current.state}: the certificate has been (or is being) issued, so the order's payment is not refunded here`,
+                    zh: `订单${state}：证书已签发（或正在签发），订单款不在此退还`,
+                  }
+                : {
+                    en: `order is ${current.state}: only a paid order, before issuance, can be refunded`,
+                    zh: `订单${state}：只有已付款且尚未签发证书的订单可以退款`,
+                  },
             );
           }
           const payment = await paymentForOrder(tx, order.id);
-          if (!payment) throw conflict('invalid_state', 'the order has no recorded payment');
+          if (!payment) throw conflict('invalid_state', { en: 'the order has no recorded payment', zh: '该订单没有收款记录' });
           if (input.amountFen !== payment.amount_fen) {
             throw new StaffError(
               422,
               'amount_mismatch',
-              `a refund returns the whole payment: ¥${fenToYuan(payment.amount_fen)}, not ¥${fenToYuan(input.amountFen)}`,
+              {
+                en: `a refund returns the whole payment: ¥${fenToYuan(payment.amount_fen)}, not ¥${fenToYuan(input.amountFen)}`,
+                zh: `退款须退还全部付款 ${fenToYuan(payment.amount_fen)} 元，而不是 ${fenToYuan(input.amountFen)} 元`,
+              },
               'amount',
             );
           }
           if (!(await transitionOrder(tx, order.id, ['paid'], 'refunded')))
-            throw conflict('invalid_state', 'the order changed state meanwhile; reload it');
+            throw conflict('invalid_state', {
+              en: 'the order changed state meanwhile; reload it',
+              zh: '订单状态已被他人更改，请刷新后重试',
+            });
           await insertRefund(tx, {
             order_id: order.id,
             kind: 'order',
@@ -191,17 +241,28 @@ export class StaffOrders {
           return;
         }
         const tradeNo = (input.tradeNo ?? '').trim();
-        if (!tradeNo) throw invalid('name the extra payment (its trade/transfer number)', 'tradeNo');
+        if (!tradeNo)
+          throw invalid(
+            { en: 'name the extra payment (its trade/transfer number)', zh: '请填写多付款的交易号/转帐流水号' },
+            'tradeNo',
+          );
         const extra = (await orderEvents(tx, order.id))
           .filter((e) => e.type === 'payment.extra')
           .map((e) => JSON.parse(e.detail) as { channel?: string; tradeNo?: string; amountFen?: number })
           .find((d) => d.tradeNo === tradeNo);
-        if (!extra) throw notFound(`order ${order.id} has no extra payment ${tradeNo}`);
+        if (!extra)
+          throw notFound({
+            en: `order ${order.id} has no extra payment ${tradeNo}`,
+            zh: `订单 ${order.id} 没有多付款 ${tradeNo}`,
+          });
         if (extra.amountFen !== input.amountFen) {
           throw new StaffError(
             422,
             'amount_mismatch',
-            `the extra payment was ¥${fenToYuan(extra.amountFen ?? 0)}: refund exactly that`,
+            {
+              en: `the extra payment was ¥${fenToYuan(extra.amountFen ?? 0)}: refund exactly that`,
+              zh: `该笔多付款为 ${fenToYuan(extra.amountFen ?? 0)} 元，请按此金额退款`,
+            },
             'amount',
           );
         }
@@ -232,7 +293,8 @@ export class StaffOrders {
         ]);
       });
     } catch (e) {
-      if (isUniqueViolation(e)) throw conflict('already_refunded', 'this payment has been refunded already');
+      if (isUniqueViolation(e))
+        throw conflict('already_refunded', { en: 'this payment has been refunded already', zh: '该笔付款已退款' });
       throw e;
     }
     return (await getOrder(this.db, order.id))!;

@@ -8,10 +8,14 @@ export const MIN_PASSWORD_LENGTH = 12;
 
 export function checkPasswordPolicy(password: string, username?: string): void {
   if (password.length < MIN_PASSWORD_LENGTH)
-    throw invalid(`the password must be at least ${MIN_PASSWORD_LENGTH} characters`, 'password');
-  if (password.length > 256) throw invalid('the password must be at most 256 characters', 'password');
+    throw invalid(
+      { en: `the password must be at least ${MIN_PASSWORD_LENGTH} characters`, zh: `密码至少 ${MIN_PASSWORD_LENGTH} 个字符` },
+      'password',
+    );
+  if (password.length > 256)
+    throw invalid({ en: 'the password must be at most 256 characters', zh: '密码最多 256 个字符' }, 'password');
   if (username && password.toLowerCase().includes(username.toLowerCase()))
-    throw invalid('the password must not contain the user name', 'password');
+    throw invalid({ en: 'the password must not contain the user name', zh: '密码不能包含用户名' }, 'password');
 }
 
 export function hashPassword(password: string): Promise<string> {

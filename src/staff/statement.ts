@@ -158,7 +158,7 @@ function parseAmount(text: string): number | undefined {
 export function parseStatement(csv: string): { entries: StatementEntry[]; errors: LineResult[] } {
   const rows = parseCsv(csv.replace(/^\uFEFF/, ''));
   const header = rows.shift();
-  if (!header) throw invalid('the statement is empty', 'file');
+  if (!header) throw invalid({ en: 'the statement is empty', zh: '对账单为空' }, 'file');
   const names = header.map((h) => h.trim().toLowerCase());
   const col = (k: keyof typeof HEADERS): number => names.findIndex((n) => HEADERS[k].includes(n));
   const idx = {
@@ -171,10 +171,17 @@ export function parseStatement(csv: string): { entries: StatementEntry[]; errors
   const missing = (['date', 'amount', 'reference'] as const).filter((k) => idx[k] < 0);
   if (missing.length)
     throw invalid(
-      `the statement's header must name the columns date, amount and reference (memo); missing: ${missing.join(', ')}`,
+      {
+        en: `the statement's header must name the columns date, amount and reference (memo); missing: ${missing.join(', ')}`,
+        zh: `对账单首行须包含 date（日期）、amount（金额）和 reference（附言）列；缺少：${missing.join('、')}`,
+      },
       'file',
     );
-  if (rows.length > MAX_STATEMENT_LINES) throw invalid(`at most ${MAX_STATEMENT_LINES} lines per import`, 'file');
+  if (rows.length > MAX_STATEMENT_LINES)
+    throw invalid(
+      { en: `at most ${MAX_STATEMENT_LINES} lines per import`, zh: `每次最多导入 ${MAX_STATEMENT_LINES} 行` },
+      'file',
+    );
   const entries: StatementEntry[] = [];
   const errors: LineResult[] = [];
   rows.forEach((r, i) => {

@@ -96,7 +96,7 @@ describe('staff console in the browser', { skip: !chromiumAvailable() && 'no /us
       await page.locator('#login_username').fill(operator.username);
       await page.locator('#login_password').fill('not-the-password');
       await page.locator('form#login button[type=submit]').click();
-      await page.getByTestId('login-error').getByText('wrong user name or password').waitFor();
+      await page.getByTestId('login-error').getByText('用户名或密码错误').waitFor();
 
       await login(page, operator, 'enrol');
       await screenshot(page, 'staff-queue');
@@ -108,10 +108,7 @@ describe('staff console in the browser', { skip: !chromiumAvailable() && 'no /us
       await page.locator('#confirm_reference').fill('ICBC-E2E-0001');
       await page.locator('#confirm_amount').fill('200.00');
       await page.locator('.ant-modal-footer .ant-btn-primary').click();
-      await page
-        .getByTestId('confirm-error')
-        .getByText(/does not match/)
-        .waitFor();
+      await page.getByTestId('confirm-error').getByText('实收金额 200.00 元与订单金额 300.00 元不符').waitFor();
       await page.locator('#confirm_amount').fill('300.00');
       await page.locator('.ant-modal-footer .ant-btn-primary').click();
       await page.getByText(`订单 ${order.id} 已确认收款`).waitFor();

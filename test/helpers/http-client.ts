@@ -12,8 +12,9 @@ export class ApiClient {
     method: string,
     path: string,
     body?: unknown,
+    extraHeaders: Record<string, string> = {},
   ): Promise<{ status: number; body: T; headers: Headers; raw: Buffer }> {
-    const headers: Record<string, string> = { origin: this.origin };
+    const headers: Record<string, string> = { origin: this.origin, ...extraHeaders };
     if (this.cookie) headers.cookie = this.cookie;
     if (this.csrf) headers['x-csrf-token'] = this.csrf;
     if (body !== undefined) headers['content-type'] = 'application/json';

@@ -15,7 +15,7 @@ import { StaffAccounts, staffView, type StaffContext } from '../../staff/account
 import { StaffAudit } from '../../staff/audit.js';
 import { StaffCatalogue, type TypeInput } from '../../staff/catalogue.js';
 import { StaffCertificates } from '../../staff/certificates.js';
-import { invalid, StaffError } from '../../staff/errors.js';
+import { invalid, StaffError, staffLang } from '../../staff/errors.js';
 import { StaffInvoices } from '../../staff/invoices.js';
 import { StaffOrders } from '../../staff/orders.js';
 import { importStatement } from '../../staff/statement.js';
@@ -49,7 +49,11 @@ function timeParam(v: string | undefined, field: string, endOfDay = false): numb
   if (!v) return undefined;
   // a bare date is a day in China time; `to` includes that whole day
   const m = /^\d{4}-\d{2}-\d{2}$/.test(v) ? Date.parse(`${v}T00:00:00+08:00`) + (endOfDay ? 86_400_000 : 0) : Date.parse(v);
-  if (Number.isNaN(m)) throw invalid(`${field} must be a date (YYYY-MM-DD) or an ISO time`, field);
+  if (Number.isNaN(m))
+    throw invalid(
+      { en: `${field} must be a date (YYYY-MM-DD) or an ISO time`, zh: `${field} 须为日期（YYYY-MM-DD）或 ISO 时间` },
+      field,
+    );
   return m;
 }
 
@@ -60,31 +64,36 @@ function listParam<T extends string>(v: string | undefined, allowed: readonly T[
     .map((s) => s.trim())
     .filter(Boolean);
   const bad = list.filter((s) => !(allowed as readonly string[]).includes(s));
-  if (bad.length) throw invalid(`${field}: unknown ${bad.join(', ')}`, field);
+  if (bad.length)
+    throw invalid({ en: `${field}: unknown ${bad.join(', ')}`, zh: `${field}：无效的取值 ${bad.join('、')}` }, field);
   return list as T[];
 }
 
 function str(b: Body | undefined, field: string, required = true): string {
   const v = b?.[field];
   if (v === undefined || v === null || v === '') {
-    if (required) throw invalid(`${field} is required`, field);
+    if (required) throw invalid({ en: `${field} is required`, zh: `${field} 为必填项` }, field);
     return '';
   }
-  if (typeof v !== 'string') throw invalid(`${field} must be text`, field);
+  if (typeof v !== 'string') throw invalid({ en: `${field} must be text`, zh: `${field} 须为文本` }, field);
   return v;
 }
 
 /** An amount as yuan text ("300.00", field `amount`) or integer fen (`amountFen`). */
 function amountOf(b: Body | undefined): number {
   if (typeof b?.amountFen === 'number') {
-    if (!Number.isSafeInteger(b.amountFen)) throw invalid('amountFen must be whole fen', 'amount');
+    if (!Number.isSafeInteger(b.amountFen))
+      throw invalid({ en: 'amountFen must be whole fen', zh: 'amountFen 须为整数（单位：分）' }, 'amount');
     return b.amountFen;
   }
   const text = str(b, 'amount');
   try {
     return yuanToFen(text.replace(/[¥￥,\s]/g, ''));
   } catch (e) {
-    throw invalid((e as Error).message, 'amount');
+    throw invalid(
+      { en: (e as Error).message, zh: `金额须以元为单位、最多两位小数（如 300.00），而不是 ${JSON.stringify(text)}` },
+      'amount',
+    );
   }
 }
 
@@ -106,11 +115,13 @@ export function registerStaffRoutes(app: FastifyInstance, rt: Runtime): void {
 
   void app.register(async (api) => {
     // StaffError → its status; anything else goes on to the server's handler (mapError, 500 …).
-    api.setErrorHandler((err: Error, _req, reply) => {
+    // Its message is in Chinese when the request's first Accept-Language is zh*, else in English.
+    api.setErrorHandler((err: Error, req, reply) => {
       if (err instanceof StaffError) {
+        const message = err.messageIn(staffLang(req.headers['accept-language']));
         return reply
           .code(err.status)
-          .send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}), ...(err.details ?? {}) });
+          .send({ error: err.code, message, ...(err.field ? { field: err.field } : {}), ...(err.details ?? {}) });
       }
       const mapped = mapError(err);
       if (mapped) return reply.code(mapped.status).send(mapped.body);
@@ -135,7 +146,8 @@ export function registerStaffRoutes(app: FastifyInstance, rt: Runtime): void {
         checkOrigin(rt, req);
         const username = str(req.body, 'username');
         const password = str(req.body, 'password');
-        if (username.length > 64 || password.length > 256) throw invalid('user name or password too long');
+        if (username.length > 64 || password.length > 256)
+          throw invalid({ en: 'user name or password too long', zh: '用户名或密码过长' });
         const { token, session, account } = await accounts.loginPassword(username, password, ip(req));
         setStaffCookie(rt, reply, token);
         if (account.totp_confirmed_at !== null) return { next: 'totp', csrfToken: session.csrf_token };
@@ -292,7 +304,8 @@ export function registerStaffRoutes(app: FastifyInstance, rt: Runtime): void {
       { schema: { tags, summary: 'Record a refund', body: { type: 'object' } }, preHandler: need('orders.refund') },
       async (req) => {
         const kind = str(req.body, 'kind');
-        if (kind !== 'order' && kind !== 'extra') throw invalid('kind must be order or extra', 'kind');
+        if (kind !== 'order' && kind !== 'extra')
+          throw invalid({ en: 'kind must be order or extra', zh: 'kind 须为 order（订单款）或 extra（多付款）' }, 'kind');
         const order = await orders.refund(ctx(req), req.params.id, {
           kind,
           tradeNo: str(req.body, 'tradeNo', false),
@@ -536,7 +549,7 @@ export function registerStaffRoutes(app: FastifyInstance, rt: Runtime): void {
       },
       async (req, reply) => {
         const roles = req.body?.roles;
-        if (!Array.isArray(roles)) throw invalid('roles must be a list', 'roles');
+        if (!Array.isArray(roles)) throw invalid({ en: 'roles must be a list', zh: 'roles 须为角色列表' }, 'roles');
         const created = await accounts.create(
           { username: str(req.body, 'username'), displayName: str(req.body, 'displayName', false), roles: roles.map(String) },
           ctx(req).actor,

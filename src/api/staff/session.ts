@@ -37,7 +37,8 @@ export function checkCsrf(req: FastifyRequest, expected: string): void {
   if (SAFE.has(req.method)) return;
   const sent = String(req.headers['x-csrf-token'] ?? '');
   const ok = sent.length === expected.length && timingSafeEqual(Buffer.from(sent), Buffer.from(expected));
-  if (!ok) throw new StaffError(403, 'csrf', 'missing or wrong x-csrf-token header');
+  if (!ok)
+    throw new StaffError(403, 'csrf', { en: 'missing or wrong x-csrf-token header', zh: '缺少 x-csrf-token 请求头或其值不正确' });
 }
 
 /** State-changing requests must come from the console's own origin (PUBLIC_URL or PORTAL_ORIGINS) when the browser says where it is. */
@@ -45,11 +46,10 @@ export function checkOrigin(rt: Runtime, req: FastifyRequest): void {
   const origin = req.headers.origin;
   if (SAFE.has(req.method) || origin === undefined) return;
   if (!rt.config.portalOrigins.includes(String(origin)))
-    throw new StaffError(
-      403,
-      'origin_not_allowed',
-      `staff requests must come from ${rt.config.portalOrigins.join(', ')}, not ${String(origin)}`,
-    );
+    throw new StaffError(403, 'origin_not_allowed', {
+      en: `staff requests must come from ${rt.config.portalOrigins.join(', ')}, not ${String(origin)}`,
+      zh: `工作台请求须来自 ${rt.config.portalOrigins.join('、')}，而不是 ${String(origin)}`,
+    });
 }
 
 /** preHandler: a full (password + TOTP) staff session holding `permission`. */
@@ -59,7 +59,10 @@ export function requireStaff(rt: Runtime, accounts: StaffAccounts, permission?: 
     const ctx = await accounts.session(req.cookies[STAFF_COOKIE]);
     checkCsrf(req, ctx.session.csrf_token);
     if (permission && !ctx.permissions.has(permission)) {
-      throw new StaffError(403, 'forbidden', `your role (${ctx.roles.join(', ')}) does not allow this (${permission})`);
+      throw new StaffError(403, 'forbidden', {
+        en: `your role (${ctx.roles.join(', ')}) does not allow this (${permission})`,
+        zh: `您的角色（${ctx.roles.join('、')}）无权执行此操作（${permission}）`,
+      });
     }
     req.staff = ctx;
   };

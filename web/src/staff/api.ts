@@ -1,5 +1,7 @@
 // The staff console's server API (docs/STAFF.md) under /api/staff/ on the same origin. The session
-// is an HttpOnly cookie (path /api/staff); state-changing requests carry the CSRF token.
+// is an HttpOnly cookie (path /api/staff); state-changing requests carry the CSRF token. Requests
+// carry the console's language as Accept-Language, so error messages come back in that language.
+import { currentLang } from './i18n';
 
 export type Role = 'operator' | 'reviewer' | 'auditor' | 'admin';
 export type OrderState =
@@ -214,7 +216,10 @@ export const setSessionLostHandler = (fn: () => void): void => {
 };
 
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+  const headers: Record<string, string> = {
+    accept: 'application/json',
+    'accept-language': currentLang() === 'zh' ? 'zh-CN' : 'en',
+  };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (csrf && method !== 'GET') headers['x-csrf-token'] = csrf;
   const res = await fetch(path, {

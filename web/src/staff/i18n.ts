@@ -439,17 +439,24 @@ export function translator(lang: Lang): T {
   };
 }
 
+// The console's current language outside React (api.ts sends it as Accept-Language): set when
+// the first language is chosen and on every switch.
+let current: Lang = 'zh';
+export const currentLang = (): Lang => current;
+
 export function initialLang(): Lang {
+  current = navigator.language.toLowerCase().startsWith('zh') ? 'zh' : 'en';
   try {
     const stored = localStorage.getItem('certdesk.staff.lang');
-    if (stored === 'zh' || stored === 'en') return stored;
+    if (stored === 'zh' || stored === 'en') current = stored;
   } catch {
     // storage unavailable
   }
-  return navigator.language.toLowerCase().startsWith('zh') ? 'zh' : 'en';
+  return current;
 }
 
 export function storeLang(l: Lang): void {
+  current = l;
   try {
     localStorage.setItem('certdesk.staff.lang', l);
   } catch {
