@@ -27,6 +27,12 @@ describe('CA keys on a PKCS#11 token', { skip }, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  /** The token's private keys as pkcs11-tool lists them, after checking that no key went to DATA_DIR. */
+  const tokenPrivateKeys = (): string => {
+    assert.ok(!existsSync(path.join(dir, 'keys')) || readdirSync(path.join(dir, 'keys')).length === 0, 'no software key files');
+    return hsm.pkcs11Tool(['--list-objects', '--login', '--pin', hsm.pin, '--token-label', hsm.token, '--type', 'privkey']);
+  };
+
   test('ca init generates all three keys on the token, none on disk', () => {
     const r = cli(
       ['ca', 'init', '--pkcs11-module', hsm.module, '--pkcs11-token', hsm.token, '--key-type', 'ec-p256', '--org', '协卡测试 CA'],
@@ -36,17 +42,7 @@ describe('CA keys on a PKCS#11 token', { skip }, () => {
     assert.match(r.stdout, /created root .*\(ec-p256, pkcs11\)/);
     assert.match(r.stdout, /created issuing .*\(ec-p256, pkcs11\)/);
     assert.match(r.stdout, /created ocsp .*\(ec-p256, pkcs11\)/);
-    assert.ok(!existsSync(path.join(dir, 'keys')) || readdirSync(path.join(dir, 'keys')).length === 0, 'no software key files');
-    const objects = hsm.pkcs11Tool([
-      '--list-objects',
-      '--login',
-      '--pin',
-      hsm.pin,
-      '--token-label',
-      hsm.token,
-      '--type',
-      'privkey',
-    ]);
+    const objects = tokenPrivateKeys();
     for (const purpose of ['root', 'issuing', 'ocsp']) assert.match(objects, new RegExp(`label:\\s+certdesk-${purpose}-`));
   });
 
@@ -80,17 +76,7 @@ describe('CA keys on a PKCS#11 token', { skip }, () => {
     const r = cli(['ca', 'rotate-responder'], env);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /rotated the OCSP responder of issuing-[0-9a-f]+: ocsp-[0-9a-f]+ \(ec-p256,/);
-    assert.ok(!existsSync(path.join(dir, 'keys')) || readdirSync(path.join(dir, 'keys')).length === 0, 'no software key files');
-    const objects = hsm.pkcs11Tool([
-      '--list-objects',
-      '--login',
-      '--pin',
-      hsm.pin,
-      '--token-label',
-      hsm.token,
-      '--type',
-      'privkey',
-    ]);
+    const objects = tokenPrivateKeys();
     assert.equal(objects.match(/label:\s+certdesk-ocsp-/g)?.length, 2, objects);
   });
 
