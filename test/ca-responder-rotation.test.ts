@@ -6,15 +6,14 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../src/api/server.js';
 import { CaError } from '../src/ca/errors.js';
 import { toPem } from '../src/pki/pem.js';
 import { verifyAuditChain } from '../src/sa/audit.js';
 import { listCas } from '../src/sa/cas.js';
 import { rotateDueResponders, rotateResponder } from '../src/jobs/responder-rotation.js';
-import { createTestCa, opensslAsync, opensslCsr, type TestCa } from './helpers/ca.js';
+import { opensslAsync, opensslCsr, type TestCa } from './helpers/ca.js';
 import { BACKENDS } from './helpers/backends.js';
+import { serveTestCa, type ServedCa } from './helpers/holder.js';
 import { cliAsync } from './helpers/cli.js';
 
 const DAY = 86_400_000;
@@ -22,27 +21,21 @@ const DAY = 86_400_000;
 for (const backend of BACKENDS) {
   describe(`OCSP responder rotation (${backend.name})`, () => {
     let ca: TestCa;
-    let app: FastifyInstance;
+    let served: ServedCa;
     let base: string;
     let files: { root: string; chain: string };
     let certFile: string;
 
     before(async () => {
-      ca = await createTestCa({ postgres: backend.postgres });
-      ({ app } = await buildServer(ca.rt, { logger: false }));
-      await app.listen({ port: 0, host: '127.0.0.1' });
-      const addr = app.server.address();
-      base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+      served = await serveTestCa({ postgres: backend.postgres });
+      ({ ca, base } = served);
       files = ca.files();
       const { csr } = opensslCsr(ca.dir, '/CN=轮换测试/O=测试/C=CN');
       const issued = await ca.rt.ca.issue({ csr, profileId: 'org-identity', actor: 'test' });
       certFile = path.join(ca.dir, 'leaf.pem');
       writeFileSync(certFile, toPem('CERTIFICATE', issued.der));
     });
-    after(async () => {
-      await app?.close();
-      await ca?.cleanup();
-    });
+    after(async () => served?.close());
 
     /** Asks the server with `openssl ocsp` (which verifies the response); returns the response DER. */
     const ask = async (): Promise<Buffer> => {

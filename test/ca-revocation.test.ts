@@ -4,12 +4,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../src/api/server.js';
 import * as der from '../src/pki/der.js';
 import { toPem } from '../src/pki/pem.js';
-import { createTestCa, openssl, opensslAsync, opensslCsr, type TestCa } from './helpers/ca.js';
+import { openssl, opensslAsync, opensslCsr, type TestCa } from './helpers/ca.js';
 import { BACKENDS } from './helpers/backends.js';
+import { serveTestCa, type ServedCa } from './helpers/holder.js';
 import { cliAsync } from './helpers/cli.js';
 
 /** openssl ocsp as a relying party would run it; resolves with its combined output. */
@@ -20,7 +19,7 @@ async function ocspCheck(files: { root: string; chain: string }, certFile: strin
 for (const backend of BACKENDS) {
   describe(`revocation, OCSP and CRL (${backend.name})`, () => {
     let ca: TestCa;
-    let app: FastifyInstance;
+    let served: ServedCa;
     let base: string;
     let files: { root: string; chain: string };
     const issue = async (cn: string): Promise<{ file: string; serial: string }> => {
@@ -32,17 +31,11 @@ for (const backend of BACKENDS) {
     };
 
     before(async () => {
-      ca = await createTestCa({ postgres: backend.postgres });
-      ({ app } = await buildServer(ca.rt, { logger: false }));
-      await app.listen({ port: 0, host: '127.0.0.1' });
-      const addr = app.server.address();
-      base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+      served = await serveTestCa({ postgres: backend.postgres });
+      ({ ca, base } = served);
       files = ca.files();
     });
-    after(async () => {
-      await app?.close();
-      await ca?.cleanup();
-    });
+    after(async () => served?.close());
 
     test('OCSP says good, then revoked with reason and time after a CLI revocation in another process', async () => {
       const c = await issue('吊销测试');

@@ -3,6 +3,7 @@
 // entries were cut off the end of the chain since — something the chain cannot show by itself.
 import type { Runtime } from '../runtime.js';
 import { auditHead, formatCheckpoint } from '../sa/audit.js';
+import { runPeriodically } from './periodic.js';
 
 export function startAuditCheckpoints(
   rt: Runtime,
@@ -10,18 +11,15 @@ export function startAuditCheckpoints(
   intervalMs = 3600_000,
 ): () => void {
   let last: string | undefined;
-  const tick = async (): Promise<void> => {
-    try {
+  return runPeriodically(
+    intervalMs,
+    async () => {
       const head = await auditHead(rt.storage.db);
       const checkpoint = head ? formatCheckpoint(head) : undefined;
       if (checkpoint && checkpoint !== last) log('audit checkpoint', { checkpoint });
       last = checkpoint;
-    } catch (e) {
-      log('audit checkpoint failed', {}, e);
-    }
-  };
-  void tick();
-  const timer = setInterval(() => void tick(), intervalMs);
-  timer.unref();
-  return () => clearInterval(timer);
+    },
+    (e) => log('audit checkpoint failed', {}, e),
+    { atStart: true },
+  );
 }

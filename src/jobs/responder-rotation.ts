@@ -5,6 +5,7 @@ import type { LoadedCa } from '../ca/authority.js';
 import { CaError } from '../ca/errors.js';
 import type { Runtime } from '../runtime.js';
 import type { KeyRef } from '../signer/signer.js';
+import { runPeriodically } from './periodic.js';
 
 const DAY_MS = 86_400_000;
 
@@ -40,23 +41,15 @@ export async function rotateDueResponders(rt: Runtime, actor: string, now = Date
 }
 
 export function startResponderRotation(rt: Runtime, log: (msg: string, err?: unknown) => void, intervalMs = 60_000): () => void {
-  let running = false;
-  const tick = async (): Promise<void> => {
-    if (running) return;
-    running = true;
-    try {
+  return runPeriodically(
+    intervalMs,
+    async () => {
       for (const r of await rotateDueResponders(rt, 'system:responder-rotation'))
         log(
           `OCSP responder rotated: ${r.record.id} for ${r.record.parent_id}, valid until ${new Date(r.record.not_after).toISOString()}`,
         );
-    } catch (e) {
-      log('OCSP responder rotation failed', e);
-    } finally {
-      running = false;
-    }
-  };
-  void tick();
-  const timer = setInterval(() => void tick(), intervalMs);
-  timer.unref();
-  return () => clearInterval(timer);
+    },
+    (e) => log('OCSP responder rotation failed', e),
+    { atStart: true },
+  );
 }
