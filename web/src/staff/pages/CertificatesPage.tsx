@@ -171,9 +171,7 @@ export default function CertificatesPage({ openSerial }: { openSerial: string | 
       <Table<CertificateRow>
         size="small"
         rowKey="serial"
-        loading={list.loading}
-        dataSource={list.data?.items ?? []}
-        pagination={{ ...list.pagination, showTotal: (n) => t('total', { n }) }}
+        {...list.tableProps}
         onRow={(c) => ({ onClick: () => go(`/certificates/${c.serial}`), style: { cursor: 'pointer' } })}
         columns={[
           { title: t('serial'), dataIndex: 'serial', render: (v: string) => <span className="sc-mono">{v}</span> },

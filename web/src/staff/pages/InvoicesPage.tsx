@@ -79,9 +79,7 @@ export default function InvoicesPage() {
       <Table<Invoice>
         size="small"
         rowKey="number"
-        loading={list.loading}
-        dataSource={list.data?.items ?? []}
-        pagination={{ ...list.pagination, showTotal: (n) => t('total', { n }) }}
+        {...list.tableProps}
         columns={[
           { title: t('paidAt'), dataIndex: 'paidAt', width: 140, render: fmtTime },
           { title: t('invoiceNumber'), dataIndex: 'number' },

@@ -369,9 +369,7 @@ export default function OrdersPage({ openId }: { openId: string | undefined }) {
       <Table<Order>
         size="small"
         rowKey="id"
-        loading={list.loading}
-        dataSource={list.data?.items ?? []}
-        pagination={{ ...list.pagination, showTotal: (n) => t('total', { n }) }}
+        {...list.tableProps}
         onRow={(o) => ({ onClick: () => go(`/orders/${encodeURIComponent(o.id)}`), style: { cursor: 'pointer' } })}
         columns={[
           { title: t('createdAt'), dataIndex: 'createdAt', width: 140, render: fmtTime },

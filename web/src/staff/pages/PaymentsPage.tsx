@@ -200,9 +200,7 @@ export default function PaymentsPage() {
         <Table<Order>
           size="small"
           rowKey="id"
-          loading={list.loading}
-          dataSource={list.data?.items ?? []}
-          pagination={{ ...list.pagination, showTotal: (n) => t('total', { n }) }}
+          {...list.tableProps}
           columns={[
             { title: t('createdAt'), dataIndex: 'createdAt', width: 140, render: fmtTime },
             { title: t('order'), dataIndex: 'id', render: (v: string) => <a href={`#/orders/${encodeURIComponent(v)}`}>{v}</a> },

@@ -21,8 +21,9 @@ export function StateTag({ state }: { state: OrderState }) {
   return <Tag color={STATE_COLORS[state]}>{t(`state.${state}`)}</Tag>;
 }
 
-/** Loads a server-paged list; reloads when `deps` or the page change. */
+/** Loads a server-paged list; reloads when `deps` or the page change. `tableProps` go on the antd Table. */
 export function usePaged<T>(load: (page: number, pageSize: number) => Promise<Paged<T>>, deps: unknown[]) {
+  const { t } = useI18n();
   const [page, setPage] = useState(1);
   const [pageSize, setPageSize] = useState(20);
   const [data, setData] = useState<Paged<T> | null>(null);
@@ -43,14 +44,19 @@ export function usePaged<T>(load: (page: number, pageSize: number) => Promise<Pa
     loading,
     error,
     reload,
-    pagination: {
-      current: page,
-      pageSize,
-      total: data?.total ?? 0,
-      showSizeChanger: true,
-      onChange: (p: number, s: number) => {
-        setPage(p);
-        setPageSize(s);
+    tableProps: {
+      loading,
+      dataSource: data?.items ?? [],
+      pagination: {
+        current: page,
+        pageSize,
+        total: data?.total ?? 0,
+        showSizeChanger: true,
+        showTotal: (n: number) => t('total', { n }),
+        onChange: (p: number, s: number) => {
+          setPage(p);
+          setPageSize(s);
+        },
       },
     },
   };
