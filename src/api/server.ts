@@ -35,7 +35,9 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
             redact: ['req.headers.cookie', 'req.headers.authorization', 'req.headers["x-csrf-token"]'],
           },
     bodyLimit: 1024 * 1024,
-    trustProxy: false,
+    // behind nginx (docs/deploy/nginx-certdesk.conf) the client's address comes from X-Forwarded-For,
+    // but only from the proxies named in TRUST_PROXY
+    trustProxy: rt.config.trustProxy.length > 0 ? rt.config.trustProxy : false,
     // A GET OCSP request whose path is not even a valid URL is still an OCSP request: answer in OCSP.
     frameworkErrors: (err, req, res) => {
       const reply = res as unknown as FastifyReply;

@@ -2,6 +2,7 @@
 // ("Configuration"); this is the only place that reads process.env.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 export interface Config {
@@ -28,6 +29,8 @@ export interface Config {
   internalUrl: string;
   /** web origins allowed to use the portal API (PUBLIC_URL's origin is always allowed) */
   portalOrigins: string[];
+  /** addresses (or CIDR ranges) of the TLS proxies in front, whose X-Forwarded-For names the client */
+  trustProxy: string[];
   productName: string;
   /** the key assistant's base URL as the holder's browser reaches it */
   agentUrl: string;
@@ -90,6 +93,15 @@ function originVar(name: string, v: string): string {
   throw new ConfigError(`${name}: ${JSON.stringify(v)} is not an origin (scheme://host[:port])`);
 }
 
+/** An IPv4/IPv6 address or CIDR range (what Fastify's trustProxy takes). */
+function addressVar(name: string, v: string): string {
+  const [addr, bits, extra] = v.split('/');
+  const family = isIP(addr ?? '');
+  const max = family === 4 ? 32 : 128;
+  if (family && extra === undefined && (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= max))) return v;
+  throw new ConfigError(`${name}: ${JSON.stringify(v)} is not an IP address or CIDR range`);
+}
+
 function boolVar(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
@@ -132,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pkcs11PinEnv: env.PKCS11_PIN_ENV || 'PKCS11_PIN',
     internalUrl: (env.INTERNAL_URL || `http://127.0.0.1:${port}`).replace(/\/+$/, ''),
     portalOrigins: [new URL(publicUrl).origin, ...listVar(env, 'PORTAL_ORIGINS').map((o) => originVar('PORTAL_ORIGINS', o))],
+    trustProxy: listVar(env, 'TRUST_PROXY').map((a) => addressVar('TRUST_PROXY', a)),
     productName: env.PRODUCT_NAME || 'UNITrust 证书自助服务系统',
     agentUrl: (env.AGENT_URL || 'http://127.0.0.1:51234').replace(/\/+$/, ''),
     portalIdleMinutes: intVar(env, 'PORTAL_IDLE_MINUTES', 15, 1, 24 * 60),

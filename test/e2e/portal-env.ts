@@ -1,5 +1,6 @@
 // The real thing for the end-to-end tests: certdesk's server (buildServer, in this process, serving
-// the built web/dist) on http://portal.test:PORT with a test CA, the key assistant as a child process
+// the built web/dist) on http://portal.test:PORT — or, with `https`, behind nginx on
+// https://portal.test:PORT as deployed (test/helpers/tls-proxy.ts) — with a test CA, the key assistant as a child process
 // (`certdesk agent`) with soft tokens — or SoftHSM2 tokens through PKCS#11 (`tokenKind: 'pkcs11'`) —
 // holding certificates from that CA, and Chromium. Also the page steps the tests share.
 import assert from 'node:assert/strict';
@@ -31,6 +32,7 @@ import {
 import { createTestCa, type TestCa } from '../helpers/ca.js';
 import { cliAsync } from '../helpers/cli.js';
 import { createSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
+import { startTlsProxy, type TlsProxy } from '../helpers/tls-proxy.js';
 
 export const PIN = '135790';
 
@@ -51,7 +53,7 @@ export interface KeyOnDisk {
 export interface PortalEnv {
   ca: TestCa;
   app: FastifyInstance;
-  /** http://portal.test:PORT (the browser's view) */
+  /** http://portal.test:PORT, or https://portal.test:PORT through nginx (the browser's view) */
   origin: string;
   /** http://127.0.0.1:PORT (this process's view) */
   base: string;
@@ -62,6 +64,13 @@ export interface PortalEnv {
   tokenKind: TokenKind;
   /** the SoftHSM2 environment the assistant uses (tokenKind 'pkcs11' only) */
   hsm?: SoftHsm;
+  /** nginx in front of the server (`https` only) */
+  tls?: TlsProxy;
+  /**
+   * Chromium flags for this portal: with `https`, trust the proxy's certificate by its pin and treat
+   * the portal's address as public, as a CA's site on the internet is (Local Network Access applies)
+   */
+  browserArgs: string[];
   /** kills the assistant (SIGKILL: an open event stream keeps SIGTERM from ending it) and starts it again */
   restartAgent(env?: Record<string, string>): Promise<AgentProcess>;
   /**
@@ -77,6 +86,8 @@ export async function startPortalEnv(o: {
   agentEnv?: Record<string, string>;
   /** where the assistant keeps the keys: soft token files (default) or SoftHSM2 through PKCS#11 */
   tokenKind?: TokenKind;
+  /** serve the portal through nginx over HTTPS on a public address (docs/deploy/nginx-certdesk.conf) */
+  https?: boolean;
 }): Promise<PortalEnv> {
   buildWeb();
   const tokenKind = o.tokenKind ?? 'soft';
@@ -86,13 +97,19 @@ export async function startPortalEnv(o: {
   const hsm = tokenKind === 'pkcs11' ? createSoftHsm({ tokens: ['empty'], pin: PIN }) : undefined;
   const port = await freePort();
   const agentPort = await freePort();
-  const origin = `http://${PORTAL_HOST}:${port}`;
+  const tlsPort = o.https ? await freePort() : undefined;
+  const origin = tlsPort ? `https://${PORTAL_HOST}:${tlsPort}` : `http://${PORTAL_HOST}:${port}`;
   const ca = await createTestCa({
     port,
-    env: { PUBLIC_URL: origin, AGENT_URL: `http://127.0.0.1:${agentPort}` },
+    env: {
+      PUBLIC_URL: origin,
+      AGENT_URL: `http://127.0.0.1:${agentPort}`,
+      ...(tlsPort ? { TRUST_PROXY: '127.0.0.1' } : {}),
+    },
   });
   const { app } = await buildServer(ca.rt, { logger: false });
   await app.listen({ port, host: '127.0.0.1' });
+  const tls = tlsPort ? await startTlsProxy({ host: PORTAL_HOST, port: tlsPort, upstreamPort: port }) : undefined;
   const keys = new Map<string, KeyOnDisk>();
   const addKey = async (label: string, days: number): Promise<KeyOnDisk> => {
     let k: KeyOnDisk;
@@ -135,6 +152,10 @@ export async function startPortalEnv(o: {
     dir,
     tokenKind,
     hsm,
+    tls,
+    browserArgs: tls
+      ? [`--ignore-certificate-errors-spki-list=${tls.spkiPin}`, `--ip-address-space-overrides=127.0.0.1:${tls.port}=public`]
+      : [],
     async restartAgent(e) {
       if (env.agent.proc.exitCode === null && env.agent.proc.signalCode === null) env.agent.proc.kill('SIGKILL');
       await env.agent.exited;
@@ -145,6 +166,7 @@ export async function startPortalEnv(o: {
     async close() {
       if (env.agent.proc.exitCode === null && env.agent.proc.signalCode === null) env.agent.proc.kill('SIGKILL');
       await env.agent.exited;
+      await tls?.close();
       await app.close();
       await ca.cleanup();
       await hsm?.cleanup();
@@ -154,8 +176,9 @@ export async function startPortalEnv(o: {
   return env;
 }
 
-export async function openBrowser(): Promise<BrowserSession> {
-  return launchBrowser();
+/** Chromium for this portal (with `env`: its flags — the HTTPS portal's certificate pin, its public address). */
+export async function openBrowser(env?: PortalEnv, o: { locale?: string } = {}): Promise<BrowserSession> {
+  return launchBrowser({ extraArgs: env?.browserArgs, locale: o.locale });
 }
 
 /** The 登录系统 flow in the page: connect (a click), choose the key's certificate, PIN in the assistant's window. */

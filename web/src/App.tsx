@@ -39,6 +39,9 @@ const theme = {
   },
 };
 
+// antd spaces out two-character Chinese labels ("确 认"); the seed's labels read 确认, 登录系统.
+const BUTTON = { autoInsertSpace: false };
+
 function makeAgent(config: PortalConfig): AgentClient | null {
   try {
     return new AgentClient(config.agentUrl);
@@ -153,7 +156,7 @@ export default function App() {
 
   return (
     <I18nContext.Provider value={i18n}>
-      <ConfigProvider locale={lang === 'zh' ? zhCN : enUS} theme={theme}>
+      <ConfigProvider locale={lang === 'zh' ? zhCN : enUS} theme={theme} button={BUTTON}>
         <AntApp>
           <AppContext.Provider value={state}>
             {ready ? (

@@ -197,7 +197,7 @@ export default function StaffApp() {
 
   return (
     <I18nContext.Provider value={i18n}>
-      <ConfigProvider locale={lang === 'zh' ? zhCN : enUS} theme={theme}>
+      <ConfigProvider locale={lang === 'zh' ? zhCN : enUS} theme={theme} button={{ autoInsertSpace: false }}>
         <AntApp>
           {!ready ? (
             <Space style={{ width: '100%', justifyContent: 'center', padding: 120 }}>
