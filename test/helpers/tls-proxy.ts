@@ -80,7 +80,8 @@ export async function startTlsProxy(o: { host: string; port: number; upstreamPor
     .replaceAll('/etc/ssl/certdesk/portal.example.cn.key', key)
     .replaceAll('portal.example.cn', o.host)
     .replaceAll('127.0.0.1:8080', `127.0.0.1:${o.upstreamPort}`);
-  if (site.includes('8080') || site.includes('example.cn')) throw new Error('docs/deploy/nginx-certdesk.conf changed shape');
+  const directives = site.replace(/#.*$/gm, '');
+  if (/8080|example\.cn|listen 443/.test(directives)) throw new Error('docs/deploy/nginx-certdesk.conf changed shape');
   writeFileSync(path.join(dir, 'site.conf'), site);
   for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(path.join(dir, d));
   // nginx started as root hands its workers to `nobody`, who could not read this private dir

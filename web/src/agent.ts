@@ -136,9 +136,13 @@ export function agentOrigin(url: string): string {
   return u.origin;
 }
 
-/** What the browser says about reaching apps on this device (Chrome's Local Network Access). */
+/**
+ * What the browser says about reaching apps on this device (Chrome's Local Network Access). The
+ * assistant is on loopback: Chromium 156 keeps that as `loopback-network` (site setting "Apps on
+ * device"), apart from `local-network` (other devices); `local-network-access` is the older name.
+ */
 export async function localAccessPermission(): Promise<PermissionState | 'unknown'> {
-  const names = ['local-network-access', 'loopback-network', 'local-network'];
+  const names = ['loopback-network', 'local-network-access', 'local-network'];
   for (const name of names) {
     try {
       const st = await navigator.permissions.query({ name: name as PermissionName });
@@ -247,6 +251,11 @@ export class AgentClient {
       if (e instanceof AgentError && e.status === 404) return undefined;
       throw e;
     }
+  }
+
+  /** This portal's renewal journals on this computer (the assistant lists only the calling origin's). */
+  async renewals(): Promise<RenewalView[]> {
+    return (await this.call<{ renewals: RenewalView[] }>('GET', '/v1/renewals')).renewals;
   }
 
   postCertificate(orderId: string, token: string, certificate: string): Promise<RenewalView & { approvalRequired: boolean }> {

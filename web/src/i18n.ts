@@ -32,7 +32,7 @@ const zh = {
   loginStep2Text: '点击下方按钮，本网站将读取您 UKey 中的证书列表（不需要密码）。',
   loginLnaTitle: '浏览器可能会询问权限',
   loginLnaText:
-    '首次连接时，浏览器可能提示“是否允许本网站访问此设备上的其他应用和服务”。协卡助手是您电脑上的程序，本网站需要与它通信才能读取证书，请选择“允许”。',
+    '首次连接时，浏览器会提示“{site} 想要：访问此设备上的其他应用和服务”。协卡助手是您电脑上的程序，本网站需要与它通信才能读取证书，请点击“允许”。',
   connectAgent: '连接协卡助手',
   reconnectAgent: '重新连接',
   connecting: '正在连接协卡助手…',
@@ -40,10 +40,15 @@ const zh = {
   agentUnreachableText: '请按以下顺序检查：',
   agentUnreachable1: '协卡助手是否已安装并正在运行（运行后可在浏览器中打开 {url} 查看 UKey 管理页面）。',
   agentUnreachable2:
-    '浏览器是否阻止了本网站访问本机应用：点击地址栏左侧的“查看网站信息”图标，将“访问此设备上的其他应用和服务”（或“本地网络访问”）设为“允许”，然后点击“重新连接”。',
+    '浏览器是否阻止了本网站访问本机应用：点击地址栏左侧的“查看网站信息”图标，将“设备上的应用”设为“允许”，然后点击“重新连接”。',
   agentUnreachable3: '如仍无法连接，请关闭浏览器后重新打开，或拨打客服热线。',
-  agentDenied:
-    '浏览器目前不允许本网站“访问此设备上的其他应用和服务”，因此可能无法连接协卡助手。请点击地址栏左侧的“查看网站信息”图标，将此项设为“允许”，然后点击“重新连接”。',
+  agentBlockedTitle: '浏览器未允许本网站连接协卡助手',
+  agentDenied: '浏览器已屏蔽本网站“访问此设备上的其他应用和服务”，因此无法连接您电脑上的协卡助手。请这样允许：',
+  agentDenied1: '点击地址栏左侧的“查看网站信息”图标（也可在浏览器设置的“网站设置”中找到本网站）。',
+  agentDenied2: '在“权限”中找到“设备上的应用”，将它设为“允许”。',
+  agentDenied3: '回到本页，点击“重新连接”。',
+  agentDismissed:
+    '浏览器询问“{site} 想要：访问此设备上的其他应用和服务”时未得到允许（提示被关闭，或被浏览器自动拦截）。请点击“重新连接”，并在浏览器的提示中点击“允许”。',
   agentDownload: '下载并安装协卡助手',
   agentDownloadNone: '如尚未安装协卡助手，请向证书服务网点索取安装程序。',
   agentOriginNotAllowed: '您电脑上的协卡助手未授权本网站（{origin}）使用。请重新安装本认证机构提供的协卡助手。',
@@ -247,8 +252,8 @@ const zh = {
   paySuccess: '支付成功',
   paySuccessText: '您的款项已到账，现在可以更新证书。',
   goUpdate: '进入证书更新',
-  continueUpdate: '继续证书更新',
-  updateUnfinished: '证书更新尚未完成，请继续。已支付的订单不会重复收费。',
+  updateUnfinishedTitle: '证书更新尚未完成',
+  updateUnfinished: '协卡助手还有步骤未完成，请插入 UKey 后点击“继续更新”。已支付的订单不会重复收费。',
   orderCompleted: '更新成功',
   orderCompletedText: '此订单已完成，新证书已写入 UKey。',
   orderClosed: '此订单已结束（{state}）。',
@@ -351,7 +356,7 @@ const en: Record<MessageKey, string> = {
   loginStep2Text: 'Press the button below: this site reads the list of certificates on your keys (no PIN needed).',
   loginLnaTitle: 'Your browser may ask for permission',
   loginLnaText:
-    'The first time, the browser may ask whether to allow this site to "access other apps and services on this device". The key assistant is a program on your computer and this site must talk to it to read your certificates: choose "Allow".',
+    'The first time, the browser asks: "{site} wants to: Access other apps and services on this device". The key assistant is a program on your computer and this site must talk to it to read your certificates: choose "Allow".',
   connectAgent: 'Connect to the key assistant',
   reconnectAgent: 'Connect again',
   connecting: 'Connecting to the key assistant…',
@@ -359,10 +364,17 @@ const en: Record<MessageKey, string> = {
   agentUnreachableText: 'Please check, in this order:',
   agentUnreachable1: 'Is the key assistant installed and running? (When it runs, {url} shows its key management page.)',
   agentUnreachable2:
-    'Did the browser block this site from reaching apps on this device? Click the site information icon left of the address bar, set "Access other apps and services on this device" (or "Local network access") to "Allow", then press "Connect again".',
+    'Did the browser block this site from reaching apps on this device? Click the "View site information" icon left of the address bar, set "Apps on device" to "Allow", then press "Connect again".',
   agentUnreachable3: 'If it still fails, restart the browser or call the help line.',
+  agentBlockedTitle: 'The browser has not allowed this site to reach the key assistant',
   agentDenied:
-    'The browser does not currently allow this site to "access other apps and services on this device", which keeps it from reaching the key assistant. Click the site information icon left of the address bar, set that to "Allow", then press "Connect again".',
+    'Your browser blocks this site from "Access other apps and services on this device", so it cannot reach the key assistant on your computer. To allow it:',
+  agentDenied1:
+    'Click the "View site information" icon left of the address bar (or find this site in the browser\'s "Site settings").',
+  agentDenied2: 'Under "Permissions", set "Apps on device" to "Allow".',
+  agentDenied3: 'Come back to this page and press "Connect again".',
+  agentDismissed:
+    'When the browser asked "{site} wants to: Access other apps and services on this device", it was not allowed (the question was closed, or the browser blocked it by itself). Press "Connect again" and choose "Allow" in the browser\'s question.',
   agentDownload: 'Download and install the key assistant',
   agentDownloadNone: 'If the key assistant is not installed, ask a service point for the installer.',
   agentOriginNotAllowed:
@@ -572,8 +584,9 @@ const en: Record<MessageKey, string> = {
   paySuccess: 'Payment successful',
   paySuccessText: 'Your payment has been received; you can now renew the certificate.',
   goUpdate: 'Go to the update',
-  continueUpdate: 'Continue the update',
-  updateUnfinished: 'The certificate update is not finished; please continue. A paid order is never charged again.',
+  updateUnfinishedTitle: 'The certificate update is not finished',
+  updateUnfinished:
+    'The key assistant still has steps to finish: insert your key and press "Continue". A paid order is never charged again.',
   orderCompleted: 'Renewal successful',
   orderCompletedText: 'This order is complete; the new certificate is on your key.',
   orderClosed: 'This order is closed ({state}).',

@@ -21,6 +21,7 @@ import { agentErrorText, errorText } from '../errors';
 import { fmtDate } from '../format';
 import { useI18n } from '../i18n';
 import { useApp } from '../state';
+import AgentUnreachable, { type LocalAccess } from '../components/AgentUnreachable';
 
 interface Row {
   key: string;
@@ -32,7 +33,7 @@ type ConnectState =
   | { kind: 'idle' }
   | { kind: 'connecting' }
   | { kind: 'connected' }
-  | { kind: 'unreachable'; denied: boolean }
+  | { kind: 'unreachable'; permission: LocalAccess }
   | { kind: 'origin' }
   | { kind: 'error'; text: string };
 
@@ -73,10 +74,9 @@ export default function LoginPage() {
     } catch (e) {
       app.setAgentConnected(false);
       if (e instanceof AgentError && e.status === 0) {
-        const perm = await localAccessPermission();
         // A failed fetch looks the same whether the assistant is not running or the browser blocked
-        // it; when the browser reports the permission as denied, that is said first.
-        setConn({ kind: 'unreachable', denied: perm === 'denied' });
+        // it: the permission's state tells them apart.
+        setConn({ kind: 'unreachable', permission: await localAccessPermission() });
       } else if (e instanceof AgentError && e.code === 'origin_not_allowed') setConn({ kind: 'origin' });
       else setConn({ kind: 'error', text: errorText(t, e) });
     }
@@ -188,7 +188,14 @@ export default function LoginPage() {
         </ol>
         {conn.kind !== 'connected' && (
           <>
-            <Alert className="cd-gap" type="info" showIcon title={t('loginLnaTitle')} description={t('loginLnaText')} />
+            <Alert
+              className="cd-gap"
+              type="info"
+              showIcon
+              title={t('loginLnaTitle')}
+              description={t('loginLnaText', { site: window.location.host })}
+              data-testid="lna-note"
+            />
             <Button
               type="primary"
               size="large"
@@ -202,25 +209,10 @@ export default function LoginPage() {
           </>
         )}
         {conn.kind === 'unreachable' && (
-          <Alert
-            className="cd-gap-top"
-            type="error"
-            showIcon
-            role="alert"
-            data-testid="agent-unreachable"
-            title={t('agentUnreachableTitle')}
-            description={
-              <>
-                {conn.denied && <p data-testid="agent-denied">{t('agentDenied')}</p>}
-                <div>{t('agentUnreachableText')}</div>
-                <ol className="cd-list">
-                  <li>{t('agentUnreachable1', { url: agentPage })}</li>
-                  {!conn.denied && <li>{t('agentUnreachable2')}</li>}
-                  <li>{t('agentUnreachable3')}</li>
-                </ol>
-                <DownloadLink url={config.agentDownloadUrl} />
-              </>
-            }
+          <AgentUnreachable
+            permission={conn.permission}
+            agentUrl={agentPage}
+            download={<DownloadLink url={config.agentDownloadUrl} />}
           />
         )}
         {conn.kind === 'origin' && (
