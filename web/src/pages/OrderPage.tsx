@@ -3,11 +3,12 @@
 import { type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
 import { Alert, Button, Card, Descriptions, Popconfirm, Result, Space, Spin, Tag, Timeline, Typography } from 'antd';
 import { ClockCircleOutlined } from '@ant-design/icons';
-import { api, UPDATE_STATES, type Order, type OrderInvoice, type OrderState } from '../api';
+import { api, type Order, type OrderInvoice, type OrderState } from '../api';
 import { errorText } from '../errors';
 import { fmtDate, fmtTime, money, termLabel } from '../format';
 import { hasKey, useI18n, type MessageKey, type Translate } from '../i18n';
 import { navigate } from '../router';
+import { updateUnfinished, useUnfinishedInstalls } from '../unfinished';
 
 const POLL_MS = 4000;
 /** how long an online order is polled after the page opens (the return from the gateway) */
@@ -161,6 +162,7 @@ export default function OrderPage({ orderId }: { orderId: string }) {
   const [busy, setBusy] = useState<'pay' | 'cancel' | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
   const opened = useRef(Date.now());
+  const unfinished = useUnfinishedInstalls();
 
   const load = useCallback(async () => {
     try {
@@ -297,16 +299,32 @@ export default function OrderPage({ orderId }: { orderId: string }) {
         </Space>
       </Card>
     );
-  } else if (UPDATE_STATES.includes(s)) {
+  } else if (s === 'paid' && !unfinished.has(order.id)) {
     head = (
       <Result
         status="success"
-        title={s === 'paid' ? t('paySuccess') : t(`state.${s}` as MessageKey)}
-        subTitle={s === 'paid' ? t('paySuccessText') : t('updateUnfinished')}
+        title={t('paySuccess')}
+        subTitle={t('paySuccessText')}
         data-testid="paid"
         extra={
           <Button type="primary" size="large" onClick={() => navigate(`/orders/${order.id}/update`)} data-testid="go-update">
-            {s === 'paid' ? t('goUpdate') : t('continueUpdate')}
+            {t('goUpdate')}
+          </Button>
+        }
+      />
+    );
+  } else if (updateUnfinished(order, unfinished)) {
+    // Paid and under way — the server may even call it completed while the assistant still has
+    // the old pair to retire: never 更新成功 before the key is done.
+    head = (
+      <Result
+        status="warning"
+        title={t('updateUnfinishedTitle')}
+        subTitle={t('updateUnfinished')}
+        data-testid="update-unfinished"
+        extra={
+          <Button type="primary" size="large" onClick={() => navigate(`/orders/${order.id}/update`)} data-testid="go-update">
+            {t('resumeUpdate')}
           </Button>
         }
       />

@@ -1,16 +1,18 @@
 // 订单查询: the holder's orders, newest first; a row opens the order.
 import { useCallback, useEffect, useState } from 'react';
-import { Button, Card, Result, Table } from 'antd';
+import { Button, Card, Result, Space, Table, Tag } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { api, type Order } from '../api';
 import { errorText } from '../errors';
 import { fmtTime, money } from '../format';
 import { useI18n } from '../i18n';
 import { navigate } from '../router';
+import { updateUnfinished, useUnfinishedInstalls } from '../unfinished';
 import { payMethodText, StateTag } from './OrderPage';
 
 export function OrdersTable({ orders, loading }: { orders: Order[]; loading?: boolean }) {
   const { t, lang } = useI18n();
+  const unfinished = useUnfinishedInstalls();
   const columns: ColumnsType<Order> = [
     { title: t('colOrderId'), dataIndex: 'id', key: 'id', render: (id: string) => <a href={`#/orders/${id}`}>{id}</a> },
     { title: t('colCreatedAt'), dataIndex: 'createdAt', key: 'createdAt', render: (v: string) => fmtTime(lang, v) },
@@ -23,7 +25,21 @@ export function OrdersTable({ orders, loading }: { orders: Order[]; loading?: bo
       key: 'method',
       render: (m: Order['paymentMethod']) => payMethodText(t, m),
     },
-    { title: t('colState'), dataIndex: 'state', key: 'state', render: (s: Order['state']) => <StateTag state={s} /> },
+    {
+      title: t('colState'),
+      key: 'state',
+      render: (_, o) =>
+        updateUnfinished(o, unfinished) ? (
+          <Space size={4} wrap>
+            {o.state === 'completed' ? <Tag color="orange">{t('updateUnfinishedTitle')}</Tag> : <StateTag state={o.state} />}
+            <a href={`#/orders/${o.id}/update`} onClick={(e) => e.stopPropagation()} data-testid={`resume-${o.id}`}>
+              {t('resumeUpdate')}
+            </a>
+          </Space>
+        ) : (
+          <StateTag state={o.state} />
+        ),
+    },
   ];
   return (
     <Table<Order>

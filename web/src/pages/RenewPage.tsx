@@ -9,6 +9,7 @@ import { fmtDate, money, termLabel } from '../format';
 import { hasKey, useI18n, type MessageKey } from '../i18n';
 import { navigate } from '../router';
 import { useApp } from '../state';
+import { updateUnfinished, useUnfinishedInstalls } from '../unfinished';
 
 // The server's rules (docs/PORTAL-API.md), checked here first for a message beside the field.
 // Landlines: 5–8 digits after the area code, so service numbers such as 021-962600 pass.
@@ -25,8 +26,8 @@ const normalize = (s: string): string =>
     .replace(/^0+/, '')
     .toUpperCase();
 
-export function orderTarget(o: Order): string {
-  return UPDATE_STATES.includes(o.state) ? `/orders/${o.id}/update` : `/orders/${o.id}`;
+export function orderTarget(o: Order, unfinished: ReadonlySet<string>): string {
+  return UPDATE_STATES.includes(o.state) || updateUnfinished(o, unfinished) ? `/orders/${o.id}/update` : `/orders/${o.id}`;
 }
 
 export default function RenewPage() {
@@ -38,20 +39,15 @@ export default function RenewPage() {
   const [submitting, setSubmitting] = useState(false);
   const [submitError, setSubmitError] = useState<string | null>(null);
   const [form] = Form.useForm<OrderForm>();
+  const [orders, setOrders] = useState<Order[]>([]);
+  const unfinished = useUnfinishedInstalls();
 
   const load = useCallback(async () => {
     setLoadError(null);
     try {
       const [r, list] = await Promise.all([api.renewal(), api.orders().catch(() => ({ orders: [] as Order[] }))]);
-      // An update interrupted after the labels were switched leaves the NEW certificate current on
-      // the key: the holder logs in with it, and its order (for the old one) is still to finish.
-      const serial = normalize(r.certificate.serial);
-      const resumable = list.orders.find(
-        (o) =>
-          UPDATE_STATES.includes(o.state) &&
-          (normalize(o.certificateSerial) === serial || normalize(o.issuedSerial ?? '') === serial),
-      );
-      setInfo(r.openOrder || !resumable ? r : { ...r, openOrder: resumable });
+      setInfo(r);
+      setOrders(list.orders);
       setTermYears((cur) => cur ?? r.terms[0]?.years);
     } catch (e) {
       setLoadError(errorText(t, e));
@@ -90,18 +86,33 @@ export default function RenewPage() {
   const cert = info.certificate;
   const typeName = (lang === 'en' && info.certificateType.nameEn) || info.certificateType.name || cert.profileName;
 
-  if (info.openOrder) {
-    const o = info.openOrder;
+  // An update interrupted after the labels were switched leaves the NEW certificate current on the
+  // key: the holder logs in with it, and its order (for the old one) is still to finish — on the
+  // server, or only on the key (the old pair not yet retired).
+  const serial = normalize(cert.serial);
+  const open =
+    info.openOrder ??
+    orders.find(
+      (o) =>
+        (UPDATE_STATES.includes(o.state) || unfinished.has(o.id)) &&
+        (normalize(o.certificateSerial) === serial || normalize(o.issuedSerial ?? '') === serial),
+    );
+  if (open) {
+    const o = open;
     return (
       <Card title={<h1 className="cd-card-title">{t('menuRenew')}</h1>}>
         <Alert
           type="info"
           showIcon
           title={t('openOrderTitle')}
-          description={t('openOrderText', { id: o.id, state: t(`state.${o.state}` as MessageKey) })}
+          description={t('openOrderText', {
+            id: o.id,
+            // completed on the server, still to finish on the key: the certificate is written
+            state: t(`state.${o.state === 'completed' ? 'installed' : o.state}` as MessageKey),
+          })}
           data-testid="open-order"
           action={
-            <Button type="primary" onClick={() => navigate(orderTarget(o))} data-testid="continue-order">
+            <Button type="primary" onClick={() => navigate(orderTarget(o, unfinished))} data-testid="continue-order">
               {t('continueOrder')}
             </Button>
           }
@@ -145,7 +156,7 @@ export default function RenewPage() {
     } catch (e) {
       if (e instanceof ApiError && e.code === 'order_open') {
         const o = (e.body.order as Order | undefined) ?? undefined;
-        if (o) return navigate(orderTarget(o));
+        if (o) return navigate(orderTarget(o, unfinished));
         await load();
       } else if (e instanceof ApiError && e.field) {
         if (e.field === 'termYears') {
