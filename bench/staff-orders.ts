@@ -105,6 +105,7 @@ async function seed(
         certificate_serial: certs[h]!.serial,
         type_code: 'org-identity',
         type_name: '单位身份证书',
+        type_name_en: 'Organisation identity certificate',
         organization: holders[h]!.name,
         term_years: 1 + (i % 3),
         amount_fen: [30000, 55000, 78000][i % 3]!,

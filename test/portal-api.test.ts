@@ -22,6 +22,8 @@ type Order = {
   amountFen: number;
   reference: string;
   newNotAfter: string;
+  certificateTypeName: string;
+  certificateTypeNameEn: string;
   remittance: Record<string, string> | null;
   events: { type: string }[];
 };
@@ -92,9 +94,12 @@ for (const backend of BACKENDS) {
       const r = await c.login(holder);
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.deepEqual((r.body as { holder: unknown }).holder, { name: '登录测试', uniqueId: '001120438184130111', kind: 'org' });
-      const cert = (r.body as { certificate: { commonName: string; profileName: string; uniqueId: string } }).certificate;
+      const cert = (
+        r.body as { certificate: { commonName: string; profileName: string; profileNameEn: string; uniqueId: string } }
+      ).certificate;
       assert.equal(cert.commonName, '登录测试');
       assert.equal(cert.profileName, '单位身份证书');
+      assert.equal(cert.profileNameEn, 'Organisation identity certificate');
       assert.equal(cert.uniqueId, '001120438184130111');
       assert.match(c.cookie, /^certdesk_session=/);
       assert.equal((await c.call('GET', '/api/portal/session')).status, 200);
@@ -209,6 +214,11 @@ for (const backend of BACKENDS) {
       const r = await c.call<{ order: Order }>('POST', '/api/portal/orders', { ...FORM, termYears: 2, amountFen: 1 });
       assert.equal(r.status, 201);
       assert.equal(r.body.order.amountFen, 55000, 'price from the catalogue, not the browser');
+      // 证书种类 in both languages, kept with the order
+      assert.deepEqual(
+        [r.body.order.certificateTypeName, r.body.order.certificateTypeNameEn],
+        ['单位身份证书', 'Organisation identity certificate'],
+      );
       const dup = await c.call<{ error: string; orderId: string }>('POST', '/api/portal/orders', FORM);
       assert.equal(dup.status, 409);
       assert.equal(dup.body.orderId, r.body.order.id);

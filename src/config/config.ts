@@ -32,6 +32,8 @@ export interface Config {
   /** addresses (or CIDR ranges) of the TLS proxies in front, whose X-Forwarded-For names the client */
   trustProxy: string[];
   productName: string;
+  /** the product name in the English portal */
+  productNameEn: string;
   /** the key assistant's base URL as the holder's browser reaches it */
   agentUrl: string;
   portalIdleMinutes: number;
@@ -146,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     portalOrigins: [new URL(publicUrl).origin, ...listVar(env, 'PORTAL_ORIGINS').map((o) => originVar('PORTAL_ORIGINS', o))],
     trustProxy: listVar(env, 'TRUST_PROXY').map((a) => addressVar('TRUST_PROXY', a)),
     productName: env.PRODUCT_NAME || 'UNITrust 证书自助服务系统',
+    productNameEn: env.PRODUCT_NAME_EN || 'UNITrust Certificate Self-Service',
     agentUrl: (env.AGENT_URL || 'http://127.0.0.1:51234').replace(/\/+$/, ''),
     portalIdleMinutes: intVar(env, 'PORTAL_IDLE_MINUTES', 15, 1, 24 * 60),
     onlineOrderTtlMinutes: intVar(env, 'ORDER_TTL_MINUTES', 24 * 60, 1, 90 * 24 * 60),

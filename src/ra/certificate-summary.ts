@@ -11,7 +11,9 @@ export interface CertificateSummary {
   commonName: string;
   organization: string | null;
   profile: string;
+  /** 证书种类 in Chinese and in English (the profile's names) */
   profileName: string;
+  profileNameEn: string;
   uniqueId: string | null;
   issuer: string;
   notBefore: string;
@@ -32,7 +34,7 @@ export function uniqueIdOf(certDer: Buffer, oid: string): string | null {
 
 export function summarise(
   rec: CertificateRecord,
-  profileName: string,
+  profileNames: { name: string; nameEn: string },
   uniqueIdOid: string,
   now = Date.now(),
 ): CertificateSummary {
@@ -44,7 +46,8 @@ export function summarise(
     commonName: attributeValue(parsed.subject, 'CN') ?? rec.subject,
     organization: attributeValue(parsed.subject, 'O') ?? null,
     profile: rec.profile,
-    profileName,
+    profileName: profileNames.name,
+    profileNameEn: profileNames.nameEn,
     uniqueId: uniqueIdOf(rec.der, uniqueIdOid),
     issuer: nameToString(parsed.issuer),
     notBefore: new Date(rec.not_before).toISOString(),

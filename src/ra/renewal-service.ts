@@ -135,6 +135,7 @@ export class RenewalService {
         certificate_serial: serial,
         type_code: q.type.code,
         type_name: q.type.name,
+        type_name_en: q.type.name_en,
         organization,
         term_years: term.years,
         amount_fen: term.priceFen,

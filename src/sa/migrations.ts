@@ -419,6 +419,18 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('orders_issued_serial').on('orders').columns(['issued_serial', 'state']).execute();
       },
     },
+    '0005_orders_type_name_en': {
+      async up(db: Kysely<unknown>) {
+        // The English portal names the 证书种类 of an order in English: kept with the Chinese name.
+        await db.schema
+          .alterTable('orders')
+          .addColumn('type_name_en', 'text', (c) => c.notNull().defaultTo(''))
+          .execute();
+        await sql`update orders set type_name_en = coalesce((select c.name_en from certificate_types c where c.code = orders.type_code), type_name)`.execute(
+          db,
+        );
+      },
+    },
   };
 }
 

@@ -116,6 +116,8 @@ export interface OrderTable {
   type_code: string;
   /** snapshot at creation: later catalogue edits do not change an order */
   type_name: string;
+  /** the type's English name, snapshot with type_name ('' in orders made before it was kept) */
+  type_name_en: string;
   organization: string;
   term_years: number;
   amount_fen: number;

@@ -96,7 +96,7 @@ export class StaffCertificates {
       this.crlStatus(cert),
     ]);
     return {
-      summary: summarise(cert, profile?.name ?? cert.profile, this.rt.config.uniqueIdOid),
+      summary: summarise(cert, profile ?? { name: cert.profile, nameEn: cert.profile }, this.rt.config.uniqueIdOid),
       record: cert,
       pem: toPem('CERTIFICATE', cert.der),
       holder,

@@ -7,6 +7,7 @@ import dayjs from 'dayjs';
 import 'dayjs/locale/zh-cn';
 import 'dayjs/locale/en';
 import { AgentClient, subscribeKeyEvents } from './agent';
+import { named } from './format';
 import { api, DEFAULT_CONFIG, setCsrfToken, setSessionLostHandler, type PortalConfig, type Session } from './api';
 import { I18nContext, initialLang, storeLang, translator, useI18n, type I18n, type Lang } from './i18n';
 import { match, navigate, usePath } from './router';
@@ -93,7 +94,7 @@ export default function App() {
     };
   }, []);
 
-  const productName = lang === 'en' && config.productNameEn ? config.productNameEn : config.productName;
+  const productName = named(lang, config.productName, config.productNameEn);
   useEffect(() => {
     document.title = productName;
   }, [productName]);

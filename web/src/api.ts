@@ -1,40 +1,41 @@
 // The portal's server API (docs/PORTAL-API.md), under /api/portal/ on the same origin. The session
 // is an HttpOnly cookie; state-changing requests carry the CSRF token from the login/session answer.
 
-export interface PortalConfig {
-  agentUrl: string;
-  productName: string;
-  productNameEn?: string;
+import type {
+  CertificateSummary,
+  OrderEventView,
+  OrderInvoiceView,
+  OrderState,
+  OrderView,
+  PaymentMethod,
+  PortalConfigView,
+  RemittanceView,
+} from '../../src/api/portal/shapes.js';
+
+export type { CertificateSummary, OrderState, PaymentMethod };
+export type Order = OrderView;
+export type OrderEvent = OrderEventView;
+export type OrderInvoice = OrderInvoiceView;
+export type Remittance = RemittanceView;
+
+export interface PortalConfig extends PortalConfigView {
   /** where the key assistant's installer can be downloaded (optional) */
   agentDownloadUrl?: string;
   /** customer help line shown on the order page (optional) */
   hotline?: string;
-  [k: string]: unknown;
 }
 
 export const DEFAULT_CONFIG: PortalConfig = {
   agentUrl: 'http://127.0.0.1:51234',
   productName: 'UNITrust 证书自助服务系统',
+  productNameEn: 'UNITrust Certificate Self-Service',
+  publicUrl: '',
 };
 
 export interface Holder {
   name: string;
   uniqueId: string;
   kind: 'org' | 'person';
-}
-
-export interface CertificateSummary {
-  serial: string;
-  subject: string;
-  commonName: string;
-  organization: string | null;
-  profile: string;
-  profileName: string;
-  uniqueId: string | null;
-  notBefore: string;
-  notAfter: string;
-  status: string;
-  daysLeft: number;
 }
 
 export interface CertificateDetail extends CertificateSummary {
@@ -48,66 +49,6 @@ export interface Session {
   certificate: CertificateSummary;
   csrfToken: string;
   renewalOnly: boolean;
-}
-
-export type OrderState =
-  'awaiting_payment' | 'paid' | 'issuing' | 'issued' | 'installed' | 'completed' | 'cancelled' | 'expired' | 'refunded';
-
-export type PaymentMethod = 'online' | 'postal' | 'bank';
-
-/** Bank transfers carry bank + account, postal remittances the postal address + postcode. */
-export interface Remittance {
-  payee: string;
-  bank?: string | null;
-  account?: string | null;
-  postalAddress?: string | null;
-  postcode?: string | null;
-  reference: string;
-  note?: string | null;
-}
-
-export interface OrderEvent {
-  at: string;
-  type: string;
-  actor?: string;
-  /** free text or a small object (amount, gateway, serial…) */
-  detail?: unknown;
-}
-
-export interface OrderInvoice {
-  number: string;
-  status: 'issued' | 'void';
-  amountFen: number;
-  pdfUrl: string;
-  paper: 'to_mail' | 'mailed' | 'not_required';
-  carrier: string | null;
-  trackingNo: string | null;
-  mailedAt: string | null;
-}
-
-export interface Order {
-  id: string;
-  state: OrderState;
-  certificateSerial: string;
-  certificateTypeName: string;
-  organization: string | null;
-  termYears: number;
-  months: number;
-  amountFen: number;
-  paymentMethod: PaymentMethod;
-  recipient: string;
-  phone: string;
-  address: string;
-  postcode: string;
-  reference: string;
-  createdAt: string;
-  expiresAt: string | null;
-  paidAt: string | null;
-  newNotAfter: string | null;
-  issuedSerial: string | null;
-  remittance?: Remittance | null;
-  invoice?: OrderInvoice | null;
-  events?: OrderEvent[];
 }
 
 export interface Term {

@@ -39,3 +39,6 @@ export function termLabel(t: Translate, years: number): string {
   if (years === 3) return t('term3');
   return t('termN', { n: years });
 }
+
+/** A catalogue name (证书种类, the product) in the page's language: Chinese unless English is shown and known. */
+export const named = (lang: Lang, zh: string, en: string | null | undefined): string => (lang === 'en' && en ? en : zh);

@@ -10,7 +10,9 @@
 //      self   /ui/api/…  (the PIN is posted here)                 the assistant's own pages only
 //      page   GET /, /approve, /assets/…                          top-level navigation; framing is refused
 //  - Preflights (OPTIONS) are answered for allowlisted origins only, including the Private Network
-//    Access header (Access-Control-Request-Private-Network → Access-Control-Allow-Private-Network).
+//    Access header (Access-Control-Request-Private-Network → Access-Control-Allow-Private-Network)
+//    for the Chrome versions that sent it. Chrome 142+ asks the user instead (Local Network Access):
+//    a refused request never arrives here, and the preflight carries no such header.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AgentError } from '../errors.js';
 

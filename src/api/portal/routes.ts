@@ -17,6 +17,7 @@ import { consumeChallenge, insertChallenge } from '../../sa/sessions.js';
 import { getHolder } from '../../sa/holders.js';
 import type {} from '@fastify/rate-limit';
 import { certificateView, holderView, orderView } from './views.js';
+import type { PortalConfigView } from './shapes.js';
 import { endCurrentSession, HttpError, requireSession, startSession, type PortalContext } from './session.js';
 import { parseCertificate } from '../../pki/certificate.js';
 
@@ -45,11 +46,16 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
     return origin;
   };
 
-  app.get('/api/portal/config', { schema: { tags, summary: 'What the web app needs to start' } }, async () => ({
-    productName: rt.config.productName,
-    agentUrl: rt.config.agentUrl,
-    publicUrl: rt.config.publicUrl,
-  }));
+  app.get(
+    '/api/portal/config',
+    { schema: { tags, summary: 'What the web app needs to start' } },
+    async (): Promise<PortalConfigView> => ({
+      productName: rt.config.productName,
+      productNameEn: rt.config.productNameEn,
+      agentUrl: rt.config.agentUrl,
+      publicUrl: rt.config.publicUrl,
+    }),
+  );
 
   app.post(
     '/api/portal/login/challenge',

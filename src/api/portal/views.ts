@@ -9,10 +9,11 @@ import type { InvoiceSummary } from '../../sa/invoices.js';
 import { attributeValue } from '../../pki/name.js';
 import { parseCertificate } from '../../pki/certificate.js';
 import { renewedNotAfter } from '../../ra/renewal-window.js';
+import type { OrderInvoiceView, OrderView } from './shapes.js';
 
 export function certificateView(rt: Runtime, rec: CertificateRecord): CertificateSummary {
   const profile = rt.ca.profiles.get(rec.profile);
-  return summarise(rec, profile?.name ?? rec.profile, rt.config.uniqueIdOid);
+  return summarise(rec, profile ?? { name: rec.profile, nameEn: rec.profile }, rt.config.uniqueIdOid);
 }
 
 export function holderView(
@@ -39,12 +40,13 @@ export function orderView(
     /** the order's invoice (null: none yet); left out of lists that do not load it */
     invoice?: InvoiceSummary | null;
   } = {},
-) {
+): OrderView {
   return {
     id: order.id,
     state: order.state,
     certificateSerial: order.certificate_serial,
     certificateTypeName: order.type_name,
+    certificateTypeNameEn: order.type_name_en || order.type_name,
     organization: order.organization,
     termYears: order.term_years,
     months: order.term_years * 12,
@@ -84,7 +86,7 @@ export function orderView(
 }
 
 /** What the holder sees of an order's invoice: its number, the e-invoice PDF, the paper invoice's mailing. */
-function invoiceView(order: Order, inv: InvoiceSummary) {
+function invoiceView(order: Order, inv: InvoiceSummary): OrderInvoiceView {
   return {
     number: inv.number,
     status: inv.status,

@@ -20,6 +20,7 @@ export function orderView(o: Order & Partial<Pick<OrderRow, 'holder_unique_id' |
     uniqueId: o.holder_unique_id ?? null,
     certificateSerial: o.certificate_serial,
     certificateTypeName: o.type_name,
+    certificateTypeNameEn: o.type_name_en || o.type_name,
     termYears: o.term_years,
     amountFen: o.amount_fen,
     paymentMethod: o.payment_method,

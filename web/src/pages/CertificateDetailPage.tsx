@@ -3,7 +3,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { Button, Card, Descriptions, Result, Spin, Typography } from 'antd';
 import { api, type CertificateDetail } from '../api';
 import { errorText } from '../errors';
-import { fmtTime } from '../format';
+import { fmtTime, named } from '../format';
 import { useI18n } from '../i18n';
 import { CertStatusTag, DownloadLinks } from './CertificatesPage';
 
@@ -55,7 +55,7 @@ export default function CertificateDetailPage({ serial }: { serial: string }) {
           styles={{ label: { width: 180 } }}
           items={[
             { key: 'name', label: t('fieldName'), children: cert.commonName },
-            { key: 'kind', label: t('fieldKind'), children: cert.profileName },
+            { key: 'kind', label: t('fieldKind'), children: named(lang, cert.profileName, cert.profileNameEn) },
             { key: 'uid', label: t('fieldUniqueId'), children: cert.uniqueId ?? '—' },
             { key: 'subject', label: t('fieldSubject'), children: cert.subject },
             { key: 'issuer', label: t('fieldIssuer'), children: cert.issuer },

@@ -5,7 +5,7 @@ import type { ColumnsType } from 'antd/es/table';
 import { DownloadOutlined } from '@ant-design/icons';
 import { api, type CertificateSummary, type Order } from '../api';
 import { errorText } from '../errors';
-import { fmtDate } from '../format';
+import { fmtDate, named } from '../format';
 import { hasKey, useI18n } from '../i18n';
 import { OrdersTable } from './OrdersPage';
 
@@ -51,7 +51,7 @@ export default function CertificatesPage() {
 
   const columns: ColumnsType<CertificateSummary> = [
     { title: t('colSerial'), dataIndex: 'serial', key: 'serial', render: (s: string) => <code>{s.toUpperCase()}</code> },
-    { title: t('colKind'), dataIndex: 'profileName', key: 'kind' },
+    { title: t('colKind'), key: 'kind', render: (_, r) => named(lang, r.profileName, r.profileNameEn) },
     { title: t('colNotBefore'), dataIndex: 'notBefore', key: 'nb', render: (v: string) => fmtDate(lang, v) },
     { title: t('colNotAfter'), dataIndex: 'notAfter', key: 'na', render: (v: string) => fmtDate(lang, v) },
     { title: t('colStatus'), dataIndex: 'status', key: 'status', render: (s: string) => <CertStatusTag status={s} /> },
@@ -82,7 +82,7 @@ export default function CertificatesPage() {
           title={t('currentCertificate')}
           items={[
             { key: 'name', label: t('fieldName'), children: c.commonName },
-            { key: 'kind', label: t('fieldKind'), children: c.profileName },
+            { key: 'kind', label: t('fieldKind'), children: named(lang, c.profileName, c.profileNameEn) },
             { key: 'uid', label: t('fieldUniqueId'), children: c.uniqueId ?? '—' },
             { key: 'serial', label: t('fieldSerial'), children: <code>{c.serial.toUpperCase()}</code> },
             { key: 'nb', label: t('fieldNotBefore'), children: fmtDate(lang, c.notBefore) },

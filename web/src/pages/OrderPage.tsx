@@ -5,7 +5,7 @@ import { Alert, Button, Card, Descriptions, Popconfirm, Result, Space, Spin, Tag
 import { ClockCircleOutlined } from '@ant-design/icons';
 import { api, type Order, type OrderInvoice, type OrderState } from '../api';
 import { errorText } from '../errors';
-import { fmtDate, fmtTime, money, termLabel } from '../format';
+import { fmtDate, fmtTime, money, named, termLabel } from '../format';
 import { hasKey, useI18n, type MessageKey, type Translate } from '../i18n';
 import { navigate } from '../router';
 import { updateUnfinished, useUnfinishedInstalls } from '../unfinished';
@@ -44,7 +44,7 @@ export function orderItems(t: Translate, lang: 'zh' | 'en', o: Order) {
     { key: 'id', label: t('fieldOrderId'), children: <Typography.Text copyable>{o.id}</Typography.Text> },
     { key: 'state', label: t('fieldState'), children: <StateTag state={o.state} /> },
     { key: 'org', label: t('fieldOrganization'), children: o.organization ?? '—' },
-    { key: 'kind', label: t('fieldKindName'), children: o.certificateTypeName },
+    { key: 'kind', label: t('fieldKindName'), children: named(lang, o.certificateTypeName, o.certificateTypeNameEn) },
     { key: 'term', label: t('fieldTerm'), children: `${termLabel(t, o.termYears)}（${o.months}）` },
     { key: 'amount', label: t('fieldAmount'), children: money(t, o.amountFen) },
     { key: 'method', label: t('fieldPayMethod'), children: payMethodText(t, o.paymentMethod) },

@@ -4,7 +4,7 @@ import { Button, Card, Result, Space, Table, Tag } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { api, type Order } from '../api';
 import { errorText } from '../errors';
-import { fmtTime, money } from '../format';
+import { fmtTime, money, named } from '../format';
 import { useI18n } from '../i18n';
 import { navigate } from '../router';
 import { updateUnfinished, useUnfinishedInstalls } from '../unfinished';
@@ -16,7 +16,11 @@ export function OrdersTable({ orders, loading }: { orders: Order[]; loading?: bo
   const columns: ColumnsType<Order> = [
     { title: t('colOrderId'), dataIndex: 'id', key: 'id', render: (id: string) => <a href={`#/orders/${id}`}>{id}</a> },
     { title: t('colCreatedAt'), dataIndex: 'createdAt', key: 'createdAt', render: (v: string) => fmtTime(lang, v) },
-    { title: t('fieldKindName'), dataIndex: 'certificateTypeName', key: 'kind' },
+    {
+      title: t('fieldKindName'),
+      key: 'kind',
+      render: (_, o) => named(lang, o.certificateTypeName, o.certificateTypeNameEn),
+    },
     { title: t('colMonths'), dataIndex: 'months', key: 'months', align: 'right' },
     { title: t('colAmount'), dataIndex: 'amountFen', key: 'amount', align: 'right', render: (v: number) => money(t, v) },
     {

@@ -5,7 +5,7 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import { Alert, Button, Card, Descriptions, Form, Input, Radio, Result, Select, Space, Spin, Typography } from 'antd';
 import { ApiError, api, UPDATE_STATES, type NewOrder, type Order, type PaymentMethod, type RenewalInfo } from '../api';
 import { errorText } from '../errors';
-import { fmtDate, money, termLabel } from '../format';
+import { fmtDate, money, named, termLabel } from '../format';
 import { hasKey, useI18n, type MessageKey } from '../i18n';
 import { navigate } from '../router';
 import { useApp } from '../state';
@@ -84,7 +84,7 @@ export default function RenewPage() {
   if (!info) return <Spin className="cd-spin" />;
 
   const cert = info.certificate;
-  const typeName = (lang === 'en' && info.certificateType.nameEn) || info.certificateType.name || cert.profileName;
+  const typeName = named(lang, info.certificateType.name, info.certificateType.nameEn);
 
   // An update interrupted after the labels were switched leaves the NEW certificate current on the
   // key: the holder logs in with it, and its order (for the old one) is still to finish — on the

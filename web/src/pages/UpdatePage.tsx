@@ -19,7 +19,7 @@ import {
 } from '../agent';
 import { api, UPDATE_STATES, type CertificateDetail, type Order } from '../api';
 import { agentErrorText, errorText } from '../errors';
-import { fmtDate, fmtTime } from '../format';
+import { fmtDate, fmtTime, named } from '../format';
 import { useI18n, type MessageKey, type Translate } from '../i18n';
 import { useApp } from '../state';
 
@@ -316,7 +316,11 @@ export default function UpdatePage({ orderId }: { orderId: string }) {
               column={{ xs: 1, md: 3 }}
               items={[
                 { key: 'id', label: t('fieldOrderId'), children: order.id },
-                { key: 'kind', label: t('fieldKindName'), children: order.certificateTypeName },
+                {
+                  key: 'kind',
+                  label: t('fieldKindName'),
+                  children: named(lang, order.certificateTypeName, order.certificateTypeNameEn),
+                },
                 { key: 'months', label: t('fieldMonths'), children: order.months },
               ]}
             />
@@ -410,10 +414,10 @@ function SuccessView({
     ...(c
       ? [
           { key: 'name', label: t('fieldName'), children: c.commonName },
-          { key: 'kind', label: t('fieldKind'), children: c.profileName },
+          { key: 'kind', label: t('fieldKind'), children: named(lang, c.profileName, c.profileNameEn) },
           { key: 'uid', label: t('fieldUniqueId'), children: c.uniqueId ?? '—' },
         ]
-      : [{ key: 'kind', label: t('fieldKind'), children: o.certificateTypeName }]),
+      : [{ key: 'kind', label: t('fieldKind'), children: named(lang, o.certificateTypeName, o.certificateTypeNameEn) }]),
     {
       key: 'serial',
       label: t('fieldSerial'),

@@ -1,0 +1,73 @@
+// The JSON the portal API answers with (docs/PORTAL-API.md): views.ts builds these, and the web app
+// imports them type-only (web/src/api.ts: erased from its bundle), so the two cannot drift.
+import type { OrderState, PaymentMethod } from '../../sa/schema.js';
+
+export type { OrderState, PaymentMethod };
+export type { CertificateSummary } from '../../ra/certificate-summary.js';
+
+/** GET /api/portal/config */
+export interface PortalConfigView {
+  productName: string;
+  /** the product name in the English portal */
+  productNameEn: string;
+  agentUrl: string;
+  publicUrl: string;
+}
+
+/** Where to send an offline payment: bank transfers carry bank + account, postal remittances address + postcode. */
+export interface RemittanceView {
+  payee: string;
+  bank: string | null;
+  account: string | null;
+  postalAddress: string | null;
+  postcode: string | null;
+  reference: string;
+  note: string;
+}
+
+export interface OrderInvoiceView {
+  number: string;
+  status: 'issued' | 'void';
+  amountFen: number;
+  pdfUrl: string;
+  paper: 'to_mail' | 'mailed' | 'not_required';
+  carrier: string | null;
+  trackingNo: string | null;
+  mailedAt: string | null;
+}
+
+export interface OrderEventView {
+  at: string;
+  type: string;
+  actor: string;
+  /** free text or a small object (amount, gateway, serial…) */
+  detail: unknown;
+}
+
+export interface OrderView {
+  id: string;
+  state: OrderState;
+  certificateSerial: string;
+  /** 证书种类, snapshot when the order was made, in Chinese and in English */
+  certificateTypeName: string;
+  certificateTypeNameEn: string;
+  organization: string;
+  termYears: number;
+  months: number;
+  amountFen: number;
+  paymentMethod: PaymentMethod;
+  recipient: string;
+  phone: string;
+  address: string;
+  postcode: string;
+  reference: string;
+  createdAt: string;
+  expiresAt: string;
+  paidAt: string | null;
+  newNotAfter: string | null;
+  issuedSerial: string | null;
+  remittance: RemittanceView | null;
+  /** the order's invoice (null: none yet); left out of lists */
+  invoice?: OrderInvoiceView | null;
+  events: OrderEventView[];
+}
