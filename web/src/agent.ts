@@ -142,6 +142,8 @@ export function agentOrigin(url: string): string {
  * device"), apart from `local-network` (other devices); `local-network-access` is the older name.
  */
 export async function localAccessPermission(): Promise<PermissionState | 'unknown'> {
+  // Only secure pages can ask; elsewhere Chromium reports "denied" whatever the cause of a failure.
+  if (!window.isSecureContext) return 'unknown';
   const names = ['loopback-network', 'local-network-access', 'local-network'];
   for (const name of names) {
     try {

@@ -40,7 +40,7 @@ const zh = {
   agentUnreachableText: '请按以下顺序检查：',
   agentUnreachable1: '协卡助手是否已安装并正在运行（运行后可在浏览器中打开 {url} 查看 UKey 管理页面）。',
   agentUnreachable2:
-    '浏览器是否阻止了本网站访问本机应用：点击地址栏左侧的“查看网站信息”图标，将“设备上的应用”设为“允许”，然后点击“重新连接”。',
+    '浏览器是否阻止了本网站“访问此设备上的其他应用和服务”：点击地址栏左侧的“查看网站信息”图标，将“设备上的应用”设为“允许”，然后点击“重新连接”。',
   agentUnreachable3: '如仍无法连接，请关闭浏览器后重新打开，或拨打客服热线。',
   agentBlockedTitle: '浏览器未允许本网站连接协卡助手',
   agentDenied: '浏览器已屏蔽本网站“访问此设备上的其他应用和服务”，因此无法连接您电脑上的协卡助手。请这样允许：',
@@ -48,7 +48,7 @@ const zh = {
   agentDenied2: '在“权限”中找到“设备上的应用”，将它设为“允许”。',
   agentDenied3: '回到本页，点击“重新连接”。',
   agentDismissed:
-    '浏览器询问“{site} 想要：访问此设备上的其他应用和服务”时未得到允许（提示被关闭，或被浏览器自动拦截）。请点击“重新连接”，并在浏览器的提示中点击“允许”。',
+    '如果浏览器询问过“{site} 想要：访问此设备上的其他应用和服务”，请点击“重新连接”，并在提示中点击“允许”：提示未被允许时，本网站无法连接协卡助手。',
   agentDownload: '下载并安装协卡助手',
   agentDownloadNone: '如尚未安装协卡助手，请向证书服务网点索取安装程序。',
   agentOriginNotAllowed: '您电脑上的协卡助手未授权本网站（{origin}）使用。请重新安装本认证机构提供的协卡助手。',
@@ -364,7 +364,7 @@ const en: Record<MessageKey, string> = {
   agentUnreachableText: 'Please check, in this order:',
   agentUnreachable1: 'Is the key assistant installed and running? (When it runs, {url} shows its key management page.)',
   agentUnreachable2:
-    'Did the browser block this site from reaching apps on this device? Click the "View site information" icon left of the address bar, set "Apps on device" to "Allow", then press "Connect again".',
+    'Did the browser block this site from "Access other apps and services on this device"? Click the "View site information" icon left of the address bar, set "Apps on device" to "Allow", then press "Connect again".',
   agentUnreachable3: 'If it still fails, restart the browser or call the help line.',
   agentBlockedTitle: 'The browser has not allowed this site to reach the key assistant',
   agentDenied:
@@ -374,7 +374,7 @@ const en: Record<MessageKey, string> = {
   agentDenied2: 'Under "Permissions", set "Apps on device" to "Allow".',
   agentDenied3: 'Come back to this page and press "Connect again".',
   agentDismissed:
-    'When the browser asked "{site} wants to: Access other apps and services on this device", it was not allowed (the question was closed, or the browser blocked it by itself). Press "Connect again" and choose "Allow" in the browser\'s question.',
+    'If the browser asked "{site} wants to: Access other apps and services on this device", press "Connect again" and choose "Allow": until that is allowed, this site cannot reach the key assistant.',
   agentDownload: 'Download and install the key assistant',
   agentDownloadNone: 'If the key assistant is not installed, ask a service point for the installer.',
   agentOriginNotAllowed:

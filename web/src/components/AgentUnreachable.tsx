@@ -1,7 +1,8 @@
 // Why the key assistant could not be reached, from what the browser says about its Local Network
 // Access permission for this site (the assistant is on this device's loopback address):
 //   denied  — the holder (or a policy) blocked it: how to allow it in the site's settings;
-//   prompt  — the browser's question was closed or blocked by itself: connect again and allow;
+//   prompt  — not answered (the question was closed) — or no question at all, the assistant is not
+//             running: connect again and allow, then the usual checks;
 //   granted — the browser lets us through, so the assistant is not running;
 //   unknown — a browser without the permission: every cause, in order.
 // The wording of the browser's prompt and settings is Chromium's own (zh-CN and en-US).
@@ -22,7 +23,6 @@ export default function AgentUnreachable({
 }) {
   const { t } = useI18n();
   const site = window.location.host;
-  const blocked = permission === 'denied' || permission === 'prompt';
   return (
     <Alert
       className="cd-gap-top"
@@ -31,7 +31,7 @@ export default function AgentUnreachable({
       role="alert"
       data-testid="agent-unreachable"
       data-permission={permission}
-      title={t(blocked ? 'agentBlockedTitle' : 'agentUnreachableTitle')}
+      title={t(permission === 'denied' ? 'agentBlockedTitle' : 'agentUnreachableTitle')}
       description={
         permission === 'denied' ? (
           <div data-testid="agent-denied">
