@@ -3,13 +3,14 @@
 // The certificate for the portal's name comes from openssl; Chromium trusts it by its SPKI pin
 // (--ignore-certificate-errors-spki-list), so every other certificate check — and Local Network
 // Access — stays as in a user's browser.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT } from './browser.js';
+import { openssl } from './ca.js';
 
 export const NGINX = process.env.NGINX_PATH ?? '/usr/sbin/nginx';
 export const nginxAvailable = (): boolean => existsSync(NGINX);
@@ -44,32 +45,23 @@ export async function startTlsProxy(o: { host: string; port: number; upstreamPor
   const dir = mkdtempSync(path.join(tmpdir(), 'certdesk-nginx-'));
   const crt = path.join(dir, 'portal.crt');
   const key = path.join(dir, 'portal.key');
-  const gen = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${o.host}`,
-      '-addext',
-      `subjectAltName=DNS:${o.host}`,
-      '-addext',
-      'extendedKeyUsage=serverAuth',
-      '-keyout',
-      key,
-      '-out',
-      crt,
-    ],
-    { encoding: 'utf8' },
-  );
-  if (gen.status !== 0) throw new Error(`openssl req failed: ${gen.stderr}`);
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  writeFileSync(key, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  const subject = ['-subj', `/CN=${o.host}`, '-addext', `subjectAltName=DNS:${o.host}`];
+  const gen = openssl([
+    'req',
+    '-x509',
+    '-key',
+    key,
+    ...subject,
+    '-addext',
+    'extendedKeyUsage=serverAuth',
+    '-days',
+    '2',
+    '-out',
+    crt,
+  ]);
+  if (gen.status !== 0) throw new Error(`openssl req failed: ${gen.out}`);
   const spki = new X509Certificate(readFileSync(crt)).publicKey.export({ type: 'spki', format: 'der' });
   const spkiPin = createHash('sha256').update(spki).digest('base64');
 

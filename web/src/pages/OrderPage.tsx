@@ -299,32 +299,19 @@ export default function OrderPage({ orderId }: { orderId: string }) {
         </Space>
       </Card>
     );
-  } else if (s === 'paid' && !unfinished.has(order.id)) {
+  } else if (updateUnfinished(order, unfinished) || s === 'paid') {
+    // Paid: the update starts here. Under way — the server may even call it completed while the
+    // assistant still has the old pair to retire: 继续更新, never 更新成功 before the key is done.
+    const begun = updateUnfinished(order, unfinished);
     head = (
       <Result
-        status="success"
-        title={t('paySuccess')}
-        subTitle={t('paySuccessText')}
-        data-testid="paid"
+        status={begun ? 'warning' : 'success'}
+        title={t(begun ? 'updateUnfinishedTitle' : 'paySuccess')}
+        subTitle={t(begun ? 'updateUnfinished' : 'paySuccessText')}
+        data-testid={begun ? 'update-unfinished' : 'paid'}
         extra={
           <Button type="primary" size="large" onClick={() => navigate(`/orders/${order.id}/update`)} data-testid="go-update">
-            {t('goUpdate')}
-          </Button>
-        }
-      />
-    );
-  } else if (updateUnfinished(order, unfinished)) {
-    // Paid and under way — the server may even call it completed while the assistant still has
-    // the old pair to retire: never 更新成功 before the key is done.
-    head = (
-      <Result
-        status="warning"
-        title={t('updateUnfinishedTitle')}
-        subTitle={t('updateUnfinished')}
-        data-testid="update-unfinished"
-        extra={
-          <Button type="primary" size="large" onClick={() => navigate(`/orders/${order.id}/update`)} data-testid="go-update">
-            {t('resumeUpdate')}
+            {t(begun ? 'resumeUpdate' : 'goUpdate')}
           </Button>
         }
       />
