@@ -4,6 +4,7 @@
 //  - No permission: the page says what the browser asked and how to allow it (Chromium's own words,
 //    zh-CN and en), offers 重新连接, and 重新连接 lists the key once the site is allowed.
 //  - "Apps on device" blocked in the site settings (loopback-network denied): the same help.
+//  - Permission granted but the assistant not running: the page says so, and nothing about the browser.
 //  - Permission granted: login and the whole online renewal complete as over plain http.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -119,6 +120,27 @@ describe('portal over HTTPS on a public address (Local Network Access)', { skip 
       await page.getByTestId('agent-denied').waitFor();
       assert.equal(await page.getByTestId('agent-unreachable').getAttribute('data-permission'), 'denied');
       assert.equal(await page.getByTestId('connect-agent').textContent(), '重新连接');
+    });
+  });
+
+  test('with the permission and no assistant running: the page says to start it, not to allow it', async () => {
+    await withBrowser('lna-granted-no-agent', async (b) => {
+      const { page } = b;
+      await b.context.grantPermissions(['local-network-access'], { origin: env.origin });
+      env.agent.proc.kill('SIGKILL');
+      await env.agent.exited;
+      try {
+        await page.goto(`${env.origin}/`);
+        await page.getByTestId('connect-agent').click();
+        const help = page.getByTestId('agent-unreachable');
+        await help.waitFor();
+        assert.equal(await help.getAttribute('data-permission'), 'granted');
+        const text = (await help.textContent()) ?? '';
+        assert.ok(text.includes('无法连接协卡助手') && text.includes(`127.0.0.1:${env.agentPort}`), text);
+        assert.ok(!text.includes('设备上的应用'), 'the browser allowed it: nothing to change there');
+      } finally {
+        await env.restartAgent();
+      }
     });
   });
 
