@@ -64,14 +64,12 @@ for (const backend of BACKENDS) {
     });
 
     test('the 唯一识别号: serialNumber, the GM/T 0015 identity extension for a USCC / ID number, UNIQUE_ID_OID as well when set', async () => {
+      const issueWith = async (on: TestCa, subject: string, profileId: string, uniqueId: string) =>
+        parseCertificate(
+          (await on.rt.ca.issue({ csr: opensslCsr(on.dir, subject).csr, profileId, uniqueId, actor: 'test' })).der,
+        );
       const uscc = '91350100M000100Y43';
-      const org = await ca.rt.ca.issue({
-        csr: opensslCsr(ca.dir, '/CN=福建测试/O=福建测试/C=CN').csr,
-        profileId: 'org-identity',
-        uniqueId: uscc,
-        actor: 'test',
-      });
-      const orgCert = parseCertificate(org.der);
+      const orgCert = await issueWith(ca, '/CN=福建测试/O=福建测试/C=CN', 'org-identity', uscc);
       assert.equal(attributeValue(orgCert.subject, 'serialNumber'), uscc);
       const gmt = findExtension(orgCert, GMT_IDENTITY_OID.orgCode);
       assert.ok(gmt, 'GM/T 0015 1.2.156.10260.4.1.4 present');
@@ -84,36 +82,19 @@ for (const backend of BACKENDS) {
       assert.deepEqual(readHolderIdentity(orgCert), { uniqueId: uscc, kind: 'org' });
 
       const idNo = '11010519491231002X';
-      const person = await ca.rt.ca.issue({
-        csr: opensslCsr(ca.dir, '/CN=张三/C=CN').csr,
-        profileId: 'personal-identity',
-        uniqueId: idNo,
-        actor: 'test',
-      });
-      const personCert = parseCertificate(person.der);
+      const personCert = await issueWith(ca, '/CN=张三/C=CN', 'personal-identity', idNo);
       assert.ok(findExtension(personCert, GMT_IDENTITY_OID.personId), 'GM/T 0015 1.2.156.10260.4.1.1 present');
       assert.equal(findExtension(personCert, GMT_IDENTITY_OID.orgCode), undefined);
       assert.deepEqual(readHolderIdentity(personCert), { uniqueId: idNo, kind: 'person' });
       // a requested serialNumber that is not the 唯一识别号 is refused, naming the field
       await assert.rejects(
-        ca.rt.ca.issue({
-          csr: opensslCsr(ca.dir, '/CN=李四/serialNumber=OTHER1/C=CN').csr,
-          profileId: 'personal-identity',
-          uniqueId: idNo,
-          actor: 'test',
-        }),
+        issueWith(ca, '/CN=李四/serialNumber=OTHER1/C=CN', 'personal-identity', idNo),
         (e: unknown) => e instanceof CaError && e.field === 'subject.serialNumber',
       );
 
       const own = await createTestCa({ env: { UNIQUE_ID_OID: '1.3.6.1.4.1.99999.1' } });
       try {
-        const c = await own.rt.ca.issue({
-          csr: opensslCsr(own.dir, '/CN=企业测试/O=企业测试/C=CN').csr,
-          profileId: 'org-identity',
-          uniqueId: 'ABC-123',
-          actor: 'test',
-        });
-        const p = parseCertificate(c.der);
+        const p = await issueWith(own, '/CN=企业测试/O=企业测试/C=CN', 'org-identity', 'ABC-123');
         assert.equal(attributeValue(p.subject, 'serialNumber'), 'ABC-123');
         assert.equal(der.decodeString(der.parse(findExtension(p, '1.3.6.1.4.1.99999.1')!.value)), 'ABC-123');
         assert.equal(readHolderIdentity(p, { uniqueIdOid: '1.3.6.1.4.1.99999.1' }).uniqueId, 'ABC-123');
