@@ -20,6 +20,7 @@ import {
 import { buildRenewalProof, renewalProofMessage, verifyRenewalProof } from '../src/pki/renewal-proof.js';
 import { createTestCa, type TestCa } from './helpers/ca.js';
 import { HOLDER_SUBJECT, HOLDER_UNIQUE_ID, issueFor } from './helpers/agent.js';
+import { issueLegacyCertificate } from './helpers/legacy-certificate.js';
 
 const ORIGIN = 'https://portal.example';
 
@@ -132,6 +133,31 @@ describe('login challenge, renewal proof, certificate details', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('the 唯一识别号 and 证书种类 of an old-style certificate (2.25 extension) and of a person with a 身份证号', async () => {
+    const { privateKey, publicKey } = generateKeyPair('ec-p256');
+    const alg = signatureAlgorithmFor('ec-p256');
+    const csrFor = (subject: typeof HOLDER_SUBJECT) =>
+      buildCsr({ subject, spki: spkiOf(publicKey), signatureAlgId: alg.algId, sign: (d) => sign(alg.digest, d, privateKey) });
+    const legacy = await issueLegacyCertificate(ca, await csrFor(HOLDER_SUBJECT), { uniqueId: 'OLD-0001', days: 30 });
+    const old = describeCertificate({ id: 'ab', label: 'identity', der: legacy.der });
+    assert.equal(old.uniqueId, 'OLD-0001');
+    assert.equal(old.profile.name, '单位身份证书');
+    // a person's certificate naming an employer (O ≠ CN): the GM/T 0015 extension says it is a person's
+    const person = await ca.rt.ca.issue({
+      csr: await csrFor([
+        { type: 'C', value: 'CN' },
+        { type: 'O', value: '企业测试' },
+        { type: 'CN', value: '张三' },
+      ]),
+      profileId: 'personal-identity',
+      uniqueId: '11010519491231002X',
+      actor: 'test',
+    });
+    const p = describeCertificate({ id: 'cd', label: 'identity', der: person.der });
+    assert.equal(p.uniqueId, '11010519491231002X');
+    assert.equal(p.profile.id, 'personal-identity');
   });
 
   it('certificate details: 名称, 证书种类, 唯一识别号, days left, renewal window', () => {

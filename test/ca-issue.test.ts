@@ -8,7 +8,8 @@ import { generateKeyPair, spkiOf, signatureAlgorithmFor } from '../src/pki/algor
 import { findExtension, parseCertificate } from '../src/pki/certificate.js';
 import { buildCsr } from '../src/pki/csr.js';
 import * as der from '../src/pki/der.js';
-import { nameToString } from '../src/pki/name.js';
+import { GMT_IDENTITY_OID, readHolderIdentity } from '../src/pki/holder-identity.js';
+import { attributeValue, nameToString } from '../src/pki/name.js';
 import { OID } from '../src/pki/oids.js';
 import { toPem } from '../src/pki/pem.js';
 import { verifyAuditChain } from '../src/sa/audit.js';
@@ -51,16 +52,55 @@ for (const backend of BACKENDS) {
       assert.match(text, /URI:http:\/\/localhost:8080\/pki\/crl\/issuing-[0-9a-f]+\.crl/);
       assert.match(text, /Subject Key Identifier/);
       assert.match(text, /Authority Key Identifier/);
-      assert.match(text, /Policy: 2\.25\.207427386145434213838012353926395166810\.2\.1/);
+      assert.doesNotMatch(text, /Certificate Policies/, 'no policies unless configured');
+      assert.doesNotMatch(text, /E-mail Protection/, 'no e-mail purpose without an e-mail address');
 
       const parsed = parseCertificate(issued.der);
-      assert.equal(nameToString(parsed.subject), 'CN=企业测试, O=企业测试, C=CN');
-      // the subject's Chinese values are UTF8String
-      const uid = findExtension(parsed, ca.config.uniqueIdOid);
-      assert.ok(uid, 'unique ID extension present');
-      const uidNode = der.parse(uid.value);
-      assert.equal(uidNode.tag, der.Tag.UTF8_STRING);
-      assert.equal(der.decodeString(uidNode), '001120438184130111');
+      // the 唯一识别号 is the subject serialNumber, which every verifier parses
+      assert.equal(nameToString(parsed.subject), 'serialNumber=001120438184130111, CN=企业测试, O=企业测试, C=CN');
+      assert.equal(parsed.extensions.filter((e) => e.oid.startsWith('2.25.')).length, 0, 'nothing under the 2.25 arc');
+      // not a valid 统一社会信用代码 (check character), so no GM/T 0015 extension
+      assert.equal(findExtension(parsed, GMT_IDENTITY_OID.orgCode), undefined);
+    });
+
+    test('the 唯一识别号: serialNumber, the GM/T 0015 identity extension for a USCC / ID number, UNIQUE_ID_OID as well when set', async () => {
+      const issueWith = async (on: TestCa, subject: string, profileId: string, uniqueId: string) =>
+        parseCertificate(
+          (await on.rt.ca.issue({ csr: opensslCsr(on.dir, subject).csr, profileId, uniqueId, actor: 'test' })).der,
+        );
+      const uscc = '91350100M000100Y43';
+      const orgCert = await issueWith(ca, '/CN=福建测试/O=福建测试/C=CN', 'org-identity', uscc);
+      assert.equal(attributeValue(orgCert.subject, 'serialNumber'), uscc);
+      const gmt = findExtension(orgCert, GMT_IDENTITY_OID.orgCode);
+      assert.ok(gmt, 'GM/T 0015 1.2.156.10260.4.1.4 present');
+      assert.equal(gmt.critical, false);
+      assert.deepEqual(
+        gmt.value,
+        Buffer.concat([Buffer.from([0x13, 18]), Buffer.from(uscc)]),
+        'extnValue is a DER PrintableString',
+      );
+      assert.deepEqual(readHolderIdentity(orgCert), { uniqueId: uscc, kind: 'org' });
+
+      const idNo = '11010519491231002X';
+      const personCert = await issueWith(ca, '/CN=张三/C=CN', 'personal-identity', idNo);
+      assert.ok(findExtension(personCert, GMT_IDENTITY_OID.personId), 'GM/T 0015 1.2.156.10260.4.1.1 present');
+      assert.equal(findExtension(personCert, GMT_IDENTITY_OID.orgCode), undefined);
+      assert.deepEqual(readHolderIdentity(personCert), { uniqueId: idNo, kind: 'person' });
+      // a requested serialNumber that is not the 唯一识别号 is refused, naming the field
+      await assert.rejects(
+        issueWith(ca, '/CN=李四/serialNumber=OTHER1/C=CN', 'personal-identity', idNo),
+        (e: unknown) => e instanceof CaError && e.field === 'subject.serialNumber',
+      );
+
+      const own = await createTestCa({ env: { UNIQUE_ID_OID: '1.3.6.1.4.1.99999.1' } });
+      try {
+        const p = await issueWith(own, '/CN=企业测试/O=企业测试/C=CN', 'org-identity', 'ABC-123');
+        assert.equal(attributeValue(p.subject, 'serialNumber'), 'ABC-123');
+        assert.equal(der.decodeString(der.parse(findExtension(p, '1.3.6.1.4.1.99999.1')!.value)), 'ABC-123');
+        assert.equal(readHolderIdentity(p, { uniqueIdOid: '1.3.6.1.4.1.99999.1' }).uniqueId, 'ABC-123');
+      } finally {
+        await own.cleanup();
+      }
     });
 
     test('the certificate is recorded (with an audit entry) before issue() returns', async () => {

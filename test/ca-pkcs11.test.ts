@@ -46,6 +46,18 @@ describe('CA keys on a PKCS#11 token', { skip }, () => {
     for (const purpose of ['root', 'issuing', 'ocsp']) assert.match(objects, new RegExp(`label:\\s+certdesk-${purpose}-`));
   });
 
+  test('the CA keys sign and nothing else: private keys sign, public keys verify (pkcs11-tool Usage)', () => {
+    const list = (type: string): string =>
+      hsm.pkcs11Tool(['--list-objects', '--login', '--pin', hsm.pin, '--token-label', hsm.token, '--type', type]);
+    const usages = (out: string): string[] => [...out.matchAll(/^\s*Usage:\s*(.*)$/gm)].map((m) => m[1]!.trim());
+    const priv = usages(list('privkey'));
+    const pub = usages(list('pubkey'));
+    assert.equal(priv.length, 3, 'root, issuing and OCSP keys');
+    assert.equal(pub.length, 3);
+    for (const u of priv) assert.equal(u, 'sign', `private key usage: ${u}`);
+    for (const u of pub) assert.equal(u, 'verify', `public key usage: ${u}`);
+  });
+
   test('a second init on the same database is refused', () => {
     const r = cli(['ca', 'init', '--pkcs11-module', hsm.module, '--pkcs11-token', hsm.token], env);
     assert.notEqual(r.status, 0);

@@ -156,6 +156,59 @@ for (const backend of BACKENDS) {
       assert.match(unknownSerial.out, /0x0123456789abcdef: unknown/);
     });
 
+    test('OCSP GET is cacheable until nextUpdate (RFC 5019 §6.2): ETag, Last-Modified, Expires, 304 on If-None-Match / If-Modified-Since', async () => {
+      const c = await issue('缓存测试');
+      const reqFile = path.join(ca.dir, 'req-cache.der');
+      openssl(['ocsp', '-issuer', files.chain, '-cert', c.file, '-reqout', reqFile, '-no_nonce']);
+      const url = `${base}/ocsp/${encodeURIComponent(openssl(['base64', '-A', '-in', reqFile]).out.trim())}`;
+      const respText = (body: ArrayBuffer): string => {
+        const f = path.join(ca.dir, 'resp-cache.der');
+        writeFileSync(f, Buffer.from(body));
+        return openssl(['ocsp', '-respin', f, '-resp_text', '-noverify']).out;
+      };
+      const first = await fetch(url);
+      assert.equal(first.status, 200);
+      const text = respText(await first.arrayBuffer());
+      assert.match(text, /Cert Status: good/);
+      const thisUpdate = Date.parse(/This Update: (.+)/.exec(text)![1]!);
+      const nextUpdate = Date.parse(/Next Update: (.+)/.exec(text)![1]!);
+      const h = first.headers;
+      assert.equal(Date.parse(h.get('last-modified')!), thisUpdate, 'Last-Modified = thisUpdate');
+      assert.equal(Date.parse(h.get('expires')!), nextUpdate, 'Expires = nextUpdate');
+      const maxAge = Number(/max-age=(\d+)/.exec(h.get('cache-control')!)![1]);
+      assert.match(h.get('cache-control')!, /public/);
+      assert.ok(maxAge <= (nextUpdate - Date.parse(h.get('date')!)) / 1000, 'max-age does not reach past nextUpdate');
+      assert.ok(maxAge > (nextUpdate - thisUpdate) / 1000 / 2, `max-age ${maxAge} runs up to nextUpdate, not a fixed minute`);
+      const etag = h.get('etag')!;
+      assert.match(etag, /^"[A-Za-z0-9_-]+"$/);
+
+      const byEtag = await fetch(url, { headers: { 'if-none-match': etag } });
+      assert.equal(byEtag.status, 304);
+      assert.equal((await byEtag.arrayBuffer()).byteLength, 0);
+      assert.equal(byEtag.headers.get('etag'), etag);
+      const byDate = await fetch(url, { headers: { 'if-modified-since': h.get('last-modified')! } });
+      assert.equal(byDate.status, 304);
+      const older = await fetch(url, { headers: { 'if-modified-since': new Date(thisUpdate - 3_600_000).toUTCString() } });
+      assert.equal(older.status, 200, 'a copy from before thisUpdate is replaced');
+      const other = await fetch(url, { headers: { 'if-none-match': '"something-else"' } });
+      assert.equal(other.status, 200);
+      assert.equal(other.headers.get('etag'), etag);
+
+      // After a revocation the held copy is stale: a full response with the new status, never 304.
+      await ca.rt.ca.revoke(c.serial, 'keyCompromise', 'test');
+      const after = await fetch(url, { headers: { 'if-none-match': etag } });
+      assert.equal(after.status, 200);
+      assert.notEqual(after.headers.get('etag'), etag);
+      assert.match(respText(await after.arrayBuffer()), /Cert Status: revoked/);
+
+      // a request with a nonce answers that request only
+      const nonceFile = path.join(ca.dir, 'req-nonce.der');
+      openssl(['ocsp', '-issuer', files.chain, '-cert', c.file, '-reqout', nonceFile, '-nonce']);
+      const withNonce = await fetch(`${base}/ocsp/${encodeURIComponent(openssl(['base64', '-A', '-in', nonceFile]).out.trim())}`);
+      assert.equal(withNonce.headers.get('cache-control'), 'no-store');
+      assert.equal(withNonce.headers.get('etag'), null);
+    });
+
     test('the delegated responder certificate carries ocsp-nocheck and the OCSPSigning EKU', async () => {
       const responder = ca.rt.ca.responderFor(ca.rt.ca.issuing.record.id)!;
       const text = openssl(['x509', '-inform', 'DER', '-noout', '-text'], responder.record.cert_der).out;

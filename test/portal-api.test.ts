@@ -7,13 +7,17 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sandboxKeys } from '../src/payments/sandbox/keys.js';
 import { signParams } from '../src/payments/sandbox/signing.js';
-import { parseCertificate } from '../src/pki/certificate.js';
+import { findExtension, parseCertificate } from '../src/pki/certificate.js';
+import { LEGACY_UNIQUE_ID_OID } from '../src/pki/holder-identity.js';
+import { attributeValue } from '../src/pki/name.js';
+import { OID } from '../src/pki/oids.js';
 import { toPem } from '../src/pki/pem.js';
 import { SANDBOX_MERCHANT_ID } from '../src/runtime.js';
 import { getCertificate } from '../src/sa/certificates.js';
 import { openssl, type TestCa } from './helpers/ca.js';
 import { BACKENDS } from './helpers/backends.js';
 import { cliAsync } from './helpers/cli.js';
+import { issueLegacyCertificate } from './helpers/legacy-certificate.js';
 import { createHolder, PortalClient, serveTestCa, type ServedCa, type TestHolder } from './helpers/holder.js';
 
 type Order = {
@@ -277,6 +281,36 @@ for (const backend of BACKENDS) {
       assert.equal(old?.revocation_reason, 4, 'superseded');
       const rows = await ca.rt.storage.db.selectFrom('certificates').select('serial').where('order_id', '=', id).execute();
       assert.equal(rows.length, 1);
+    });
+
+    test('a holder whose certificate has the 唯一识别号 in the old 2.25 extension logs in and renews; the new one has it in serialNumber', async () => {
+      const uniqueId = '001120438184130222';
+      const holder = await createHolder(ca, {
+        name: '旧证书单位',
+        issue: (csr) => issueLegacyCertificate(ca, csr, { uniqueId, days: 40 }),
+      });
+      const oldCert = parseCertificate(holder.certDer);
+      assert.ok(findExtension(oldCert, LEGACY_UNIQUE_ID_OID), 'an old-style certificate');
+      assert.equal(attributeValue(oldCert.subject, 'serialNumber'), undefined);
+      const c = client();
+      const login = await c.login(holder);
+      assert.equal(login.status, 200, JSON.stringify(login.body));
+      assert.equal((login.body as { certificate: { uniqueId: string } }).certificate.uniqueId, uniqueId);
+      const created = await c.call<{ order: Order }>('POST', '/api/portal/orders', FORM);
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      await payOnline(c, created.body.order.id);
+      await until(
+        () => ca.rt.renewals.order(created.body.order.id),
+        (o) => o.state === 'paid',
+      );
+      const renewed = parseCertificate(await renewAndInstall(c, holder, created.body.order.id));
+      assert.equal(attributeValue(renewed.subject, 'serialNumber'), uniqueId, 'the 唯一识别号 moved to serialNumber');
+      assert.equal(findExtension(renewed, LEGACY_UNIQUE_ID_OID), undefined, 'and the old extension is not written again');
+      assert.equal(findExtension(renewed, OID.certificatePolicies), undefined, 'no policies unless configured');
+      const row = await getCertificate(ca.rt.storage.db, renewed.serialHex);
+      const holderRow = await ca.rt.storage.db.selectFrom('holders').selectAll().where('unique_id', '=', uniqueId).execute();
+      assert.equal(holderRow.length, 1, 'the same holder record');
+      assert.equal(row?.holder_id, holderRow[0]!.id);
     });
 
     test('50 concurrent duplicate notifications: one payment record, one issuance', async () => {

@@ -1,6 +1,5 @@
 // The key assistant (协卡助手) itself, without HTTP: tokens, approval requests, the renewal journal.
 // server/app.ts puts the local API and the assistant's own pages in front of it.
-import { DEFAULT_UNIQUE_ID_OID } from '../config/config.js';
 import { closeAllModules } from '../pkcs11/index.js';
 import { describeAll, type CertificateView } from './cert-info.js';
 import { AgentError, toAgentError } from './errors.js';
@@ -21,7 +20,8 @@ export interface AgentOptions {
   softTokens: string[];
   journalDir: string;
   keepOld: boolean;
-  uniqueIdOid: string;
+  /** the CA's own 唯一识别号 extension (its UNIQUE_ID_OID), read before the standard places */
+  uniqueIdOid: string | undefined;
   /** token insertion/removal poll interval */
   pollMs: number;
   /** minimum time between two PIN attempts on one key */
@@ -35,7 +35,7 @@ export const defaultAgentOptions = (): Omit<AgentOptions, 'journalDir'> => ({
   pkcs11Modules: [],
   softTokens: [],
   keepOld: false,
-  uniqueIdOid: DEFAULT_UNIQUE_ID_OID,
+  uniqueIdOid: undefined,
   pollMs: 1000,
   pinIntervalMs: 1000,
 });

@@ -2,11 +2,10 @@
 // certificate on a key: 名称, 证书种类, 唯一识别号, issuer, serial, validity, days left, whether
 // renewal is open (from 3 months before to 3 months after notAfter, as the seed manual says).
 import { createHash } from 'node:crypto';
-import { DEFAULT_PROFILES } from '../ca/profiles.js';
-import { DEFAULT_UNIQUE_ID_OID } from '../config/config.js';
 import { keyTypeOfSpki } from '../pki/algorithms.js';
-import { findExtension, parseCertificate } from '../pki/certificate.js';
-import * as der from '../pki/der.js';
+import { findExtension, parseCertificate, type ParsedCertificate } from '../pki/certificate.js';
+import { builtInTypeFor } from '../pki/certificate-types.js';
+import { policyOids, readHolderIdentity, type HolderKind } from '../pki/holder-identity.js';
 import { attributeValue, nameToString } from '../pki/name.js';
 import { OID } from '../pki/oids.js';
 import { labelState, type StoredCertificate } from './tokens/driver.js';
@@ -57,29 +56,30 @@ export function renewalWindow(notAfter: Date, now = new Date()): { open: boolean
   return { open: now >= opensAt && now <= closesAt, opensAt, closesAt };
 }
 
-function policiesOf(value: Buffer): string[] {
-  try {
-    return der.children(der.parse(value)).map((pi) => der.decodeOid(der.children(pi)[0]!));
-  } catch {
-    return [];
-  }
+/**
+ * The holder kind, and so the built-in 证书种类: from the GM/T 0015 identity extension or the old
+ * policies when the certificate has them, else from the subject — an organisation's certificate
+ * names the organisation (O, and CN = O when there is a CN); a person's has no O.
+ */
+function kindOf(cert: ParsedCertificate, fromCert: HolderKind | null): HolderKind | null {
+  if (fromCert) return fromCert;
+  const o = attributeValue(cert.subject, 'O');
+  const cn = attributeValue(cert.subject, 'CN');
+  if (!o) return cn ? 'person' : null;
+  return !cn || cn === o ? 'org' : null;
 }
 
-function uniqueIdOf(value: Buffer): string | null {
-  try {
-    return der.decodeString(der.parse(value));
-  } catch {
-    return null;
-  }
-}
-
-export function describeCertificate(c: StoredCertificate, opts: { uniqueIdOid?: string; now?: Date } = {}): CertificateView {
+export function describeCertificate(
+  c: StoredCertificate,
+  opts: { uniqueIdOid?: string | undefined; now?: Date } = {},
+): CertificateView {
   const now = opts.now ?? new Date();
   const cert = parseCertificate(c.der);
   const policiesExt = findExtension(cert, OID.certificatePolicies);
-  const policies = policiesExt ? policiesOf(policiesExt.value) : [];
-  const profile = DEFAULT_PROFILES.find((p) => p.policies.some((o) => policies.includes(o)));
-  const uidExt = findExtension(cert, opts.uniqueIdOid ?? DEFAULT_UNIQUE_ID_OID);
+  const policies = policiesExt ? policyOids(policiesExt.value) : [];
+  const identity = readHolderIdentity(cert, { uniqueIdOid: opts.uniqueIdOid });
+  const kind = kindOf(cert, identity.kind);
+  const profile = kind ? builtInTypeFor(kind) : undefined;
   let keyType: string | null = null;
   try {
     keyType = keyTypeOfSpki(cert.spki).keyType;
@@ -96,7 +96,7 @@ export function describeCertificate(c: StoredCertificate, opts: { uniqueIdOid?: 
     subject: nameToString(cert.subject),
     organization: attributeValue(cert.subject, 'O') ?? null,
     profile: { id: profile?.id ?? null, name: profile?.name ?? null, nameEn: profile?.nameEn ?? null, policies },
-    uniqueId: uidExt ? uniqueIdOf(uidExt.value) : null,
+    uniqueId: identity.uniqueId,
     issuer: nameToString(cert.issuer),
     issuerName: attributeValue(cert.issuer, 'CN') ?? nameToString(cert.issuer),
     serial: cert.serialHex.toUpperCase(),
@@ -112,7 +112,10 @@ export function describeCertificate(c: StoredCertificate, opts: { uniqueIdOid?: 
 }
 
 /** Describes what parses; a certificate object that is not X.509 is reported, not fatal. */
-export function describeAll(certs: StoredCertificate[], opts: { uniqueIdOid?: string; now?: Date } = {}): CertificateView[] {
+export function describeAll(
+  certs: StoredCertificate[],
+  opts: { uniqueIdOid?: string | undefined; now?: Date } = {},
+): CertificateView[] {
   const out: CertificateView[] = [];
   for (const c of certs) {
     try {

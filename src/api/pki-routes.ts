@@ -4,7 +4,9 @@ import type { Runtime } from '../runtime.js';
 import type { Metrics } from './metrics.js';
 import { toPem } from '../pki/pem.js';
 import { errorResponse, OcspStatus } from '../ca/ocsp-codec.js';
+import type { OcspAnswer } from '../ca/ocsp-responder.js';
 import { ocspFastPath, OCSP_MAX_REQUEST, type OcspFastPath } from './ocsp-fast-path.js';
+import { ocspGetCaching } from './ocsp-http-cache.js';
 
 /** Registers the routes; returns the POST /ocsp handler the HTTP server runs ahead of Fastify. */
 export function registerPkiRoutes(app: FastifyInstance, rt: Runtime, metrics: Metrics): OcspFastPath {
@@ -55,13 +57,14 @@ export function registerPkiRoutes(app: FastifyInstance, rt: Runtime, metrics: Me
 
   // One counter child per outcome, looked up once (labels() hashes its argument on every call).
   const outcomes = new Map<string, { inc(): void }>();
-  const answer = async (der: Buffer): Promise<Buffer> => {
+  const respond = async (der: Buffer): Promise<OcspAnswer> => {
     const r = await rt.ocsp.respond(der);
     let counter = outcomes.get(r.outcome);
     if (!counter) outcomes.set(r.outcome, (counter = metrics.ocspResponses.labels({ outcome: r.outcome })));
     counter.inc();
-    return r.der;
+    return r;
   };
+  const answer = async (der: Buffer): Promise<Buffer> => (await respond(der)).der;
 
   const malformed = outcomes.get('malformed') ?? metrics.ocspResponses.labels({ outcome: 'malformed' });
   // Requests on a socket take the fast path (ocsp-fast-path.ts); this route documents POST /ocsp in
@@ -89,7 +92,14 @@ export function registerPkiRoutes(app: FastifyInstance, rt: Runtime, metrics: Me
 
   app.get<{ Params: { '*': string } }>(
     '/ocsp/*',
-    { schema: { summary: 'OCSP (RFC 6960) over GET: the path is the base64 DER request', tags: ['ocsp'] } },
+    {
+      schema: {
+        summary: 'OCSP (RFC 6960) over GET: the path is the base64 DER request',
+        description:
+          'Responses to requests without a nonce carry Cache-Control max-age up to nextUpdate, ETag, Last-Modified (thisUpdate) and Expires (nextUpdate); If-None-Match / If-Modified-Since get 304 (RFC 5019 §6.2).',
+        tags: ['ocsp'],
+      },
+    },
     async (req, reply) => {
       let der: Buffer;
       try {
@@ -97,10 +107,14 @@ export function registerPkiRoutes(app: FastifyInstance, rt: Runtime, metrics: Me
       } catch {
         der = Buffer.alloc(0);
       }
-      return reply
-        .type('application/ocsp-response')
-        .header('cache-control', 'public, max-age=60')
-        .send(await answer(der));
+      const r = await respond(der);
+      const caching = ocspGetCaching(r, {
+        ifNoneMatch: req.headers['if-none-match'],
+        ifModifiedSince: req.headers['if-modified-since'],
+      });
+      reply.headers(caching.headers);
+      if (caching.notModified) return reply.code(304).send();
+      return reply.type('application/ocsp-response').send(r.der);
     },
   );
 

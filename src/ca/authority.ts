@@ -3,6 +3,7 @@
 import { hash } from 'node:crypto';
 import type { Config } from '../config/config.js';
 import { keyIdentifier } from '../pki/algorithms.js';
+import { identityExtensionOid } from '../pki/holder-identity.js';
 import { parseCertificate, type ParsedCertificate } from '../pki/certificate.js';
 import { CsrError, parseCsr, type ParsedCsr } from '../pki/csr.js';
 import {
@@ -83,6 +84,22 @@ const DAY_MS = 86_400_000;
 const CRL_LOCK = 727003;
 
 export type SignerOpener = (ref: KeyRef) => Promise<Signer>;
+
+/**
+ * The subject with the 唯一识别号 as its serialNumber attribute. A requested serialNumber that says
+ * something else is refused: one attribute cannot carry two identifiers.
+ */
+function withUniqueId(subject: NameAttribute[], uniqueId: string | undefined): NameAttribute[] {
+  if (!uniqueId) return subject;
+  const own = subject.filter((a) => a.type === 'serialNumber');
+  if (own.some((a) => a.value !== uniqueId))
+    throw new CaError(
+      'bad_subject',
+      `subject serialNumber carries the 唯一识别号 (${uniqueId}); the request's serialNumber ${JSON.stringify(own[0]!.value)} differs`,
+      'subject.serialNumber',
+    );
+  return own.length ? subject : [...subject, { type: 'serialNumber', value: uniqueId }];
+}
 
 /** True when canonicalOrder() would return `attrs` in the order they are in (its sort is stable). */
 function inCanonicalOrder(attrs: NameAttribute[]): boolean {
@@ -261,7 +278,7 @@ export class CertificateAuthority {
         ext.keyUsage(profile.keyUsage),
         ...(profile.extendedKeyUsage.length ? [ext.extKeyUsage(profile.extendedKeyUsage)] : []),
         ext.authorityKeyIdentifier(issuer.keyId),
-        ext.certificatePolicies(profile.policies),
+        ...(profile.policies.length ? [ext.certificatePolicies(profile.policies)] : []),
         ext.crlDistributionPoints(urls.crl),
         ext.authorityInfoAccess(urls.ocsp, urls.caIssuers),
       ]);
@@ -270,9 +287,24 @@ export class CertificateAuthority {
     return t;
   }
 
+  /**
+   * The extensions that carry the 唯一识别号 besides the subject serialNumber: GM/T 0015's identity
+   * extension when it is a 统一社会信用代码 / 居民身份证号, and the operator's UNIQUE_ID_OID if set.
+   */
+  private uniqueIdExtensions(profile: Profile, uniqueId: string): Buffer[] {
+    const out: Buffer[] = [];
+    const gmt = identityExtensionOid(profile.holderKind, uniqueId);
+    if (gmt) out.push(ext.identityCode(gmt, uniqueId));
+    if (this.config.uniqueIdOid && this.config.uniqueIdOid !== gmt) out.push(ext.identityCode(this.config.uniqueIdOid, uniqueId));
+    return out;
+  }
+
   /** Checks a request against its profile; every refusal names the field at fault. */
   check(req: IssueRequest): { profile: Profile; csr: ParsedCsr; subject: NameAttribute[]; subjectDer: Buffer } {
     const profile = this.profile(req.profileId);
+    if (req.uniqueId !== undefined && !/^[A-Za-z0-9-]{1,64}$/.test(req.uniqueId)) {
+      throw new CaError('bad_subject', '唯一识别号 (unique ID) must be 1–64 letters, digits or dashes', 'uniqueId');
+    }
     let csr: ParsedCsr;
     try {
       csr = Buffer.isBuffer(req.csr) ? parseCsr(req.csr) : req.csr;
@@ -287,11 +319,12 @@ export class CertificateAuthority {
         'csr',
       );
     }
-    const requested = req.subject ?? csr.subject;
+    const requested = withUniqueId(req.subject ?? csr.subject, req.uniqueId);
     // Most subjects arrive in canonical order already; sorting them would only copy them.
     const subject = inCanonicalOrder(requested) ? requested : canonicalOrder(requested);
     for (const a of subject) {
-      if (!profile.subject.allowed.includes(a.type)) {
+      // serialNumber carries the 唯一识别号 whatever the profile lets a requester put in the subject
+      if (!profile.subject.allowed.includes(a.type) && !(a.type === 'serialNumber' && req.uniqueId)) {
         throw new CaError(
           'bad_subject',
           `subject attribute ${a.type} is not allowed by profile ${profile.id} (allowed: ${profile.subject.allowed.join(', ')})`,
@@ -309,9 +342,6 @@ export class CertificateAuthority {
     } catch (e) {
       if (e instanceof NameError) throw new CaError('bad_subject', e.message, e.field ? `subject.${e.field}` : 'subject');
       throw e;
-    }
-    if (req.uniqueId !== undefined && !/^[A-Za-z0-9-]{1,64}$/.test(req.uniqueId)) {
-      throw new CaError('bad_subject', '唯一识别号 (unique ID) must be 1–64 letters, digits or dashes', 'uniqueId');
     }
     return { profile, csr, subject, subjectDer };
   }
@@ -354,7 +384,7 @@ export class CertificateAuthority {
       const name = attributeValue(subject, profile.holderKind === 'org' ? 'O' : 'CN') ?? attributeValue(subject, 'CN')!;
       holderId = (await ensureHolder(this.storage.db, { kind: profile.holderKind, name, uniqueId: req.uniqueId })).id;
     }
-    const extra = req.uniqueId ? [ext.uniqueIdentifier(this.config.uniqueIdOid, req.uniqueId)] : [];
+    const extra = req.uniqueId ? this.uniqueIdExtensions(profile, req.uniqueId) : [];
     const template = this.template(profile, issuer);
     const spkiHash = hash('sha256', csr.spki, 'hex');
 

@@ -64,7 +64,11 @@ export function authorityInfoAccess(ocspUrl: string | undefined, caIssuersUrl: s
 
 export const ocspNoCheck = (): Buffer => extension(OID.ocspNoCheck, false, der.nullValue());
 
-/** The holder's 唯一识别号 as a UTF8String in a non-critical extension under a configurable OID. */
-export const uniqueIdentifier = (oidStr: string, id: string): Buffer => extension(oidStr, false, der.utf8String(id));
+/**
+ * The holder's 唯一识别号 in a non-critical extension whose extnValue is a DER PrintableString — the
+ * GM/T 0015 identity extensions' form (vendor readers strip a 0x13 or 0x0c header). The ID's
+ * characters (letters, digits, dashes) are all PrintableString.
+ */
+export const identityCode = (oidStr: string, id: string): Buffer => extension(oidStr, false, der.printableString(id));
 
 export const crlNumber = (n: number): Buffer => extension(OID.cRLNumber, false, der.int(n));

@@ -26,6 +26,16 @@ interface IssuerEntry {
 
 export type OcspOutcome = 'good' | 'revoked' | 'unknown' | 'malformed' | 'unauthorized' | 'error';
 
+export interface OcspAnswer {
+  der: Buffer;
+  outcome: OcspOutcome;
+  /**
+   * For a signed response to a request without a nonce — the ones HTTP caches may keep (RFC 5019
+   * §6.2): its thisUpdate and nextUpdate, ms. Absent for error responses and nonce responses.
+   */
+  validity?: { thisUpdate: number; nextUpdate: number };
+}
+
 interface CachedResponse {
   der: Buffer;
   outcome: OcspOutcome;
@@ -33,6 +43,7 @@ interface CachedResponse {
   state: string;
   /** thisUpdate = producedAt, ms */
   producedAt: number;
+  nextUpdate: number;
 }
 
 /** Signed responses kept for requests without a nonce (RFC 5019 style pre-produced responses). */
@@ -118,7 +129,7 @@ export class OcspResponder {
    * database still gives the same status (and revocation time and reason) and for at most a minute;
    * requests with a nonce always get a freshly signed response echoing it.
    */
-  async respond(body: Buffer): Promise<{ der: Buffer; outcome: OcspOutcome }> {
+  async respond(body: Buffer): Promise<OcspAnswer> {
     let req;
     try {
       req = parseOcspRequest(body);
@@ -157,7 +168,7 @@ export class OcspResponder {
             : req.certIds.map((id) => id.raw.toString('latin1')).join('|');
         const hit = this.cache.get(key);
         if (hit && hit.state === state && now - hit.producedAt < this.cacheMaxAgeMs && now >= hit.producedAt)
-          return { der: hit.der, outcome: hit.outcome };
+          return { der: hit.der, outcome: hit.outcome, validity: { thisUpdate: hit.producedAt, nextUpdate: hit.nextUpdate } };
       }
       const thisUpdate = wholeSeconds(now);
       const nextUpdate = wholeSeconds(now + this.ca.config.ocspValiditySeconds * 1000);
@@ -170,7 +181,8 @@ export class OcspResponder {
       if (key !== undefined) {
         this.cache.delete(key);
         if (this.cache.size >= CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
-        this.cache.set(key, { der, outcome, state, producedAt: thisUpdate.getTime() });
+        this.cache.set(key, { der, outcome, state, producedAt: thisUpdate.getTime(), nextUpdate: nextUpdate.getTime() });
+        return { der, outcome, validity: { thisUpdate: thisUpdate.getTime(), nextUpdate: nextUpdate.getTime() } };
       }
       return { der, outcome };
     } catch (e) {

@@ -2,13 +2,22 @@
 // JSON file named by PROFILES_FILE that replaces them (same shape, validated at start).
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { CERTDESK_ARC } from '../config/config.js';
 import { KEY_TYPES, type KeyType } from '../pki/algorithms.js';
+import { builtInTypeFor } from '../pki/certificate-types.js';
 import { isKnownAttribute } from '../pki/name.js';
+import { oidProblem } from '../pki/oids.js';
 import { EKU_NAMES, KEY_USAGE_BITS, type KeyUsageName } from './extensions.js';
 
 const keyUsageNames = Object.keys(KEY_USAGE_BITS) as [KeyUsageName, ...KeyUsageName[]];
-const oidOrName = z.string().refine((s) => s in EKU_NAMES || /^[0-2](\.\d+)+$/.test(s), 'must be an EKU name or a dotted OID');
+// OIDs every common verifier parses (Go's crypto/x509 and GnuTLS refuse arcs ≥ 2^31; see oidProblem).
+const oidIssue = (names: Record<string, string>) =>
+  z.string().superRefine((s, ctx) => {
+    if (s in names) return;
+    const problem = oidProblem(s);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(s)} ${problem}` });
+  });
+const parsableOid = oidIssue({});
+const oidOrName = oidIssue(EKU_NAMES);
 
 const ProfileSchema = z
   .object({
@@ -21,7 +30,8 @@ const ProfileSchema = z
     maxValidityDays: z.number().int().min(1),
     keyUsage: z.array(z.enum(keyUsageNames)).min(1),
     extendedKeyUsage: z.array(oidOrName),
-    policies: z.array(z.string().regex(/^[0-2](\.\d+)+$/)).min(1),
+    /** certificate policy OIDs; none unless the operator configures their own */
+    policies: z.array(parsableOid).default([]),
     subject: z.object({
       required: z.array(z.string()),
       allowed: z.array(z.string()),
@@ -38,32 +48,32 @@ const ProfileSchema = z
 
 export type Profile = z.infer<typeof ProfileSchema> & { keyTypes: KeyType[] };
 
+const ORG = builtInTypeFor('org');
+const PERSON = builtInTypeFor('person');
+
+// What the two built-in types are for (docs/PROFILES.md): logging in to applications (TLS client
+// authentication) and signing documents (digitalSignature + nonRepudiation). No emailProtection:
+// the certificates carry no rfc822Name and no encryption key usage, so S/MIME would be refused anyway.
 export const DEFAULT_PROFILES: Profile[] = [
   {
-    id: 'org-identity',
-    name: '单位身份证书',
-    nameEn: 'Organisation identity certificate',
-    holderKind: 'org',
+    ...ORG,
     keyTypes: ['ec-p256', 'rsa-2048', 'rsa-3072'],
     validityDays: 365,
     // three years of renewal stacked on up to three months left of the old term
     maxValidityDays: 3 * 366 + 92,
     keyUsage: ['digitalSignature', 'nonRepudiation'],
-    extendedKeyUsage: ['clientAuth', 'emailProtection'],
-    policies: [`${CERTDESK_ARC}.2.1`],
+    extendedKeyUsage: ['clientAuth'],
+    policies: [],
     subject: { required: ['CN', 'O'], allowed: ['C', 'ST', 'L', 'O', 'OU', 'CN', 'serialNumber', 'emailAddress'] },
   },
   {
-    id: 'personal-identity',
-    name: '个人身份证书',
-    nameEn: 'Personal identity certificate',
-    holderKind: 'person',
+    ...PERSON,
     keyTypes: ['ec-p256', 'rsa-2048', 'rsa-3072'],
     validityDays: 365,
     maxValidityDays: 3 * 366 + 92,
     keyUsage: ['digitalSignature', 'nonRepudiation'],
-    extendedKeyUsage: ['clientAuth', 'emailProtection'],
-    policies: [`${CERTDESK_ARC}.2.2`],
+    extendedKeyUsage: ['clientAuth'],
+    policies: [],
     subject: { required: ['CN'], allowed: ['C', 'ST', 'L', 'O', 'OU', 'CN', 'serialNumber', 'emailAddress'] },
   },
 ];

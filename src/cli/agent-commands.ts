@@ -2,9 +2,9 @@
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { DEFAULT_UNIQUE_ID_OID } from '../config/config.js';
 import { isWebOrigin } from '../pki/login-challenge.js';
 import { action, UsageError } from './errors.js';
+import { uniqueIdOidOption } from './util.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -44,7 +44,12 @@ export function registerAgentCommands(program: Command): void {
     .option('--soft-token <file>', 'soft token file made with `certdesk token init-soft` (repeatable)', collect, [])
     .option('--journal-dir <dir>', 'where renewal journals are kept', DEFAULT_JOURNAL_DIR)
     .option('--keep-old', 'after a renewal keep the old key pair (labelled retired:<order>) instead of deleting it')
-    .option('--unique-id-oid <oid>', 'OID of the 唯一识别号 certificate extension', DEFAULT_UNIQUE_ID_OID)
+    .addOption(
+      new Option(
+        '--unique-id-oid <oid>',
+        "the CA's own 唯一识别号 extension (its UNIQUE_ID_OID), read before the subject serialNumber",
+      ).argParser(uniqueIdOidOption),
+    )
     .addOption(
       new Option('--poll-ms <n>', 'key insertion/removal poll interval')
         .argParser(msOption('--poll-ms'))
@@ -72,9 +77,7 @@ export function registerAgentCommands(program: Command): void {
         if (modules.length === 0 && softTokens.length === 0) {
           throw new UsageError('give at least one --pkcs11-module (a hardware key vendor module) or --soft-token file');
         }
-        const uniqueIdOid = String(o.uniqueIdOid);
-        if (!/^[0-2](\.\d+)+$/.test(uniqueIdOid))
-          throw new UsageError(`--unique-id-oid must be a dotted OID, got ${JSON.stringify(uniqueIdOid)}`);
+        const uniqueIdOid = o.uniqueIdOid as string | undefined;
         const crashAfter = process.env.CERTDESK_AGENT_CRASH_AFTER || undefined;
 
         const { default: pino } = await import('pino');

@@ -1,10 +1,9 @@
 // `certdesk token …`: keys (UKeys) from the shell: list them as the UKey 管理 page does, and make
 // and maintain soft tokens.
 import { readFile } from 'node:fs/promises';
-import type { Command } from 'commander';
-import { DEFAULT_UNIQUE_ID_OID } from '../config/config.js';
+import { Option, type Command } from 'commander';
 import { action, UsageError } from './errors.js';
-import { positiveInt, promptHidden } from './util.js';
+import { positiveInt, promptHidden, uniqueIdOidOption } from './util.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -41,10 +40,15 @@ export function registerTokenCommands(program: Command): void {
     .description('list keys and the certificates on them, as the UKey 管理 page shows them (no PIN needed)')
     .option('--pkcs11-module <path>', 'PKCS#11 module of a key vendor (repeatable)', collect, [])
     .option('--soft-token <file>', 'soft token file (repeatable)', collect, [])
-    .option('--unique-id-oid <oid>', 'OID of the 唯一识别号 certificate extension', DEFAULT_UNIQUE_ID_OID)
+    .addOption(
+      new Option(
+        '--unique-id-oid <oid>',
+        "the CA's own 唯一识别号 extension (its UNIQUE_ID_OID), read before the subject serialNumber",
+      ).argParser(uniqueIdOidOption),
+    )
     .option('--json', 'print JSON instead of text')
     .action(
-      action(async (o: { pkcs11Module: string[]; softToken: string[]; uniqueIdOid: string; json?: boolean }) => {
+      action(async (o: { pkcs11Module: string[]; softToken: string[]; uniqueIdOid?: string; json?: boolean }) => {
         if (o.pkcs11Module.length === 0 && o.softToken.length === 0)
           throw new UsageError('give --pkcs11-module and/or --soft-token');
         const { Pkcs11Driver } = await import('../agent/tokens/pkcs11-driver.js');

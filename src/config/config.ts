@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { oidProblem } from '../pki/oids.js';
 
 export interface Config {
   port: number;
@@ -19,8 +20,11 @@ export interface Config {
   crlValiditySeconds: number;
   /** OCSP response validity (nextUpdate − thisUpdate) */
   ocspValiditySeconds: number;
-  /** OID of the extension that carries the holder's unique identifier (唯一识别号) */
-  uniqueIdOid: string;
+  /**
+   * the operator's own OID for an extension also carrying the holder's 唯一识别号 (UNIQUE_ID_OID);
+   * unset: it is carried in the subject serialNumber (and the GM/T 0015 identity extension) only
+   */
+  uniqueIdOid: string | undefined;
   /** path to a JSON file of certificate profiles replacing the built-in ones */
   profilesFile: string | undefined;
   /** name of the environment variable holding the PKCS#11 user PIN */
@@ -61,13 +65,12 @@ export class ConfigError extends Error {
   }
 }
 
-/**
- * certdesk's own OID arc: a UUID-derived OID under 2.25 (ITU-T X.667), which needs no registration.
- * .1.1 is the 唯一识别号 extension, .2.x the default certificate policies. A CA with its own
- * enterprise arc sets UNIQUE_ID_OID and the profiles' policies.
- */
-export const CERTDESK_ARC = '2.25.207427386145434213838012353926395166810';
-export const DEFAULT_UNIQUE_ID_OID = `${CERTDESK_ARC}.1.1`;
+/** Refuses, at start, an OID that Go or GnuTLS could not parse in a certificate (named by its setting). */
+export function checkOid(setting: string, oid: string): string {
+  const problem = oidProblem(oid);
+  if (problem) throw new ConfigError(`${setting}: ${JSON.stringify(oid)} ${problem}; use an OID under your own registered arc`);
+  return oid;
+}
 
 function intVar(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
   const raw = env[name];
@@ -128,9 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } catch {
     throw new ConfigError(`PUBLIC_URL must be an http(s) URL, got ${JSON.stringify(publicUrl)}`);
   }
-  const uniqueIdOid = env.UNIQUE_ID_OID || DEFAULT_UNIQUE_ID_OID;
-  if (!/^[0-2](\.\d+)+$/.test(uniqueIdOid))
-    throw new ConfigError(`UNIQUE_ID_OID must be a dotted OID, got ${JSON.stringify(uniqueIdOid)}`);
+  const uniqueIdOid = env.UNIQUE_ID_OID ? checkOid('UNIQUE_ID_OID', env.UNIQUE_ID_OID) : undefined;
   return {
     port,
     host: env.HOST || '127.0.0.1',

@@ -271,7 +271,8 @@ export interface GenerateKeyPairOptions {
 
 /**
  * Generates a key pair on the token. The private key is a token object, private, sensitive and not
- * extractable: it can sign and never leaves the token. Refuses an id or label already in use, as
+ * extractable: it can sign (and decrypt only when asked) and never leaves the token; the public key
+ * verifies (and encrypts only when asked). Nothing wraps, unwraps or derives. Refuses an id or label already in use, as
  * duplicates make later lookups ambiguous. Needs a logged-in read/write session.
  */
 export async function generateKeyPair(session: TokenSession, opts: GenerateKeyPairOptions): Promise<TokenKeyPair> {
@@ -282,6 +283,8 @@ export async function generateKeyPair(session: TokenSession, opts: GenerateKeyPa
   const common = { token: true, label: opts.label, id: idBuf };
   let mechanism: graphene.KeyGenMechanism;
   let pub: graphene.ITemplate;
+  // Sign-only, stated explicitly: tokens default the rest (SoftHSM2 sets CKA_DECRYPT and CKA_UNWRAP).
+  const decrypt = opts.decrypt === true;
   let priv: graphene.ITemplate = {
     ...common,
     class: graphene.ObjectClass.PRIVATE_KEY,
@@ -289,7 +292,12 @@ export async function generateKeyPair(session: TokenSession, opts: GenerateKeyPa
     sensitive: true,
     extractable: false,
     sign: true,
+    signRecover: false,
+    decrypt,
+    unwrap: false,
+    derive: false,
   };
+  const pubUsage = { verify: true, verifyRecover: false, encrypt: decrypt, wrap: false };
   const curve = CURVES[opts.keyType];
   if (curve) {
     mechanism = graphene.KeyGenMechanism.EC;
@@ -298,10 +306,10 @@ export async function generateKeyPair(session: TokenSession, opts: GenerateKeyPa
       class: graphene.ObjectClass.PUBLIC_KEY,
       keyType: graphene.KeyType.EC,
       private: false,
-      verify: true,
+      ...pubUsage,
       paramsEC: der.oid(curve.oid),
     };
-    priv = { ...priv, keyType: graphene.KeyType.EC, derive: false };
+    priv = { ...priv, keyType: graphene.KeyType.EC };
   } else {
     mechanism = graphene.KeyGenMechanism.RSA;
     const bits = Number(opts.keyType.slice(4));
@@ -310,12 +318,11 @@ export async function generateKeyPair(session: TokenSession, opts: GenerateKeyPa
       class: graphene.ObjectClass.PUBLIC_KEY,
       keyType: graphene.KeyType.RSA,
       private: false,
-      verify: true,
-      encrypt: opts.decrypt === true,
+      ...pubUsage,
       modulusBits: bits,
       publicExponent: Buffer.from([0x01, 0x00, 0x01]),
     };
-    priv = { ...priv, keyType: graphene.KeyType.RSA, decrypt: opts.decrypt === true };
+    priv = { ...priv, keyType: graphene.KeyType.RSA };
   }
   return session.run(async (s) => {
     const clash = wrap(

@@ -69,3 +69,23 @@ export type OidName = keyof typeof OID;
 
 const byOid = new Map<string, string>(Object.entries(OID).map(([k, v]) => [v, k]));
 export const oidName = (dotted: string): string => byOid.get(dotted) ?? dotted;
+
+const MAX_ARC = 2n ** 31n - 1n;
+
+/**
+ * Why a dotted OID would be refused by common verifiers, or null when it is fine. Go's
+ * encoding/asn1 (crypto/x509) rejects any arc above 2^31 − 1 — the first two arcs share one
+ * subidentifier (40·first + second) — and X.660 allows first arcs 0–2, second arcs 0–39 under 0
+ * and 1. Certificates with such an OID fail in Go ("malformed extension OID field") and GnuTLS.
+ */
+export function oidProblem(dotted: string): string | null {
+  if (!/^(0|[1-9]\d*)(\.(0|[1-9]\d*))+$/.test(dotted)) return 'is not a dotted OID (decimal arcs, no leading zeros)';
+  const arcs = dotted.split('.').map((a) => BigInt(a));
+  if (arcs[0]! > 2n) return `has first arc ${arcs[0]}; only 0, 1 and 2 exist`;
+  if (arcs[0]! < 2n && arcs[1]! >= 40n) return `has second arc ${arcs[1]} under ${arcs[0]}; it must be below 40`;
+  if (arcs[0]! * 40n + arcs[1]! > MAX_ARC)
+    return `has first arcs ${arcs[0]}.${arcs[1]} too large for Go's crypto/x509 (40·first + second ≥ 2^31)`;
+  const big = arcs.slice(2).find((a) => a > MAX_ARC);
+  if (big !== undefined) return `has arc ${big} ≥ 2^31, which Go's crypto/x509 and GnuTLS cannot parse`;
+  return null;
+}

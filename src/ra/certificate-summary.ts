@@ -1,7 +1,7 @@
 // How a certificate is described to holders (名称, 证书种类, 唯一识别号, validity …), one shape for
 // the portal, the CLI and the key assistant's server side.
-import { findExtension, parseCertificate } from '../pki/certificate.js';
-import * as der from '../pki/der.js';
+import { parseCertificate } from '../pki/certificate.js';
+import { readHolderIdentity } from '../pki/holder-identity.js';
 import { attributeValue, nameToString } from '../pki/name.js';
 import type { CertificateRecord } from '../sa/certificates.js';
 
@@ -22,20 +22,14 @@ export interface CertificateSummary {
   daysLeft: number;
 }
 
-export function uniqueIdOf(certDer: Buffer, oid: string): string | null {
-  const ext = findExtension(parseCertificate(certDer), oid);
-  if (!ext) return null;
-  try {
-    return der.decodeString(der.parse(ext.value));
-  } catch {
-    return null;
-  }
-}
+/** The 唯一识别号 a certificate carries (see pki/holder-identity.ts for where it is looked for). */
+export const uniqueIdOf = (certDer: Buffer, uniqueIdOid: string | undefined): string | null =>
+  readHolderIdentity(parseCertificate(certDer), { uniqueIdOid }).uniqueId;
 
 export function summarise(
   rec: CertificateRecord,
   profileNames: { name: string; nameEn: string },
-  uniqueIdOid: string,
+  uniqueIdOid: string | undefined,
   now = Date.now(),
 ): CertificateSummary {
   const parsed = parseCertificate(rec.der);
@@ -48,7 +42,7 @@ export function summarise(
     profile: rec.profile,
     profileName: profileNames.name,
     profileNameEn: profileNames.nameEn,
-    uniqueId: uniqueIdOf(rec.der, uniqueIdOid),
+    uniqueId: readHolderIdentity(parsed, { uniqueIdOid }).uniqueId,
     issuer: nameToString(parsed.issuer),
     notBefore: new Date(rec.not_before).toISOString(),
     notAfter: new Date(rec.not_after).toISOString(),

@@ -260,6 +260,8 @@ export class RenewalService {
     }
     if (await transitionOrder(this.db, order.id, ['paid'], 'issuing')) await addOrderEvent(this.db, order.id, 'issuing', actor);
     const oldParsed = parseCertificate(old.der);
+    // read from where the old certificate has it: the subject serialNumber, or the extension of certificates issued before
+    const uniqueId = uniqueIdOf(old.der, this.ca.config.uniqueIdOid);
     let issued;
     try {
       issued = await this.ca.issue({
@@ -267,9 +269,7 @@ export class RenewalService {
         profileId: old.profile,
         subject: oldParsed.subject,
         notAfter: renewedNotAfter(new Date(old.not_after), order.term_years),
-        ...(uniqueIdOf(old.der, this.ca.config.uniqueIdOid)
-          ? { uniqueId: uniqueIdOf(old.der, this.ca.config.uniqueIdOid)! }
-          : {}),
+        ...(uniqueId ? { uniqueId } : {}),
         renewsSerial: old.serial,
         orderId: order.id,
         actor,

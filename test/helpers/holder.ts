@@ -28,7 +28,14 @@ const ecSign = (key: KeyObject, data: Buffer): Buffer => sign('sha256', data, { 
 
 export async function createHolder(
   ca: TestCa,
-  opts: { name?: string; uniqueId?: string; days?: number; profile?: string } = {},
+  opts: {
+    name?: string;
+    uniqueId?: string;
+    days?: number;
+    profile?: string;
+    /** issues the holder's CSR some other way (e.g. an old-style certificate); default: the CA's issue() */
+    issue?: (csr: Buffer) => Promise<{ der: Buffer; serial: string }>;
+  } = {},
 ): Promise<TestHolder> {
   const name = opts.name ?? '企业测试';
   const { privateKey, publicKey } = generateKeyPair('ec-p256');
@@ -43,17 +50,21 @@ export async function createHolder(
     signatureAlgId: signatureAlgorithmFor('ec-p256').algId,
     sign: (d) => ecSign(privateKey, d),
   });
-  const issued = await ca.rt.ca.issue({
-    csr,
-    profileId: opts.profile ?? 'org-identity',
-    days: opts.days ?? 30,
-    uniqueId: opts.uniqueId ?? `UID${Math.floor(Math.random() * 1e12)}`,
-    actor: 'test',
-  });
+  const issued = opts.issue
+    ? await opts.issue(csr)
+    : await ca.rt.ca
+        .issue({
+          csr,
+          profileId: opts.profile ?? 'org-identity',
+          days: opts.days ?? 30,
+          uniqueId: opts.uniqueId ?? `UID${Math.floor(Math.random() * 1e12)}`,
+          actor: 'test',
+        })
+        .then((r) => ({ der: r.der, serial: r.record.serial }));
   return {
     key: privateKey,
     certDer: issued.der,
-    serial: issued.record.serial,
+    serial: issued.serial,
     subject,
     signLogin: (challenge) => ecSign(privateKey, Buffer.from(challenge, 'utf8')),
     async renewalRequest(orderId) {
