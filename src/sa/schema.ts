@@ -180,6 +180,8 @@ export interface SandboxTradeTable {
 export interface LoginChallengeTable {
   nonce: string;
   origin: string;
+  /** SHA-256 (hex) of the exact challenge text issued; a login must have signed those bytes */
+  text_sha256: string | null;
   expires_at: number;
   used_at: number | null;
 }
@@ -263,6 +265,20 @@ export interface InvoiceTable {
   void_reason: string | null;
 }
 
+/** A payment the order did not need (to refund): one per (channel, trade_no). */
+export interface ExtraPaymentTable {
+  id: Generated<number>;
+  order_id: string;
+  channel: string;
+  trade_no: string;
+  amount_fen: number;
+  paid_at: number;
+  recorded_at: number;
+  recorded_by: string;
+  /** JSON: what the gateway or the staff member sent */
+  raw: string;
+}
+
 export interface RefundTable {
   id: Generated<number>;
   order_id: string;
@@ -316,6 +332,7 @@ export interface Database {
   orders: OrderTable;
   order_events: OrderEventTable;
   payments: PaymentTable;
+  extra_payments: ExtraPaymentTable;
   sandbox_trades: SandboxTradeTable;
   login_challenges: LoginChallengeTable;
   portal_sessions: PortalSessionTable;
