@@ -265,19 +265,11 @@ export interface InvoiceTable {
   void_reason: string | null;
 }
 
-/** A payment the order did not need (to refund): one per (channel, trade_no). */
-export interface ExtraPaymentTable {
-  id: Generated<number>;
-  order_id: string;
-  channel: string;
-  trade_no: string;
-  amount_fen: number;
-  paid_at: number;
-  recorded_at: number;
-  recorded_by: string;
-  /** JSON: what the gateway or the staff member sent */
-  raw: string;
-}
+/**
+ * A payment the order did not need (to refund): the same record as a payment, one per
+ * (channel, trade_no), any number per order (order_id not UNIQUE).
+ */
+export type ExtraPaymentTable = PaymentTable;
 
 export interface RefundTable {
   id: Generated<number>;
