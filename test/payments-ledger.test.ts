@@ -4,7 +4,13 @@
 // digits at every way in — gateway notifications, staff confirmation and refunds, bank statements,
 // the CLI — so a signed −30000 or "3e4" moves no money and leaves no record.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Migrator, sql } from 'kysely';
+import { openDatabase, migrate } from '../src/sa/database.js';
+import { migrationProvider } from '../src/sa/migrations.js';
 import { MAX_FEN, parseFen, yuanToFen } from '../src/ra/money.js';
 import { BACKENDS } from './helpers/backends.js';
 import { cliAsync } from './helpers/cli.js';
@@ -62,6 +68,51 @@ describe('amounts: one parser, whole positive fen', () => {
     assert.equal(yuanToFen('0.01'), 1);
     for (const bad of BAD_YUAN) assert.throws(() => yuanToFen(bad), RangeError, `yuanToFen(${JSON.stringify(bad)})`);
   });
+});
+
+test('migration 0005 turns the extra payments recorded before (events, repeated) into one record per trade', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'certdesk-migrate-'));
+  const storage = await openDatabase({ dataDir: dir, migrate: false });
+  try {
+    const r = await new Migrator({ db: storage.db, provider: migrationProvider('sqlite') }).migrateTo(
+      '0004_orders_issued_serial',
+    );
+    assert.equal(r.error, undefined);
+    // the rows an older version wrote for extra payments; the order row itself does not matter here
+    // (foreign keys off until the migration is done)
+    await sql`pragma foreign_keys = off`.execute(storage.db);
+    const event = (at: number, tradeNo: string, amountFen: unknown) => ({
+      order_id: 'R20261125-OLDONE',
+      at,
+      type: 'payment.extra',
+      actor: 'gateway:sandbox',
+      detail: JSON.stringify({ channel: 'sandbox', tradeNo, amountFen, note: 'order already paid: refund this payment' }),
+    });
+    await storage.db
+      .insertInto('order_events')
+      .values([
+        event(1000, 'SBXA', 30000),
+        event(1001, 'SBXA', 30000),
+        event(1002, 'SBXA', 30000),
+        event(1003, 'SBXNEG', -30000),
+        event(1004, 'SBXB', 55000),
+      ])
+      .execute();
+    await migrate(storage);
+    await sql`pragma foreign_keys = on`.execute(storage.db);
+    const rows = await storage.db.selectFrom('extra_payments').selectAll().orderBy('id').execute();
+    assert.deepEqual(
+      rows.map((x) => [x.order_id, x.channel, x.trade_no, x.amount_fen, x.paid_at, x.recorded_by]),
+      [
+        ['R20261125-OLDONE', 'sandbox', 'SBXA', 30000, 1000, 'gateway:sandbox'],
+        ['R20261125-OLDONE', 'sandbox', 'SBXB', 55000, 1004, 'gateway:sandbox'],
+      ],
+    );
+    assert.equal((await storage.db.selectFrom('order_events').select('id').execute()).length, 5, 'the events stay');
+  } finally {
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 for (const backend of BACKENDS) {
