@@ -18,7 +18,7 @@ import { openssl, type TestCa } from './helpers/ca.js';
 import { BACKENDS } from './helpers/backends.js';
 import { cliAsync } from './helpers/cli.js';
 import { issueLegacyCertificate } from './helpers/legacy-certificate.js';
-import { createHolder, PortalClient, serveTestCa, type ServedCa, type TestHolder } from './helpers/holder.js';
+import { createHolder, ORDER_FORM, PortalClient, serveTestCa, type ServedCa, type TestHolder } from './helpers/holder.js';
 
 type Order = {
   id: string;
@@ -32,14 +32,7 @@ type Order = {
   events: { type: string }[];
 };
 
-const FORM = {
-  termYears: 1,
-  recipient: 'CA客服部',
-  phone: '021-962600',
-  address: '上海市虹口区四川北路1601室',
-  postcode: '200080',
-  paymentMethod: 'online',
-};
+const FORM = ORDER_FORM;
 
 async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
   const end = Date.now() + ms;

@@ -5,7 +5,14 @@ import assert from 'node:assert/strict';
 import { sign } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { TestCa } from './helpers/ca.js';
-import { createHolder, PortalClient, sendSandboxNotification, serveTestCa, type ServedCa } from './helpers/holder.js';
+import {
+  createHolder,
+  PortalClient,
+  sandboxReturnPath,
+  sendSandboxNotification,
+  serveTestCa,
+  type ServedCa,
+} from './helpers/holder.js';
 
 type Order = { id: string; state: string; amountFen: number; events: { type: string }[] };
 const FORM = {
@@ -38,16 +45,19 @@ describe('portal resilience', () => {
     const u = new URL(pay.body.redirectUrl);
     const page = await (await fetch(`${base}${u.pathname}${u.search}`)).text();
     const tradeNo = /name="trade_no" value="([^"]+)"/.exec(page)![1]!;
-    await fetch(`${base}/sandbox-pay/pay`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: `trade_no=${tradeNo}&bank=${encodeURIComponent('中国银行')}`,
-    });
+    const paidPage = await (
+      await fetch(`${base}/sandbox-pay/pay`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `trade_no=${tradeNo}&bank=${encodeURIComponent('中国银行')}`,
+      })
+    ).text();
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal((await ca.rt.renewals.order(order.id)).state, 'awaiting_payment', 'no notification arrived');
-    // the browser comes back: a hint, which makes the server ask the gateway
-    const back = await c.call('GET', `/api/portal/orders/${order.id}/return`);
+    // the browser comes back by the link the gateway signed: a hint, which makes the server ask the gateway
+    const back = await c.call('GET', sandboxReturnPath(paidPage));
     assert.equal(back.status, 302);
+    assert.equal((await ca.rt.renewals.order(order.id)).state, 'paid', 'the return queried the gateway');
     const seen = await c.call<{ order: Order }>('GET', `/api/portal/orders/${order.id}`);
     assert.equal(seen.body.order.state, 'paid');
     assert.ok(seen.body.order.events.some((e) => e.type === 'paid'));

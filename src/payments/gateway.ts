@@ -38,6 +38,11 @@ export interface PaymentGateway {
   createPayment(req: PaymentRequest): Promise<{ redirectUrl: string }>;
   /** Verifies an asynchronous notification (signature, merchant); undefined when it reports no payment. */
   parseNotification(form: Record<string, string>): GatewayPayment | undefined;
+  /**
+   * The order id of a browser return the gateway signed (its return URL's parameters), or undefined
+   * for a return without a valid signature. Still only a hint: the payment is what a query says.
+   */
+  returnedOrderId(params: Record<string, string>): string | undefined;
   /** the body the gateway expects back: it retries until it sees the success answer */
   acknowledgement(ok: boolean): string;
   /** Active order query, for when the notification is late or lost. */

@@ -1,4 +1,42 @@
-// Money is integer fen (分) everywhere; these are the only conversions to and from text.
+// Money is integer fen (分) everywhere; these are the only conversions to and from text. An amount
+// that moves money (a payment, an extra payment, a refund) is a whole positive number of fen of at
+// most MAX_FEN, written as plain decimal digits: no sign, exponent, spaces, fraction of a fen or
+// leading zero. Every way in — gateway notifications, staff confirmations, the CLI, bank
+// statements, refunds — goes through parseFen / yuanToFen / checkFen below.
+
+/** The largest amount accepted anywhere: ¥100,000,000.00 (far above any price, far below 2^53). */
+export const MAX_FEN = 10_000_000_000;
+
+export class AmountError extends RangeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AmountError';
+  }
+}
+
+/** A number of fen that can move money: a safe whole number, 1 … MAX_FEN. */
+export function checkFen(fen: unknown): number {
+  if (typeof fen !== 'number' || !Number.isSafeInteger(fen) || fen <= 0 || fen > MAX_FEN)
+    throw new AmountError(`amount must be a whole number of fen from 1 to ${MAX_FEN}, got ${JSON.stringify(fen)}`);
+  return fen;
+}
+
+export function isFen(fen: unknown): fen is number {
+  try {
+    checkFen(fen);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Fen as text on the wire ("30000"): decimal digits only, no leading zero. */
+export function parseFen(text: unknown): number {
+  if (typeof text !== 'string' || !/^[1-9][0-9]{0,10}$/.test(text))
+    throw new AmountError(`amount must be whole fen written as digits, e.g. 30000, got ${JSON.stringify(text)}`);
+  return checkFen(Number(text));
+}
+
 export function fenToYuan(fen: number): string {
   if (!Number.isSafeInteger(fen)) throw new RangeError('amount must be a whole number of fen');
   const sign = fen < 0 ? '-' : '';
@@ -6,11 +44,11 @@ export function fenToYuan(fen: number): string {
   return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
 }
 
-/** Parses "300", "300.5", "300.50" (yuan) into fen exactly, without floating point. */
+/** Parses "300", "300.5", "300.50" (yuan) into fen exactly, without floating point; positive, ≤ MAX_FEN. */
 export function yuanToFen(text: string): number {
-  const m = /^(\d{1,12})(?:\.(\d{1,2}))?$/.exec(text.trim());
-  if (!m) throw new RangeError(`amount must be yuan with at most 2 decimals, e.g. 300.00, got ${JSON.stringify(text)}`);
-  return Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0'));
+  const m = /^(0|[1-9][0-9]{0,8})(?:\.([0-9]{1,2}))?$/.exec(text);
+  if (!m) throw new AmountError(`amount must be yuan with at most 2 decimals, e.g. 300.00, got ${JSON.stringify(text)}`);
+  return checkFen(Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0')));
 }
 
 const CAPITAL_DIGITS = ['零', '壹', '贰', '叁', '肆', '伍', '陆', '柒', '捌', '玖'];

@@ -1,14 +1,17 @@
 // The one place a payment becomes "paid": gateway notifications, active queries and staff confirming
-// an offline transfer all end here. In one serialised transaction it checks the order and amount,
-// records the payment (UNIQUE per order and per transaction) and moves the order to paid — so
-// duplicate notifications change nothing and one order is never recorded as paid twice.
+// an offline transfer all end here. In one serialised transaction it checks the amount (whole
+// positive fen, money.ts) and the order, records the payment (UNIQUE per order and per transaction)
+// and moves the order to paid — so duplicate notifications change nothing and one order is never
+// recorded as paid twice. Money the order did not need (a second trade for a paid order, a payment
+// for a closed one) is recorded once per (channel, trade_no) as an extra payment to refund: repeats
+// of it change nothing either.
 import { appendAudit } from '../sa/audit.js';
-import { writeTransaction, type Storage } from '../sa/database.js';
+import { writeTransaction, type Storage, type Tx } from '../sa/database.js';
 import { createInvoiceForPayment } from '../sa/invoices.js';
-import { addOrderEvent, getOrder, getOrderByReference, transitionOrder } from '../sa/orders.js';
-import { insertPayment, paymentForOrder } from '../sa/payments.js';
+import { addOrderEvent, getOrder, getOrderByReference, transitionOrder, type Order } from '../sa/orders.js';
+import { insertExtraPayment, insertPayment, paymentForOrder } from '../sa/payments.js';
 import { RaError } from './errors.js';
-import { fenToYuan } from './money.js';
+import { AmountError, checkFen, fenToYuan } from './money.js';
 
 export interface IncomingPayment {
   orderId: string;
@@ -24,28 +27,50 @@ export interface IncomingPayment {
 /** recorded: the order is now paid; duplicate: this very payment was recorded before; extra: money for an order already paid or closed (to refund). */
 export type PaymentOutcome = 'recorded' | 'duplicate' | 'extra';
 
+/** Records money the order did not need, once per (channel, trade_no): 'duplicate' when it is on record. */
+async function recordExtra(tx: Tx, order: Order, p: IncomingPayment, note: string): Promise<PaymentOutcome> {
+  const inserted = await insertExtraPayment(tx, {
+    order_id: order.id,
+    channel: p.channel,
+    trade_no: p.tradeNo,
+    amount_fen: p.amountFen,
+    paid_at: p.paidAt,
+    recorded_at: Date.now(),
+    recorded_by: p.actor,
+    raw: JSON.stringify(p.raw),
+  });
+  if (!inserted) return 'duplicate';
+  await addOrderEvent(tx, order.id, 'payment.extra', p.actor, {
+    channel: p.channel,
+    tradeNo: p.tradeNo,
+    amountFen: p.amountFen,
+    note,
+  });
+  await appendAudit(tx, [
+    {
+      actor: p.actor,
+      action: 'payment.extra',
+      target: order.id,
+      details: { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen, state: order.state },
+    },
+  ]);
+  return 'extra';
+}
+
 export async function recordPayment(storage: Storage, p: IncomingPayment): Promise<PaymentOutcome> {
+  try {
+    checkFen(p.amountFen);
+  } catch (e) {
+    if (e instanceof AmountError) throw new RaError('invalid', e.message, 'amount');
+    throw e;
+  }
   const result = await writeTransaction(storage, async (tx): Promise<PaymentOutcome | RaError> => {
     const order = await getOrder(tx, p.orderId);
     if (!order) throw new RaError('not_found', `no order ${p.orderId}`, 'order');
     const existing = await paymentForOrder(tx, order.id);
     if (existing) {
       if (existing.channel === p.channel && existing.trade_no === p.tradeNo) return 'duplicate';
-      await addOrderEvent(tx, order.id, 'payment.extra', p.actor, {
-        channel: p.channel,
-        tradeNo: p.tradeNo,
-        amountFen: p.amountFen,
-        note: 'order already paid: refund this payment',
-      });
-      await appendAudit(tx, [
-        {
-          actor: p.actor,
-          action: 'payment.extra',
-          target: order.id,
-          details: { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen },
-        },
-      ]);
-      return 'extra';
+      return recordExtra(tx, order, p, 'order already paid: refund this payment');
     }
     if (p.amountFen !== order.amount_fen) {
       // Kept (the transaction commits the event) and reported to the caller after commit.
@@ -77,18 +102,8 @@ export async function recordPayment(storage: Storage, p: IncomingPayment): Promi
         'channel',
       );
     }
-    if (order.state !== 'awaiting_payment' && order.state !== 'expired') {
-      await addOrderEvent(tx, order.id, 'payment.extra', p.actor, {
-        channel: p.channel,
-        tradeNo: p.tradeNo,
-        amountFen: p.amountFen,
-        note: `order is ${order.state}: refund this payment`,
-      });
-      await appendAudit(tx, [
-        { actor: p.actor, action: 'payment.extra', target: order.id, details: { state: order.state, tradeNo: p.tradeNo } },
-      ]);
-      return 'extra';
-    }
+    if (order.state !== 'awaiting_payment' && order.state !== 'expired')
+      return recordExtra(tx, order, p, `order is ${order.state}: refund this payment`);
     const now = Date.now();
     await insertPayment(tx, {
       order_id: order.id,

@@ -431,6 +431,57 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         );
       },
     },
+    '0006_challenge_text_extra_payments': {
+      async up(db: Kysely<unknown>) {
+        // A login must sign exactly the text that was issued: its SHA-256 is kept with the nonce.
+        // Challenges issued before this migration have none and can no longer be used (they live 2 minutes).
+        await db.schema.alterTable('login_challenges').addColumn('text_sha256', 'text').execute();
+
+        // Money an order did not need (a second trade for a paid order, a payment for a closed one):
+        // one record per (channel, trade_no), like the order's own payment, so repeated notifications
+        // of the same extra payment record it once.
+        await db.schema
+          .createTable('extra_payments')
+          .addColumn('id', dialect === 'postgres' ? 'serial' : 'integer', (c) => c.primaryKey().notNull())
+          .addColumn('order_id', 'text', (c) => c.notNull().references('orders.id'))
+          .addColumn('channel', 'text', (c) => c.notNull())
+          .addColumn('trade_no', 'text', (c) => c.notNull())
+          .addColumn('amount_fen', 'integer', (c) => c.notNull().check(sql`amount_fen > 0`))
+          .addColumn('paid_at', t.ms, (c) => c.notNull())
+          .addColumn('recorded_at', t.ms, (c) => c.notNull())
+          .addColumn('recorded_by', 'text', (c) => c.notNull())
+          .addColumn('raw', 'text', (c) => c.notNull())
+          .addUniqueConstraint('extra_payments_trade', ['channel', 'trade_no'])
+          .execute();
+        await db.schema.createIndex('extra_payments_order').on('extra_payments').column('order_id').execute();
+        // Extras recorded before (as order events only, possibly repeated): the first of each trade,
+        // with a whole positive amount, becomes its record. The events stay as they are.
+        const events = await sql<{ order_id: string; at: number | string; actor: string; detail: string }>`
+          select order_id, at, actor, detail from order_events where type = 'payment.extra' order by id`.execute(db);
+        const seen = new Set<string>();
+        for (const e of events.rows) {
+          const d = JSON.parse(e.detail) as { channel?: unknown; tradeNo?: unknown; amountFen?: unknown };
+          if (typeof d.channel !== 'string' || typeof d.tradeNo !== 'string') continue;
+          if (typeof d.amountFen !== 'number' || !Number.isSafeInteger(d.amountFen) || d.amountFen <= 0) continue;
+          const key = JSON.stringify([d.channel, d.tradeNo]);
+          if (seen.has(key)) continue;
+          seen.add(key);
+          await db
+            .insertInto('extra_payments' as never)
+            .values({
+              order_id: e.order_id,
+              channel: d.channel,
+              trade_no: d.tradeNo,
+              amount_fen: d.amountFen,
+              paid_at: Number(e.at),
+              recorded_at: Number(e.at),
+              recorded_by: e.actor,
+              raw: e.detail,
+            } as never)
+            .execute();
+        }
+      },
+    },
   };
 }
 

@@ -182,6 +182,8 @@ export interface SandboxTradeTable {
 export interface LoginChallengeTable {
   nonce: string;
   origin: string;
+  /** SHA-256 (hex) of the exact challenge text issued; a login must have signed those bytes */
+  text_sha256: string | null;
   expires_at: number;
   used_at: number | null;
 }
@@ -265,6 +267,12 @@ export interface InvoiceTable {
   void_reason: string | null;
 }
 
+/**
+ * A payment the order did not need (to refund): the same record as a payment, one per
+ * (channel, trade_no), any number per order (order_id not UNIQUE).
+ */
+export type ExtraPaymentTable = PaymentTable;
+
 export interface RefundTable {
   id: Generated<number>;
   order_id: string;
@@ -318,6 +326,7 @@ export interface Database {
   orders: OrderTable;
   order_events: OrderEventTable;
   payments: PaymentTable;
+  extra_payments: ExtraPaymentTable;
   sandbox_trades: SandboxTradeTable;
   login_challenges: LoginChallengeTable;
   portal_sessions: PortalSessionTable;

@@ -5,19 +5,33 @@ import type { PortalSessionTable } from './schema.js';
 
 export type PortalSession = Selectable<PortalSessionTable>;
 
-export async function insertChallenge(db: Executor, nonce: string, origin: string, expiresAt: number): Promise<void> {
-  await db.insertInto('login_challenges').values({ nonce, origin, expires_at: expiresAt, used_at: null }).execute();
+/** Records an issued challenge: its nonce, the origin it is for and the SHA-256 of its exact text. */
+export async function insertChallenge(
+  db: Executor,
+  c: { nonce: string; origin: string; textSha256: string; expiresAt: number },
+): Promise<void> {
+  await db
+    .insertInto('login_challenges')
+    .values({ nonce: c.nonce, origin: c.origin, text_sha256: c.textSha256, expires_at: c.expiresAt, used_at: null })
+    .execute();
 }
 
-/** Marks a challenge used; true only for the first use of an unexpired challenge. */
-export async function consumeChallenge(db: Executor, nonce: string, origin: string, now: number): Promise<boolean> {
+/**
+ * Marks a challenge used; true only for the first use of an unexpired challenge presented from the
+ * origin it was issued to, with exactly the text issued (same SHA-256: no field changed).
+ */
+export async function consumeChallenge(
+  db: Executor,
+  c: { nonce: string; origin: string; textSha256: string; now: number },
+): Promise<boolean> {
   const r = await db
     .updateTable('login_challenges')
-    .set({ used_at: now })
-    .where('nonce', '=', nonce)
-    .where('origin', '=', origin)
+    .set({ used_at: c.now })
+    .where('nonce', '=', c.nonce)
+    .where('origin', '=', c.origin)
+    .where('text_sha256', '=', c.textSha256)
     .where('used_at', 'is', null)
-    .where('expires_at', '>=', now)
+    .where('expires_at', '>=', c.now)
     .executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }

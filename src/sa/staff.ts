@@ -86,6 +86,24 @@ export async function updateStaffSession(db: Executor, id: string, set: Partial<
   await db.updateTable('staff_sessions').set(set).where('id', '=', id).execute();
 }
 
+/**
+ * The TOTP step: the pending (password-only) session ends and a new full session with a new id
+ * takes its place, so a cookie seen before the second factor never opens the console. False when
+ * the pending session was upgraded or ended meanwhile (nothing changed).
+ */
+export async function upgradeStaffSession(db: Executor, pendingId: string, full: StaffSession): Promise<boolean> {
+  const r = await db
+    .updateTable('staff_sessions')
+    .set({ ended_at: full.created_at })
+    .where('id', '=', pendingId)
+    .where('mfa_passed', '=', 0)
+    .where('ended_at', 'is', null)
+    .executeTakeFirst();
+  if (Number(r.numUpdatedRows) !== 1) return false;
+  await db.insertInto('staff_sessions').values(full).execute();
+  return true;
+}
+
 export async function endStaffSession(db: Executor, id: string, now: number): Promise<void> {
   await db.updateTable('staff_sessions').set({ ended_at: now }).where('id', '=', id).where('ended_at', 'is', null).execute();
 }

@@ -20,6 +20,7 @@ import {
   recordFailedLogin,
   updateStaff,
   updateStaffSession,
+  upgradeStaffSession,
   type StaffAccount,
   type StaffSession,
 } from '../sa/staff.js';
@@ -54,6 +55,24 @@ export interface CreatedAccount {
   password: string;
   totpSecret: string;
   otpauthUri: string;
+}
+
+/** A new random session token and the row that stores its SHA-256 (never the token itself). */
+function newSession(staffId: number, mfaPassed: 0 | 1, ip: string | null, now: number): { token: string; session: StaffSession } {
+  const token = randomBytes(32).toString('base64url');
+  return {
+    token,
+    session: {
+      id: tokenHash(token),
+      staff_id: staffId,
+      csrf_token: randomBytes(24).toString('base64url'),
+      mfa_passed: mfaPassed,
+      ip,
+      created_at: now,
+      last_seen_at: now,
+      ended_at: null,
+    },
+  };
 }
 
 const USERNAME = /^[a-z][a-z0-9._-]{1,31}$/;
@@ -200,17 +219,7 @@ export class StaffAccounts {
       await this.fail(account, 'password', ip);
       throw wrongCredentials();
     }
-    const token = randomBytes(32).toString('base64url');
-    const session: StaffSession = {
-      id: tokenHash(token),
-      staff_id: account.id,
-      csrf_token: randomBytes(24).toString('base64url'),
-      mfa_passed: 0,
-      ip,
-      created_at: now,
-      last_seen_at: now,
-      ended_at: null,
-    };
+    const { token, session } = newSession(account.id, 0, ip, now);
     await insertStaffSession(this.storage.db, session);
     return { token, session, account };
   }
@@ -233,8 +242,11 @@ export class StaffAccounts {
     return otpauthUri({ issuer: TOTP_ISSUER, account: account.username, secret: account.totp_secret });
   }
 
-  /** Step 2: the TOTP code. A code is accepted once (its 30-second step is claimed). */
-  async loginTotp(token: string | undefined, code: string, ip: string | null): Promise<StaffContext> {
+  /**
+   * Step 2: the TOTP code. A code is accepted once (its 30-second step is claimed). The session is
+   * rotated: the returned token (and CSRF token) replace the pending ones, which stop working.
+   */
+  async loginTotp(token: string | undefined, code: string, ip: string | null): Promise<{ token: string; context: StaffContext }> {
     const { session, account } = await this.pending(token);
     const now = Date.now();
     this.refuseIfUnusable(account, now);
@@ -252,20 +264,25 @@ export class StaffAccounts {
       );
     }
     const enrolling = account.totp_confirmed_at === null;
+    const full = newSession(account.id, 1, ip, now);
     await writeTransaction(this.storage, async (tx) => {
+      if (!(await upgradeStaffSession(tx, session.id, full.session)))
+        throw new StaffError(401, 'no_pending_login', {
+          en: 'this login was completed or ended meanwhile; log in again',
+          zh: '该登录已在别处完成或已结束，请重新登录',
+        });
       await updateStaff(tx, account.id, {
         failed_attempts: 0,
         last_login_at: now,
         ...(enrolling ? { totp_confirmed_at: now } : {}),
       });
-      await updateStaffSession(tx, session.id, { mfa_passed: 1, last_seen_at: now });
       const entries = [{ actor: actorOf(account), action: 'staff.login', target: actorOf(account), details: { ip } }];
       if (enrolling)
         entries.unshift({ actor: actorOf(account), action: 'staff.totp_enrolled', target: actorOf(account), details: { ip } });
       await appendAudit(tx, entries);
     });
     const fresh = (await getStaff(this.storage.db, account.id))!;
-    return this.context({ ...session, mfa_passed: 1, last_seen_at: now }, fresh);
+    return { token: full.token, context: this.context(full.session, fresh) };
   }
 
   /** Loads a full session: idle timeout, disabled/locked accounts end it. */

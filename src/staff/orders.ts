@@ -6,7 +6,7 @@
 // certificate is issued): the order becomes `refunded` and its invoice is voided, in one
 // transaction. After issuance the money stays (the holder has the certificate); what can still be
 // refunded is an *extra* payment — money received for an order that was already paid or closed
-// (`payment.extra` events) — which leaves the order as it is. Each payment is refunded at most
+// (`extra_payments`, one per trade) — which leaves the order as it is. Each payment is refunded at most
 // once (UNIQUE channel + trade_no in `refunds`).
 import { appendAudit, listAudit } from '../sa/audit.js';
 import { offlineQueue, refundsForOrder, insertRefund, searchOrders, type OrderFilter } from '../sa/backoffice.js';
@@ -15,10 +15,10 @@ import { isUniqueViolation, writeTransaction } from '../sa/database.js';
 import { getHolder } from '../sa/holders.js';
 import { invoiceForOrder } from '../sa/invoices.js';
 import { addOrderEvent, getOrder, orderEvents, transitionOrder, type Order } from '../sa/orders.js';
-import { paymentForOrder } from '../sa/payments.js';
+import { extraPaymentsOf, paymentForOrder } from '../sa/payments.js';
 import type { OrderState } from '../sa/schema.js';
 import { RaError } from '../ra/errors.js';
-import { fenToYuan } from '../ra/money.js';
+import { fenToYuan, isFen } from '../ra/money.js';
 import { findOrderByIdOrReference, recordPayment, type PaymentOutcome } from '../ra/payment-ledger.js';
 import type { Runtime } from '../runtime.js';
 import type { StaffContext } from './accounts.js';
@@ -104,8 +104,7 @@ export class StaffOrders {
         { en: 'enter the remittance/transfer reference (1–100 characters)', zh: '请填写汇款/转帐流水号（1–100 个字符）' },
         'reference',
       );
-    if (!Number.isSafeInteger(input.amountFen) || input.amountFen <= 0)
-      throw invalid({ en: 'enter the amount received', zh: '请填写实收金额' }, 'amount');
+    if (!isFen(input.amountFen)) throw invalid({ en: 'enter the amount received', zh: '请填写实收金额' }, 'amount');
     const order = await this.find(key);
     if (order.payment_method === 'online')
       throw new StaffError(
@@ -161,8 +160,7 @@ export class StaffOrders {
     if (!refundReference || refundReference.length > 100)
       throw invalid({ en: 'enter the reference of the refund transfer', zh: '请填写退款转帐的流水号' }, 'refundReference');
     if (!reason || reason.length > 500) throw invalid({ en: 'enter the reason for the refund', zh: '请填写退款原因' }, 'reason');
-    if (!Number.isSafeInteger(input.amountFen) || input.amountFen <= 0)
-      throw invalid({ en: 'enter the amount refunded', zh: '请填写退款金额' }, 'amount');
+    if (!isFen(input.amountFen)) throw invalid({ en: 'enter the amount refunded', zh: '请填写退款金额' }, 'amount');
     const now = Date.now();
     try {
       await writeTransaction(this.rt.storage, async (tx) => {
@@ -246,22 +244,19 @@ export class StaffOrders {
             { en: 'name the extra payment (its trade/transfer number)', zh: '请填写多付款的交易号/转帐流水号' },
             'tradeNo',
           );
-        const extra = (await orderEvents(tx, order.id))
-          .filter((e) => e.type === 'payment.extra')
-          .map((e) => JSON.parse(e.detail) as { channel?: string; tradeNo?: string; amountFen?: number })
-          .find((d) => d.tradeNo === tradeNo);
+        const extra = (await extraPaymentsOf(tx, order.id)).find((x) => x.trade_no === tradeNo);
         if (!extra)
           throw notFound({
             en: `order ${order.id} has no extra payment ${tradeNo}`,
             zh: `订单 ${order.id} 没有多付款 ${tradeNo}`,
           });
-        if (extra.amountFen !== input.amountFen) {
+        if (extra.amount_fen !== input.amountFen) {
           throw new StaffError(
             422,
             'amount_mismatch',
             {
-              en: `the extra payment was ¥${fenToYuan(extra.amountFen ?? 0)}: refund exactly that`,
-              zh: `该笔多付款为 ${fenToYuan(extra.amountFen ?? 0)} 元，请按此金额退款`,
+              en: `the extra payment was ¥${fenToYuan(extra.amount_fen)}: refund exactly that`,
+              zh: `该笔多付款为 ${fenToYuan(extra.amount_fen)} 元，请按此金额退款`,
             },
             'amount',
           );
@@ -269,7 +264,7 @@ export class StaffOrders {
         await insertRefund(tx, {
           order_id: order.id,
           kind: 'extra',
-          channel: extra.channel ?? order.payment_method,
+          channel: extra.channel,
           trade_no: tradeNo,
           amount_fen: input.amountFen,
           refund_reference: refundReference,

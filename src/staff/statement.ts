@@ -138,8 +138,10 @@ function parseDate(text: string): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
+/** A statement's spelling (¥, thousands separators, a sign) reduced to yuan digits for yuanToFen; debits negative, zero 0. */
 function parseAmount(text: string): number | undefined {
   const clean = text.replace(/[¥￥,\s]/g, '').replace(/^\+/, '');
+  if (/^-?0(\.0{1,2})?$/.test(clean)) return 0;
   if (/^-/.test(clean)) {
     try {
       return -yuanToFen(clean.slice(1));

@@ -92,6 +92,16 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** A valid order page (请填写您的订单信息) for an offline or online renewal; tests spread and change it. */
+export const ORDER_FORM = {
+  termYears: 1,
+  recipient: 'CA客服部',
+  phone: '021-962600',
+  address: '上海市虹口区四川北路1601室',
+  postcode: '200080',
+  paymentMethod: 'online',
+};
+
 /** The portal API client, as the holder's page calls it. */
 export class PortalClient extends ApiClient {
   async login(holder: TestHolder): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -158,4 +168,12 @@ export async function serveTestCa(opts: Parameters<typeof createTestCa>[0] = {})
       await ca.cleanup();
     },
   };
+}
+
+/** The path and query of the signed "返回商户" link on the sandbox gateway's payment-successful page. */
+export function sandboxReturnPath(paidPage: string): string {
+  const href = /id="return" href="([^"]+)"/.exec(paidPage)?.[1];
+  if (!href) throw new Error('no return link on the sandbox page');
+  const u = new URL(href.replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n))));
+  return `${u.pathname}${u.search}`;
 }

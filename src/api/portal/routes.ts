@@ -2,7 +2,7 @@
 // update, order and certificate queries. HTTP only: rules are in ra/, storage in sa/.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Runtime } from '../../runtime.js';
-import { buildLoginChallenge, parseLoginChallenge } from '../../pki/login-challenge.js';
+import { buildLoginChallenge, challengeDigest, parseLoginChallenge } from '../../pki/login-challenge.js';
 import { toPem } from '../../pki/pem.js';
 import { assertOwnedBy, checkHolderLogin } from '../../ra/holder-login.js';
 import { parseOrderForm } from '../../ra/order-form.js';
@@ -63,7 +63,12 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
     async (req) => {
       const origin = allowedOrigin(req);
       const { challenge, text } = buildLoginChallenge({ origin, ttlSeconds: 120 });
-      await insertChallenge(rt.storage.db, challenge.nonce, origin, challenge.exp * 1000);
+      await insertChallenge(rt.storage.db, {
+        nonce: challenge.nonce,
+        origin,
+        textSha256: challengeDigest(text),
+        expiresAt: challenge.exp * 1000,
+      });
       return { challenge: text, expiresAt: new Date(challenge.exp * 1000).toISOString() };
     },
   );
@@ -99,8 +104,15 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
       } catch {
         throw new HttpError(401, 'challenge_unknown', 'the login challenge is not one this server issued');
       }
-      // One use only, bound to the origin it was issued for, before anything else is checked.
-      if (!(await consumeChallenge(rt.storage.db, nonce, origin, Date.now()))) {
+      // One use only, bound to the origin it was issued for, and exactly the bytes issued (a text
+      // with its origin or expiry rewritten is not ours even with our nonce) — before anything else.
+      const consumed = await consumeChallenge(rt.storage.db, {
+        nonce,
+        origin,
+        textSha256: challengeDigest(text),
+        now: Date.now(),
+      });
+      if (!consumed) {
         throw new HttpError(
           401,
           'challenge_unknown',
@@ -237,14 +249,22 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
     },
   );
 
-  // The browser's return from the gateway: only a hint. Ask the gateway, then show the order.
-  app.get<{ Params: { id: string } }>(
+  // The browser's return from the gateway: only a hint, and needing no session (the gateway's
+  // cross-site redirect does not carry the SameSite=Strict cookie). Only a return the gateway signed
+  // for this very order makes the server ask the gateway; every other id — unknown, someone else's,
+  // unsigned — gets the same redirect and no query. Rate-limited per client address.
+  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/api/portal/orders/:id/return',
-    { schema: { tags, summary: 'Browser return from the gateway' } },
+    {
+      schema: { tags, summary: 'Browser return from the gateway' },
+      config: { rateLimit: { max: 30, timeWindow: '1 minute' } },
+    },
     async (req, reply) => {
-      const order = await rt.renewals.order(req.params.id).catch(() => undefined);
-      if (order)
-        await rt.renewals.reconcile(order).catch((e: unknown) => req.log.warn({ err: e }, 'active payment query failed'));
+      if (rt.gateway.returnedOrderId(req.query ?? {}) === req.params.id) {
+        const order = await rt.renewals.order(req.params.id).catch(() => undefined);
+        if (order)
+          await rt.renewals.reconcile(order).catch((e: unknown) => req.log.warn({ err: e }, 'active payment query failed'));
+      }
       return reply.redirect(`/#/orders/${encodeURIComponent(req.params.id)}`);
     },
   );

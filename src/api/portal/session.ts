@@ -1,10 +1,11 @@
 // Holder sessions: an opaque random cookie (HttpOnly, SameSite=Strict, Secure under https) whose
 // SHA-256 is the database key, a CSRF token required on every state-changing request, and an idle
 // timeout. The session is bound to the certificate that logged in.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type {} from '@fastify/cookie';
 import type { Runtime } from '../../runtime.js';
+import { csrfTokenMatches } from '../csrf.js';
 import { getCertificate, type CertificateRecord } from '../../sa/certificates.js';
 import { getHolder, type Holder } from '../../sa/holders.js';
 import { endSession, getSession, insertSession, touchSession, type PortalSession } from '../../sa/sessions.js';
@@ -64,13 +65,23 @@ export async function startSession(
   return session;
 }
 
-export async function endCurrentSession(rt: Runtime, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const token = req.cookies[SESSION_COOKIE];
-  if (token) await endSession(rt.storage.db, hash(token), Date.now());
-  void reply.clearCookie(SESSION_COOKIE, { path: '/' });
+function checkCsrf(req: FastifyRequest, session: PortalSession): void {
+  if (!csrfTokenMatches(req, session.csrf_token)) throw new HttpError(403, 'csrf', 'missing or wrong x-csrf-token header');
 }
 
-const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+/**
+ * Logout: a live session ends only with its CSRF token (another site must not log the holder out);
+ * without a live session there is nothing to end and the cookie is cleared.
+ */
+export async function endCurrentSession(rt: Runtime, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const token = req.cookies[SESSION_COOKIE];
+  const session = token ? await getSession(rt.storage.db, hash(token)) : undefined;
+  if (session) {
+    checkCsrf(req, session);
+    await endSession(rt.storage.db, session.id, Date.now());
+  }
+  void reply.clearCookie(SESSION_COOKIE, { path: '/' });
+}
 
 /** preHandler: loads the session, enforces idle timeout and CSRF; 401/403 otherwise. */
 export function requireSession(rt: Runtime, opts: { allowRenewalOnly: boolean }) {
@@ -87,11 +98,7 @@ export function requireSession(rt: Runtime, opts: { allowRenewalOnly: boolean })
         `logged out after ${rt.config.portalIdleMinutes} minutes without activity; please log in again`,
       );
     }
-    if (!SAFE.has(req.method)) {
-      const sent = String(req.headers['x-csrf-token'] ?? '');
-      const ok = sent.length === session.csrf_token.length && timingSafeEqual(Buffer.from(sent), Buffer.from(session.csrf_token));
-      if (!ok) throw new HttpError(403, 'csrf', 'missing or wrong x-csrf-token header');
-    }
+    checkCsrf(req, session);
     if (session.renewal_only && !opts.allowRenewalOnly) {
       throw new HttpError(403, 'renewal_only', 'this certificate has expired: only renewal is available until it is renewed');
     }

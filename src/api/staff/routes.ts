@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import QRCode from 'qrcode';
 import type {} from '@fastify/rate-limit';
 import type { Runtime } from '../../runtime.js';
-import { yuanToFen } from '../../ra/money.js';
+import { checkFen, yuanToFen } from '../../ra/money.js';
 import { appendAudit } from '../../sa/audit.js';
 import { writeTransaction } from '../../sa/database.js';
 import type { OrderState, PaymentMethod } from '../../sa/schema.js';
@@ -79,19 +79,21 @@ function str(b: Body | undefined, field: string, required = true): string {
   return v;
 }
 
-/** An amount as yuan text ("300.00", field `amount`) or integer fen (`amountFen`). */
+/** An amount as yuan text ("300.00", field `amount`) or integer fen (`amountFen`); positive, see ra/money.ts. */
 function amountOf(b: Body | undefined): number {
-  if (typeof b?.amountFen === 'number') {
-    if (!Number.isSafeInteger(b.amountFen))
-      throw invalid({ en: 'amountFen must be whole fen', zh: 'amountFen 须为整数（单位：分）' }, 'amount');
-    return b.amountFen;
+  if (b?.amountFen !== undefined) {
+    try {
+      return checkFen(b.amountFen);
+    } catch {
+      throw invalid({ en: 'amountFen must be whole fen, at least 1', zh: 'amountFen 须为正整数（单位：分）' }, 'amount');
+    }
   }
   const text = str(b, 'amount');
   try {
-    return yuanToFen(text.replace(/[¥￥,\s]/g, ''));
+    return yuanToFen(text);
   } catch (e) {
     throw invalid(
-      { en: (e as Error).message, zh: `金额须以元为单位、最多两位小数（如 300.00），而不是 ${JSON.stringify(text)}` },
+      { en: (e as Error).message, zh: `金额须为大于零的元数、最多两位小数（如 300.00），而不是 ${JSON.stringify(text)}` },
       'amount',
     );
   }
@@ -166,13 +168,15 @@ export function registerStaffRoutes(app: FastifyInstance, rt: Runtime): void {
         schema: { tags, summary: 'Step 2: the TOTP code (the first one confirms enrolment)', body: { type: 'object' } },
         config: { rateLimit: { max: 30, timeWindow: '1 minute' } },
       },
-      async (req) => {
+      async (req, reply) => {
         checkOrigin(rt, req);
-        const token = req.cookies[STAFF_COOKIE];
-        const pending = await accounts.pending(token);
+        const pendingToken = req.cookies[STAFF_COOKIE];
+        const pending = await accounts.pending(pendingToken);
         checkCsrf(req, pending.session.csrf_token);
-        const c = await accounts.loginTotp(token, str(req.body, 'code'), ip(req));
-        return sessionBody(c);
+        // a new cookie and CSRF token for the full session: the password-only ones stop working
+        const { token, context } = await accounts.loginTotp(pendingToken, str(req.body, 'code'), ip(req));
+        setStaffCookie(rt, reply, token);
+        return sessionBody(context);
       },
     );
 

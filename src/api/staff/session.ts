@@ -7,7 +7,7 @@ import type { Runtime } from '../../runtime.js';
 import type { StaffAccounts, StaffContext } from '../../staff/accounts.js';
 import { StaffError } from '../../staff/errors.js';
 import type { Permission } from '../../staff/roles.js';
-import { timingSafeEqual } from 'node:crypto';
+import { csrfTokenMatches, isSafeMethod } from '../csrf.js';
 
 export const STAFF_COOKIE = 'certdesk_staff';
 export const STAFF_COOKIE_PATH = '/api/staff';
@@ -31,20 +31,15 @@ export function clearStaffCookie(reply: FastifyReply): void {
   void reply.clearCookie(STAFF_COOKIE, { path: STAFF_COOKIE_PATH });
 }
 
-const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
-
 export function checkCsrf(req: FastifyRequest, expected: string): void {
-  if (SAFE.has(req.method)) return;
-  const sent = String(req.headers['x-csrf-token'] ?? '');
-  const ok = sent.length === expected.length && timingSafeEqual(Buffer.from(sent), Buffer.from(expected));
-  if (!ok)
+  if (!csrfTokenMatches(req, expected))
     throw new StaffError(403, 'csrf', { en: 'missing or wrong x-csrf-token header', zh: '缺少 x-csrf-token 请求头或其值不正确' });
 }
 
 /** State-changing requests must come from the console's own origin (PUBLIC_URL or PORTAL_ORIGINS) when the browser says where it is. */
 export function checkOrigin(rt: Runtime, req: FastifyRequest): void {
   const origin = req.headers.origin;
-  if (SAFE.has(req.method) || origin === undefined) return;
+  if (isSafeMethod(req) || origin === undefined) return;
   if (!rt.config.portalOrigins.includes(String(origin)))
     throw new StaffError(403, 'origin_not_allowed', {
       en: `staff requests must come from ${rt.config.portalOrigins.join(', ')}, not ${String(origin)}`,

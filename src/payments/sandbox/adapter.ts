@@ -8,6 +8,7 @@ import {
   type PaymentGateway,
   type PaymentRequest,
 } from '../gateway.js';
+import { parseFen } from '../../ra/money.js';
 import { signParams, verifyParams } from './signing.js';
 
 export interface SandboxAdapterOptions {
@@ -50,6 +51,11 @@ export class SandboxGatewayAdapter implements PaymentGateway {
     return this.toPayment(form);
   }
 
+  returnedOrderId(params: Record<string, string>): string | undefined {
+    if (!verifyParams(params, this.o.platformPublicKey) || params.merchant_id !== this.o.merchantId) return undefined;
+    return params.out_trade_no || undefined;
+  }
+
   acknowledgement(ok: boolean): string {
     return ok ? 'success' : 'fail';
   }
@@ -84,9 +90,14 @@ export class SandboxGatewayAdapter implements PaymentGateway {
   }
 
   private toPayment(p: Record<string, string>): GatewayPayment {
-    const amount = Number(p.total_amount_fen);
+    let amount: number;
+    try {
+      amount = parseFen(p.total_amount_fen);
+    } catch (e) {
+      throw new GatewayError('malformed', `total_amount_fen: ${(e as Error).message}`);
+    }
     const paidAt = Number(p.gmt_payment);
-    if (!p.out_trade_no || !p.trade_no || !Number.isSafeInteger(amount) || !Number.isSafeInteger(paidAt)) {
+    if (!p.out_trade_no || !p.trade_no || !/^[0-9]{1,15}$/.test(p.gmt_payment ?? '') || !Number.isSafeInteger(paidAt)) {
       throw new GatewayError('malformed', 'payment fields missing or malformed');
     }
     return { orderId: p.out_trade_no, tradeNo: p.trade_no, amountFen: amount, paidAt, raw: { ...p } };

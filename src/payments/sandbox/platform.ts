@@ -14,7 +14,7 @@ import {
   tradesToNotify,
   type SandboxTrade,
 } from '../../sa/sandbox-trades.js';
-import { fenToYuan } from '../../ra/money.js';
+import { fenToYuan, parseFen } from '../../ra/money.js';
 import { signParams, verifyParams } from './signing.js';
 
 export interface SandboxPlatformOptions {
@@ -43,6 +43,15 @@ const BANKS = [
   '上海浦东发展银行',
   '中国邮政储蓄银行',
 ];
+
+/** The request's amount, or undefined when it is not whole positive fen in digits. */
+const validFen = (text: string | undefined): number | undefined => {
+  try {
+    return parseFen(text);
+  } catch {
+    return undefined;
+  }
+};
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -88,11 +97,11 @@ export function registerSandboxPlatform(app: FastifyInstance, o: SandboxPlatform
   app.get<{ Querystring: Record<string, string> }>('/sandbox-pay/gateway', { schema: { hide: true } }, async (req, reply) => {
     const q = req.query;
     const merchant = o.merchants.get(q.merchant_id ?? '');
-    const amount = Number(q.total_amount_fen);
+    const amount = validFen(q.total_amount_fen);
     if (!merchant || !verifyParams(q, merchant.publicKey)) {
       return reply.code(400).type('text/html').send(page('请求无效', '<p>支付请求签名无效 (invalid merchant signature).</p>'));
     }
-    if (!q.out_trade_no || !Number.isSafeInteger(amount) || amount <= 0 || !q.notify_url || !q.return_url) {
+    if (!q.out_trade_no || amount === undefined || !q.notify_url || !q.return_url) {
       return reply.code(400).type('text/html').send(page('请求无效', '<p>支付请求参数不完整 (missing parameters).</p>'));
     }
     const now = Date.now();

@@ -28,7 +28,7 @@ export function ConfirmPaymentModal({
     try {
       const r = await api.confirmPayment(order.id, {
         reference: v.reference,
-        amount: v.amount,
+        amount: v.amount.trim(),
         ...(v.note ? { note: v.note } : {}),
       });
       const text =
