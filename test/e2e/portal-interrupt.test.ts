@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parseCertificate } from '../../src/pki/certificate.js';
 import { workingPairsSoft } from '../helpers/agent.js';
-import { approveInAssistant, chromiumAvailable, popupFrom, screenshot, withScreenshots } from '../helpers/browser.js';
+import { approveInAssistant, popupFrom, screenshot, withScreenshots } from '../helpers/browser.js';
+import { requireTool } from '../helpers/requirements.js';
 import { fillOrderForm, loginWith, openBrowser, orderIdOf, PIN, startPortalEnv, type PortalEnv } from './portal-env.js';
 
 interface ApiOrder {
@@ -18,7 +19,7 @@ interface ApiOrder {
 
 const norm = (s: string): string => s.replace(/^0+/, '').toUpperCase();
 
-describe('portal update interrupted and resumed', { skip: !chromiumAvailable() && 'no /usr/bin/chromium' }, () => {
+describe('portal update interrupted and resumed', { skip: requireTool('chromium') }, () => {
   let env: PortalEnv;
 
   before(async () => {
