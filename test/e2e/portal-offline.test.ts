@@ -20,11 +20,15 @@ import {
 
 describe('portal renewal with an offline payment confirmed by staff', { skip: requireTool('chromium') }, () => {
   let env: PortalEnv;
-  let b: BrowserSession;
+  let b: BrowserSession | undefined;
 
   before(async () => {
-    env = await startPortalEnv({ keys: [{ label: 'UKey-BANK', days: 30 }] });
-    b = await openBrowser();
+    env = await startPortalEnv({
+      keys: [
+        { label: 'UKey-BANK', days: 30 },
+        { label: 'UKey-POST', days: 30 },
+      ],
+    });
   });
 
   after(async () => {
@@ -32,12 +36,15 @@ describe('portal renewal with an offline payment confirmed by staff', { skip: re
     await env?.close();
   });
 
-  test('银行转帐: reference code and 等待到账; the CLI confirms; 支付成功; 更新成功', async () => {
-    await withScreenshots(b, 'offline', async () => {
-      const { page } = b;
-      await loginWith(page, env, 'UKey-BANK');
+  /** Logs in with `label` in a fresh browser, pays by `method`, has staff confirm it, and updates. */
+  const offlineRenewal = async (label: string, method: 'bank' | 'postal', bankReference: string): Promise<void> => {
+    await b?.close();
+    const session = (b = await openBrowser());
+    await withScreenshots(session, `offline-${method}`, async () => {
+      const { page } = session;
+      await loginWith(page, env, label);
       await page.getByTestId('confirm-cert').click();
-      const { orderId } = await payByBankTransfer(page, env, { bankReference: 'ICBC-E2E-0001', shots: 'e2e-offline' });
+      const { orderId } = await payByBankTransfer(page, env, { method, bankReference, shots: `e2e-offline-${method}` });
       // paid: the order shows its invoice, the e-invoice downloads with the holder's session
       const invoice = page.getByTestId('order-invoice');
       await invoice.waitFor();
@@ -56,9 +63,19 @@ describe('portal renewal with an offline payment confirmed by staff', { skip: re
       }, href!);
       assert.deepEqual(pdf, { status: 200, type: 'application/pdf', head: '%PDF-' });
       const newSerial = await runUpdate(page, orderId);
-      const { pairs } = await workingPairsSoft(env.keys.get('UKey-BANK')!.file, PIN);
+      const { pairs } = await workingPairsSoft(env.keys.get(label)!.file, PIN);
       assert.equal(pairs.length, 1);
       assert.equal(normSerial(pairs[0]!.serial), newSerial);
+      const order = await env.ca.rt.renewals.order(orderId);
+      assert.equal(order.payment_method, method, 'the order was paid the way the page chose');
     });
+  };
+
+  test('银行转帐: reference code, bank account and 等待到账; the CLI confirms; 支付成功; 更新成功', async () => {
+    await offlineRenewal('UKey-BANK', 'bank', 'ICBC-E2E-0001');
+  });
+
+  test('邮政汇款: reference code, post office address and 等待到账; the CLI confirms; 支付成功; 更新成功', async () => {
+    await offlineRenewal('UKey-POST', 'postal', 'POST-E2E-0001');
   });
 });
