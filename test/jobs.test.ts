@@ -16,7 +16,7 @@ import { parseCheckpoint, verifyAuditChain } from '../src/sa/audit.js';
 import { latestCrl } from '../src/sa/crls.js';
 import { StaffAccounts } from '../src/staff/accounts.js';
 import { openssl } from './helpers/ca.js';
-import { createHolder, serveTestCa, type ServedCa } from './helpers/holder.js';
+import { createHolder, ORDER_FORM, serveTestCa, type ServedCa } from './helpers/holder.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -29,14 +29,6 @@ async function eventually<T>(what: string, check: () => Promise<T | undefined> |
   }
   assert.fail(`timed out waiting for ${what}`);
 }
-
-const FORM = {
-  termYears: 1,
-  recipient: 'CA客服部',
-  phone: '021-962600',
-  address: '上海市虹口区四川北路1601室',
-  postcode: '200080',
-};
 
 describe('the periodic runner', () => {
   test('ticks at start, never runs two ticks of a job at once, hands errors to the job and goes on; stop ends it', async () => {
@@ -122,12 +114,12 @@ describe('background jobs on a running CA', () => {
     const rt = ca.rt;
     const overdue = await rt.renewals.createOrder(
       (await createHolder(ca, { name: '过期订单' })).serial,
-      parseOrderForm({ ...FORM, paymentMethod: 'bank' }),
+      parseOrderForm({ ...ORDER_FORM, paymentMethod: 'bank' }),
       'test',
     );
     const open = await rt.renewals.createOrder(
       (await createHolder(ca, { name: '未到期订单' })).serial,
-      parseOrderForm({ ...FORM, paymentMethod: 'postal' }),
+      parseOrderForm({ ...ORDER_FORM, paymentMethod: 'postal' }),
       'test',
     );
     await rt.storage.db
@@ -138,7 +130,7 @@ describe('background jobs on a running CA', () => {
     // an online order paid on the gateway's page, whose notification never comes
     const online = await rt.renewals.createOrder(
       (await createHolder(ca, { name: '通知丢失订单' })).serial,
-      parseOrderForm({ ...FORM, paymentMethod: 'online' }),
+      parseOrderForm({ ...ORDER_FORM, paymentMethod: 'online' }),
       'test',
     );
     const redirect = new URL(await rt.renewals.startOnlinePayment(online, `${base}/return`));

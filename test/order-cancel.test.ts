@@ -5,18 +5,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { BACKENDS } from './helpers/backends.js';
-import { createHolder, PortalClient, sendSandboxNotification, serveTestCa, type ServedCa } from './helpers/holder.js';
+import { createHolder, ORDER_FORM, PortalClient, sendSandboxNotification, serveTestCa, type ServedCa } from './helpers/holder.js';
 import { createStaff, StaffClient } from './helpers/staff.js';
 
 type Event = { type: string; actor: string; detail: Record<string, unknown> };
 type Order = { id: string; state: string; amountFen: number; events: Event[] };
-const FORM = {
-  termYears: 1,
-  recipient: 'CA客服部',
-  phone: '021-962600',
-  address: '上海市虹口区四川北路1601室',
-  postcode: '200080',
-};
 
 for (const backend of BACKENDS) {
   describe(`cancelling an order (${backend.name})`, { skip: backend.skip }, () => {
@@ -36,7 +29,7 @@ for (const backend of BACKENDS) {
       const holder = await createHolder(served.ca, { name });
       const portal = new PortalClient(served.base, served.origin);
       assert.equal((await portal.login(holder)).status, 200);
-      const r = await portal.call<{ order: Order }>('POST', '/api/portal/orders', { ...FORM, paymentMethod });
+      const r = await portal.call<{ order: Order }>('POST', '/api/portal/orders', { ...ORDER_FORM, paymentMethod });
       assert.equal(r.status, 201, JSON.stringify(r.body));
       return { portal, order: r.body.order, serial: holder.serial };
     };
@@ -75,7 +68,7 @@ for (const backend of BACKENDS) {
       assert.equal((await portal.call('POST', `/api/portal/orders/${order.id}/pay`)).status, 409);
       const quote = await portal.call<{ openOrder: Order | null }>('GET', '/api/portal/renewal');
       assert.equal(quote.body.openOrder, null);
-      const next = await portal.call<{ order: Order }>('POST', '/api/portal/orders', { ...FORM, paymentMethod: 'online' });
+      const next = await portal.call<{ order: Order }>('POST', '/api/portal/orders', { ...ORDER_FORM, paymentMethod: 'online' });
       assert.equal(next.status, 201, JSON.stringify(next.body));
       assert.notEqual(next.body.order.id, order.id);
     });

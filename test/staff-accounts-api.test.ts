@@ -4,11 +4,9 @@
 // logins and unlock, password and TOTP resets — each in the audit log under the admin's name.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../src/api/server.js';
-import { createTestCa, type TestCa } from './helpers/ca.js';
+import type { TestCa } from './helpers/ca.js';
 import { BACKENDS } from './helpers/backends.js';
-import { freePort } from './helpers/holder.js';
+import { serveTestCa, type ServedCa } from './helpers/holder.js';
 import { createStaff, knownStaff, StaffClient, type TestStaff } from './helpers/staff.js';
 
 type Account = { id: number; username: string; roles: string[]; totpEnrolled: boolean; locked: boolean; disabled: boolean };
@@ -16,28 +14,21 @@ type Session = { staff: Account; permissions: string[] };
 
 for (const backend of BACKENDS) {
   describe(`staff account administration API (${backend.name})`, { skip: backend.skip }, () => {
+    let served: ServedCa;
     let ca: TestCa;
-    let app: FastifyInstance;
     let base: string;
     let origin: string;
     let admin: TestStaff;
     let ad: StaffClient;
 
     before(async () => {
-      const port = await freePort();
-      ca = await createTestCa({ postgres: backend.postgres, port });
-      ({ app } = await buildServer(ca.rt, { logger: false }));
-      await app.listen({ port, host: '127.0.0.1' });
-      base = `http://127.0.0.1:${port}`;
-      origin = new URL(ca.config.publicUrl).origin;
+      served = await serveTestCa({ postgres: backend.postgres });
+      ({ ca, base, origin } = served);
       admin = await createStaff(ca.rt, ['admin']);
       ad = new StaffClient(base, origin);
       assert.equal((await ad.login(admin)).status, 200);
     });
-    after(async () => {
-      await app?.close();
-      await ca?.cleanup();
-    });
+    after(async () => served?.close());
 
     const client = (): StaffClient => new StaffClient(base, origin);
     const accountOf = async (username: string): Promise<Account> => {

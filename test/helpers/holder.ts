@@ -69,6 +69,15 @@ export async function createHolder(
   };
 }
 
+/** The order form as the seed's example fills it in (add the paymentMethod). */
+export const ORDER_FORM = {
+  termYears: 1,
+  recipient: 'CA客服部',
+  phone: '021-962600',
+  address: '上海市虹口区四川北路1601室',
+  postcode: '200080',
+};
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
