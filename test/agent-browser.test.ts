@@ -3,7 +3,7 @@
 // the window tells the portal by postMessage, the portal reads the signature with its session token.
 // A page from an origin not on the allowlist cannot read anything.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,9 +11,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildLoginChallenge, verifyLoginSignature } from '../src/pki/login-challenge.js';
 import { softTokenWithCertificate, startAgentProcess, type AgentProcess } from './helpers/agent.js';
+import { CHROMIUM } from './helpers/browser.js';
 import { createTestCa, type TestCa } from './helpers/ca.js';
+import { requireTool } from './helpers/requirements.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const PIN = '246810';
 
 /** The portal's page: plain script, as a portal would do it. */
@@ -54,7 +55,7 @@ fetch(${JSON.stringify(agentUrl)} + '/v1/tokens').then((r) => r.text()).then((t)
   (e) => { document.getElementById('out').textContent = 'BLOCKED ' + e.name; });
 </script>`;
 
-describe('approval flow in Chromium', { skip: !existsSync(CHROMIUM) && 'Chromium is not installed' }, () => {
+describe('approval flow in Chromium', { skip: requireTool('chromium') }, () => {
   let ca: TestCa;
   let dir: string;
   let portal: Server;

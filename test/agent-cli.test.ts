@@ -1,6 +1,5 @@
-// `certdesk token …` and `certdesk agent` argument checks, run as the CLI (tsx).
+// `certdesk token …` and `certdesk agent` argument checks, run as the (built) CLI.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { sign } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,19 +9,13 @@ import { SoftToken } from '../src/agent/tokens/soft-token.js';
 import { generateKeyPair, signatureAlgorithmFor, spkiOf } from '../src/pki/algorithms.js';
 import { buildCsr } from '../src/pki/csr.js';
 import { toPem } from '../src/pki/pem.js';
-import { HOLDER_SUBJECT, issueFor, REPO, softHsmTokenWithCertificate } from './helpers/agent.js';
+import { HOLDER_SUBJECT, issueFor, softHsmTokenWithCertificate } from './helpers/agent.js';
 import { createTestCa, type TestCa } from './helpers/ca.js';
-import { createSoftHsm, softHsmAvailable, type SoftHsm } from './helpers/softhsm.js';
+import { cli as runCli, type CliResult } from './helpers/cli.js';
+import { requireTool } from './helpers/requirements.js';
+import { createSoftHsm, type SoftHsm } from './helpers/softhsm.js';
 
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: REPO,
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}): CliResult => runCli(args, { ...process.env, ...env });
 
 describe('certdesk token / agent CLI', () => {
   let ca: TestCa;
@@ -111,7 +104,7 @@ describe('certdesk token / agent CLI', () => {
     await (await new SoftToken(file).login(env.NEW_PIN)).close();
   });
 
-  it('token list reads PKCS#11 tokens without a PIN', { skip: !softHsmAvailable() && 'SoftHSM2 not installed' }, async () => {
+  it('token list reads PKCS#11 tokens without a PIN', { skip: requireTool('softhsm2') }, async () => {
     hsm = createSoftHsm({ tokens: ['placeholder'] });
     await softHsmTokenWithCertificate(ca, hsm, { tokenLabel: 'hw-ukey' });
     const list = cli(['token', 'list', '--pkcs11-module', hsm.module], hsm.env);

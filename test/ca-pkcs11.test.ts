@@ -5,11 +5,14 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import { toPem } from '../src/pki/pem.js';
 import { openssl, opensslCsr } from './helpers/ca.js';
 import { cli } from './helpers/cli.js';
-import { createSoftHsm, softHsmAvailable, type SoftHsm } from './helpers/softhsm.js';
+import { requireTool } from './helpers/requirements.js';
+import { createSoftHsm, type SoftHsm } from './helpers/softhsm.js';
 
-const skip = softHsmAvailable() ? false : 'SoftHSM2 is not installed';
+const skip = requireTool('softhsm2');
 
 describe('CA keys on a PKCS#11 token', { skip }, () => {
   let hsm: SoftHsm;
@@ -31,6 +34,22 @@ describe('CA keys on a PKCS#11 token', { skip }, () => {
   const tokenPrivateKeys = (): string => {
     assert.ok(!existsSync(path.join(dir, 'keys')) || readdirSync(path.join(dir, 'keys')).length === 0, 'no software key files');
     return hsm.pkcs11Tool(['--list-objects', '--login', '--pin', hsm.pin, '--token-label', hsm.token, '--type', 'privkey']);
+  };
+
+  /** The newest CRL of every CA (DER, and all in one PEM file), read from the database the CLI publishes to. */
+  const newestCrls = (): { file: string; ders: Buffer[] } => {
+    const db = new BetterSqlite3(path.join(dir, 'certdesk.sqlite'), { readonly: true });
+    try {
+      const rows = db
+        .prepare('select der from crls c where crl_number = (select max(crl_number) from crls where ca_id = c.ca_id)')
+        .all() as { der: Buffer }[];
+      assert.ok(rows.length >= 2, 'a CRL for the root and for the issuing CA');
+      const file = path.join(dir, 'crls.pem');
+      writeFileSync(file, rows.map((r) => toPem('X509 CRL', r.der)).join(''));
+      return { file, ders: rows.map((r) => r.der) };
+    } finally {
+      db.close();
+    }
   };
 
   test('ca init generates all three keys on the token, none on disk', () => {
@@ -76,12 +95,41 @@ describe('CA keys on a PKCS#11 token', { skip }, () => {
     writeFileSync(chain, cli(['ca', 'chain'], env).stdout);
     const v = openssl(['verify', '-x509_strict', '-CAfile', root, '-untrusted', chain, certFile]);
     assert.equal(v.status, 0, v.out);
+    // the CRLs signed with the token keys verify, and do not list the new certificate yet
+    const crlCheck = (): { out: string; status: number } =>
+      openssl([
+        'verify',
+        '-x509_strict',
+        '-crl_check_all',
+        '-CAfile',
+        root,
+        '-untrusted',
+        chain,
+        '-CRLfile',
+        newestCrls().file,
+        certFile,
+      ]);
+    const good = crlCheck();
+    assert.equal(good.status, 0, good.out);
 
     const serial = /serial=([0-9A-F]+)/.exec(openssl(['x509', '-in', certFile, '-noout', '-serial']).out)![1]!;
     const rev = cli(['ca', 'revoke', '--serial', serial, '--reason', 'affiliationChanged'], env);
     assert.equal(rev.status, 0, rev.stderr);
     const list = cli(['ca', 'list', '--status', 'revoked'], env);
     assert.match(list.stdout, new RegExp(`${serial.toLowerCase()}\\s+revoked\\(affiliationChanged\\)`));
+    // the CRL published by the revocation lists it with its reason, and OpenSSL now refuses the certificate
+    const revoked = crlCheck();
+    assert.notEqual(revoked.status, 0, revoked.out);
+    assert.match(revoked.out, /certificate revoked/);
+    const text = newestCrls()
+      .ders.map((der) => openssl(['crl', '-inform', 'DER', '-noout', '-text'], der).out)
+      .join('\n');
+    assert.match(
+      text,
+      new RegExp(
+        `Serial Number: ${serial}\\s+Revocation Date: .*\\s+CRL entry extensions:\\s+X509v3 CRL Reason Code:\\s+Affiliation Changed`,
+      ),
+    );
   });
 
   test('rotate-responder makes the new responder key on the same token', () => {

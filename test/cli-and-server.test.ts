@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { openssl, opensslAsync, opensslCsr } from './helpers/ca.js';
-import { cli, cliAsync, ROOT } from './helpers/cli.js';
+import { CERTDESK, cli, cliAsync, ROOT } from './helpers/cli.js';
 
 async function waitFor(url: string, ms = 30_000): Promise<Response> {
   const end = Date.now() + ms;
@@ -35,7 +35,7 @@ describe('certdesk serve on an empty DATA_DIR', () => {
     env = { ...process.env, DATA_DIR: dir, PORT: String(port), PUBLIC_URL: base };
     delete env.DATABASE_URL;
     delete env.CA_KEY_PASSPHRASE;
-    server = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve'], { env, cwd: ROOT });
+    server = spawn(process.execPath, [CERTDESK, 'serve'], { env, cwd: ROOT });
     server.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
     server.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
     await waitFor(`${base}/healthz`);

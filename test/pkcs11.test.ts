@@ -35,9 +35,10 @@ import { openSigner } from '../src/signer/open-signer.js';
 import { Pkcs11Signer } from '../src/signer/pkcs11-signer.js';
 import { SoftwareSigner } from '../src/signer/software-signer.js';
 import type { Signer } from '../src/signer/signer.js';
-import { createSoftHsm, softHsmAvailable, type SoftHsm } from './helpers/softhsm.js';
+import { requireTool } from './helpers/requirements.js';
+import { createSoftHsm, type SoftHsm } from './helpers/softhsm.js';
 
-const skip = softHsmAvailable() ? false : 'SoftHSM2 (softhsm2-util, libsofthsm2.so) is not installed';
+const skip = requireTool('softhsm2');
 
 function assertVerifies(signer: Signer, data: Buffer, sig: Buffer): void {
   const { key } = keyTypeOfSpki(signer.spki);

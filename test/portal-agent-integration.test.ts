@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseCertificate } from '../src/pki/certificate.js';
 import { createTestCa, type TestCa } from './helpers/ca.js';
-import { ROOT } from './helpers/cli.js';
+import { CERTDESK, ROOT } from './helpers/cli.js';
 import { freePort, PortalClient } from './helpers/holder.js';
 import {
   AgentClient,
@@ -31,7 +31,7 @@ const FORM = {
 };
 
 function startServer(env: NodeJS.ProcessEnv): { proc: ChildProcess; exited: Promise<unknown> } {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve'], {
+  const proc = spawn(process.execPath, [CERTDESK, 'serve'], {
     env: { ...env, LOG_LEVEL: 'warn' },
     cwd: ROOT,
     stdio: 'ignore',

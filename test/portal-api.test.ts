@@ -44,7 +44,7 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000
 }
 
 for (const backend of BACKENDS) {
-  describe(`portal API (${backend.name})`, () => {
+  describe(`portal API (${backend.name})`, { skip: backend.skip }, () => {
     let served: ServedCa;
     let ca: TestCa;
     let base: string;

@@ -92,12 +92,11 @@ describe('staff accounts from the CLI; audit verify', () => {
     assert.match(ok.stdout, /audit chain intact/);
     const db = new BetterSqlite3(path.join(ca.dir, 'certdesk.sqlite'));
     let seq: number;
+    let original: string;
     try {
-      seq = (
-        db.prepare("select seq from audit_log where action = 'staff.created' and target = 'staff:tamper.target'").get() as {
-          seq: number;
-        }
-      ).seq;
+      ({ seq, details: original } = db
+        .prepare("select seq, details from audit_log where action = 'staff.created' and target = 'staff:tamper.target'")
+        .get() as { seq: number; details: string });
       db.exec('drop trigger audit_log_no_update');
       db.prepare('update audit_log set details = \'{"roles":["admin"]}\' where seq = ?').run(seq);
     } finally {
@@ -106,6 +105,31 @@ describe('staff accounts from the CLI; audit verify', () => {
     const edited = await cliAsync(['audit', 'verify'], ca.env);
     assert.equal(edited.status, 1);
     assert.match(edited.stdout, new RegExp(`BROKEN at entry ${seq}: entry ${seq} was altered`));
+
+    // put the edited row back (the chain holds again), then delete it: a hole in the middle of the log
+    const db2 = new BetterSqlite3(path.join(ca.dir, 'certdesk.sqlite'));
+    try {
+      db2.prepare('update audit_log set details = ? where seq = ?').run(original, seq);
+    } finally {
+      db2.close();
+    }
+    assert.equal((await cliAsync(['audit', 'verify'], ca.env)).status, 0, 'restored: intact again');
+    await new StaffAccounts(ca.rt).create(
+      { username: 'after.target', roles: ['operator'], password: 'a-long-enough-password' },
+      'test',
+    );
+    const db3 = new BetterSqlite3(path.join(ca.dir, 'certdesk.sqlite'));
+    try {
+      const last = (db3.prepare('select max(seq) as n from audit_log').get() as { n: number }).n;
+      assert.ok(last > seq, 'the deleted row is not the newest');
+      db3.exec('drop trigger audit_log_no_delete');
+      db3.prepare('delete from audit_log where seq = ?').run(seq);
+    } finally {
+      db3.close();
+    }
+    const deleted = await cliAsync(['audit', 'verify'], ca.env);
+    assert.equal(deleted.status, 1);
+    assert.match(deleted.stdout, new RegExp(`BROKEN at entry ${seq}: entry ${seq} is missing \\(next present is ${seq + 1}\\)`));
   });
 
   test('a log cut off at its end passes the chain check alone, and fails against an earlier checkpoint', async () => {

@@ -482,6 +482,15 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0007_audit_log_no_truncate': {
+      async up(db: Kysely<unknown>) {
+        // PostgreSQL's TRUNCATE fires no row trigger, so the 0001 triggers let it empty the log at once.
+        // (SQLite has no TRUNCATE: its DELETE without WHERE still runs the row trigger.)
+        if (dialect === 'postgres')
+          await sql`create trigger audit_log_no_truncate before truncate on audit_log
+            for each statement execute function audit_log_append_only()`.execute(db);
+      },
+    },
   };
 }
 

@@ -5,19 +5,19 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   approveInAssistant,
-  chromiumAvailable,
   popupFrom,
   screenshot,
   withScreenshots,
   type BrowserSession,
 } from '../helpers/browser.js';
+import { requireTool } from '../helpers/requirements.js';
 import { fillOrderForm, openBrowser, PIN, startPortalEnv, type PortalEnv } from './portal-env.js';
 
 const TYPE_ZH = '单位身份证书';
 const TYPE_EN = 'Organisation identity certificate';
 const PRODUCT_EN = 'UNITrust Certificate Self-Service';
 
-describe('the portal in English', { skip: !chromiumAvailable() && 'no /usr/bin/chromium' }, () => {
+describe('the portal in English', { skip: requireTool('chromium') }, () => {
   let env: PortalEnv;
   let b: BrowserSession;
 

@@ -240,16 +240,17 @@ export async function payOnline(page: Page, o: { shots?: string } = {}): Promise
 }
 
 /**
- * From 请填写您的订单信息 with 银行转帐: the remittance instructions with the reference code and
- * 等待到账; staff confirm the payment with `certdesk orders confirm-payment`; the page turns to
- * 支付成功 by itself. Returns the order id and the reference code.
+ * From 请填写您的订单信息 with 银行转帐 (or 邮政汇款): the remittance instructions for that method with
+ * the reference code and 等待到账; staff confirm the payment with `certdesk orders confirm-payment`;
+ * the page turns to 支付成功 by itself. Returns the order id and the reference code.
  */
 export async function payByBankTransfer(
   page: Page,
   env: PortalEnv,
-  o: { bankReference: string; shots?: string },
+  o: { bankReference: string; shots?: string; method?: 'bank' | 'postal' },
 ): Promise<{ orderId: string; reference: string }> {
-  await fillOrderForm(page, 'bank');
+  const method = o.method ?? 'bank';
+  await fillOrderForm(page, method);
   const ref = page.getByTestId('reference');
   await ref.waitFor();
   const orderId = orderIdOf(page);
@@ -259,6 +260,16 @@ export async function payByBankTransfer(
   const remit = (await page.getByTestId('remittance').textContent()) ?? '';
   assert.match(remit, /等待到账/);
   assert.match(remit, /汇款识别码/);
+  // where to send the money: the post office address for 邮政汇款, the bank account for 银行转帐
+  if (method === 'postal') {
+    assert.match(remit, /汇款地址\s*上海市虹口区四川北路1601室/);
+    assert.match(remit, /邮编\s*200080/);
+    assert.doesNotMatch(remit, /开户银行|账号/);
+  } else {
+    assert.match(remit, /开户银行/);
+    assert.match(remit, /账号/);
+    assert.doesNotMatch(remit, /汇款地址/);
+  }
   if (o.shots) await screenshot(page, `${o.shots}-awaiting`);
 
   const r = await cliAsync(['orders', 'confirm-payment', reference, '--reference', o.bankReference], env.ca.env);

@@ -10,14 +10,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parseCertificate } from '../../src/pki/certificate.js';
 import { workingPairsSoft } from '../helpers/agent.js';
-import { chromiumAvailable, PORTAL_HOST, screenshot, withScreenshots, type BrowserSession } from '../helpers/browser.js';
-import { nginxAvailable } from '../helpers/tls-proxy.js';
+import { PORTAL_HOST, screenshot, withScreenshots, type BrowserSession } from '../helpers/browser.js';
+import { requireTool } from '../helpers/requirements.js';
 import { loginWith, normSerial, openBrowser, payOnline, PIN, runUpdate, startPortalEnv, type PortalEnv } from './portal-env.js';
 
 const LABEL = 'UKey-LNA';
-const skip = !chromiumAvailable()
-  ? 'no /usr/bin/chromium'
-  : !nginxAvailable() && process.env.CI !== 'true' && 'no /usr/sbin/nginx (apt-get install nginx)';
+const skip = requireTool('chromium') || requireTool('nginx');
 
 describe('portal over HTTPS on a public address (Local Network Access)', { skip }, () => {
   let env: PortalEnv;

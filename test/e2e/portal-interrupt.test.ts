@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parseCertificate } from '../../src/pki/certificate.js';
 import { workingPairsSoft } from '../helpers/agent.js';
-import { approveInAssistant, chromiumAvailable, popupFrom, screenshot, withScreenshots } from '../helpers/browser.js';
+import { approveInAssistant, popupFrom, screenshot, withScreenshots } from '../helpers/browser.js';
+import { requireTool } from '../helpers/requirements.js';
 import { fillOrderForm, loginWith, openBrowser, orderIdOf, PIN, startPortalEnv, type PortalEnv } from './portal-env.js';
 import type { Page } from 'playwright-core';
 
@@ -56,7 +57,7 @@ const serverOrder = (page: Page, id: string): Promise<ApiOrder> =>
     .evaluate((i) => fetch(`/api/portal/orders/${i}`).then((r) => r.json() as Promise<{ order: ApiOrder }>), id)
     .then((r) => r.order);
 
-describe('portal update interrupted and resumed', { skip: !chromiumAvailable() && 'no /usr/bin/chromium' }, () => {
+describe('portal update interrupted and resumed', { skip: requireTool('chromium') }, () => {
   let env: PortalEnv;
 
   before(async () => {

@@ -7,11 +7,12 @@ import { renameSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { softTokenWithCertificate } from '../helpers/agent.js';
-import { chromiumAvailable, popupFrom, screenshot, withScreenshots, type BrowserSession } from '../helpers/browser.js';
+import { popupFrom, screenshot, withScreenshots, type BrowserSession } from '../helpers/browser.js';
+import { requireTool } from '../helpers/requirements.js';
 import { createTestCa, type TestCa } from '../helpers/ca.js';
 import { loginWith, openBrowser, PIN, startPortalEnv, type PortalEnv } from './portal-env.js';
 
-describe('portal login with the key assistant', { skip: !chromiumAvailable() && 'no /usr/bin/chromium' }, () => {
+describe('portal login with the key assistant', { skip: requireTool('chromium') }, () => {
   let env: PortalEnv;
   let otherCa: TestCa;
   let b: BrowserSession;

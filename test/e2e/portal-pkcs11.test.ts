@@ -10,9 +10,9 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseCertificate } from '../../src/pki/certificate.js';
 import { AgentClient, parsePkcs11ToolObjects } from '../helpers/agent.js';
-import { chromiumAvailable, withScreenshots, type BrowserSession } from '../helpers/browser.js';
+import { withScreenshots, type BrowserSession } from '../helpers/browser.js';
+import { requireTool } from '../helpers/requirements.js';
 import { openssl } from '../helpers/ca.js';
-import { softHsmAvailable } from '../helpers/softhsm.js';
 import {
   loginWith,
   normSerial,
@@ -29,7 +29,7 @@ import {
 const ONLINE = 'UKey-P11-ONLINE';
 const BANK = 'UKey-P11-BANK';
 
-const skip = !chromiumAvailable() ? 'no /usr/bin/chromium' : !softHsmAvailable() ? 'SoftHSM2 is not installed' : false;
+const skip = requireTool('chromium', 'softhsm2');
 
 describe('portal renewal with the key assistant on SoftHSM2 (PKCS#11)', { skip }, () => {
   let env: PortalEnv;

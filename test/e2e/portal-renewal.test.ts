@@ -6,10 +6,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parseCertificate } from '../../src/pki/certificate.js';
 import { workingPairsSoft } from '../helpers/agent.js';
-import { chromiumAvailable, screenshot, withScreenshots, type BrowserSession } from '../helpers/browser.js';
+import { screenshot, withScreenshots, type BrowserSession } from '../helpers/browser.js';
+import { requireTool } from '../helpers/requirements.js';
 import { loginWith, normSerial, openBrowser, payOnline, PIN, runUpdate, startPortalEnv, type PortalEnv } from './portal-env.js';
 
-describe('portal renewal with online payment', { skip: !chromiumAvailable() && 'no /usr/bin/chromium' }, () => {
+describe('portal renewal with online payment', { skip: requireTool('chromium') }, () => {
   let env: PortalEnv;
   let b: BrowserSession;
   let orderId = '';

@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   buildWeb,
-  chromiumAvailable,
   freePort,
   launchBrowser,
   screenshot,
@@ -17,8 +16,9 @@ import {
   type BrowserSession,
   type StaticServer,
 } from '../helpers/browser.js';
+import { requireTool } from '../helpers/requirements.js';
 
-describe('holder portal: build and first page', { skip: !chromiumAvailable() && 'no /usr/bin/chromium' }, () => {
+describe('holder portal: build and first page', { skip: requireTool('chromium') }, () => {
   let web: StaticServer;
   let b: BrowserSession;
   let deadAgentPort: number;

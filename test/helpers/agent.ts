@@ -27,7 +27,9 @@ import { parseCertificate } from '../../src/pki/certificate.js';
 import { buildCsr } from '../../src/pki/csr.js';
 import { verifyRenewalProof } from '../../src/pki/renewal-proof.js';
 import { createTestCa, type TestCa } from './ca.js';
-import { createSoftHsm, softHsmAvailable, type SoftHsm, type SoftHsmToken } from './softhsm.js';
+import { CERTDESK } from './cli.js';
+import { requireTool } from './requirements.js';
+import { createSoftHsm, type SoftHsm, type SoftHsmToken } from './softhsm.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const PORTAL = 'https://portal.example';
@@ -42,7 +44,7 @@ export interface AgentProcess {
   stop(): Promise<void>;
 }
 
-/** Runs `certdesk agent --port 0 …` under tsx and waits until it listens. */
+/** Runs the built `certdesk agent --port 0 …` and waits until it listens. */
 export async function startAgentProcess(
   args: string[],
   opts: { env?: NodeJS.ProcessEnv; pinIntervalMs?: number } = {},
@@ -50,9 +52,7 @@ export async function startAgentProcess(
   const proc = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
+      CERTDESK,
       'agent',
       '--port',
       '0',
@@ -423,7 +423,7 @@ export async function workingPairsPkcs11(
 // The fault-injection suite: one per token kind (two test files, so they run side by side).
 
 export function renewalFaultSuite(kind: 'soft' | 'pkcs11'): void {
-  const skip = kind === 'pkcs11' && !softHsmAvailable() ? 'SoftHSM2 is not installed' : false;
+  const skip = kind === 'pkcs11' ? requireTool('softhsm2') : false;
   const PIN = kind === 'soft' ? '246810' : '123456';
 
   describe(`journaled renewal on ${kind === 'soft' ? 'a soft token' : 'SoftHSM2 (PKCS#11)'}`, { skip }, () => {

@@ -18,8 +18,6 @@ export const SCREENSHOT_DIR = path.join(ROOT, '.tmp/e2e-screenshots');
 /** The portal's host name in the tests (mapped to 127.0.0.1 inside Chromium only). */
 export const PORTAL_HOST = 'portal.test';
 
-export const chromiumAvailable = (): boolean => existsSync(CHROMIUM);
-
 export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',

@@ -1,10 +1,12 @@
-// Running the certdesk CLI as a child process (through tsx, so tests do not depend on a build).
+// Running the certdesk CLI as a child process: the built one (bin/certdesk.js on dist/, as installed),
+// since starting tsx for every call cost most of the suite's time. scripts/run-tests.sh builds first.
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const MAIN = path.join(ROOT, 'src/cli/main.ts');
+/** The `certdesk` command: spawn `process.execPath` with `[CERTDESK, ...args]`. */
+export const CERTDESK = path.join(ROOT, 'bin/certdesk.js');
 
 export interface CliResult {
   status: number;
@@ -13,7 +15,7 @@ export interface CliResult {
 }
 
 export function cli(args: string[], env: NodeJS.ProcessEnv, input?: string): CliResult {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+  const r = spawnSync(process.execPath, [CERTDESK, ...args], {
     env,
     cwd: ROOT,
     encoding: 'utf8',
@@ -25,7 +27,7 @@ export function cli(args: string[], env: NodeJS.ProcessEnv, input?: string): Cli
 
 export function cliAsync(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env, cwd: ROOT });
+    const child = spawn(process.execPath, [CERTDESK, ...args], { env, cwd: ROOT });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -2,7 +2,7 @@
 // and does not notice tokens created afterwards, so this helper owns the process-wide env var and
 // re-initializes the module whenever the token set changes. One instance per process at a time.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { closeModule } from '../../src/pkcs11/module.js';
@@ -46,17 +46,6 @@ export interface SoftHsmOptions {
   pin?: string;
   /** default SO PIN for tokens without their own */
   soPin?: string;
-}
-
-/** True when the SoftHSM2 module and softhsm2-util are installed (for `skip` on other machines). */
-export function softHsmAvailable(): boolean {
-  if (!existsSync(SOFTHSM_MODULE)) return false;
-  try {
-    execFileSync('softhsm2-util', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 let active: SoftHsm | undefined;

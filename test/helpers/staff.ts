@@ -20,7 +20,11 @@ export async function createStaff(rt: Runtime, roles: StaffRole[], name?: string
   const username = name ?? `${roles[0]}${++counter}${Math.floor(Math.random() * 1e4)}`;
   const password = `pw-${Math.random().toString(36).slice(2)}-Long-Enough`;
   const created = await new StaffAccounts(rt).create({ username, roles, password }, 'test');
-  const secret = created.totpSecret;
+  return knownStaff(username, password, created.totpSecret);
+}
+
+/** The test's handle on an account whose password and TOTP secret it knows (e.g. from the enrolment). */
+export function knownStaff(username: string, password: string, secret: string): TestStaff {
   let lastStep = -1;
   return {
     username,

@@ -5,7 +5,7 @@
 // Access — stays as in a user's browser.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,7 +13,6 @@ import { ROOT } from './browser.js';
 import { openssl } from './ca.js';
 
 export const NGINX = process.env.NGINX_PATH ?? '/usr/sbin/nginx';
-export const nginxAvailable = (): boolean => existsSync(NGINX);
 
 export interface TlsProxy {
   /** https://HOST:PORT */
