@@ -207,8 +207,7 @@ const renew: OpSpec = {
       let j = await engine.begin({
         orderId,
         origin: ctx.origin,
-        tokenId: ctx.token.id,
-        tokenLabel: ctx.token.label,
+        token: ctx.token,
         session,
         certificateId: params.certificateId as string | undefined,
         keyType: params.keyType as string | undefined,
