@@ -2,19 +2,15 @@
 // (the RA's quote, in the web app's fmtDate/fmtTime: shared/china-date.ts) name the same opening day, in Asia/Shanghai, for a
 // certificate whose notAfter is just past a UTC day boundary, whatever the viewer's time zone.
 import assert from 'node:assert/strict';
-import { sign } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createSoftToken, importToSoftToken } from '../src/agent/tokens/soft-token.js';
 import { describeCertificate } from '../src/agent/cert-info.js';
-import { generateKeyPair, signatureAlgorithmFor, spkiOf } from '../src/pki/algorithms.js';
 import { parseCertificate } from '../src/pki/certificate.js';
-import { buildCsr } from '../src/pki/csr.js';
 import { chinaDate, chinaDateText, chinaTime, chinaTimeText } from '../src/shared/china-date.js';
-import { HOLDER_SUBJECT, HOLDER_UNIQUE_ID, REPO } from './helpers/agent.js';
+import { REPO, softTokenWithCertificate } from './helpers/agent.js';
 import { createTestCa, type TestCa } from './helpers/ca.js';
 
 // 2028-01-01 00:30 in Shanghai; 92 days earlier the window opens at 2027-10-01 00:30 Shanghai time.
@@ -32,25 +28,7 @@ describe('renewal window dates', () => {
     ca = await createTestCa();
     dir = mkdtempSync(path.join(tmpdir(), 'certdesk-dates-'));
     file = path.join(dir, 'token.json');
-    await createSoftToken(file, { label: '企业测试', pin: PIN });
-    const { privateKey, publicKey } = generateKeyPair('ec-p256');
-    const csr = await buildCsr({
-      subject: HOLDER_SUBJECT,
-      spki: spkiOf(publicKey),
-      signatureAlgId: signatureAlgorithmFor('ec-p256').algId,
-      sign: (d) => sign('sha256', d, privateKey),
-    });
-    der = (
-      await ca.rt.ca.issue({
-        csr,
-        profileId: 'org-identity',
-        subject: HOLDER_SUBJECT,
-        uniqueId: HOLDER_UNIQUE_ID,
-        notAfter: NOT_AFTER,
-        actor: 'test',
-      })
-    ).der;
-    await importToSoftToken(file, { pin: PIN, privateKey, certificate: der, label: 'identity' });
+    der = (await softTokenWithCertificate(ca, file, { pin: PIN, notAfter: NOT_AFTER })).certificate;
   });
   after(async () => {
     process.env.TZ = tz;
