@@ -57,7 +57,15 @@ describe('renewal window dates', () => {
     assert.equal(quote.eligibility.eligible, false);
     const opensAt = quote.eligibility.window.opensAt.toISOString();
     // the assistant computes the same instant as the RA
-    assert.equal(describeCertificate({ id: 'ab', label: 'identity', der }).renewal.opensAt, opensAt);
+    const view = describeCertificate({ id: 'ab', label: 'identity', der });
+    assert.equal(view.renewal.opensAt, opensAt);
+    // …and hands its pages (UKey 管理, the approval window) the same Shanghai days
+    assert.deepEqual(view.dates, {
+      notBefore: view.dates.notBefore,
+      notAfter: '2028-01-01',
+      renewalOpens: '2027-10-01',
+      renewalCloses: '2028-04-02',
+    });
     for (const zone of ['UTC', 'America/Los_Angeles', 'Asia/Shanghai']) {
       process.env.TZ = zone;
       assert.equal(chinaDateText('zh', opensAt), '2027年10月01日', zone);

@@ -10,6 +10,7 @@ import { findExtension, parseCertificate } from '../pki/certificate.js';
 import * as der from '../pki/der.js';
 import { attributeValue, nameToString } from '../pki/name.js';
 import { OID } from '../pki/oids.js';
+import { chinaDate } from '../shared/china-date.js';
 import { inRenewalWindow, renewalWindow } from '../shared/renewal-window.js';
 import { labelState, type StoredCertificate } from './tokens/driver.js';
 
@@ -39,6 +40,8 @@ export interface CertificateView {
   daysLeft: number;
   expired: boolean;
   renewal: { open: boolean; opensAt: string; closesAt: string };
+  /** the same instants as calendar days in Asia/Shanghai (YYYY-MM-DD), as token list and the portal show them */
+  dates: { notBefore: string; notAfter: string; renewalOpens: string; renewalCloses: string };
   keyType: string | null;
   /** SHA-256 of the DER, hex */
   fingerprint: string;
@@ -94,6 +97,12 @@ export function describeCertificate(c: StoredCertificate, opts: { uniqueIdOid?: 
     daysLeft: msLeft >= 0 ? Math.floor(msLeft / DAY_MS) : -Math.ceil(-msLeft / DAY_MS),
     expired: msLeft < 0,
     renewal: { open: inRenewalWindow(w, now), opensAt: w.opensAt.toISOString(), closesAt: w.closesAt.toISOString() },
+    dates: {
+      notBefore: chinaDate(cert.notBefore),
+      notAfter: chinaDate(cert.notAfter),
+      renewalOpens: chinaDate(w.opensAt),
+      renewalCloses: chinaDate(w.closesAt),
+    },
     keyType,
     fingerprint: createHash('sha256').update(c.der).digest('hex'),
     certificate: c.der.toString('base64'),

@@ -87,6 +87,7 @@ const short = (v: CertificateView): Record<string, unknown> => ({
   serial: v.serial,
   issuer: v.issuerName,
   notAfter: v.notAfter,
+  dates: v.dates,
   daysLeft: v.daysLeft,
 });
 

@@ -5,7 +5,6 @@ import type { Command } from 'commander';
 import { DEFAULT_UNIQUE_ID_OID } from '../config/config.js';
 import { action, UsageError } from './errors.js';
 import { positiveInt, promptHidden } from './util.js';
-import { chinaDate } from '../shared/china-date.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -92,14 +91,14 @@ export function registerTokenCommands(program: Command): void {
               row('唯一识别号 Unique ID', c.uniqueId ?? '—');
               row('颁发者 Issuer', c.issuerName);
               row('序列号 Serial', c.serial);
-              row('有效期 Valid', `${chinaDate(c.notBefore)} — ${chinaDate(c.notAfter)}`);
+              row('有效期 Valid', `${c.dates.notBefore} — ${c.dates.notAfter}`);
               row('剩余天数 Days left', c.expired ? `expired 已过期 (${c.daysLeft})` : String(c.daysLeft));
               row(
                 '可否更新 Renewal',
                 c.renewal.open
                   ? '可更新 open'
                   : new Date(c.renewal.opensAt) > new Date()
-                    ? `not yet 暂不可更新 (opens ${chinaDate(c.renewal.opensAt)})`
+                    ? `not yet 暂不可更新 (opens ${c.dates.renewalOpens})`
                     : 'closed 已超出可更新期限',
               );
             }
