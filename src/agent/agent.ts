@@ -4,6 +4,7 @@ import { closeAllModules } from '../pkcs11/index.js';
 import { describeAll, type CertificateView } from './cert-info.js';
 import { AgentError, toAgentError } from './errors.js';
 import { JournalStore, type RenewalStep } from './install/journal.js';
+import { defaultJournalDirs } from './install/journal-dirs.js';
 import { RenewalEngine, renewalView, checkOrderId, type RenewalView } from './install/renewal.js';
 import { certificateFromText, OP_SPECS, parseBody } from './ops.js';
 import { isOp, PinGuard, RenewalSessions, RequestStore, OPS, type ApprovalRequest } from './sessions.js';
@@ -18,7 +19,10 @@ export const DEFAULT_AGENT_PORT = 51234;
 export interface AgentOptions {
   pkcs11Modules: string[];
   softTokens: string[];
-  journalDir: string;
+  /** one directory for every key's renewal journals; unset: each key's own (install/journal-dirs.ts) */
+  journalDir?: string;
+  /** where earlier versions kept journals by default: still searched, so nothing in flight is lost */
+  legacyJournalDirs?: string[];
   keepOld: boolean;
   /** the CA's own 唯一识别号 extension (its UNIQUE_ID_OID), read before the standard places */
   uniqueIdOid: string | undefined;
@@ -31,7 +35,7 @@ export interface AgentOptions {
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
 }
 
-export const defaultAgentOptions = (): Omit<AgentOptions, 'journalDir'> => ({
+export const defaultAgentOptions = (): AgentOptions => ({
   pkcs11Modules: [],
   softTokens: [],
   keepOld: false,
@@ -56,7 +60,11 @@ export class Agent {
     this.registry = new TokenRegistry(drivers, options.pollMs);
     this.pinGuard = new PinGuard(options.pinIntervalMs);
     const crashAfter = options.crashAfter;
-    this.engine = new RenewalEngine(new JournalStore(options.journalDir), {
+    const journals =
+      options.journalDir !== undefined
+        ? new JournalStore(options.journalDir)
+        : new JournalStore(defaultJournalDirs({ softTokens: options.softTokens, legacy: options.legacyJournalDirs }));
+    this.engine = new RenewalEngine(journals, {
       keepOld: options.keepOld,
       afterStep: (step: RenewalStep, j) => {
         options.log?.('info', 'renewal step done', { orderId: j.orderId, step });

@@ -1,6 +1,7 @@
 // What the UKey 管理 page, `certdesk token list` and GET /v1/tokens/:id/certificates show about a
 // certificate on a key: 名称, 证书种类, 唯一识别号, issuer, serial, validity, days left, whether
-// renewal is open (from 3 months before to 3 months after notAfter, as the seed manual says).
+// renewal is open (shared/renewal-window.ts with the catalogue's default days: the assistant does not
+// know the CA's catalogue). Dates for display are Shanghai calendar days (shared/china-date.ts).
 import { createHash } from 'node:crypto';
 import { keyTypeOfSpki } from '../pki/algorithms.js';
 import { findExtension, parseCertificate, type ParsedCertificate } from '../pki/certificate.js';
@@ -8,9 +9,10 @@ import { builtInTypeFor } from '../pki/certificate-types.js';
 import { policyOids, readHolderIdentity, type HolderKind } from '../pki/holder-identity.js';
 import { attributeValue, nameToString } from '../pki/name.js';
 import { OID } from '../pki/oids.js';
+import { chinaDate } from '../shared/china-date.js';
+import { inRenewalWindow, renewalWindow } from '../shared/renewal-window.js';
 import { labelState, type StoredCertificate } from './tokens/driver.js';
 
-export const RENEWAL_WINDOW_MONTHS = 3;
 const DAY_MS = 86_400_000;
 
 export interface CertificateView {
@@ -37,23 +39,13 @@ export interface CertificateView {
   daysLeft: number;
   expired: boolean;
   renewal: { open: boolean; opensAt: string; closesAt: string };
+  /** the same instants as calendar days in Asia/Shanghai (YYYY-MM-DD), as token list and the portal show them */
+  dates: { notBefore: string; notAfter: string; renewalOpens: string; renewalCloses: string };
   keyType: string | null;
   /** SHA-256 of the DER, hex */
   fingerprint: string;
   /** DER, base64 */
   certificate: string;
-}
-
-function addMonths(d: Date, months: number): Date {
-  const out = new Date(d.getTime());
-  out.setUTCMonth(out.getUTCMonth() + months);
-  return out;
-}
-
-export function renewalWindow(notAfter: Date, now = new Date()): { open: boolean; opensAt: Date; closesAt: Date } {
-  const opensAt = addMonths(notAfter, -RENEWAL_WINDOW_MONTHS);
-  const closesAt = addMonths(notAfter, RENEWAL_WINDOW_MONTHS);
-  return { open: now >= opensAt && now <= closesAt, opensAt, closesAt };
 }
 
 /**
@@ -86,7 +78,7 @@ export function describeCertificate(
   } catch {
     // shown as unknown
   }
-  const w = renewalWindow(cert.notAfter, now);
+  const w = renewalWindow(cert.notAfter);
   const msLeft = cert.notAfter.getTime() - now.getTime();
   return {
     id: c.id,
@@ -104,7 +96,13 @@ export function describeCertificate(
     notAfter: cert.notAfter.toISOString(),
     daysLeft: msLeft >= 0 ? Math.floor(msLeft / DAY_MS) : -Math.ceil(-msLeft / DAY_MS),
     expired: msLeft < 0,
-    renewal: { open: w.open, opensAt: w.opensAt.toISOString(), closesAt: w.closesAt.toISOString() },
+    renewal: { open: inRenewalWindow(w, now), opensAt: w.opensAt.toISOString(), closesAt: w.closesAt.toISOString() },
+    dates: {
+      notBefore: chinaDate(cert.notBefore),
+      notAfter: chinaDate(cert.notAfter),
+      renewalOpens: chinaDate(w.opensAt),
+      renewalCloses: chinaDate(w.closesAt),
+    },
     keyType,
     fingerprint: createHash('sha256').update(c.der).digest('hex'),
     certificate: c.der.toString('base64'),

@@ -87,6 +87,7 @@ const short = (v: CertificateView): Record<string, unknown> => ({
   serial: v.serial,
   issuer: v.issuerName,
   notAfter: v.notAfter,
+  dates: v.dates,
   daysLeft: v.daysLeft,
 });
 
@@ -207,8 +208,7 @@ const renew: OpSpec = {
       let j = await engine.begin({
         orderId,
         origin: ctx.origin,
-        tokenId: ctx.token.id,
-        tokenLabel: ctx.token.label,
+        token: ctx.token,
         session,
         certificateId: params.certificateId as string | undefined,
         keyType: params.keyType as string | undefined,

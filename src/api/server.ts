@@ -17,6 +17,7 @@ import { registerPaymentRoutes } from './payment-routes.js';
 import { registerStaffRoutes } from './staff/routes.js';
 import { contentSecurityPolicy, registerWebApp } from './web-app.js';
 import { mapError } from './errors.js';
+import { DebugRequestLog } from './request-log.js';
 
 export interface ServerOptions {
   logger?: boolean | { level: string };
@@ -34,6 +35,7 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
             level: typeof opts.logger === 'object' ? opts.logger.level : rt.config.logLevel,
             redact: ['req.headers.cookie', 'req.headers.authorization', 'req.headers["x-csrf-token"]'],
           },
+    logController: new DebugRequestLog(),
     bodyLimit: 1024 * 1024,
     // behind nginx (docs/deploy/nginx-certdesk.conf) the client's address comes from X-Forwarded-For,
     // but only from the proxies named in TRUST_PROXY

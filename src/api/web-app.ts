@@ -27,13 +27,19 @@ export function contentSecurityPolicy(rt: Runtime): string {
   ].join('; ');
 }
 
+export const webAppBuilt = (rt: Runtime): boolean => existsSync(path.join(webDir(rt), 'index.html'));
+
+/** What `certdesk serve` prints, and the portal pages answer, while web/dist is missing. */
+export function webAppMissingMessage(rt: Runtime): string {
+  return `the web app (portal and staff console) is not built: ${path.join(webDir(rt), 'index.html')} is missing. Run \`npm run build:web\` in ${path.resolve(webDir(rt), '../..')} (npm install does it), then restart; the API, OCSP and CRLs are served meanwhile.`;
+}
+
 export async function registerWebApp(app: FastifyInstance, rt: Runtime): Promise<void> {
   const dir = webDir(rt);
-  if (!existsSync(path.join(dir, 'index.html'))) {
-    app.log.warn({ dir }, 'web app not built (npm run build:web): the portal UI is not served');
-    app.get('/', async (_req, reply) =>
-      reply.type('text/plain; charset=utf-8').send('certdesk: the web app is not built; run `npm run build:web`.'),
-    );
+  if (!webAppBuilt(rt)) {
+    const text = `certdesk: ${webAppMissingMessage(rt)}\n`;
+    for (const page of ['/', '/staff.html'])
+      app.get(page, async (_req, reply) => reply.code(503).type('text/plain; charset=utf-8').send(text));
     return;
   }
   await app.register(fastifyStatic, {

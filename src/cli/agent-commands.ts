@@ -5,6 +5,7 @@ import { Option, type Command } from 'commander';
 import { isWebOrigin } from '../pki/login-challenge.js';
 import { action, UsageError } from './errors.js';
 import { uniqueIdOidOption } from './util.js';
+import { closeOnSignals } from './shutdown.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -20,7 +21,8 @@ function msOption(flag: string): (v: string) => number {
   };
 }
 
-export const DEFAULT_JOURNAL_DIR = path.join(homedir(), '.certdesk-agent');
+/** Where journals were kept before they moved next to each key (still searched). */
+const LEGACY_JOURNAL_DIR = path.join(homedir(), '.certdesk-agent');
 
 export function registerAgentCommands(program: Command): void {
   program
@@ -42,7 +44,10 @@ export function registerAgentCommands(program: Command): void {
       [],
     )
     .option('--soft-token <file>', 'soft token file made with `certdesk token init-soft` (repeatable)', collect, [])
-    .option('--journal-dir <dir>', 'where renewal journals are kept', DEFAULT_JOURNAL_DIR)
+    .option(
+      '--journal-dir <dir>',
+      "keep every key's renewal journals here (default: next to each --soft-token file, e.g. soft-token.journal/; for PKCS#11 keys $XDG_STATE_HOME/certdesk-agent/<key id>, else ~/.local/state/certdesk-agent/<key id>)",
+    )
     .option('--keep-old', 'after a renewal keep the old key pair (labelled retired:<order>) instead of deleting it')
     .addOption(
       new Option(
@@ -102,7 +107,8 @@ export function registerAgentCommands(program: Command): void {
           allowOrigins,
           pkcs11Modules: modules,
           softTokens,
-          journalDir: path.resolve(String(o.journalDir)),
+          journalDir: o.journalDir === undefined ? undefined : path.resolve(String(o.journalDir)),
+          legacyJournalDirs: [LEGACY_JOURNAL_DIR],
           keepOld: Boolean(o.keepOld),
           uniqueIdOid,
           pollMs: o.pollMs as number,
@@ -115,15 +121,7 @@ export function registerAgentCommands(program: Command): void {
           logger.warn('no --allow-origin given: no web site can use the assistant, only its own pages');
         logger.info({ addresses: running.addresses, allowOrigins, modules, softTokens }, 'key assistant started');
         process.stdout.write(`certdesk agent listening on ${running.url} (UKey 管理: ${running.url}/)\n`);
-        let closing = false;
-        const shutdown = async (): Promise<void> => {
-          if (closing) return;
-          closing = true;
-          await running.close();
-          process.exit(0);
-        };
-        process.on('SIGTERM', () => void shutdown());
-        process.on('SIGINT', () => void shutdown());
+        closeOnSignals(() => running.close());
       }),
     );
 }

@@ -12,7 +12,9 @@ import { provisionSoftToken } from '../agent/tokens/soft-token.js';
 import { loadConfig } from '../config/config.js';
 import type { Runtime } from '../runtime.js';
 import { action, UsageError } from './errors.js';
-import { closeOnSignals, startServer } from './serve-command.js';
+import { startServer } from './serve-command.js';
+import { ensurePortsFree } from './ports.js';
+import { closeOnSignals } from './shutdown.js';
 
 export const DEMO_HOLDER = { name: '企业测试', uniqueId: '001120438184130111' };
 
@@ -51,12 +53,23 @@ export function registerDemoCommand(program: Command): void {
         }
         // The portal tells browsers where the assistant listens: keep AGENT_URL and the port in step.
         const config = loadConfig({ ...process.env, AGENT_URL: `http://127.0.0.1:${o.agentPort}` });
+        // before anything is created (demo CA, staff admin, demo key)
+        await ensurePortsFree([
+          { port: config.port, host: config.host, what: 'the server', change: `set PORT, e.g. PORT=8081 npm run demo` },
+          {
+            port: Number(o.agentPort),
+            host: '127.0.0.1',
+            what: 'the key assistant',
+            change: `pass --agent-port, e.g. npm run demo -- --agent-port ${Number(o.agentPort) === 65535 ? 51235 : Number(o.agentPort) + 1}`,
+          },
+        ]);
         const server = await startServer(config);
         const token = await ensureDemoToken(server.rt);
         const agent = await startAgentServer({
           ...defaultAgentOptions(),
           softTokens: [token.file],
-          journalDir: path.join(config.dataDir, 'demo', 'agent-journal'),
+          // the token's own journal directory, as a plain `certdesk agent --soft-token` uses
+          legacyJournalDirs: [path.join(config.dataDir, 'demo', 'agent-journal')],
           uniqueIdOid: config.uniqueIdOid,
           port: Number(o.agentPort),
           allowOrigins: [

@@ -1,6 +1,7 @@
 // `certdesk serve`: the HTTP server (API, PKI endpoints, portal) plus scheduled jobs.
 import type { Command } from 'commander';
 import { buildServer } from '../api/server.js';
+import { webAppBuilt, webAppMissingMessage } from '../api/web-app.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { startCrlRefresher } from '../jobs/crl-refresher.js';
 import { startAuditCheckpoints } from '../jobs/audit-checkpoint.js';
@@ -9,6 +10,8 @@ import { startOrderJobs } from '../jobs/order-jobs.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 import { seedDemoStaff } from '../staff/demo.js';
 import { action } from './errors.js';
+import { ensurePortsFree } from './ports.js';
+import { closeOnSignals } from './shutdown.js';
 
 export interface RunningServer {
   rt: Runtime;
@@ -39,6 +42,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   );
   const stopRotation = startResponderRotation(rt, (msg, err) => (err ? app.log.error({ err }, msg) : app.log.info(msg)));
   await app.listen({ port: config.port, host: config.host });
+  // a plain line, not a JSON log entry: the first thing someone who skipped the web build must read
+  if (!webAppBuilt(rt)) process.stderr.write(`certdesk: ${webAppMissingMessage(rt)}\n`);
   app.log.info({ url: config.publicUrl, dataDir: config.dataDir, database: rt.storage.location }, 'certdesk is serving');
   return {
     rt,
@@ -54,19 +59,6 @@ export async function startServer(config: Config): Promise<RunningServer> {
   };
 }
 
-/** Graceful stop on SIGTERM/SIGINT. */
-export function closeOnSignals(close: () => Promise<void>): void {
-  let closing = false;
-  const shutdown = async (): Promise<void> => {
-    if (closing) return;
-    closing = true;
-    await close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown());
-  process.on('SIGINT', () => void shutdown());
-}
-
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
@@ -76,7 +68,11 @@ export function registerServeCommand(program: Command): void {
     .action(
       action(async (o: { port?: string; host?: string }) => {
         const env = { ...process.env, ...(o.port ? { PORT: o.port } : {}), ...(o.host ? { HOST: o.host } : {}) };
-        const server = await startServer(loadConfig(env));
+        const config = loadConfig(env);
+        await ensurePortsFree([
+          { port: config.port, host: config.host, what: 'the server', change: 'set PORT (or pass --port), e.g. PORT=8081' },
+        ]);
+        const server = await startServer(config);
         closeOnSignals(() => server.close());
       }),
     );

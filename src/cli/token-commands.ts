@@ -95,14 +95,14 @@ export function registerTokenCommands(program: Command): void {
               row('唯一识别号 Unique ID', c.uniqueId ?? '—');
               row('颁发者 Issuer', c.issuerName);
               row('序列号 Serial', c.serial);
-              row('有效期 Valid', `${c.notBefore.slice(0, 10)} — ${c.notAfter.slice(0, 10)}`);
+              row('有效期 Valid', `${c.dates.notBefore} — ${c.dates.notAfter}`);
               row('剩余天数 Days left', c.expired ? `expired 已过期 (${c.daysLeft})` : String(c.daysLeft));
               row(
                 '可否更新 Renewal',
                 c.renewal.open
                   ? '可更新 open'
                   : new Date(c.renewal.opensAt) > new Date()
-                    ? `not yet 暂不可更新 (opens ${c.renewal.opensAt.slice(0, 10)})`
+                    ? `not yet 暂不可更新 (opens ${c.dates.renewalOpens})`
                     : 'closed 已超出可更新期限',
               );
             }

@@ -6,6 +6,7 @@ import { getCertificate, type CertificateRecord } from '../sa/certificates.js';
 import { certificateTypeForProfile } from '../sa/catalogue.js';
 import { parseCertificate } from '../pki/certificate.js';
 import { renewalWindow } from './renewal-window.js';
+import { chinaDate } from '../shared/china-date.js';
 import { RaError } from './errors.js';
 
 export type LoginRefusal =
@@ -55,7 +56,7 @@ export async function checkHolderLogin(
   if (now <= window.closesAt.getTime()) return { record, renewalOnly: true };
   throw new LoginRefused(
     'certificate_expired',
-    `this certificate expired on ${new Date(record.not_after).toISOString().slice(0, 10)} and the renewal window closed on ${window.closesAt.toISOString().slice(0, 10)}; a service point (服务网点) can renew it`,
+    `this certificate expired on ${chinaDate(record.not_after)} and the renewal window closed on ${chinaDate(window.closesAt)}; a service point (服务网点) can renew it`,
   );
 }
 

@@ -1,19 +1,13 @@
-// Where the renewal window is decided: from `renew_before_days` before notAfter to
-// `renew_after_days` after it (the seed: three months either side), and the validity stacking rule.
-export interface RenewalWindow {
-  opensAt: Date;
-  closesAt: Date;
-}
+// Where renewal eligibility is decided: the window (shared/renewal-window.ts) with the catalogue's
+// `renew_before_days` / `renew_after_days` (the seed: three months either side), and the validity
+// stacking rule.
+import { inRenewalWindow, renewalWindow, type RenewalWindow } from '../shared/renewal-window.js';
+
+export { renewalWindow, type RenewalWindow };
 
 export type Eligibility =
   | { eligible: true; window: RenewalWindow }
   | { eligible: false; reason: 'too_early' | 'too_late' | 'revoked' | 'online_renewal_disabled'; window: RenewalWindow };
-
-const DAY = 86_400_000;
-
-export function renewalWindow(notAfter: Date, beforeDays: number, afterDays: number): RenewalWindow {
-  return { opensAt: new Date(notAfter.getTime() - beforeDays * DAY), closesAt: new Date(notAfter.getTime() + afterDays * DAY) };
-}
 
 export function renewalEligibility(opts: {
   notAfter: Date;
@@ -27,9 +21,8 @@ export function renewalEligibility(opts: {
   const window = renewalWindow(opts.notAfter, opts.beforeDays, opts.afterDays);
   if (opts.revoked) return { eligible: false, reason: 'revoked', window };
   if (!opts.onlineRenewal) return { eligible: false, reason: 'online_renewal_disabled', window };
-  if (now < window.opensAt) return { eligible: false, reason: 'too_early', window };
-  if (now > window.closesAt) return { eligible: false, reason: 'too_late', window };
-  return { eligible: true, window };
+  if (inRenewalWindow(window, now)) return { eligible: true, window };
+  return { eligible: false, reason: now < window.opensAt ? 'too_early' : 'too_late', window };
 }
 
 /** Adds calendar years in UTC; 29 February becomes 28 February in a non-leap year. */

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import PDFDocument from 'pdfkit';
 import { fenToChineseCapital, fenToYuan } from '../ra/money.js';
+import { chinaDate } from '../shared/china-date.js';
 import type { InvoiceItem, InvoiceSummary } from '../sa/invoices.js';
 
 interface FontSource {
@@ -63,8 +64,6 @@ export const CHANNEL_NAMES: Record<string, string> = {
   sandbox: '网银支付',
   online: '网银支付',
 };
-
-const chinaDate = (ms: number): string => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 10);
 
 export interface InvoicePdfInput {
   invoice: InvoiceSummary;

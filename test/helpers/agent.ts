@@ -296,7 +296,7 @@ const DAY = 86_400_000;
 export async function issueFor(
   ca: TestCa,
   csr: Buffer,
-  o: { orderId?: string; days?: number; renews?: string } = {},
+  o: { orderId?: string; days?: number; notAfter?: Date; renews?: string } = {},
 ): Promise<Buffer> {
   const r = await ca.rt.ca.issue({
     csr,
@@ -305,7 +305,7 @@ export async function issueFor(
     uniqueId: HOLDER_UNIQUE_ID,
     orderId: o.orderId,
     renewsSerial: o.renews,
-    notAfter: new Date(Date.now() + (o.days ?? 365) * DAY),
+    notAfter: o.notAfter ?? new Date(Date.now() + (o.days ?? 365) * DAY),
     actor: 'test',
   });
   return r.der;
@@ -315,7 +315,7 @@ export async function issueFor(
 export async function softTokenWithCertificate(
   ca: TestCa,
   file: string,
-  o: { pin: string; tokenLabel?: string; label?: string; days?: number; soPin?: string },
+  o: { pin: string; tokenLabel?: string; label?: string; days?: number; notAfter?: Date; soPin?: string },
 ): Promise<{ tokenId: string; certId: string; certificate: Buffer }> {
   const info = await createSoftToken(file, { label: o.tokenLabel ?? '企业测试', pin: o.pin, soPin: o.soPin });
   const { privateKey, publicKey } = generateKeyPair('ec-p256');
@@ -325,7 +325,7 @@ export async function softTokenWithCertificate(
     signatureAlgId: signatureAlgorithmFor('ec-p256').algId,
     sign: (d) => cryptoSign('sha256', d, privateKey),
   });
-  const certificate = await issueFor(ca, csr, { days: o.days ?? 30 });
+  const certificate = await issueFor(ca, csr, { days: o.days ?? 30, notAfter: o.notAfter });
   const r = await importToSoftToken(file, { pin: o.pin, privateKey, certificate, label: o.label ?? 'identity' });
   return { tokenId: `soft-${info.serial}`, certId: r.certificateId!, certificate };
 }

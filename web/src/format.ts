@@ -1,5 +1,6 @@
 // Money, dates and small display helpers.
 import dayjs from 'dayjs';
+import { chinaDateText, chinaTimeText } from '../../src/shared/china-date.js';
 import type { Lang, Translate } from './i18n';
 
 /** Integer fen to yuan with two decimals: 30000 → "300.00". */
@@ -18,18 +19,16 @@ export function headerDate(lang: Lang, d: Date = new Date()): string {
     : dayjs(d).locale('en').format('dddd, D MMMM YYYY');
 }
 
+/** The calendar day in Asia/Shanghai, as `certdesk token list` shows it, whatever the browser's time zone. */
 export function fmtDate(lang: Lang, iso: string | null | undefined): string {
   if (!iso) return '—';
-  const d = dayjs(iso);
-  if (!d.isValid()) return iso;
-  return lang === 'zh' ? d.format('YYYY年MM月DD日') : d.format('D MMM YYYY');
+  return Number.isFinite(Date.parse(iso)) ? chinaDateText(lang, iso) : iso;
 }
 
+/** Date and time on the Shanghai clock. */
 export function fmtTime(lang: Lang, iso: string | null | undefined): string {
   if (!iso) return '—';
-  const d = dayjs(iso);
-  if (!d.isValid()) return iso;
-  return lang === 'zh' ? d.format('YYYY-MM-DD HH:mm:ss') : d.format('D MMM YYYY HH:mm:ss');
+  return Number.isFinite(Date.parse(iso)) ? chinaTimeText(lang, iso) : iso;
 }
 
 /** 一年 / 二年 / 三年 */

@@ -1,10 +1,12 @@
-// The renewal journal on disk: one JSON file per order under <journal-dir>/renewals/, replaced
-// atomically after every finished step. Together with the labels on the token (pending:<order>,
+// The renewal journal on disk: one JSON file per order under <dir>/renewals/ (the key's journal
+// directory, journal-dirs.ts), replaced atomically after every finished step. Together with the labels on the token (pending:<order>,
 // retired:<order>) it is enough for a restarted assistant to resume (see renewal.ts).
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ORDER_ID_PATTERN } from '../../pki/renewal-proof.js';
 import { atomicWriteFile } from '../fsutil.js';
+import type { TokenKind } from '../tokens/driver.js';
+import { singleJournalDir, type JournalDirs } from './journal-dirs.js';
 
 /** The steps, in order. Fault injection (CERTDESK_AGENT_CRASH_AFTER) uses these names. */
 export const RENEWAL_STEPS = [
@@ -62,48 +64,83 @@ export interface RenewalJournal {
 }
 
 export class JournalStore {
-  readonly dir: string;
+  private readonly dirs: JournalDirs;
+  /** order id → the renewals/ directory its journal is in (found or created) */
+  private readonly located = new Map<string, string>();
 
-  constructor(journalDir: string) {
-    this.dir = path.join(path.resolve(journalDir), 'renewals');
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+  constructor(dirs: JournalDirs | string) {
+    this.dirs = typeof dirs === 'string' ? singleJournalDir(dirs) : dirs;
   }
 
-  private file(orderId: string): string {
+  private static file(dir: string, orderId: string): string {
     if (!ORDER_ID_PATTERN.test(orderId)) throw new Error(`invalid order id ${JSON.stringify(orderId)}`);
-    return path.join(this.dir, `${orderId}.json`);
+    return path.join(dir, `${orderId}.json`);
   }
 
-  get(orderId: string): RenewalJournal | undefined {
+  private renewalDirs(): string[] {
+    return this.dirs.all().map((d) => path.join(d, 'renewals'));
+  }
+
+  private read(dir: string, orderId: string): RenewalJournal | undefined {
     let text: string;
     try {
-      text = readFileSync(this.file(orderId), 'utf8');
+      text = readFileSync(JournalStore.file(dir, orderId), 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
     const j = JSON.parse(text) as RenewalJournal;
     if (j.v !== 1 || j.orderId !== orderId) throw new Error(`journal file for order ${orderId} is not a renewal journal`);
+    this.located.set(orderId, dir);
     return j;
   }
 
+  get(orderId: string): RenewalJournal | undefined {
+    const known = this.located.get(orderId);
+    if (known) return this.read(known, orderId);
+    for (const dir of this.renewalDirs()) {
+      const j = this.read(dir, orderId);
+      if (j) return j;
+    }
+    return undefined;
+  }
+
   list(): RenewalJournal[] {
-    const out: RenewalJournal[] = [];
-    for (const name of readdirSync(this.dir)) {
-      const m = /^(.+)\.json$/.exec(name);
-      if (!m || !ORDER_ID_PATTERN.test(m[1]!)) continue;
+    const out = new Map<string, RenewalJournal>();
+    for (const dir of this.renewalDirs()) {
+      let names: string[];
       try {
-        const j = this.get(m[1]!);
-        if (j) out.push(j);
-      } catch {
-        // unreadable entries are skipped (a renewal of a file that is not ours)
+        names = readdirSync(dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw e;
+      }
+      for (const name of names) {
+        const m = /^(.+)\.json$/.exec(name);
+        if (!m || !ORDER_ID_PATTERN.test(m[1]!) || out.has(m[1]!)) continue;
+        try {
+          const j = this.read(dir, m[1]!);
+          if (j) out.set(j.orderId, j);
+        } catch {
+          // unreadable entries are skipped (a renewal of a file that is not ours)
+        }
       }
     }
-    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return [...out.values()].sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** The first write of a new renewal, into the journal directory of its key. */
+  create(j: RenewalJournal, token: { kind: TokenKind; source: string }): void {
+    const dir = path.join(this.dirs.forToken({ id: j.tokenId, ...token }), 'renewals');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.located.set(j.orderId, dir);
+    this.save(j);
   }
 
   save(j: RenewalJournal): void {
+    const dir = this.located.get(j.orderId);
+    if (!dir) throw new Error(`renewal ${j.orderId} has no journal yet`);
     j.updatedAt = new Date().toISOString();
-    atomicWriteFile(this.file(j.orderId), JSON.stringify(j, null, 1) + '\n');
+    atomicWriteFile(JournalStore.file(dir, j.orderId), JSON.stringify(j, null, 1) + '\n');
   }
 }

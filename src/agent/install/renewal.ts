@@ -23,7 +23,15 @@ import { derOrPem } from '../../pki/pem.js';
 import { buildRenewalProof, ORDER_ID_PATTERN } from '../../pki/renewal-proof.js';
 import { AgentError } from '../errors.js';
 import { KeyedQueue } from '../fsutil.js';
-import { keyForSpki, labelState, PENDING_PREFIX, RETIRED_PREFIX, TokenError, type TokenSession } from '../tokens/driver.js';
+import {
+  keyForSpki,
+  labelState,
+  PENDING_PREFIX,
+  RETIRED_PREFIX,
+  TokenError,
+  type TokenSession,
+  type TokenSummary,
+} from '../tokens/driver.js';
 import { reached, type JournalStep, type JournalStore, type RenewalJournal, type RenewalStep } from './journal.js';
 
 export interface RenewalEngineOptions {
@@ -115,15 +123,14 @@ export class RenewalEngine {
   async begin(p: {
     orderId: string;
     origin: string;
-    tokenId: string;
-    tokenLabel: string;
+    token: Pick<TokenSummary, 'id' | 'label' | 'kind' | 'source'>;
     session: TokenSession;
     certificateId?: string;
     keyType?: string;
   }): Promise<RenewalJournal> {
     const existing = this.store.get(p.orderId);
     if (existing) {
-      this.checkOwner(existing, p.origin, p.tokenId);
+      this.checkOwner(existing, p.origin, p.token.id);
       return existing;
     }
     const certs = (await p.session.readCertificates()).filter((c) => labelState(c.label) === 'current');
@@ -177,8 +184,8 @@ export class RenewalEngine {
       v: 1,
       orderId: p.orderId,
       origin: p.origin,
-      tokenId: p.tokenId,
-      tokenLabel: p.tokenLabel,
+      tokenId: p.token.id,
+      tokenLabel: p.token.label,
       keepOld: this.opts.keepOld,
       old: {
         keyId: chosen.key.id,
@@ -193,7 +200,7 @@ export class RenewalEngine {
       createdAt: now,
       updatedAt: now,
     };
-    this.store.save(j);
+    this.store.create(j, p.token);
     return j;
   }
 

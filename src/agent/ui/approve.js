@@ -47,7 +47,7 @@ function render() {
       profile ? el('div', { text: `${t('profile')}: ${profile}` }) : null,
       cert.uniqueId ? el('div', { text: `${t('uniqueId')}: ${cert.uniqueId}` }) : null,
       el('div', { text: `${t('serial')}: ${cert.serial}` }),
-      el('div', { text: `${t('validUntil')}: ${formatDate(cert.notAfter)}` }),
+      el('div', { text: `${t('validUntil')}: ${formatDate(cert.dates.notAfter)}` }),
     );
   }
   document.getElementById('order-row').hidden = !info.display.orderId;

@@ -218,9 +218,10 @@ export function translatePage() {
   for (const e of document.querySelectorAll('[data-t]')) e.textContent = t(e.getAttribute('data-t'));
 }
 
-export function formatDate(iso) {
-  const d = new Date(iso);
-  return lang() === 'en' ? d.toISOString().slice(0, 10) : `${d.getFullYear()}年${d.getMonth() + 1}月${d.getDate()}日`;
+/** A calendar day the assistant computed (YYYY-MM-DD in Asia/Shanghai, the `dates` of a certificate). */
+export function formatDate(day) {
+  const [y, m, d] = String(day).split('-');
+  return lang() === 'en' ? day : `${y}年${m}月${d}日`;
 }
 
 export function formatTime(iso) {

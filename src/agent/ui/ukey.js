@@ -4,7 +4,7 @@ import { api, el, errorText, formatDate, lang, pinTriesText, setLang, t, transla
 function renewalCell(c) {
   if (c.renewal.open) return el('span', { class: 'badge ok', text: t('renewalOpen') });
   if (new Date(c.renewal.opensAt) > new Date())
-    return el('span', { class: 'badge', text: t('renewalNotYet', { date: formatDate(c.renewal.opensAt) }) });
+    return el('span', { class: 'badge', text: t('renewalNotYet', { date: formatDate(c.dates.renewalOpens) }) });
   return el('span', { class: 'badge warn', text: t('renewalClosed') });
 }
 
@@ -24,7 +24,7 @@ function certTable(c) {
     [t('uniqueId'), c.uniqueId ?? '—'],
     [t('issuer'), c.issuerName],
     [t('serial'), c.serial],
-    [t('validity'), `${formatDate(c.notBefore)} — ${formatDate(c.notAfter)}`],
+    [t('validity'), `${formatDate(c.dates.notBefore)} — ${formatDate(c.dates.notAfter)}`],
     [t('daysLeft'), c.expired ? el('span', { class: 'badge warn', text: t('expired') }) : t('days', { n: c.daysLeft })],
     [t('renewal'), renewalCell(c)],
     [t('state'), stateText(c.state)],

@@ -1,0 +1,132 @@
+// Long-running commands as child processes (the built CLI, npx), their output, their process tree.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import path from 'node:path';
+import { REPO } from './agent.js';
+
+export const BUILT_CLI = path.join(REPO, 'bin/certdesk.js');
+
+export interface Running {
+  proc: ChildProcess;
+  /** stdout and stderr so far */
+  out(): string;
+  /** resolves with the first match of `re` in the output; rejects if the process exits first */
+  waitFor(re: RegExp, what: string): Promise<RegExpExecArray>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(): Promise<void>;
+}
+
+export function run(command: string, args: string[], opts: { cwd?: string; env: NodeJS.ProcessEnv }): Running {
+  const proc = spawn(command, args, { cwd: opts.cwd ?? REPO, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const listeners = new Set<() => void>();
+  const onData = (d: Buffer): void => {
+    out += d.toString('utf8');
+    for (const l of listeners) l();
+  };
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    proc,
+    out: () => out,
+    exited,
+    waitFor(re, what) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => done(new Error(`${what}: not seen in 60 s; output:\n${out}`)), 60_000);
+        const check = (): void => {
+          const m = re.exec(out);
+          if (m) done(undefined, m);
+        };
+        function done(err?: Error, m?: RegExpExecArray): void {
+          clearTimeout(timer);
+          listeners.delete(check);
+          if (err) reject(err);
+          else resolve(m!);
+        }
+        listeners.add(check);
+        void exited.then(({ code, signal }) => {
+          if (!re.exec(out)) done(new Error(`${what}: the process exited (${code ?? signal}) first; output:\n${out}`));
+        });
+        check();
+      });
+    },
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** A port nobody listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+export function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect({ port, host: '127.0.0.1' });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+/** Every live descendant of `pid` (from /proc). */
+export function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // "pid (comm) state ppid …"; comm may hold spaces and parentheses
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parent.set(Number(name), ppid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    for (const [child, pp] of parent) {
+      if (pp === p) {
+        out.push(child);
+        walk(child);
+      }
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Waits (up to `ms`) until `cond` holds; returns whether it did. */
+export async function eventually(cond: () => boolean | Promise<boolean>, ms = 20_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await cond()) return true;
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
