@@ -134,13 +134,14 @@ export class Sm2PrivateKey {
     return key;
   }
 
-  /** From PEM: "PRIVATE KEY" (PKCS#8) or "EC PRIVATE KEY" (SEC1); other blocks (e.g. "SM2 PARAMETERS") are skipped. */
+  /** From PEM: "PRIVATE KEY" (PKCS#8) or SEC1 "EC/SM2 PRIVATE KEY"; other blocks (e.g. "SM2 PARAMETERS") are skipped. */
   static fromPem(text: string): Sm2PrivateKey {
     const [p8] = fromPemAll(text, 'PRIVATE KEY');
     if (p8) return Sm2PrivateKey.fromPkcs8(p8);
-    const [sec1] = fromPemAll(text, 'EC PRIVATE KEY');
+    // `openssl ec` labels SEC1 SM2 keys "SM2 PRIVATE KEY".
+    const [sec1] = [...fromPemAll(text, 'EC PRIVATE KEY'), ...fromPemAll(text, 'SM2 PRIVATE KEY')];
     if (sec1) return Sm2PrivateKey.fromEcPrivateKey(sec1, true);
-    throw new Sm2Error('no "PRIVATE KEY" or "EC PRIVATE KEY" PEM block found');
+    throw new Sm2Error('no "PRIVATE KEY", "EC PRIVATE KEY" or "SM2 PRIVATE KEY" PEM block found');
   }
 
   toPkcs8(): Buffer {
