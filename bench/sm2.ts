@@ -67,14 +67,24 @@ async function main(): Promise<void> {
     ['ours sm2SignSync (default ID): sign/s', ours],
     ['ours sm2Sign async, 1 in flight: sign/s', oursAsync],
     ['ours sm2Verify (@noble/curves): verify/s', oursVerify],
-    ["node:crypto SM2 (empty ID, not usable for CAs): sign/s", nodeSm2],
+    ['node:crypto SM2 (empty ID, not usable for CAs): sign/s', nodeSm2],
     ['node:crypto ECDSA P-256 (our P-256 path): sign/s', p256],
   ];
   for (const [label, v] of rows) console.log(`  ${label.padEnd(56)} ${fmt(v).padStart(8)}`);
   console.log(`  ours / openssl signing ratio: ${fmt(ratio, 2)} (goal ≥ ${GOAL}: ${ratio >= GOAL ? 'met' : 'NOT met'})`);
   console.log(`  ours / node:crypto SM2: ${fmt(ours / nodeSm2, 2)}; ours / P-256: ${fmt(ours / p256, 2)}`);
   console.log(
-    JSON.stringify({ opensslSign: ossl.sign, opensslVerify: ossl.verify, sign: ours, signAsync: oursAsync, verify: oursVerify, nodeSm2, p256, ratio, goal: GOAL }),
+    JSON.stringify({
+      opensslSign: ossl.sign,
+      opensslVerify: ossl.verify,
+      sign: ours,
+      signAsync: oursAsync,
+      verify: oursVerify,
+      nodeSm2,
+      p256,
+      ratio,
+      goal: GOAL,
+    }),
   );
 }
 
