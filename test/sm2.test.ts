@@ -7,6 +7,7 @@ import { OID } from '../src/pki/oids.js';
 import { defineCurve, signWithNonce, SM2_CURVE, toBigInt, verifyDigest, zValue } from '../src/pki/sm2-curve.js';
 import {
   checkSm2Signature,
+  decodeSm2Signature,
   encodeSm2Signature,
   isSm2WithSm3,
   SM2_DEFAULT_ID,
@@ -20,6 +21,7 @@ import {
   sm2Verify,
 } from '../src/pki/sm2.js';
 import { sm3 } from '../src/pki/sm3.js';
+import { verifyDigestNative } from '../src/pki/sm2-verify.js';
 import { openssl } from './helpers/ca.js';
 import { opensslPrivHex, scratch } from './helpers/sm2.js';
 
@@ -191,6 +193,33 @@ describe('SM2 with OpenSSL 3', () => {
     assert.equal(other.ok, false);
     assert.doesNotMatch(!other.ok ? other.error : '', /empty/);
     assert.ok(!sm2Verify(key.publicKey, data, Buffer.from('not DER')));
+  });
+});
+
+describe('SM2 verification on OpenSSL (sm2-verify.ts)', () => {
+  test('agrees with the portable equations on valid and tampered signatures', () => {
+    const key = Sm2PrivateKey.generate();
+    const other = Sm2PrivateKey.generate();
+    const { n } = SM2_CURVE;
+    for (let i = 0; i < 12; i++) {
+      const data = Buffer.from(`message ${i}`);
+      const { r, s } = decodeSm2Signature(sm2SignSync(key, data));
+      const e = sm2Digest(key.publicKey, data);
+      const cases: [Sm2PublicKey, bigint, bigint, bigint, boolean][] = [
+        [key.publicKey, e, r, s, true],
+        [key.publicKey, e + 1n, r, s, false],
+        [key.publicKey, e, (r + 1n) % n, s, false],
+        [key.publicKey, e, r, (s + 1n) % n, false],
+        [other.publicKey, e, r, s, false],
+        [key.publicKey, e, r, n - r, false], // t = 0
+        [key.publicKey, e, 0n, s, false],
+        [key.publicKey, e, r, n, false],
+      ];
+      for (const [pub, ee, rr, ss, expected] of cases) {
+        assert.equal(verifyDigestNative(pub, ee, rr, ss), expected, `case ${i}`);
+        assert.equal(verifyDigest(SM2_CURVE, pub.point, ee, rr, ss), expected, `portable case ${i}`);
+      }
+    }
   });
 });
 

@@ -5,13 +5,15 @@
 // its own fixed ID and gives no way to set another. Its signature (r′, s′) for a fixed e′ reveals
 // x1 = r′ − e′ of its random nonce k, so r = e + x1 is our signature's r, and since
 // s = (1 + d)⁻¹(k − r·d), s = s′ + d(1 + d)⁻¹(r′ − r). Same k, same key: a plain SM2 signature
-// over e, at native speed. (r′, s′) never leaves this function. Verification is @noble/curves.
+// over e, at native speed. (r′, s′) never leaves this function. Verification is OpenSSL's ECDSA
+// in disguise (sm2-verify.ts).
 import { sign as cryptoSign } from 'node:crypto';
 import { invert, mod } from '@noble/curves/abstract/modular.js';
 import * as der from './der.js';
 import { OID } from './oids.js';
 import { SM2_CURVE, Sm2Error, toBigInt, verifyDigest } from './sm2-curve.js';
 import type { Sm2PrivateKey, Sm2PublicKey } from './sm2-key.js';
+import { verifyDigestNative } from './sm2-verify.js';
 import { sm3 } from './sm3.js';
 
 export { Sm2Error } from './sm2-curve.js';
@@ -119,7 +121,7 @@ export function sm2Verify(pub: Sm2PublicKey, data: Uint8Array, sig: Buffer, opts
   } catch {
     return false;
   }
-  return verifyDigest(SM2_CURVE, pub.point, sm2Digest(pub, data, opts.id), rs.r, rs.s);
+  return verifyDigestNative(pub, sm2Digest(pub, data, opts.id), rs.r, rs.s);
 }
 
 /**
