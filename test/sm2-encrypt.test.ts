@@ -1,7 +1,6 @@
 // SM3, SM4 and SM2 encryption: the standards' vectors and OpenSSL 3 (pkeyutl -encrypt/-decrypt, enc) both ways.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { defineCurve } from '../src/pki/sm2-curve.js';
 import {
   decodeSm2Cipher,
   decryptParts,
@@ -14,7 +13,7 @@ import { SM2_CURVE } from '../src/pki/sm2-curve.js';
 import { Sm2Error, Sm2PrivateKey } from '../src/pki/sm2.js';
 import { sm3 } from '../src/pki/sm3.js';
 import { sm4CbcDecrypt, sm4CbcEncrypt, sm4EcbDecrypt, sm4EcbEncrypt, Sm4Error } from '../src/pki/sm4.js';
-import { scratch } from './helpers/sm2.js';
+import { scratch, SM2_TEST_CURVE } from './helpers/sm2.js';
 
 const hex = (h: string): Buffer => Buffer.from(h.replace(/\s+/g, ''), 'hex');
 
@@ -81,14 +80,7 @@ describe('SM2 encryption vectors', () => {
   });
 
   test('GB/T 32918.4 Annex A test curve (OpenSSL sm2_internal_test)', () => {
-    const curve = defineCurve({
-      p: 0x8542d69e4c044f18e8b92435bf6ff7de457283915c45517d722edb8b08f1dfc3n,
-      a: 0x787968b4fa32c3fd2417842e73bbfeff2f3c848b6831d7e0ec65228b3937e498n,
-      b: 0x63e4c6d3b23b0c849cf84241484bfe48f61d59a5b16ba06e6e12d1da27c5249an,
-      Gx: 0x421debd61b62eab6746434ebc3cc315e32220b3badd50bdc4c4e6c147fedd43dn,
-      Gy: 0x0680512bcbb42c07d47349d2153b70c4e5d7fdfcbfa36ea1a85841b9e46e09a2n,
-      n: 0x8542d69e4c044f18e8b92435bf6ff7dd297720630485628d5ae74ee7c32e79b7n,
-    });
+    const curve = SM2_TEST_CURVE;
     const d = 0x1649ab77a00637bd5e2efe283fbf353534aa7f7cb89463f208ddbc2920bb0da0n;
     const parts = encryptWithNonce(
       curve,

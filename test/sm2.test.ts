@@ -4,7 +4,7 @@ import { sign as nodeSign } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import * as der from '../src/pki/der.js';
 import { OID } from '../src/pki/oids.js';
-import { defineCurve, signWithNonce, SM2_CURVE, toBigInt, verifyDigest, zValue } from '../src/pki/sm2-curve.js';
+import { signWithNonce, SM2_CURVE, toBigInt, verifyDigest, zValue } from '../src/pki/sm2-curve.js';
 import {
   checkSm2Signature,
   decodeSm2Signature,
@@ -23,7 +23,7 @@ import {
 import { sm3 } from '../src/pki/sm3.js';
 import { verifyDigestNative } from '../src/pki/sm2-verify.js';
 import { openssl } from './helpers/ca.js';
-import { opensslPrivHex, scratch } from './helpers/sm2.js';
+import { opensslPrivHex, scratch, SM2_TEST_CURVE } from './helpers/sm2.js';
 
 const MSG = Buffer.from('message digest');
 
@@ -48,14 +48,7 @@ describe('SM2 signature vectors', () => {
 
   // GB/T 32918.2 Annex A (draft-shen-sm2-ecdsa-02): the 256-bit test curve, ID ALICE123@YAHOO.COM.
   test('GB/T 32918.2 Annex A: test curve, ID ALICE123@YAHOO.COM', () => {
-    const curve = defineCurve({
-      p: 0x8542d69e4c044f18e8b92435bf6ff7de457283915c45517d722edb8b08f1dfc3n,
-      a: 0x787968b4fa32c3fd2417842e73bbfeff2f3c848b6831d7e0ec65228b3937e498n,
-      b: 0x63e4c6d3b23b0c849cf84241484bfe48f61d59a5b16ba06e6e12d1da27c5249an,
-      Gx: 0x421debd61b62eab6746434ebc3cc315e32220b3badd50bdc4c4e6c147fedd43dn,
-      Gy: 0x0680512bcbb42c07d47349d2153b70c4e5d7fdfcbfa36ea1a85841b9e46e09a2n,
-      n: 0x8542d69e4c044f18e8b92435bf6ff7dd297720630485628d5ae74ee7c32e79b7n,
-    });
+    const curve = SM2_TEST_CURVE;
     const d = 0x128b2fa8bd433c6c068c8d803dff79792a519a55171b1b650c23661d15897263n;
     const P = curve.Point.BASE.multiply(d);
     const z = zValue(curve, Buffer.from('ALICE123@YAHOO.COM'), Buffer.from(P.toBytes(false)).subarray(1));
@@ -75,6 +68,21 @@ describe('SM2 with OpenSSL 3', () => {
   const s = scratch('sm2');
   after(() => s.cleanup());
   const distid = (id = SM2_DEFAULT_ID): string[] => ['-pkeyopt', `distid:${id}`];
+  const verifyArgs = (pub: string, msg: string, sig: string, ...extra: string[]): string[] => [
+    'pkeyutl',
+    '-verify',
+    '-rawin',
+    '-digest',
+    'sm3',
+    ...extra,
+    '-pubin',
+    '-inkey',
+    pub,
+    '-in',
+    msg,
+    '-sigfile',
+    sig,
+  ];
 
   test('our signatures verify with openssl pkeyutl -verify … distid:1234567812345678 (sync, async, many nonces)', async () => {
     const key = Sm2PrivateKey.generate();
@@ -83,24 +91,10 @@ describe('SM2 with OpenSSL 3', () => {
     const sigs = [sm2SignSync(key, s.read('ours-msg')), await sm2Sign(key, s.read('ours-msg'))];
     for (const [i, sig] of sigs.entries()) {
       const f = s.write(`ours-${i}.sig`, sig);
-      const out = s.ok([
-        'pkeyutl',
-        '-verify',
-        '-rawin',
-        '-digest',
-        'sm3',
-        ...distid(),
-        '-pubin',
-        '-inkey',
-        pub,
-        '-in',
-        msg,
-        '-sigfile',
-        f,
-      ]);
+      const out = s.ok(verifyArgs(pub, msg, f, ...distid()));
       assert.match(out, /Signature Verified Successfully/);
       // Without the ID OpenSSL 3.0 takes an empty one, so the signature must not verify that way.
-      const r = openssl(['pkeyutl', '-verify', '-rawin', '-digest', 'sm3', '-pubin', '-inkey', pub, '-in', msg, '-sigfile', f]);
+      const r = openssl(verifyArgs(pub, msg, f));
       assert.notEqual(r.status, 0, 'verified with an empty ID: the default ID was not used');
     }
     // Every nonce gives a valid signature (the native-signature conversion holds for any k).
@@ -113,21 +107,7 @@ describe('SM2 with OpenSSL 3', () => {
     const pub = s.write('alice-pub.pem', key.publicKey.toPem());
     const msg = s.write('alice-msg', 'hello');
     const sig = s.write('alice.sig', sm2SignSync(key, Buffer.from('hello'), { id: 'ALICE123@YAHOO.COM' }));
-    s.ok([
-      'pkeyutl',
-      '-verify',
-      '-rawin',
-      '-digest',
-      'sm3',
-      ...distid('ALICE123@YAHOO.COM'),
-      '-pubin',
-      '-inkey',
-      pub,
-      '-in',
-      msg,
-      '-sigfile',
-      sig,
-    ]);
+    s.ok(verifyArgs(pub, msg, sig, ...distid('ALICE123@YAHOO.COM')));
     assert.ok(!sm2Verify(key.publicKey, Buffer.from('hello'), s.read('alice.sig')), 'not valid under the default ID');
   });
 
