@@ -155,6 +155,22 @@ describe('SM2 with OpenSSL 3', () => {
     assert.equal(Sm2PrivateKey.fromPem(sec1).d, key.d);
   });
 
+  test('encrypted PKCS#8: ours read by openssl pkey -passin, openssl pkcs8 -topk8 read by ours', () => {
+    const key = Sm2PrivateKey.generate();
+    const enc = s.write('enc-ours.pem', key.toEncryptedPem('pässword'));
+    assert.match(s.read('enc-ours.pem').toString(), /BEGIN ENCRYPTED PRIVATE KEY/);
+    assert.equal(
+      opensslPrivHex(s.ok(['pkey', '-in', enc, '-passin', 'pass:pässword', '-text', '-noout'])),
+      key.d.toString(16).padStart(64, '0'),
+    );
+    const plain = s.write('enc-plain.pem', key.toPem());
+    s.ok(['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-in', plain, '-passout', 'pass:pw', '-out', `${s.dir}/enc-theirs.pem`]);
+    const theirs = s.read('enc-theirs.pem').toString();
+    assert.equal(Sm2PrivateKey.fromPem(theirs, 'pw').d, key.d);
+    assert.throws(() => Sm2PrivateKey.fromPem(theirs, 'wrong'), /wrong passphrase/);
+    assert.throws(() => Sm2PrivateKey.fromPem(theirs), /a passphrase is needed/);
+  });
+
   test('a signature made with the empty ID (node:crypto, OpenSSL 3.0 without distid) fails with a message saying so', () => {
     const key = Sm2PrivateKey.generate();
     const data = Buffer.from('CertificationRequestInfo');

@@ -134,8 +134,25 @@ export class Sm2PrivateKey {
     return key;
   }
 
-  /** From PEM: "PRIVATE KEY" (PKCS#8) or SEC1 "EC/SM2 PRIVATE KEY"; other blocks (e.g. "SM2 PARAMETERS") are skipped. */
-  static fromPem(text: string): Sm2PrivateKey {
+  /**
+   * From PEM: "ENCRYPTED PRIVATE KEY" (with `passphrase`), "PRIVATE KEY" (PKCS#8) or SEC1 "EC/SM2
+   * PRIVATE KEY"; other blocks (e.g. "SM2 PARAMETERS") are skipped.
+   */
+  static fromPem(text: string, passphrase?: string): Sm2PrivateKey {
+    const [encrypted] = fromPemAll(text, 'ENCRYPTED PRIVATE KEY');
+    if (encrypted) {
+      if (passphrase === undefined) throw new Sm2Error('the SM2 private key is encrypted: a passphrase is needed');
+      let p8: Buffer;
+      try {
+        p8 = createPrivateKey({ key: encrypted, format: 'der', type: 'pkcs8', passphrase }).export({
+          format: 'der',
+          type: 'pkcs8',
+        });
+      } catch {
+        throw new Sm2Error('cannot decrypt the SM2 private key: wrong passphrase or damaged file');
+      }
+      return Sm2PrivateKey.fromPkcs8(p8);
+    }
     const [p8] = fromPemAll(text, 'PRIVATE KEY');
     if (p8) return Sm2PrivateKey.fromPkcs8(p8);
     // `openssl ec` labels SEC1 SM2 keys "SM2 PRIVATE KEY".
@@ -151,6 +168,11 @@ export class Sm2PrivateKey {
 
   toPem(): string {
     return toPem('PRIVATE KEY', this.toPkcs8());
+  }
+
+  /** Encrypted PKCS#8 (AES-256-CBC under PBKDF2, as SoftwareSigner stores keys and `openssl pkcs8 -topk8` writes). */
+  toEncryptedPem(passphrase: string): string {
+    return this.nativeKey().export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase }) as string;
   }
 
   /** The same key as a node:crypto KeyObject of OpenSSL's SM2 type (read from PKCS#8), for native signing. */
