@@ -61,6 +61,9 @@ export const OID = {
   sha384: '2.16.840.1.101.3.4.2.2',
   sha512: '2.16.840.1.101.3.4.2.3',
   sm3: '1.2.156.10197.1.401',
+  // symmetric ciphers (SM2EnvelopedKey)
+  sm4: '1.2.156.10197.1.104',
+  sm4Ecb: '1.2.156.10197.1.104.1',
   // policies
   anyPolicy: '2.5.29.32.0',
 } as const;

@@ -1,0 +1,53 @@
+// A scratch directory for SM2 tests that hand files to the openssl CLI.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { defineCurve } from '../../src/pki/sm2-curve.js';
+import { openssl } from './ca.js';
+
+export interface Scratch {
+  dir: string;
+  /** writes a file and returns its path */
+  write(name: string, data: Buffer | string): string;
+  read(name: string): Buffer;
+  /** runs openssl in the directory's terms (pass paths from write()); fails the test on a non-zero exit */
+  ok(args: string[]): string;
+  cleanup(): void;
+}
+
+export function scratch(prefix: string): Scratch {
+  const dir = mkdtempSync(path.join(tmpdir(), `certdesk-${prefix}-`));
+  return {
+    dir,
+    write(name, data) {
+      const f = path.join(dir, name);
+      writeFileSync(f, data);
+      return f;
+    },
+    read: (name) => readFileSync(path.join(dir, name)),
+    ok(args) {
+      const r = openssl(args);
+      assert.equal(r.status, 0, `openssl ${args.join(' ')}: ${r.out}`);
+      return r.out;
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** The private scalar from `openssl pkey -text -noout` ("priv:" hex lines). */
+export function opensslPrivHex(text: string): string {
+  const m = /priv:\s*([0-9a-f:\s]+?)\s*pub:/i.exec(text);
+  assert.ok(m, `no priv: in ${text}`);
+  return m[1]!.replace(/[:\s]/g, '').replace(/^00(?=[0-9a-f]{64}$)/i, '');
+}
+
+/** The 256-bit test curve of GB/T 32918.2/.4 Annex A (draft-shen-sm2-ecdsa-02), for the standard's examples. */
+export const SM2_TEST_CURVE = defineCurve({
+  p: 0x8542d69e4c044f18e8b92435bf6ff7de457283915c45517d722edb8b08f1dfc3n,
+  a: 0x787968b4fa32c3fd2417842e73bbfeff2f3c848b6831d7e0ec65228b3937e498n,
+  b: 0x63e4c6d3b23b0c849cf84241484bfe48f61d59a5b16ba06e6e12d1da27c5249an,
+  Gx: 0x421debd61b62eab6746434ebc3cc315e32220b3badd50bdc4c4e6c147fedd43dn,
+  Gy: 0x0680512bcbb42c07d47349d2153b70c4e5d7fdfcbfa36ea1a85841b9e46e09a2n,
+  n: 0x8542d69e4c044f18e8b92435bf6ff7dd297720630485628d5ae74ee7c32e79b7n,
+});
