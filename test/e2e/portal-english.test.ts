@@ -3,13 +3,7 @@
 // order) and the profile's. Chinese stays where the page is Chinese.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import {
-  approveInAssistant,
-  popupFrom,
-  screenshot,
-  withScreenshots,
-  type BrowserSession,
-} from '../helpers/browser.js';
+import { approveInAssistant, popupFrom, screenshot, withScreenshots, type BrowserSession } from '../helpers/browser.js';
 import { requireTool } from '../helpers/requirements.js';
 import { fillOrderForm, openBrowser, PIN, startPortalEnv, type PortalEnv } from './portal-env.js';
 
