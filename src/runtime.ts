@@ -93,7 +93,7 @@ export async function openRuntime(
       opts.log?.('empty database: creating the demo CA hierarchy (software keys, ECDSA P-256)');
       await initHierarchy(storage, softwareKeyFactory(config, 'ec-p256', passphrase()), {
         ...DEFAULT_HIERARCHY,
-        publicUrl: config.publicUrl,
+        pkiUrl: config.pkiUrl,
         actor: 'system:first-start',
       });
     }

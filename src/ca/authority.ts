@@ -272,7 +272,7 @@ export class CertificateAuthority {
     const key = `${profile.id}/${issuer.record.id}`;
     let t = this.templates.get(key);
     if (!t) {
-      const urls = caUrls(this.config.publicUrl, issuer.record.id);
+      const urls = caUrls(this.config.pkiUrl, issuer.record.id);
       t = makeTemplate({ signer: issuer.signer, subjectDer: issuer.cert.subjectDer }, [
         ext.basicConstraints(false),
         ext.keyUsage(profile.keyUsage),

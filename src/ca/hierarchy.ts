@@ -15,7 +15,8 @@ export type KeyPurpose = 'root' | 'issuing' | 'ocsp';
 export type KeyFactory = (purpose: KeyPurpose, id: string) => Promise<Signer>;
 
 export interface HierarchyOptions {
-  publicUrl: string;
+  /** base of the CRL DP and AIA URLs (the config's pkiUrl) */
+  pkiUrl: string;
   /** organisation name written into the CA names */
   organization: string;
   country: string;
@@ -143,7 +144,7 @@ export async function initHierarchy(storage: Storage, keys: KeyFactory, o: Hiera
   const issuingKey = await keys('issuing', 'issuing');
   const issuingId = caId('issuing', issuingKey);
   const issuingName = encodeName([...org, { type: 'CN', value: o.issuingCommonName }]);
-  const rootUrls = caUrls(o.publicUrl, rootId);
+  const rootUrls = caUrls(o.pkiUrl, rootId);
   const issuingCert = await certify({
     issuerSigner: rootKey,
     issuerName: rootName,

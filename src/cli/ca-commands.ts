@@ -75,7 +75,7 @@ export function registerCaCommands(program: Command): void {
             };
           } else keys = softwareKeyFactory(config, keyType);
           const rows = await initHierarchy(storage, keys, {
-            publicUrl: config.publicUrl,
+            pkiUrl: config.pkiUrl,
             organization: String(o.org),
             country: String(o.country),
             rootCommonName: String(o.rootCn),

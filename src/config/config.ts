@@ -13,6 +13,8 @@ export interface Config {
   /** undefined: embedded SQLite at DATA_DIR/certdesk.sqlite */
   databaseUrl: string | undefined;
   publicUrl: string;
+  /** base of the URLs written into certificates (CRL DP, AIA OCSP and caIssuers); PKI_URL, else PUBLIC_URL */
+  pkiUrl: string;
   logLevel: string;
   /** seconds between scheduled CRL regenerations */
   crlRefreshSeconds: number;
@@ -124,13 +126,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `DATABASE_URL must start with postgres:// (or be unset for embedded SQLite), got ${JSON.stringify(databaseUrl.split('@').pop())}`,
     );
   }
-  const publicUrl = (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, '');
-  try {
-    const u = new URL(publicUrl);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
-  } catch {
-    throw new ConfigError(`PUBLIC_URL must be an http(s) URL, got ${JSON.stringify(publicUrl)}`);
-  }
+  const publicUrl = httpUrlVar('PUBLIC_URL', env.PUBLIC_URL || `http://localhost:${port}`);
+  // Relying parties fetch CRLs and OCSP over plain http (RFC 5280 §4.2.1.13: https there would need
+  // the very status being fetched), so the portal's https origin need not be the certificates' base.
+  const pkiUrl = env.PKI_URL ? httpUrlVar('PKI_URL', env.PKI_URL) : publicUrl;
   const uniqueIdOid = env.UNIQUE_ID_OID ? checkOid('UNIQUE_ID_OID', env.UNIQUE_ID_OID) : undefined;
   return {
     port,
@@ -138,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     databaseUrl,
     publicUrl,
+    pkiUrl,
     logLevel: env.LOG_LEVEL || 'info',
     crlRefreshSeconds: intVar(env, 'CRL_REFRESH_SECONDS', 3600, 10, 7 * 86400),
     crlValiditySeconds: intVar(env, 'CRL_VALIDITY_SECONDS', 7 * 86400, 60, 365 * 86400),
@@ -184,4 +184,16 @@ export function caKeyPassphrase(cfg: Config, env: NodeJS.ProcessEnv = process.en
       return readFileSync(file, 'utf8').trim();
     }
   }
+}
+
+/** An http(s) URL without trailing slashes, or a ConfigError naming the variable. */
+function httpUrlVar(name: string, value: string): string {
+  const url = value.replace(/\/+$/, '');
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL, got ${JSON.stringify(url)}`);
+  }
+  return url;
 }

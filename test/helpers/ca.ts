@@ -67,7 +67,7 @@ export async function createTestCa(
   const config = loadConfig(env);
   const storage = await openDatabase({ dataDir: dir, databaseUrl: config.databaseUrl });
   const keyFactory = withEnv(env, () => softwareKeyFactory(config, opts.keyType ?? 'ec-p256'));
-  await initHierarchy(storage, keyFactory, { ...DEFAULT_HIERARCHY, publicUrl: config.publicUrl, actor: 'test' });
+  await initHierarchy(storage, keyFactory, { ...DEFAULT_HIERARCHY, pkiUrl: config.pkiUrl, actor: 'test' });
   await storage.close();
   const rt = await withEnvAsync(env, () => openRuntime(config));
   for (const c of rt.ca.crlIssuers()) await rt.ca.generateCrl(c.record.id, 'test');
