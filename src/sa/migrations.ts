@@ -491,6 +491,43 @@ function migrations(dialect: Dialect): Record<string, Migration> {
             for each statement execute function audit_log_append_only()`.execute(db);
       },
     },
+    '0008_certificates_kept': {
+      async up(db: Kysely<unknown>) {
+        // A CA never loses the record of a certificate it issued: rows are never deleted, the issued
+        // bytes and what identifies them never change, and revocation is final. Only the status
+        // columns move (valid → revoked), whoever connects.
+        if (dialect === 'postgres') {
+          await sql`create function certificates_kept() returns trigger language plpgsql as $$
+            begin
+              if tg_op <> 'UPDATE' then raise exception 'certificates are kept: % refused', tg_op; end if;
+              if new.serial is distinct from old.serial or new.ca_id is distinct from old.ca_id
+                or new.der is distinct from old.der or new.spki_sha256 is distinct from old.spki_sha256
+                or new.order_id is distinct from old.order_id or new.issued_at is distinct from old.issued_at then
+                raise exception 'certificates are kept: an issued certificate record cannot change';
+              end if;
+              if old.status = 'revoked' and new.status is distinct from 'revoked' then
+                raise exception 'certificates are kept: revocation is final';
+              end if;
+              return new;
+            end $$`.execute(db);
+          await sql`create trigger certificates_kept before update or delete on certificates
+            for each row execute function certificates_kept()`.execute(db);
+          await sql`create trigger certificates_no_truncate before truncate on certificates
+            for each statement execute function certificates_kept()`.execute(db);
+        } else {
+          await sql`create trigger certificates_no_delete before delete on certificates
+            begin select raise(abort, 'certificates are kept: DELETE refused'); end`.execute(db);
+          await sql`create trigger certificates_record_fixed before update on certificates
+            when new.serial is not old.serial or new.ca_id is not old.ca_id or new.der is not old.der
+              or new.spki_sha256 is not old.spki_sha256 or new.order_id is not old.order_id
+              or new.issued_at is not old.issued_at
+            begin select raise(abort, 'certificates are kept: an issued certificate record cannot change'); end`.execute(db);
+          await sql`create trigger certificates_revocation_final before update of status on certificates
+            when old.status = 'revoked' and new.status is not 'revoked'
+            begin select raise(abort, 'certificates are kept: revocation is final'); end`.execute(db);
+        }
+      },
+    },
   };
 }
 
