@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { parseCertificate } from '../src/pki/certificate.js';
 import { createTestCa, type TestCa } from './helpers/ca.js';
 import { CERTDESK, ROOT } from './helpers/cli.js';
-import { freePort, PortalClient } from './helpers/holder.js';
+import { freePort, ORDER_FORM, PortalClient } from './helpers/holder.js';
 import {
   AgentClient,
   driveRenewal,
@@ -21,14 +21,6 @@ import {
 } from './helpers/agent.js';
 
 const PIN = '246813';
-const FORM = {
-  termYears: 1,
-  recipient: 'CA客服部',
-  phone: '021-962600',
-  address: '上海市虹口区四川北路1601室',
-  postcode: '200080',
-  paymentMethod: 'online',
-};
 
 function startServer(env: NodeJS.ProcessEnv): { proc: ChildProcess; exited: Promise<unknown> } {
   const proc = spawn(process.execPath, [CERTDESK, 'serve'], {
@@ -99,7 +91,7 @@ describe('renewal across server, assistant and token, with the server killed mid
     const a = new AgentClient(agent.url);
     const portal = new PortalClient(base, PORTAL);
     const { tokenId, certificateId } = await login(portal, a);
-    const order = (await portal.call<{ order: { id: string } }>('POST', '/api/portal/orders', FORM)).body.order;
+    const order = (await portal.call<{ order: { id: string } }>('POST', '/api/portal/orders', ORDER_FORM)).body.order;
 
     const pay = await portal.call<{ redirectUrl: string }>('POST', `/api/portal/orders/${order.id}/pay`);
     const u = new URL(pay.body.redirectUrl);
