@@ -190,7 +190,10 @@ describe('staff console in the browser', { skip: requireTool('chromium') }, () =
         assert.doesNotMatch(menu, /审计日志|线下收款/, 'no Chinese labels in the English menu');
         await page.goto(`${origin}/staff.html#/orders/${order.id}`);
         await page.locator('.ant-drawer').getByText(order.reference).waitFor();
-        assert.match(await page.locator('.ant-drawer').innerText(), /Reference/, 'the order drawer is in English');
+        const drawer = await page.locator('.ant-drawer').innerText();
+        assert.match(drawer, /Reference/, 'the order drawer is in English');
+        assert.match(drawer, /Organisation identity certificate/, 'the 证书种类 in English');
+        assert.doesNotMatch(drawer, /单位身份证书/);
         assert.equal(
           await page
             .locator('.ant-drawer')

@@ -43,6 +43,7 @@ export interface Order {
   uniqueId: string | null;
   certificateSerial: string;
   certificateTypeName: string;
+  certificateTypeNameEn: string;
   termYears: number;
   amountFen: number;
   paymentMethod: 'online' | 'postal' | 'bank';

@@ -22,6 +22,7 @@ import {
 import type { Dayjs } from 'dayjs';
 import { api, ApiError, fmtTime, yuan, type Order, type OrderDetail, type OrderState } from '../api';
 import { useI18n } from '../i18n';
+import { named } from '../../format';
 import { go, useCan } from '../StaffApp';
 import { StateTag, usePaged } from './common';
 import { ConfirmPaymentModal } from './PaymentsPage';
@@ -129,7 +130,7 @@ function RefundModal({
 }
 
 export function OrderDrawer({ id, onClose, onChanged }: { id: string | undefined; onClose: () => void; onChanged: () => void }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const can = useCan();
   const { modal, message } = App.useApp();
   const [detail, setDetail] = useState<OrderDetail | null>(null);
@@ -204,7 +205,7 @@ export function OrderDrawer({ id, onClose, onChanged }: { id: string | undefined
             <Descriptions.Item label={t('holder')}>{o.organization}</Descriptions.Item>
             <Descriptions.Item label={t('uniqueId')}>{o.uniqueId}</Descriptions.Item>
             <Descriptions.Item label={t('certificateType')}>
-              {o.certificateTypeName} · {t('years', { n: o.termYears })}
+              {named(lang, o.certificateTypeName, o.certificateTypeNameEn)} · {t('years', { n: o.termYears })}
             </Descriptions.Item>
             <Descriptions.Item label={t('amount')}>¥{yuan(o.amountFen)}</Descriptions.Item>
             <Descriptions.Item label={t('paymentMethod')}>{t(`method.${o.paymentMethod}`)}</Descriptions.Item>
@@ -310,7 +311,7 @@ export function OrderDrawer({ id, onClose, onChanged }: { id: string | undefined
 }
 
 export default function OrdersPage({ openId }: { openId: string | undefined }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const [form] = Form.useForm<Filters>();
   const [filters, setFilters] = useState<Filters>({});
   const list = usePaged(
@@ -376,7 +377,11 @@ export default function OrdersPage({ openId }: { openId: string | undefined }) {
           { title: t('order'), dataIndex: 'id' },
           { title: t('holder'), dataIndex: 'organization' },
           { title: t('uniqueId'), dataIndex: 'uniqueId' },
-          { title: t('certificateType'), dataIndex: 'certificateTypeName' },
+          {
+            title: t('certificateType'),
+            dataIndex: 'certificateTypeName',
+            render: (_: string, o: Order) => named(lang, o.certificateTypeName, o.certificateTypeNameEn),
+          },
           { title: t('paymentMethod'), dataIndex: 'paymentMethod', render: (v: string) => t(`method.${v}`) },
           { title: t('amount'), dataIndex: 'amountFen', align: 'right', render: (v: number) => yuan(v) },
           { title: t('state'), dataIndex: 'state', render: (v: OrderState) => <StateTag state={v} /> },
