@@ -92,6 +92,14 @@ describe('SM2 CA', () => {
     assert.notEqual(bare.status, 0, 'OpenSSL 3.0 without distid uses the empty ID, so the default-ID signature must fail there');
   });
 
+  test('an ECDSA leaf of the SM2 CA is SM2-signed (the signature follows the issuer key)', async () => {
+    const { csr } = opensslCsr(s.dir, '/CN=ECDSA叶子/O=测试/C=CN');
+    const issued = await ca.rt.ca.issue({ csr, profileId: 'org-identity', actor: 'test' });
+    const leaf = s.write('sm2ca-ecdsa-leaf.pem', toPem('CERTIFICATE', issued.der));
+    assert.match(s.ok(['x509', '-in', leaf, '-noout', '-text']), /Signature Algorithm: SM2-with-SM3[\s\S]*ASN1 OID: prime256v1/);
+    assert.match(s.ok(['verify', '-vfyopt', DISTID, '-partial_chain', '-CAfile', issuingFile, leaf]), /: OK/);
+  });
+
   test('the CRL is SM2-signed and its signature verifies with distid', async () => {
     const leaf = await issueSm2('CRL国密');
     await ca.rt.ca.revoke(leaf.serial, 'superseded', 'test');
@@ -144,6 +152,15 @@ describe('ECDSA CA in the same run', () => {
     const files = ca.files();
     const leaf = s.write('ecdsa-leaf.pem', toPem('CERTIFICATE', issued.der));
     assert.match(s.ok(['x509', '-in', leaf, '-noout', '-text']), /Signature Algorithm: ecdsa-with-SHA256/);
+    assert.match(s.ok(['verify', '-CAfile', files.root, '-untrusted', files.chain, leaf]), /: OK/);
+  });
+
+  test('an SM2 leaf of the ECDSA CA is ECDSA-signed and verifies as a whole chain', async () => {
+    const { csr } = opensslCsr(s.dir, '/CN=国密叶子/O=测试/C=CN', ['-newkey', 'sm2', '-sm3', '-sigopt', DISTID]);
+    const issued = await ca.rt.ca.issue({ csr, profileId: 'org-identity', actor: 'test' });
+    const files = ca.files();
+    const leaf = s.write('ecdsaca-sm2-leaf.pem', toPem('CERTIFICATE', issued.der));
+    assert.match(s.ok(['x509', '-in', leaf, '-noout', '-text']), /Signature Algorithm: ecdsa-with-SHA256[\s\S]*ASN1 OID: SM2/);
     assert.match(s.ok(['verify', '-CAfile', files.root, '-untrusted', files.chain, leaf]), /: OK/);
   });
 });
