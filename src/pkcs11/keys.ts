@@ -129,7 +129,10 @@ function fieldBytesOfParams(params: Buffer): number | undefined {
 
 function typed(spki: Buffer, what: string): { keyType: KeyType; spki: Buffer } {
   try {
-    return { keyType: keyTypeOfSpki(spki).keyType, spki };
+    const { keyType } = keyTypeOfSpki(spki);
+    // sign() knows only ECDSA and RSA mechanisms; an SM2 key on a token would get ECDSA signatures.
+    if (keyType === 'sm2') throw new AlgorithmError('SM2 keys on PKCS#11 tokens are not supported (no standard SM2 mechanism)');
+    return { keyType, spki };
   } catch (e) {
     if (e instanceof AlgorithmError) throw new Pkcs11Error(`${what}: ${e.message}`, 'UNSUPPORTED_KEY');
     throw e;
