@@ -57,7 +57,7 @@ const PERSON = builtInTypeFor('person');
 export const DEFAULT_PROFILES: Profile[] = [
   {
     ...ORG,
-    keyTypes: ['ec-p256', 'rsa-2048', 'rsa-3072'],
+    keyTypes: ['ec-p256', 'rsa-2048', 'rsa-3072', 'sm2'],
     validityDays: 365,
     // three years of renewal stacked on up to three months left of the old term
     maxValidityDays: 3 * 366 + 92,
@@ -68,7 +68,7 @@ export const DEFAULT_PROFILES: Profile[] = [
   },
   {
     ...PERSON,
-    keyTypes: ['ec-p256', 'rsa-2048', 'rsa-3072'],
+    keyTypes: ['ec-p256', 'rsa-2048', 'rsa-3072', 'sm2'],
     validityDays: 365,
     maxValidityDays: 3 * 366 + 92,
     keyUsage: ['digitalSignature', 'nonRepudiation'],

@@ -56,6 +56,10 @@ export function registerCaCommands(program: Command): void {
         const keyType = keyTypeOption(String(o.keyType));
         if (Boolean(o.pkcs11Module) !== Boolean(o.pkcs11Token))
           throw new UsageError('--pkcs11-module and --pkcs11-token go together');
+        if (o.pkcs11Module && keyType === 'sm2') {
+          // SoftHSM2 and standard PKCS#11 have no SM2 mechanisms; vendor ones may come later.
+          throw new UsageError('--key-type sm2 needs software keys: PKCS#11 tokens have no standard SM2 mechanism');
+        }
         const storage = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
         try {
           let keys: KeyFactory;

@@ -129,7 +129,10 @@ function fieldBytesOfParams(params: Buffer): number | undefined {
 
 function typed(spki: Buffer, what: string): { keyType: KeyType; spki: Buffer } {
   try {
-    return { keyType: keyTypeOfSpki(spki).keyType, spki };
+    const { keyType } = keyTypeOfSpki(spki);
+    // sign() knows only ECDSA and RSA mechanisms; an SM2 key on a token would get ECDSA signatures.
+    if (keyType === 'sm2') throw new AlgorithmError('SM2 keys on PKCS#11 tokens are not supported (no standard SM2 mechanism)');
+    return { keyType, spki };
   } catch (e) {
     if (e instanceof AlgorithmError) throw new Pkcs11Error(`${what}: ${e.message}`, 'UNSUPPORTED_KEY');
     throw e;
@@ -279,6 +282,10 @@ export async function generateKeyPair(session: TokenSession, opts: GenerateKeyPa
   const idBuf = opts.id !== undefined ? parseIdHex(opts.id) : randomBytes(16);
   const id = idBuf.toString('hex');
   if (!opts.label) throw new Pkcs11Error('a key label is required', 'INVALID_ARGUMENT');
+  if (opts.keyType === 'sm2') {
+    // PKCS#11 has no standard SM2 mechanism (SoftHSM2 has none); vendor mechanisms may come later.
+    throw new Pkcs11Error('SM2 keys cannot be made on a PKCS#11 token: use software keys for an SM2 CA', 'INVALID_ARGUMENT');
+  }
   const doing = `generating ${opts.keyType} key "${opts.label}" on token "${session.token.label}"`;
   const common = { token: true, label: opts.label, id: idBuf };
   let mechanism: graphene.KeyGenMechanism;

@@ -3,8 +3,9 @@
 import { createHash, createPublicKey, generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
 import * as der from './der.js';
 import { OID } from './oids.js';
+import { isSm2WithSm3, SM2_WITH_SM3_ALG_ID, sm2Verify, Sm2PublicKey } from './sm2.js';
 
-export const KEY_TYPES = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
+export const KEY_TYPES = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096', 'sm2'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
 
 export function isKeyType(s: string): s is KeyType {
@@ -15,9 +16,12 @@ export interface SignatureAlgorithm {
   oid: string;
   /** DER AlgorithmIdentifier */
   algId: Buffer;
-  /** digest name for node:crypto */
+  /** digest name for node:crypto (SM2: 'sm3', but node:crypto cannot sign SM2 with the default ID — use sm2.ts) */
   digest: string;
 }
+
+/** SM2 with SM3 and the default user ID (sm2.ts); no parameters, as OpenSSL writes it. */
+export const SM2_SM3: SignatureAlgorithm = { oid: OID.sm2WithSM3, algId: SM2_WITH_SM3_ALG_ID, digest: 'sm3' };
 
 const RSA_SHA256: SignatureAlgorithm = {
   oid: OID.sha256WithRSAEncryption,
@@ -38,6 +42,7 @@ const ECDSA_SHA384: SignatureAlgorithm = {
 export function signatureAlgorithmFor(keyType: KeyType): SignatureAlgorithm {
   if (keyType === 'ec-p256') return ECDSA_SHA256;
   if (keyType === 'ec-p384') return ECDSA_SHA384;
+  if (keyType === 'sm2') return SM2_SM3;
   return RSA_SHA256;
 }
 
@@ -59,6 +64,15 @@ export class AlgorithmError extends Error {
 
 /** Verifies `signature` over `data` given a DER AlgorithmIdentifier node and a public key. */
 export function verifyWithAlgId(algId: der.Node, key: KeyObject, data: Buffer, signature: Buffer): boolean {
+  const sm2Key = keyTypeOf(key) === 'sm2';
+  let sm2Alg: boolean;
+  try {
+    sm2Alg = isSm2WithSm3(algId);
+  } catch (e) {
+    throw new AlgorithmError((e as Error).message);
+  }
+  // An SM2 key only with SM2-with-SM3 and the default ID; node:crypto would check the empty ID.
+  if (sm2Key || sm2Alg) return sm2Key && sm2Alg && sm2Verify(Sm2PublicKey.fromSpki(spkiOf(key)), data, signature);
   const algOid = der.decodeOid(der.children(algId)[0]!);
   const digest = VERIFY_DIGEST[algOid];
   if (!digest) throw new AlgorithmError(`unsupported signature algorithm ${algOid}`);
@@ -82,6 +96,12 @@ export function keyTypeOfSpki(spki: Buffer): { keyType: KeyType; key: KeyObject 
 
 export function keyTypeOf(key: KeyObject): KeyType {
   const d = key.asymmetricKeyDetails ?? {};
+  // node:crypto reports OpenSSL's SM2 keys with no type, or as "ec" on curve "SM2" when generated.
+  if (
+    d.namedCurve === 'SM2' ||
+    (key.asymmetricKeyType === undefined && isSm2Spki(spkiOf(key.type === 'private' ? createPublicKey(key) : key)))
+  )
+    return 'sm2';
   if (key.asymmetricKeyType === 'rsa') {
     const bits = d.modulusLength ?? 0;
     const t = `rsa-${bits}`;
@@ -96,7 +116,16 @@ export function keyTypeOf(key: KeyObject): KeyType {
   throw new AlgorithmError(`key algorithm ${key.asymmetricKeyType ?? 'unknown'} is not supported`);
 }
 
+/** True for id-ecPublicKey on the SM2 curve (GM/T 0015). */
+export function isSm2Spki(spki: Buffer): boolean {
+  const [alg] = der.children(der.parse(spki));
+  const [algOid, params] = der.children(der.expect(alg, der.Tag.SEQUENCE, 'SubjectPublicKeyInfo.algorithm'));
+  return der.decodeOid(algOid!) === OID.ecPublicKey && params?.tag === der.Tag.OID && der.decodeOid(params) === OID.sm2Curve;
+}
+
+/** ECDSA and RSA key pairs; SM2 keys come from Sm2PrivateKey.generate (node:crypto would sign them as ECDSA). */
 export function generateKeyPair(keyType: KeyType): { privateKey: KeyObject; publicKey: KeyObject } {
+  if (keyType === 'sm2') throw new AlgorithmError('SM2 keys are made with Sm2PrivateKey.generate, not generateKeyPair');
   if (keyType.startsWith('rsa-')) {
     return generateKeyPairSync('rsa', { modulusLength: Number(keyType.slice(4)), publicExponent: 0x10001 });
   }

@@ -5,6 +5,7 @@ import { AlgorithmError, keyTypeOfSpki, verifyWithAlgId, type KeyType } from './
 import { parseExtensions, type Extension } from './certificate.js';
 import { decodeName, encodeName, type NameAttribute } from './name.js';
 import { OID } from './oids.js';
+import { checkSm2Signature, isSm2WithSm3, Sm2PublicKey } from './sm2.js';
 
 export class CsrError extends Error {
   constructor(message: string) {
@@ -39,12 +40,22 @@ export function parseCsr(input: Buffer): ParsedCsr {
       throw new CsrError(`CSR public key: ${(e as Error).message}`);
     }
     const signature = der.decodeBitString(der.expect(sig, der.Tag.BIT_STRING, 'signature'));
-    let ok: boolean;
-    try {
-      ok = verifyWithAlgId(der.expect(sigAlg, der.Tag.SEQUENCE, 'signatureAlgorithm'), publicKey, der.raw(infoNode), signature);
-    } catch (e) {
-      if (e instanceof AlgorithmError) throw new CsrError(`CSR ${e.message}`);
-      throw e;
+    const sigAlgNode = der.expect(sigAlg, der.Tag.SEQUENCE, 'signatureAlgorithm');
+    let ok = true;
+    if (keyType === 'sm2') {
+      if (!isSm2WithSm3(sigAlgNode)) {
+        throw new CsrError('CSR with an SM2 key must be signed with SM2-with-SM3 (1.2.156.10197.1.501)');
+      }
+      // With the default ID; says so when the CSR was signed with the empty ID (OpenSSL 3.x without distid).
+      const check = checkSm2Signature(Sm2PublicKey.fromSpki(spkiDer), der.raw(infoNode), signature);
+      if (!check.ok) throw new CsrError(`CSR signature: ${check.error}`);
+    } else {
+      try {
+        ok = verifyWithAlgId(sigAlgNode, publicKey, der.raw(infoNode), signature);
+      } catch (e) {
+        if (e instanceof AlgorithmError) throw new CsrError(`CSR ${e.message}`);
+        throw e;
+      }
     }
     if (!ok) throw new CsrError('CSR signature does not verify: the request was not signed by the key it carries');
     const requestedExtensions: Extension[] = [];

@@ -4,6 +4,7 @@ import { createPrivateKey, createPublicKey, sign as cryptoSign, type KeyObject }
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { generateKeyPair, keyTypeOf, signatureAlgorithmFor, spkiOf, type KeyType } from '../pki/algorithms.js';
+import { Sm2PrivateKey, sm2Sign, sm2SignSync } from '../pki/sm2.js';
 import { SignerError, type KeyRef, type Signer } from './signer.js';
 
 export class SoftwareSigner implements Signer {
@@ -11,6 +12,8 @@ export class SoftwareSigner implements Signer {
   readonly spki: Buffer;
   readonly algorithm;
   private readonly opts: { dsaEncoding?: 'der' };
+  /** SM2 keys sign through sm2.ts (default user ID); node:crypto alone would use the empty ID */
+  private readonly sm2: Sm2PrivateKey | undefined;
 
   constructor(
     private readonly key: KeyObject,
@@ -20,10 +23,12 @@ export class SoftwareSigner implements Signer {
     this.spki = spkiOf(createPublicKey(key));
     this.algorithm = signatureAlgorithmFor(this.keyType);
     this.opts = this.keyType.startsWith('ec-') ? { dsaEncoding: 'der' } : {};
+    this.sm2 = this.keyType === 'sm2' ? Sm2PrivateKey.fromPkcs8(key.export({ format: 'der', type: 'pkcs8' })) : undefined;
   }
 
   /** Signs on libuv's thread pool, so the event loop goes on serving requests meanwhile. */
   sign(data: Buffer): Promise<Buffer> {
+    if (this.sm2) return sm2Sign(this.sm2, data);
     return new Promise((resolve, reject) =>
       cryptoSign(this.algorithm.digest, data, { key: this.key, ...this.opts }, (err, sig) => (err ? reject(err) : resolve(sig))),
     );
@@ -31,6 +36,7 @@ export class SoftwareSigner implements Signer {
 
   /** Synchronous signing, for callers that batch many signatures in one tick. */
   signSync(data: Buffer): Buffer {
+    if (this.sm2) return sm2SignSync(this.sm2, data);
     return cryptoSign(this.algorithm.digest, data, { key: this.key, ...this.opts });
   }
 
@@ -40,7 +46,7 @@ export class SoftwareSigner implements Signer {
 
   /** Generates a key and writes it encrypted to `dataDir/file`. */
   static async generate(dataDir: string, file: string, keyType: KeyType, passphrase: string): Promise<SoftwareSigner> {
-    const { privateKey } = generateKeyPair(keyType);
+    const privateKey = keyType === 'sm2' ? Sm2PrivateKey.generate().nativeKey() : generateKeyPair(keyType).privateKey;
     const pem = privateKey.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase });
     const full = path.join(dataDir, file);
     await mkdir(path.dirname(full), { recursive: true, mode: 0o700 });
