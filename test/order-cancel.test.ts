@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { BACKENDS } from './helpers/backends.js';
 import { createHolder, ORDER_FORM, PortalClient, sendSandboxNotification, serveTestCa, type ServedCa } from './helpers/holder.js';
-import { createStaff, StaffClient } from './helpers/staff.js';
+import { loggedInStaff, type StaffClient } from './helpers/staff.js';
 
 type Event = { type: string; actor: string; detail: Record<string, unknown> };
 type Order = { id: string; state: string; amountFen: number; events: Event[] };
@@ -17,8 +17,7 @@ for (const backend of BACKENDS) {
     let op: StaffClient;
     before(async () => {
       served = await serveTestCa({ postgres: backend.postgres, env: { SANDBOX_NOTIFY: 'off' } });
-      op = new StaffClient(served.base, served.origin);
-      assert.equal((await op.login(await createStaff(served.ca.rt, ['operator']))).status, 200);
+      op = await loggedInStaff(served.ca.rt, served.base, served.origin, ['operator']);
     });
     after(async () => served?.close());
 

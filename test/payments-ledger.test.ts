@@ -15,7 +15,7 @@ import { MAX_FEN, parseFen, yuanToFen } from '../src/ra/money.js';
 import { BACKENDS } from './helpers/backends.js';
 import { cliAsync } from './helpers/cli.js';
 import { createHolder, ORDER_FORM, PortalClient, sendSandboxNotification, serveTestCa, type ServedCa } from './helpers/holder.js';
-import { createStaff, StaffClient } from './helpers/staff.js';
+import { loggedInStaff, type StaffClient } from './helpers/staff.js';
 
 type Order = { id: string; state: string; amountFen: number; reference: string };
 const FORM = ORDER_FORM;
@@ -122,8 +122,7 @@ for (const backend of BACKENDS) {
     before(async () => {
       // No notifications from the sandbox platform itself: the test sends them.
       served = await serveTestCa({ postgres: backend.postgres, env: { SANDBOX_NOTIFY: 'off' } });
-      op = new StaffClient(served.base, served.origin);
-      assert.equal((await op.login(await createStaff(served.ca.rt, ['operator']))).status, 200);
+      op = await loggedInStaff(served.ca.rt, served.base, served.origin, ['operator']);
     });
     after(async () => served?.close());
 

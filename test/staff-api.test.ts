@@ -15,7 +15,7 @@ import { createTestCa, type TestCa } from './helpers/ca.js';
 import { BACKENDS } from './helpers/backends.js';
 import { requireTool } from './helpers/requirements.js';
 import { createHolder, freePort, PortalClient, type TestHolder } from './helpers/holder.js';
-import { createStaff, StaffClient, type TestStaff } from './helpers/staff.js';
+import { createStaff, loggedInStaff, StaffClient, type TestStaff } from './helpers/staff.js';
 
 type Order = {
   id: string;
@@ -598,8 +598,7 @@ for (const backend of BACKENDS) {
     });
 
     test('audit: auditors browse with filters and keyset paging, export CSV; the chain verifies', async () => {
-      const a = new StaffClient(base, origin);
-      assert.equal((await a.login(await createStaff(ca.rt, ['auditor']))).status, 200);
+      const a = await loggedInStaff(ca.rt, base, origin, ['auditor']);
       const p1 = await a.call<{ items: { seq: number; action: string }[]; nextBeforeSeq: number }>(
         'GET',
         '/api/staff/audit?limit=5',

@@ -53,3 +53,11 @@ export class StaffClient extends ApiClient {
     return r2;
   }
 }
+
+/** A new account with `roles`, logged in (password and TOTP) on a client of its own. */
+export async function loggedInStaff(rt: Runtime, base: string, origin: string, roles: StaffRole[]): Promise<StaffClient> {
+  const client = new StaffClient(base, origin);
+  const r = await client.login(await createStaff(rt, roles));
+  if (r.status !== 200) throw new Error(`staff login failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return client;
+}
