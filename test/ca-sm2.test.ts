@@ -56,9 +56,10 @@ describe('SM2 CA', () => {
     const issued = await ca.rt.ca.issue({ csr, profileId: 'org-identity', actor: 'test' });
     return { file: s.write(`${issued.record.serial}.pem`, toPem('CERTIFICATE', issued.der)), serial: issued.record.serial };
   };
-  const ocsp = async (leaf: string): Promise<{ out: string; resp: Buffer }> => {
-    const respFile = path.join(s.dir, `ocsp-${path.basename(leaf)}.der`);
-    // -noverify: OpenSSL 3.0 would check the SM2 signature with the empty ID; it is checked below with distid.
+  const ocsp = async (leaf: string, extra: string[] = []): Promise<{ out: string; resp: Buffer; req: Buffer }> => {
+    const base = path.join(s.dir, `ocsp-${path.basename(leaf)}`);
+    // -noverify: OpenSSL 3.0 would check the SM2 signature with the empty ID (and skips its nonce
+    // check with it); both are checked by the tests with distid and the bytes.
     const r = await opensslAsync([
       'ocsp',
       '-issuer',
@@ -68,11 +69,25 @@ describe('SM2 CA', () => {
       '-url',
       `${served.base}/ocsp`,
       '-noverify',
+      ...extra,
+      '-reqout',
+      `${base}.req.der`,
       '-respout',
-      respFile,
+      `${base}.der`,
     ]);
     assert.equal(r.status, 0, r.out);
-    return { out: r.out, resp: s.read(path.basename(respFile)) };
+    return { out: r.out, resp: s.read(`${path.basename(base)}.der`), req: s.read(`${path.basename(base)}.req.der`) };
+  };
+  /** The BasicOCSPResponse inside an OCSPResponse { status, [0] { responseType, OCTET STRING } }. */
+  const basicOf = (resp: Buffer): Buffer => {
+    const [, bytes] = der.children(der.parse(resp));
+    const [, basicOctets] = der.children(der.children(bytes!)[0]!);
+    return der.content(basicOctets!);
+  };
+  const responderPem = (): string => {
+    const responder = ca.rt.ca.responderFor(ca.rt.ca.issuing.record.id);
+    assert.ok(responder, 'the SM2 issuing CA has an OCSP responder');
+    return toPem('CERTIFICATE', responder.record.cert_der);
   };
 
   before(async () => {
@@ -122,20 +137,36 @@ describe('SM2 CA', () => {
     assert.match(revoked.out, /: revoked/);
     assert.match(revoked.out, /Reason: keyCompromise/);
 
-    // OCSPResponse { status, [0] { responseType, OCTET STRING BasicOCSPResponse } }
-    const [, bytes] = der.children(der.parse(revoked.resp));
-    const [, basicOctets] = der.children(der.children(bytes!)[0]!);
-    const basic = der.content(basicOctets!);
     assert.match(
       s.ok(['ocsp', '-respin', s.write('resp.der', revoked.resp), '-resp_text', '-noverify']),
       /Signature Algorithm: SM2-with-SM3/,
     );
-    const responder = ca.rt.ca.responderFor(ca.rt.ca.issuing.record.id);
-    assert.ok(responder, 'the SM2 issuing CA has an OCSP responder');
-    const responderPem = toPem('CERTIFICATE', responder.record.cert_der);
-    assert.match(opensslVerifySigned('ocsp', basic, responderPem), /Signature Verified Successfully/);
-    const responderFile = s.write('responder.pem', responderPem);
+    assert.match(opensslVerifySigned('ocsp', basicOf(revoked.resp), responderPem()), /Signature Verified Successfully/);
+    const responderFile = s.write('responder.pem', responderPem());
     assert.match(s.ok(['verify', '-vfyopt', DISTID, '-partial_chain', '-CAfile', issuingFile, responderFile]), /: OK/);
+  });
+
+  test('OCSP over HTTP with a nonce: each SM2-signed response carries the nonce of its request', async () => {
+    const leaf = await issueSm2('OCSP随机数');
+    const nonces = new Set<string>();
+    for (const extra of [['-nonce'], []]) {
+      // `openssl ocsp` sends a nonce by default too; -nonce makes it explicit.
+      const r = await ocsp(leaf.file, extra);
+      assert.match(r.out, /: good/);
+      const reqText = s.ok(['ocsp', '-reqin', s.write('nonce-req.der', r.req), '-req_text']);
+      const respText = s.ok(['ocsp', '-respin', s.write('nonce-resp.der', r.resp), '-resp_text', '-noverify']);
+      const nonceOf = (text: string): string => {
+        const m = /OCSP Nonce:\s*\n?\s*([0-9A-F]+)/i.exec(text);
+        assert.ok(m, `no OCSP Nonce in:\n${text}`);
+        return m[1]!.toUpperCase();
+      };
+      const nonce = nonceOf(reqText);
+      assert.equal(nonceOf(respText), nonce, 'the response echoes the request nonce');
+      nonces.add(nonce);
+      // The nonce is inside the signed ResponseData; the signature over those bytes verifies with distid.
+      assert.match(opensslVerifySigned('ocsp-nonce', basicOf(r.resp), responderPem()), /Signature Verified Successfully/);
+    }
+    assert.equal(nonces.size, 2, 'a fresh nonce per request, so a fresh signature per response');
   });
 });
 
@@ -185,5 +216,40 @@ describe('certdesk ca init --key-type sm2', () => {
     const keys = readdirSync(path.join(dir, 'keys'));
     assert.equal(keys.length, 3);
     for (const k of keys) assert.match(readFileSync(path.join(dir, 'keys', k), 'utf8'), /BEGIN ENCRYPTED PRIVATE KEY/);
+  });
+
+  // An OpenSSL-made key and CSR (`openssl req -new -key k.pem -sm3 -sigopt distid:…`), as a holder or
+  // an RA operator would make them, through `certdesk ca issue` of the hierarchy made above.
+  const sm2Key = (): string => s.write('cli-sm2-key.pem', s.ok(['genpkey', '-algorithm', 'sm2']));
+  const sm2Csr = (keyFile: string, name: string, sigopts: string[]): string => {
+    const csrFile = path.join(s.dir, `${name}.csr`);
+    s.ok(['req', '-new', '-key', keyFile, '-sm3', ...sigopts, '-subj', '/CN=命令行国密/O=测试/C=CN', '-utf8', '-out', csrFile]);
+    return csrFile;
+  };
+
+  test('certdesk ca issue: an OpenSSL SM2 CSR (distid 1234567812345678) becomes a certificate OpenSSL verifies with distid', () => {
+    const keyFile = sm2Key();
+    const csrFile = sm2Csr(keyFile, 'cli-distid', ['-sigopt', DISTID]);
+    const r = cli(['ca', 'issue', '--csr', csrFile, '--profile', 'org-identity'], env);
+    assert.equal(r.status, 0, r.stderr);
+    const leaf = s.write('cli-sm2-leaf.pem', r.stdout);
+    const chain = cli(['ca', 'chain'], env);
+    assert.equal(chain.status, 0, chain.stderr);
+    const issuing = s.write('cli-issuing.pem', chain.stdout);
+    assert.match(s.ok(['x509', '-in', leaf, '-noout', '-text']), /Signature Algorithm: SM2-with-SM3[\s\S]*ASN1 OID: SM2/);
+    assert.match(s.ok(['verify', '-vfyopt', DISTID, '-partial_chain', '-CAfile', issuing, leaf]), /cli-sm2-leaf\.pem: OK/);
+    // The certificate is for the CSR's key.
+    const certPub = s.ok(['x509', '-in', leaf, '-noout', '-pubkey']);
+    assert.equal(certPub, s.ok(['pkey', '-in', keyFile, '-pubout']));
+  });
+
+  test('certdesk ca issue: an SM2 CSR signed with the empty ID (OpenSSL without distid) is refused, saying so', () => {
+    const csrFile = sm2Csr(sm2Key(), 'cli-empty-id', []);
+    const r = cli(['ca', 'issue', '--csr', csrFile, '--profile', 'org-identity'], env);
+    assert.equal(r.status, 1, r.stdout);
+    assert.equal(r.stdout, '', 'no certificate printed');
+    assert.match(r.stderr, /empty SM2 ID/);
+    assert.match(r.stderr, /1234567812345678/);
+    assert.match(r.stderr, /\[csr\]/);
   });
 });
