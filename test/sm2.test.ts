@@ -21,6 +21,7 @@ import {
   sm2Verify,
 } from '../src/pki/sm2.js';
 import { sm3 } from '../src/pki/sm3.js';
+import { publicMultiplyG } from '../src/pki/sm2-fixed-base.js';
 import { verifyDigestNative } from '../src/pki/sm2-verify.js';
 import { openssl } from './helpers/ca.js';
 import { opensslPrivHex, scratch, SM2_TEST_CURVE } from './helpers/sm2.js';
@@ -215,6 +216,16 @@ describe('SM2 verification on OpenSSL (sm2-verify.ts)', () => {
         assert.equal(verifyDigestNative(pub, ee, rr, ss), expected, `case ${i}`);
         assert.equal(verifyDigest(SM2_CURVE, pub.point, ee, rr, ss), expected, `portable case ${i}`);
       }
+    }
+  });
+
+  test('its fixed-base comb (sm2-fixed-base.ts) gives k·G as @noble/curves does, at window edges too', () => {
+    const { n } = SM2_CURVE;
+    const scalars = [1n, 2n, 255n, 256n, 257n, (1n << 248n) - 1n, 1n << 248n, (1n << 255n) + 12345n, n - 2n, n - 1n];
+    for (let i = 0; i < 8; i++) scalars.push(toBigInt(sm3(Buffer.from(`k${i}`))) % n);
+    for (const k of scalars) {
+      const expected = Buffer.from(SM2_CURVE.Point.BASE.multiply(k).toBytes(false));
+      assert.deepEqual(publicMultiplyG(k), expected, `k = ${k.toString(16)}`);
     }
   });
 });

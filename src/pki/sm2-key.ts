@@ -1,7 +1,7 @@
 // SM2 keys and their encodings as OpenSSL 3 writes and reads them: SubjectPublicKeyInfo with
 // id-ecPublicKey + namedCurve 1.2.156.10197.1.301, PKCS#8 PrivateKeyInfo wrapping an RFC 5915
 // ECPrivateKey (version 1, 32-byte d, [1] public key), and SEC1 "EC PRIVATE KEY" on input.
-import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createECDH, createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import * as der from './der.js';
 import { OID } from './oids.js';
 import { fromPemAll, toPem } from './pem.js';
@@ -86,7 +86,10 @@ export class Sm2PrivateKey {
     readonly d: bigint,
   ) {
     if (d < 1n || d > SM2_CURVE.n - 2n) throw new Sm2Error('SM2 private key is out of range (1 … n−2)');
-    this.publicKey = Sm2PublicKey.fromPoint(SM2_CURVE.Point.BASE.multiply(d).toBytes(false));
+    // d·G by OpenSSL (a constant-time ladder for a secret scalar), not by BigInt arithmetic.
+    const ecdh = createECDH('SM2');
+    ecdh.setPrivateKey(toBytes32(d));
+    this.publicKey = Sm2PublicKey.fromPoint(ecdh.getPublicKey());
   }
 
   /** A new key from OpenSSL's generator (node:crypto). */

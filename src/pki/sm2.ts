@@ -7,7 +7,14 @@
 // s = (1 + d)⁻¹(k − r·d), s = s′ + d(1 + d)⁻¹(r′ − r). Same k, same key: a plain SM2 signature
 // over e, at native speed. (r′, s′) never leaves this function. Verification is OpenSSL's ECDSA
 // in disguise (sm2-verify.ts).
-import { sign as cryptoSign } from 'node:crypto';
+//
+// Side channels: s′ and c = d(1 + d)⁻¹ are as secret as d (s′ = s − c(e′ − e), and d = c/(1 − c)),
+// and BigInt arithmetic takes time that depends on its operands. So s′ is read at a fixed width
+// (never by its DER length: leaked leading zeros of s′ are a hidden-number problem on c, as in
+// Minerva), every product and reduction on c or s′ works on operands blinded with fresh random
+// multiples of n, and c's inversion is of (1 + d)·b for a random b. What is left is argued in
+// docs/ARCHITECTURE.md (SM2).
+import { randomBytes, sign as cryptoSign } from 'node:crypto';
 import { invert, mod } from '@noble/curves/abstract/modular.js';
 import * as der from './der.js';
 import { OID } from './oids.js';
@@ -61,17 +68,26 @@ interface NativeState {
 }
 const native = new WeakMap<Sm2PrivateKey, NativeState>();
 
+/** A random 1 ≤ b < 2⁶⁴: a blinding factor (a fresh one per use). */
+const blind = (): bigint => BigInt(`0x${randomBytes(8).toString('hex')}`) | 1n;
+
+/** d(1 + d)⁻¹ mod n, inverting (1 + d)·b for a random b so the (variable-time) inversion sees a random value. */
+function blindedC(d: bigint): bigint {
+  const { n } = SM2_CURVE;
+  const b = mod(blind() * toBigInt(randomBytes(32)), n) || 1n;
+  return mod(d * b * invert(mod((1n + d) * b, n), n), n);
+}
+
 /** Finds which ID node:crypto uses (empty in OpenSSL 3.x, 1234567812345678 from 4.0), once per key. */
 function nativeState(key: Sm2PrivateKey): NativeState {
   let st = native.get(key);
   if (st) return st;
   const { r, s } = decodeSm2Signature(cryptoSign('sm3', EMPTY, key.nativeKey()));
   const pub = key.publicKey;
-  const { n } = SM2_CURVE;
   for (const id of [EMPTY, DEFAULT_ID]) {
     const e0 = sm2Digest(pub, EMPTY, id);
     if (verifyDigest(SM2_CURVE, pub.point, e0, r, s)) {
-      st = { e0, c: mod(key.d * invert(1n + key.d, n), n) };
+      st = { e0, c: blindedC(key.d) };
       native.set(key, st);
       return st;
     }
@@ -79,12 +95,29 @@ function nativeState(key: Sm2PrivateKey): NativeState {
   throw new Sm2Error('node:crypto SM2 signatures use neither the empty nor the default ID: cannot sign');
 }
 
+/**
+ * r and s of a DER signature, each read as exactly 32 bytes: the work does not depend on how many
+ * leading zero bytes s′ has (OpenSSL writes INTEGERs minimally, so its DER length would tell).
+ */
+function decodeFixedWidth(sig: Buffer): { r: bigint; s: bigint } {
+  const [r, s] = der.children(der.expect(der.parse(sig), der.Tag.SEQUENCE, 'SM2 signature'));
+  const fixed = (node: der.Node | undefined, what: string): bigint => {
+    const c = der.content(der.expect(node, der.Tag.INTEGER, what));
+    const out = Buffer.alloc(33);
+    c.copy(out, 33 - Math.min(c.length, 33), Math.max(0, c.length - 33));
+    return BigInt(`0x${out.toString('hex')}`);
+  };
+  return { r: fixed(r, 'SM2 signature r'), s: fixed(s, 'SM2 signature s') };
+}
+
 /** Turns node:crypto's signature over e′ into ours over e; null in the (2⁻²⁵⁶) degenerate cases. */
 function fromNative(st: NativeState, nativeSig: Buffer, e: bigint): Buffer | null {
   const { n } = SM2_CURVE;
-  const { r: r0, s: s0 } = decodeSm2Signature(nativeSig);
+  const { r: r0, s: s0 } = decodeFixedWidth(nativeSig);
   const r = mod(r0 - st.e0 + e, n);
-  const s = mod(s0 + st.c * (st.e0 - e), n);
+  // s = s′ + c(e′ − e) mod n, with c and s′ each shifted by a random multiple of n: the operands'
+  // lengths and values (hence V8's multiply and divide times) change every call, the result does not.
+  const s = (s0 + blind() * n + (st.c + blind() * n) * mod(st.e0 - e, n)) % n;
   // r + k = n is equivalent to s = −r here.
   if (r === 0n || s === 0n || mod(r + s, n) === 0n) return null;
   return encodeSm2Signature(r, s);
