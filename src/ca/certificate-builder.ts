@@ -172,6 +172,8 @@ export function assemble(tbs: Buffer, algId: Buffer, signature: Uint8Array): Buf
 /** A signer that can also sign without a round trip through the event loop (software keys). */
 interface SyncSigner extends Signer {
   signSync(data: Buffer): Buffer;
+  /** one signature costs far more than a thread-pool round trip: sign concurrently on the pool instead */
+  readonly poolFirst?: boolean;
 }
 const canSignSync = (s: Signer): s is SyncSigner => typeof (s as Partial<SyncSigner>).signSync === 'function';
 
@@ -184,7 +186,8 @@ export async function signTbs(signer: Signer, tbs: Buffer): Promise<Buffer> {
  * Signs for many concurrent callers back to back. A signature made between other work costs about
  * half as much again as one made right after another (the signing code and its tables are no longer
  * in the CPU caches), so the data of every caller of the same turn (microtask burst) is signed in
- * one tight loop. Signers without synchronous signing (PKCS#11) sign each request as it comes.
+ * one tight loop. Signers without synchronous signing (PKCS#11) sign each request as it comes, and
+ * so do those whose signatures are slow enough (SM2) that libuv's pool, on every core, wins.
  */
 export class SignatureBatcher {
   private queue: { data: Buffer; resolve: (sig: Uint8Array) => void; reject: (e: unknown) => void }[] = [];
@@ -193,7 +196,7 @@ export class SignatureBatcher {
   constructor(private readonly signer: Signer) {}
 
   sign(data: Buffer): Promise<Uint8Array> {
-    if (!canSignSync(this.signer)) return this.signer.sign(data);
+    if (!canSignSync(this.signer) || this.signer.poolFirst) return this.signer.sign(data);
     return new Promise((resolve, reject) => {
       this.queue.push({ data, resolve, reject });
       if (!this.scheduled) {
