@@ -1,12 +1,24 @@
 // `npm run bench:sm2` — SM2 signatures per second through src/pki/sm2.ts (SM3(Z ‖ M) with the
-// default ID, OpenSSL's native SM2 underneath) beside `openssl speed -seconds 3 sm2` in the same
-// run, and beside node:crypto's own SM2 (empty ID) and ECDSA P-256 for context; verifications too
-// (ours on OpenSSL's ECDSA, and the portable @noble/curves equations). Single core.
-// Prints; exits non-zero only when a signature made here does not verify.
+// default ID, OpenSSL's native SM2 underneath) beside `openssl speed -elapsed -seconds 3 sm2` in the
+// same run, and beside node:crypto's own SM2 (empty ID) and ECDSA P-256 for context; verifications
+// too (ours on OpenSSL's ECDSA, and the portable @noble/curves equations). Single core.
+// Then OCSP for an SM2 hierarchy over HTTP: responses per second with a fresh nonce in every
+// request (so every response is freshly SM2-signed), beside the raw signing rate with the
+// responder's own key in the same run.
+// Prints; exits non-zero only when a signature made here does not verify or a response is wrong.
 import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as der from '../src/pki/der.js';
+import { toPem } from '../src/pki/pem.js';
 import { SM2_CURVE, verifyDigest } from '../src/pki/sm2-curve.js';
-import { decodeSm2Signature, sm2Digest, Sm2PrivateKey, sm2Sign, sm2SignSync, sm2Verify } from '../src/pki/sm2.js';
-import { BenchError, fmt, now, openssl, seconds, signBaseline } from './lib/common.js';
+import { decodeSm2Signature, sm2Digest, Sm2PrivateKey, Sm2PublicKey, sm2Sign, sm2SignSync, sm2Verify } from '../src/pki/sm2.js';
+import { serveTestCa } from '../test/helpers/holder.js';
+import { BenchError, fmt, loadCaKey, now, seconds, signBaseline } from './lib/common.js';
+import { runLoad } from './lib/http-load.js';
+import { parseOcspResponse, quickCheck } from './lib/ocsp.js';
+import { opensslSpeedSm2, sm2Csrs, sm2KeyOf, sm2SignBaseline } from './lib/sm2.js';
 
 const GOAL = 0.5;
 const SECONDS = seconds(3);
@@ -39,12 +51,126 @@ async function asyncRate(key: Sm2PrivateKey, ms: number, inFlight: number): Prom
   return count / ((now() - t0) / 1000);
 }
 
-/** `openssl speed -seconds N sm2` → signatures and verifications per second. */
-function opensslSpeed(): { sign: number; verify: number } {
-  const r = openssl(['speed', '-seconds', String(Math.round(SECONDS)), 'sm2']);
-  const m = /SM2 \(CurveSM2\)\s+\S+s\s+\S+s\s+([\d.]+)\s+([\d.]+)/.exec(r.out);
-  if (r.status !== 0 || !m) throw new BenchError(`openssl speed sm2 failed:\n${r.out}`);
-  return { sign: Number(m[1]), verify: Number(m[2]) };
+const OCSP_CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const OCSP_CERTS = 16;
+const OCSP_REVOKED = 4;
+/** openssl's nonce: OCTET STRING of 16 random bytes, the last bytes of the request */
+const NONCE_BYTES = 16;
+
+/** The signed part and the signature of a BasicOCSPResponse inside an OCSPResponse. */
+function basicParts(resp: Buffer): { tbs: Buffer; signature: Buffer; responderCert: Buffer } {
+  const [, bytes] = der.children(der.parse(resp));
+  const [, octets] = der.children(der.children(bytes!)[0]!);
+  const [tbs, , sig, certs] = der.children(der.parse(der.content(octets!)));
+  return {
+    tbs: der.raw(tbs!),
+    signature: der.decodeBitString(sig!),
+    responderCert: der.raw(der.children(der.children(certs!)[0]!)[0]!),
+  };
+}
+
+/** OCSP with a fresh nonce per request against an SM2 hierarchy, beside the responder key's raw signing rate. */
+async function ocspWithNonce(ms: number): Promise<Record<string, number>> {
+  const tag = '[sm2 ocsp]';
+  const served = await serveTestCa({ keyType: 'sm2' });
+  try {
+    const { ca } = served;
+    const issuingFile = path.join(ca.dir, 'issuing.pem');
+    writeFileSync(issuingFile, ca.issuingPem);
+    const csrs = await sm2Csrs(OCSP_CERTS, 'bench ocsp');
+    const bodies: Buffer[] = [];
+    const expected: string[] = [];
+    for (let i = 0; i < OCSP_CERTS; i++) {
+      const issued = await ca.rt.ca.issue({ csr: csrs.parsed[i]!, profileId: 'org-identity', actor: 'bench' });
+      if (i < OCSP_REVOKED) await ca.rt.ca.revoke(issued.record.serial, 'keyCompromise', 'bench');
+      const leaf = path.join(ca.dir, `leaf-${i}.pem`);
+      const req = path.join(ca.dir, `req-${i}.der`);
+      writeFileSync(leaf, toPem('CERTIFICATE', issued.der));
+      // Requests exactly as `openssl ocsp` clients send them (SHA-1 CertID, a 16-byte nonce last).
+      execFileSync('openssl', ['ocsp', '-issuer', issuingFile, '-cert', leaf, '-nonce', '-reqout', req], { stdio: 'pipe' });
+      bodies.push(readFileSync(req));
+      expected.push(i < OCSP_REVOKED ? 'revoked' : 'good');
+    }
+    const responder = ca.rt.ca.responderFor(ca.rt.ca.issuing.record.id);
+    if (!responder) throw new BenchError('the SM2 issuing CA has no OCSP responder');
+    const responderKey = sm2KeyOf(loadCaKey(responder, ca.dir, ca.env.CA_KEY_PASSPHRASE!));
+    const responderPub = Sm2PublicKey.fromSpki(responder.signer.spki);
+    const port = Number(new URL(served.base).port);
+
+    // Rounds of raw signing (the responder's key, over a ResponseData of the real size) then load.
+    const probe = await runLoad({
+      port,
+      path: '/ocsp',
+      bodies,
+      nonceLength: NONCE_BYTES,
+      connections: 4,
+      durationMs: 300,
+      check: quickCheck,
+    });
+    if (!probe.sample) throw new BenchError(`${tag} no successful response: ${JSON.stringify(probe.errors)}`);
+    const responseData = basicParts(probe.sample.response).tbs;
+    const rounds = 3;
+    let signs = 0;
+    let signSecs = 0;
+    let ok = 0;
+    let failed = 0;
+    let loadSecs = 0;
+    let sample: { request: Buffer; response: Buffer } | undefined;
+    const ratios: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const base = sm2SignBaseline(responderKey, responseData, ms / rounds / 2);
+      const res = await runLoad({
+        port,
+        path: '/ocsp',
+        bodies,
+        nonceLength: NONCE_BYTES,
+        connections: OCSP_CONNECTIONS,
+        durationMs: ms / rounds,
+        check: quickCheck,
+      });
+      signs += base.count;
+      signSecs += base.seconds;
+      ok += res.ok;
+      failed += res.failed;
+      loadSecs += res.seconds;
+      sample = res.sample ?? sample;
+      ratios.push(res.rate / base.rate);
+      console.log(
+        `${tag} round ${r + 1}/${rounds}: sm2SignSync ${fmt(base.rate)}/s, OCSP with nonce ${fmt(res.rate)} responses/s (${fmt(res.failed)} failed), ratio ${fmt(ratios[r]!, 3)}`,
+      );
+    }
+    if (failed > 0 || !sample) throw new BenchError(`${tag} ${failed} responses failed the check`);
+    // The sample: the nonce echoed, the right status, an SM2 signature by the responder over ResponseData.
+    const parsed = parseOcspResponse(sample.response);
+    const index = bodies.findIndex((b) =>
+      b.subarray(0, b.length - NONCE_BYTES).equals(sample.request.subarray(0, sample.request.length - NONCE_BYTES)),
+    );
+    const parts = basicParts(sample.response);
+    const sigOk = sm2Verify(responderPub, parts.tbs, parts.signature);
+    const nonceOk =
+      parsed.nonce !== undefined &&
+      parsed.nonce.subarray(parsed.nonce.length - NONCE_BYTES).equals(sample.request.subarray(-NONCE_BYTES));
+    if (!sigOk || !nonceOk || parsed.certStatuses[0] !== expected[index])
+      throw new BenchError(
+        `${tag} sample response: signature ${sigOk}, nonce ${nonceOk}, status ${parsed.certStatuses[0]} (expected ${expected[index]})`,
+      );
+    const signRate = signs / signSecs;
+    const rate = ok / loadSecs;
+    const sorted = [...ratios].sort((a, b) => a - b);
+    const median = sorted[sorted.length >> 1]!;
+    console.log(
+      `${tag} ${OCSP_CERTS} SM2 certificates (${OCSP_REVOKED} revoked), requests from \`openssl ocsp -nonce -reqout\` with the nonce rewritten per request, ${OCSP_CONNECTIONS} keep-alive connections, server in this process`,
+    );
+    console.log(
+      `${tag} OCSP with a fresh nonce: ${fmt(rate)} responses/s; raw sm2SignSync (responder key, ${responseData.length}-byte ResponseData): ${fmt(signRate)}/s; ratio ${fmt(median, 3)} (median of rounds)`,
+    );
+    console.log(
+      `${tag} sample response: nonce echoed, status ${parsed.certStatuses[0]}, SM2 signature verifies with the responder's key (default ID)`,
+    );
+    return { ocspNonceRate: rate, ocspSignRate: signRate, ocspRatio: median };
+  } finally {
+    await served.close();
+  }
 }
 
 async function main(): Promise<void> {
@@ -53,8 +179,9 @@ async function main(): Promise<void> {
   if (!sm2Verify(key.publicKey, DATA, sig)) throw new BenchError('our SM2 signature does not verify');
   const ms = SECONDS * 1000;
 
-  console.log(`[sm2] openssl speed -seconds ${Math.round(SECONDS)} sm2 …`);
-  const ossl = opensslSpeed();
+  // -elapsed: wall-clock seconds, as ours are (without it openssl divides by its CPU time).
+  const ossl = opensslSpeedSm2(SECONDS, true);
+  console.log(`[sm2] ${ossl.command}: ${fmt(ossl.sign)} sign/s, ${fmt(ossl.verify)} verify/s`);
   console.log(`[sm2] ours: sm2SignSync / sm2Verify over ${DATA.length} bytes, ${fmt(SECONDS, 1)} s each …`);
   const ours = rate(() => sm2SignSync(key, DATA), ms);
   const oursVerify = rate(() => sm2Verify(key.publicKey, DATA, sig), ms);
@@ -67,8 +194,8 @@ async function main(): Promise<void> {
 
   const ratio = ours / ossl.sign;
   const rows: [string, number][] = [
-    ['openssl speed sm2: sign/s', ossl.sign],
-    ['openssl speed sm2: verify/s', ossl.verify],
+    ['openssl speed -elapsed sm2: sign/s', ossl.sign],
+    ['openssl speed -elapsed sm2: verify/s', ossl.verify],
     ['ours sm2SignSync (default ID): sign/s', ours],
     ['ours sm2Sign async, 1 in flight: sign/s', oursAsync],
     ['ours sm2Verify (OpenSSL ECDSA, sm2-verify.ts): verify/s', oursVerify],
@@ -78,7 +205,9 @@ async function main(): Promise<void> {
   ];
   for (const [label, v] of rows) console.log(`  ${label.padEnd(58)} ${fmt(v).padStart(8)}`);
   console.log(`  ours / openssl signing ratio: ${fmt(ratio, 2)} (goal ≥ ${GOAL}: ${ratio >= GOAL ? 'met' : 'NOT met'})`);
+  console.log(`  ours / openssl verification ratio: ${fmt(oursVerify / ossl.verify, 2)}`);
   console.log(`  ours / node:crypto SM2: ${fmt(ours / nodeSm2, 2)}; ours / P-256: ${fmt(ours / p256, 2)}`);
+  const ocsp = await ocspWithNonce(ms * 2);
   console.log(
     JSON.stringify({
       opensslSign: ossl.sign,
@@ -89,7 +218,9 @@ async function main(): Promise<void> {
       nodeSm2,
       p256,
       ratio,
+      verifyRatio: oursVerify / ossl.verify,
       goal: GOAL,
+      ...ocsp,
     }),
   );
 }

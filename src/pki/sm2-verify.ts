@@ -6,7 +6,7 @@
 // plain EC curve (with the real generator it would turn it back into its SM2 type, which has no ECDSA).
 // μG is computed here from a precomputed comb (sm2-fixed-base.ts): μ is public, and that is about
 // twice as fast as node:crypto's constant-time ECDH ladder, which it replaced.
-import { createPublicKey, verify } from 'node:crypto';
+import { verify } from 'node:crypto';
 import { invert, mod } from '@noble/curves/abstract/modular.js';
 import * as der from './der.js';
 import { OID } from './oids.js';
@@ -17,6 +17,7 @@ import type { Sm2PublicKey } from './sm2-key.js';
 const M0 = Buffer.alloc(0);
 const H = mod(toBigInt(Buffer.from('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'hex')), SM2_CURVE.n); // SHA-256("")
 const { p, a, b, n } = SM2_CURVE;
+const H_INV = invert(H, n);
 const FIELD = der.seq(der.oid('1.2.840.10045.1.1'), der.int(p));
 const CURVE = der.seq(der.octetString(toBytes32(a)), der.octetString(toBytes32(b)));
 
@@ -33,14 +34,17 @@ export function verifyDigestNative(pub: Sm2PublicKey, e: bigint, r: bigint, s: b
   const r2 = mod(r - e, n);
   // r″ = 0 cannot be an ECDSA signature; μ = 1 would give OpenSSL the SM2 generator. Both are
   // (2⁻²⁵⁶-rare) cases for the portable code.
-  const mu = mod(s * r2 * invert(mod(H * t, n), n), n);
+  // One inversion for both: 1/(H·t) = H⁻¹ · t⁻¹.
+  const tInv = invert(t, n);
+  const mu = mod(s * r2 * H_INV * tInv, n);
   if (r2 === 0n || mu === 1n) return verifyDigest(SM2_CURVE, pub.point, e, r, s);
-  const s2 = mod(r2 * invert(t, n), n);
+  const s2 = mod(r2 * tInv, n);
   const generator = publicMultiplyG(mu);
   if (!generator) return verifyDigest(SM2_CURVE, pub.point, e, r, s);
   try {
-    const key = createPublicKey({ key: spkiWithGenerator(generator, pub), format: 'der', type: 'spki' });
-    return verify('sha256', M0, { key, dsaEncoding: 'der' }, der.seq(der.int(r2), der.int(s2)));
+    // The SPKI straight to verify(): no KeyObject wrapper for a key used once.
+    const key = { key: spkiWithGenerator(generator, pub), format: 'der', type: 'spki', dsaEncoding: 'der' } as const;
+    return verify('sha256', M0, key, der.seq(der.int(r2), der.int(s2)));
   } catch {
     // An OpenSSL that refuses explicit curves: the portable code gives the same answer, slower.
     return verifyDigest(SM2_CURVE, pub.point, e, r, s);
