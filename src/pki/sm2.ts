@@ -14,7 +14,7 @@
 // Minerva), every product and reduction on c or s′ works on operands blinded with fresh random
 // multiples of n, and c's inversion is of (1 + d)·b for a random b. What is left is argued in
 // docs/ARCHITECTURE.md (SM2).
-import { randomBytes, sign as cryptoSign } from 'node:crypto';
+import { getRandomValues, randomBytes, sign as cryptoSign } from 'node:crypto';
 import { invert, mod } from '@noble/curves/abstract/modular.js';
 import * as der from './der.js';
 import { OID } from './oids.js';
@@ -63,19 +63,30 @@ export function decodeSm2Signature(sig: Buffer): { r: bigint; s: bigint } {
 interface NativeState {
   /** e′: the digest node:crypto signs for the empty message */
   e0: bigint;
-  /** d(1 + d)⁻¹ mod n */
+  /** d(1 + d)⁻¹ mod n, plus a random multiple of n */
   c: bigint;
 }
 const native = new WeakMap<Sm2PrivateKey, NativeState>();
 
-/** A random 1 ≤ b < 2⁶⁴: a blinding factor (a fresh one per use). */
-const blind = (): bigint => BigInt(`0x${randomBytes(8).toString('hex')}`) | 1n;
+const blinds = new BigUint64Array(2);
+const TOP = 1n << 63n;
+/** Two random 2⁶³ ≤ b < 2⁶⁴: blinding factors (fresh ones per use; the top bit fixes their length). */
+const blind2 = (): [bigint, bigint] => {
+  getRandomValues(blinds);
+  return [blinds[0]! | TOP, blinds[1]! | TOP];
+};
+/** s′ is read as 2²⁶⁴ + s′ (a constant-length BigInt); this takes the 2²⁶⁴ off inside blinded sums. */
+const OFFSET = 1n << 264n;
 
-/** d(1 + d)⁻¹ mod n, inverting (1 + d)·b for a random b so the (variable-time) inversion sees a random value. */
+/**
+ * d(1 + d)⁻¹ mod n plus a random multiple of n (kept so, so it is never a short BigInt), inverting
+ * (1 + d)·b for a random b so that the (variable-time) inversion sees a random value.
+ */
 function blindedC(d: bigint): bigint {
   const { n } = SM2_CURVE;
-  const b = mod(blind() * toBigInt(randomBytes(32)), n) || 1n;
-  return mod(d * b * invert(mod((1n + d) * b, n), n), n);
+  const [b0, keep] = blind2();
+  const b = mod(b0 * toBigInt(randomBytes(32)), n) || 1n;
+  return mod(d * b * invert(mod((1n + d) * b, n), n), n) + keep * n;
 }
 
 /** Finds which ID node:crypto uses (empty in OpenSSL 3.x, 1234567812345678 from 4.0), once per key. */
@@ -96,28 +107,32 @@ function nativeState(key: Sm2PrivateKey): NativeState {
 }
 
 /**
- * r and s of a DER signature, each read as exactly 32 bytes: the work does not depend on how many
- * leading zero bytes s′ has (OpenSSL writes INTEGERs minimally, so its DER length would tell).
+ * r and s of a DER signature, each read at a fixed width as 2²⁶⁴ + value: neither the parse nor the
+ * BigInt's length depends on how many leading zero bytes s′ has (OpenSSL writes INTEGERs minimally,
+ * so their lengths would tell).
  */
 function decodeFixedWidth(sig: Buffer): { r: bigint; s: bigint } {
   const [r, s] = der.children(der.expect(der.parse(sig), der.Tag.SEQUENCE, 'SM2 signature'));
   const fixed = (node: der.Node | undefined, what: string): bigint => {
     const c = der.content(der.expect(node, der.Tag.INTEGER, what));
-    const out = Buffer.alloc(33);
-    c.copy(out, 33 - Math.min(c.length, 33), Math.max(0, c.length - 33));
+    const out = Buffer.alloc(34);
+    out[0] = 1;
+    c.copy(out, 34 - Math.min(c.length, 33), Math.max(0, c.length - 33));
     return BigInt(`0x${out.toString('hex')}`);
   };
-  return { r: fixed(r, 'SM2 signature r'), s: fixed(s, 'SM2 signature s') };
+  return { r: fixed(r, 'SM2 signature r') - OFFSET, s: fixed(s, 'SM2 signature s') };
 }
 
 /** Turns node:crypto's signature over e′ into ours over e; null in the (2⁻²⁵⁶) degenerate cases. */
 function fromNative(st: NativeState, nativeSig: Buffer, e: bigint): Buffer | null {
   const { n } = SM2_CURVE;
-  const { r: r0, s: s0 } = decodeFixedWidth(nativeSig);
+  const { r: r0, s: offsetS0 } = decodeFixedWidth(nativeSig);
   const r = mod(r0 - st.e0 + e, n);
   // s = s′ + c(e′ − e) mod n, with c and s′ each shifted by a random multiple of n: the operands'
   // lengths and values (hence V8's multiply and divide times) change every call, the result does not.
-  const s = (s0 + blind() * n + (st.c + blind() * n) * mod(st.e0 - e, n)) % n;
+  // (r′ is not secret: r′ = r − e + e′.)
+  const [b1, b2] = blind2();
+  const s = (offsetS0 + (b1 * n - OFFSET) + (st.c + b2 * n) * mod(st.e0 - e, n)) % n;
   // r + k = n is equivalent to s = −r here.
   if (r === 0n || s === 0n || mod(r + s, n) === 0n) return null;
   return encodeSm2Signature(r, s);
