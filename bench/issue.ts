@@ -17,6 +17,7 @@ import {
   keyLabel,
   loadCaKey,
   mainThreadCpuUs,
+  median,
   now,
   opensslVerify,
   p256Csrs,
@@ -31,12 +32,6 @@ const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 256);
 const GOAL_P256 = 0.5;
 /** SM2: issue() ≥ 0.5 × `openssl speed sm2` signatures/s */
 const GOAL_SM2 = 0.5;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 const PROFILE = 'org-identity';
 /**
  * Key types from the arguments (`npm run bench:issue -- sm2`; sm2 brings ec-p256 along for the

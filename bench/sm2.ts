@@ -15,18 +15,12 @@ import { toPem } from '../src/pki/pem.js';
 import { SM2_CURVE, verifyDigest } from '../src/pki/sm2-curve.js';
 import { decodeSm2Signature, sm2Digest, Sm2PrivateKey, Sm2PublicKey, sm2Sign, sm2SignSync, sm2Verify } from '../src/pki/sm2.js';
 import { serveTestCa } from '../test/helpers/holder.js';
-import { BenchError, fmt, loadCaKey, now, seconds, signBaseline } from './lib/common.js';
+import { BenchError, fmt, loadCaKey, median, now, seconds, signBaseline } from './lib/common.js';
 import { runLoad } from './lib/http-load.js';
 import { parseOcspResponse, quickCheck } from './lib/ocsp.js';
 import { opensslSpeedSm2, sm2Csrs, sm2KeyOf, sm2SignBaseline } from './lib/sm2.js';
 
 const GOAL = 0.5;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 const SECONDS = seconds(3);
 /** about the size of a TBSCertificate */
 const DATA = Buffer.alloc(1024, 0x5a);

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { LoadedCa } from '../../src/ca/authority.js';
-import { signatureAlgorithmFor, spkiOf } from '../../src/pki/algorithms.js';
+import { signatureAlgorithmFor, spkiOf, type KeyType } from '../../src/pki/algorithms.js';
 import { buildCsr, parseCsr, type ParsedCsr } from '../../src/pki/csr.js';
 import { toPem } from '../../src/pki/pem.js';
 import type { KeyRef } from '../../src/signer/signer.js';
@@ -24,6 +24,12 @@ export const fmt = (n: number, digits = 0): string =>
   n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 export const yesNo = (b: boolean): string => (b ? 'yes' : 'NO');
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -87,12 +93,23 @@ export function signBaseline(
   return { rate: count / s, count, seconds: s };
 }
 
-/** `n` CSRs, each with its own P-256 key and subject C=CN, O=certdesk bench, CN=bench <i>. */
-export async function p256Csrs(n: number, prefix = 'bench'): Promise<{ der: Buffer[]; parsed: ParsedCsr[] }> {
-  const alg = signatureAlgorithmFor('ec-p256');
+/** A bench CSR's subject key: its SPKI and how it signs the CSR. */
+export interface CsrKey {
+  spki: Buffer;
+  sign: (data: Buffer) => Buffer | Promise<Buffer>;
+}
+
+/** `n` CSRs of `keyType`, each with its own key from `newKey` and subject C=CN, O=certdesk bench, CN=<prefix> <i>. */
+export async function benchCsrs(
+  n: number,
+  prefix: string,
+  keyType: KeyType,
+  newKey: () => CsrKey,
+): Promise<{ der: Buffer[]; parsed: ParsedCsr[] }> {
+  const alg = signatureAlgorithmFor(keyType);
   const out: Buffer[] = [];
   for (let i = 0; i < n; i++) {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const key = newKey();
     out.push(
       await buildCsr({
         subject: [
@@ -100,13 +117,24 @@ export async function p256Csrs(n: number, prefix = 'bench'): Promise<{ der: Buff
           { type: 'O', value: 'certdesk bench' },
           { type: 'CN', value: `${prefix} ${i}` },
         ],
-        spki: spkiOf(publicKey),
+        spki: key.spki,
         signatureAlgId: alg.algId,
-        sign: (data) => cryptoSign('sha256', data, { key: privateKey, dsaEncoding: 'der' }),
+        sign: key.sign,
       }),
     );
   }
   return { der: out, parsed: out.map((d) => parseCsr(d)) };
+}
+
+/** `n` CSRs, each with its own P-256 key and subject C=CN, O=certdesk bench, CN=bench <i>. */
+export function p256Csrs(n: number, prefix = 'bench'): Promise<{ der: Buffer[]; parsed: ParsedCsr[] }> {
+  return benchCsrs(n, prefix, 'ec-p256', () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    return {
+      spki: spkiOf(publicKey),
+      sign: (data) => cryptoSign('sha256', data, { key: privateKey, dsaEncoding: 'der' }),
+    };
+  });
 }
 
 /** Runs openssl; returns stdout and stderr together and the exit status, never throws. */

@@ -4,11 +4,10 @@ import type { KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LoadedCa } from '../../src/ca/authority.js';
-import { signatureAlgorithmFor } from '../../src/pki/algorithms.js';
-import { buildCsr, parseCsr, type ParsedCsr } from '../../src/pki/csr.js';
+import type { ParsedCsr } from '../../src/pki/csr.js';
 import { toPem } from '../../src/pki/pem.js';
 import { SM2_DEFAULT_ID, Sm2PrivateKey, sm2SignSync } from '../../src/pki/sm2.js';
-import { BenchError, now, openssl } from './common.js';
+import { benchCsrs, BenchError, now, openssl } from './common.js';
 
 export interface OpensslSm2Speed {
   sign: number;
@@ -36,25 +35,11 @@ export function opensslSpeedSm2(secs: number, elapsed = false): OpensslSm2Speed 
 }
 
 /** `n` CSRs, each with its own SM2 key (signed with the default ID) and subject C=CN, O=certdesk bench, CN=<prefix> <i>. */
-export async function sm2Csrs(n: number, prefix = 'bench sm2'): Promise<{ der: Buffer[]; parsed: ParsedCsr[] }> {
-  const alg = signatureAlgorithmFor('sm2');
-  const out: Buffer[] = [];
-  for (let i = 0; i < n; i++) {
+export function sm2Csrs(n: number, prefix = 'bench sm2'): Promise<{ der: Buffer[]; parsed: ParsedCsr[] }> {
+  return benchCsrs(n, prefix, 'sm2', () => {
     const key = Sm2PrivateKey.generate();
-    out.push(
-      await buildCsr({
-        subject: [
-          { type: 'C', value: 'CN' },
-          { type: 'O', value: 'certdesk bench' },
-          { type: 'CN', value: `${prefix} ${i}` },
-        ],
-        spki: key.publicKey.toSpki(),
-        signatureAlgId: alg.algId,
-        sign: (data) => sm2SignSync(key, data),
-      }),
-    );
-  }
-  return { der: out, parsed: out.map((d) => parseCsr(d)) };
+    return { spki: key.publicKey.toSpki(), sign: (data) => sm2SignSync(key, data) };
+  });
 }
 
 /** The CA's SM2 key as its SoftwareSigner holds it, from the KeyObject loadCaKey() returns. */
