@@ -311,7 +311,7 @@ async function main(): Promise<void> {
   console.log('summary:');
   for (const r of results) {
     console.log(
-      `  ${keyLabel(r.keyType).padEnd(8)} ${r.database.padEnd(8)} issue ${fmt(r.issuePerSec).padStart(7)}/s   crypto.sign ${fmt(r.signPerSec).padStart(7)}/s   ` +
+      `  ${keyLabel(r.keyType).padEnd(8)} ${r.database.padEnd(8)} issue ${fmt(r.issuePerSec).padStart(7)}/s   ${r.keyType === 'sm2' ? 'sm2SignSync' : 'crypto.sign'} ${fmt(r.signPerSec).padStart(7)}/s   ` +
         `ratio ${fmt(r.ratio, 3)} (median of rounds; pooled ${fmt(r.pooledRatio, 3)}, CPU ${fmt(r.cpuRatio, 3)})` +
         (r.opensslSpeed ? `   vs openssl speed sm2 ${fmt(r.opensslSpeed.sign)} sign/s: ${fmt(r.opensslRatio!, 3)}` : '') +
         (r.goal !== null ? `   goal ≥ ${r.goal}: ${yesNo(r.goalMet === true)}` : ''),
