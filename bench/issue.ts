@@ -46,7 +46,6 @@ function keyTypes(): KeyType[] {
   if (args.length && list.includes('sm2') && !list.includes('ec-p256')) list.unshift('ec-p256');
   return list as KeyType[];
 }
-const KEY_TYPES = keyTypes();
 
 interface RunResult {
   keyType: KeyType;
@@ -292,6 +291,7 @@ async function runOne(keyType: KeyType, postgres: boolean, csrs: Csrs): Promise<
 }
 
 async function main(): Promise<void> {
+  const KEY_TYPES = keyTypes();
   console.log(`certdesk bench:issue — CA core issuance vs crypto.sign, ${IN_FLIGHT} issue() calls in flight, profile ${PROFILE}`);
   console.log(
     'included: profile checks, subject encoding, TBS from the DER template, signing, certificate row + audit entry committed (group commit) before issue() resolves',
