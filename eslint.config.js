@@ -7,7 +7,12 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   // Plain JavaScript: the bin shim runs on Node; the key assistant's pages run in the browser.
-  { files: ['bin/**/*.js', 'eslint.config.js'], languageOptions: { globals: globals.node } },
+  {
+    files: ['bin/**/*.js', 'eslint.config.js', 'scripts/**/*.mjs', 'scripts/**/*.cjs'],
+    languageOptions: { globals: globals.node },
+  },
+  // the packaged assistant's addon loader runs inside the CommonJS bundle (require is all a SEA has)
+  { files: ['scripts/**/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
   { files: ['src/agent/ui/**/*.js'], languageOptions: { globals: globals.browser } },
   {
     rules: {
