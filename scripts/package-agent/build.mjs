@@ -48,6 +48,40 @@ function fail(msg) {
 const log = (msg) => process.stderr.write(`package:agent: ${msg}\n`);
 
 mkdirSync(BUILD, { recursive: true });
+holdLock(path.join(OUT, '.lock'));
+
+/** One build at a time (test files run in parallel and each asks for the package). */
+function holdLock(dir) {
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    try {
+      mkdirSync(dir);
+      writeFileSync(path.join(dir, 'pid'), String(process.pid));
+      process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+      return;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+    }
+    let holder = NaN;
+    try {
+      holder = Number(readFileSync(path.join(dir, 'pid'), 'utf8'));
+    } catch {
+      // being created or removed right now
+    }
+    if (Number.isInteger(holder) && holder > 0 && !alive(holder)) rmSync(dir, { recursive: true, force: true });
+    if (Date.now() > deadline) fail(`another build holds ${dir} for more than 10 minutes`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+  }
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
+}
 const binary = path.join(OUT, 'certdesk-agent-linux-x64');
 const deb = path.join(OUT, `certdesk-agent_${version}_amd64.deb`);
 
