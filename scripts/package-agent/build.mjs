@@ -135,7 +135,14 @@ for (const f of [bundle, ...Object.values(assets), __self(), ...readdirSync(debD
 if (args.config) hash.update(readFileSync(args.config)).update(readFileSync(`${args.config}.p7s`));
 const inputs = hash.digest('hex');
 const stamp = path.join(BUILD, 'inputs.sha256');
-if (!args.force && existsSync(binary) && existsSync(deb) && existsSync(stamp) && readFileSync(stamp, 'utf8') === inputs) {
+if (
+  !args.force &&
+  existsSync(binary) &&
+  existsSync(deb) &&
+  existsSync(path.join(OUT, 'manifest.json')) &&
+  existsSync(stamp) &&
+  readFileSync(stamp, 'utf8') === inputs
+) {
   log(`up to date (${inputs.slice(0, 12)}): ${path.relative(REPO, binary)}, ${path.relative(REPO, deb)}`);
   process.exit(0);
 }
@@ -205,5 +212,24 @@ execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '-z6', '--build', root
   stdio: ['ignore', 'ignore', 'inherit'],
 });
 execFileSync('mv', ['-f', `${deb}.tmp`, deb]);
+// What the portal's 下载中心 lists (src/api/portal/downloads.ts); other platforms' installers are added here.
+const manifest = path.join(OUT, 'manifest.json');
+const others = existsSync(manifest)
+  ? JSON.parse(readFileSync(manifest, 'utf8')).files.filter((f) => f.platform !== 'linux-x64')
+  : [];
+writeFileSync(
+  manifest,
+  JSON.stringify(
+    {
+      files: [
+        { name: path.basename(binary), platform: 'linux-x64', kind: 'binary', version },
+        { name: path.basename(deb), platform: 'linux-x64', kind: 'deb', version },
+        ...others,
+      ],
+    },
+    null,
+    2,
+  ) + '\n',
+);
 writeFileSync(stamp, inputs);
 log(`${path.relative(REPO, deb)}: ${(statSync(deb).size / 1e6).toFixed(1)} MB`);

@@ -6,7 +6,6 @@ import { action, UsageError } from './errors.js';
 import { addListOptions, listTokens } from '../agent/cli/list.js';
 import { positiveInt, promptHidden } from './util.js';
 
-
 /** Reads a hidden line from the terminal (no echo). */
 
 /** A PIN from the named environment variable, else asked for twice on the terminal when `confirm`. */
@@ -33,9 +32,7 @@ export function registerTokenCommands(program: Command): void {
     .description('keys (UKeys): list them and their certificates; make and unlock soft tokens');
 
   addListOptions(
-    token
-      .command('list')
-      .description('list keys and the certificates on them, as the UKey 管理 page shows them (no PIN needed)'),
+    token.command('list').description('list keys and the certificates on them, as the UKey 管理 page shows them (no PIN needed)'),
   ).action(action(listTokens));
 
   token
