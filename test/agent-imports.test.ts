@@ -39,7 +39,10 @@ export async function reachedSources(entryPoints: string[]): Promise<Map<string,
 describe('the key assistant’s import graph', () => {
   it('reaches only src/agent, src/pki, src/pkcs11 and src/shared', async () => {
     const entries = tsFiles(path.join(REPO, 'src/agent'));
-    assert.ok(entries.some((f) => f.endsWith(path.join('cli', 'main.ts'))), 'the packaged entry point is among them');
+    assert.ok(
+      entries.some((f) => f.endsWith(path.join('cli', 'main.ts'))),
+      'the packaged entry point is among them',
+    );
     const reached = await reachedSources(entries);
     const outside = [...reached].filter(([f]) => f.startsWith('src/') && !ALLOWED.some((a) => f.startsWith(a)));
     assert.deepEqual(

@@ -79,7 +79,9 @@ export function verifyDetachedSignature(p7s: Buffer, content: Buffer, roots: Buf
     throw new DetachedSignatureError(`not a readable CMS detached signature: ${(e as Error).message}`);
   }
   if (at < signerCert.notBefore || at > signerCert.notAfter)
-    throw new DetachedSignatureError(`the signer's certificate is not valid now (${signerCert.notBefore.toISOString()} – ${signerCert.notAfter.toISOString()})`);
+    throw new DetachedSignatureError(
+      `the signer's certificate is not valid now (${signerCert.notBefore.toISOString()} – ${signerCert.notAfter.toISOString()})`,
+    );
   const trusted = roots.map((r) => parseCertificate(r));
   const root = trusted.find(
     (r) =>

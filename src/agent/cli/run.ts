@@ -138,7 +138,15 @@ export async function runAgent(o: RunOptions, defaults: { configFile?: string } 
   });
   if (allowOrigins.length === 0) logger.warn('no --allow-origin given: no web site can use the assistant, only its own pages');
   logger.info(
-    { version: AGENT_VERSION, addresses: running.addresses, allowOrigins, modules, softTokens, config: configFile, ca: config?.ca },
+    {
+      version: AGENT_VERSION,
+      addresses: running.addresses,
+      allowOrigins,
+      modules,
+      softTokens,
+      config: configFile,
+      ca: config?.ca,
+    },
     'key assistant started',
   );
   process.stdout.write(`certdesk agent listening on ${running.url} (UKey 管理: ${running.url}/)\n`);

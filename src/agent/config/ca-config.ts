@@ -21,9 +21,7 @@ export class AgentConfigError extends Error {
   }
 }
 
-const pemCertificate = z
-  .string()
-  .refine((s) => s.includes('-----BEGIN CERTIFICATE-----'), 'must be a PEM certificate');
+const pemCertificate = z.string().refine((s) => s.includes('-----BEGIN CERTIFICATE-----'), 'must be a PEM certificate');
 
 export const agentCaConfigSchema = z.strictObject({
   format: z.literal(AGENT_CONFIG_FORMAT),
@@ -77,10 +75,14 @@ export function loadAgentCaConfig(file: string, now = new Date()): AgentCaConfig
   try {
     body = readFileSync(file);
   } catch (e) {
-    throw new AgentConfigError(`cannot read the CA configuration ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new AgentConfigError(
+      `cannot read the CA configuration ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   if (!existsSync(sigFile))
-    throw new AgentConfigError(`the CA configuration ${file} has no signature ${sigFile}: refusing to use an unsigned configuration`);
+    throw new AgentConfigError(
+      `the CA configuration ${file} has no signature ${sigFile}: refusing to use an unsigned configuration`,
+    );
   const config = parseAgentCaConfig(body.toString('utf8'), file);
   const roots = config.caRoots.flatMap((p) => fromPemAll(p, 'CERTIFICATE'));
   try {

@@ -15,7 +15,7 @@ const PLATFORMS: { platform: AgentDownloadView['platform']; title: MessageKey; i
   { platform: 'macos', title: 'dlPlatformMac', install: ['dlInstallPkg'] },
 ];
 
-const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MB`;
+const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
 
 export default function DownloadsPage() {
   const { t, lang } = useI18n();
@@ -47,7 +47,15 @@ export default function DownloadsPage() {
     },
     { title: t('dlColKind'), key: 'kind', render: (_, f) => t(`dlKind.${f.kind}` as MessageKey) },
     { title: t('dlColVersion'), dataIndex: 'version', key: 'version' },
-    { title: t('dlColSize'), key: 'size', render: (_, f) => <span data-testid="dl-size">{mb(f.size)}</span> },
+    {
+      title: t('dlColSize'),
+      key: 'size',
+      render: (_, f) => (
+        <span data-testid="dl-size" title={`${f.size} bytes`}>
+          {mb(f.size)}
+        </span>
+      ),
+    },
     {
       title: 'SHA-256',
       key: 'sha256',
