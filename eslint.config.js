@@ -14,6 +14,24 @@ export default tseslint.config(
   // the packaged assistant's addon loader runs inside the CommonJS bundle (require is all a SEA has)
   { files: ['scripts/**/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
   { files: ['src/agent/ui/**/*.js'], languageOptions: { globals: globals.browser } },
+  // src/agent ships to holders' PCs (npm run package:agent): it may import src/pki, src/pkcs11 and
+  // src/shared only (test/agent-imports.test.ts checks the whole graph, this the direct imports)
+  {
+    files: ['src/agent/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(ca|ra|sa|api|staff|kmc|payments|jobs|signer)/|^(\\.\\./)+runtime\\.js$',
+              message: 'the key assistant may import src/pki, src/pkcs11 and src/shared only',
+            },
+          ],
+        },
+      ],
+    },
+  },
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
