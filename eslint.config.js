@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'web/dist/', '.tmp/'] },
+  { ignores: ['dist/', 'dist-agent/', 'node_modules/', 'data/', 'web/dist/', '.tmp/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   // Plain JavaScript: the bin shim runs on Node; the key assistant's pages run in the browser.
