@@ -114,6 +114,9 @@ describe('portal renewal with the packaged assistant', { skip: requireTool('chro
       ]);
       assert.notEqual(bad.status, 0, 'a changed file fails the check');
       assert.match((await page.getByTestId('dl-windows-x64').textContent()) ?? '', /暂未提供/);
+      // only what the manifest lists is served
+      for (const p of ['/downloads/manifest.json', '/downloads/..%2Fpackage.json', '/downloads/build%2Fmeta.json'])
+        assert.equal((await fetch(new URL(p, env.base))).status, 404, p);
     });
   });
 
