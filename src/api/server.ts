@@ -12,6 +12,7 @@ import { errorResponse, OcspStatus } from '../ca/ocsp-codec.js';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
+import { registerDownloadRoutes } from './portal/downloads.js';
 import { registerPortalRoutes } from './portal/routes.js';
 import { registerPaymentRoutes } from './payment-routes.js';
 import { registerStaffRoutes } from './staff/routes.js';
@@ -126,6 +127,7 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
 
   ocsp.fastPath = registerPkiRoutes(app, rt, metrics);
   registerPortalRoutes(app, rt);
+  registerDownloadRoutes(app, rt);
   registerPaymentRoutes(app, rt);
   registerStaffRoutes(app, rt);
   await registerWebApp(app, rt);

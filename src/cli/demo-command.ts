@@ -14,7 +14,7 @@ import type { Runtime } from '../runtime.js';
 import { action, UsageError } from './errors.js';
 import { startServer } from './serve-command.js';
 import { ensurePortsFree } from './ports.js';
-import { closeOnSignals } from './shutdown.js';
+import { closeOnSignals } from '../shared/shutdown.js';
 
 export const DEMO_HOLDER = { name: '企业测试', uniqueId: '001120438184130111' };
 

@@ -1,13 +1,9 @@
 // How CLI commands fail: one line on stderr saying what is wrong, a non-zero exit code.
 import { CaError } from '../ca/errors.js';
 import { ConfigError } from '../config/config.js';
+import { UsageError } from '../shared/usage-error.js';
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { UsageError };
 
 export function reportAndExit(e: unknown): never {
   if (e instanceof UsageError) {

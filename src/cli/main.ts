@@ -1,6 +1,7 @@
 // The `certdesk` command.
 import { Command, CommanderError } from 'commander';
 import { registerAgentCommands } from './agent-commands.js';
+import { registerAgentConfigCommands } from './agent-config-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerCaCommands } from './ca-commands.js';
 import { registerOrderCommands } from './order-commands.js';
@@ -27,6 +28,7 @@ registerAuditCommands(program);
 registerOrderCommands(program);
 registerStaffCommands(program);
 registerAgentCommands(program);
+registerAgentConfigCommands(program);
 registerTokenCommands(program);
 
 try {

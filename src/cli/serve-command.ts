@@ -11,7 +11,7 @@ import { openRuntime, type Runtime } from '../runtime.js';
 import { seedDemoStaff } from '../staff/demo.js';
 import { action } from './errors.js';
 import { ensurePortsFree } from './ports.js';
-import { closeOnSignals } from './shutdown.js';
+import { closeOnSignals } from '../shared/shutdown.js';
 
 export interface RunningServer {
   rt: Runtime;

@@ -1,7 +1,6 @@
 // Small helpers shared by CLI commands.
 import { userInfo } from 'node:os';
 import { loadConfig, type Config } from '../config/config.js';
-import { oidProblem } from '../pki/oids.js';
 import { openDatabase, type Storage } from '../sa/database.js';
 import { UsageError } from './errors.js';
 
@@ -58,11 +57,4 @@ export async function promptHidden(question: string, hint: string): Promise<stri
       resolve(answer);
     });
   });
-}
-
-/** --unique-id-oid: the CA's own 唯一识别号 extension (UNIQUE_ID_OID), refused as the server would refuse it. */
-export function uniqueIdOidOption(v: string): string {
-  const problem = oidProblem(v);
-  if (problem) throw new UsageError(`--unique-id-oid: ${JSON.stringify(v)} ${problem}`);
-  return v;
 }

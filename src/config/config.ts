@@ -58,6 +58,10 @@ export interface Config {
   staffLockoutMinutes: number;
   /** font file (TTF/OTF/TTC) for e-invoice PDFs; default: the bundled Noto Sans SC */
   invoiceFont: string | undefined;
+  /** 下载中心: directory of the key assistant's packages (npm run package:agent's dist-agent/) */
+  agentDownloadsDir: string | undefined;
+  /** the oldest key assistant version the portal works with (older: the holder is sent to 下载中心) */
+  agentMinVersion: string;
 }
 
 export class ConfigError extends Error {
@@ -161,6 +165,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     staffLockoutThreshold: intVar(env, 'STAFF_MAX_FAILURES', 5, 1, 100),
     staffLockoutMinutes: intVar(env, 'STAFF_LOCKOUT_MINUTES', 15, 1, 7 * 24 * 60),
     invoiceFont: env.INVOICE_FONT || undefined,
+    agentDownloadsDir: env.AGENT_DOWNLOADS_DIR ? path.resolve(env.AGENT_DOWNLOADS_DIR) : undefined,
+    agentMinVersion: versionVar('AGENT_MIN_VERSION', env.AGENT_MIN_VERSION || '0.1.0'),
   };
 }
 
@@ -184,6 +190,13 @@ export function caKeyPassphrase(cfg: Config, env: NodeJS.ProcessEnv = process.en
       return readFileSync(file, 'utf8').trim();
     }
   }
+}
+
+/** A release version MAJOR.MINOR.PATCH, or a ConfigError naming the variable. */
+function versionVar(name: string, value: string): string {
+  if (!/^\d{1,4}\.\d{1,4}\.\d{1,4}$/.test(value))
+    throw new ConfigError(`${name} must be a version like 0.1.0 (MAJOR.MINOR.PATCH), got ${JSON.stringify(value)}`);
+  return value;
 }
 
 /** An http(s) URL without trailing slashes, or a ConfigError naming the variable. */

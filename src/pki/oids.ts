@@ -64,6 +64,9 @@ export const OID = {
   // symmetric ciphers (SM2EnvelopedKey)
   sm4: '1.2.156.10197.1.104',
   sm4Ecb: '1.2.156.10197.1.104.1',
+  // CMS (detached signatures on downloads and the key assistant's configuration)
+  cmsData: '1.2.840.113549.1.7.1',
+  cmsSignedData: '1.2.840.113549.1.7.2',
   // policies
   anyPolicy: '2.5.29.32.0',
 } as const;

@@ -1,10 +1,11 @@
 // The real thing for the end-to-end tests: certdesk's server (buildServer, in this process, serving
 // the built web/dist) on http://portal.test:PORT — or, with `https`, behind nginx on
 // https://portal.test:PORT as deployed (test/helpers/tls-proxy.ts) — with a test CA, the key assistant as a child process
-// (`certdesk agent`) with soft tokens — or SoftHSM2 tokens through PKCS#11 (`tokenKind: 'pkcs11'`) —
-// holding certificates from that CA, and Chromium. Also the page steps the tests share.
+// (`certdesk agent`, or with `packagedAgent` the single executable of `npm run package:agent` with its
+// CA-signed configuration beside it) with soft tokens — or SoftHSM2 tokens through PKCS#11
+// (`tokenKind: 'pkcs11'`) — holding certificates from that CA, and Chromium. Also the page steps the tests share.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -29,6 +30,7 @@ import {
   screenshot,
   type BrowserSession,
 } from '../helpers/browser.js';
+import { packagedAgent } from '../helpers/agent-package.js';
 import { createTestCa, type TestCa } from '../helpers/ca.js';
 import { cliAsync } from '../helpers/cli.js';
 import { createSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
@@ -88,6 +90,10 @@ export async function startPortalEnv(o: {
   tokenKind?: TokenKind;
   /** serve the portal through nginx over HTTPS on a public address (docs/deploy/nginx-certdesk.conf) */
   https?: boolean;
+  /** run the packaged assistant (dist-agent/certdesk-agent-linux-x64), configured by the CA's signed file */
+  packagedAgent?: boolean;
+  /** serve the 下载中心 from the packages `npm run package:agent` made (AGENT_DOWNLOADS_DIR) */
+  downloadsDir?: boolean;
 }): Promise<PortalEnv> {
   buildWeb();
   const tokenKind = o.tokenKind ?? 'soft';
@@ -104,6 +110,7 @@ export async function startPortalEnv(o: {
     env: {
       PUBLIC_URL: origin,
       AGENT_URL: `http://127.0.0.1:${agentPort}`,
+      ...(o.downloadsDir ? { AGENT_DOWNLOADS_DIR: path.dirname(packagedAgent().binary) } : {}),
       ...(tlsPort ? { TRUST_PROXY: '127.0.0.1' } : {}),
     },
   });
@@ -126,6 +133,15 @@ export async function startPortalEnv(o: {
     return k;
   };
   for (const k of o.keys) await addKey(k.label, k.days);
+  // As installed: the binary alone in a directory with the configuration the CA signed for this portal.
+  const install = o.packagedAgent ? path.join(dir, 'certdesk-agent') : undefined;
+  if (install) {
+    mkdirSync(install);
+    copyFileSync(packagedAgent().binary, path.join(install, 'certdesk-agent'));
+    chmodSync(path.join(install, 'certdesk-agent'), 0o755);
+    const signed = await cliAsync(['agent-config', 'sign', '--out', path.join(install, 'certdesk-agent.json')], ca.env);
+    assert.equal(signed.status, 0, signed.stderr);
+  }
   const start = (env: Record<string, string> = {}): Promise<AgentProcess> =>
     startAgentProcess(
       [
@@ -136,10 +152,12 @@ export async function startPortalEnv(o: {
           : [...keys.values()].flatMap((k) => (k.kind === 'soft' ? ['--soft-token', k.file] : []))),
         '--journal-dir',
         path.join(dir, 'journal'),
-        '--allow-origin',
-        origin,
+        ...(install ? [] : ['--allow-origin', origin]),
       ],
-      { env: hsm ? { SOFTHSM2_CONF: hsm.conf, ...env } : env },
+      {
+        env: hsm ? { SOFTHSM2_CONF: hsm.conf, ...env } : env,
+        ...(install ? { executable: path.join(install, 'certdesk-agent'), origins: [], cwd: install } : {}),
+      },
     );
   const env: PortalEnv = {
     ca,

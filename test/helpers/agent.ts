@@ -44,27 +44,29 @@ export interface AgentProcess {
   stop(): Promise<void>;
 }
 
-/** Runs the built `certdesk agent --port 0 …` and waits until it listens. */
+/**
+ * Runs the built `certdesk agent --port 0 …` — or, with `executable`, the packaged binary
+ * (`certdesk-agent run …`, test/helpers/agent-package.ts) — and waits until it listens. `origins`
+ * are passed as --allow-origin (default the test portal; [] when the CA's configuration gives them).
+ */
 export async function startAgentProcess(
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; pinIntervalMs?: number } = {},
+  opts: { env?: NodeJS.ProcessEnv; pinIntervalMs?: number; executable?: string; origins?: string[]; cwd?: string } = {},
 ): Promise<AgentProcess> {
   const proc = spawn(
-    process.execPath,
+    opts.executable ?? process.execPath,
     [
-      CERTDESK,
-      'agent',
+      ...(opts.executable ? ['run'] : [CERTDESK, 'agent']),
       '--port',
       '0',
       '--poll-ms',
       '200',
       '--pin-interval-ms',
       String(opts.pinIntervalMs ?? 0),
-      '--allow-origin',
-      PORTAL,
+      ...(opts.origins ?? [PORTAL]).flatMap((o) => ['--allow-origin', o]),
       ...args,
     ],
-    { cwd: REPO, env: { ...process.env, LOG_LEVEL: 'warn', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: opts.cwd ?? REPO, env: { ...process.env, LOG_LEVEL: 'warn', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
   let err = '';

@@ -20,6 +20,7 @@ const TOOLS = {
   gnutls: { found: () => onPath('certtool'), what: 'GnuTLS certtool (Debian gnutls-bin)' },
   nss: { found: () => onPath('certutil') && onPath('vfychain'), what: 'NSS certutil and vfychain (Debian libnss3-tools)' },
   nginx: { found: () => existsSync(NGINX), what: `nginx at ${NGINX} (Debian nginx, or set NGINX_PATH)` },
+  dpkg: { found: () => onPath('dpkg-deb'), what: 'dpkg-deb (Debian dpkg), to build the Debian package' },
   postgres: {
     found: () => Boolean(process.env.TEST_DATABASE_URL),
     what: 'a PostgreSQL server in TEST_DATABASE_URL (scripts/test-env.sh starts one)',

@@ -30,6 +30,7 @@ import OrderPage from './pages/OrderPage';
 import UpdatePage from './pages/UpdatePage';
 import CertificatesPage from './pages/CertificatesPage';
 import CertificateDetailPage from './pages/CertificateDetailPage';
+import DownloadsPage from './pages/DownloadsPage';
 
 const theme = {
   token: {
@@ -189,6 +190,7 @@ function Routes() {
   const path = usePath();
   const { session } = useApp();
   const { t } = useI18n();
+  if (match('/downloads', path)) return <DownloadsPage />;
   if (!session) return <LoginPage />;
   if (path === '/' || path === '/login') return <Redirect to="/renew" />;
   let m: Record<string, string> | null;

@@ -200,6 +200,11 @@ export class AgentClient {
     return data as T;
   }
 
+  /** GET /v1: which assistant this is; `version` is missing from assistants before 0.1.0's packaging. */
+  info(): Promise<{ name: string; apiVersion: number; version?: string }> {
+    return this.call('GET', '/v1');
+  }
+
   async tokens(): Promise<TokenSummary[]> {
     return (await this.call<{ tokens: TokenSummary[] }>('GET', '/v1/tokens')).tokens;
   }

@@ -2,7 +2,10 @@
 // is an HttpOnly cookie; state-changing requests carry the CSRF token from the login/session answer.
 
 import type {
+  AgentDownloadView,
   CertificateSummary,
+  DownloadsView,
+  KeyDriverHint,
   OrderEventView,
   OrderInvoiceView,
   OrderState,
@@ -12,7 +15,7 @@ import type {
   RemittanceView,
 } from '../../src/api/portal/shapes.js';
 
-export type { CertificateSummary, OrderState, PaymentMethod };
+export type { AgentDownloadView, CertificateSummary, DownloadsView, KeyDriverHint, OrderState, PaymentMethod };
 export type Order = OrderView;
 export type OrderEvent = OrderEventView;
 export type OrderInvoice = OrderInvoiceView;
@@ -30,6 +33,7 @@ export const DEFAULT_CONFIG: PortalConfig = {
   productName: 'UNITrust 证书自助服务系统',
   productNameEn: 'UNITrust Certificate Self-Service',
   publicUrl: '',
+  agentMinVersion: '0.1.0',
 };
 
 export interface Holder {
@@ -176,5 +180,6 @@ export const api = {
     call<{ current: CertificateSummary; history: CertificateSummary[]; orders: Order[] }>('GET', '/api/portal/certificates'),
   certificate: (serial: string, opts: { quietAuth?: boolean } = {}) =>
     call<{ certificate: CertificateDetail }>('GET', `/api/portal/certificates/${enc(serial)}`, undefined, opts),
+  downloads: () => call<DownloadsView>('GET', '/api/portal/downloads'),
   downloadUrl: (serial: string, format: 'pem' | 'der') => `/api/portal/certificates/${enc(serial)}.${format}`,
 };

@@ -50,7 +50,6 @@ export const en: Record<MessageKey, string> = {
   agentDismissed:
     'If the browser asked "{site} wants to: Access other apps and services on this device", press "Connect again" and choose "Allow": until that is allowed, this site cannot reach the key assistant.',
   agentDownload: 'Download and install the key assistant',
-  agentDownloadNone: 'If the key assistant is not installed, ask a service point for the installer.',
   agentOriginNotAllowed:
     'The key assistant on this computer is not set up for this site ({origin}). Please reinstall the assistant provided by this CA.',
   agentConnected: 'Connected to the key assistant',
@@ -328,4 +327,43 @@ export const en: Record<MessageKey, string> = {
   critical: 'critical',
   holderKindOrg: 'Organization',
   holderKindPerson: 'Person',
+  menuDownloads: 'Downloads',
+  agentTooOldTitle: 'The key assistant is out of date',
+  agentTooOldLogin:
+    'The installed key assistant is version {version}; logging in needs {minimum} or later. Install the new version from the download center first.',
+  agentTooOldRenew:
+    'The installed key assistant is version {version}; renewing needs {minimum} or later. Install the new version from the download center, then continue the renewal.',
+  dlTitle: 'Download center',
+  dlIntro:
+    'The key assistant connects this site to your USB key. Download and install it for your operating system; once installed it starts when you log in.',
+  dlLatest: 'Current version {version}.',
+  dlMinimum: 'This portal needs key assistant {version} or later.',
+  dlPlatformLinux: 'Linux (x86-64)',
+  dlPlatformWindows: 'Windows (x64)',
+  dlPlatformMac: 'macOS',
+  dlColFile: 'File',
+  dlColKind: 'Kind',
+  dlColVersion: 'Version',
+  dlColSize: 'Size',
+  dlColSignature: 'CA signature',
+  dlColVendor: 'Key vendor',
+  dlColKeys: 'Models',
+  dlColNote: 'Note',
+  'dlKind.binary': 'Single executable',
+  'dlKind.deb': 'Debian/Ubuntu package',
+  'dlKind.msi': 'Windows installer',
+  'dlKind.pkg': 'macOS package',
+  dlInstallDeb: 'Debian / Ubuntu / UOS / Kylin: sudo apt install ./certdesk-agent_VERSION_amd64.deb',
+  dlInstallDeb2:
+    'Log out and in again (or run systemctl --user start certdesk-agent) and the assistant runs in the background; “UKey 管理” in the applications menu opens its page.',
+  dlInstallBinary:
+    "Other Linux: put the single executable in one directory with the CA's configuration certdesk-agent.json and its signature, chmod +x it and run it.",
+  dlInstallMsi: 'Run the installer and follow its steps; the assistant starts when you log in to Windows.',
+  dlInstallPkg: 'Open the package and follow its steps; the assistant starts when you log in.',
+  dlNotBuilt: 'This CA offers no installer for this platform yet; ask a service point.',
+  dlVerifyTitle: 'Check what you downloaded',
+  dlVerifyText: "Compare the SHA-256, and check the CA's signature (.p7s) against the CA root certificate:",
+  dlCaRoot: 'Download the CA root certificate',
+  dlDriversTitle: 'Key drivers (PKCS#11)',
+  dlDriversText: "The assistant reaches a USB key through its vendor's PKCS#11 driver. Install the one for your key:",
 };

@@ -15,6 +15,7 @@ import { requestView } from '../sessions.js';
 import type { TokenEvent } from '../tokens/registry.js';
 import { loadAssets } from '../ui/assets.js';
 import { callerOrigin, checkRequest, PAGE_CSP, selfOrigins } from './security.js';
+import { AGENT_VERSION } from '../version.js';
 
 export const AGENT_API_VERSION = 1;
 
@@ -115,7 +116,7 @@ export async function buildAgentServer(agent: Agent, opts: AgentServerOptions): 
   // /v1: the portal's API
 
   app.options('/v1/*', (_req, reply) => reply.code(204).send());
-  app.get('/v1', () => ({ name: 'certdesk-agent', apiVersion: AGENT_API_VERSION }));
+  app.get('/v1', () => ({ name: 'certdesk-agent', apiVersion: AGENT_API_VERSION, version: AGENT_VERSION }));
   app.get('/v1/tokens', async () => ({ tokens: await agent.tokens(), problems: agent.problems() }));
   app.get<{ Params: { tokenId: string } }>('/v1/tokens/:tokenId', async (req) => (await agent.token(req.params.tokenId)).token);
   app.get<{ Params: { tokenId: string } }>('/v1/tokens/:tokenId/certificates', async (req) => ({

@@ -1,8 +1,9 @@
 // The assistant's own pages (UKey 管理 and the approval window): plain HTML, CSS and JS files next to
 // this module. They are read once at start. In a compiled install (dist/) the files are taken from
-// the source tree, which ships with the package.
+// the source tree, which ships with the package; in the packaged binary they are its SEA assets (ui/…).
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { getAsset, isSea } from 'node:sea';
 import { fileURLToPath } from 'node:url';
 
 export const ASSET_TYPES: Record<string, string> = {
@@ -24,8 +25,12 @@ function assetDir(): string {
 }
 
 export function loadAssets(): Map<string, { type: string; body: Buffer }> {
-  const dir = assetDir();
   const out = new Map<string, { type: string; body: Buffer }>();
+  if (isSea()) {
+    for (const [name, type] of Object.entries(ASSET_TYPES)) out.set(name, { type, body: Buffer.from(getAsset(`ui/${name}`)) });
+    return out;
+  }
+  const dir = assetDir();
   for (const [name, type] of Object.entries(ASSET_TYPES)) out.set(name, { type, body: readFileSync(path.join(dir, name)) });
   return out;
 }

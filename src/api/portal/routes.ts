@@ -54,6 +54,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
       productNameEn: rt.config.productNameEn,
       agentUrl: rt.config.agentUrl,
       publicUrl: rt.config.publicUrl,
+      agentMinVersion: rt.config.agentMinVersion,
     }),
   );
 

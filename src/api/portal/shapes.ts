@@ -12,6 +12,42 @@ export interface PortalConfigView {
   productNameEn: string;
   agentUrl: string;
   publicUrl: string;
+  /** the oldest key assistant version this portal works with (AGENT_MIN_VERSION) */
+  agentMinVersion: string;
+}
+
+/** One file of the key assistant in the 下载中心 (GET /api/portal/downloads). */
+export interface AgentDownloadView {
+  name: string;
+  platform: 'linux-x64' | 'windows-x64' | 'macos';
+  /** binary: the single executable; deb: Debian/Ubuntu package; msi/pkg: Windows/macOS installers */
+  kind: 'binary' | 'deb' | 'msi' | 'pkg';
+  version: string;
+  size: number;
+  sha256: string;
+  url: string;
+  /** the CA's detached CMS signature (DER), checked with `openssl cms -verify` against the CA root */
+  signatureUrl: string;
+}
+
+/** A key vendor's PKCS#11 driver, for the 下载中心's hints. */
+export interface KeyDriverHint {
+  vendor: string;
+  vendorEn: string;
+  keys: string;
+  linux: string;
+  windows: string;
+  macos: string;
+  note: string;
+  noteEn: string;
+}
+
+/** GET /api/portal/downloads */
+export interface DownloadsView {
+  agent: { latestVersion: string | null; minimumVersion: string; files: AgentDownloadView[] };
+  /** the CA root (PEM) to check signatures against */
+  caRootUrl: string;
+  drivers: KeyDriverHint[];
 }
 
 /** Where to send an offline payment: bank transfers carry bank + account, postal remittances address + postcode. */

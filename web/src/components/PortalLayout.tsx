@@ -31,13 +31,16 @@ export default function PortalLayout({ productName, children }: { productName: s
     ...(session && !session.renewalOnly
       ? [{ key: 'certificates', label: <a href="#/certificates">{t('menuCertificates')}</a> }]
       : []),
+    { key: 'downloads', label: <a href="#/downloads">{t('menuDownloads')}</a> },
   ];
   const selected =
     path.startsWith('/orders') && !path.endsWith('/update')
       ? 'orders'
       : path.startsWith('/certificates')
         ? 'certificates'
-        : 'renew';
+        : path.startsWith('/downloads')
+          ? 'downloads'
+          : 'renew';
 
   return (
     <Layout className="cd-layout">
@@ -99,7 +102,10 @@ export default function PortalLayout({ productName, children }: { productName: s
       <Footer className="cd-footer">
         <Typography.Text type="secondary">
           © {today.getFullYear()} {productName}
-        </Typography.Text>
+        </Typography.Text>{' '}
+        <a href="#/downloads" data-testid="downloads-link">
+          {t('menuDownloads')}
+        </a>
       </Footer>
     </Layout>
   );

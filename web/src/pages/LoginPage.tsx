@@ -22,6 +22,7 @@ import { fmtDate } from '../format';
 import { useI18n } from '../i18n';
 import { useApp } from '../state';
 import AgentUnreachable, { type LocalAccess } from '../components/AgentUnreachable';
+import { AgentTooOld, useAgentVersion } from '../components/AgentVersionCheck';
 
 interface Row {
   key: string;
@@ -168,6 +169,7 @@ export default function LoginPage() {
   ];
 
   const agentPage = agent?.base ?? config.agentUrl;
+  const agentVersion = useAgentVersion(agent, config.agentMinVersion, conn.kind === 'connected');
   const busy = phase !== 'idle';
 
   return (
@@ -300,11 +302,14 @@ export default function LoginPage() {
                 description={error}
               />
             )}
+            {agentVersion.kind === 'old' && (
+              <AgentTooOld version={agentVersion.version} minimum={config.agentMinVersion} action="login" />
+            )}
             <Button
               type="primary"
               size="large"
               icon={<LoginOutlined />}
-              disabled={!selected}
+              disabled={!selected || agentVersion.kind === 'old'}
               loading={busy}
               onClick={() => void login()}
               data-testid="login"
@@ -318,6 +323,7 @@ export default function LoginPage() {
   );
 }
 
+/** The CA's own installer page when configured, else the portal's 下载中心. */
 function DownloadLink({ url }: { url?: string }) {
   const { t } = useI18n();
   if (url)
@@ -326,5 +332,9 @@ function DownloadLink({ url }: { url?: string }) {
         {t('agentDownload')}
       </a>
     );
-  return <div>{t('agentDownloadNone')}</div>;
+  return (
+    <a href="#/downloads" data-testid="agent-download">
+      {t('agentDownload')}
+    </a>
+  );
 }

@@ -21,6 +21,7 @@ import { api, UPDATE_STATES, type CertificateDetail, type Order } from '../api';
 import { agentErrorText, errorText } from '../errors';
 import { fmtDate, fmtTime, named } from '../format';
 import { useI18n, type MessageKey, type Translate } from '../i18n';
+import { AgentTooOld, useAgentVersion } from '../components/AgentVersionCheck';
 import { useApp } from '../state';
 
 /** The session tokens of approved renew requests, per order, for this page's lifetime only. */
@@ -67,6 +68,7 @@ export default function UpdatePage({ orderId }: { orderId: string }) {
   const { t, lang } = useI18n();
   const app = useApp();
   const agent = app.agent;
+  const agentVersion = useAgentVersion(agent, app.config.agentMinVersion);
   const [order, setOrder] = useState<Order | null>(null);
   const [journal, setJournal] = useState<RenewalView | null | undefined>(undefined);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -382,8 +384,18 @@ export default function UpdatePage({ orderId }: { orderId: string }) {
             {journal?.lastError && !running && !error && (
               <Alert type="warning" showIcon title={agentErrorText(t, journal.lastError.code, journal.lastError.message)} />
             )}
+            {agentVersion.kind === 'old' && (
+              <AgentTooOld version={agentVersion.version} minimum={app.config.agentMinVersion} action="renew" />
+            )}
             <div>
-              <Button type="primary" size="large" loading={running} onClick={() => void run()} data-testid="start-update">
+              <Button
+                type="primary"
+                size="large"
+                loading={running}
+                disabled={agentVersion.kind === 'old'}
+                onClick={() => void run()}
+                data-testid="start-update"
+              >
                 {journal ? t('resumeUpdate') : t('startUpdate')}
               </Button>
             </div>
