@@ -3,7 +3,7 @@
 // CA's delegated responder certificate (id-pkix-ocsp-nocheck).
 import { createHash } from 'node:crypto';
 import { subjectPublicKeyBits } from '../pki/algorithms.js';
-import { getCertificateStatuses, type CertificateStatusRow } from '../sa/certificates.js';
+import { CertificateStatusReader } from '../sa/certificates.js';
 import type { CertificateAuthority, LoadedCa } from './authority.js';
 import { wholeSeconds } from './certificate-builder.js';
 import {
@@ -57,8 +57,7 @@ export class OcspResponder {
   /** CertIDs as sent (raw DER, latin1) → the last response signed for them */
   private readonly cache = new Map<string, CachedResponse>();
   private readonly cacheMaxAgeMs: number;
-  private reads = new Map<string, { resolve: (row: CertificateStatusRow | undefined) => void; reject: (e: unknown) => void }[]>();
-  private readScheduled = false;
+  private readonly statuses: CertificateStatusReader;
 
   /** the CertificateAuthority generation the issuer table was built from */
   private builtFor = -1;
@@ -68,6 +67,7 @@ export class OcspResponder {
     private readonly log?: (msg: string, err: unknown) => void,
   ) {
     this.cacheMaxAgeMs = Math.min(CACHE_MAX_AGE_MS, (ca.config.ocspValiditySeconds * 1000) / 4);
+    this.statuses = new CertificateStatusReader(ca.storage);
     this.build();
   }
 
@@ -92,34 +92,6 @@ export class OcspResponder {
       }
     }
     this.builtFor = this.ca.generation;
-  }
-
-  /**
-   * The certificate's status as the database has it now. Reads requested in the same turn of the
-   * event loop (concurrent requests) share one query.
-   */
-  private readStatus(serial: string): Promise<CertificateStatusRow | undefined> {
-    return new Promise((resolve, reject) => {
-      let waiters = this.reads.get(serial);
-      if (!waiters) this.reads.set(serial, (waiters = []));
-      waiters.push({ resolve, reject });
-      if (!this.readScheduled) {
-        this.readScheduled = true;
-        setImmediate(() => void this.flushReads());
-      }
-    });
-  }
-
-  private async flushReads(): Promise<void> {
-    const batch = this.reads;
-    this.reads = new Map();
-    this.readScheduled = false;
-    try {
-      const rows = await getCertificateStatuses(this.ca.storage.db, [...batch.keys()]);
-      for (const [serial, waiters] of batch) for (const w of waiters) w.resolve(rows.get(serial));
-    } catch (e) {
-      for (const waiters of batch.values()) for (const w of waiters) w.reject(e);
-    }
   }
 
   /**
@@ -149,8 +121,10 @@ export class OcspResponder {
       const statuses: SingleStatus[] = [];
       let outcome: OcspOutcome = 'good';
       let state = '';
-      const rows = await Promise.all(req.certIds.map((id) => this.readStatus(id.serialHex)));
-      for (const row of rows) {
+      const read = this.statuses.read(req.certIds.map((id) => id.serialHex));
+      const rows = read instanceof Map ? read : await read;
+      for (const id of req.certIds) {
+        const row = rows.get(id.serialHex);
         let status: SingleStatus;
         if (!row || row.ca_id !== entry!.issuer.record.id) status = { kind: 'unknown' };
         else if (row.status === 'revoked') status = { kind: 'revoked', at: row.revoked_at!, reason: row.revocation_reason };
