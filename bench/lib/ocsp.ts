@@ -43,12 +43,3 @@ export function parseOcspResponse(body: Buffer): ParsedOcspResponse {
   }
   return { status, certStatuses, thisUpdate, nonce };
 }
-
-/** Cheap per-response check for the load loop: a successful OCSPResponse that carries `nonce`. */
-export function quickCheck(body: Buffer, nonce: Buffer | undefined): boolean {
-  // SEQUENCE { ENUMERATED 0, [0] … }: the status follows the outer header.
-  if (body.length < 8 || body[0] !== 0x30) return false;
-  const off = body[1]! < 0x80 ? 2 : 2 + (body[1]! & 0x7f);
-  if (body[off] !== 0x0a || body[off + 1] !== 0x01 || body[off + 2] !== 0x00) return false;
-  return nonce === undefined || body.indexOf(nonce) > 0;
-}

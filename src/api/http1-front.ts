@@ -188,7 +188,7 @@ class Connection {
     }
     if (this.owed.length > 0) return;
     if (this.handOver) return this.front.handOver(this, this.buf);
-    if (this.closing) this.socket.end();
+    if (this.closing && !this.socket.writableEnded) this.socket.end();
     else if (this.paused) this.resume();
   }
 
@@ -208,7 +208,7 @@ class Connection {
     // the client will send no more: answer what is owed, then close
     this.closing = true;
     this.head = undefined;
-    if (this.owed.length === 0) this.socket.end();
+    if (this.owed.length === 0 && !this.socket.writableEnded) this.socket.end();
   }
 
   private pause(): void {
