@@ -5,7 +5,7 @@
 // cores: `ab -c 8` one request per connection, `ab -k -c 8` keep-alive, and `wrk` with a fresh
 // nonce in every request — that mode also beside the raw signing rate of the responder key on all
 // cores (worker threads calling crypto.sign).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -60,10 +60,22 @@ function freePort(): Promise<number> {
   });
 }
 
+/** bin/certdesk.js, the CLI as installed, on a dist/ rebuilt first when older than src/ (as scripts/run-tests.sh does). */
+function builtCli(): string {
+  const root = path.join(import.meta.dirname, '..');
+  const main = path.join(root, 'dist', 'cli', 'main.js');
+  const newer = spawnSync('find', ['src', '-type', 'f', '-newer', main], { cwd: root, encoding: 'utf8' });
+  if (newer.status !== 0 || newer.stdout.trim() !== '') {
+    console.log('dist/ is missing or older than src/: npm run build');
+    const b = spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+    if (b.status !== 0) throw new BenchError('npm run build failed');
+  }
+  return path.join(root, 'bin', 'certdesk.js');
+}
+
 async function startCertdesk(ca: TestCa): Promise<Responder> {
   const port = await freePort();
-  const cliMain = path.join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
-  const proc = spawn(process.execPath, ['--import', 'tsx', cliMain, 'serve', '--workers', String(WORKERS)], {
+  const proc = spawn(process.execPath, [builtCli(), 'serve', '--workers', String(WORKERS)], {
     env: { ...ca.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -98,7 +110,8 @@ async function startOpenssl(
   // -ndays 1: nextUpdate a day on, as certdesk's OCSP_VALIDITY_SECONDS default; -resp_key_id: responderID
   // byKey, as certdesk sends. openssl answers one request at a time and closes each connection (HTTP/1.0).
   const args = ['ocsp', '-index', files.index, '-port', String(port), '-rsigner', files.rsigner, '-rkey', files.rkey];
-  args.push('-CA', files.ca, '-ndays', '1', '-resp_key_id');
+  // -timeout: a connection a client opened and dropped unused must not stall it for the next round
+  args.push('-CA', files.ca, '-ndays', '1', '-resp_key_id', '-timeout', '2');
   const proc = spawn('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   // Ready when it says so: a probe connection closed without a request would block it for good.
   await new Promise<void>((resolve, reject) => {
@@ -354,6 +367,7 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
     const plainFile = path.join(ca.dir, 'bench-plain.der');
     writeFileSync(plainFile, reqs.plain[good]!);
     const responderPem = readFileSync(rkey, 'utf8');
+    const lastRate = new Map<string, number>();
     const client = (mode: Mode, r: Responder): (() => Promise<ClientRun>) => {
       const url = `http://127.0.0.1:${r.port}${r.path}`;
       if (mode === 'nonce')
@@ -366,7 +380,19 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
             seconds: secs,
             dir: ca.dir,
           });
-      return () => ab({ url, bodyFile: plainFile, concurrency: CONCURRENCY, seconds: secs, keepAlive: mode === 'keepalive' });
+      // about `secs` seconds at the rate this responder last had in this mode
+      const key = `${mode}:${r.name}`;
+      return async () => {
+        const run = await ab({
+          url,
+          bodyFile: plainFile,
+          concurrency: CONCURRENCY,
+          requests: (lastRate.get(key) ?? 1000) * secs,
+          keepAlive: mode === 'keepalive',
+        });
+        lastRate.set(key, run.rate);
+        return run;
+      };
     };
     const modes: Record<string, unknown>[] = [];
     for (const mode of MODES) {
@@ -375,7 +401,10 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
         continue;
       }
       console.log(`${tag} ${MODE_LABEL[mode]}, ${ROUNDS} rounds of ${secs} s each, certdesk with ${WORKERS} worker(s):`);
-      await client(mode, ours)(); // warm-up (JIT, caches), not counted
+      // warm-up (JIT, caches) and a first rate for sizing the runs, not counted
+      // (V8 optimises the server's hot path over the first several thousand requests per worker)
+      for (let i = 0; i < 3; i++) await client(mode, ours)();
+      await client(mode, theirs)();
       const ourRuns: Measured[] = [];
       const theirRuns: Measured[] = [];
       const signRates: number[] = [];

@@ -32,18 +32,24 @@ function runTool(cmd: string, args: string[]): Promise<string> {
   });
 }
 
-/** `ab -c <concurrency> -t <seconds> -p <body>`: one request per connection, or keep-alive with `keepAlive`. */
+/**
+ * `ab -c <concurrency> -n <requests> -p <body>`: one request per connection, or keep-alive with
+ * `keepAlive`. A count, not `-t`: at a time limit ab drops connections it has opened but not yet
+ * used, and `openssl ocsp` then waits on such a connection until its -timeout.
+ */
 export async function ab(opts: {
   url: string;
   bodyFile: string;
   concurrency: number;
-  seconds: number;
+  requests: number;
   keepAlive: boolean;
 }): Promise<ClientRun> {
-  const args = ['-q', '-r', '-c', String(opts.concurrency), '-t', String(opts.seconds), '-n', '50000000'];
+  const args = ['-q', '-r', '-c', String(opts.concurrency), '-n', String(Math.max(opts.concurrency, Math.round(opts.requests)))];
   if (opts.keepAlive) args.push('-k');
   args.push('-p', opts.bodyFile, '-T', 'application/ocsp-request', opts.url);
-  const out = await runTool('ab', args);
+  const out = await runTool('ab', args).catch((e: Error) => {
+    throw new BenchError(`ab against ${opts.url}: ${e.message}`);
+  });
   const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN);
   const complete = num(/Complete requests:\s+(\d+)/);
   const failedAll = num(/Failed requests:\s+(\d+)/);
