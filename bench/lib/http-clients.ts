@@ -44,7 +44,16 @@ export async function ab(opts: {
   requests: number;
   keepAlive: boolean;
 }): Promise<ClientRun> {
-  const args = ['-q', '-r', '-c', String(opts.concurrency), '-n', String(Math.max(opts.concurrency, Math.round(opts.requests)))];
+  const args = [
+    '-q',
+    '-r',
+    '-s',
+    '10',
+    '-c',
+    String(opts.concurrency),
+    '-n',
+    String(Math.max(opts.concurrency, Math.round(opts.requests))),
+  ];
   if (opts.keepAlive) args.push('-k');
   args.push('-p', opts.bodyFile, '-T', 'application/ocsp-request', opts.url);
   const out = await runTool('ab', args).catch((e: Error) => {

@@ -173,7 +173,7 @@ export function assemble(tbs: Buffer, algId: Buffer, signature: Uint8Array): Buf
 interface SyncSigner extends Signer {
   signSync(data: Buffer): Buffer;
 }
-const canSignSync = (s: Signer): s is SyncSigner => typeof (s as Partial<SyncSigner>).signSync === 'function';
+export const canSignSync = (s: Signer): s is SyncSigner => typeof (s as Partial<SyncSigner>).signSync === 'function';
 
 /** Signs a TBSCertificate into a certificate (CA certificates; the issuance hot path uses SignatureBatcher). */
 export async function signTbs(signer: Signer, tbs: Buffer): Promise<Buffer> {

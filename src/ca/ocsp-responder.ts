@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { subjectPublicKeyBits } from '../pki/algorithms.js';
 import { CertificateStatusReader } from '../sa/certificates.js';
 import type { CertificateAuthority, LoadedCa } from './authority.js';
-import { wholeSeconds } from './certificate-builder.js';
+import { canSignSync, wholeSeconds } from './certificate-builder.js';
 import {
   CERT_ID_HASHES,
   encodeResponseData,
@@ -58,6 +58,12 @@ export class OcspResponder {
   private readonly cache = new Map<string, CachedResponse>();
   private readonly cacheMaxAgeMs: number;
   private readonly statuses: CertificateStatusReader;
+  /**
+   * With one server process per core (`serve --workers N`) each signs on its own event loop: the
+   * thread pool would only add a hand-off per response. A single process signs on the pool, so the
+   * other core signs while this one serves HTTP.
+   */
+  private readonly signInline: boolean;
 
   /** the CertificateAuthority generation the issuer table was built from */
   private builtFor = -1;
@@ -68,6 +74,7 @@ export class OcspResponder {
   ) {
     this.cacheMaxAgeMs = Math.min(CACHE_MAX_AGE_MS, (ca.config.ocspValiditySeconds * 1000) / 4);
     this.statuses = new CertificateStatusReader(ca.storage);
+    this.signInline = ca.config.workers > 1;
     this.build();
   }
 
@@ -149,8 +156,8 @@ export class OcspResponder {
       const singles = req.certIds.map((id, i) => encodeSingleResponse(id.raw, statuses[i]!, thisUpdate, nextUpdate));
       const responder = entry!.responder;
       const data = encodeResponseData(entry!.responderKeyHash, thisUpdate, singles, req.nonce);
-      // Off the event loop (software keys sign on the thread pool): on two cores, one signs while the other serves HTTP.
-      const sig = await responder.signer.sign(data);
+      const signer = responder.signer;
+      const sig = this.signInline && canSignSync(signer) ? signer.signSync(data) : await signer.sign(data);
       const der = wrapBasicResponse(data, responder.signer.algorithm.algId, sig, responder.record.cert_der);
       if (key !== undefined) {
         this.cache.delete(key);
