@@ -128,8 +128,7 @@ export class OcspResponder {
       const statuses: SingleStatus[] = [];
       let outcome: OcspOutcome = 'good';
       let state = '';
-      const read = this.statuses.read(req.certIds.map((id) => id.serialHex));
-      const rows = read instanceof Map ? read : await read;
+      const rows = await this.statuses.read(req.certIds.map((id) => id.serialHex));
       for (const id of req.certIds) {
         const row = rows.get(id.serialHex);
         let status: SingleStatus;

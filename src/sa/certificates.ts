@@ -355,8 +355,9 @@ type StatusResultRow = CertificateStatusRow & { serial: string };
  * status is read, for every request (so a revocation by any process shows at once). The SQL is the
  * Kysely builder's, compiled once per list length; it runs on the driver's own handle, prepared once:
  * Kysely's SQLite driver prepares every statement on every call, which was among the top items of
- * an OCSP profile. SQLite answers synchronously (no event-loop turn); PostgreSQL uses named prepared
- * statements, and reads asked for in the same event-loop turn (concurrent requests) share one query.
+ * an OCSP profile. Reads asked for in the same event-loop turn (concurrent requests) share one query
+ * — on SQLite each read transaction costs more than the lookup in it; PostgreSQL uses named prepared
+ * statements.
  */
 export class CertificateStatusReader {
   private readonly sqlite = new Map<number, BetterSqlite3.Statement<string[], StatusResultRow>>();
@@ -370,23 +371,24 @@ export class CertificateStatusReader {
   constructor(private readonly storage: Storage) {}
 
   /** Status rows by serial (stored form); serials the database does not know are left out. */
-  read(serials: string[]): Map<string, CertificateStatusRow> | Promise<Map<string, CertificateStatusRow>> {
-    const native = this.storage.native;
-    if (native.dialect === 'sqlite') {
-      const out = new Map<string, CertificateStatusRow>();
-      for (let i = 0; i < serials.length; i += STATUS_LIST_CHUNK) {
-        const chunk = serials.slice(i, i + STATUS_LIST_CHUNK);
-        let stmt = this.sqlite.get(chunk.length);
-        if (!stmt) this.sqlite.set(chunk.length, (stmt = native.sqlite.prepare(this.sql(chunk))));
-        for (const { serial, ...row } of stmt.all(...chunk)) out.set(serial, row);
-      }
-      return out;
-    }
+  read(serials: string[]): Promise<Map<string, CertificateStatusRow>> {
     return Promise.all(serials.map((s) => this.readBatched(s))).then((rows) => {
       const out = new Map<string, CertificateStatusRow>();
       rows.forEach((row, i) => row && out.set(serials[i]!, row));
       return out;
     });
+  }
+
+  /** SQLite: one synchronous query per chunk, on statements prepared once. */
+  private readSqlite(sqlite: BetterSqlite3.Database, serials: string[]): Map<string, CertificateStatusRow> {
+    const out = new Map<string, CertificateStatusRow>();
+    for (let i = 0; i < serials.length; i += STATUS_LIST_CHUNK) {
+      const chunk = serials.slice(i, i + STATUS_LIST_CHUNK);
+      let stmt = this.sqlite.get(chunk.length);
+      if (!stmt) this.sqlite.set(chunk.length, (stmt = sqlite.prepare(this.sql(chunk))));
+      for (const { serial, ...row } of stmt.all(...chunk)) out.set(serial, row);
+    }
+    return out;
   }
 
   private sql(serials: string[]): string {
@@ -416,11 +418,11 @@ export class CertificateStatusReader {
     this.waiting = new Map();
     this.scheduled = false;
     const native = this.storage.native;
-    if (native.dialect !== 'postgres') return;
     try {
       const serials = [...batch.keys()];
-      const rows = new Map<string, CertificateStatusRow>();
-      for (let i = 0; i < serials.length; i += STATUS_LIST_CHUNK) {
+      const rows =
+        native.dialect === 'sqlite' ? this.readSqlite(native.sqlite, serials) : new Map<string, CertificateStatusRow>();
+      for (let i = 0; native.dialect === 'postgres' && i < serials.length; i += STATUS_LIST_CHUNK) {
         const chunk = serials.slice(i, i + STATUS_LIST_CHUNK);
         // named: pg prepares it once per connection and then only binds and executes
         const r = await native.pool.query<StatusResultRow>({
