@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-packages=(openssl softhsm2 opensc chromium fonts-noto-cjk postgresql gnutls-bin poppler-utils golang-go libnss3-tools nginx systemd)
+packages=(openssl softhsm2 opensc chromium fonts-noto-cjk postgresql gnutls-bin poppler-utils golang-go libnss3-tools nginx systemd apache2-utils wrk)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

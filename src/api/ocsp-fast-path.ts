@@ -1,68 +1,73 @@
-// POST /ocsp served before Fastify sees the request. OCSP is the one endpoint relying applications
-// call at volume, and its whole exchange is "DER in, DER out": routing, hooks, cookies and reply
-// decoration cost about as much CPU as the answer itself, so this path skips them. Every other
-// request, GET /ocsp/… included, goes through Fastify as usual.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// POST /ocsp and GET /ocsp/{base64} on the fast HTTP path (http1-front.ts). OCSP is the one endpoint
+// relying applications call at volume, and its whole exchange is "DER in, DER out": Node's HTTP
+// objects, routing, hooks, cookies and reply decoration cost about as much CPU as the answer
+// itself. The Fastify routes in pki-routes.ts answer the same requests when they reach Fastify
+// (app.inject, chunked bodies, Expect: 100-continue…) through the same functions below.
+import type { OcspAnswer } from '../ca/ocsp-responder.js';
 import { errorResponse, OcspStatus } from '../ca/ocsp-codec.js';
+import type { FastResponse, FastRoute } from './http1-front.js';
+import { ocspGetCaching } from './ocsp-http-cache.js';
 
 export const OCSP_MAX_REQUEST = 16 * 1024;
 
-const HEADERS = {
+/** what every OCSP answer carries (the headers Fastify's onSend hook adds elsewhere, too) */
+const COMMON = {
   'content-type': 'application/ocsp-response',
-  'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'same-origin',
 };
+const POST_HEADERS = { ...COMMON, 'cache-control': 'no-store' };
 
-export interface OcspFastPath {
-  /** Serves the request when it is POST /ocsp and returns true; otherwise returns false and does nothing. */
-  handle(req: IncomingMessage, res: ServerResponse): boolean;
+/** GET /ocsp/{path}: the URL-encoded base64 DER request (RFC 6960 A.1); undecodable → empty (malformedRequest). */
+export function ocspGetRequest(encoded: string): Buffer {
+  try {
+    return Buffer.from(decodeURIComponent(encoded), 'base64');
+  } catch {
+    return Buffer.alloc(0);
+  }
+}
+
+/** The HTTP answer to a GET: cacheable until nextUpdate when it may be (RFC 5019 §6.2), 304 when the client holds it. */
+export function ocspGetResponse(
+  answer: OcspAnswer,
+  request: { ifNoneMatch?: string | undefined; ifModifiedSince?: string | undefined },
+): FastResponse {
+  const caching = ocspGetCaching(answer, request);
+  if (caching.notModified) return { status: 304, headers: { ...caching.headers }, body: Buffer.alloc(0) };
+  return { status: 200, headers: { ...COMMON, ...caching.headers }, body: answer.der };
 }
 
 /**
- * `answer` turns a DER request into a DER response and never throws; `malformed` counts requests
- * answered with malformedRequest before reaching it (wrong type, empty, too large).
+ * The two fast routes. `respond` answers a DER request (never throws); `malformed` counts requests
+ * answered malformedRequest before reaching it (wrong content type, empty, too large).
  */
-export function ocspFastPath(answer: (der: Buffer) => Promise<Buffer>, malformed: () => void): OcspFastPath {
-  const send = (res: ServerResponse, der: Buffer): void => {
-    res.writeHead(200, { ...HEADERS, 'content-length': der.length });
-    res.end(der);
-  };
-  const refuse = (req: IncomingMessage, res: ServerResponse): void => {
+export function ocspFastRoutes(respond: (der: Buffer) => Promise<OcspAnswer>, malformed: () => void): FastRoute[] {
+  const refused = (): FastResponse => {
     malformed();
-    send(res, errorResponse(OcspStatus.malformedRequest));
-    req.resume(); // drain what the client still sends, so the connection stays usable
+    return { status: 200, headers: POST_HEADERS, body: errorResponse(OcspStatus.malformedRequest) };
   };
-  return {
-    handle(req, res) {
-      if (req.method !== 'POST' || req.url !== '/ocsp') return false;
-      const type = (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
-      const declared = Number(req.headers['content-length'] ?? NaN);
-      if (type !== 'application/ocsp-request' || declared > OCSP_MAX_REQUEST) {
-        refuse(req, res);
-        return true;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let refused = false;
-      req.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > OCSP_MAX_REQUEST && !refused) {
-          refused = true;
-          refuse(req, res);
-        } else if (!refused) chunks.push(c);
-      });
-      req.on('end', () => {
-        if (refused) return;
-        const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-        if (body.length === 0) return refuse(req, res);
-        answer(body).then(
-          (der) => send(res, der),
-          () => send(res, errorResponse(OcspStatus.internalError)),
-        );
-      });
-      req.on('error', () => res.destroy());
-      return true;
+  const post: FastRoute = {
+    matches: (method, target) => method === 'POST' && target === '/ocsp',
+    maxBody: OCSP_MAX_REQUEST,
+    tooLarge: refused,
+    handle(req) {
+      const type = (req.headers.get('content-type') ?? '').split(';', 1)[0]!.trim().toLowerCase();
+      if (type !== 'application/ocsp-request' || req.body.length === 0) return refused();
+      return respond(req.body).then((a) => ({ status: 200, headers: POST_HEADERS, body: a.der }));
     },
   };
+  const get: FastRoute = {
+    matches: (method, target) => method === 'GET' && target.startsWith('/ocsp/'),
+    maxBody: OCSP_MAX_REQUEST,
+    tooLarge: refused,
+    async handle(req) {
+      const q = req.target.indexOf('?');
+      const encoded = req.target.slice('/ocsp/'.length, q < 0 ? undefined : q);
+      return ocspGetResponse(await respond(ocspGetRequest(encoded)), {
+        ifNoneMatch: req.headers.get('if-none-match'),
+        ifModifiedSince: req.headers.get('if-modified-since'),
+      });
+    },
+  };
+  return [post, get];
 }

@@ -5,11 +5,11 @@ import type { Metrics } from './metrics.js';
 import { toPem } from '../pki/pem.js';
 import { errorResponse, OcspStatus } from '../ca/ocsp-codec.js';
 import type { OcspAnswer } from '../ca/ocsp-responder.js';
-import { ocspFastPath, OCSP_MAX_REQUEST, type OcspFastPath } from './ocsp-fast-path.js';
-import { ocspGetCaching } from './ocsp-http-cache.js';
+import type { FastRoute } from './http1-front.js';
+import { ocspFastRoutes, ocspGetRequest, ocspGetResponse, OCSP_MAX_REQUEST } from './ocsp-fast-path.js';
 
-/** Registers the routes; returns the POST /ocsp handler the HTTP server runs ahead of Fastify. */
-export function registerPkiRoutes(app: FastifyInstance, rt: Runtime, metrics: Metrics): OcspFastPath {
+/** Registers the routes; returns the OCSP routes the fast HTTP path (http1-front.ts) answers ahead of Fastify. */
+export function registerPkiRoutes(app: FastifyInstance, rt: Runtime, metrics: Metrics): FastRoute[] {
   app.addContentTypeParser('application/ocsp-request', { parseAs: 'buffer', bodyLimit: OCSP_MAX_REQUEST }, (_req, body, done) =>
     done(null, body),
   );
@@ -58,7 +58,10 @@ export function registerPkiRoutes(app: FastifyInstance, rt: Runtime, metrics: Me
   // One counter child per outcome, looked up once (labels() hashes its argument on every call).
   const outcomes = new Map<string, { inc(): void }>();
   const respond = async (der: Buffer): Promise<OcspAnswer> => {
-    const r = await rt.ocsp.respond(der);
+    const r = await rt.ocsp.respond(der).catch((e: unknown): OcspAnswer => {
+      app.log.error({ err: e }, 'OCSP responder failed');
+      return { der: errorResponse(OcspStatus.internalError), outcome: 'error' };
+    });
     let counter = outcomes.get(r.outcome);
     if (!counter) outcomes.set(r.outcome, (counter = metrics.ocspResponses.labels({ outcome: r.outcome })));
     counter.inc();
@@ -67,8 +70,8 @@ export function registerPkiRoutes(app: FastifyInstance, rt: Runtime, metrics: Me
   const answer = async (der: Buffer): Promise<Buffer> => (await respond(der)).der;
 
   const malformed = outcomes.get('malformed') ?? metrics.ocspResponses.labels({ outcome: 'malformed' });
-  // Requests on a socket take the fast path (ocsp-fast-path.ts); this route documents POST /ocsp in
-  // the OpenAPI description and answers requests injected without a socket (app.inject).
+  // Plain requests on a socket take the fast path (ocsp-fast-path.ts); these routes document OCSP in
+  // the OpenAPI description and answer what reaches Fastify (app.inject, chunked bodies, Expect…).
   app.post(
     '/ocsp',
     {
@@ -101,22 +104,16 @@ export function registerPkiRoutes(app: FastifyInstance, rt: Runtime, metrics: Me
       },
     },
     async (req, reply) => {
-      let der: Buffer;
-      try {
-        der = Buffer.from(decodeURIComponent(req.params['*']), 'base64');
-      } catch {
-        der = Buffer.alloc(0);
-      }
-      const r = await respond(der);
-      const caching = ocspGetCaching(r, {
+      const r = ocspGetResponse(await respond(ocspGetRequest(req.params['*'])), {
         ifNoneMatch: req.headers['if-none-match'],
         ifModifiedSince: req.headers['if-modified-since'],
       });
-      reply.headers(caching.headers);
-      if (caching.notModified) return reply.code(304).send();
-      return reply.type('application/ocsp-response').send(r.der);
+      return reply
+        .code(r.status)
+        .headers(r.headers)
+        .send(r.status === 304 ? undefined : r.body);
     },
   );
 
-  return ocspFastPath(answer, () => malformed.inc());
+  return ocspFastRoutes(respond, () => malformed.inc());
 }

@@ -7,7 +7,7 @@ import { sql } from 'kysely';
 import type { Runtime } from '../runtime.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { registerPkiRoutes } from './pki-routes.js';
-import type { OcspFastPath } from './ocsp-fast-path.js';
+import { Http1Front, type FrontTimeouts } from './http1-front.js';
 import { errorResponse, OcspStatus } from '../ca/ocsp-codec.js';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
@@ -22,13 +22,20 @@ import { DebugRequestLog } from './request-log.js';
 
 export interface ServerOptions {
   logger?: boolean | { level: string };
+  /** deadlines of the fast HTTP path (tests shorten them) */
+  httpTimeouts?: FrontTimeouts;
 }
 
 export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promise<{ app: FastifyInstance; metrics: Metrics }> {
-  const ocsp: { fastPath?: OcspFastPath } = {}; // set once the routes are registered
+  let front: Http1Front | undefined;
   const app = Fastify({
-    // POST /ocsp is answered before Fastify routing (see ocsp-fast-path.ts); everything else goes on to Fastify.
-    serverFactory: (handler) => createServer((req, res) => ocsp.fastPath?.handle(req, res) || handler(req, res)),
+    // OCSP is answered on the connection before Node's HTTP parser and Fastify (http1-front.ts,
+    // ocsp-fast-path.ts); every other request goes on to them, on the same port.
+    serverFactory: (handler) => {
+      const server = createServer(handler);
+      front = new Http1Front(server, opts.httpTimeouts);
+      return server;
+    },
     logger:
       opts.logger === false
         ? false
@@ -125,7 +132,8 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  ocsp.fastPath = registerPkiRoutes(app, rt, metrics);
+  const fastRoutes = registerPkiRoutes(app, rt, metrics);
+  if (front) front.routes = fastRoutes;
   registerPortalRoutes(app, rt);
   registerDownloadRoutes(app, rt);
   registerPaymentRoutes(app, rt);

@@ -175,7 +175,7 @@ interface SyncSigner extends Signer {
   /** one signature costs far more than a thread-pool round trip: sign concurrently on the pool instead */
   readonly poolFirst?: boolean;
 }
-const canSignSync = (s: Signer): s is SyncSigner => typeof (s as Partial<SyncSigner>).signSync === 'function';
+export const canSignSync = (s: Signer): s is SyncSigner => typeof (s as Partial<SyncSigner>).signSync === 'function';
 
 /** Signs a TBSCertificate into a certificate (CA certificates; the issuance hot path uses SignatureBatcher). */
 export async function signTbs(signer: Signer, tbs: Buffer): Promise<Buffer> {

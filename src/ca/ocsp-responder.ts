@@ -3,9 +3,9 @@
 // CA's delegated responder certificate (id-pkix-ocsp-nocheck).
 import { createHash } from 'node:crypto';
 import { subjectPublicKeyBits } from '../pki/algorithms.js';
-import { getCertificateStatuses, type CertificateStatusRow } from '../sa/certificates.js';
+import { CertificateStatusReader } from '../sa/certificates.js';
 import type { CertificateAuthority, LoadedCa } from './authority.js';
-import { wholeSeconds } from './certificate-builder.js';
+import { canSignSync, wholeSeconds } from './certificate-builder.js';
 import {
   CERT_ID_HASHES,
   encodeResponseData,
@@ -57,8 +57,13 @@ export class OcspResponder {
   /** CertIDs as sent (raw DER, latin1) → the last response signed for them */
   private readonly cache = new Map<string, CachedResponse>();
   private readonly cacheMaxAgeMs: number;
-  private reads = new Map<string, { resolve: (row: CertificateStatusRow | undefined) => void; reject: (e: unknown) => void }[]>();
-  private readScheduled = false;
+  private readonly statuses: CertificateStatusReader;
+  /**
+   * With one server process per core (`serve --workers N`) each signs on its own event loop: the
+   * thread pool would only add a hand-off per response. A single process signs on the pool, so the
+   * other core signs while this one serves HTTP.
+   */
+  private readonly signInline: boolean;
 
   /** the CertificateAuthority generation the issuer table was built from */
   private builtFor = -1;
@@ -68,6 +73,8 @@ export class OcspResponder {
     private readonly log?: (msg: string, err: unknown) => void,
   ) {
     this.cacheMaxAgeMs = Math.min(CACHE_MAX_AGE_MS, (ca.config.ocspValiditySeconds * 1000) / 4);
+    this.statuses = new CertificateStatusReader(ca.storage);
+    this.signInline = ca.config.workers > 1;
     this.build();
   }
 
@@ -92,34 +99,6 @@ export class OcspResponder {
       }
     }
     this.builtFor = this.ca.generation;
-  }
-
-  /**
-   * The certificate's status as the database has it now. Reads requested in the same turn of the
-   * event loop (concurrent requests) share one query.
-   */
-  private readStatus(serial: string): Promise<CertificateStatusRow | undefined> {
-    return new Promise((resolve, reject) => {
-      let waiters = this.reads.get(serial);
-      if (!waiters) this.reads.set(serial, (waiters = []));
-      waiters.push({ resolve, reject });
-      if (!this.readScheduled) {
-        this.readScheduled = true;
-        setImmediate(() => void this.flushReads());
-      }
-    });
-  }
-
-  private async flushReads(): Promise<void> {
-    const batch = this.reads;
-    this.reads = new Map();
-    this.readScheduled = false;
-    try {
-      const rows = await getCertificateStatuses(this.ca.storage.db, [...batch.keys()]);
-      for (const [serial, waiters] of batch) for (const w of waiters) w.resolve(rows.get(serial));
-    } catch (e) {
-      for (const waiters of batch.values()) for (const w of waiters) w.reject(e);
-    }
   }
 
   /**
@@ -149,8 +128,9 @@ export class OcspResponder {
       const statuses: SingleStatus[] = [];
       let outcome: OcspOutcome = 'good';
       let state = '';
-      const rows = await Promise.all(req.certIds.map((id) => this.readStatus(id.serialHex)));
-      for (const row of rows) {
+      const rows = await this.statuses.read(req.certIds.map((id) => id.serialHex));
+      for (const id of req.certIds) {
+        const row = rows.get(id.serialHex);
         let status: SingleStatus;
         if (!row || row.ca_id !== entry!.issuer.record.id) status = { kind: 'unknown' };
         else if (row.status === 'revoked') status = { kind: 'revoked', at: row.revoked_at!, reason: row.revocation_reason };
@@ -175,8 +155,8 @@ export class OcspResponder {
       const singles = req.certIds.map((id, i) => encodeSingleResponse(id.raw, statuses[i]!, thisUpdate, nextUpdate));
       const responder = entry!.responder;
       const data = encodeResponseData(entry!.responderKeyHash, thisUpdate, singles, req.nonce);
-      // Off the event loop (software keys sign on the thread pool): on two cores, one signs while the other serves HTTP.
-      const sig = await responder.signer.sign(data);
+      const signer = responder.signer;
+      const sig = this.signInline && canSignSync(signer) ? signer.signSync(data) : await signer.sign(data);
       const der = wrapBasicResponse(data, responder.signer.algorithm.algId, sig, responder.record.cert_der);
       if (key !== undefined) {
         this.cache.delete(key);

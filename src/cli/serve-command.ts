@@ -12,6 +12,7 @@ import { seedDemoStaff } from '../staff/demo.js';
 import { action } from './errors.js';
 import { ensurePortsFree } from './ports.js';
 import { closeOnSignals } from '../shared/shutdown.js';
+import { runPrimary, workerIndex } from './serve-workers.js';
 
 export interface RunningServer {
   rt: Runtime;
@@ -20,8 +21,11 @@ export interface RunningServer {
   log: (msg: string, extra?: Record<string, unknown>) => void;
 }
 
-/** Opens the runtime (creating the demo CA on an empty DATA_DIR), listens, starts the jobs. */
-export async function startServer(config: Config): Promise<RunningServer> {
+/**
+ * Opens the runtime (creating the demo CA on an empty DATA_DIR), listens, starts the jobs — unless
+ * `jobs` is false (the workers of `serve --workers N` but one).
+ */
+export async function startServer(config: Config, opts: { jobs?: boolean } = {}): Promise<RunningServer> {
   const rt = await openRuntime(config, {
     createDemoCa: true,
     log: (msg, err) =>
@@ -31,16 +35,21 @@ export async function startServer(config: Config): Promise<RunningServer> {
   });
   await seedDemoStaff(rt); // first start: a demo admin for the staff console, printed once
   const { app, metrics } = await buildServer(rt);
-  const stopCrl = startCrlRefresher(
-    rt,
-    () => metrics.crlsPublished.inc(),
-    (msg, err) => app.log.error({ err }, msg),
-  );
-  const stopOrders = startOrderJobs(rt, (msg, err) => app.log.error({ err }, msg));
-  const stopCheckpoints = startAuditCheckpoints(rt, (msg, extra, err) =>
-    err ? app.log.error({ err, ...extra }, msg) : app.log.info(extra ?? {}, msg),
-  );
-  const stopRotation = startResponderRotation(rt, (msg, err) => (err ? app.log.error({ err }, msg) : app.log.info(msg)));
+  const stops: (() => void)[] = [];
+  if (opts.jobs !== false) {
+    stops.push(
+      startCrlRefresher(
+        rt,
+        () => metrics.crlsPublished.inc(),
+        (msg, err) => app.log.error({ err }, msg),
+      ),
+      startOrderJobs(rt, (msg, err) => app.log.error({ err }, msg)),
+      startResponderRotation(rt, (msg, err) => (err ? app.log.error({ err }, msg) : app.log.info(msg))),
+      startAuditCheckpoints(rt, (msg, extra, err) =>
+        err ? app.log.error({ err, ...extra }, msg) : app.log.info(extra ?? {}, msg),
+      ),
+    );
+  }
   await app.listen({ port: config.port, host: config.host });
   // a plain line, not a JSON log entry: the first thing someone who skipped the web build must read
   if (!webAppBuilt(rt)) process.stderr.write(`certdesk: ${webAppMissingMessage(rt)}\n`);
@@ -49,10 +58,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     rt,
     log: (msg, extra) => app.log.info(extra ?? {}, msg),
     async close() {
-      stopCrl();
-      stopOrders();
-      stopRotation();
-      stopCheckpoints();
+      for (const stop of stops) stop();
       await app.close();
       await rt.close();
     },
@@ -65,13 +71,27 @@ export function registerServeCommand(program: Command): void {
     .description('start the HTTP server; with an empty DATA_DIR it first creates the demo CA hierarchy')
     .option('--port <n>', 'listen port (overrides PORT)')
     .option('--host <addr>', 'listen address (overrides HOST)')
+    .option('--workers <n>', 'server processes on the one port, e.g. one per core (overrides WORKERS; default 1)')
     .action(
-      action(async (o: { port?: string; host?: string }) => {
-        const env = { ...process.env, ...(o.port ? { PORT: o.port } : {}), ...(o.host ? { HOST: o.host } : {}) };
+      action(async (o: { port?: string; host?: string; workers?: string }) => {
+        const env = {
+          ...process.env,
+          ...(o.port ? { PORT: o.port } : {}),
+          ...(o.host ? { HOST: o.host } : {}),
+          ...(o.workers ? { WORKERS: o.workers } : {}),
+        };
         const config = loadConfig(env);
+        const index = workerIndex();
+        if (index !== undefined) {
+          // a worker of `serve --workers N`: the primary checked the port; worker 0 runs the jobs
+          const server = await startServer(config, { jobs: index === 0 });
+          closeOnSignals(() => server.close());
+          return;
+        }
         await ensurePortsFree([
           { port: config.port, host: config.host, what: 'the server', change: 'set PORT (or pass --port), e.g. PORT=8081' },
         ]);
+        if (config.workers > 1) return runPrimary(config);
         const server = await startServer(config);
         closeOnSignals(() => server.close());
       }),

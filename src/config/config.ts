@@ -9,6 +9,8 @@ import { oidProblem } from '../pki/oids.js';
 export interface Config {
   port: number;
   host: string;
+  /** processes `certdesk serve` runs on the one port (node:cluster); 1: the server alone, no primary */
+  workers: number;
   dataDir: string;
   /** undefined: embedded SQLite at DATA_DIR/certdesk.sqlite */
   databaseUrl: string | undefined;
@@ -138,6 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port,
     host: env.HOST || '127.0.0.1',
+    workers: intVar(env, 'WORKERS', 1, 1, 64),
     dataDir,
     databaseUrl,
     publicUrl,

@@ -1,5 +1,6 @@
 // Queries compiled once and then executed with fresh parameters, for the hot paths (recording
-// issued certificates and their audit entries, OCSP status reads). Building and compiling a Kysely
+// issued certificates and their audit entries; the OCSP status read, CertificateStatusReader, goes
+// further and prepares its statements once on the driver's handle). Building and compiling a Kysely
 // query costs more than SQLite takes to run a simple one; the SQL still comes from the Kysely
 // builder (so it is the dialect's own), just not on every call.
 import { CompiledQuery, type Compilable } from 'kysely';
@@ -46,35 +47,5 @@ export class BulkInsert<T extends object> {
       byCount.set(rows.length, sql);
     }
     await db.executeQuery(CompiledQuery.raw(sql, params));
-  }
-}
-
-/**
- * A query taking a list (`where x in (…)`), compiled once per dialect and list length. `build` gets
- * the list and must place exactly its items as the query's parameters, in order.
- */
-export class PreparedListQuery<T, R> {
-  private readonly sqlByDialect = new WeakMap<object, Map<number, string>>();
-
-  constructor(private readonly build: (db: Executor, items: T[]) => Compilable<R>) {}
-
-  async execute(db: Executor, items: T[]): Promise<R[]> {
-    if (items.length === 0) return [];
-    const key = dialectKey(db);
-    let byCount = this.sqlByDialect.get(key);
-    if (!byCount) {
-      byCount = new Map();
-      this.sqlByDialect.set(key, byCount);
-    }
-    let sql = byCount.get(items.length);
-    if (sql === undefined) {
-      const compiled = this.build(db, items).compile();
-      if (!sameParameters(compiled.parameters, items))
-        throw new Error(`PreparedListQuery: compiled parameters do not match the list (${compiled.sql.slice(0, 200)})`);
-      sql = compiled.sql;
-      byCount.set(items.length, sql);
-    }
-    const r = await db.executeQuery<R>(CompiledQuery.raw(sql, items));
-    return r.rows;
   }
 }

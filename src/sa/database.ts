@@ -44,6 +44,8 @@ export interface Storage {
   dialect: Dialect;
   /** where the data lives, without credentials */
   location: string;
+  /** the driver's own handle, for the few hot reads that bypass Kysely (sa/certificates.ts status reads) */
+  native: { dialect: 'sqlite'; sqlite: BetterSqlite3.Database } | { dialect: 'postgres'; pool: pg.Pool };
   close(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ export async function openDatabase(opts: {
   let dialect: Dialect;
   let location: string;
   let connectionsClosed: () => Promise<void> = async () => {};
+  let native: Storage['native'];
   if (opts.databaseUrl) {
     dialect = 'postgres';
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
@@ -65,6 +68,7 @@ export async function openDatabase(opts: {
     pool.on('error', (e) => opts.log?.('PostgreSQL connection closed while idle; it is reopened on demand', e));
     connectionsClosed = countConnections(pool);
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    native = { dialect: 'postgres', pool };
     const u = new URL(opts.databaseUrl);
     location = `postgres://${u.host}${u.pathname}`;
   } else {
@@ -78,12 +82,13 @@ export async function openDatabase(opts: {
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 10000');
     db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
+    native = { dialect: 'sqlite', sqlite };
   }
   const close = async (): Promise<void> => {
     await db.destroy();
     await connectionsClosed();
   };
-  const storage: Storage = { db, dialect, location, close };
+  const storage: Storage = { db, dialect, location, native, close };
   if (opts.migrate !== false) await migrate(storage);
   return storage;
 }

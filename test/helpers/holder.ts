@@ -11,7 +11,7 @@ import { buildCsr } from '../../src/pki/csr.js';
 import type { NameAttribute } from '../../src/pki/name.js';
 import { renewalProofMessage } from '../../src/pki/renewal-proof.js';
 import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../../src/api/server.js';
+import { buildServer, type ServerOptions } from '../../src/api/server.js';
 import { createTestCa, type TestCa } from './ca.js';
 
 export interface TestHolder {
@@ -153,10 +153,10 @@ export interface ServedCa {
 }
 
 /** A test CA and the full HTTP server in this process, listening on a free loopback port. */
-export async function serveTestCa(opts: Parameters<typeof createTestCa>[0] = {}): Promise<ServedCa> {
+export async function serveTestCa(opts: Parameters<typeof createTestCa>[0] = {}, server: ServerOptions = {}): Promise<ServedCa> {
   const port = await freePort();
   const ca = await createTestCa({ ...opts, port });
-  const { app } = await buildServer(ca.rt, { logger: false });
+  const { app } = await buildServer(ca.rt, { logger: false, ...server });
   await app.listen({ port, host: '127.0.0.1' });
   return {
     ca,
