@@ -2,6 +2,7 @@
 // plain function calls. `certdesk serve` and every CLI command open the same runtime, so they share
 // the database and the keys of DATA_DIR / DATABASE_URL.
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { caKeyPassphrase, type Config } from './config/config.js';
 import { CertificateAuthority } from './ca/authority.js';
 import { DEFAULT_HIERARCHY, initHierarchy, type KeyFactory, type KeyPurpose } from './ca/hierarchy.js';
@@ -26,6 +27,8 @@ export interface Runtime {
   ocsp: OcspResponder;
   gateway: SandboxGatewayAdapter;
   renewals: RenewalService;
+  /** this process among the instances sharing the database (host:pid:random), as job_runs names it */
+  instanceId: string;
   /** A new CA key where `like` lives (software: encrypted with the passphrase this runtime opened its keys with). */
   newKeyLike(like: KeyRef, keyType: KeyType, purpose: KeyPurpose): Promise<Signer>;
   close(): Promise<void>;
@@ -83,7 +86,12 @@ export async function openRuntime(
   config: Config,
   opts: { createDemoCa?: boolean; log?: (msg: string, err?: unknown) => void } = {},
 ): Promise<Runtime> {
-  const storage = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, log: opts.log });
+  const storage = await openDatabase({
+    dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl,
+    databaseReadUrl: config.databaseReadUrl,
+    log: opts.log,
+  });
   // Read once, when a software key is first opened: keys opened or created later use the same one.
   let pass: string | undefined;
   const passphrase = (): string => (pass ??= caKeyPassphrase(config));
@@ -114,6 +122,7 @@ export async function openRuntime(
       ocsp,
       gateway,
       renewals,
+      instanceId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
       newKeyLike: (like, keyType, purpose) => newKeyLike(config, passphrase, like, keyType, purpose),
       async close() {
         await ca.close();

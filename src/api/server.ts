@@ -18,6 +18,7 @@ import { registerStaffRoutes } from './staff/routes.js';
 import { contentSecurityPolicy, registerWebApp } from './web-app.js';
 import { mapError } from './errors.js';
 import { DebugRequestLog } from './request-log.js';
+import { databaseRateLimitStore } from './rate-limit-store.js';
 
 export interface ServerOptions {
   logger?: boolean | { level: string };
@@ -71,7 +72,8 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
 
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: 64 * 1024 });
-  await app.register(rateLimit, { global: false });
+  // counters in the database: the limits hold across every instance behind the load balancer
+  await app.register(rateLimit, { global: false, store: databaseRateLimitStore(rt.storage) });
 
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');

@@ -502,7 +502,8 @@ export class CertificateAuthority {
 
   /** The CRL to serve: the newest stored one, regenerated first if it is missing or past due. */
   async currentCrl(caId: string): Promise<CrlTable> {
-    const crl = await latestCrl(this.storage.db, caId);
+    // from the replica when there is one; a stale CRL is replaced by one signed and written on the primary
+    const crl = await latestCrl(this.storage.readDb, caId);
     if (crl && crl.next_update - Date.now() > (this.config.crlValiditySeconds * 1000) / 2) return crl;
     return this.generateCrl(caId);
   }

@@ -115,7 +115,7 @@ export class OcspResponder {
     this.reads = new Map();
     this.readScheduled = false;
     try {
-      const rows = await getCertificateStatuses(this.ca.storage.db, [...batch.keys()]);
+      const rows = await getCertificateStatuses(this.ca.storage.readDb, [...batch.keys()]);
       for (const [serial, waiters] of batch) for (const w of waiters) w.resolve(rows.get(serial));
     } catch (e) {
       for (const waiters of batch.values()) for (const w of waiters) w.reject(e);

@@ -1,5 +1,6 @@
 // Scheduled CRL publication: every CRL issuer gets a fresh CRL when its newest one is older than the
-// refresh interval. Checking the stored CRL first keeps several instances from all signing one.
+// refresh interval. The check runs once a minute across all instances (job_runs), and checking the
+// stored CRL first keeps a CLI or a late instance from signing another.
 import type { Runtime } from '../runtime.js';
 import { latestCrl } from '../sa/crls.js';
 import { runPeriodically } from './periodic.js';
@@ -18,6 +19,6 @@ export function startCrlRefresher(rt: Runtime, onPublished: () => void, log: (ms
       }
     },
     (e) => log('CRL refresh failed', e),
-    { atStart: true },
+    { atStart: true, once: { storage: rt.storage, job: 'crl-refresh', instance: rt.instanceId } },
   );
 }

@@ -41,6 +41,13 @@ class ImmediateSqliteDialect extends SqliteDialect {
 
 export interface Storage {
   db: Db;
+  /**
+   * Where reads that may lag a little go (OCSP status, CRLs): a PostgreSQL streaming replica when
+   * DATABASE_READ_URL is set (its sessions are read-only), otherwise the same database as `db`.
+   */
+  readDb: Db;
+  /** true when `readDb` is a separate (replica) connection */
+  hasReplica: boolean;
   dialect: Dialect;
   /** where the data lives, without credentials */
   location: string;
@@ -50,6 +57,8 @@ export interface Storage {
 export async function openDatabase(opts: {
   dataDir: string;
   databaseUrl?: string | undefined;
+  /** a read replica of `databaseUrl` (PostgreSQL only) */
+  databaseReadUrl?: string | undefined;
   migrate?: boolean;
   log?: ((msg: string, err?: unknown) => void) | undefined;
 }): Promise<Storage> {
@@ -57,17 +66,26 @@ export async function openDatabase(opts: {
   let dialect: Dialect;
   let location: string;
   let connectionsClosed: () => Promise<void> = async () => {};
+  let readDb: Db | undefined;
   if (opts.databaseUrl) {
     dialect = 'postgres';
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
-    // An idle connection that dies (server restart, an administrator terminating it) is dropped by
-    // the pool and reopened on the next query; unheard, the pool's 'error' event would crash the process.
-    pool.on('error', (e) => opts.log?.('PostgreSQL connection closed while idle; it is reopened on demand', e));
-    connectionsClosed = countConnections(pool);
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const primary = postgresPool(opts.databaseUrl, false, opts.log);
+    db = primary.db;
+    connectionsClosed = primary.closed;
     const u = new URL(opts.databaseUrl);
     location = `postgres://${u.host}${u.pathname}`;
+    if (opts.databaseReadUrl) {
+      const replica = postgresPool(opts.databaseReadUrl, true, opts.log);
+      readDb = replica.db;
+      const r = new URL(opts.databaseReadUrl);
+      location += ` (reads: postgres://${r.host}${r.pathname})`;
+      connectionsClosed = async () => {
+        await primary.closed();
+        await replica.closed();
+      };
+    }
   } else {
+    if (opts.databaseReadUrl) throw new Error('DATABASE_READ_URL needs DATABASE_URL (a PostgreSQL primary) as well');
     dialect = 'sqlite';
     mkdirSync(opts.dataDir, { recursive: true });
     location = path.join(opts.dataDir, 'certdesk.sqlite');
@@ -81,11 +99,32 @@ export async function openDatabase(opts: {
   }
   const close = async (): Promise<void> => {
     await db.destroy();
+    if (readDb) await readDb.destroy();
     await connectionsClosed();
   };
-  const storage: Storage = { db, dialect, location, close };
+  const storage: Storage = { db, readDb: readDb ?? db, hasReplica: readDb !== undefined, dialect, location, close };
   if (opts.migrate !== false) await migrate(storage);
   return storage;
+}
+
+function postgresPool(
+  url: string,
+  readOnly: boolean,
+  log: ((msg: string, err?: unknown) => void) | undefined,
+): { db: Db; closed: () => Promise<void> } {
+  // Replica sessions are read-only on our side too: a write sent there by mistake fails loudly
+  // even against a server that would accept it (a promoted replica, a misconfigured URL).
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    ...(readOnly ? { options: '-c default_transaction_read_only=on' } : {}),
+  });
+  // An idle connection that dies (server restart, an administrator terminating it) is dropped by
+  // the pool and reopened on the next query; unheard, the pool's 'error' event would crash the process.
+  pool.on('error', (e) =>
+    log?.(`PostgreSQL ${readOnly ? 'replica ' : ''}connection closed while idle; it is reopened on demand`, e),
+  );
+  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), closed: countConnections(pool) };
 }
 
 export async function migrate(storage: Storage): Promise<void> {
