@@ -9,7 +9,7 @@ import { DEFAULT_HIERARCHY, initHierarchy, type KeyFactory, type KeyPurpose } fr
 import { OcspResponder } from './ca/ocsp-responder.js';
 import { loadProfiles } from './ca/profiles.js';
 import { listCas } from './sa/cas.js';
-import { openDatabase, type Storage } from './sa/database.js';
+import { exclusively, openDatabase, type Storage } from './sa/database.js';
 import { openSigner } from './signer/open-signer.js';
 import { closeAllModules } from './pkcs11/module.js';
 import { SoftwareSigner } from './signer/software-signer.js';
@@ -97,14 +97,16 @@ export async function openRuntime(
   const passphrase = (): string => (pass ??= caKeyPassphrase(config));
   try {
     const profiles = loadProfiles(config.profilesFile);
-    if (opts.createDemoCa && (await listCas(storage.db)).length === 0) {
-      opts.log?.('empty database: creating the demo CA hierarchy (software keys, ECDSA P-256)');
-      await initHierarchy(storage, softwareKeyFactory(config, 'ec-p256', passphrase()), {
-        ...DEFAULT_HIERARCHY,
-        pkiUrl: config.pkiUrl,
-        actor: 'system:first-start',
+    if (opts.createDemoCa)
+      await exclusively(storage, async () => {
+        if ((await listCas(storage.db)).length > 0) return;
+        opts.log?.('empty database: creating the demo CA hierarchy (software keys, ECDSA P-256)');
+        await initHierarchy(storage, softwareKeyFactory(config, 'ec-p256', passphrase()), {
+          ...DEFAULT_HIERARCHY,
+          pkiUrl: config.pkiUrl,
+          actor: 'system:first-start',
+        });
       });
-    }
     const ca = await CertificateAuthority.load(storage, config, profiles, (ref) =>
       openSigner(ref, { dataDir: config.dataDir, passphrase, pkcs11Pin: () => pkcs11Pin(config) }),
     );

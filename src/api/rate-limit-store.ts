@@ -15,7 +15,11 @@ export function databaseRateLimitStore(storage: Storage): FastifyRateLimitStoreC
       private readonly prefix = '',
     ) {}
 
-    incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow?: number): void {
+    incr(
+      key: string,
+      callback: (error: Error | null, result?: { current: number; ttl: number }) => void,
+      timeWindow?: number,
+    ): void {
       const windowMs = timeWindow ?? 60_000;
       const now = Date.now();
       countHit(storage.db, `${this.prefix}${key}`, windowMs, now).then(

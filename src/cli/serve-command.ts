@@ -7,7 +7,9 @@ import { startCrlRefresher } from '../jobs/crl-refresher.js';
 import { startAuditCheckpoints } from '../jobs/audit-checkpoint.js';
 import { startResponderRotation } from '../jobs/responder-rotation.js';
 import { startOrderJobs } from '../jobs/order-jobs.js';
+import { jobRuns } from '../jobs/periodic.js';
 import { openRuntime, type Runtime } from '../runtime.js';
+import { exclusively } from '../sa/database.js';
 import { seedDemoStaff } from '../staff/demo.js';
 import { action } from './errors.js';
 import { ensurePortsFree } from './ports.js';
@@ -29,18 +31,22 @@ export async function startServer(config: Config): Promise<RunningServer> {
         JSON.stringify({ level: err ? 50 : 30, time: Date.now(), msg, err: err ? String(err) : undefined }) + '\n',
       ),
   });
-  await seedDemoStaff(rt); // first start: a demo admin for the staff console, printed once
+  // first start: a demo admin for the staff console, printed once (by one instance of several)
+  await exclusively(rt.storage, () => seedDemoStaff(rt));
   const { app, metrics } = await buildServer(rt);
   const stopCrl = startCrlRefresher(
     rt,
     () => metrics.crlsPublished.inc(),
     (msg, err) => app.log.error({ err }, msg),
   );
-  const stopOrders = startOrderJobs(rt, (msg, err) => app.log.error({ err }, msg));
+  const jobMs = config.jobIntervalSeconds * 1000;
+  const onJobRun = (job: string, period: number): void => app.log.debug({ job, period }, 'job run');
+  jobRuns.on('run', onJobRun);
+  const stopOrders = startOrderJobs(rt, (msg, err) => app.log.error({ err }, msg), jobMs);
   const stopCheckpoints = startAuditCheckpoints(rt, (msg, extra, err) =>
     err ? app.log.error({ err, ...extra }, msg) : app.log.info(extra ?? {}, msg),
   );
-  const stopRotation = startResponderRotation(rt, (msg, err) => (err ? app.log.error({ err }, msg) : app.log.info(msg)));
+  const stopRotation = startResponderRotation(rt, (msg, err) => (err ? app.log.error({ err }, msg) : app.log.info(msg)), jobMs);
   await app.listen({ port: config.port, host: config.host });
   // a plain line, not a JSON log entry: the first thing someone who skipped the web build must read
   if (!webAppBuilt(rt)) process.stderr.write(`certdesk: ${webAppMissingMessage(rt)}\n`);
@@ -53,6 +59,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       stopOrders();
       stopRotation();
       stopCheckpoints();
+      jobRuns.off('run', onJobRun);
       await app.close();
       await rt.close();
     },

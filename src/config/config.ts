@@ -20,6 +20,8 @@ export interface Config {
   logLevel: string;
   /** seconds between scheduled CRL regenerations */
   crlRefreshSeconds: number;
+  /** seconds between runs of the scheduled jobs (order housekeeping, responder rotation check, CRL freshness check) */
+  jobIntervalSeconds: number;
   /** how long a CRL is valid (nextUpdate − thisUpdate) */
   crlValiditySeconds: number;
   /** OCSP response validity (nextUpdate − thisUpdate) */
@@ -150,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pkiUrl,
     logLevel: env.LOG_LEVEL || 'info',
     crlRefreshSeconds: intVar(env, 'CRL_REFRESH_SECONDS', 3600, 10, 7 * 86400),
+    jobIntervalSeconds: intVar(env, 'JOB_INTERVAL_SECONDS', 60, 1, 3600),
     crlValiditySeconds: intVar(env, 'CRL_VALIDITY_SECONDS', 7 * 86400, 60, 365 * 86400),
     ocspValiditySeconds: intVar(env, 'OCSP_VALIDITY_SECONDS', 86400, 60, 30 * 86400),
     uniqueIdOid,

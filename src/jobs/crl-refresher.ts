@@ -8,7 +8,7 @@ import { runPeriodically } from './periodic.js';
 export function startCrlRefresher(rt: Runtime, onPublished: () => void, log: (msg: string, err?: unknown) => void): () => void {
   const intervalMs = rt.config.crlRefreshSeconds * 1000;
   return runPeriodically(
-    Math.min(intervalMs, 60_000),
+    Math.min(intervalMs, rt.config.jobIntervalSeconds * 1000),
     async () => {
       for (const ca of rt.ca.crlIssuers()) {
         const crl = await latestCrl(rt.storage.db, ca.record.id);

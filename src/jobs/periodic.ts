@@ -2,6 +2,7 @@
 // ticks of the same job at a time, errors handed to the job's logger, and no hold on process exit.
 // With `once`, a tick runs only if this process claims the current period of the job in the
 // database (sa/job-runs.ts): however many instances share the database, the job runs once a period.
+import { EventEmitter } from 'node:events';
 import type { Storage } from '../sa/database.js';
 import { claimJobRun, finishJobRun } from '../sa/job-runs.js';
 
@@ -12,6 +13,9 @@ export interface OncePerPeriod {
   /** this process (Runtime.instanceId) */
   instance: string;
 }
+
+/** 'run' (job, period, instance) when this process won a period and starts the job: `certdesk serve` logs it at debug. */
+export const jobRuns = new EventEmitter();
 
 /** Runs `tick` every `intervalMs`; returns the function that stops it. */
 export function runPeriodically(
@@ -33,6 +37,7 @@ export function runPeriodically(
         if (!(await claimJobRun(once.storage.db, once.job, p, once.instance, now))) return; // another instance has it
         period = p;
       }
+      if (once) jobRuns.emit('run', once.job, period!, once.instance);
       await tick();
       if (once && period !== undefined) await finishJobRun(once.storage.db, once.job, period, Date.now());
     } catch (e) {

@@ -146,8 +146,25 @@ export async function migrate(storage: Storage): Promise<void> {
   if (r.error) throw r.error;
 }
 
-async function sql_lock(conn: Db, take: boolean): Promise<void> {
-  await conn.executeQuery(CompiledQuery.raw(take ? 'select pg_advisory_lock(727001)' : 'select pg_advisory_unlock(727001)'));
+async function sql_lock(conn: Db, take: boolean, key = 727001): Promise<void> {
+  await conn.executeQuery(CompiledQuery.raw(take ? `select pg_advisory_lock(${key})` : `select pg_advisory_unlock(${key})`));
+}
+
+/**
+ * Runs `fn` while holding a PostgreSQL session lock, so that instances starting together on an
+ * empty database do first-start work (demo CA, demo staff) once: the others wait, then find it
+ * done. SQLite: just runs `fn`.
+ */
+export async function exclusively<T>(storage: Storage, fn: () => Promise<T>): Promise<T> {
+  if (storage.dialect !== 'postgres') return fn();
+  return storage.db.connection().execute(async (conn) => {
+    await sql_lock(conn, true, 727003);
+    try {
+      return await fn();
+    } finally {
+      await sql_lock(conn, false, 727003);
+    }
+  });
 }
 
 /**

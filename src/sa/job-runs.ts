@@ -23,7 +23,11 @@ export async function claimJobRun(db: Executor, job: string, period: number, ins
     if (isUniqueViolation(e)) return false;
     throw e;
   }
-  await db.deleteFrom('job_runs').where('job', '=', job).where('period', '<', period - KEEP_PERIODS).execute();
+  await db
+    .deleteFrom('job_runs')
+    .where('job', '=', job)
+    .where('period', '<', period - KEEP_PERIODS)
+    .execute();
   return true;
 }
 

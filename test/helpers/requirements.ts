@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { CHROMIUM } from './browser.js';
 import { SOFTHSM_MODULE } from './softhsm.js';
+import { HAPROXY } from './load-balancer.js';
 import { NGINX } from './tls-proxy.js';
 
 /** True when `cmd` can be started (whatever it answers to `--version`). */
@@ -20,6 +21,7 @@ const TOOLS = {
   gnutls: { found: () => onPath('certtool'), what: 'GnuTLS certtool (Debian gnutls-bin)' },
   nss: { found: () => onPath('certutil') && onPath('vfychain'), what: 'NSS certutil and vfychain (Debian libnss3-tools)' },
   nginx: { found: () => existsSync(NGINX), what: `nginx at ${NGINX} (Debian nginx, or set NGINX_PATH)` },
+  haproxy: { found: () => existsSync(HAPROXY), what: `HAProxy at ${HAPROXY} (Debian haproxy, or set HAPROXY_PATH)` },
   postgres: {
     found: () => Boolean(process.env.TEST_DATABASE_URL),
     what: 'a PostgreSQL server in TEST_DATABASE_URL (scripts/test-env.sh starts one)',
