@@ -80,8 +80,6 @@ export interface IssuedCertificate {
 
 const BACKDATE_MS = 60_000;
 const DAY_MS = 86_400_000;
-/** Advisory lock key serialising CRL numbering across instances. */
-const CRL_LOCK = 727003;
 
 export type SignerOpener = (ref: KeyRef) => Promise<Signer>;
 
@@ -496,7 +494,8 @@ export class CertificateAuthority {
         await appendAudit(tx, [{ actor, action: 'crl.published', target: caId, details: { number, entries: revoked.length } }]);
         return row;
       },
-      CRL_LOCK,
+      // the audit chain's lock (writeTransaction's default), which also serialises CRL numbers: a
+      // lock of its own let a CRL's audit entry race another writer's for the same seq on PostgreSQL
     );
   }
 

@@ -158,11 +158,11 @@ async function sql_lock(conn: Db, take: boolean, key = 727001): Promise<void> {
 export async function exclusively<T>(storage: Storage, fn: () => Promise<T>): Promise<T> {
   if (storage.dialect !== 'postgres') return fn();
   return storage.db.connection().execute(async (conn) => {
-    await sql_lock(conn, true, 727003);
+    await sql_lock(conn, true, 727004);
     try {
       return await fn();
     } finally {
-      await sql_lock(conn, false, 727003);
+      await sql_lock(conn, false, 727004);
     }
   });
 }

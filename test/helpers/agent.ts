@@ -254,14 +254,17 @@ export async function driveRenewal(
 
 /**
  * Logs in as the portal page does: a challenge from the server, signed in the assistant after the
- * PIN (its newest certificate); keeps the session's CSRF token in `portal`.
+ * PIN (the newest certificate of `tokenId`, default the first token); keeps the session's CSRF
+ * token in `portal`.
  */
 export async function loginWithAgent(
   portal: ApiClient,
   a: AgentClient,
   pin: string,
+  tokenId?: string,
 ): Promise<{ tokenId: string; certificateId: string }> {
-  const [token] = await a.tokens();
+  const tokens = await a.tokens();
+  const token = tokenId ? tokens.find((t) => t.id === tokenId) : tokens[0];
   const certs = await a.call('GET', `/v1/tokens/${token!.id}/certificates`);
   const cert = (certs.body.certificates as { id: string; notAfter: string }[]).sort((x, y) =>
     y.notAfter.localeCompare(x.notAfter),
