@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything the test suite needs from the machine, then `npm test`: Debian packages (OpenSSL,
-# SoftHSM2, OpenSC, Chromium, CJK fonts, PostgreSQL, Poppler, nginx; Go, GnuTLS and NSS tools for the
+# SoftHSM2, OpenSC, Chromium, CJK fonts, PostgreSQL, Poppler, nginx, HAProxy; Go, GnuTLS and NSS tools for the
 # interop test) and a throwaway PostgreSQL cluster whose URL goes to the tests as TEST_DATABASE_URL.
 # Safe to run again; removes the cluster when done.
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-packages=(openssl softhsm2 opensc chromium fonts-noto-cjk postgresql gnutls-bin poppler-utils golang-go libnss3-tools nginx systemd apache2-utils wrk)
+packages=(openssl softhsm2 opensc chromium fonts-noto-cjk postgresql gnutls-bin poppler-utils golang-go libnss3-tools nginx systemd apache2-utils wrk haproxy)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

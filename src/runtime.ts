@@ -2,13 +2,14 @@
 // plain function calls. `certdesk serve` and every CLI command open the same runtime, so they share
 // the database and the keys of DATA_DIR / DATABASE_URL.
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { caKeyPassphrase, type Config } from './config/config.js';
 import { CertificateAuthority } from './ca/authority.js';
 import { DEFAULT_HIERARCHY, initHierarchy, type KeyFactory, type KeyPurpose } from './ca/hierarchy.js';
 import { OcspResponder } from './ca/ocsp-responder.js';
 import { loadProfiles } from './ca/profiles.js';
 import { listCas } from './sa/cas.js';
-import { openDatabase, type Storage } from './sa/database.js';
+import { exclusively, openDatabase, type Storage } from './sa/database.js';
 import { openSigner } from './signer/open-signer.js';
 import { closeAllModules } from './pkcs11/module.js';
 import { SoftwareSigner } from './signer/software-signer.js';
@@ -26,6 +27,8 @@ export interface Runtime {
   ocsp: OcspResponder;
   gateway: SandboxGatewayAdapter;
   renewals: RenewalService;
+  /** this process among the instances sharing the database (host:pid:random), as job_runs names it */
+  instanceId: string;
   /** A new CA key where `like` lives (software: encrypted with the passphrase this runtime opened its keys with). */
   newKeyLike(like: KeyRef, keyType: KeyType, purpose: KeyPurpose): Promise<Signer>;
   close(): Promise<void>;
@@ -83,20 +86,27 @@ export async function openRuntime(
   config: Config,
   opts: { createDemoCa?: boolean; log?: (msg: string, err?: unknown) => void } = {},
 ): Promise<Runtime> {
-  const storage = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, log: opts.log });
+  const storage = await openDatabase({
+    dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl,
+    databaseReadUrl: config.databaseReadUrl,
+    log: opts.log,
+  });
   // Read once, when a software key is first opened: keys opened or created later use the same one.
   let pass: string | undefined;
   const passphrase = (): string => (pass ??= caKeyPassphrase(config));
   try {
     const profiles = loadProfiles(config.profilesFile);
-    if (opts.createDemoCa && (await listCas(storage.db)).length === 0) {
-      opts.log?.('empty database: creating the demo CA hierarchy (software keys, ECDSA P-256)');
-      await initHierarchy(storage, softwareKeyFactory(config, 'ec-p256', passphrase()), {
-        ...DEFAULT_HIERARCHY,
-        pkiUrl: config.pkiUrl,
-        actor: 'system:first-start',
+    if (opts.createDemoCa)
+      await exclusively(storage, async () => {
+        if ((await listCas(storage.db)).length > 0) return;
+        opts.log?.('empty database: creating the demo CA hierarchy (software keys, ECDSA P-256)');
+        await initHierarchy(storage, softwareKeyFactory(config, 'ec-p256', passphrase()), {
+          ...DEFAULT_HIERARCHY,
+          pkiUrl: config.pkiUrl,
+          actor: 'system:first-start',
+        });
       });
-    }
     const ca = await CertificateAuthority.load(storage, config, profiles, (ref) =>
       openSigner(ref, { dataDir: config.dataDir, passphrase, pkcs11Pin: () => pkcs11Pin(config) }),
     );
@@ -114,6 +124,7 @@ export async function openRuntime(
       ocsp,
       gateway,
       renewals,
+      instanceId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
       newKeyLike: (like, keyType, purpose) => newKeyLike(config, passphrase, like, keyType, purpose),
       async close() {
         await ca.close();

@@ -10,6 +10,8 @@ import { openssl, opensslAsync, opensslCsr, type TestCa } from './helpers/ca.js'
 import { BACKENDS } from './helpers/backends.js';
 import { serveTestCa, type ServedCa } from './helpers/holder.js';
 import { cliAsync } from './helpers/cli.js';
+import { verifyAuditChain } from '../src/sa/audit.js';
+import { latestCrl } from '../src/sa/crls.js';
 
 /** openssl ocsp as a relying party would run it; resolves with its combined output. */
 async function ocspCheck(files: { root: string; chain: string }, certFile: string, url: string): Promise<string> {
@@ -52,6 +54,23 @@ for (const backend of BACKENDS) {
       assert.match(revoked, /: revoked/);
       assert.match(revoked, /Reason: keyCompromise/);
       assert.match(revoked, /Revocation Time:/);
+    });
+
+    test('CRLs signed while other writers append to the audit log: every write succeeds, the chain holds', async () => {
+      const certs = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => issue(`并发吊销${i}`)));
+      const issuingId = ca.rt.ca.issuing.record.id;
+      const before = (await latestCrl(ca.rt.storage.db, issuingId))!.crl_number;
+      // revocations (audit entry, then a CRL each), CRLs alone and issuance, all at once
+      const results = await Promise.allSettled([
+        ...certs.map((c) => ca.rt.ca.revoke(c.serial, 'keyCompromise', 'test')),
+        ...[1, 2, 3, 4, 5, 6].map(() => ca.rt.ca.generateCrl(issuingId, 'test')),
+        ...[1, 2, 3, 4, 5, 6].map((i) => issue(`并发签发${i}`)),
+      ]);
+      const failed = results.filter((r) => r.status === 'rejected');
+      assert.deepEqual(failed, [], 'no write failed');
+      assert.equal((await latestCrl(ca.rt.storage.db, issuingId))!.crl_number, before + 12, 'one CRL number each');
+      const chain = await verifyAuditChain(ca.rt.storage.db);
+      assert.equal(chain.ok, true, JSON.stringify(chain));
     });
 
     test('the CRL distribution point serves a signed CRL that lists the revoked serial', async () => {

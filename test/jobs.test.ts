@@ -14,6 +14,7 @@ import { toPem } from '../src/pki/pem.js';
 import { parseOrderForm } from '../src/ra/order-form.js';
 import { parseCheckpoint, verifyAuditChain } from '../src/sa/audit.js';
 import { latestCrl } from '../src/sa/crls.js';
+import { claimNotification, tradesToNotify } from '../src/sa/sandbox-trades.js';
 import { StaffAccounts } from '../src/staff/accounts.js';
 import { openssl } from './helpers/ca.js';
 import { createHolder, ORDER_FORM, serveTestCa, type ServedCa } from './helpers/holder.js';
@@ -166,6 +167,17 @@ describe('background jobs on a running CA', () => {
     const payments = await rt.storage.db.selectFrom('payments').selectAll().where('order_id', '=', online.id).execute();
     assert.equal(payments.length, 1, 'paid once');
     assert.equal(payments[0]!.trade_no, tradeNo);
+  });
+
+  test('gateway notifications: of two instances that see the same attempt due, one takes it', async () => {
+    const db = served.ca.rt.storage.db;
+    // the online order paid above: notifications are off here, so its first attempt is still due
+    const due = await tradesToNotify(db, Date.now());
+    assert.ok(due.length > 0, 'a paid trade waits for its notification');
+    const t = due[0]!;
+    const won = await Promise.all([claimNotification(db, t, Date.now() + 30_000), claimNotification(db, t, Date.now() + 30_000)]);
+    assert.deepEqual(won.filter(Boolean).length, 1, `one claim wins: ${JSON.stringify(won)}`);
+    assert.ok(!(await tradesToNotify(db, Date.now())).some((x) => x.trade_no === t.trade_no), 'not due again during the lease');
   });
 
   test('audit checkpoints: the head is logged at start and again only when the log grew; it verifies the chain', async () => {

@@ -13,6 +13,7 @@ import { freePort, ORDER_FORM, PortalClient } from './helpers/holder.js';
 import {
   AgentClient,
   driveRenewal,
+  loginWithAgent,
   PORTAL,
   softTokenWithCertificate,
   startAgentProcess,
@@ -65,27 +66,7 @@ describe('renewal across server, assistant and token, with the server killed mid
     await ca?.cleanup();
   });
 
-  /** Login as the portal page does: challenge from the server, signature from the assistant after the PIN. */
-  async function login(portal: PortalClient, a: AgentClient): Promise<{ tokenId: string; certificateId: string }> {
-    const [token] = await a.tokens();
-    const certs = await a.call('GET', `/v1/tokens/${token!.id}/certificates`);
-    const cert = (certs.body.certificates as { id: string; notAfter: string }[]).sort((x, y) =>
-      y.notAfter.localeCompare(x.notAfter),
-    )[0]!;
-    const ch = await portal.call<{ challenge: string }>('POST', '/api/portal/login/challenge');
-    const req = await a.createRequest({ op: 'login', tokenId: token!.id, certificateId: cert.id, challenge: ch.body.challenge });
-    assert.equal(req.status, 201, JSON.stringify(req.body));
-    assert.equal((await a.approve(req.approveUrl, PIN)).status, 200);
-    const result = (await a.request(req.requestId, req.sessionToken)).body.result as { certificate: string; signature: string };
-    const r = await portal.call('POST', '/api/portal/login', {
-      challenge: ch.body.challenge,
-      signature: result.signature,
-      certificate: result.certificate,
-    });
-    assert.equal(r.status, 200, JSON.stringify(r.body));
-    portal.csrf = String(r.body.csrfToken);
-    return { tokenId: token!.id, certificateId: cert.id };
-  }
+  const login = (portal: PortalClient, a: AgentClient) => loginWithAgent(portal, a, PIN);
 
   test('pay once, issue once, survive SIGKILL of the server, finish after logging in again', async () => {
     const a = new AgentClient(agent.url);

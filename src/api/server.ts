@@ -19,6 +19,8 @@ import { registerStaffRoutes } from './staff/routes.js';
 import { contentSecurityPolicy, registerWebApp } from './web-app.js';
 import { mapError } from './errors.js';
 import { DebugRequestLog } from './request-log.js';
+import { databaseRateLimitStore } from './rate-limit-store.js';
+import { replicationLag, type ReplicationLag } from '../sa/replication.js';
 
 export interface ServerOptions {
   logger?: boolean | { level: string };
@@ -79,7 +81,8 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
 
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: 64 * 1024 });
-  await app.register(rateLimit, { global: false });
+  // counters in the database: the limits hold across every instance behind the load balancer
+  await app.register(rateLimit, { global: false, store: databaseRateLimitStore(rt.storage) });
 
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
@@ -109,11 +112,21 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
     { schema: { summary: 'Readiness: database reachable and CA keys usable', tags: ['ops'] } },
     async (_req, reply) => {
       const checks: Record<string, string> = {};
+      let replication: ReplicationLag | undefined;
       try {
         await sql`select 1`.execute(rt.storage.db);
         checks.database = 'ok';
       } catch (e) {
         checks.database = `error: ${(e as Error).message}`;
+      }
+      if (rt.storage.hasReplica) {
+        // OCSP and CRLs read there: unreachable means they fail; the lag is how stale they may be
+        try {
+          replication = await replicationLag(rt.storage);
+          checks.replica = 'ok';
+        } catch (e) {
+          checks.replica = `error: ${(e as Error).message}`;
+        }
       }
       for (const ca of rt.ca.cas.values()) {
         try {
@@ -124,7 +137,9 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
         }
       }
       const ok = Object.values(checks).every((v) => v === 'ok');
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });
+      return reply
+        .code(ok ? 200 : 503)
+        .send({ status: ok ? 'ready' : 'not ready', checks, ...(replication ? { replication } : {}) });
     },
   );
 

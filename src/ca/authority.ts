@@ -80,8 +80,6 @@ export interface IssuedCertificate {
 
 const BACKDATE_MS = 60_000;
 const DAY_MS = 86_400_000;
-/** Advisory lock key serialising CRL numbering across instances. */
-const CRL_LOCK = 727003;
 
 export type SignerOpener = (ref: KeyRef) => Promise<Signer>;
 
@@ -496,13 +494,15 @@ export class CertificateAuthority {
         await appendAudit(tx, [{ actor, action: 'crl.published', target: caId, details: { number, entries: revoked.length } }]);
         return row;
       },
-      CRL_LOCK,
+      // the audit chain's lock (writeTransaction's default), which also serialises CRL numbers: a
+      // lock of its own let a CRL's audit entry race another writer's for the same seq on PostgreSQL
     );
   }
 
   /** The CRL to serve: the newest stored one, regenerated first if it is missing or past due. */
   async currentCrl(caId: string): Promise<CrlTable> {
-    const crl = await latestCrl(this.storage.db, caId);
+    // from the replica when there is one; a stale CRL is replaced by one signed and written on the primary
+    const crl = await latestCrl(this.storage.readDb, caId);
     if (crl && crl.next_update - Date.now() > (this.config.crlValiditySeconds * 1000) / 2) return crl;
     return this.generateCrl(caId);
   }

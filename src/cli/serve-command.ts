@@ -7,7 +7,9 @@ import { startCrlRefresher } from '../jobs/crl-refresher.js';
 import { startAuditCheckpoints } from '../jobs/audit-checkpoint.js';
 import { startResponderRotation } from '../jobs/responder-rotation.js';
 import { startOrderJobs } from '../jobs/order-jobs.js';
+import { jobRuns } from '../jobs/periodic.js';
 import { openRuntime, type Runtime } from '../runtime.js';
+import { exclusively } from '../sa/database.js';
 import { seedDemoStaff } from '../staff/demo.js';
 import { action } from './errors.js';
 import { ensurePortsFree } from './ports.js';
@@ -33,9 +35,17 @@ export async function startServer(config: Config, opts: { jobs?: boolean } = {})
         JSON.stringify({ level: err ? 50 : 30, time: Date.now(), msg, err: err ? String(err) : undefined }) + '\n',
       ),
   });
-  await seedDemoStaff(rt); // first start: a demo admin for the staff console, printed once
+  // first start: a demo admin for the staff console, printed once (by one instance of several)
+  await exclusively(rt.storage, () => seedDemoStaff(rt));
   const { app, metrics } = await buildServer(rt);
-  const stops: (() => void)[] = [];
+  const jobMs = config.jobIntervalSeconds * 1000;
+  const onJobRun = (job: string, period: number): void => app.log.debug({ job, period }, 'job run');
+  jobRuns.on('run', onJobRun);
+  const stops: (() => void)[] = [
+    () => jobRuns.off('run', onJobRun),
+    // every process: its reload picks up responders rotated elsewhere; the rotation runs once across them
+    startResponderRotation(rt, (msg, err) => (err ? app.log.error({ err }, msg) : app.log.info(msg)), jobMs),
+  ];
   if (opts.jobs !== false) {
     stops.push(
       startCrlRefresher(
@@ -43,8 +53,7 @@ export async function startServer(config: Config, opts: { jobs?: boolean } = {})
         () => metrics.crlsPublished.inc(),
         (msg, err) => app.log.error({ err }, msg),
       ),
-      startOrderJobs(rt, (msg, err) => app.log.error({ err }, msg)),
-      startResponderRotation(rt, (msg, err) => (err ? app.log.error({ err }, msg) : app.log.info(msg))),
+      startOrderJobs(rt, (msg, err) => app.log.error({ err }, msg), jobMs),
       startAuditCheckpoints(rt, (msg, extra, err) =>
         err ? app.log.error({ err, ...extra }, msg) : app.log.info(extra ?? {}, msg),
       ),

@@ -14,12 +14,16 @@ export interface Config {
   dataDir: string;
   /** undefined: embedded SQLite at DATA_DIR/certdesk.sqlite */
   databaseUrl: string | undefined;
+  /** a PostgreSQL streaming replica of DATABASE_URL for OCSP and CRL reads; undefined: reads go to DATABASE_URL */
+  databaseReadUrl: string | undefined;
   publicUrl: string;
   /** base of the URLs written into certificates (CRL DP, AIA OCSP and caIssuers); PKI_URL, else PUBLIC_URL */
   pkiUrl: string;
   logLevel: string;
   /** seconds between scheduled CRL regenerations */
   crlRefreshSeconds: number;
+  /** seconds between runs of the scheduled jobs (order housekeeping, responder rotation check, CRL freshness check) */
+  jobIntervalSeconds: number;
   /** how long a CRL is valid (nextUpdate − thisUpdate) */
   crlValiditySeconds: number;
   /** OCSP response validity (nextUpdate − thisUpdate) */
@@ -132,6 +136,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `DATABASE_URL must start with postgres:// (or be unset for embedded SQLite), got ${JSON.stringify(databaseUrl.split('@').pop())}`,
     );
   }
+  const databaseReadUrl = env.DATABASE_READ_URL || undefined;
+  if (databaseReadUrl && !/^postgres(ql)?:\/\//.test(databaseReadUrl))
+    throw new ConfigError(
+      `DATABASE_READ_URL must start with postgres:// (a streaming replica of DATABASE_URL), got ${JSON.stringify(databaseReadUrl.split('@').pop())}`,
+    );
+  if (databaseReadUrl && !databaseUrl)
+    throw new ConfigError('DATABASE_READ_URL is a replica of DATABASE_URL: set DATABASE_URL (the PostgreSQL primary) too');
   const publicUrl = httpUrlVar('PUBLIC_URL', env.PUBLIC_URL || `http://localhost:${port}`);
   // Relying parties fetch CRLs and OCSP over plain http (RFC 5280 §4.2.1.13: https there would need
   // the very status being fetched), so the portal's https origin need not be the certificates' base.
@@ -143,10 +154,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workers: intVar(env, 'WORKERS', 1, 1, 64),
     dataDir,
     databaseUrl,
+    databaseReadUrl,
     publicUrl,
     pkiUrl,
     logLevel: env.LOG_LEVEL || 'info',
     crlRefreshSeconds: intVar(env, 'CRL_REFRESH_SECONDS', 3600, 10, 7 * 86400),
+    jobIntervalSeconds: intVar(env, 'JOB_INTERVAL_SECONDS', 60, 1, 3600),
     crlValiditySeconds: intVar(env, 'CRL_VALIDITY_SECONDS', 7 * 86400, 60, 365 * 86400),
     ocspValiditySeconds: intVar(env, 'OCSP_VALIDITY_SECONDS', 86400, 60, 30 * 86400),
     uniqueIdOid,

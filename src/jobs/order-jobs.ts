@@ -1,5 +1,5 @@
 // Order housekeeping: expire unpaid orders, and actively query the gateway about recent online
-// orders whose notification may be late or lost.
+// orders whose notification may be late or lost. Once per interval across all instances.
 import type { Runtime } from '../runtime.js';
 import { runPeriodically } from './periodic.js';
 
@@ -11,5 +11,6 @@ export function startOrderJobs(rt: Runtime, log: (msg: string, err?: unknown) =>
       await rt.renewals.reconcileRecent(48 * 3600_000);
     },
     (e) => log('order jobs failed', e),
+    { once: { storage: rt.storage, job: 'order-housekeeping', instance: rt.instanceId } },
   );
 }

@@ -1,6 +1,7 @@
 // Keeps every issuing CA's delegated OCSP responder certificate current: a responder within
 // RESPONDER_RENEW_BEFORE_DAYS of its end is replaced by a new key and certificate (same key type,
-// same place, same validity), and responders rotated by another process are picked up.
+// same place, same validity), and responders rotated by another process are picked up. Every
+// instance reloads the CA rows each interval; the rotation itself runs once across instances.
 import type { LoadedCa } from '../ca/authority.js';
 import { CaError } from '../ca/errors.js';
 import type { Runtime } from '../runtime.js';
@@ -41,7 +42,13 @@ export async function rotateDueResponders(rt: Runtime, actor: string, now = Date
 }
 
 export function startResponderRotation(rt: Runtime, log: (msg: string, err?: unknown) => void, intervalMs = 60_000): () => void {
-  return runPeriodically(
+  // every instance: see a responder another instance rotated (its OCSP answers switch to it)
+  const stopReload = runPeriodically(
+    intervalMs,
+    async () => void (await rt.ca.reloadCas()),
+    (e) => log('reloading the CAs failed', e),
+  );
+  const stopRotation = runPeriodically(
     intervalMs,
     async () => {
       for (const r of await rotateDueResponders(rt, 'system:responder-rotation'))
@@ -50,6 +57,10 @@ export function startResponderRotation(rt: Runtime, log: (msg: string, err?: unk
         );
     },
     (e) => log('OCSP responder rotation failed', e),
-    { atStart: true },
+    { atStart: true, once: { storage: rt.storage, job: 'responder-rotation', instance: rt.instanceId } },
   );
+  return () => {
+    stopReload();
+    stopRotation();
+  };
 }

@@ -41,10 +41,17 @@ class ImmediateSqliteDialect extends SqliteDialect {
 
 export interface Storage {
   db: Db;
+  /**
+   * Where reads that may lag a little go (OCSP status, CRLs): a PostgreSQL streaming replica when
+   * DATABASE_READ_URL is set (its sessions are read-only), otherwise the same database as `db`.
+   */
+  readDb: Db;
+  /** true when `readDb` is a separate (replica) connection */
+  hasReplica: boolean;
   dialect: Dialect;
   /** where the data lives, without credentials */
   location: string;
-  /** the driver's own handle, for the few hot reads that bypass Kysely (sa/certificates.ts status reads) */
+  /** the driver's own handle on `readDb`, for the few hot reads that bypass Kysely (sa/certificates.ts status reads) */
   native: { dialect: 'sqlite'; sqlite: BetterSqlite3.Database } | { dialect: 'postgres'; pool: pg.Pool };
   close(): Promise<void>;
 }
@@ -52,6 +59,8 @@ export interface Storage {
 export async function openDatabase(opts: {
   dataDir: string;
   databaseUrl?: string | undefined;
+  /** a read replica of `databaseUrl` (PostgreSQL only) */
+  databaseReadUrl?: string | undefined;
   migrate?: boolean;
   log?: ((msg: string, err?: unknown) => void) | undefined;
 }): Promise<Storage> {
@@ -60,18 +69,29 @@ export async function openDatabase(opts: {
   let location: string;
   let connectionsClosed: () => Promise<void> = async () => {};
   let native: Storage['native'];
+  let readDb: Db | undefined;
   if (opts.databaseUrl) {
     dialect = 'postgres';
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
-    // An idle connection that dies (server restart, an administrator terminating it) is dropped by
-    // the pool and reopened on the next query; unheard, the pool's 'error' event would crash the process.
-    pool.on('error', (e) => opts.log?.('PostgreSQL connection closed while idle; it is reopened on demand', e));
-    connectionsClosed = countConnections(pool);
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    native = { dialect: 'postgres', pool };
+    const primary = postgresPool(opts.databaseUrl, false, opts.log);
+    db = primary.db;
+    connectionsClosed = primary.closed;
+    native = { dialect: 'postgres', pool: primary.pool };
     const u = new URL(opts.databaseUrl);
     location = `postgres://${u.host}${u.pathname}`;
+    if (opts.databaseReadUrl) {
+      const replica = postgresPool(opts.databaseReadUrl, true, opts.log);
+      readDb = replica.db;
+      // the status reader's hot path reads where readDb reads
+      native = { dialect: 'postgres', pool: replica.pool };
+      const r = new URL(opts.databaseReadUrl);
+      location += ` (reads: postgres://${r.host}${r.pathname})`;
+      connectionsClosed = async () => {
+        await primary.closed();
+        await replica.closed();
+      };
+    }
   } else {
+    if (opts.databaseReadUrl) throw new Error('DATABASE_READ_URL needs DATABASE_URL (a PostgreSQL primary) as well');
     dialect = 'sqlite';
     mkdirSync(opts.dataDir, { recursive: true });
     location = path.join(opts.dataDir, 'certdesk.sqlite');
@@ -86,11 +106,40 @@ export async function openDatabase(opts: {
   }
   const close = async (): Promise<void> => {
     await db.destroy();
+    if (readDb) await readDb.destroy();
     await connectionsClosed();
   };
-  const storage: Storage = { db, dialect, location, native, close };
+  const storage: Storage = {
+    db,
+    readDb: readDb ?? db,
+    hasReplica: readDb !== undefined,
+    dialect,
+    location,
+    native: native!,
+    close,
+  };
   if (opts.migrate !== false) await migrate(storage);
   return storage;
+}
+
+function postgresPool(
+  url: string,
+  readOnly: boolean,
+  log: ((msg: string, err?: unknown) => void) | undefined,
+): { db: Db; pool: pg.Pool; closed: () => Promise<void> } {
+  // Replica sessions are read-only on our side too: a write sent there by mistake fails loudly
+  // even against a server that would accept it (a promoted replica, a misconfigured URL).
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    ...(readOnly ? { options: '-c default_transaction_read_only=on' } : {}),
+  });
+  // An idle connection that dies (server restart, an administrator terminating it) is dropped by
+  // the pool and reopened on the next query; unheard, the pool's 'error' event would crash the process.
+  pool.on('error', (e) =>
+    log?.(`PostgreSQL ${readOnly ? 'replica ' : ''}connection closed while idle; it is reopened on demand`, e),
+  );
+  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), pool, closed: countConnections(pool) };
 }
 
 export async function migrate(storage: Storage): Promise<void> {
@@ -112,8 +161,25 @@ export async function migrate(storage: Storage): Promise<void> {
   if (r.error) throw r.error;
 }
 
-async function sql_lock(conn: Db, take: boolean): Promise<void> {
-  await conn.executeQuery(CompiledQuery.raw(take ? 'select pg_advisory_lock(727001)' : 'select pg_advisory_unlock(727001)'));
+async function sql_lock(conn: Db, take: boolean, key = 727001): Promise<void> {
+  await conn.executeQuery(CompiledQuery.raw(take ? `select pg_advisory_lock(${key})` : `select pg_advisory_unlock(${key})`));
+}
+
+/**
+ * Runs `fn` while holding a PostgreSQL session lock, so that instances starting together on an
+ * empty database do first-start work (demo CA, demo staff) once: the others wait, then find it
+ * done. SQLite: just runs `fn`.
+ */
+export async function exclusively<T>(storage: Storage, fn: () => Promise<T>): Promise<T> {
+  if (storage.dialect !== 'postgres') return fn();
+  return storage.db.connection().execute(async (conn) => {
+    await sql_lock(conn, true, 727004);
+    try {
+      return await fn();
+    } finally {
+      await sql_lock(conn, false, 727004);
+    }
+  });
 }
 
 /**

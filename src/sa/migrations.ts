@@ -528,6 +528,29 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0011_job_runs_rate_limits': {
+      async up(db: Kysely<unknown>) {
+        // Many instances on one database: a scheduled job runs once per period across all of them
+        // (the first to insert its (job, period) row runs it), and rate-limit counters are shared.
+        await db.schema
+          .createTable('job_runs')
+          .addColumn('job', 'text', (c) => c.notNull())
+          .addColumn('period', t.ms, (c) => c.notNull())
+          .addColumn('instance', 'text', (c) => c.notNull())
+          .addColumn('started_at', t.ms, (c) => c.notNull())
+          .addColumn('finished_at', t.ms)
+          .addColumn('error', 'text')
+          .addPrimaryKeyConstraint('job_runs_pk', ['job', 'period'])
+          .execute();
+        await db.schema
+          .createTable('rate_limits')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('window_start', t.ms, (c) => c.notNull())
+          .addColumn('hits', 'integer', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('rate_limits_window').on('rate_limits').column('window_start').execute();
+      },
+    },
   };
 }
 

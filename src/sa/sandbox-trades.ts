@@ -49,6 +49,22 @@ export async function tradesToNotify(db: Executor, now: number): Promise<Sandbox
     .execute();
 }
 
+/**
+ * Takes the due notification of `trade` for this process: true for exactly one of the instances that
+ * saw it due (its next attempt moves to `leaseUntil` meanwhile, so a process that dies mid-send
+ * leaves it to another instance after the lease).
+ */
+export async function claimNotification(db: Executor, trade: SandboxTrade, leaseUntil: number): Promise<boolean> {
+  const r = await db
+    .updateTable('sandbox_trades')
+    .set({ next_notify_at: leaseUntil })
+    .where('trade_no', '=', trade.trade_no)
+    .where('notified_at', 'is', null)
+    .where('next_notify_at', '=', trade.next_notify_at)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
 export async function recordNotifyAttempt(
   db: Executor,
   tradeNo: string,

@@ -314,7 +314,28 @@ export interface StatementLineTable {
   processed_at: number;
 }
 
+/** One row per scheduled job and period: whoever inserted it ran the job for that period. */
+export interface JobRunTable {
+  job: string;
+  /** floor(time / interval): the period this run is for */
+  period: number;
+  /** the `certdesk serve` process that ran it (host:pid:random) */
+  instance: string;
+  started_at: number;
+  finished_at: number | null;
+  error: string | null;
+}
+
+/** Request counters shared by every instance (per route and client address). */
+export interface RateLimitTable {
+  key: string;
+  window_start: number;
+  hits: number;
+}
+
 export interface Database {
+  job_runs: JobRunTable;
+  rate_limits: RateLimitTable;
   cas: CaTable;
   holders: HolderTable;
   certificates: CertificateTable;

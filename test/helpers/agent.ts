@@ -28,6 +28,7 @@ import { buildCsr } from '../../src/pki/csr.js';
 import { verifyRenewalProof } from '../../src/pki/renewal-proof.js';
 import { createTestCa, type TestCa } from './ca.js';
 import { CERTDESK } from './cli.js';
+import type { ApiClient } from './http-client.js';
 import { requireTool } from './requirements.js';
 import { createSoftHsm, type SoftHsm, type SoftHsmToken } from './softhsm.js';
 
@@ -251,6 +252,39 @@ export async function driveRenewal(
     else if (r.status !== 200) throw new Error(`POST confirm: ${r.status} ${JSON.stringify(r.body)}`);
   }
   throw new Error(`renewal ${o.orderId} did not finish`);
+}
+
+/**
+ * Logs in as the portal page does: a challenge from the server, signed in the assistant after the
+ * PIN (the newest certificate of `tokenId`, default the first token); keeps the session's CSRF
+ * token in `portal`.
+ */
+export async function loginWithAgent(
+  portal: ApiClient,
+  a: AgentClient,
+  pin: string,
+  tokenId?: string,
+): Promise<{ tokenId: string; certificateId: string }> {
+  const tokens = await a.tokens();
+  const token = tokenId ? tokens.find((t) => t.id === tokenId) : tokens[0];
+  const certs = await a.call('GET', `/v1/tokens/${token!.id}/certificates`);
+  const cert = (certs.body.certificates as { id: string; notAfter: string }[]).sort((x, y) =>
+    y.notAfter.localeCompare(x.notAfter),
+  )[0]!;
+  const ch = await portal.call<{ challenge: string }>('POST', '/api/portal/login/challenge');
+  assert.equal(ch.status, 200, JSON.stringify(ch.body));
+  const req = await a.createRequest({ op: 'login', tokenId: token!.id, certificateId: cert.id, challenge: ch.body.challenge });
+  assert.equal(req.status, 201, JSON.stringify(req.body));
+  assert.equal((await a.approve(req.approveUrl, pin)).status, 200);
+  const result = (await a.request(req.requestId, req.sessionToken)).body.result as { certificate: string; signature: string };
+  const r = await portal.call('POST', '/api/portal/login', {
+    challenge: ch.body.challenge,
+    signature: result.signature,
+    certificate: result.certificate,
+  });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  portal.csrf = String((r.body as Record<string, unknown>).csrfToken);
+  return { tokenId: token!.id, certificateId: cert.id };
 }
 
 /** Objects as `pkcs11-tool --list-objects` prints them: class, label, id. */

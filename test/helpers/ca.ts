@@ -27,8 +27,10 @@ export interface TestCa {
 }
 
 /** Creates a database for one test: SQLite in the temp dir, or a new schema-isolated PG database. */
-async function databaseFor(postgres: boolean): Promise<{ url: string | undefined; drop: () => Promise<void> }> {
-  const base = process.env.TEST_DATABASE_URL;
+async function databaseFor(
+  postgres: boolean,
+  base = process.env.TEST_DATABASE_URL,
+): Promise<{ url: string | undefined; drop: () => Promise<void> }> {
   if (!postgres || !base) return { url: undefined, drop: async () => {} };
   const name = `certdesk_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: base });
@@ -51,10 +53,17 @@ async function databaseFor(postgres: boolean): Promise<{ url: string | undefined
 export const postgresAvailable = (): boolean => Boolean(process.env.TEST_DATABASE_URL);
 
 export async function createTestCa(
-  opts: { keyType?: KeyType; postgres?: boolean; port?: number; env?: Record<string, string> } = {},
+  opts: {
+    keyType?: KeyType;
+    postgres?: boolean;
+    /** with `postgres`: the server to create the database on (default TEST_DATABASE_URL) */
+    postgresServer?: string;
+    port?: number;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<TestCa> {
   const dir = mkdtempSync(path.join(tmpdir(), 'certdesk-test-'));
-  const db = await databaseFor(Boolean(opts.postgres));
+  const db = await databaseFor(Boolean(opts.postgres), opts.postgresServer ?? process.env.TEST_DATABASE_URL);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATA_DIR: dir,

@@ -4,6 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { CHROMIUM } from './browser.js';
 import { SOFTHSM_MODULE } from './softhsm.js';
+import { HAPROXY } from './load-balancer.js';
+import { postgresBin } from './pg-cluster.js';
 import { NGINX } from './tls-proxy.js';
 
 /** True when `cmd` can be started (whatever it answers to `--version`). */
@@ -21,6 +23,11 @@ const TOOLS = {
   nss: { found: () => onPath('certutil') && onPath('vfychain'), what: 'NSS certutil and vfychain (Debian libnss3-tools)' },
   nginx: { found: () => existsSync(NGINX), what: `nginx at ${NGINX} (Debian nginx, or set NGINX_PATH)` },
   dpkg: { found: () => onPath('dpkg-deb'), what: 'dpkg-deb (Debian dpkg), to build the Debian package' },
+  haproxy: { found: () => existsSync(HAPROXY), what: `HAProxy at ${HAPROXY} (Debian haproxy, or set HAPROXY_PATH)` },
+  'postgres-server': {
+    found: () => postgresBin() !== undefined,
+    what: 'PostgreSQL server programs (initdb, pg_ctl, pg_basebackup under /usr/lib/postgresql; Debian postgresql)',
+  },
   postgres: {
     found: () => Boolean(process.env.TEST_DATABASE_URL),
     what: 'a PostgreSQL server in TEST_DATABASE_URL (scripts/test-env.sh starts one)',

@@ -6,6 +6,7 @@ import { randomBytes, type KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Storage } from '../../sa/database.js';
 import {
+  claimNotification,
   findTrade,
   getTrade,
   insertTrade,
@@ -201,6 +202,8 @@ export function registerSandboxPlatform(app: FastifyInstance, o: SandboxPlatform
     try {
       const now = Date.now();
       for (const t of await tradesToNotify(db, now)) {
+        // several instances run this notifier on one database: one of them sends each attempt
+        if (!(await claimNotification(db, t, now + 30_000))) continue;
         const form: Record<string, string> = {
           notify_id: randomBytes(8).toString('hex'),
           notify_time: String(now),

@@ -1,0 +1,246 @@
+// `npm run bench:renewal` — the renewal as holders live it, with the machine alone in the loop:
+//  1. one holder at a time (BENCH_RENEWALS, default 100): from the payment notification reaching
+//     `certdesk serve` to the new certificate issued, written and verified on a soft token by the key
+//     assistant (`certdesk agent`, its PIN approval answered at once: no browser clicks) and the order
+//     completed. p95 (goal ≤ 1.5 s).
+//  2. BENCH_HOLDERS (default 200) holders at once through the HTTP API, each: login challenge, login,
+//     order, payment notification, issue, installed (keys and signatures in this process, as the
+//     assistant would make them). 0 errors; p99 of each step (goal ≤ 250 ms). Baseline in the same
+//     run: GET /healthz at the same concurrency, which is what the machine's HTTP round trip costs.
+// The server and the assistant are child processes (the built CLI: dist/); this process plays the
+// portal page and the gateway. BENCH_DATABASE=postgres uses TEST_DATABASE_URL. Prints only: no
+// assertions on speed; exits non-zero on an error (a failed step, a token not holding the new pair).
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseCertificate } from '../src/pki/certificate.js';
+import {
+  AgentClient,
+  driveRenewal,
+  loginWithAgent,
+  PORTAL,
+  softTokenWithCertificate,
+  startAgentProcess,
+  workingPairsSoft,
+} from '../test/helpers/agent.js';
+import { createTestCa } from '../test/helpers/ca.js';
+import { createHolder, ORDER_FORM, PortalClient, sendSandboxNotification, type TestHolder } from '../test/helpers/holder.js';
+import { BUILT_CLI, freePort, run } from '../test/helpers/processes.js';
+import { BenchError, fmt, percentile } from './lib/common.js';
+
+const RENEWALS = Number(process.env.BENCH_RENEWALS ?? 100);
+const HOLDERS = Number(process.env.BENCH_HOLDERS ?? 200);
+const PIN = '864209';
+const postgres = process.env.BENCH_DATABASE === 'postgres';
+if (postgres && !process.env.TEST_DATABASE_URL) throw new BenchError('BENCH_DATABASE=postgres needs TEST_DATABASE_URL');
+
+/** A holder's portal page behind the proxy, which names the holder's own address (per-client login limits). */
+class ForwardedPortal extends PortalClient {
+  constructor(
+    base: string,
+    origin: string,
+    private readonly address: string,
+  ) {
+    super(base, origin);
+  }
+  override call<T = Record<string, unknown>>(method: string, p: string, body?: unknown, extra: Record<string, string> = {}) {
+    return super.call<T>(method, p, body, { 'x-forwarded-for': this.address, ...extra });
+  }
+}
+
+const ms = (t0: number): number => performance.now() - t0;
+const sorted = (a: number[]): number[] => [...a].sort((x, y) => x - y);
+const line = (name: string, a: number[]): string => {
+  const s = sorted(a);
+  return `${name.padEnd(22)} p50 ${fmt(percentile(s, 50)).padStart(6)} ms   p95 ${fmt(percentile(s, 95)).padStart(6)} ms   p99 ${fmt(percentile(s, 99)).padStart(6)} ms   max ${fmt(s.at(-1)!).padStart(6)} ms`;
+};
+
+async function main(): Promise<void> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const ca = await createTestCa({
+    port,
+    postgres,
+    // the bench sends the gateway's notifications itself; holders come through a proxy that names them
+    env: { PORTAL_ORIGINS: PORTAL, SANDBOX_NOTIFY: 'off', TRUST_PROXY: '127.0.0.1', LOG_LEVEL: 'warn' },
+  });
+  const server = run(process.execPath, [BUILT_CLI, 'serve'], { env: ca.env });
+  const agentProcs: Awaited<ReturnType<typeof startAgentProcess>>[] = [];
+  try {
+    for (let i = 0; i < 300 && !(await fetch(`${base}/healthz`).catch(() => undefined))?.ok; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    console.log(
+      `bench:renewal — certdesk serve (${postgres ? 'PostgreSQL' : 'SQLite'}) and certdesk agent as child processes, ${new Date().toISOString()}`,
+    );
+
+    // ---- 1. one holder at a time, notification → installed on the soft token --------------------
+    // Soft tokens of 10 holders per assistant (each renewal lists the assistant's tokens).
+    const perAgent = 10;
+    const tokens: { file: string; tokenId: string; agent: AgentClient }[] = [];
+    for (let g = 0; g * perAgent < RENEWALS; g++) {
+      const files: string[] = [];
+      const ids: string[] = [];
+      for (let i = g * perAgent; i < Math.min(RENEWALS, (g + 1) * perAgent); i++) {
+        const file = path.join(ca.dir, `token-${i}.json`);
+        ids.push((await softTokenWithCertificate(ca, file, { pin: PIN, days: 30, tokenLabel: `企业${i}` })).tokenId);
+        files.push(file);
+      }
+      const proc = await startAgentProcess([
+        ...files.flatMap((f) => ['--soft-token', f]),
+        '--journal-dir',
+        path.join(ca.dir, `journal-${g}`),
+      ]);
+      agentProcs.push(proc);
+      const agent = new AgentClient(proc.url);
+      files.forEach((file, k) => tokens.push({ file, tokenId: ids[k]!, agent }));
+    }
+    const total: number[] = [];
+    const issue: number[] = [];
+    const notify: number[] = [];
+    for (const [i, t] of tokens.entries()) {
+      const portal = new ForwardedPortal(base, PORTAL, `10.2.${i >> 8}.${i & 255}`);
+      const { certificateId } = await loginWithAgent(portal, t.agent, PIN, t.tokenId);
+      const created = await portal.call<{ order: { id: string; amountFen: number } }>('POST', '/api/portal/orders', ORDER_FORM);
+      if (created.status !== 201) throw new BenchError(`order: ${created.status} ${JSON.stringify(created.body)}`);
+      const order = created.body.order;
+
+      const t0 = performance.now();
+      const n = await sendSandboxNotification(ca, base, order);
+      if (n.text !== 'success') throw new BenchError(`notification: ${n.status} ${n.text}`);
+      notify.push(ms(t0));
+      const done = await driveRenewal(t.agent, {
+        tokenId: t.tokenId,
+        orderId: order.id,
+        pin: PIN,
+        certificateId,
+        issue: async (csr, proof) => {
+          const ti = performance.now();
+          const r = await portal.call<{ certificate: string }>('POST', `/api/portal/orders/${order.id}/issue`, {
+            csr: csr.toString('base64'),
+            proof: proof.toString('base64'),
+          });
+          if (r.status !== 200) throw new BenchError(`issue: ${r.status} ${JSON.stringify(r.body)}`);
+          issue.push(ms(ti));
+          return Buffer.from(r.body.certificate, 'base64');
+        },
+      });
+      if (done.status !== 'done') throw new BenchError(`renewal ${order.id}: ${JSON.stringify(done)}`);
+      const inst = await portal.call<{ order: { state: string } }>('POST', `/api/portal/orders/${order.id}/installed`);
+      if (inst.status !== 200 || inst.body.order.state !== 'completed')
+        throw new BenchError(`installed: ${inst.status} ${JSON.stringify(inst.body)}`);
+      total.push(ms(t0));
+    }
+    // afterwards: every token holds exactly its new pair, the one the CA recorded for the order
+    for (const t of tokens) {
+      const pairs = await workingPairsSoft(t.file, PIN);
+      if (pairs.pairs.length !== 1) throw new BenchError(`${t.file}: ${pairs.pairs.length} working pairs`);
+      const serial = parseCertificate(pairs.pairs[0]!.certificate).serialHex;
+      const rec = await ca.rt.storage.db
+        .selectFrom('certificates')
+        .select('order_id')
+        .where('serial', '=', serial)
+        .executeTakeFirst();
+      if (!rec?.order_id) throw new BenchError(`${t.file}: its certificate ${serial} is not one issued for an order`);
+    }
+    const p95 = percentile(sorted(total), 95);
+    console.log(`\n1. ${RENEWALS} renewals one after another, notification → installed and verified on the soft token`);
+    console.log(`   ${line('whole renewal', total)}`);
+    console.log(`   ${line('  notification', notify)}`);
+    console.log(`   ${line('  issue (HTTP)', issue)}`);
+    console.log(
+      `   p95 ${fmt(p95)} ms; goal ≤ 1,500 ms: ${p95 <= 1500 ? 'met' : 'NOT met'}; every token holds exactly its new pair: yes`,
+    );
+
+    // ---- 2. many holders at once through the HTTP API ---------------------------------------------
+    const holders: TestHolder[] = [];
+    for (let i = 0; i < HOLDERS; i++) holders.push(await createHolder(ca, { name: `并发${i}`, days: 30 }));
+    const healthz = await Promise.all(
+      holders.map(async () => {
+        const t0 = performance.now();
+        await (await fetch(`${base}/healthz`)).text();
+        return ms(t0);
+      }),
+    );
+    const steps = ['challenge', 'login', 'order', 'notification', 'issue', 'installed'] as const;
+    const times = new Map<string, number[]>(steps.map((s) => [s, []]));
+    const errors: string[] = [];
+    const wall = performance.now();
+    await Promise.all(
+      holders.map(async (h, i) => {
+        const c = new ForwardedPortal(base, new URL(ca.config.publicUrl).origin, `10.3.${i >> 8}.${i & 255}`);
+        const step = async <T>(name: (typeof steps)[number], fn: () => Promise<{ status: number; body: T }>): Promise<T> => {
+          const t0 = performance.now();
+          const r = await fn();
+          times.get(name)!.push(ms(t0));
+          if (r.status < 200 || r.status > 299) throw new Error(`${name}: ${r.status} ${JSON.stringify(r.body)}`);
+          return r.body;
+        };
+        try {
+          const ch = await step('challenge', () => c.call<{ challenge: string }>('POST', '/api/portal/login/challenge'));
+          const login = await step('login', () =>
+            c.call<{ csrfToken: string }>('POST', '/api/portal/login', {
+              challenge: ch.challenge,
+              signature: h.signLogin(ch.challenge).toString('base64'),
+              certificate: h.certDer.toString('base64'),
+            }),
+          );
+          c.csrf = login.csrfToken;
+          const { order } = await step('order', () =>
+            c.call<{ order: { id: string; amountFen: number } }>('POST', '/api/portal/orders', ORDER_FORM),
+          );
+          await step('notification', async () => {
+            const n = await sendSandboxNotification(ca, base, order);
+            return { status: n.text === 'success' ? 200 : n.status, body: n.text };
+          });
+          const req = await h.renewalRequest(order.id);
+          await step('issue', () =>
+            c.call('POST', `/api/portal/orders/${order.id}/issue`, {
+              csr: req.csr.toString('base64'),
+              proof: req.proof.toString('base64'),
+            }),
+          );
+          await step('installed', () => c.call('POST', `/api/portal/orders/${order.id}/installed`));
+        } catch (e) {
+          const cause = (e as Error & { cause?: Error & { code?: string } }).cause;
+          errors.push(`${(e as Error).message}${cause ? ` (${cause.code ?? ''} ${cause.message})` : ''}`);
+        }
+      }),
+    );
+    const wallMs = ms(wall);
+    const issued = await ca.rt.storage.db
+      .selectFrom('certificates')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('order_id', 'is not', null)
+      .executeTakeFirstOrThrow();
+    console.log(`\n2. ${HOLDERS} holders renewing at once through the HTTP API (${fmt(wallMs / 1000, 1)} s wall)`);
+    let worst = 0;
+    for (const s of steps) {
+      const a = times.get(s)!;
+      worst = Math.max(worst, percentile(sorted(a), 99));
+      console.log(`   ${line(s, a)}`);
+    }
+    console.log(`   ${line('baseline GET /healthz', healthz)}   (${HOLDERS} at once)`);
+    console.log(
+      `   errors ${errors.length}${errors.length ? ` (${[...new Set(errors.map((e) => e.replace(/R\d{8}-\w+/g, 'R…')))].slice(0, 3).join('; ')})` : ''}; worst step p99 ${fmt(worst)} ms; goal 0 errors and ≤ 250 ms: ${errors.length === 0 && worst <= 250 ? 'met' : 'NOT met'}`,
+    );
+    console.log(`   certificates issued for orders in all: ${Number(issued.n)} (${RENEWALS} + ${HOLDERS} expected)`);
+    if (errors.length) {
+      process.exitCode = 1;
+      const logged = server
+        .out()
+        .split('\n')
+        .filter((l) => l.includes('"level":50'));
+      console.log(`   server errors (${logged.length}), first: ${logged[0]?.slice(0, 1500)}`);
+    }
+    if (errors.length === 0 && Number(issued.n) !== RENEWALS + HOLDERS)
+      throw new BenchError('issued certificates do not match the renewals');
+  } finally {
+    for (const a of agentProcs) await a.stop();
+    await server.stop();
+    await ca.cleanup();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof BenchError ? `bench:renewal: ${e.message}` : e);
+  process.exit(1);
+});
