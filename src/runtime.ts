@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { caKeyPassphrase, type Config } from './config/config.js';
 import { CertificateAuthority } from './ca/authority.js';
-import { DEFAULT_HIERARCHY, initHierarchy, type KeyFactory, type KeyPurpose } from './ca/hierarchy.js';
+import { defaultHierarchyFor, initHierarchy, type KeyFactory, type KeyPurpose } from './ca/hierarchy.js';
 import { OcspResponder } from './ca/ocsp-responder.js';
 import { loadProfiles } from './ca/profiles.js';
 import { listCas } from './sa/cas.js';
@@ -18,6 +18,7 @@ import type { KeyType } from './pki/algorithms.js';
 import { SandboxGatewayAdapter } from './payments/sandbox/adapter.js';
 import { sandboxKeys } from './payments/sandbox/keys.js';
 import { RenewalService } from './ra/renewal-service.js';
+import type { KeyManagement } from './kmc/kmc-api.js';
 
 export interface Runtime {
   config: Config;
@@ -81,7 +82,12 @@ async function newKeyLike(
 
 export async function openRuntime(
   config: Config,
-  opts: { createDemoCa?: boolean; log?: (msg: string, err?: unknown) => void } = {},
+  opts: {
+    createDemoCa?: boolean;
+    log?: (msg: string, err?: unknown) => void;
+    /** the KMC the RA asks for SM2 encryption keys (dual pairs); without one, dual-pair orders cannot be issued */
+    kmc?: KeyManagement;
+  } = {},
 ): Promise<Runtime> {
   const storage = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, log: opts.log });
   // Read once, when a software key is first opened: keys opened or created later use the same one.
@@ -90,23 +96,32 @@ export async function openRuntime(
   try {
     const profiles = loadProfiles(config.profilesFile);
     if (opts.createDemoCa && (await listCas(storage.db)).length === 0) {
-      opts.log?.('empty database: creating the demo CA hierarchy (software keys, ECDSA P-256)');
-      await initHierarchy(storage, softwareKeyFactory(config, 'ec-p256', passphrase()), {
-        ...DEFAULT_HIERARCHY,
-        pkiUrl: config.pkiUrl,
-        actor: 'system:first-start',
-      });
+      opts.log?.('empty database: creating the demo CA hierarchies (software keys, ECDSA P-256 and SM2 side by side)');
+      for (const keyType of ['ec-p256', 'sm2'] as const)
+        await initHierarchy(storage, softwareKeyFactory(config, keyType, passphrase()), {
+          ...defaultHierarchyFor(keyType),
+          keyType,
+          pkiUrl: config.pkiUrl,
+          actor: 'system:first-start',
+        });
     }
     const ca = await CertificateAuthority.load(storage, config, profiles, (ref) =>
       openSigner(ref, { dataDir: config.dataDir, passphrase, pkcs11Pin: () => pkcs11Pin(config) }),
     );
     const ocsp = new OcspResponder(ca, opts.log);
     const gateway = paymentGateway(config);
-    const renewals = new RenewalService(storage, ca, gateway, {
-      onlineOrderTtlMs: config.onlineOrderTtlMinutes * 60_000,
-      offlineOrderTtlMs: config.offlineOrderTtlDays * 86_400_000,
-      revokeSuperseded: config.revokeSuperseded,
-    });
+    const renewals = new RenewalService(
+      storage,
+      ca,
+      gateway,
+      {
+        onlineOrderTtlMs: config.onlineOrderTtlMinutes * 60_000,
+        offlineOrderTtlMs: config.offlineOrderTtlDays * 86_400_000,
+        revokeSuperseded: config.revokeSuperseded,
+        reuseEncryptionKey: config.reuseEncryptionKey,
+      },
+      opts.kmc,
+    );
     return {
       config,
       storage,

@@ -17,6 +17,7 @@ const RA_STATUS: Record<RaErrorCode, number> = {
   proof_invalid: 422,
   csr_invalid: 422,
   payment_unavailable: 503,
+  kmc_unavailable: 503,
   invalid: 400,
 };
 

@@ -46,6 +46,8 @@ export interface Config {
   onlineOrderTtlMinutes: number;
   offlineOrderTtlDays: number;
   revokeSuperseded: boolean;
+  /** renewing an SM2 dual pair certifies the old encryption key again instead of a new KMC key */
+  reuseEncryptionKey: boolean;
   /** 'on' or 'off' (tests of the active query) */
   sandboxNotify: 'on' | 'off';
   /** directory of the built web app (web/dist) */
@@ -155,6 +157,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     onlineOrderTtlMinutes: intVar(env, 'ORDER_TTL_MINUTES', 24 * 60, 1, 90 * 24 * 60),
     offlineOrderTtlDays: intVar(env, 'OFFLINE_ORDER_TTL_DAYS', 30, 1, 365),
     revokeSuperseded: boolVar(env, 'REVOKE_SUPERSEDED', true),
+    reuseEncryptionKey: boolVar(env, 'REUSE_ENCRYPTION_KEY', false),
     sandboxNotify: boolVar(env, 'SANDBOX_NOTIFY', true) ? 'on' : 'off',
     webDir: env.WEB_DIR || undefined,
     staffIdleMinutes: intVar(env, 'STAFF_IDLE_MINUTES', 30, 1, 24 * 60),

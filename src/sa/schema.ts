@@ -57,6 +57,11 @@ export interface CertificateTable {
   spki_sha256: string;
   der: Buffer;
   issued_at: number;
+  /**
+   * Set on the encryption certificate of an SM2 dual pair: the serial of its signing certificate
+   * (unique: one encryption certificate per signing certificate, hence per order). Null otherwise.
+   */
+  signing_serial: string | null;
 }
 
 export interface CrlTable {

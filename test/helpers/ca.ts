@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { DEFAULT_HIERARCHY, initHierarchy } from '../../src/ca/hierarchy.js';
+import { defaultHierarchyFor, initHierarchy } from '../../src/ca/hierarchy.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { KeyType } from '../../src/pki/algorithms.js';
 import { toPem } from '../../src/pki/pem.js';
@@ -51,7 +51,7 @@ async function databaseFor(postgres: boolean): Promise<{ url: string | undefined
 export const postgresAvailable = (): boolean => Boolean(process.env.TEST_DATABASE_URL);
 
 export async function createTestCa(
-  opts: { keyType?: KeyType; postgres?: boolean; port?: number; env?: Record<string, string> } = {},
+  opts: { keyType?: KeyType | 'both'; postgres?: boolean; port?: number; env?: Record<string, string> } = {},
 ): Promise<TestCa> {
   const dir = mkdtempSync(path.join(tmpdir(), 'certdesk-test-'));
   const db = await databaseFor(Boolean(opts.postgres));
@@ -66,8 +66,11 @@ export async function createTestCa(
   if (!db.url) delete env.DATABASE_URL;
   const config = loadConfig(env);
   const storage = await openDatabase({ dataDir: dir, databaseUrl: config.databaseUrl });
-  const keyFactory = withEnv(env, () => softwareKeyFactory(config, opts.keyType ?? 'ec-p256'));
-  await initHierarchy(storage, keyFactory, { ...DEFAULT_HIERARCHY, pkiUrl: config.pkiUrl, actor: 'test' });
+  // `keyType: 'both'`: an RSA/ECDSA (ECDSA P-256) and an SM2 hierarchy side by side, as the demo has
+  for (const keyType of opts.keyType === 'both' ? (['ec-p256', 'sm2'] as const) : [opts.keyType ?? 'ec-p256']) {
+    const keyFactory = withEnv(env, () => softwareKeyFactory(config, keyType));
+    await initHierarchy(storage, keyFactory, { ...defaultHierarchyFor(keyType), keyType, pkiUrl: config.pkiUrl, actor: 'test' });
+  }
   await storage.close();
   const rt = await withEnvAsync(env, () => openRuntime(config));
   for (const c of rt.ca.crlIssuers()) await rt.ca.generateCrl(c.record.id, 'test');
