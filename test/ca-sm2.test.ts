@@ -11,40 +11,14 @@ import { toPem } from '../src/pki/pem.js';
 import { createTestCa, opensslAsync, opensslCsr, type TestCa } from './helpers/ca.js';
 import { cli } from './helpers/cli.js';
 import { serveTestCa, type ServedCa } from './helpers/holder.js';
-import { scratch } from './helpers/sm2.js';
+import { opensslVerifySm2Signed, scratch, SM2_DISTID } from './helpers/sm2.js';
 
-const DISTID = 'distid:1234567812345678';
+const DISTID = SM2_DISTID;
 const s = scratch('ca-sm2');
 after(() => s.cleanup());
 
-/** Writes `tbs` (extracted by `openssl asn1parse -strparse`) and the signature, and has OpenSSL verify them. */
-function opensslVerifySigned(name: string, signed: Buffer, signerCertPem: string): string {
-  const file = s.write(`${name}.der`, signed);
-  const [tbs, , sig] = der.children(der.parse(signed));
-  const tbsFile = path.join(s.dir, `${name}.tbs`);
-  s.ok(['asn1parse', '-inform', 'DER', '-in', file, '-strparse', String(tbs!.start), '-noout', '-out', tbsFile]);
-  const sigFile = s.write(`${name}.sig`, der.decodeBitString(sig!));
-  const pub = s.write(
-    `${name}-signer.pub`,
-    s.ok(['x509', '-in', s.write(`${name}-signer.pem`, signerCertPem), '-pubkey', '-noout']),
-  );
-  return s.ok([
-    'pkeyutl',
-    '-verify',
-    '-pubin',
-    '-inkey',
-    pub,
-    '-rawin',
-    '-digest',
-    'sm3',
-    '-pkeyopt',
-    DISTID,
-    '-in',
-    tbsFile,
-    '-sigfile',
-    sigFile,
-  ]);
-}
+const opensslVerifySigned = (name: string, signed: Buffer, signerCertPem: string): string =>
+  opensslVerifySm2Signed(s, name, signed, signerCertPem);
 
 describe('SM2 CA', () => {
   let served: ServedCa;
