@@ -44,14 +44,7 @@ import {
 import { buildCrl } from './crl-builder.js';
 import { CaError } from './errors.js';
 import * as ext from './extensions.js';
-import {
-  caFamily,
-  caId,
-  caRecord,
-  certifyOcspResponder,
-  RESPONDER_RENEW_BEFORE_DAYS,
-  type CaFamily,
-} from './hierarchy.js';
+import { caFamily, caId, caRecord, certifyOcspResponder, RESPONDER_RENEW_BEFORE_DAYS, type CaFamily } from './hierarchy.js';
 import { caUrls } from './urls.js';
 import type { Profile } from './profiles.js';
 import { reasonCode } from './revocation-reasons.js';
@@ -482,7 +475,11 @@ export class CertificateAuthority {
     if (existing) return { record: existing, der: existing.der, fresh: false };
     const signingProfile = this.profile(signing.profile);
     if (!signingProfile.encryptionProfile)
-      throw new CaError('not_dual', `profile ${signing.profile} is not a dual-pair profile (it names no encryptionProfile)`, 'profile');
+      throw new CaError(
+        'not_dual',
+        `profile ${signing.profile} is not a dual-pair profile (it names no encryptionProfile)`,
+        'profile',
+      );
     const profile = this.profile(signingProfile.encryptionProfile);
     let keyType: KeyType;
     try {
@@ -499,7 +496,10 @@ export class CertificateAuthority {
       );
     const issuer = this.cas.get(signing.ca_id);
     if (!issuer || issuer.record.kind !== 'issuing' || !issuer.record.active)
-      throw new CaError('not_found', `the issuing CA of signing certificate ${signing.serial} (${signing.ca_id}) is not active here`);
+      throw new CaError(
+        'not_found',
+        `the issuing CA of signing certificate ${signing.serial} (${signing.ca_id}) is not active here`,
+      );
     const parsed = parseCertificate(signing.der);
     const uniqueId = attributeValue(parsed.subject, 'serialNumber');
     return this.signAndRecord(issuer, profile, {
@@ -515,7 +515,12 @@ export class CertificateAuthority {
         order_id: null,
         signing_serial: signing.serial,
       },
-      audit: { usage: 'encryption', signingSerial: signing.serial, orderId: signing.order_id ?? undefined, kmcKeyId: req.kmcKeyId },
+      audit: {
+        usage: 'encryption',
+        signingSerial: signing.serial,
+        orderId: signing.order_id ?? undefined,
+        kmcKeyId: req.kmcKeyId,
+      },
       actor: req.actor,
       existing: async (e) => (e.field === 'signing_serial' ? getEncryptionPartner(this.storage.db, signing.serial) : undefined),
     });

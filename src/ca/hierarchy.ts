@@ -140,7 +140,8 @@ function refuseSameFamily(existing: CaRecord[], family: CaFamily): void {
   const same = existing.filter((c) => caFamily(c.key_type) === family);
   if (same.length === 0) return;
   const other: CaFamily = family === 'sm2' ? 'rsa-ecdsa' : 'sm2';
-  const hint = existing.length === same.length ? `; a ${other === 'sm2' ? 'SM2' : 'RSA/ECDSA'} hierarchy may still be added beside it` : '';
+  const hint =
+    existing.length === same.length ? `; a ${other === 'sm2' ? 'SM2' : 'RSA/ECDSA'} hierarchy may still be added beside it` : '';
   throw new CaError(
     'already_initialised',
     `this database already holds a CA hierarchy of the ${family === 'sm2' ? 'SM2' : 'RSA/ECDSA'} family (${same.map((c) => c.id).join(', ')}); refusing to create a second one${hint}`,

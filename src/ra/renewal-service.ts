@@ -14,12 +14,7 @@ import {
   remittanceInfo,
   type CertificateType,
 } from '../sa/catalogue.js';
-import {
-  getCertificate,
-  getCertificateByOrder,
-  getEncryptionPartner,
-  type CertificateRecord,
-} from '../sa/certificates.js';
+import { getCertificate, getCertificateByOrder, getEncryptionPartner, type CertificateRecord } from '../sa/certificates.js';
 import type { KeyManagement } from '../kmc/kmc-api.js';
 import { isUniqueViolation, writeTransaction, type Storage } from '../sa/database.js';
 import {
@@ -277,7 +272,10 @@ export class RenewalService {
       throw new RaError('proof_invalid', 'the proof was not signed by the key of the certificate being renewed', 'proof');
     }
     if (this.ca.profile(old.profile).encryptionProfile && !this.kmc && !this.policy.reuseEncryptionKey)
-      throw new RaError('kmc_unavailable', `${order.type_name} needs the key management centre (KMC), which this instance has not got`);
+      throw new RaError(
+        'kmc_unavailable',
+        `${order.type_name} needs the key management centre (KMC), which this instance has not got`,
+      );
     if (await transitionOrder(this.db, order.id, ['paid'], 'issuing')) await addOrderEvent(this.db, order.id, 'issuing', actor);
     const oldParsed = parseCertificate(old.der);
     // read from where the old certificate has it: the subject serialNumber, or the extension of certificates issued before
@@ -327,7 +325,10 @@ export class RenewalService {
     if (reuse) spki = parseCertificate(oldEncryption!.der).spki;
     else {
       if (!this.kmc)
-        throw new RaError('kmc_unavailable', `${order.type_name} needs the key management centre (KMC), which this instance has not got`);
+        throw new RaError(
+          'kmc_unavailable',
+          `${order.type_name} needs the key management centre (KMC), which this instance has not got`,
+        );
       const key = await this.kmc.issueEncryptionKey({
         requestId: order.id,
         signingSpki: parseCertificate(signing.der).spki,

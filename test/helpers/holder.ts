@@ -81,7 +81,12 @@ export async function createHolder(
     signLogin: (challenge) => own.sign(Buffer.from(challenge, 'utf8')),
     async renewalRequest(orderId) {
       const k = holderKey(keyType);
-      const newCsr = await buildCsr({ subject, spki: k.spki, signatureAlgId: signatureAlgorithmFor(keyType).algId, sign: k.sign });
+      const newCsr = await buildCsr({
+        subject,
+        spki: k.spki,
+        signatureAlgId: signatureAlgorithmFor(keyType).algId,
+        sign: k.sign,
+      });
       return {
         newKey: k.key,
         ...(k.sm2 ? { newSm2Key: k.sm2 } : {}),

@@ -290,7 +290,9 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
       const proof = b64('proof', req.body?.proof, 4096);
       const r = await rt.renewals.issue(order, csr, proof, `holder:${ctx(req).session.certificate_serial}`);
       const chainOf = (caId: string) =>
-        [rt.ca.cas.get(caId)?.record.cert_der].filter((c): c is Buffer => Boolean(c)).map((c) => Buffer.from(c).toString('base64'));
+        [rt.ca.cas.get(caId)?.record.cert_der]
+          .filter((c): c is Buffer => Boolean(c))
+          .map((c) => Buffer.from(c).toString('base64'));
       return {
         order: await fullOrder(r.order),
         certificate: Buffer.from(r.certificate.der).toString('base64'),
