@@ -13,6 +13,7 @@ import { findExtension, parseCertificate } from '../src/pki/certificate.js';
 import * as der from '../src/pki/der.js';
 import { GMT_IDENTITY_OID } from '../src/pki/holder-identity.js';
 import { toPem } from '../src/pki/pem.js';
+import { sm2SignSync } from '../src/pki/sm2.js';
 import { openSm2EnvelopedKey } from '../src/pki/sm2-envelope.js';
 import { recordPayment } from '../src/ra/payment-ledger.js';
 import { RaError } from '../src/ra/errors.js';
@@ -294,6 +295,15 @@ for (const backend of BACKENDS) {
       const renewed = all.find((c) => c.serial === r.body.summary.serial)!;
       assert.equal(renewed.encryption?.serial, enc.summary.serial);
       assert.equal(all.find((c) => c.serial === holder.serial)?.encryption?.serial, oldEncryption.serial);
+      // the encryption key is escrowed: its certificate never logs in, even signed by its own key
+      const encLogin = await new PortalClient(served.base, served.origin).login({
+        ...holder,
+        certDer: Buffer.from(oldEncryption.der),
+        signLogin: (text) => sm2SignSync(kmc.keys.get(`initial-${holder.serial}`)!.key, Buffer.from(text, 'utf8')),
+      });
+      assert.equal(encLogin.status, 401);
+      assert.match(JSON.stringify(encLogin.body), /encryption certificate/);
+      await assert.rejects(ca.rt.renewals.quote(oldEncryption.serial), /renewed with its signing certificate/);
       const session = await client.call<{ certificate: CertView }>('GET', '/api/portal/session');
       assert.equal(session.body.certificate.encryption?.serial, oldEncryption.serial, 'the login body shows the partner too');
 

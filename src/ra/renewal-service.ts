@@ -94,6 +94,11 @@ export class RenewalService {
   async quote(serial: string): Promise<Quote> {
     const certificate = await getCertificate(this.db, serial);
     if (!certificate) throw new RaError('not_found', `no certificate ${serial}`);
+    if (certificate.signing_serial !== null)
+      throw new RaError(
+        'not_eligible',
+        `certificate ${serial} is the encryption half of an SM2 pair: it is renewed with its signing certificate ${certificate.signing_serial}`,
+      );
     const type = await this.certificateType(certificate.profile);
     const eligibility = renewalEligibility({
       notAfter: new Date(certificate.not_after),

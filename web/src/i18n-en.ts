@@ -315,6 +315,7 @@ export const en: Record<MessageKey, string> = {
   certificateDetail: 'Certificate details',
   fieldStatus: 'Status',
   fieldDaysLeft: 'Days left',
+  fieldEncryptionCertificate: 'Encryption certificate (SM2 dual)',
   daysLeft: '{n} days',
   fieldProfile: 'Profile',
   extensions: 'Extensions',

@@ -307,6 +307,7 @@ export const zh = {
   certificateDetail: '证书详情',
   fieldStatus: '证书状态',
   fieldDaysLeft: '剩余天数',
+  fieldEncryptionCertificate: '加密证书（SM2 双证书）',
   daysLeft: '{n} 天',
   fieldProfile: '证书模板',
   extensions: '证书扩展',
