@@ -276,7 +276,11 @@ export class RenewalService {
     if (!verifyRenewalProof({ orderId: order.id, csrDer, signature: proof, oldCertificateDer: old.der })) {
       throw new RaError('proof_invalid', 'the proof was not signed by the key of the certificate being renewed', 'proof');
     }
-    if (this.ca.profile(old.profile).encryptionProfile && !this.kmc && !this.policy.reuseEncryptionKey)
+    // a dual type needs the KMC unless the policy certifies the old pair's encryption key again
+    const needsKmc =
+      this.ca.profiles.get(old.profile)?.encryptionProfile !== undefined &&
+      !(this.policy.reuseEncryptionKey && (await getEncryptionPartner(this.db, old.serial)));
+    if (needsKmc && !this.kmc)
       throw new RaError(
         'kmc_unavailable',
         `${order.type_name} needs the key management centre (KMC), which this instance has not got`,
@@ -315,8 +319,7 @@ export class RenewalService {
     signing: CertificateRecord,
     actor: string,
   ): Promise<{ certificate: CertificateRecord; envelope: Buffer | null } | undefined> {
-    const profile = this.ca.profile(signing.profile);
-    if (!profile.encryptionProfile) return undefined;
+    if (this.ca.profiles.get(signing.profile)?.encryptionProfile === undefined) return undefined;
     const renewed = await getCertificate(this.db, order.certificate_serial);
     const oldEncryption = renewed ? await getEncryptionPartner(this.db, renewed.serial) : undefined;
     const recorded = await getEncryptionPartner(this.db, signing.serial);
