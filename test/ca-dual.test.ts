@@ -20,6 +20,7 @@ import { RaError } from '../src/ra/errors.js';
 import { RenewalService } from '../src/ra/renewal-service.js';
 import { getCertificate, getCertificateByOrder, getEncryptionPartner, type CertificateRecord } from '../src/sa/certificates.js';
 import { BACKENDS } from './helpers/backends.js';
+import { cliAsync } from './helpers/cli.js';
 import { opensslAsync, opensslCsr, type TestCa } from './helpers/ca.js';
 import { createHolder, ORDER_FORM, PortalClient, serveTestCa, type ServedCa, type TestHolder } from './helpers/holder.js';
 import { TestKeyManagement } from './helpers/kmc.js';
@@ -286,6 +287,14 @@ for (const backend of BACKENDS) {
       assert.equal(enc.summary.usage, 'encryption');
       assert.equal(enc.summary.signingSerial, r.body.summary.serial);
       assert.equal((await getCertificate(ca.rt.storage.db, r.body.summary.serial))!.order_id, orderId);
+      const listed = (await cliAsync(['ca', 'list', '--json', '--profile', 'org-identity-sm2-enc'], ca.env)).stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { serial: string; signingSerial: string | null });
+      assert.ok(
+        listed.some((l) => l.serial === enc.summary.serial && l.signingSerial === r.body.summary.serial),
+        '`ca list --json` names the pair',
+      );
 
       // the portal shows the pair together: 签名证书 with its 加密证书, never the encryption one alone
       const list = await client.call<{ current: CertView; history: CertView[] }>('GET', '/api/portal/certificates');

@@ -264,6 +264,8 @@ export function registerCaCommands(program: Command): void {
                     notBefore: new Date(r.not_before).toISOString(),
                     notAfter: new Date(r.not_after).toISOString(),
                     caId: r.ca_id,
+                    // an SM2 dual pair's encryption certificate names its signing certificate
+                    signingSerial: r.signing_serial,
                   }) + '\n',
                 );
               } else {
