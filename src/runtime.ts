@@ -18,6 +18,8 @@ import type { KeyType } from './pki/algorithms.js';
 import { SandboxGatewayAdapter } from './payments/sandbox/adapter.js';
 import { sandboxKeys } from './payments/sandbox/keys.js';
 import { RenewalService } from './ra/renewal-service.js';
+import { KeyManagementCentre } from './kmc/key-management-centre.js';
+import type { KeyManagement } from './kmc/kmc-api.js';
 
 export interface Runtime {
   config: Config;
@@ -26,6 +28,8 @@ export interface Runtime {
   ocsp: OcspResponder;
   gateway: SandboxGatewayAdapter;
   renewals: RenewalService;
+  /** the key management centre (SM2 encryption keys of dual certificates), opened with its master key */
+  kmc: KeyManagement;
   /** A new CA key where `like` lives (software: encrypted with the passphrase this runtime opened its keys with). */
   newKeyLike(like: KeyRef, keyType: KeyType, purpose: KeyPurpose): Promise<Signer>;
   close(): Promise<void>;
@@ -97,6 +101,8 @@ export async function openRuntime(
         actor: 'system:first-start',
       });
     }
+    // A missing or wrong master key stops the start here (the master key is created on first start).
+    const kmc = await KeyManagementCentre.open(storage, { masterKeyFile: config.kmcMasterKeyFile, create: true, log: opts.log });
     const ca = await CertificateAuthority.load(storage, config, profiles, (ref) =>
       openSigner(ref, { dataDir: config.dataDir, passphrase, pkcs11Pin: () => pkcs11Pin(config) }),
     );
@@ -114,8 +120,10 @@ export async function openRuntime(
       ocsp,
       gateway,
       renewals,
+      kmc,
       newKeyLike: (like, keyType, purpose) => newKeyLike(config, passphrase, like, keyType, purpose),
       async close() {
+        kmc.close();
         await ca.close();
         await storage.close();
         closeAllModules();

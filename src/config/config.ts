@@ -58,6 +58,8 @@ export interface Config {
   staffLockoutMinutes: number;
   /** font file (TTF/OTF/TTC) for e-invoice PDFs; default: the bundled Noto Sans SC */
   invoiceFont: string | undefined;
+  /** the KMC's SM4 master key (32 hex digits, mode 0600); KMC_MASTER_KEY_FILE, default DATA_DIR/kmc/master.key */
+  kmcMasterKeyFile: string;
 }
 
 export class ConfigError extends Error {
@@ -161,6 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     staffLockoutThreshold: intVar(env, 'STAFF_MAX_FAILURES', 5, 1, 100),
     staffLockoutMinutes: intVar(env, 'STAFF_LOCKOUT_MINUTES', 15, 1, 7 * 24 * 60),
     invoiceFont: env.INVOICE_FONT || undefined,
+    kmcMasterKeyFile: path.resolve(env.KMC_MASTER_KEY_FILE || path.join(dataDir, 'kmc', 'master.key')),
   };
 }
 
