@@ -1,7 +1,7 @@
 // `certdesk kmc …`: the key management centre from the shell — its master key (init, status) and
 // key recovery by a staff member with the kmc role, who logs in here as in the console (password,
 // then a TOTP code; both asked on the terminal, or CERTDESK_STAFF_PASSWORD / CERTDESK_STAFF_TOTP).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
 import { KmcError } from '../kmc/errors.js';
@@ -107,6 +107,8 @@ export function registerKmcCommands(program: Command): void {
         if (o.format !== 'der' && o.format !== 'base64')
           throw new UsageError(`--format must be der or base64, got ${JSON.stringify(o.format)}`);
         if (!o.reason.trim()) throw new UsageError('--reason must say why the key is recovered');
+        // Checked before anything is recovered (and audited); writeNew refuses it again at the end.
+        if (existsSync(o.out)) throw new UsageError(`--out ${o.out} exists already; choose a new file`);
         let target: Buffer;
         try {
           target = readFileSync(o.to);
