@@ -18,7 +18,7 @@ import type { KeyType } from './pki/algorithms.js';
 import { SandboxGatewayAdapter } from './payments/sandbox/adapter.js';
 import { sandboxKeys } from './payments/sandbox/keys.js';
 import { RenewalService } from './ra/renewal-service.js';
-import { KeyManagementCentre } from './kmc/key-management-centre.js';
+import { KeyManagementCentre, kmcOptionsFrom } from './kmc/key-management-centre.js';
 import type { KeyManagement } from './kmc/kmc-api.js';
 
 export interface Runtime {
@@ -102,7 +102,11 @@ export async function openRuntime(
       });
     }
     // A missing or wrong master key stops the start here (the master key is created on first start).
-    const kmc = await KeyManagementCentre.open(storage, { masterKeyFile: config.kmcMasterKeyFile, create: true, log: opts.log });
+    const kmc = await KeyManagementCentre.open(storage, {
+      ...kmcOptionsFrom(config, () => pkcs11Pin(config)),
+      create: true,
+      log: opts.log,
+    });
     const ca = await CertificateAuthority.load(storage, config, profiles, (ref) =>
       openSigner(ref, { dataDir: config.dataDir, passphrase, pkcs11Pin: () => pkcs11Pin(config) }),
     );

@@ -12,7 +12,9 @@ import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { KmcError } from '../src/kmc/errors.js';
 import { openPrivateKey, sealPrivateKey } from '../src/kmc/escrow-cipher.js';
-import { KeyManagementCentre } from '../src/kmc/key-management-centre.js';
+import { KeyManagementCentre, kmcOptionsFrom } from '../src/kmc/key-management-centre.js';
+import { loadConfig } from '../src/config/config.js';
+import { openDatabase } from '../src/sa/database.js';
 import { readMasterKeyFile } from '../src/kmc/master-key.js';
 import * as der from '../src/pki/der.js';
 import { toPem } from '../src/pki/pem.js';
@@ -25,6 +27,8 @@ import { BACKENDS } from './helpers/backends.js';
 import { createTestCa, opensslCsr, type TestCa } from './helpers/ca.js';
 import { cli, ROOT } from './helpers/cli.js';
 import { serveTestCa, type ServedCa } from './helpers/holder.js';
+import { requireTool } from './helpers/requirements.js';
+import { createSoftHsm, type SoftHsm } from './helpers/softhsm.js';
 import { scratch } from './helpers/sm2.js';
 import { createStaff, StaffClient, type TestStaff } from './helpers/staff.js';
 
@@ -549,3 +553,72 @@ async function createForeignSm2Cert(): Promise<{ pem: string }> {
   ]);
   return { pem: readFileSync(out, 'utf8') };
 }
+
+describe('master key wrapped by a PKCS#11 token (SoftHSM2)', { skip: requireTool('softhsm2') }, () => {
+  let hsm: SoftHsm;
+  let env: NodeJS.ProcessEnv;
+  let dir: string;
+  before(() => {
+    hsm = createSoftHsm({ tokens: ['kmc-a', 'kmc-b'] });
+    dir = path.join(s.dir, 'p11-data');
+    env = {
+      ...hsm.env,
+      DATA_DIR: dir,
+      CA_KEY_PASSPHRASE: 'kmc-p11',
+      KMC_PKCS11_MODULE: hsm.module,
+      KMC_PKCS11_TOKEN: 'kmc-a',
+      PKCS11_PIN: hsm.pin,
+    };
+    delete env.DATABASE_URL;
+    delete env.KMC_MASTER_KEY_FILE;
+  });
+  after(async () => {
+    await hsm?.cleanup();
+  });
+
+  test('kmc init wraps the SM4 key with a non-extractable AES key on the token; the file alone is not the key; another token is refused', async () => {
+    const init = cli(['kmc', 'init'], env);
+    assert.equal(init.status, 0, init.stderr);
+    assert.match(init.stdout, /created in .*master\.key, wrapped by AES key certdesk-kmc-master-wrap on token kmc-a/);
+    const file = path.join(dir, 'kmc', 'master.key');
+    assert.match(readFileSync(file, 'utf8'), /^pkcs11-aes-cbc-pad:v1:certdesk-kmc-master-wrap:[0-9a-f]{32}:[0-9a-f]{64}\n$/);
+    const objects = hsm.pkcs11Tool([
+      '--list-objects',
+      '--login',
+      '--pin',
+      hsm.pin,
+      '--token-label',
+      'kmc-a',
+      '--type',
+      'secrkey',
+    ]);
+    assert.match(objects, /certdesk-kmc-master-wrap/);
+    assert.match(objects, /never extractable/);
+    const st = cli(['kmc', 'status', '--json'], env);
+    assert.equal(st.status, 0, st.stderr);
+    assert.equal((JSON.parse(st.stdout) as { storage: string }).storage, 'pkcs11:kmc-a/certdesk-kmc-master-wrap');
+
+    // The KMC works with it: a key escrowed under the token-held master key, its envelope opens.
+    const config = loadConfig(env);
+    const storage = await openDatabase({ dataDir: dir });
+    try {
+      const kmc = await KeyManagementCentre.open(storage, { ...kmcOptionsFrom(config, () => hsm.pin) });
+      const signing = Sm2PrivateKey.generate();
+      const r = await kmc.issueEncryptionKey({ requestId: 'order-p11', signingSpki: signing.publicKey.toSpki(), actor: 'test' });
+      assert.ok(openSm2EnvelopedKey(r.envelope, signing).encryptionKey.publicKey.equals(Sm2PublicKey.fromSpki(r.publicSpki)));
+      kmc.close();
+    } finally {
+      await storage.close();
+    }
+
+    const otherToken = cli(['kmc', 'status'], { ...env, KMC_PKCS11_TOKEN: 'kmc-b' });
+    assert.notEqual(otherToken.status, 0);
+    assert.match(otherToken.stderr, /no AES key certdesk-kmc-master-wrap on token kmc-b/);
+    const noPin = { ...env };
+    delete noPin.PKCS11_PIN;
+    assert.match(cli(['kmc', 'status'], noPin).stderr, /set its user PIN in the environment variable PKCS11_PIN/);
+    const plain = s.write('plain-for-p11.key', '00112233445566778899aabbccddeeff\n');
+    chmodSync(plain, 0o600);
+    assert.match(cli(['kmc', 'status'], { ...env, KMC_MASTER_KEY_FILE: plain }).stderr, /is not a token-wrapped KMC master key/);
+  });
+});

@@ -5,8 +5,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
 import { KmcError } from '../kmc/errors.js';
-import { KeyManagementCentre } from '../kmc/key-management-centre.js';
-import { openRuntime } from '../runtime.js';
+import { KeyManagementCentre, kmcOptionsFrom } from '../kmc/key-management-centre.js';
+import { openRuntime, pkcs11Pin } from '../runtime.js';
 import { listKmcMasterKeys } from '../sa/kmc-keys.js';
 import { StaffAccounts } from '../staff/accounts.js';
 import { StaffError } from '../staff/errors.js';
@@ -45,17 +45,19 @@ export function registerKmcCommands(program: Command): void {
         await withStorage(async (storage, config) => {
           const before = await listKmcMasterKeys(storage.db);
           const centre = await KeyManagementCentre.open(storage, {
-            masterKeyFile: config.kmcMasterKeyFile,
+            ...kmcOptionsFrom(config, () => pkcs11Pin(config)),
             create: true,
             actor: cliActor(),
           });
           const id = centre.masterKeyId;
           centre.close();
-          if (before.some((r) => r.id === id))
-            process.stdout.write(`KMC master key ${id} exists already (${config.kmcMasterKeyFile})\n`);
+          const where = config.kmcPkcs11
+            ? `${config.kmcMasterKeyFile}, wrapped by AES key ${config.kmcPkcs11.keyLabel} on token ${config.kmcPkcs11.token}`
+            : config.kmcMasterKeyFile;
+          if (before.some((r) => r.id === id)) process.stdout.write(`KMC master key ${id} exists already (${where})\n`);
           else
             process.stdout.write(
-              `KMC master key ${id} created in ${config.kmcMasterKeyFile} (mode 0600)\n` +
+              `KMC master key ${id} created in ${where} (mode 0600)\n` +
                 'Back this file up now, apart from the database: escrowed keys cannot be recovered without it.\n',
             );
         });
@@ -73,7 +75,10 @@ export function registerKmcCommands(program: Command): void {
         await withStorage(async (storage, config) => {
           let centre: KeyManagementCentre;
           try {
-            centre = await KeyManagementCentre.open(storage, { masterKeyFile: config.kmcMasterKeyFile, create: false });
+            centre = await KeyManagementCentre.open(storage, {
+              ...kmcOptionsFrom(config, () => pkcs11Pin(config)),
+              create: false,
+            });
           } catch (e) {
             if (e instanceof KmcError) throw new Error(`KMC not usable: ${e.message}`);
             throw e;

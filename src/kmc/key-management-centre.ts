@@ -3,6 +3,7 @@
 // lets a private key out only inside an SM2EnvelopedKey to a signing public key. Every key made and
 // every recovery goes to the audit log; the key material never does.
 import { hash, randomUUID } from 'node:crypto';
+import type { Config } from '../config/config.js';
 import { makeSm2EnvelopedKey } from '../pki/sm2-envelope.js';
 import { Sm2PrivateKey, Sm2PublicKey } from '../pki/sm2-key.js';
 import { toBytes32 } from '../pki/sm2-curve.js';
@@ -22,10 +23,13 @@ import { openPrivateKey, sealPrivateKey } from './escrow-cipher.js';
 import { KmcError } from './errors.js';
 import type { EncryptionKeyIssued, KeyManagement } from './kmc-api.js';
 import { createMasterKeyFile, readMasterKeyFile, type MasterKey } from './master-key.js';
+import { createPkcs11MasterKey, readPkcs11MasterKey } from './pkcs11-master-key.js';
 
 export interface KmcOptions {
-  /** KMC_MASTER_KEY_FILE */
+  /** KMC_MASTER_KEY_FILE: the key itself, or (with `pkcs11`) the key wrapped by the token's AES key */
   masterKeyFile: string;
+  /** KMC_PKCS11_MODULE / _TOKEN / _KEY_LABEL and the PIN: the master key file is wrapped by that token */
+  pkcs11?: { module: string; token: string; keyLabel: string; pin: () => string };
   /** create the master key when there is none yet (first start, `certdesk kmc init`) */
   create?: boolean;
   /** who creates it, for the audit log */
@@ -40,6 +44,12 @@ export interface KmcStatus {
   escrowed: number;
   /** escrowed keys in the whole store (other master keys included) */
   escrowedTotal: number;
+}
+
+/** The master key options `config` names (the PIN is read only when a token is configured). */
+export function kmcOptionsFrom(config: Config, pin: () => string): Pick<KmcOptions, 'masterKeyFile' | 'pkcs11'> {
+  const { kmcMasterKeyFile: masterKeyFile, kmcPkcs11 } = config;
+  return kmcPkcs11 ? { masterKeyFile, pkcs11: { ...kmcPkcs11, pin } } : { masterKeyFile };
 }
 
 const sha256 = (b: Buffer): string => hash('sha256', b, 'hex');
@@ -102,7 +112,8 @@ export class KeyManagementCentre implements KeyManagement {
    * error here, at start — never a new key that would orphan the escrowed ones.
    */
   static async open(storage: Storage, opts: KmcOptions): Promise<KeyManagementCentre> {
-    let mk = readMasterKeyFile(opts.masterKeyFile);
+    const p11 = opts.pkcs11 && { ...opts.pkcs11, file: opts.masterKeyFile, pin: opts.pkcs11.pin() };
+    let mk = p11 ? await readPkcs11MasterKey(p11) : readMasterKeyFile(opts.masterKeyFile);
     if (!mk) {
       const registered = await listKmcMasterKeys(storage.db);
       if (registered.length) {
@@ -114,7 +125,7 @@ export class KeyManagementCentre implements KeyManagement {
         );
       }
       if (!opts.create) throw new KmcError('master_key', `no KMC master key yet (${opts.masterKeyFile}): run certdesk kmc init`);
-      mk = createMasterKeyFile(opts.masterKeyFile);
+      mk = p11 ? await createPkcs11MasterKey(p11) : createMasterKeyFile(opts.masterKeyFile);
       opts.log?.(
         `KMC master key ${mk.id} created in ${opts.masterKeyFile}: back this file up; escrowed keys cannot be recovered without it`,
       );
