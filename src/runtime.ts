@@ -18,6 +18,7 @@ import type { KeyType } from './pki/algorithms.js';
 import { SandboxGatewayAdapter } from './payments/sandbox/adapter.js';
 import { sandboxKeys } from './payments/sandbox/keys.js';
 import { RenewalService } from './ra/renewal-service.js';
+import { KeyManagementCentre, kmcOptionsFrom } from './kmc/key-management-centre.js';
 import type { KeyManagement } from './kmc/kmc-api.js';
 
 export interface Runtime {
@@ -27,6 +28,8 @@ export interface Runtime {
   ocsp: OcspResponder;
   gateway: SandboxGatewayAdapter;
   renewals: RenewalService;
+  /** the key management centre (SM2 encryption keys of dual certificates), opened with its master key */
+  kmc: KeyManagement;
   /** A new CA key where `like` lives (software: encrypted with the passphrase this runtime opened its keys with). */
   newKeyLike(like: KeyRef, keyType: KeyType, purpose: KeyPurpose): Promise<Signer>;
   close(): Promise<void>;
@@ -85,8 +88,6 @@ export async function openRuntime(
   opts: {
     createDemoCa?: boolean;
     log?: (msg: string, err?: unknown) => void;
-    /** the KMC the RA asks for SM2 encryption keys (dual pairs); without one, dual-pair orders cannot be issued */
-    kmc?: KeyManagement;
   } = {},
 ): Promise<Runtime> {
   const storage = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, log: opts.log });
@@ -105,6 +106,12 @@ export async function openRuntime(
           actor: 'system:first-start',
         });
     }
+    // A missing or wrong master key stops the start here (the master key is created on first start).
+    const kmc = await KeyManagementCentre.open(storage, {
+      ...kmcOptionsFrom(config, () => pkcs11Pin(config)),
+      create: true,
+      log: opts.log,
+    });
     const ca = await CertificateAuthority.load(storage, config, profiles, (ref) =>
       openSigner(ref, { dataDir: config.dataDir, passphrase, pkcs11Pin: () => pkcs11Pin(config) }),
     );
@@ -120,7 +127,7 @@ export async function openRuntime(
         revokeSuperseded: config.revokeSuperseded,
         reuseEncryptionKey: config.reuseEncryptionKey,
       },
-      opts.kmc,
+      kmc,
     );
     return {
       config,
@@ -129,8 +136,10 @@ export async function openRuntime(
       ocsp,
       gateway,
       renewals,
+      kmc,
       newKeyLike: (like, keyType, purpose) => newKeyLike(config, passphrase, like, keyType, purpose),
       async close() {
+        kmc.close();
         await ca.close();
         await storage.close();
         closeAllModules();

@@ -132,6 +132,10 @@ describe('the CLI', () => {
       ['ca', 'list'],
       ['audit'],
       ['audit', 'verify'],
+      ['kmc'],
+      ['kmc', 'init'],
+      ['kmc', 'status'],
+      ['kmc', 'recover'],
     ]) {
       const r = cli([...args, '--help'], env);
       assert.equal(r.status, 0, `${args.join(' ')} --help: ${r.stderr}`);

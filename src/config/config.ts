@@ -60,6 +60,10 @@ export interface Config {
   staffLockoutMinutes: number;
   /** font file (TTF/OTF/TTC) for e-invoice PDFs; default: the bundled Noto Sans SC */
   invoiceFont: string | undefined;
+  /** the KMC's SM4 master key (32 hex digits, mode 0600); KMC_MASTER_KEY_FILE, default DATA_DIR/kmc/master.key */
+  kmcMasterKeyFile: string;
+  /** KMC_PKCS11_MODULE (+ _TOKEN, _KEY_LABEL): an AES key on this token wraps the SM4 master key in kmcMasterKeyFile */
+  kmcPkcs11: { module: string; token: string; keyLabel: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -164,6 +168,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     staffLockoutThreshold: intVar(env, 'STAFF_MAX_FAILURES', 5, 1, 100),
     staffLockoutMinutes: intVar(env, 'STAFF_LOCKOUT_MINUTES', 15, 1, 7 * 24 * 60),
     invoiceFont: env.INVOICE_FONT || undefined,
+    kmcMasterKeyFile: path.resolve(env.KMC_MASTER_KEY_FILE || path.join(dataDir, 'kmc', 'master.key')),
+    kmcPkcs11: kmcPkcs11Var(env),
   };
 }
 
@@ -187,6 +193,19 @@ export function caKeyPassphrase(cfg: Config, env: NodeJS.ProcessEnv = process.en
       return readFileSync(file, 'utf8').trim();
     }
   }
+}
+
+function kmcPkcs11Var(env: NodeJS.ProcessEnv): Config['kmcPkcs11'] {
+  if (!env.KMC_PKCS11_MODULE) {
+    if (env.KMC_PKCS11_TOKEN) throw new ConfigError('KMC_PKCS11_TOKEN is set but KMC_PKCS11_MODULE (the PKCS#11 library) is not');
+    return undefined;
+  }
+  if (!env.KMC_PKCS11_TOKEN) throw new ConfigError('KMC_PKCS11_MODULE is set: KMC_PKCS11_TOKEN must name the token (its label)');
+  return {
+    module: env.KMC_PKCS11_MODULE,
+    token: env.KMC_PKCS11_TOKEN,
+    keyLabel: env.KMC_PKCS11_KEY_LABEL || 'certdesk-kmc-master-wrap',
+  };
 }
 
 /** An http(s) URL without trailing slashes, or a ConfigError naming the variable. */

@@ -588,6 +588,57 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0010_kmc_escrow': {
+      async up(db: Kysely<unknown>) {
+        // The key management centre's store (src/kmc/). Master keys are registered by id and check
+        // value only (never the key), so a wrong or replaced key file is recognised before anything
+        // is decrypted; escrowed keys are encrypted under one of them.
+        await db.schema
+          .createTable('kmc_master_keys')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('algorithm', 'text', (c) => c.notNull().check(sql`algorithm in ('sm4')`))
+          .addColumn('check_value', 'text', (c) => c.notNull())
+          .addColumn('storage', 'text', (c) => c.notNull())
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .execute();
+        // One key per request (order), one row per public key; the signing key it was first
+        // delivered to, so a repeated request cannot send it to another key (that is a recovery).
+        await db.schema
+          .createTable('kmc_keys')
+          .addColumn('key_id', 'text', (c) => c.primaryKey())
+          .addColumn('request_id', 'text', (c) => c.notNull().unique())
+          .addColumn('public_spki', t.bytes, (c) => c.notNull())
+          .addColumn('spki_sha256', 'text', (c) => c.notNull().unique())
+          .addColumn('encrypted_private_key', t.bytes, (c) => c.notNull())
+          .addColumn('master_key_id', 'text', (c) => c.notNull().references('kmc_master_keys.id'))
+          .addColumn('signing_spki_sha256', 'text', (c) => c.notNull())
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .execute();
+        // Escrow is append-only, whoever connects: losing or rewriting an escrowed key loses every
+        // ciphertext made to it.
+        if (dialect === 'postgres') {
+          await sql`create function kmc_append_only() returns trigger language plpgsql as $$
+            begin raise exception 'KMC escrow is append-only: % on % refused', tg_op, tg_table_name; end $$`.execute(db);
+          for (const table of ['kmc_master_keys', 'kmc_keys']) {
+            await sql`create trigger ${sql.id(`${table}_no_change`)} before update or delete on ${sql.table(table)}
+              for each row execute function kmc_append_only()`.execute(db);
+            await sql`create trigger ${sql.id(`${table}_no_truncate`)} before truncate on ${sql.table(table)}
+              for each statement execute function kmc_append_only()`.execute(db);
+          }
+        } else {
+          for (const table of ['kmc_master_keys', 'kmc_keys']) {
+            for (const op of ['update', 'delete']) {
+              await sql`create trigger ${sql.id(`${table}_no_${op}`)} before ${sql.raw(op)} on ${sql.table(table)}
+                begin select raise(abort, ${sql.lit(`KMC escrow is append-only: ${op.toUpperCase()} on ${table} refused`)}); end`.execute(
+                db,
+              );
+            }
+          }
+        }
+      },
+    },
   };
 }
 
