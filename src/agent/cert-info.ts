@@ -7,11 +7,12 @@ import { keyTypeOfSpki } from '../pki/algorithms.js';
 import { findExtension, parseCertificate, type ParsedCertificate } from '../pki/certificate.js';
 import { builtInTypeFor } from '../pki/certificate-types.js';
 import { policyOids, readHolderIdentity, type HolderKind } from '../pki/holder-identity.js';
+import { certificateUsage } from '../pki/key-usage.js';
 import { attributeValue, nameToString } from '../pki/name.js';
 import { OID } from '../pki/oids.js';
 import { chinaDate } from '../shared/china-date.js';
 import { inRenewalWindow, renewalWindow } from '../shared/renewal-window.js';
-import { labelState, type StoredCertificate } from './tokens/driver.js';
+import { ENCRYPTION_LABEL_SUFFIX, labelState, type StoredCertificate } from './tokens/driver.js';
 
 const DAY_MS = 86_400_000;
 
@@ -42,6 +43,10 @@ export interface CertificateView {
   /** the same instants as calendar days in Asia/Shanghai (YYYY-MM-DD), as token list and the portal show them */
   dates: { notBefore: string; notAfter: string; renewalOpens: string; renewalCloses: string };
   keyType: string | null;
+  /** 签名证书 / 加密证书: from keyUsage (encipherment or key agreement without digitalSignature ⇒ encryption) */
+  usage: 'signing' | 'encryption';
+  /** an SM2 signing certificate's encryption partner on the same key (its id), else null */
+  pairedWith: string | null;
   /** SHA-256 of the DER, hex */
   fingerprint: string;
   /** DER, base64 */
@@ -104,6 +109,8 @@ export function describeCertificate(
       renewalCloses: chinaDate(w.closesAt),
     },
     keyType,
+    usage: certificateUsage(cert),
+    pairedWith: null,
     fingerprint: createHash('sha256').update(c.der).digest('hex'),
     certificate: c.der.toString('base64'),
   };
@@ -122,5 +129,38 @@ export function describeAll(
       // not a certificate we can read; skipped
     }
   }
+  for (const v of out) {
+    if (v.usage === 'signing' && v.keyType === 'sm2') v.pairedWith = encryptionPartner(v, certs)?.id ?? null;
+  }
   return out;
+}
+
+/**
+ * The encryption certificate of an SM2 signing certificate among `certs`: SM2, for encryption, same
+ * subject and issuer, and in the same renewal state — by label first (`<label>:enc`, the
+ * assistant's convention), else the only one in that state.
+ */
+export function encryptionPartner(
+  signing: { id: string; label: string; der?: Buffer; certificate?: string },
+  certs: StoredCertificate[],
+): StoredCertificate | undefined {
+  const s = parseCertificate(signing.der ?? Buffer.from(signing.certificate ?? '', 'base64'));
+  const candidates = certs.filter((c) => {
+    if (c.id === signing.id && c.label === signing.label) return false;
+    try {
+      const e = parseCertificate(c.der);
+      return (
+        certificateUsage(e) === 'encryption' &&
+        e.subjectDer.equals(s.subjectDer) &&
+        e.issuerDer.equals(s.issuerDer) &&
+        keyTypeOfSpki(e.spki).keyType === 'sm2'
+      );
+    } catch {
+      return false;
+    }
+  });
+  const byLabel = candidates.find((c) => c.label === `${signing.label}${ENCRYPTION_LABEL_SUFFIX}`);
+  if (byLabel) return byLabel;
+  const sameState = candidates.filter((c) => labelState(c.label) === labelState(signing.label));
+  return sameState.length === 1 ? sameState[0] : undefined;
 }
