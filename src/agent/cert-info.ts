@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { keyTypeOfSpki } from '../pki/algorithms.js';
 import { findExtension, parseCertificate, type ParsedCertificate } from '../pki/certificate.js';
-import { builtInTypeFor } from '../pki/certificate-types.js';
+import { BUILT_IN_CERTIFICATE_TYPES, builtInTypeFor, type CertificateType } from '../pki/certificate-types.js';
 import { policyOids, readHolderIdentity, type HolderKind } from '../pki/holder-identity.js';
 import { certificateUsage } from '../pki/key-usage.js';
 import { attributeValue, nameToString } from '../pki/name.js';
@@ -76,13 +76,15 @@ export function describeCertificate(
   const policies = policiesExt ? policyOids(policiesExt.value) : [];
   const identity = readHolderIdentity(cert, { uniqueIdOid: opts.uniqueIdOid });
   const kind = kindOf(cert, identity.kind);
-  const profile = kind ? builtInTypeFor(kind) : undefined;
   let keyType: string | null = null;
   try {
     keyType = keyTypeOfSpki(cert.spki).keyType;
   } catch {
     // shown as unknown
   }
+  const usage = certificateUsage(cert);
+  // An encryption certificate is half of an SM2 dual pair; its signing half is named so in describeAll.
+  const profile = kind ? (usage === 'encryption' && dualTypeFor(kind)) || builtInTypeFor(kind) : undefined;
   const w = renewalWindow(cert.notAfter);
   const msLeft = cert.notAfter.getTime() - now.getTime();
   return {
@@ -109,7 +111,7 @@ export function describeCertificate(
       renewalCloses: chinaDate(w.closesAt),
     },
     keyType,
-    usage: certificateUsage(cert),
+    usage,
     pairedWith: null,
     fingerprint: createHash('sha256').update(c.der).digest('hex'),
     certificate: c.der.toString('base64'),
@@ -130,10 +132,17 @@ export function describeAll(
     }
   }
   for (const v of out) {
-    if (v.usage === 'signing' && v.keyType === 'sm2') v.pairedWith = encryptionPartner(v, certs)?.id ?? null;
+    if (v.usage !== 'signing' || v.keyType !== 'sm2') continue;
+    v.pairedWith = encryptionPartner(v, certs)?.id ?? null;
+    const dual = v.pairedWith !== null && BUILT_IN_CERTIFICATE_TYPES.find((t) => t.id === `${v.profile.id}-sm2`);
+    if (dual) v.profile = { ...v.profile, id: dual.id, name: dual.name, nameEn: dual.nameEn };
   }
   return out;
 }
+
+/** The SM2 dual-pair type of a holder kind (org-identity-sm2), when there is one. */
+const dualTypeFor = (kind: HolderKind): CertificateType | undefined =>
+  BUILT_IN_CERTIFICATE_TYPES.find((t) => t.id === `${builtInTypeFor(kind).id}-sm2`);
 
 /**
  * The encryption certificate of an SM2 signing certificate among `certs`: SM2, for encryption, same

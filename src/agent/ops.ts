@@ -198,9 +198,7 @@ const renew: OpSpec = {
     } else if (b.certificateId !== undefined) {
       cert = signingOnly(await publicCertificate(ctx, b.certificateId));
     } else {
-      const current = (await ctx.agent.certificates(ctx.token.id)).filter(
-        (c) => c.state === 'current' && c.usage === 'signing',
-      );
+      const current = (await ctx.agent.certificates(ctx.token.id)).filter((c) => c.state === 'current' && c.usage === 'signing');
       if (current.length > 1)
         throw new AgentError(
           400,

@@ -429,9 +429,14 @@ export class RenewalEngine {
     try {
       enc = parseCertificate(e.certificate);
     } catch (err) {
-      throw new AgentError(400, 'bad_certificate', `encryption.certificate is not an X.509 certificate: ${(err as Error).message}`, {
-        field: 'encryption.certificate',
-      });
+      throw new AgentError(
+        400,
+        'bad_certificate',
+        `encryption.certificate is not an X.509 certificate: ${(err as Error).message}`,
+        {
+          field: 'encryption.certificate',
+        },
+      );
     }
     let keyType: string | undefined;
     try {
@@ -444,7 +449,8 @@ export class RenewalEngine {
       refuse(422, 'encryption_certificate_usage', 'the encryption certificate does not have an encryption key usage only');
     if (!enc.subjectDer.equals(signing.subjectDer))
       refuse(422, 'encryption_subject_mismatch', 'the encryption certificate has another subject than the signing certificate');
-    if (enc.notAfter.getTime() <= Date.now()) refuse(422, 'certificate_expired', 'the encryption certificate has already expired');
+    if (enc.notAfter.getTime() <= Date.now())
+      refuse(422, 'certificate_expired', 'the encryption certificate has already expired');
     if (!session) return;
     if (e.envelope) {
       await session
@@ -578,7 +584,11 @@ export class RenewalEngine {
       throw new AgentError(500, 'verification_failed', 'the encryption certificate written to the key cannot be read back');
     const key = (await s.listKeys()).find((k) => k.id === enc.keyId);
     if (!key || !key.spki.equals(encCert.spki))
-      throw new AgentError(500, 'verification_failed', "the encryption key's public key differs from the encryption certificate's");
+      throw new AgentError(
+        500,
+        'verification_failed',
+        "the encryption key's public key differs from the encryption certificate's",
+      );
     const plain = await s.decrypt(enc.keyId!, sm2Encrypt(Sm2PublicKey.fromSpki(encCert.spki), probe));
     if (!plain.equals(probe)) {
       throw new AgentError(

@@ -303,7 +303,8 @@ class Pkcs11TokenSession implements TokenSession {
       const at = await readCertificates(this.s, { id });
       if (!at.some((c) => c.der.equals(der))) return 0;
       // deleteCertificates selects by id: refuse rather than take another certificate with it
-      if (at.length > 1) throw new TokenError(`several certificates share id ${id}; delete them with the vendor's tool`, 'UNSUPPORTED');
+      if (at.length > 1)
+        throw new TokenError(`several certificates share id ${id}; delete them with the vendor's tool`, 'UNSUPPORTED');
       return deleteCertificates(this.s, { id });
     });
   }

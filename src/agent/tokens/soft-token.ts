@@ -731,14 +731,18 @@ export async function createSoftToken(file: string, opts: CreateSoftTokenOptions
 }
 
 function toPrivateKey(k: KeyObject | Buffer | string): KeyObject {
-  if (typeof k === 'string') return createPrivateKey(k);
-  if (Buffer.isBuffer(k)) {
-    const head = k.subarray(0, 64).toString('latin1');
-    return head.includes('-----BEGIN')
-      ? createPrivateKey(k.toString('latin1'))
-      : createPrivateKey({ key: k, format: 'der', type: 'pkcs8' });
+  if (typeof k !== 'string' && !Buffer.isBuffer(k)) return k;
+  const pem =
+    typeof k === 'string' ? k : k.subarray(0, 64).toString('latin1').includes('-----BEGIN') ? k.toString('latin1') : undefined;
+  if (pem === undefined) return createPrivateKey({ key: k, format: 'der', type: 'pkcs8' });
+  try {
+    return createPrivateKey(pem);
+  } catch (e) {
+    // `openssl ec` writes SM2 keys as "SM2 PRIVATE KEY", which node:crypto does not read.
+    if (!pem.includes('SM2 PRIVATE KEY'))
+      throw new TokenError(`cannot read the private key: ${(e as Error).message}`, 'INVALID_ARGUMENT');
+    return Sm2PrivateKey.fromPem(pem).nativeKey();
   }
-  return k;
 }
 
 /**
@@ -807,4 +811,3 @@ export async function provisionSoftToken(
     await session.close();
   }
 }
-
