@@ -567,13 +567,14 @@ export class SoftTokenSession implements TokenSession {
     }
   }
 
-  decrypt(keyId: string, ciphertext: Buffer): Promise<Buffer> {
+  // async: every refusal is a rejected promise, as from the PKCS#11 driver
+  async decrypt(keyId: string, ciphertext: Buffer): Promise<Buffer> {
     const { obj, pkcs8 } = this.unsealKey(keyId);
     try {
       if (obj.keyType !== 'sm2' || obj.usage !== 'encryption')
         throw new TokenError(`key ${obj.id} is not an SM2 encryption key: it does not decrypt`, 'INVALID_ARGUMENT');
       try {
-        return Promise.resolve(sm2Decrypt(Sm2PrivateKey.fromPkcs8(pkcs8), ciphertext));
+        return sm2Decrypt(Sm2PrivateKey.fromPkcs8(pkcs8), ciphertext);
       } catch (e) {
         throw new TokenError(`SM2 decryption with key ${obj.id} failed: ${(e as Error).message}`, 'INVALID_ARGUMENT');
       }
