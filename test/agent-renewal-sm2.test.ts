@@ -226,7 +226,12 @@ describe('SM2 dual pair: the journaled install on a soft token', () => {
       assert.equal(r.body.error, 'envelope_wrong_key');
       assert.match(String(r.body.message), /not for this signing key.*nothing was written/s);
       assert.equal(readFileSync(f.file, 'utf8'), fileBefore, 'the token file is byte for byte unchanged');
-      assert.equal((await c.renewal(orderId))?.step, 'csr-built', 'the journal did not move');
+      const afterRefusal = (await c.renewal(orderId))!;
+      assert.equal(afterRefusal.step, 'csr-built', 'the journal did not move');
+      assert.ok(
+        !afterRefusal.history.some((x) => x.step === 'certificate-received'),
+        'refused before anything was journaled: the envelope was opened in the token at once',
+      );
 
       // an envelope that opens but carries another key than the encryption certificate's
       const otherKey = makeSm2EnvelopedKey({

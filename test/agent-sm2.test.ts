@@ -20,6 +20,7 @@ import { makeSm2EnvelopedKey } from '../src/pki/sm2-envelope.js';
 import { sm2Verify, Sm2PrivateKey, Sm2PublicKey } from '../src/pki/sm2.js';
 import { checkHolderLogin } from '../src/ra/holder-login.js';
 import { AgentClient, startAgentProcess, type AgentProcess } from './helpers/agent.js';
+import { CHROMIUM } from './helpers/browser.js';
 import { createTestCa, openssl, type TestCa } from './helpers/ca.js';
 import { cli } from './helpers/cli.js';
 import { requireTool } from './helpers/requirements.js';
@@ -329,6 +330,37 @@ describe('login and renewal proof with an SM2 certificate', () => {
       await s.close();
     }
   });
+
+  it(
+    'UKey 管理 in Chromium shows both: 签名证书 paired with its 加密证书, in Chinese and English',
+    { skip: requireTool('chromium') },
+    async () => {
+      const { chromium } = await import('playwright-core');
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+      try {
+        const page = await browser.newPage();
+        await page.goto(`${agent.url}/`);
+        await page.waitForSelector('table.cert[data-usage="encryption"]');
+        const signingSerial = parseCertificate(h.signing).serialHex.toUpperCase();
+        const encSerial = parseCertificate(h.encryption).serialHex.toUpperCase();
+        const text = async (usage: string): Promise<string> =>
+          (await page.textContent(`table.cert[data-usage="${usage}"]`)) ?? '';
+        assert.equal(await page.getAttribute('table.cert[data-usage="signing"]', 'data-serial'), signingSerial);
+        assert.equal(await page.getAttribute('table.cert[data-usage="encryption"]', 'data-serial'), encSerial);
+        assert.match(await text('signing'), /证书用途签名证书/);
+        assert.match(await text('signing'), new RegExp(`对应加密证书${encSerial}`));
+        assert.match(await text('signing'), /单位身份证书（SM2 双证书）/);
+        assert.match(await text('encryption'), /证书用途加密证书/);
+        await page.click('#lang');
+        await page.waitForFunction("document.body.textContent.includes('Encryption certificate')");
+        assert.match(await text('signing'), /UsageSigning certificate/);
+        assert.match(await text('signing'), /Organisation identity certificate \(SM2 dual\)/);
+        assert.match(await text('encryption'), /UsageEncryption certificate/);
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 
   it('certdesk token list shows 签名证书 and 加密证书', () => {
     const r = cli(['token', 'list', '--soft-token', h.file], process.env);
