@@ -148,11 +148,15 @@ describe('SM2 dual pair: the journaled install on a soft token', () => {
       const orderId = `sm2-${step}`;
       const p = portal(f, orderId);
       let agent = await start(f, { CERTDESK_AGENT_CRASH_AFTER: step });
-      await assert.rejects(
-        driveRenewal(new AgentClient(agent.url), { tokenId: f.tokenId, orderId, pin: PIN, issue: p.issue }),
-        AgentGone,
-      );
-      assert.equal((await agent.exited).signal, 'SIGKILL');
+      try {
+        await assert.rejects(
+          driveRenewal(new AgentClient(agent.url), { tokenId: f.tokenId, orderId, pin: PIN, issue: p.issue }),
+          AgentGone,
+        );
+        assert.equal((await agent.exited).signal, 'SIGKILL');
+      } finally {
+        await agent.stop(); // a no-op once killed; stops it when the renewal failed otherwise
+      }
 
       const mid = await inspect(f.file);
       assert.ok(mid.signing.length >= 1, `after a crash at ${step} the key still has a working signing certificate`);
