@@ -87,6 +87,10 @@ export function registerTokenCommands(program: Command): void {
             for (const c of t.certificates) {
               const row = (k: string, v: string): void => void lines.push(`    ${pad(k, 26)}${v}`);
               lines.push(`  证书 certificate  id ${c.id}  label "${c.label}"  [${c.state}]`);
+              row(
+                '用途 Usage',
+                `${c.usage === 'encryption' ? '加密证书 encryption' : '签名证书 signing'}${c.pairedWith ? ` (加密证书 encryption certificate: id ${c.pairedWith})` : ''}`,
+              );
               row('名称 Name', c.name);
               row(
                 '证书种类 Type',
@@ -160,7 +164,7 @@ export function registerTokenCommands(program: Command): void {
     .command('import-soft')
     .description('put an existing private key and its certificate on a soft token (e.g. from the demo CA)')
     .requiredOption('--file <file>', 'the soft token file')
-    .requiredOption('--key <pem>', 'PKCS#8 private key (PEM or DER)')
+    .requiredOption('--key <pem>', 'PKCS#8 private key (PEM or DER; EC, RSA or SM2, also SEC1 "EC/SM2 PRIVATE KEY")')
     .option('--cert <pem>', 'its certificate (PEM or DER)')
     .option('--label <label>', 'label of the key pair and certificate', 'certdesk')
     .option('--pin-env <var>', 'read the user PIN from this environment variable (default: ask)')

@@ -203,6 +203,12 @@ export class AgentClient {
   }
 }
 
+/** What the portal hands the assistant for a renewal: the certificate, and for an SM2 dual pair the encryption half. */
+export interface IssuedForRenewal {
+  certificate: Buffer;
+  encryption?: { certificate: Buffer; envelope: Buffer | null };
+}
+
 /**
  * Plays the portal through a renewal until it is done: asks for approval whenever the assistant has
  * work of its own to do (and after every restart), hands over the issued certificate, confirms.
@@ -215,7 +221,7 @@ export async function driveRenewal(
     orderId: string;
     pin: string;
     certificateId?: string;
-    issue: (csr: Buffer, proof: Buffer) => Promise<Buffer>;
+    issue: (csr: Buffer, proof: Buffer) => Promise<Buffer | IssuedForRenewal>;
     onStep?: (step: string) => void;
   },
 ): Promise<RenewalView> {
@@ -235,10 +241,21 @@ export async function driveRenewal(
       continue;
     }
     if (st.step === 'csr-built') {
-      const cert = await o.issue(Buffer.from(st.csr!, 'base64'), Buffer.from(st.proof!, 'base64'));
+      const issued = await o.issue(Buffer.from(st.csr!, 'base64'), Buffer.from(st.proof!, 'base64'));
+      const { certificate, encryption } = Buffer.isBuffer(issued) ? { certificate: issued, encryption: undefined } : issued;
       const r = await c.call('POST', `/v1/renewals/${o.orderId}/certificate`, {
         token,
-        body: { certificate: cert.toString('base64') },
+        body: {
+          certificate: certificate.toString('base64'),
+          ...(encryption
+            ? {
+                encryption: {
+                  certificate: encryption.certificate.toString('base64'),
+                  envelope: encryption.envelope?.toString('base64') ?? null,
+                },
+              }
+            : {}),
+        },
       });
       if (r.status === 202) token = undefined;
       else if (r.status !== 200) throw new Error(`POST certificate: ${r.status} ${JSON.stringify(r.body)}`);

@@ -40,6 +40,10 @@ export interface KeyCertificate {
   expired: boolean;
   renewal: { open: boolean; opensAt: string; closesAt: string };
   keyType: string | null;
+  /** 签名证书 / 加密证书 (an SM2 dual pair's encryption certificate cannot log in) */
+  usage: 'signing' | 'encryption';
+  /** an SM2 signing certificate's encryption partner on the key */
+  pairedWith: string | null;
   fingerprint: string;
   certificate: string;
 }
@@ -49,6 +53,7 @@ export type JournalStep =
   | 'key-generated'
   | 'csr-built'
   | 'certificate-received'
+  | 'encryption-key-stored'
   | 'certificate-written'
   | 'verified'
   | 'labels-switched'
@@ -60,6 +65,7 @@ export const JOURNAL_STEPS: readonly JournalStep[] = [
   'key-generated',
   'csr-built',
   'certificate-received',
+  'encryption-key-stored',
   'certificate-written',
   'verified',
   'labels-switched',

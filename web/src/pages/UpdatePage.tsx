@@ -39,6 +39,7 @@ export function stepsDone(step: JournalStep | undefined, order: Order | null): n
     case 'csr-built':
       return 2;
     case 'certificate-received':
+    case 'encryption-key-stored':
       return 3;
     case 'certificate-written':
       return 4;
