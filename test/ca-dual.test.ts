@@ -14,6 +14,7 @@ import * as der from '../src/pki/der.js';
 import { GMT_IDENTITY_OID } from '../src/pki/holder-identity.js';
 import { toPem } from '../src/pki/pem.js';
 import { sm2SignSync } from '../src/pki/sm2.js';
+import type { Sm2PrivateKey } from '../src/pki/sm2-key.js';
 import { openSm2EnvelopedKey } from '../src/pki/sm2-envelope.js';
 import { recordPayment } from '../src/ra/payment-ledger.js';
 import { RaError } from '../src/ra/errors.js';
@@ -23,7 +24,7 @@ import { BACKENDS } from './helpers/backends.js';
 import { cliAsync } from './helpers/cli.js';
 import { opensslAsync, opensslCsr, type TestCa } from './helpers/ca.js';
 import { createHolder, ORDER_FORM, PortalClient, serveTestCa, type ServedCa, type TestHolder } from './helpers/holder.js';
-import { TestKeyManagement } from './helpers/kmc.js';
+import { AnswerLostKmc, escrowedSpki } from './helpers/kmc.js';
 import { opensslVerifySm2Signed, scratch, SM2_DISTID } from './helpers/sm2.js';
 
 const s = scratch('ca-dual');
@@ -57,11 +58,10 @@ for (const backend of BACKENDS) {
   describe(`ECDSA and SM2 hierarchies side by side, SM2 dual pairs (${backend.name})`, { skip: backend.skip }, () => {
     let served: ServedCa;
     let ca: TestCa;
-    const kmc = new TestKeyManagement();
     const pem = (b: Buffer | Uint8Array) => toPem('CERTIFICATE', Buffer.from(b));
 
     before(async () => {
-      served = await serveTestCa({ keyType: 'both', postgres: backend.postgres, kmc });
+      served = await serveTestCa({ keyType: 'both', postgres: backend.postgres });
       ca = served.ca;
     });
     after(async () => served?.close());
@@ -79,8 +79,13 @@ for (const backend of BACKENDS) {
       };
     };
 
-    /** A holder with a dual pair, as a service point would have issued it (30 days left). */
-    const dualHolder = async (): Promise<{ holder: TestHolder; signing: CertificateRecord; encryption: CertificateRecord }> => {
+    /** A holder with a dual pair, as a service point would have issued it (30 days left), and its encryption key. */
+    const dualHolder = async (): Promise<{
+      holder: TestHolder;
+      signing: CertificateRecord;
+      encryption: CertificateRecord;
+      encryptionKey: Sm2PrivateKey;
+    }> => {
       const holder = await createHolder(ca, {
         keyType: 'sm2',
         profile: 'org-identity-sm2',
@@ -88,14 +93,15 @@ for (const backend of BACKENDS) {
         name: '国密双证书单位',
       });
       const signing = (await getCertificate(ca.rt.storage.db, holder.serial))!;
-      const key = await kmc.issueEncryptionKey({
+      const key = await ca.rt.kmc.issueEncryptionKey({
         requestId: `initial-${holder.serial}`,
         signingSpki: holder.sm2Key!.publicKey.toSpki(),
         actor: 'test',
       });
       const encryption = (await ca.rt.ca.issueEncryption({ signing, spki: key.publicSpki, kmcKeyId: key.keyId, actor: 'test' }))
         .record;
-      return { holder, signing, encryption };
+      const { encryptionKey } = openSm2EnvelopedKey(key.envelope, holder.sm2Key!);
+      return { holder, signing, encryption, encryptionKey };
     };
 
     /** Logs in, orders a renewal paid by bank transfer (recorded as the statement import would). */
@@ -240,7 +246,7 @@ for (const backend of BACKENDS) {
 
     test('the dual pair: both certificates, their key usages, one subject and 唯一识别号, the KMC key in the envelope', async () => {
       const f = files();
-      const { holder, encryption: oldEncryption } = await dualHolder();
+      const { holder, encryption: oldEncryption, encryptionKey: oldEncryptionKey } = await dualHolder();
       const { client, orderId } = await paidOrder(holder);
       const req = await holder.renewalRequest(orderId);
       const r = await issueOverApi(client, orderId, req);
@@ -274,7 +280,10 @@ for (const backend of BACKENDS) {
       // the envelope opens with the new signing key only, to exactly the certified key the KMC made
       const opened = openSm2EnvelopedKey(Buffer.from(enc.envelope, 'base64'), req.newSm2Key!);
       assert.ok(opened.encryptionKey.publicKey.toSpki().equals(encCert.spki), 'enc cert SPKI = the key in the envelope');
-      assert.ok(kmc.keys.get(orderId)!.key.publicKey.toSpki().equals(encCert.spki), 'enc cert SPKI = the KMC key of the order');
+      assert.ok(
+        (await escrowedSpki(ca.rt.storage.db, orderId))?.equals(encCert.spki),
+        'enc cert SPKI = the KMC key of the order',
+      );
       assert.throws(() => openSm2EnvelopedKey(Buffer.from(enc.envelope!, 'base64'), holder.sm2Key!), /not for this signing key/);
 
       // recorded as an ordinary certificate, linked to its signing certificate (which carries the order)
@@ -308,7 +317,7 @@ for (const backend of BACKENDS) {
       const encLogin = await new PortalClient(served.base, served.origin).login({
         ...holder,
         certDer: Buffer.from(oldEncryption.der),
-        signLogin: (text) => sm2SignSync(kmc.keys.get(`initial-${holder.serial}`)!.key, Buffer.from(text, 'utf8')),
+        signLogin: (text) => sm2SignSync(oldEncryptionKey, Buffer.from(text, 'utf8')),
       });
       assert.equal(encLogin.status, 401);
       assert.match(JSON.stringify(encLogin.body), /encryption certificate/);
@@ -343,9 +352,14 @@ for (const backend of BACKENDS) {
       const { client, orderId } = await paidOrder(holder);
       const req = await holder.renewalRequest(orderId);
       // the KMC made and stored the key, but its answer was lost: the signing certificate is recorded, the pair is not done
-      kmc.failAfterStoring = new Error('KMC connection reset');
-      const failed = await issueOverApi(client, orderId, req);
-      assert.equal(failed.status, 500);
+      const answerLost = new RenewalService(
+        ca.rt.storage,
+        ca.rt.ca,
+        ca.rt.gateway,
+        ca.rt.renewals.policy,
+        new AnswerLostKmc(ca.rt.kmc),
+      );
+      await assert.rejects(answerLost.issue(await answerLost.order(orderId), req.csr, req.proof, 'test'), /KMC connection reset/);
       const order = await ca.rt.renewals.order(orderId);
       assert.equal(order.state, 'issuing', 'not issued while half of the pair is missing');
       assert.equal(order.issued_serial, null);
@@ -370,7 +384,7 @@ for (const backend of BACKENDS) {
         assert.ok(opened.encryptionKey.publicKey.toSpki().equals(encSpki), 'every envelope carries the certified key');
       }
       assert.ok(
-        kmc.keys.get(orderId)!.key.publicKey.toSpki().equals(encSpki),
+        (await escrowedSpki(ca.rt.storage.db, orderId))?.equals(encSpki),
         'the key the KMC stored before its answer was lost',
       );
       const partner = await getEncryptionPartner(ca.rt.storage.db, first.body.summary.serial);
@@ -382,7 +396,7 @@ for (const backend of BACKENDS) {
         .executeTakeFirstOrThrow();
       assert.equal(Number(count.n), 1);
       // the CA itself refuses a second encryption certificate for one signing certificate
-      const other = await kmc.issueEncryptionKey({
+      const other = await ca.rt.kmc.issueEncryptionKey({
         requestId: `other-${orderId}`,
         signingSpki: req.newSm2Key!.publicKey.toSpki(),
         actor: 'test',
@@ -401,7 +415,7 @@ for (const backend of BACKENDS) {
         ca.rt.ca,
         ca.rt.gateway,
         { ...ca.rt.renewals.policy, reuseEncryptionKey: true },
-        kmc,
+        ca.rt.kmc,
       );
       const req = await holder.renewalRequest(orderId);
       const r = await reusing.issue(await reusing.order(orderId), req.csr, req.proof, 'test');
@@ -409,7 +423,7 @@ for (const backend of BACKENDS) {
       assert.equal(r.encryption.envelope, null);
       assert.notEqual(r.encryption.certificate.serial, oldEncryption.serial, 'a new certificate');
       assert.equal(r.encryption.certificate.spki_sha256, oldEncryption.spki_sha256, 'for the old key');
-      assert.equal(kmc.keys.has(orderId), false, 'the KMC was not asked for a key');
+      assert.equal(await escrowedSpki(ca.rt.storage.db, orderId), undefined, 'the KMC was not asked for a key');
       // the default service (new key per renewal) does not change what this order got
       const again = await ca.rt.renewals.issue(await reusing.order(orderId), req.csr, req.proof, 'test');
       assert.equal(again.encryption?.certificate.serial, r.encryption.certificate.serial);

@@ -8,7 +8,6 @@ import path from 'node:path';
 import pg from 'pg';
 import { defaultHierarchyFor, initHierarchy } from '../../src/ca/hierarchy.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
-import type { KeyManagement } from '../../src/kmc/kmc-api.js';
 import type { KeyType } from '../../src/pki/algorithms.js';
 import { toPem } from '../../src/pki/pem.js';
 import { openRuntime, softwareKeyFactory, type Runtime } from '../../src/runtime.js';
@@ -57,8 +56,6 @@ export async function createTestCa(
     postgres?: boolean;
     port?: number;
     env?: Record<string, string>;
-    /** the KMC the runtime's RA uses (dual pairs) */
-    kmc?: KeyManagement;
   } = {},
 ): Promise<TestCa> {
   const dir = mkdtempSync(path.join(tmpdir(), 'certdesk-test-'));
@@ -80,7 +77,7 @@ export async function createTestCa(
     await initHierarchy(storage, keyFactory, { ...defaultHierarchyFor(keyType), keyType, pkiUrl: config.pkiUrl, actor: 'test' });
   }
   await storage.close();
-  const rt = await withEnvAsync(env, () => openRuntime(config, opts.kmc ? { kmc: opts.kmc } : {}));
+  const rt = await withEnvAsync(env, () => openRuntime(config));
   for (const c of rt.ca.crlIssuers()) await rt.ca.generateCrl(c.record.id, 'test');
   const rootPem = toPem('CERTIFICATE', rt.ca.root.record.cert_der);
   const issuingPem = toPem('CERTIFICATE', rt.ca.issuing.record.cert_der);
