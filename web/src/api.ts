@@ -3,6 +3,7 @@
 
 import type {
   CertificateSummary,
+  IssueView,
   OrderEventView,
   OrderInvoiceView,
   OrderState,
@@ -77,11 +78,7 @@ export interface NewOrder {
   paymentMethod: PaymentMethod;
 }
 
-export interface IssueResult {
-  order: Order;
-  certificate: string;
-  chain: string[];
-}
+export type IssueResult = IssueView;
 
 /** States in which the certificate update (证书更新) runs or resumes; payment is behind us. */
 export const UPDATE_STATES: readonly OrderState[] = ['paid', 'issuing', 'issued', 'installed'];

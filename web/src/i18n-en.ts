@@ -296,6 +296,8 @@ export const en: Record<MessageKey, string> = {
   updateNotPaid: 'The order is not paid yet; the certificate can be renewed once the payment is received.',
   updateNoKey: 'The certificate you logged in with is not on any inserted key. Insert the key you logged in with and try again.',
   newCertificate: 'New certificate',
+  newSigningCertificate: 'Signing certificate',
+  newEncryptionCertificate: 'Encryption certificate',
   fieldSerial: 'Serial number',
   fieldNotBefore: 'Valid from',
   fieldSubject: 'Subject',

@@ -287,6 +287,8 @@ export const zh = {
   updateNotPaid: '订单尚未支付，支付到账后才能更新证书。',
   updateNoKey: '未在已插入的 UKey 中找到当前登录的证书。请插入登录时使用的 UKey 后重试。',
   newCertificate: '新证书',
+  newSigningCertificate: '签名证书',
+  newEncryptionCertificate: '加密证书',
   fieldSerial: '证书序列号',
   fieldNotBefore: '生效时间',
   fieldSubject: '证书主题',

@@ -17,7 +17,7 @@ import { consumeChallenge, insertChallenge } from '../../sa/sessions.js';
 import { getHolder } from '../../sa/holders.js';
 import type {} from '@fastify/rate-limit';
 import { certificateView, holderView, orderView, pairedCertificateView, pairedCertificateViews } from './views.js';
-import type { PortalConfigView } from './shapes.js';
+import type { IssueView, PortalConfigView } from './shapes.js';
 import { endCurrentSession, HttpError, requireSession, startSession, type PortalContext } from './session.js';
 import { parseCertificate } from '../../pki/certificate.js';
 
@@ -284,7 +284,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
       schema: { tags, summary: 'Issue the renewed certificate (idempotent per order)', body: { type: 'object' } },
       preHandler: renewalSession,
     },
-    async (req) => {
+    async (req): Promise<IssueView> => {
       const order = await ownOrder(req, req.params.id);
       const csr = b64('csr', req.body?.csr);
       const proof = b64('proof', req.body?.proof, 4096);
