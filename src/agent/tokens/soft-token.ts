@@ -38,6 +38,7 @@ import {
   type KeyType,
 } from '../../pki/algorithms.js';
 import { parseCertificate } from '../../pki/certificate.js';
+import { certificateUsage } from '../../pki/key-usage.js';
 import { sm2Decrypt } from '../../pki/sm2-encrypt.js';
 import { openSm2EnvelopedKey } from '../../pki/sm2-envelope.js';
 import { Sm2PrivateKey, sm2Sign } from '../../pki/sm2.js';
@@ -46,6 +47,7 @@ import type { NameAttribute } from '../../pki/name.js';
 import { derOrPem } from '../../pki/pem.js';
 import { atomicWriteFile, KeyedQueue } from '../fsutil.js';
 import {
+  ENCRYPTION_LABEL_SUFFIX,
   TokenError,
   type KeyInfo,
   type ObjectSummary,
@@ -808,6 +810,68 @@ export async function provisionSoftToken(
     }
     await session.writeCertificate({ id: key.id, label, der: certificate });
     return { tokenId: `soft-${info.serial}`, keyId: key.id, certificate };
+  } finally {
+    await session.close();
+  }
+}
+
+/** What a CA + KMC hand back for an SM2 dual pair's CSR (the RA's issue answer, as bytes). */
+export interface IssuedDualPair {
+  certificate: Buffer;
+  encryption: { certificate: Buffer; envelope: Buffer };
+}
+
+/**
+ * Adds an SM2 dual pair to an existing soft token: the signing key pair generated on the token
+ * (label `keyLabel`), the certificate `issue` returns for its CSR, and the encryption key from the
+ * KMC's envelope, opened inside the token with the signing key exactly as a renewal's install does
+ * (unwrapSm2Key: refused before anything is stored if the envelope is for another key or carries
+ * another key than the certificate's), label `keyLabel:enc`. The demo's SM2 holder.
+ */
+export async function provisionSm2DualPair(
+  file: string,
+  opts: { pin: string; subject: NameAttribute[]; keyLabel: string; issue: (csr: Buffer) => Promise<IssuedDualPair> },
+): Promise<{ keyId: string; encryptionKeyId: string; certificate: Buffer; encryptionCertificate: Buffer }> {
+  const session = await new SoftToken(file).login(opts.pin);
+  try {
+    // a key left by an earlier attempt that stopped before its certificate was written is used again
+    const key =
+      (await session.listKeys()).find((k) => k.label === opts.keyLabel && k.keyType === 'sm2' && !k.usage) ??
+      (await session.generateKeyPair({ label: opts.keyLabel, keyType: 'sm2' }));
+    const csr = await buildCsr({
+      subject: opts.subject,
+      spki: key.spki,
+      signatureAlgId: signatureAlgorithmFor('sm2').algId,
+      sign: (d) => session.sign(key.id, d),
+    });
+    const issued = await opts.issue(csr);
+    const signing = parseCertificate(issued.certificate);
+    const enc = parseCertificate(issued.encryption.certificate);
+    if (!signing.spki.equals(key.spki))
+      throw new TokenError('the issued certificate is not for the key generated on the soft token', 'INVALID_ARGUMENT');
+    if (certificateUsage(enc) !== 'encryption' || !enc.subjectDer.equals(signing.subjectDer))
+      throw new TokenError(
+        'the encryption certificate is not an encryption certificate for the signing certificate’s subject',
+        'INVALID_ARGUMENT',
+      );
+    const encKey = await session.unwrapSm2Key({
+      unwrappingKeyId: key.id,
+      envelope: issued.encryption.envelope,
+      label: `${opts.keyLabel}${ENCRYPTION_LABEL_SUFFIX}`,
+      expectedSpki: enc.spki,
+    });
+    await session.writeCertificate({
+      id: encKey.id,
+      label: `${opts.keyLabel}${ENCRYPTION_LABEL_SUFFIX}`,
+      der: issued.encryption.certificate,
+    });
+    await session.writeCertificate({ id: key.id, label: opts.keyLabel, der: issued.certificate });
+    return {
+      keyId: key.id,
+      encryptionKeyId: encKey.id,
+      certificate: issued.certificate,
+      encryptionCertificate: issued.encryption.certificate,
+    };
   } finally {
     await session.close();
   }
