@@ -14,9 +14,9 @@ import { defaultHierarchyFor, initHierarchy } from '../ca/hierarchy.js';
 import { loadConfig } from '../config/config.js';
 import { keyTypeOfSpki } from '../pki/algorithms.js';
 import { parseCertificate } from '../pki/certificate.js';
-import { parseCsr } from '../pki/csr.js';
 import { certificateUsage } from '../pki/key-usage.js';
 import type { NameAttribute } from '../pki/name.js';
+import { issueFirstDualPair } from '../ra/first-dual-pair.js';
 import { softwareKeyFactory, type Runtime } from '../runtime.js';
 import { action, UsageError } from './errors.js';
 import { startServer } from './serve-command.js';
@@ -88,32 +88,19 @@ export async function ensureDemoSm2Holder(rt: Runtime, file: string, pin: string
     await rt.ca.reloadCas();
     for (const c of rt.ca.crlIssuers()) if (c.record.key_type === 'sm2') await rt.ca.generateCrl(c.record.id, 'system:demo');
   }
-  const actor = 'system:demo';
   await provisionSm2DualPair(file, {
     pin,
     subject: orgSubject(DEMO_SM2_HOLDER.name),
     keyLabel: SM2_KEY_LABEL,
     issue: async (csr) => {
-      const signing = await rt.ca.issue({
+      const pair = await issueFirstDualPair(rt, {
         csr,
         profileId: 'org-identity-sm2',
         days: 30,
         uniqueId: DEMO_SM2_HOLDER.uniqueId,
-        actor,
+        actor: 'system:demo',
       });
-      // one KMC key per signing certificate, however often this is retried (idempotent per requestId)
-      const key = await rt.kmc.issueEncryptionKey({
-        requestId: `demo-${signing.record.serial}`,
-        signingSpki: parseCsr(csr).spki,
-        actor,
-      });
-      const encryption = await rt.ca.issueEncryption({
-        signing: signing.record,
-        spki: key.publicSpki,
-        kmcKeyId: key.keyId,
-        actor,
-      });
-      return { certificate: signing.der, encryption: { certificate: encryption.der, envelope: key.envelope } };
+      return { certificate: pair.signing.der, encryption: { certificate: pair.encryption.der, envelope: pair.envelope } };
     },
   });
   return true;

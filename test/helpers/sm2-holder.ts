@@ -5,11 +5,13 @@
 // signing key, as a KMC does (src/pki/sm2-envelope.ts).
 import { buildTbs, makeTemplate, randomSerial, signTbs, wholeSeconds } from '../../src/ca/certificate-builder.js';
 import { authorityKeyIdentifier, keyUsage } from '../../src/ca/extensions.js';
-import { createSoftToken, SoftToken } from '../../src/agent/tokens/soft-token.js';
+import { createSoftToken, provisionSm2DualPair, SoftToken } from '../../src/agent/tokens/soft-token.js';
 import { signatureAlgorithmFor } from '../../src/pki/algorithms.js';
 import { parseCertificate } from '../../src/pki/certificate.js';
 import { buildCsr, parseCsr } from '../../src/pki/csr.js';
+import type { NameAttribute } from '../../src/pki/name.js';
 import { makeSm2EnvelopedKey } from '../../src/pki/sm2-envelope.js';
+import { issueFirstDualPair } from '../../src/ra/first-dual-pair.js';
 import { Sm2PrivateKey, Sm2PublicKey } from '../../src/pki/sm2.js';
 import { HOLDER_SUBJECT, issueFor, type IssuedForRenewal } from './agent.js';
 import type { TestCa } from './ca.js';
@@ -122,4 +124,42 @@ export function dualIssuer(ca: TestCa, o: { renews?: Buffer; reuse?: Sm2PrivateK
       return out;
     },
   };
+}
+
+/** The SM2 dual-pair holder of the portal tests (a valid 统一社会信用代码: both certificates carry the GM/T 0015 extension). */
+export const SM2_HOLDER_SUBJECT: NameAttribute[] = [
+  { type: 'C', value: 'CN' },
+  { type: 'O', value: '国密测试单位' },
+  { type: 'CN', value: '国密测试单位' },
+];
+export const SM2_HOLDER_UNIQUE_ID = '91350100M000100Y43';
+
+/**
+ * A soft token holding an SM2 dual pair of type 单位身份证书（SM2 双证书） as a service point issues it:
+ * the signing key made on the token, both certificates from the test CA's SM2 hierarchy (profile
+ * org-identity-sm2), the encryption key from the runtime's KMC, opened in the token from its envelope
+ * (provisionSm2DualPair, as the demo does). The CA needs an SM2 hierarchy (`keyType: 'sm2'` or 'both').
+ */
+export async function sm2DualTokenFromRa(
+  ca: TestCa,
+  file: string,
+  o: { pin: string; tokenLabel: string; days: number },
+): Promise<{ tokenId: string; certificate: Buffer; encryptionCertificate: Buffer }> {
+  const info = await createSoftToken(file, { label: o.tokenLabel, pin: o.pin });
+  const r = await provisionSm2DualPair(file, {
+    pin: o.pin,
+    subject: SM2_HOLDER_SUBJECT,
+    keyLabel: 'identity',
+    issue: async (csr) => {
+      const pair = await issueFirstDualPair(ca.rt, {
+        csr,
+        profileId: 'org-identity-sm2',
+        days: o.days,
+        uniqueId: SM2_HOLDER_UNIQUE_ID,
+        actor: 'test',
+      });
+      return { certificate: pair.signing.der, encryption: { certificate: pair.encryption.der, envelope: pair.envelope } };
+    },
+  });
+  return { tokenId: `soft-${info.serial}`, certificate: r.certificate, encryptionCertificate: r.encryptionCertificate };
 }
