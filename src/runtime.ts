@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { caKeyPassphrase, type Config } from './config/config.js';
 import { CertificateAuthority } from './ca/authority.js';
-import { DEFAULT_HIERARCHY, initHierarchy, type KeyFactory, type KeyPurpose } from './ca/hierarchy.js';
+import { defaultHierarchyFor, initHierarchy, type KeyFactory, type KeyPurpose } from './ca/hierarchy.js';
 import { OcspResponder } from './ca/ocsp-responder.js';
 import { loadProfiles } from './ca/profiles.js';
 import { listCas } from './sa/cas.js';
@@ -19,6 +19,8 @@ import type { KeyType } from './pki/algorithms.js';
 import { SandboxGatewayAdapter } from './payments/sandbox/adapter.js';
 import { sandboxKeys } from './payments/sandbox/keys.js';
 import { RenewalService } from './ra/renewal-service.js';
+import { KeyManagementCentre, kmcOptionsFrom } from './kmc/key-management-centre.js';
+import type { KeyManagement } from './kmc/kmc-api.js';
 
 export interface Runtime {
   config: Config;
@@ -29,6 +31,8 @@ export interface Runtime {
   renewals: RenewalService;
   /** this process among the instances sharing the database (host:pid:random), as job_runs names it */
   instanceId: string;
+  /** the key management centre (SM2 encryption keys of dual certificates), opened with its master key */
+  kmc: KeyManagement;
   /** A new CA key where `like` lives (software: encrypted with the passphrase this runtime opened its keys with). */
   newKeyLike(like: KeyRef, keyType: KeyType, purpose: KeyPurpose): Promise<Signer>;
   close(): Promise<void>;
@@ -84,7 +88,10 @@ async function newKeyLike(
 
 export async function openRuntime(
   config: Config,
-  opts: { createDemoCa?: boolean; log?: (msg: string, err?: unknown) => void } = {},
+  opts: {
+    createDemoCa?: boolean;
+    log?: (msg: string, err?: unknown) => void;
+  } = {},
 ): Promise<Runtime> {
   const storage = await openDatabase({
     dataDir: config.dataDir,
@@ -100,23 +107,38 @@ export async function openRuntime(
     if (opts.createDemoCa)
       await exclusively(storage, async () => {
         if ((await listCas(storage.db)).length > 0) return;
-        opts.log?.('empty database: creating the demo CA hierarchy (software keys, ECDSA P-256)');
-        await initHierarchy(storage, softwareKeyFactory(config, 'ec-p256', passphrase()), {
-          ...DEFAULT_HIERARCHY,
-          pkiUrl: config.pkiUrl,
-          actor: 'system:first-start',
-        });
+        opts.log?.('empty database: creating the demo CA hierarchies (software keys, ECDSA P-256 and SM2 side by side)');
+        for (const keyType of ['ec-p256', 'sm2'] as const)
+          await initHierarchy(storage, softwareKeyFactory(config, keyType, passphrase()), {
+            ...defaultHierarchyFor(keyType),
+            keyType,
+            pkiUrl: config.pkiUrl,
+            actor: 'system:first-start',
+          });
       });
+    // A missing or wrong master key stops the start here (the master key is created on first start).
+    const kmc = await KeyManagementCentre.open(storage, {
+      ...kmcOptionsFrom(config, () => pkcs11Pin(config)),
+      create: true,
+      log: opts.log,
+    });
     const ca = await CertificateAuthority.load(storage, config, profiles, (ref) =>
       openSigner(ref, { dataDir: config.dataDir, passphrase, pkcs11Pin: () => pkcs11Pin(config) }),
     );
     const ocsp = new OcspResponder(ca, opts.log);
     const gateway = paymentGateway(config);
-    const renewals = new RenewalService(storage, ca, gateway, {
-      onlineOrderTtlMs: config.onlineOrderTtlMinutes * 60_000,
-      offlineOrderTtlMs: config.offlineOrderTtlDays * 86_400_000,
-      revokeSuperseded: config.revokeSuperseded,
-    });
+    const renewals = new RenewalService(
+      storage,
+      ca,
+      gateway,
+      {
+        onlineOrderTtlMs: config.onlineOrderTtlMinutes * 60_000,
+        offlineOrderTtlMs: config.offlineOrderTtlDays * 86_400_000,
+        revokeSuperseded: config.revokeSuperseded,
+        reuseEncryptionKey: config.reuseEncryptionKey,
+      },
+      kmc,
+    );
     return {
       config,
       storage,
@@ -125,8 +147,10 @@ export async function openRuntime(
       gateway,
       renewals,
       instanceId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      kmc,
       newKeyLike: (like, keyType, purpose) => newKeyLike(config, passphrase, like, keyType, purpose),
       async close() {
+        kmc.close();
         await ca.close();
         await storage.close();
         closeAllModules();

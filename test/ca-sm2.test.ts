@@ -11,40 +11,14 @@ import { toPem } from '../src/pki/pem.js';
 import { createTestCa, opensslAsync, opensslCsr, type TestCa } from './helpers/ca.js';
 import { cli } from './helpers/cli.js';
 import { serveTestCa, type ServedCa } from './helpers/holder.js';
-import { scratch } from './helpers/sm2.js';
+import { opensslVerifySm2Signed, scratch, SM2_DISTID } from './helpers/sm2.js';
 
-const DISTID = 'distid:1234567812345678';
+const DISTID = SM2_DISTID;
 const s = scratch('ca-sm2');
 after(() => s.cleanup());
 
-/** Writes `tbs` (extracted by `openssl asn1parse -strparse`) and the signature, and has OpenSSL verify them. */
-function opensslVerifySigned(name: string, signed: Buffer, signerCertPem: string): string {
-  const file = s.write(`${name}.der`, signed);
-  const [tbs, , sig] = der.children(der.parse(signed));
-  const tbsFile = path.join(s.dir, `${name}.tbs`);
-  s.ok(['asn1parse', '-inform', 'DER', '-in', file, '-strparse', String(tbs!.start), '-noout', '-out', tbsFile]);
-  const sigFile = s.write(`${name}.sig`, der.decodeBitString(sig!));
-  const pub = s.write(
-    `${name}-signer.pub`,
-    s.ok(['x509', '-in', s.write(`${name}-signer.pem`, signerCertPem), '-pubkey', '-noout']),
-  );
-  return s.ok([
-    'pkeyutl',
-    '-verify',
-    '-pubin',
-    '-inkey',
-    pub,
-    '-rawin',
-    '-digest',
-    'sm3',
-    '-pkeyopt',
-    DISTID,
-    '-in',
-    tbsFile,
-    '-sigfile',
-    sigFile,
-  ]);
-}
+const opensslVerifySigned = (name: string, signed: Buffer, signerCertPem: string): string =>
+  opensslVerifySm2Signed(s, name, signed, signerCertPem);
 
 describe('SM2 CA', () => {
   let served: ServedCa;
@@ -213,6 +187,7 @@ describe('certdesk ca init --key-type sm2', () => {
     const r = cli(['ca', 'init', '--key-type', 'sm2'], env);
     assert.equal(r.status, 0, r.stderr);
     for (const kind of ['root', 'issuing', 'ocsp']) assert.match(r.stdout, new RegExp(`created ${kind} .*\\(sm2, software\\)`));
+    assert.match(r.stdout, /created root .*certdesk Demo SM2 Root CA/, 'SM2 CA names are told apart from the RSA/ECDSA ones');
     const keys = readdirSync(path.join(dir, 'keys'));
     assert.equal(keys.length, 3);
     for (const k of keys) assert.match(readFileSync(path.join(dir, 'keys', k), 'utf8'), /BEGIN ENCRYPTED PRIVATE KEY/);
@@ -251,5 +226,29 @@ describe('certdesk ca init --key-type sm2', () => {
     assert.match(r.stderr, /empty SM2 ID/);
     assert.match(r.stderr, /1234567812345678/);
     assert.match(r.stderr, /\[csr\]/);
+  });
+
+  test('adds an ECDSA hierarchy beside it; a second hierarchy of either family is refused', () => {
+    const ecdsa = cli(['ca', 'init', '--key-type', 'ec-p256'], env);
+    assert.equal(ecdsa.status, 0, ecdsa.stderr);
+    assert.match(ecdsa.stdout, /created root .*certdesk Demo Root CA\s+\(ec-p256, software\)/);
+    const sm2Again = cli(['ca', 'init', '--key-type', 'sm2'], env);
+    assert.equal(sm2Again.status, 1);
+    assert.match(
+      sm2Again.stderr,
+      /already holds a CA hierarchy of the SM2 family \(root-[0-9a-f]+, issuing-[0-9a-f]+, ocsp-[0-9a-f]+\)/,
+    );
+    const rsa = cli(['ca', 'init', '--key-type', 'rsa-2048'], env);
+    assert.equal(rsa.status, 1);
+    assert.match(rsa.stderr, /already holds a CA hierarchy of the RSA\/ECDSA family/);
+    assert.equal(readdirSync(path.join(dir, 'keys')).length, 6, 'a refused init makes no key');
+    const roots = cli(['ca', 'roots'], env);
+    assert.equal(roots.status, 0, roots.stderr);
+    assert.equal(roots.stdout.match(/BEGIN CERTIFICATE/g)?.length, 2, 'ca roots prints both roots');
+    assert.equal(cli(['ca', 'chain'], env).stdout.match(/BEGIN CERTIFICATE/g)?.length, 2, 'ca chain prints both issuing CAs');
+    const rotated = cli(['ca', 'rotate-responder'], env);
+    assert.equal(rotated.status, 0, rotated.stderr);
+    assert.match(rotated.stdout, /rotated the OCSP responder of issuing-[0-9a-f]+: ocsp-[0-9a-f]+ \(sm2,/);
+    assert.match(rotated.stdout, /rotated the OCSP responder of issuing-[0-9a-f]+: ocsp-[0-9a-f]+ \(ec-p256,/);
   });
 });

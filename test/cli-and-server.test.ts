@@ -45,17 +45,17 @@ describe('certdesk serve on an empty DATA_DIR', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test('creates the demo hierarchy with a generated passphrase kept in DATA_DIR (mode 0600), keys encrypted', () => {
+  test('creates the demo hierarchies (ECDSA and SM2) with a generated passphrase kept in DATA_DIR (mode 0600), keys encrypted', () => {
     const pass = path.join(dir, 'ca-key-passphrase');
     assert.equal(statSync(pass).mode & 0o777, 0o600);
     const list = cli(['ca', 'roots'], env);
     assert.equal(list.status, 0, list.stderr);
-    assert.match(list.stdout, /BEGIN CERTIFICATE/);
+    assert.equal(list.stdout.match(/BEGIN CERTIFICATE/g)?.length, 2, 'an ECDSA and an SM2 root');
     const keyFiles = readFileSync(path.join(dir, 'certdesk.sqlite')).includes(Buffer.from('PRIVATE KEY'));
     assert.equal(keyFiles, false, 'no key material in the database');
     const keysDir = path.join(dir, 'keys');
     const files = listDir(keysDir);
-    assert.equal(files.length, 3);
+    assert.equal(files.length, 6, 'root, issuing and responder keys of both hierarchies');
     for (const f of files) assert.match(readFileSync(path.join(keysDir, f), 'utf8'), /BEGIN ENCRYPTED PRIVATE KEY/);
   });
 
@@ -66,7 +66,7 @@ describe('certdesk serve on an empty DATA_DIR', () => {
     const body = (await ready.json()) as { status: string; checks: Record<string, string> };
     assert.equal(body.status, 'ready');
     assert.equal(body.checks.database, 'ok');
-    assert.equal(Object.keys(body.checks).filter((k) => k.startsWith('key:')).length, 3);
+    assert.equal(Object.keys(body.checks).filter((k) => k.startsWith('key:')).length, 6, 'every key of both hierarchies signs');
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.match(metrics, /certdesk_http_request_duration_seconds_bucket/);
     assert.match(metrics, /process_cpu_user_seconds_total/);
@@ -132,6 +132,10 @@ describe('the CLI', () => {
       ['ca', 'list'],
       ['audit'],
       ['audit', 'verify'],
+      ['kmc'],
+      ['kmc', 'init'],
+      ['kmc', 'status'],
+      ['kmc', 'recover'],
     ]) {
       const r = cli([...args, '--help'], env);
       assert.equal(r.status, 0, `${args.join(' ')} --help: ${r.stderr}`);

@@ -61,8 +61,24 @@ describe('the newcomer’s path (built CLI)', () => {
     const portal = `http://localhost:${port}`;
     const c = new AgentClient(`http://127.0.0.1:${agentPort}`, portal);
     const [token] = await c.tokens();
+    // the demo key holds two holders: the ECDSA one, and the SM2 dual pair (签名证书 + 加密证书)
+    const listed = (await c.call('GET', `/v1/tokens/${encodeURIComponent(token!.id)}/certificates`)).body as {
+      certificates: {
+        id: string;
+        keyType: string | null;
+        usage: string;
+        name: string;
+        daysLeft: number;
+        pairedWith: string | null;
+      }[];
+    };
+    const sm2 = listed.certificates.filter((x) => x.keyType === 'sm2');
+    assert.deepEqual(sm2.map((x) => x.usage).sort(), ['encryption', 'signing'], JSON.stringify(listed));
+    assert.ok(sm2.every((x) => x.name === '国密演示单位' && x.daysLeft >= 28 && x.daysLeft <= 30));
+    assert.equal(sm2.find((x) => x.usage === 'signing')!.pairedWith, sm2.find((x) => x.usage === 'encryption')!.id);
+    const ecdsa = listed.certificates.find((x) => x.keyType === 'ec-p256')!;
     const orderId = 'R20270101-INTRPT';
-    const req = await c.createRequest({ op: 'renew', tokenId: token!.id, orderId });
+    const req = await c.createRequest({ op: 'renew', tokenId: token!.id, orderId, certificateId: ecdsa.id });
     assert.equal(req.status, 201, JSON.stringify(req.body));
     const approved = await c.approve(req.approveUrl, pin);
     assert.equal(approved.status, 200, JSON.stringify(approved.body));
@@ -202,6 +218,11 @@ describe('the newcomer’s path (built CLI)', () => {
     for (let i = 0; i < 3; i++) await (await fetch(`http://127.0.0.1:${port}/healthz`)).text();
     await demo.stop();
     assert.match(demo.out(), /staff console \(后台\)[^\n]*\n\s*$/, 'nothing after the banner');
+    assert.match(
+      demo.out(),
+      /国密演示单位 \(唯一识别号 91310000MA1K4DEM08\): 单位身份证书（SM2 双证书）/,
+      'the banner names the SM2 holder',
+    );
     assert.ok(readFileSync(path.join(cwd, 'data/demo/pin.txt'), 'utf8').trim().length === 6);
   });
 });

@@ -6,7 +6,7 @@ import { AgentError, toAgentError } from './errors.js';
 import { JournalStore, type RenewalStep } from './install/journal.js';
 import { defaultJournalDirs } from './install/journal-dirs.js';
 import { RenewalEngine, renewalView, checkOrderId, type RenewalView } from './install/renewal.js';
-import { certificateFromText, OP_SPECS, parseBody } from './ops.js';
+import { certificateFromText, EncryptionPart, encryptionFromBody, OP_SPECS, parseBody } from './ops.js';
 import { isOp, PinGuard, RenewalSessions, RequestStore, OPS, type ApprovalRequest } from './sessions.js';
 import { TokenError, type ObjectSummary, type TokenDriver, type TokenSession, type TokenSummary } from './tokens/driver.js';
 import { Pkcs11Driver } from './tokens/pkcs11-driver.js';
@@ -297,13 +297,14 @@ export class Agent {
   ): Promise<RenewalView & { approvalRequired: boolean }> {
     checkOrderId(orderId);
     this.renewalRequest(origin, bearer, orderId);
-    const b = parseBody(z.object({ certificate: z.string().max(64 * 1024) }), body);
+    const b = parseBody(z.object({ certificate: z.string().max(64 * 1024), encryption: EncryptionPart.optional() }), body);
     const certDer = certificateFromText(b.certificate);
+    const encryption = b.encryption && encryptionFromBody(b.encryption);
     return this.engine.run(orderId, async () => {
       const j = this.engine.get(orderId);
       if (!j) throw new AgentError(404, 'renewal_not_found', `no renewal for order ${orderId}`);
       this.engine.checkOwner(j, origin);
-      this.engine.receiveCertificate(j, certDer);
+      await this.engine.receiveCertificate(j, certDer, encryption, this.renewals.get(orderId)?.session);
       return this.continueRenewal(orderId);
     });
   }

@@ -5,13 +5,14 @@
 import { createHash } from 'node:crypto';
 import { keyTypeOfSpki } from '../pki/algorithms.js';
 import { findExtension, parseCertificate, type ParsedCertificate } from '../pki/certificate.js';
-import { builtInTypeFor } from '../pki/certificate-types.js';
+import { BUILT_IN_CERTIFICATE_TYPES, builtInTypeFor, type CertificateType } from '../pki/certificate-types.js';
 import { policyOids, readHolderIdentity, type HolderKind } from '../pki/holder-identity.js';
+import { certificateUsage } from '../pki/key-usage.js';
 import { attributeValue, nameToString } from '../pki/name.js';
 import { OID } from '../pki/oids.js';
 import { chinaDate } from '../shared/china-date.js';
 import { inRenewalWindow, renewalWindow } from '../shared/renewal-window.js';
-import { labelState, type StoredCertificate } from './tokens/driver.js';
+import { ENCRYPTION_LABEL_SUFFIX, labelState, type StoredCertificate } from './tokens/driver.js';
 
 const DAY_MS = 86_400_000;
 
@@ -42,6 +43,10 @@ export interface CertificateView {
   /** the same instants as calendar days in Asia/Shanghai (YYYY-MM-DD), as token list and the portal show them */
   dates: { notBefore: string; notAfter: string; renewalOpens: string; renewalCloses: string };
   keyType: string | null;
+  /** 签名证书 / 加密证书: from keyUsage (encipherment or key agreement without digitalSignature ⇒ encryption) */
+  usage: 'signing' | 'encryption';
+  /** an SM2 signing certificate's encryption partner on the same key (its id), else null */
+  pairedWith: string | null;
   /** SHA-256 of the DER, hex */
   fingerprint: string;
   /** DER, base64 */
@@ -71,13 +76,15 @@ export function describeCertificate(
   const policies = policiesExt ? policyOids(policiesExt.value) : [];
   const identity = readHolderIdentity(cert, { uniqueIdOid: opts.uniqueIdOid });
   const kind = kindOf(cert, identity.kind);
-  const profile = kind ? builtInTypeFor(kind) : undefined;
   let keyType: string | null = null;
   try {
     keyType = keyTypeOfSpki(cert.spki).keyType;
   } catch {
     // shown as unknown
   }
+  const usage = certificateUsage(cert);
+  // An encryption certificate is half of an SM2 dual pair; its signing half is named so in describeAll.
+  const profile = kind ? (usage === 'encryption' && dualTypeFor(kind)) || builtInTypeFor(kind) : undefined;
   const w = renewalWindow(cert.notAfter);
   const msLeft = cert.notAfter.getTime() - now.getTime();
   return {
@@ -104,6 +111,8 @@ export function describeCertificate(
       renewalCloses: chinaDate(w.closesAt),
     },
     keyType,
+    usage,
+    pairedWith: null,
     fingerprint: createHash('sha256').update(c.der).digest('hex'),
     certificate: c.der.toString('base64'),
   };
@@ -122,5 +131,45 @@ export function describeAll(
       // not a certificate we can read; skipped
     }
   }
+  for (const v of out) {
+    if (v.usage !== 'signing' || v.keyType !== 'sm2') continue;
+    v.pairedWith = encryptionPartner(v, certs)?.id ?? null;
+    const dual = v.pairedWith !== null && BUILT_IN_CERTIFICATE_TYPES.find((t) => t.id === `${v.profile.id}-sm2`);
+    if (dual) v.profile = { ...v.profile, id: dual.id, name: dual.name, nameEn: dual.nameEn };
+  }
   return out;
+}
+
+/** The SM2 dual-pair type of a holder kind (org-identity-sm2), when there is one. */
+const dualTypeFor = (kind: HolderKind): CertificateType | undefined =>
+  BUILT_IN_CERTIFICATE_TYPES.find((t) => t.id === `${builtInTypeFor(kind).id}-sm2`);
+
+/**
+ * The encryption certificate of an SM2 signing certificate among `certs`: SM2, for encryption, same
+ * subject and issuer, and in the same renewal state — by label first (`<label>:enc`, the
+ * assistant's convention), else the only one in that state.
+ */
+export function encryptionPartner(
+  signing: { id: string; label: string; der?: Buffer; certificate?: string },
+  certs: StoredCertificate[],
+): StoredCertificate | undefined {
+  const s = parseCertificate(signing.der ?? Buffer.from(signing.certificate ?? '', 'base64'));
+  const candidates = certs.filter((c) => {
+    if (c.id === signing.id && c.label === signing.label) return false;
+    try {
+      const e = parseCertificate(c.der);
+      return (
+        certificateUsage(e) === 'encryption' &&
+        e.subjectDer.equals(s.subjectDer) &&
+        e.issuerDer.equals(s.issuerDer) &&
+        keyTypeOfSpki(e.spki).keyType === 'sm2'
+      );
+    } catch {
+      return false;
+    }
+  });
+  const byLabel = candidates.find((c) => c.label === `${signing.label}${ENCRYPTION_LABEL_SUFFIX}`);
+  if (byLabel) return byLabel;
+  const sameState = candidates.filter((c) => labelState(c.label) === labelState(signing.label));
+  return sameState.length === 1 ? sameState[0] : undefined;
 }

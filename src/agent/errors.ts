@@ -24,6 +24,8 @@ const TOKEN_HTTP: Record<TokenErrorCode, [number, string]> = {
   OBJECT_EXISTS: [409, 'object_exists'],
   INVALID_ARGUMENT: [400, 'invalid_argument'],
   UNSUPPORTED: [422, 'unsupported'],
+  ENVELOPE_REFUSED: [409, 'envelope_wrong_key'],
+  KEY_MISMATCH: [422, 'encryption_key_mismatch'],
   CORRUPT: [500, 'token_corrupt'],
   FAILED: [500, 'token_failed'],
 };

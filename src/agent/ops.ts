@@ -47,6 +47,26 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
 const hexId = z.string().regex(/^(?:[0-9a-fA-F]{2}){1,64}$/, 'must be an even-length hex string (the CKA_ID)');
 const base = { op: z.string(), tokenId: z.string() };
 
+/** The SM2 dual pair's half in a request body (contract §3): `{certificate, envelope | null}`. */
+export const EncryptionPart = z.object({
+  certificate: z.string().max(64 * 1024),
+  envelope: z
+    .string()
+    .max(16 * 1024)
+    .regex(/^[A-Za-z0-9+/\s]*={0,2}\s*$/, 'must be base64 DER (SM2EnvelopedKey)')
+    .nullable(),
+});
+
+/** The encryption certificate and envelope as bytes. */
+export function encryptionFromBody(e: z.infer<typeof EncryptionPart>): { certificate: Buffer; envelope: Buffer | null } {
+  const envelope = e.envelope === null ? null : Buffer.from(e.envelope.replace(/\s+/g, ''), 'base64');
+  if (envelope?.length === 0)
+    throw new AgentError(400, 'invalid_request', 'encryption.envelope: is empty (give null to reuse the key on the token)', {
+      field: 'encryption.envelope',
+    });
+  return { certificate: certificateFromText(e.certificate, 'encryption.certificate'), envelope };
+}
+
 /** Accepts a DER certificate as base64 or PEM text. */
 export function certificateFromText(text: string, field = 'certificate'): Buffer {
   let derBuf: Buffer;
@@ -79,6 +99,19 @@ async function publicCertificate(ctx: OpContext, id: string): Promise<Certificat
   return v;
 }
 
+/** Login and renewal use signing certificates only; an SM2 encryption certificate cannot sign. */
+function signingOnly(v: CertificateView): CertificateView {
+  if (v.usage === 'encryption') {
+    throw new AgentError(
+      422,
+      'certificate_not_for_signing',
+      `certificate ${v.id} is an encryption certificate (加密证书); use its signing certificate (签名证书)`,
+      { field: 'certificateId' },
+    );
+  }
+  return v;
+}
+
 const short = (v: CertificateView): Record<string, unknown> => ({
   id: v.id,
   name: v.name,
@@ -101,7 +134,7 @@ const login: OpSpec = {
     } catch (e) {
       challengeError(e);
     }
-    const cert = await publicCertificate(ctx, b.certificateId);
+    const cert = signingOnly(await publicCertificate(ctx, b.certificateId));
     return {
       params: { certificateId: cert.id, challenge: b.challenge },
       display: { certificate: short(cert), challengeExpiresAt: new Date(challenge.exp * 1000).toISOString() },
@@ -142,6 +175,7 @@ const RenewBody = z.object({
     .string()
     .max(64 * 1024)
     .optional(),
+  encryption: EncryptionPart.optional(),
   confirm: z.boolean().optional(),
 });
 
@@ -162,9 +196,9 @@ const renew: OpSpec = {
         { uniqueIdOid: ctx.agent.options.uniqueIdOid },
       );
     } else if (b.certificateId !== undefined) {
-      cert = await publicCertificate(ctx, b.certificateId);
+      cert = signingOnly(await publicCertificate(ctx, b.certificateId));
     } else {
-      const current = (await ctx.agent.certificates(ctx.token.id)).filter((c) => c.state === 'current');
+      const current = (await ctx.agent.certificates(ctx.token.id)).filter((c) => c.state === 'current' && c.usage === 'signing');
       if (current.length > 1)
         throw new AgentError(
           400,
@@ -190,12 +224,20 @@ const renew: OpSpec = {
       }
       certificate = derBuf.toString('base64');
     }
+    let encryption: { certificate: string; envelope: string | null } | undefined;
+    if (b.encryption !== undefined) {
+      if (certificate === undefined)
+        throw new AgentError(400, 'invalid_request', 'encryption: only with certificate', { field: 'encryption' });
+      const e = encryptionFromBody(b.encryption);
+      encryption = { certificate: e.certificate.toString('base64'), envelope: e.envelope?.toString('base64') ?? null };
+    }
     return {
       params: {
         orderId,
         certificateId: b.certificateId ?? cert.id,
         keyType: b.keyType,
         certificate,
+        encryption,
         confirm: b.confirm === true,
       },
       display: { orderId, certificate: short(cert), step: j?.step ?? null },
@@ -215,7 +257,16 @@ const renew: OpSpec = {
       });
       j = await engine.advance(j, session);
       if (typeof params.certificate === 'string' && reached(j, 'csr-built')) {
-        j = engine.receiveCertificate(j, Buffer.from(params.certificate, 'base64'));
+        const e = params.encryption as { certificate: string; envelope: string | null } | undefined;
+        j = await engine.receiveCertificate(
+          j,
+          Buffer.from(params.certificate, 'base64'),
+          e && {
+            certificate: Buffer.from(e.certificate, 'base64'),
+            envelope: e.envelope === null ? null : Buffer.from(e.envelope, 'base64'),
+          },
+          session,
+        );
         j = await engine.advance(j, session);
       }
       if (params.confirm === true && reached(j, 'labels-switched')) {

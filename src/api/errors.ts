@@ -1,5 +1,6 @@
 // Maps domain errors to HTTP answers: { error, message, field? } with a 4xx status.
 import { CaError } from '../ca/errors.js';
+import { KMC_HTTP_STATUS, KmcError } from '../kmc/errors.js';
 import { FieldError } from '../ra/order-form.js';
 import { RaError, type RaErrorCode } from '../ra/errors.js';
 import { LoginRefused } from '../ra/holder-login.js';
@@ -17,6 +18,7 @@ const RA_STATUS: Record<RaErrorCode, number> = {
   proof_invalid: 422,
   csr_invalid: 422,
   payment_unavailable: 503,
+  kmc_unavailable: 503,
   invalid: 400,
 };
 
@@ -38,5 +40,11 @@ export function mapError(err: unknown): { status: number; body: Record<string, u
       status: err.code === 'not_found' ? 404 : err.code === 'conflict' ? 409 : 400,
       body: { error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) },
     };
+  if (err instanceof KmcError) {
+    return {
+      status: KMC_HTTP_STATUS[err.code],
+      body: { error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) },
+    };
+  }
   return undefined;
 }

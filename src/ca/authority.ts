@@ -2,7 +2,7 @@
 // revokes, and produces CRLs. It knows nothing of orders or HTTP; keys are reached only via Signers.
 import { hash } from 'node:crypto';
 import type { Config } from '../config/config.js';
-import { keyIdentifier } from '../pki/algorithms.js';
+import { AlgorithmError, keyIdentifier, keyTypeOfSpki, type KeyType } from '../pki/algorithms.js';
 import { identityExtensionOid } from '../pki/holder-identity.js';
 import { parseCertificate, type ParsedCertificate } from '../pki/certificate.js';
 import { CsrError, parseCsr, type ParsedCsr } from '../pki/csr.js';
@@ -22,6 +22,7 @@ import {
   DuplicateCertificateError,
   getCertificate,
   getCertificateByOrder,
+  getEncryptionPartner,
   listRevoked,
   normaliseSerial,
   type CertificateRecord,
@@ -43,7 +44,7 @@ import {
 import { buildCrl } from './crl-builder.js';
 import { CaError } from './errors.js';
 import * as ext from './extensions.js';
-import { caId, caRecord, certifyOcspResponder, RESPONDER_RENEW_BEFORE_DAYS } from './hierarchy.js';
+import { caFamily, caId, caRecord, certifyOcspResponder, RESPONDER_RENEW_BEFORE_DAYS, type CaFamily } from './hierarchy.js';
 import { caUrls } from './urls.js';
 import type { Profile } from './profiles.js';
 import { reasonCode } from './revocation-reasons.js';
@@ -68,6 +69,19 @@ export interface IssueRequest {
   renewsSerial?: string;
   /** issuing for an order is idempotent: the same order always yields the same certificate */
   orderId?: string;
+  actor: string;
+}
+
+/** The encryption certificate of an SM2 dual pair, for a public key the KMC made (no CSR). */
+export interface EncryptionIssueRequest {
+  /** the pair's signing certificate, already recorded: subject, 唯一识别号, validity and issuer come from it */
+  signing: CertificateRecord;
+  /** SubjectPublicKeyInfo (DER) of the encryption key, trusted from the RA (the KMC made it) */
+  spki: Buffer;
+  /** the encryption certificate this one replaces (a renewal) */
+  renewsSerial?: string | null;
+  /** the KMC's id of the key, for the audit log */
+  kmcKeyId?: string;
   actor: string;
 }
 
@@ -151,14 +165,52 @@ export class CertificateAuthority {
     return new CertificateAuthority(storage, config, profiles, cas, open);
   }
 
-  get issuing(): LoadedCa {
-    for (const ca of this.cas.values()) if (ca.record.kind === 'issuing' && ca.record.active) return ca;
-    throw new CaError('not_initialised', 'no active issuing CA');
+  /** The active CA of a kind and family, if this instance has that hierarchy. */
+  private active(kind: 'root' | 'issuing', family: CaFamily): LoadedCa | undefined {
+    for (const ca of this.cas.values())
+      if (ca.record.kind === kind && ca.record.active && caFamily(ca.record.key_type) === family) return ca;
+    return undefined;
   }
 
+  /** The families of the hierarchies this instance holds (RSA/ECDSA first). */
+  families(): CaFamily[] {
+    return (['rsa-ecdsa', 'sm2'] as const).filter((f) => this.active('issuing', f));
+  }
+
+  /** The active issuing CA of a family; a clear error when the instance has no such hierarchy. */
+  issuingFor(family: CaFamily): LoadedCa {
+    const ca = this.active('issuing', family);
+    if (!ca)
+      throw new CaError(
+        'not_initialised',
+        `no active ${family === 'sm2' ? 'SM2' : 'RSA/ECDSA'} issuing CA: run \`certdesk ca init --key-type ${family === 'sm2' ? 'sm2' : 'ec-p256'}\` to add that hierarchy`,
+      );
+    return ca;
+  }
+
+  rootFor(family: CaFamily): LoadedCa {
+    const ca = this.active('root', family);
+    if (!ca) throw new CaError('not_initialised', `no active ${family === 'sm2' ? 'SM2' : 'RSA/ECDSA'} root CA`);
+    return ca;
+  }
+
+  /** The primary issuing CA: the RSA/ECDSA one when there is one, else the SM2 one. */
+  get issuing(): LoadedCa {
+    return this.issuingFor(this.families()[0] ?? 'rsa-ecdsa');
+  }
+
+  /** The root above `issuing`. */
   get root(): LoadedCa {
-    for (const ca of this.cas.values()) if (ca.record.kind === 'root' && ca.record.active) return ca;
-    throw new CaError('not_initialised', 'no active root CA');
+    return this.rootFor(this.families()[0] ?? 'rsa-ecdsa');
+  }
+
+  /**
+   * The issuing CA for a profile and subject key: the profile's hierarchy when it names one, else
+   * the hierarchy of the key's family, else (an instance with one hierarchy) that one.
+   */
+  issuerFor(profile: Profile, keyType: KeyType): LoadedCa {
+    if (profile.hierarchy) return this.issuingFor(profile.hierarchy);
+    return this.active('issuing', caFamily(keyType)) ?? this.issuing;
   }
 
   /** The active delegated OCSP responder for an issuing CA. */
@@ -300,6 +352,12 @@ export class CertificateAuthority {
   /** Checks a request against its profile; every refusal names the field at fault. */
   check(req: IssueRequest): { profile: Profile; csr: ParsedCsr; subject: NameAttribute[]; subjectDer: Buffer } {
     const profile = this.profile(req.profileId);
+    if (profile.usage === 'encryption')
+      throw new CaError(
+        'unknown_profile',
+        `profile ${profile.id} is for the encryption certificate of an SM2 dual pair: it is issued with its signing certificate, for a key the KMC made, not from a CSR`,
+        'profile',
+      );
     if (req.uniqueId !== undefined && !/^[A-Za-z0-9-]{1,64}$/.test(req.uniqueId)) {
       throw new CaError('bad_subject', '唯一识别号 (unique ID) must be 1–64 letters, digits or dashes', 'uniqueId');
     }
@@ -350,7 +408,7 @@ export class CertificateAuthority {
       if (existing) return { record: existing, der: existing.der, fresh: false };
     }
     const { profile, csr, subject, subjectDer } = this.check(req);
-    const issuer = this.issuing;
+    const issuer = this.issuerFor(profile, csr.keyType);
     const now = Date.now();
     const notBefore = wholeSeconds(now - BACKDATE_MS);
     let notAfter: Date;
@@ -383,50 +441,153 @@ export class CertificateAuthority {
       holderId = (await ensureHolder(this.storage.db, { kind: profile.holderKind, name, uniqueId: req.uniqueId })).id;
     }
     const extra = req.uniqueId ? this.uniqueIdExtensions(profile, req.uniqueId) : [];
-    const template = this.template(profile, issuer);
-    const spkiHash = hash('sha256', csr.spki, 'hex');
+    return this.signAndRecord(issuer, profile, {
+      notBefore,
+      notAfter,
+      subjectDer,
+      spki: csr.spki,
+      extra,
+      row: {
+        holder_id: holderId,
+        subject: nameToString(subject),
+        renews_serial: req.renewsSerial ? normaliseSerial(req.renewsSerial) : null,
+        order_id: req.orderId ?? null,
+        signing_serial: null,
+      },
+      audit: { orderId: req.orderId },
+      actor: req.actor,
+      existing: async (e) =>
+        e.field === 'order_id' && req.orderId ? getCertificateByOrder(this.storage.db, req.orderId) : undefined,
+    });
+  }
 
+  /**
+   * Issues the encryption certificate of an SM2 dual pair for `req.spki` (the KMC's key): same
+   * subject, 唯一识别号 and validity as the signing certificate, by the same CA, under the signing
+   * profile's `encryptionProfile`. Idempotent: one encryption certificate per signing certificate
+   * (so per order); asking again returns it.
+   */
+  async issueEncryption(req: EncryptionIssueRequest): Promise<IssuedCertificate> {
+    const signing = req.signing;
+    const existing = await getEncryptionPartner(this.storage.db, signing.serial);
+    if (existing) return { record: existing, der: existing.der, fresh: false };
+    const signingProfile = this.profile(signing.profile);
+    if (!signingProfile.encryptionProfile)
+      throw new CaError(
+        'not_dual',
+        `profile ${signing.profile} is not a dual-pair profile (it names no encryptionProfile)`,
+        'profile',
+      );
+    const profile = this.profile(signingProfile.encryptionProfile);
+    let keyType: KeyType;
+    try {
+      keyType = keyTypeOfSpki(req.spki).keyType;
+    } catch (e) {
+      if (e instanceof AlgorithmError) throw new CaError('bad_key', `encryption public key: ${e.message}`, 'spki');
+      throw e;
+    }
+    if (!profile.keyTypes.includes(keyType))
+      throw new CaError(
+        'key_not_allowed',
+        `key type ${keyType} is not allowed by profile ${profile.id} (allowed: ${profile.keyTypes.join(', ')})`,
+        'spki',
+      );
+    const issuer = this.cas.get(signing.ca_id);
+    if (!issuer || issuer.record.kind !== 'issuing' || !issuer.record.active)
+      throw new CaError(
+        'not_found',
+        `the issuing CA of signing certificate ${signing.serial} (${signing.ca_id}) is not active here`,
+      );
+    const parsed = parseCertificate(signing.der);
+    const uniqueId = attributeValue(parsed.subject, 'serialNumber');
+    return this.signAndRecord(issuer, profile, {
+      notBefore: parsed.notBefore,
+      notAfter: parsed.notAfter,
+      subjectDer: parsed.subjectDer,
+      spki: req.spki,
+      extra: uniqueId ? this.uniqueIdExtensions(profile, uniqueId) : [],
+      row: {
+        holder_id: signing.holder_id,
+        subject: signing.subject,
+        renews_serial: req.renewsSerial ? normaliseSerial(req.renewsSerial) : null,
+        order_id: null,
+        signing_serial: signing.serial,
+      },
+      audit: {
+        usage: 'encryption',
+        signingSerial: signing.serial,
+        orderId: signing.order_id ?? undefined,
+        kmcKeyId: req.kmcKeyId,
+      },
+      actor: req.actor,
+      existing: async (e) => (e.field === 'signing_serial' ? getEncryptionPartner(this.storage.db, signing.serial) : undefined),
+    });
+  }
+
+  /** Signs the certificate and records it with its audit entry; a duplicate of `existing` returns that one. */
+  private async signAndRecord(
+    issuer: LoadedCa,
+    profile: Profile,
+    c: {
+      notBefore: Date;
+      notAfter: Date;
+      subjectDer: Buffer;
+      spki: Buffer;
+      extra: Buffer[];
+      row: Pick<CertificateRecord, 'holder_id' | 'subject' | 'renews_serial' | 'order_id' | 'signing_serial'>;
+      audit: Record<string, unknown>;
+      actor: string;
+      existing: (e: DuplicateCertificateError) => Promise<CertificateRecord | undefined>;
+    },
+  ): Promise<IssuedCertificate> {
+    const template = this.template(profile, issuer);
+    const spkiHash = hash('sha256', c.spki, 'hex');
+    const now = Date.now();
     for (let attempt = 0; ; attempt++) {
       const serial = randomSerial();
-      const tbs = buildTbs(template, { serial, notBefore, notAfter, subjectDer, spki: csr.spki, extraExtensions: extra });
+      const tbs = buildTbs(template, {
+        serial,
+        notBefore: c.notBefore,
+        notAfter: c.notAfter,
+        subjectDer: c.subjectDer,
+        spki: c.spki,
+        extraExtensions: c.extra,
+      });
       // Concurrent issuances are signed back to back (software keys; see SignatureBatcher).
       const der = assemble(tbs, issuer.signer.algorithm.algId, await this.batcher(issuer.signer).sign(tbs));
       const record: CertificateRecord = {
         // randomSerial's first octet is never zero, so its hex is already the stored form
         serial: serial[0] !== 0 ? serial.toString('hex') : normaliseSerial(serial.toString('hex')),
         ca_id: issuer.record.id,
-        holder_id: holderId,
         profile: profile.id,
-        subject: nameToString(subject),
-        not_before: notBefore.getTime(),
-        not_after: notAfter.getTime(),
+        not_before: c.notBefore.getTime(),
+        not_after: c.notAfter.getTime(),
         status: 'valid',
         revoked_at: null,
         revocation_reason: null,
-        renews_serial: req.renewsSerial ? normaliseSerial(req.renewsSerial) : null,
-        order_id: req.orderId ?? null,
         spki_sha256: spkiHash,
         der,
         issued_at: now,
+        ...c.row,
       };
       try {
         // Recorded (committed) before anyone sees it: a crash before this line leaves no certificate anywhere.
         await this.writer.record(record, {
-          actor: req.actor,
+          actor: c.actor,
           action: 'certificate.issued',
           target: record.serial,
           details: {
             profile: profile.id,
             subject: record.subject,
-            notAfter: notAfter.toISOString(),
-            orderId: req.orderId,
+            notAfter: c.notAfter.toISOString(),
             renews: record.renews_serial,
+            ...c.audit,
           },
         });
         return { record, der, fresh: true };
       } catch (e) {
-        if (e instanceof DuplicateCertificateError && e.field === 'order_id' && req.orderId) {
-          const existing = await getCertificateByOrder(this.storage.db, req.orderId);
+        if (e instanceof DuplicateCertificateError && e.field !== 'serial') {
+          const existing = await c.existing(e);
           if (existing) return { record: existing, der: existing.der, fresh: false };
         }
         if (e instanceof DuplicateCertificateError && e.field === 'serial' && attempt < 3) continue;

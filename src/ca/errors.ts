@@ -10,6 +10,9 @@ export type CaErrorCode =
   | 'already_revoked'
   | 'bad_reason'
   | 'not_initialised'
+  | 'already_initialised'
+  | 'bad_key'
+  | 'not_dual'
   | 'conflict';
 
 export class CaError extends Error {

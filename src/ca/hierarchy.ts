@@ -1,6 +1,6 @@
 // Creating a CA hierarchy: a root, an issuing CA under it, and the issuing CA's delegated OCSP
 // responder — keys from a KeyFactory (software files or a PKCS#11 token), records in the database.
-import { keyIdentifier } from '../pki/algorithms.js';
+import { keyIdentifier, type KeyType } from '../pki/algorithms.js';
 import { encodeName, type NameAttribute } from '../pki/name.js';
 import { appendAudit } from '../sa/audit.js';
 import { insertCa, listCas, type CaRecord } from '../sa/cas.js';
@@ -14,7 +14,17 @@ import { caUrls } from './urls.js';
 export type KeyPurpose = 'root' | 'issuing' | 'ocsp';
 export type KeyFactory = (purpose: KeyPurpose, id: string) => Promise<Signer>;
 
+/**
+ * One instance may hold two hierarchies side by side: an SM2 one (国密) and one of RSA/ECDSA keys.
+ * A CA's family follows its key type; a profile says which family issues it (profiles.ts).
+ */
+export type CaFamily = 'sm2' | 'rsa-ecdsa';
+export const CA_FAMILIES: readonly CaFamily[] = ['rsa-ecdsa', 'sm2'];
+export const caFamily = (keyType: string): CaFamily => (keyType === 'sm2' ? 'sm2' : 'rsa-ecdsa');
+
 export interface HierarchyOptions {
+  /** key type of the three keys the KeyFactory makes: decides the family (one hierarchy per family) */
+  keyType: KeyType;
   /** base of the CRL DP and AIA URLs (the config's pkiUrl) */
   pkiUrl: string;
   /** organisation name written into the CA names */
@@ -37,6 +47,16 @@ export const DEFAULT_HIERARCHY = {
   issuingDays: 10 * 365,
   ocspDays: 365,
 };
+
+/** The default CA names of an SM2 hierarchy: told apart from the RSA/ECDSA one beside it. */
+export const DEFAULT_SM2_NAMES = {
+  rootCommonName: 'certdesk Demo SM2 Root CA',
+  issuingCommonName: 'certdesk Demo SM2 Issuing CA 1',
+};
+
+/** The default hierarchy settings for a key type (SM2 gets its own CA names). */
+export const defaultHierarchyFor = (keyType: KeyType) =>
+  caFamily(keyType) === 'sm2' ? { ...DEFAULT_HIERARCHY, ...DEFAULT_SM2_NAMES } : DEFAULT_HIERARCHY;
 
 const DAY = 86_400_000;
 
@@ -115,14 +135,22 @@ export async function certifyOcspResponder(
   });
 }
 
+/** Refuses a second hierarchy of `family`: an instance holds at most one SM2 and one RSA/ECDSA hierarchy. */
+function refuseSameFamily(existing: CaRecord[], family: CaFamily): void {
+  const same = existing.filter((c) => caFamily(c.key_type) === family);
+  if (same.length === 0) return;
+  const other: CaFamily = family === 'sm2' ? 'rsa-ecdsa' : 'sm2';
+  const hint =
+    existing.length === same.length ? `; a ${other === 'sm2' ? 'SM2' : 'RSA/ECDSA'} hierarchy may still be added beside it` : '';
+  throw new CaError(
+    'already_initialised',
+    `this database already holds a CA hierarchy of the ${family === 'sm2' ? 'SM2' : 'RSA/ECDSA'} family (${same.map((c) => c.id).join(', ')}); refusing to create a second one${hint}`,
+  );
+}
+
 export async function initHierarchy(storage: Storage, keys: KeyFactory, o: HierarchyOptions): Promise<CaRecord[]> {
-  const existing = await listCas(storage.db);
-  if (existing.length > 0) {
-    throw new CaError(
-      'not_initialised',
-      `this database already holds a CA hierarchy (${existing.map((c) => c.id).join(', ')}); refusing to create another`,
-    );
-  }
+  const family = caFamily(o.keyType);
+  refuseSameFamily(await listCas(storage.db), family);
   const org: NameAttribute[] = [
     { type: 'C', value: o.country },
     { type: 'O', value: o.organization },
@@ -175,7 +203,11 @@ export async function initHierarchy(storage: Storage, keys: KeyFactory, o: Hiera
     caRecord(issuingId, 'issuing', rootId, o.issuingCommonName, issuingKey, issuingCert),
     caRecord(caId('ocsp', ocspKey), 'ocsp', issuingId, `OCSP Responder (${issuingId})`, ocspKey, ocspCert),
   ];
+  if (rows.some((r) => caFamily(r.key_type) !== family))
+    throw new CaError('bad_key', `the key factory made ${rows.map((r) => r.key_type).join('/')} keys, not ${o.keyType}`);
   await writeTransaction(storage, async (tx) => {
+    // again under the write lock: two `ca init` at once cannot both add the same family
+    refuseSameFamily(await listCas(tx), family);
     for (const r of rows) await insertCa(tx, r);
     await appendAudit(
       tx,

@@ -3,10 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { KEY_TYPES, type KeyType } from '../pki/algorithms.js';
-import { builtInTypeFor } from '../pki/certificate-types.js';
+import { BUILT_IN_CERTIFICATE_TYPES, builtInTypeFor } from '../pki/certificate-types.js';
 import { isKnownAttribute } from '../pki/name.js';
 import { oidProblem } from '../pki/oids.js';
 import { EKU_NAMES, KEY_USAGE_BITS, type KeyUsageName } from './extensions.js';
+import { CA_FAMILIES, type CaFamily } from './hierarchy.js';
 
 const keyUsageNames = Object.keys(KEY_USAGE_BITS) as [KeyUsageName, ...KeyUsageName[]];
 // OIDs every common verifier parses (Go's crypto/x509 and GnuTLS refuse arcs ≥ 2^31; see oidProblem).
@@ -18,6 +19,11 @@ const oidIssue = (names: Record<string, string>) =>
   });
 const parsableOid = oidIssue({});
 const oidOrName = oidIssue(EKU_NAMES);
+
+/** Key usages that make a key one for encryption (GM/T 0015's encryption certificate has one of them). */
+const ENCIPHERING: readonly KeyUsageName[] = ['keyEncipherment', 'dataEncipherment', 'keyAgreement'];
+/** Never in an encryption certificate: its key is escrowed, so it must not sign anything. */
+const SIGNING_USAGES: readonly KeyUsageName[] = ['digitalSignature', 'nonRepudiation', 'keyCertSign', 'cRLSign'];
 
 const ProfileSchema = z
   .object({
@@ -36,6 +42,15 @@ const ProfileSchema = z
       required: z.array(z.string()),
       allowed: z.array(z.string()),
     }),
+    /**
+     * signing (default): issued from a CSR. encryption: the second certificate of an SM2 dual pair,
+     * issued for a key the KMC made, only together with its signing certificate.
+     */
+    usage: z.enum(['signing', 'encryption']).default('signing'),
+    /** which hierarchy issues it; unset: the one of the subject key's family (SM2 key → SM2 CA) */
+    hierarchy: z.enum(CA_FAMILIES as [CaFamily, ...CaFamily[]]).optional(),
+    /** a signing profile of a dual pair names the encryption profile of its partner */
+    encryptionProfile: z.string().optional(),
   })
   .refine((p) => p.validityDays <= p.maxValidityDays, { message: 'validityDays exceeds maxValidityDays' })
   .refine((p) => [...p.subject.allowed, ...p.subject.required].every(isKnownAttribute), { message: 'unknown subject attribute' })
@@ -44,12 +59,27 @@ const ProfileSchema = z
   })
   .refine((p) => !p.keyUsage.includes('keyCertSign') && !p.keyUsage.includes('cRLSign'), {
     message: 'end-entity profiles cannot have keyCertSign or cRLSign',
+  })
+  .superRefine((p, ctx) => {
+    const dual = p.usage === 'encryption' || p.encryptionProfile !== undefined;
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (p.usage === 'encryption') {
+      const signing = p.keyUsage.filter((u) => SIGNING_USAGES.includes(u));
+      if (signing.length) issue('keyUsage', `an encryption profile cannot have ${signing.join(', ')}`);
+      if (!p.keyUsage.some((u) => ENCIPHERING.includes(u)))
+        issue('keyUsage', `an encryption profile needs one of ${ENCIPHERING.join(', ')}`);
+      if (p.encryptionProfile !== undefined) issue('encryptionProfile', 'an encryption profile cannot name another one');
+    }
+    if (dual && (p.keyTypes.length !== 1 || p.keyTypes[0] !== 'sm2'))
+      issue('keyTypes', 'the profiles of an SM2 dual pair have keyTypes ["sm2"] (the KMC makes SM2 keys)');
+    if (dual && p.hierarchy && p.hierarchy !== 'sm2') issue('hierarchy', 'an SM2 dual pair is issued by the SM2 hierarchy');
   });
 
 export type Profile = z.infer<typeof ProfileSchema> & { keyTypes: KeyType[] };
 
 const ORG = builtInTypeFor('org');
 const PERSON = builtInTypeFor('person');
+const ORG_SM2 = BUILT_IN_CERTIFICATE_TYPES.find((t) => t.id === 'org-identity-sm2')!;
 
 // What the two built-in types are for (docs/PROFILES.md): logging in to applications (TLS client
 // authentication) and signing documents (digitalSignature + nonRepudiation). No emailProtection:
@@ -65,6 +95,7 @@ export const DEFAULT_PROFILES: Profile[] = [
     extendedKeyUsage: ['clientAuth'],
     policies: [],
     subject: { required: ['CN', 'O'], allowed: ['C', 'ST', 'L', 'O', 'OU', 'CN', 'serialNumber', 'emailAddress'] },
+    usage: 'signing',
   },
   {
     ...PERSON,
@@ -75,6 +106,37 @@ export const DEFAULT_PROFILES: Profile[] = [
     extendedKeyUsage: ['clientAuth'],
     policies: [],
     subject: { required: ['CN'], allowed: ['C', 'ST', 'L', 'O', 'OU', 'CN', 'serialNumber', 'emailAddress'] },
+    usage: 'signing',
+  },
+  // The SM2 dual pair (GM/T 0015 / GB/T 35276): a signing certificate for the key made on the UKey,
+  // and an encryption certificate for the key the KMC made and escrowed. Same subject, same 唯一识别号.
+  {
+    ...ORG_SM2,
+    keyTypes: ['sm2'],
+    validityDays: 365,
+    maxValidityDays: 3 * 366 + 92,
+    keyUsage: ['digitalSignature', 'nonRepudiation'],
+    extendedKeyUsage: ['clientAuth'],
+    policies: [],
+    subject: { required: ['CN', 'O'], allowed: ['C', 'ST', 'L', 'O', 'OU', 'CN', 'serialNumber', 'emailAddress'] },
+    usage: 'signing',
+    hierarchy: 'sm2',
+    encryptionProfile: 'org-identity-sm2-enc',
+  },
+  {
+    id: 'org-identity-sm2-enc',
+    name: `${ORG_SM2.name}加密证书`,
+    nameEn: `${ORG_SM2.nameEn}, encryption certificate`,
+    holderKind: 'org',
+    keyTypes: ['sm2'],
+    validityDays: 365,
+    maxValidityDays: 3 * 366 + 92,
+    keyUsage: ['keyEncipherment', 'dataEncipherment', 'keyAgreement'],
+    extendedKeyUsage: [],
+    policies: [],
+    subject: { required: ['CN', 'O'], allowed: ['C', 'ST', 'L', 'O', 'OU', 'CN', 'serialNumber', 'emailAddress'] },
+    usage: 'encryption',
+    hierarchy: 'sm2',
   },
 ];
 
@@ -105,6 +167,15 @@ export function loadProfiles(file: string | undefined): Map<string, Profile> {
   for (const p of list) {
     if (map.has(p.id)) throw new ProfileError(`duplicate profile id ${p.id}`);
     map.set(p.id, p);
+  }
+  // A dual pair's signing profile names an encryption profile of the same file, for the same holders.
+  for (const p of map.values()) {
+    if (p.encryptionProfile === undefined) continue;
+    const enc = map.get(p.encryptionProfile);
+    const where = `${file ? `PROFILES_FILE ${file}: ` : ''}profile ${p.id}: encryptionProfile ${JSON.stringify(p.encryptionProfile)}`;
+    if (!enc) throw new ProfileError(`${where} is not a profile here`);
+    if (enc.usage !== 'encryption') throw new ProfileError(`${where} is not an encryption profile (usage "encryption")`);
+    if (enc.holderKind !== p.holderKind) throw new ProfileError(`${where} is for another holder kind (${enc.holderKind})`);
   }
   return map;
 }

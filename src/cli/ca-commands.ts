@@ -2,7 +2,7 @@
 // running server (which sees the effect at once: OCSP reads the database, CRLs are stored there).
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { DEFAULT_HIERARCHY, initHierarchy, type KeyFactory } from '../ca/hierarchy.js';
+import { DEFAULT_HIERARCHY, DEFAULT_SM2_NAMES, defaultHierarchyFor, initHierarchy, type KeyFactory } from '../ca/hierarchy.js';
 import { loadConfig } from '../config/config.js';
 import { isKeyType, KEY_TYPES, type KeyType } from '../pki/algorithms.js';
 import { attributesFromObject, NameError } from '../pki/name.js';
@@ -28,7 +28,9 @@ export function registerCaCommands(program: Command): void {
     .description('operate the certificate authority (init, issue, revoke, list, roots, chain, rotate-responder)');
 
   ca.command('init')
-    .description('create a root CA, an issuing CA and a delegated OCSP responder certificate')
+    .description(
+      'create a root CA, an issuing CA and a delegated OCSP responder certificate; an instance holds one RSA/ECDSA and one SM2 hierarchy side by side',
+    )
     .option('--key-type <type>', `key type for all three keys (${KEY_TYPES.join(', ')})`, 'ec-p256')
     .option(
       '--pkcs11-module <path>',
@@ -40,8 +42,14 @@ export function registerCaCommands(program: Command): void {
     )
     .option('--org <name>', 'organisation (O) in the CA names', DEFAULT_HIERARCHY.organization)
     .option('--country <cc>', 'country (C) in the CA names', DEFAULT_HIERARCHY.country)
-    .option('--root-cn <name>', 'common name of the root CA', DEFAULT_HIERARCHY.rootCommonName)
-    .option('--issuing-cn <name>', 'common name of the issuing CA', DEFAULT_HIERARCHY.issuingCommonName)
+    .option(
+      '--root-cn <name>',
+      `common name of the root CA (default: "${DEFAULT_HIERARCHY.rootCommonName}", with sm2 "${DEFAULT_SM2_NAMES.rootCommonName}")`,
+    )
+    .option(
+      '--issuing-cn <name>',
+      `common name of the issuing CA (default: "${DEFAULT_HIERARCHY.issuingCommonName}", with sm2 "${DEFAULT_SM2_NAMES.issuingCommonName}")`,
+    )
     .option('--root-days <n>', 'root CA validity in days', positiveInt('--root-days'), DEFAULT_HIERARCHY.rootDays)
     .option('--issuing-days <n>', 'issuing CA validity in days', positiveInt('--issuing-days'), DEFAULT_HIERARCHY.issuingDays)
     .option(
@@ -78,12 +86,14 @@ export function registerCaCommands(program: Command): void {
               return s;
             };
           } else keys = softwareKeyFactory(config, keyType);
+          const names = defaultHierarchyFor(keyType);
           const rows = await initHierarchy(storage, keys, {
+            keyType,
             pkiUrl: config.pkiUrl,
             organization: String(o.org),
             country: String(o.country),
-            rootCommonName: String(o.rootCn),
-            issuingCommonName: String(o.issuingCn),
+            rootCommonName: o.rootCn !== undefined ? String(o.rootCn) : names.rootCommonName,
+            issuingCommonName: o.issuingCn !== undefined ? String(o.issuingCn) : names.issuingCommonName,
             rootDays: Number(o.rootDays),
             issuingDays: Number(o.issuingDays),
             ocspDays: Number(o.ocspDays),
@@ -186,18 +196,20 @@ export function registerCaCommands(program: Command): void {
     .description(
       "replace an issuing CA's delegated OCSP responder with a new key and certificate now (a running server picks it up within a minute; it also rotates by itself 30 days before expiry)",
     )
-    .option('--issuing <id>', 'issuing CA id (default: the active issuing CA)')
+    .option('--issuing <id>', 'issuing CA id (default: every active issuing CA, e.g. the RSA/ECDSA and the SM2 one)')
     .option('--days <n>', "validity in days (default: the current responder's)", positiveInt('--days'))
     .action(
       action(async (o: { issuing?: string; days?: number }) => {
         const rt = await openRuntime(loadConfig());
         try {
-          const issuingId = o.issuing ?? rt.ca.issuing.record.id;
-          const previous = rt.ca.responderFor(issuingId)?.record.id;
-          const r = await rotateResponder(rt, issuingId, cliActor(), o.days);
-          process.stdout.write(
-            `rotated the OCSP responder of ${issuingId}: ${r.record.id} (${r.record.key_type}, valid until ${new Date(r.record.not_after).toISOString()})${previous ? `; ${previous} is retired` : ''}\n`,
-          );
+          const ids = o.issuing ? [o.issuing] : rt.ca.families().map((f) => rt.ca.issuingFor(f).record.id);
+          for (const issuingId of ids) {
+            const previous = rt.ca.responderFor(issuingId)?.record.id;
+            const r = await rotateResponder(rt, issuingId, cliActor(), o.days);
+            process.stdout.write(
+              `rotated the OCSP responder of ${issuingId}: ${r.record.id} (${r.record.key_type}, valid until ${new Date(r.record.not_after).toISOString()})${previous ? `; ${previous} is retired` : ''}\n`,
+            );
+          }
         } finally {
           await rt.close();
         }
@@ -252,6 +264,8 @@ export function registerCaCommands(program: Command): void {
                     notBefore: new Date(r.not_before).toISOString(),
                     notAfter: new Date(r.not_after).toISOString(),
                     caId: r.ca_id,
+                    // an SM2 dual pair's encryption certificate names its signing certificate
+                    signingSerial: r.signing_serial,
                   }) + '\n',
                 );
               } else {

@@ -9,6 +9,7 @@ import { reportAndExit } from './errors.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerStaffCommands } from './staff-commands.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerKmcCommands } from './kmc-commands.js';
 import { registerTokenCommands } from './token-commands.js';
 
 const program = new Command();
@@ -27,6 +28,7 @@ registerCaCommands(program);
 registerAuditCommands(program);
 registerOrderCommands(program);
 registerStaffCommands(program);
+registerKmcCommands(program);
 registerAgentCommands(program);
 registerAgentConfigCommands(program);
 registerTokenCommands(program);

@@ -40,7 +40,7 @@ const collect = (v: string, prev: string[]): string[] => [
 ];
 
 export function registerStaffCommands(program: Command): void {
-  const staff = program.command('staff').description('staff console accounts (roles: operator, reviewer, auditor, admin)');
+  const staff = program.command('staff').description(`staff console accounts (roles: ${ROLES.join(', ')})`);
 
   staff
     .command('add')
@@ -48,7 +48,12 @@ export function registerStaffCommands(program: Command): void {
       'create a staff account; the password is asked for (or read from CERTDESK_STAFF_PASSWORD); prints the TOTP enrolment secret',
     )
     .argument('<user>', 'user name (lowercase letters, digits, . _ -)')
-    .requiredOption('--role <role>', `role, repeatable or comma-separated: ${ROLES.join(', ')}`, collect, [])
+    .requiredOption(
+      '--role <role>',
+      `role, repeatable or comma-separated: ${ROLES.join(', ')} (kmc: key recovery, never together with admin)`,
+      collect,
+      [],
+    )
     .option('--name <display>', 'display name')
     .action(
       action(async (user: string, o: { role: string[]; name?: string }) => {

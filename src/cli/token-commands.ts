@@ -80,7 +80,7 @@ export function registerTokenCommands(program: Command): void {
     .command('import-soft')
     .description('put an existing private key and its certificate on a soft token (e.g. from the demo CA)')
     .requiredOption('--file <file>', 'the soft token file')
-    .requiredOption('--key <pem>', 'PKCS#8 private key (PEM or DER)')
+    .requiredOption('--key <pem>', 'PKCS#8 private key (PEM or DER; EC, RSA or SM2, also SEC1 "EC/SM2 PRIVATE KEY")')
     .option('--cert <pem>', 'its certificate (PEM or DER)')
     .option('--label <label>', 'label of the key pair and certificate', 'certdesk')
     .option('--pin-env <var>', 'read the user PIN from this environment variable (default: ask)')

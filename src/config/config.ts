@@ -52,6 +52,8 @@ export interface Config {
   onlineOrderTtlMinutes: number;
   offlineOrderTtlDays: number;
   revokeSuperseded: boolean;
+  /** renewing an SM2 dual pair certifies the old encryption key again instead of a new KMC key */
+  reuseEncryptionKey: boolean;
   /** 'on' or 'off' (tests of the active query) */
   sandboxNotify: 'on' | 'off';
   /** directory of the built web app (web/dist) */
@@ -68,6 +70,10 @@ export interface Config {
   agentDownloadsDir: string | undefined;
   /** the oldest key assistant version the portal works with (older: the holder is sent to 下载中心) */
   agentMinVersion: string;
+  /** the KMC's SM4 master key (32 hex digits, mode 0600); KMC_MASTER_KEY_FILE, default DATA_DIR/kmc/master.key */
+  kmcMasterKeyFile: string;
+  /** KMC_PKCS11_MODULE (+ _TOKEN, _KEY_LABEL): an AES key on this token wraps the SM4 master key in kmcMasterKeyFile */
+  kmcPkcs11: { module: string; token: string; keyLabel: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -175,6 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     onlineOrderTtlMinutes: intVar(env, 'ORDER_TTL_MINUTES', 24 * 60, 1, 90 * 24 * 60),
     offlineOrderTtlDays: intVar(env, 'OFFLINE_ORDER_TTL_DAYS', 30, 1, 365),
     revokeSuperseded: boolVar(env, 'REVOKE_SUPERSEDED', true),
+    reuseEncryptionKey: boolVar(env, 'REUSE_ENCRYPTION_KEY', false),
     sandboxNotify: boolVar(env, 'SANDBOX_NOTIFY', true) ? 'on' : 'off',
     webDir: env.WEB_DIR || undefined,
     staffIdleMinutes: intVar(env, 'STAFF_IDLE_MINUTES', 30, 1, 24 * 60),
@@ -183,6 +190,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     invoiceFont: env.INVOICE_FONT || undefined,
     agentDownloadsDir: env.AGENT_DOWNLOADS_DIR ? path.resolve(env.AGENT_DOWNLOADS_DIR) : undefined,
     agentMinVersion: versionVar('AGENT_MIN_VERSION', env.AGENT_MIN_VERSION || '0.1.0'),
+    kmcMasterKeyFile: path.resolve(env.KMC_MASTER_KEY_FILE || path.join(dataDir, 'kmc', 'master.key')),
+    kmcPkcs11: kmcPkcs11Var(env),
   };
 }
 
@@ -213,6 +222,19 @@ function versionVar(name: string, value: string): string {
   if (!/^\d{1,4}\.\d{1,4}\.\d{1,4}$/.test(value))
     throw new ConfigError(`${name} must be a version like 0.1.0 (MAJOR.MINOR.PATCH), got ${JSON.stringify(value)}`);
   return value;
+}
+
+function kmcPkcs11Var(env: NodeJS.ProcessEnv): Config['kmcPkcs11'] {
+  if (!env.KMC_PKCS11_MODULE) {
+    if (env.KMC_PKCS11_TOKEN) throw new ConfigError('KMC_PKCS11_TOKEN is set but KMC_PKCS11_MODULE (the PKCS#11 library) is not');
+    return undefined;
+  }
+  if (!env.KMC_PKCS11_TOKEN) throw new ConfigError('KMC_PKCS11_MODULE is set: KMC_PKCS11_TOKEN must name the token (its label)');
+  return {
+    module: env.KMC_PKCS11_MODULE,
+    token: env.KMC_PKCS11_TOKEN,
+    keyLabel: env.KMC_PKCS11_KEY_LABEL || 'certdesk-kmc-master-wrap',
+  };
 }
 
 /** An http(s) URL without trailing slashes, or a ConfigError naming the variable. */

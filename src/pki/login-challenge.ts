@@ -6,7 +6,8 @@
 //   {"v":1,"type":"certdesk-login","origin":"https://portal.example","nonce":"…","iat":1700000000,"exp":1700000120}
 //
 // The signature is the key's X.509 scheme (algorithms.ts signatureAlgorithmFor): ECDSA P-256 with
-// SHA-256 (DER ECDSA-Sig-Value), ECDSA P-384 with SHA-384, RSA PKCS#1 v1.5 with SHA-256.
+// SHA-256 (DER ECDSA-Sig-Value), ECDSA P-384 with SHA-384, RSA PKCS#1 v1.5 with SHA-256, SM2 with SM3
+// and the default user ID 1234567812345678 (DER { r, s }; sm2.ts).
 import { createHash, randomBytes } from 'node:crypto';
 import { keyTypeOfSpki, signatureAlgorithmFor, verifyWithAlgId, type KeyType } from './algorithms.js';
 import { parseCertificate } from './certificate.js';
@@ -144,7 +145,12 @@ export function checkLoginChallenge(text: string, opts: { origin: string; now?: 
 /** The signature algorithm a login signature by this key type uses (the X.509 one, see header). */
 export function loginSignatureAlgorithm(keyType: KeyType): { oid: string; digest: string; name: string } {
   const a = signatureAlgorithmFor(keyType);
-  const name = keyType.startsWith('ec-') ? `ecdsa-with-${a.digest.toUpperCase()}` : 'sha256WithRSAEncryption';
+  const name =
+    keyType === 'sm2'
+      ? 'SM2-with-SM3'
+      : keyType.startsWith('ec-')
+        ? `ecdsa-with-${a.digest.toUpperCase()}`
+        : 'sha256WithRSAEncryption';
   return { oid: a.oid, digest: a.digest, name };
 }
 

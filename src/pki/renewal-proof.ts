@@ -4,7 +4,8 @@
 //
 //   message = "certdesk-renewal-proof:v1\n" + orderId + "\n" + lowercase hex SHA-256 of the CSR DER
 //
-// The signature uses the old key's X.509 scheme (algorithms.ts signatureAlgorithmFor).
+// The signature uses the old key's X.509 scheme (algorithms.ts signatureAlgorithmFor); for an SM2
+// certificate that is SM2 with SM3 and the default user ID (sm2.ts), as OpenSSL's distid:1234567812345678.
 import { createHash } from 'node:crypto';
 import { keyTypeOfSpki, signatureAlgorithmFor, verifyWithAlgId } from './algorithms.js';
 import { parseCertificate } from './certificate.js';

@@ -1,11 +1,18 @@
-// SM3 (GB/T 32905) from node:crypto (OpenSSL), and the SM3 key derivation function of SM2
+// SM3 (GB/T 32905) and HMAC-SM3 from node:crypto (OpenSSL), and the SM3 key derivation function of SM2
 // encryption (GM/T 0003.4 §5.4.3).
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 
 export const SM3_SIZE = 32;
 
 export function sm3(...parts: Uint8Array[]): Buffer {
   const h = createHash('sm3');
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+/** HMAC-SM3 (RFC 2104 with SM3; GM/T 0042 uses it as the SM3 MAC). */
+export function hmacSm3(key: Uint8Array, ...parts: Uint8Array[]): Buffer {
+  const h = createHmac('sm3', key);
   for (const p of parts) h.update(p);
   return h.digest();
 }

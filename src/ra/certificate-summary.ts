@@ -20,6 +20,12 @@ export interface CertificateSummary {
   notAfter: string;
   status: 'valid' | 'revoked' | 'expired';
   daysLeft: number;
+  /** signing: the usual certificate (from a CSR); encryption: the KMC-key half of an SM2 dual pair */
+  usage: 'signing' | 'encryption';
+  /** an encryption certificate: the serial of its signing certificate */
+  signingSerial?: string;
+  /** a signing certificate of an SM2 dual pair: its encryption certificate (签名证书 / 加密证书) */
+  encryption?: CertificateSummary;
 }
 
 /** The 唯一识别号 a certificate carries (see pki/holder-identity.ts for where it is looked for). */
@@ -48,5 +54,7 @@ export function summarise(
     notAfter: new Date(rec.not_after).toISOString(),
     status: rec.status === 'revoked' ? 'revoked' : expired ? 'expired' : 'valid',
     daysLeft: Math.floor((rec.not_after - now) / 86_400_000),
+    usage: rec.signing_serial ? 'encryption' : 'signing',
+    ...(rec.signing_serial ? { signingSerial: rec.signing_serial } : {}),
   };
 }

@@ -11,6 +11,7 @@ export type RaErrorCode =
   | 'csr_invalid'
   | 'order_not_paid'
   | 'payment_unavailable'
+  | 'kmc_unavailable'
   | 'invalid';
 
 export class RaError extends Error {

@@ -41,6 +41,12 @@ export async function checkHolderLogin(
       'this certificate was not issued by this CA; log in with a certificate from this CA, or contact a service point',
     );
   }
+  // An encryption certificate's key is escrowed at the KMC: it proves nothing about who is at the key.
+  if (record.signing_serial !== null)
+    throw new LoginRefused(
+      'certificate_unknown',
+      'this is the encryption certificate (加密证书) of an SM2 pair: log in with its signing certificate (签名证书)',
+    );
   if (!verifyLoginSignature(opts.challengeText, opts.signature, opts.certificateDer)) {
     throw new LoginRefused(
       'signature_invalid',

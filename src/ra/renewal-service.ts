@@ -1,6 +1,6 @@
 // The renewal flow (更新证书): quote → order → payment → issuance (exactly once per order) →
 // installed → completed. Rules live here; HTTP lives in api/, SQL in sa/.
-import { randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { CertificateAuthority } from '../ca/authority.js';
 import { CaError } from '../ca/errors.js';
 import { parseCertificate } from '../pki/certificate.js';
@@ -14,7 +14,8 @@ import {
   remittanceInfo,
   type CertificateType,
 } from '../sa/catalogue.js';
-import { getCertificate, getCertificateByOrder, type CertificateRecord } from '../sa/certificates.js';
+import { getCertificate, getCertificateByOrder, getEncryptionPartner, type CertificateRecord } from '../sa/certificates.js';
+import type { KeyManagement } from '../kmc/kmc-api.js';
 import { isUniqueViolation, writeTransaction, type Storage } from '../sa/database.js';
 import {
   addOrderEvent,
@@ -42,6 +43,16 @@ export interface RenewalPolicy {
   offlineOrderTtlMs: number;
   /** revoke the renewed certificate as superseded once the new one is installed */
   revokeSuperseded: boolean;
+  /** SM2 dual pair: certify the old encryption key again instead of asking the KMC for a new one */
+  reuseEncryptionKey?: boolean;
+}
+
+/** What issuing for an order yields: the certificate, and for a dual type its encryption partner. */
+export interface IssuedForOrder {
+  order: Order;
+  certificate: CertificateRecord;
+  /** the SM2 dual pair's encryption certificate, with the envelope of its private key (null: the old key, already on the token) */
+  encryption?: { certificate: CertificateRecord; envelope: Buffer | null };
 }
 
 export interface Quote {
@@ -62,6 +73,8 @@ export class RenewalService {
     readonly ca: CertificateAuthority,
     readonly gateway: PaymentGateway,
     readonly policy: RenewalPolicy,
+    /** the KMC making the encryption keys of SM2 dual pairs */
+    readonly kmc?: KeyManagement,
   ) {}
 
   private get db() {
@@ -81,6 +94,11 @@ export class RenewalService {
   async quote(serial: string): Promise<Quote> {
     const certificate = await getCertificate(this.db, serial);
     if (!certificate) throw new RaError('not_found', `no certificate ${serial}`);
+    if (certificate.signing_serial !== null)
+      throw new RaError(
+        'not_eligible',
+        `certificate ${serial} is the encryption half of an SM2 pair: it is renewed with its signing certificate ${certificate.signing_serial}`,
+      );
     const type = await this.certificateType(certificate.profile);
     const eligibility = renewalEligibility({
       notAfter: new Date(certificate.not_after),
@@ -227,19 +245,19 @@ export class RenewalService {
 
   /**
    * Issues the renewed certificate for a paid order: the CSR must come with a proof signed by the
-   * certificate being renewed. Exactly one certificate per order: asking again returns it.
+   * certificate being renewed. Exactly one certificate per order: asking again returns it. For a
+   * dual type (an SM2 pair) the encryption certificate follows, for a key the KMC makes for the
+   * order; a retry after a failure at any point completes the same pair, never a second one.
    */
-  async issue(
-    order: Order,
-    csrDer: Buffer,
-    proof: Buffer,
-    actor: string,
-  ): Promise<{ order: Order; certificate: CertificateRecord }> {
-    const issuedAlready = await getCertificateByOrder(this.db, order.id);
-    if (issuedAlready) {
-      await this.markIssued(order, issuedAlready, actor);
-      return { order: await this.order(order.id), certificate: issuedAlready };
-    }
+  async issue(order: Order, csrDer: Buffer, proof: Buffer, actor: string): Promise<IssuedForOrder> {
+    const signing = (await getCertificateByOrder(this.db, order.id)) ?? (await this.issueSigning(order, csrDer, proof, actor));
+    const encryption = await this.issueEncryption(order, signing, actor);
+    // 'issued' only once the whole pair is recorded: the order is not done while half of it is missing
+    await this.markIssued(order, signing, actor);
+    return { order: await this.order(order.id), certificate: signing, ...(encryption ? { encryption } : {}) };
+  }
+
+  private async issueSigning(order: Order, csrDer: Buffer, proof: Buffer, actor: string): Promise<CertificateRecord> {
     if (!['paid', 'issuing'].includes(order.state)) {
       throw new RaError(
         order.state === 'awaiting_payment' || order.state === 'expired' ? 'order_not_paid' : 'invalid_state',
@@ -258,13 +276,21 @@ export class RenewalService {
     if (!verifyRenewalProof({ orderId: order.id, csrDer, signature: proof, oldCertificateDer: old.der })) {
       throw new RaError('proof_invalid', 'the proof was not signed by the key of the certificate being renewed', 'proof');
     }
+    // a dual type needs the KMC unless the policy certifies the old pair's encryption key again
+    const needsKmc =
+      this.ca.profiles.get(old.profile)?.encryptionProfile !== undefined &&
+      !(this.policy.reuseEncryptionKey && (await getEncryptionPartner(this.db, old.serial)));
+    if (needsKmc && !this.kmc)
+      throw new RaError(
+        'kmc_unavailable',
+        `${order.type_name} needs the key management centre (KMC), which this instance has not got`,
+      );
     if (await transitionOrder(this.db, order.id, ['paid'], 'issuing')) await addOrderEvent(this.db, order.id, 'issuing', actor);
     const oldParsed = parseCertificate(old.der);
     // read from where the old certificate has it: the subject serialNumber, or the extension of certificates issued before
     const uniqueId = uniqueIdOf(old.der, this.ca.config.uniqueIdOid);
-    let issued;
     try {
-      issued = await this.ca.issue({
+      const issued = await this.ca.issue({
         csr,
         profileId: old.profile,
         subject: oldParsed.subject,
@@ -274,12 +300,74 @@ export class RenewalService {
         orderId: order.id,
         actor,
       });
+      return issued.record;
     } catch (e) {
       if (e instanceof CaError) throw new RaError('csr_invalid', e.message, e.field ?? 'csr');
       throw e;
     }
-    await this.markIssued(order, issued.record, actor);
-    return { order: await this.order(order.id), certificate: issued.record };
+  }
+
+  /**
+   * The encryption half of a dual pair for `signing` (undefined for a single-certificate type).
+   * By default a new KMC key per order, enveloped to the new signing key; with reuseEncryptionKey,
+   * the renewed pair's encryption key certified again (no envelope: it is on the token already).
+   * Both the KMC (per order id) and the CA (per signing certificate) are idempotent, so a retry
+   * after a crash anywhere here yields the same key, the same certificate, an envelope for that key.
+   */
+  private async issueEncryption(
+    order: Order,
+    signing: CertificateRecord,
+    actor: string,
+  ): Promise<{ certificate: CertificateRecord; envelope: Buffer | null } | undefined> {
+    if (this.ca.profiles.get(signing.profile)?.encryptionProfile === undefined) return undefined;
+    const renewed = await getCertificate(this.db, order.certificate_serial);
+    const oldEncryption = renewed ? await getEncryptionPartner(this.db, renewed.serial) : undefined;
+    const recorded = await getEncryptionPartner(this.db, signing.serial);
+    // The key is decided once: what is recorded wins over a policy changed since.
+    const reuse = recorded
+      ? recorded.spki_sha256 === oldEncryption?.spki_sha256
+      : Boolean(this.policy.reuseEncryptionKey && oldEncryption);
+    let spki: Buffer;
+    let envelope: Buffer | null = null;
+    let keyId: string | undefined;
+    if (reuse) spki = parseCertificate(oldEncryption!.der).spki;
+    else {
+      if (!this.kmc)
+        throw new RaError(
+          'kmc_unavailable',
+          `${order.type_name} needs the key management centre (KMC), which this instance has not got`,
+        );
+      const key = await this.kmc.issueEncryptionKey({
+        requestId: order.id,
+        signingSpki: parseCertificate(signing.der).spki,
+        actor,
+      });
+      spki = key.publicSpki;
+      envelope = key.envelope;
+      keyId = key.keyId;
+      if (recorded && recorded.spki_sha256 !== hash('sha256', spki, 'hex'))
+        throw new Error(
+          `KMC returned another key for order ${order.id} than the one certified (${recorded.serial}); refusing to deliver it`,
+        );
+    }
+    try {
+      const issued = await this.ca.issueEncryption({
+        signing,
+        spki,
+        renewsSerial: oldEncryption?.serial ?? null,
+        ...(keyId ? { kmcKeyId: keyId } : {}),
+        actor,
+      });
+      if (issued.fresh)
+        await addOrderEvent(this.db, order.id, 'encryption_issued', actor, {
+          serial: issued.record.serial,
+          reusedKey: reuse,
+        });
+      return { certificate: issued.record, envelope };
+    } catch (e) {
+      if (e instanceof CaError) throw new RaError('invalid', e.message, e.field);
+      throw e;
+    }
   }
 
   private async markIssued(order: Order, cert: CertificateRecord, actor: string): Promise<void> {
@@ -299,12 +387,17 @@ export class RenewalService {
     if (await transitionOrder(this.db, order.id, ['issued'], 'installed'))
       await addOrderEvent(this.db, order.id, 'installed', actor);
     const old = await getCertificate(this.db, order.certificate_serial);
-    if (this.policy.revokeSuperseded && old && old.status === 'valid') {
-      try {
-        await this.ca.revoke(old.serial, 'superseded', actor);
-        await addOrderEvent(this.db, order.id, 'old_revoked', actor, { serial: old.serial, reason: 'superseded' });
-      } catch (e) {
-        if (!(e instanceof CaError && e.code === 'already_revoked')) throw e;
+    if (this.policy.revokeSuperseded && old) {
+      // a dual pair is superseded as a pair: its encryption certificate goes with the signing one
+      const oldEncryption = await getEncryptionPartner(this.db, old.serial);
+      for (const c of [old, oldEncryption]) {
+        if (!c || c.status !== 'valid') continue;
+        try {
+          await this.ca.revoke(c.serial, 'superseded', actor);
+          await addOrderEvent(this.db, order.id, 'old_revoked', actor, { serial: c.serial, reason: 'superseded' });
+        } catch (e) {
+          if (!(e instanceof CaError && e.code === 'already_revoked')) throw e;
+        }
       }
     }
     await writeTransaction(this.storage, async (tx) => {

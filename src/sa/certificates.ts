@@ -12,7 +12,7 @@ import type { CertificateStatus, CertificateTable } from './schema.js';
 export type CertificateRecord = Selectable<CertificateTable>;
 
 export class DuplicateCertificateError extends Error {
-  constructor(readonly field: 'serial' | 'order_id') {
+  constructor(readonly field: 'serial' | 'order_id' | 'signing_serial') {
     super(`a certificate with this ${field} is already recorded`);
     this.name = 'DuplicateCertificateError';
   }
@@ -138,12 +138,14 @@ function isConstraintViolation(e: unknown): boolean {
 function classifyWriteError(e: unknown, row: CertificateRecord): unknown {
   if (!isUniqueViolation(e)) return e;
   const msg = String((e as Error).message);
-  return new DuplicateCertificateError(row.order_id && /order_id/.test(msg) ? 'order_id' : 'serial');
+  if (row.order_id && /order_id/.test(msg)) return new DuplicateCertificateError('order_id');
+  if (row.signing_serial && /signing_serial/.test(msg)) return new DuplicateCertificateError('signing_serial');
+  return new DuplicateCertificateError('serial');
 }
 
 async function writeBatch(storage: Storage, batch: readonly CertificateWrite[]): Promise<void> {
   await writeTransaction(storage, async (tx) => {
-    // Chunked so a large batch stays under the bound-parameter limits (15 columns × 100 rows).
+    // Chunked so a large batch stays under the bound-parameter limits (16 columns × 100 rows).
     for (let i = 0; i < batch.length; i += 100) {
       await insertCertificates.execute(
         tx,
@@ -319,6 +321,7 @@ const CERTIFICATE_COLUMNS = [
   'spki_sha256',
   'der',
   'issued_at',
+  'signing_serial',
 ] as const satisfies readonly (keyof CertificateRecord)[];
 
 /** INSERT INTO certificates, compiled once per row count (the group commit's hot path). */
@@ -338,6 +341,29 @@ export async function getCertificate(db: Executor, serial: string): Promise<Cert
 
 export async function getCertificateByOrder(db: Executor, orderId: string): Promise<CertificateRecord | undefined> {
   return db.selectFrom('certificates').selectAll().where('order_id', '=', orderId).executeTakeFirst();
+}
+
+/** The encryption certificate paired with a signing certificate (SM2 dual pair), if any. */
+export async function getEncryptionPartner(db: Executor, signingSerial: string): Promise<CertificateRecord | undefined> {
+  return db
+    .selectFrom('certificates')
+    .selectAll()
+    .where('signing_serial', '=', normaliseSerial(signingSerial))
+    .executeTakeFirst();
+}
+
+/** The encryption partners of several signing certificates in one query, by signing serial. */
+export async function getEncryptionPartners(db: Executor, signingSerials: string[]): Promise<Map<string, CertificateRecord>> {
+  const out = new Map<string, CertificateRecord>();
+  for (let i = 0; i < signingSerials.length; i += STATUS_LIST_CHUNK) {
+    const rows = await db
+      .selectFrom('certificates')
+      .selectAll()
+      .where('signing_serial', 'in', signingSerials.slice(i, i + STATUS_LIST_CHUNK))
+      .execute();
+    for (const r of rows) out.set(r.signing_serial!, r);
+  }
+  return out;
 }
 
 export type CertificateStatusRow = Pick<CertificateRecord, 'ca_id' | 'status' | 'revoked_at' | 'revocation_reason' | 'not_after'>;

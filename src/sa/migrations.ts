@@ -528,6 +528,117 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0009_sm2_dual_pair': {
+      async up(db: Kysely<unknown>) {
+        // The encryption certificate of an SM2 dual pair is an ordinary certificate row (OCSP, CRLs,
+        // revocation and spki_sha256 work as for any), linked to its signing certificate — which
+        // carries the order — by signing_serial. Unique: one order, one signing certificate, one
+        // encryption certificate, however often issuance is retried.
+        await db.schema
+          .alterTable('certificates')
+          .addColumn('signing_serial', 'text', (c) => c.references('certificates.serial'))
+          .execute();
+        await db.schema.createIndex('certificates_signing_serial').unique().on('certificates').column('signing_serial').execute();
+        // The link is part of the issued record (0008): it never changes once written.
+        if (dialect === 'postgres') {
+          await sql`create or replace function certificates_kept() returns trigger language plpgsql as $$
+            begin
+              if tg_op <> 'UPDATE' then raise exception 'certificates are kept: % refused', tg_op; end if;
+              if new.serial is distinct from old.serial or new.ca_id is distinct from old.ca_id
+                or new.der is distinct from old.der or new.spki_sha256 is distinct from old.spki_sha256
+                or new.order_id is distinct from old.order_id or new.issued_at is distinct from old.issued_at
+                or new.signing_serial is distinct from old.signing_serial then
+                raise exception 'certificates are kept: an issued certificate record cannot change';
+              end if;
+              if old.status = 'revoked' and new.status is distinct from 'revoked' then
+                raise exception 'certificates are kept: revocation is final';
+              end if;
+              return new;
+            end $$`.execute(db);
+        } else {
+          await sql`create trigger certificates_pair_fixed before update on certificates
+            when new.signing_serial is not old.signing_serial
+            begin select raise(abort, 'certificates are kept: an issued certificate record cannot change'); end`.execute(db);
+        }
+
+        // The dual-pair certificate type (a catalogue row the staff console edits like the others).
+        const now = Date.now();
+        await db
+          .insertInto('certificate_types' as never)
+          .values({
+            code: 'org-identity-sm2',
+            name: '单位身份证书（SM2 双证书）',
+            name_en: 'Organisation identity certificate (SM2 dual)',
+            profile: 'org-identity-sm2',
+            renew_before_days: 92,
+            renew_after_days: 92,
+            online_renewal: 1,
+            updated_at: now,
+          } as never)
+          .onConflict((oc) => oc.doNothing())
+          .execute();
+        await db
+          .insertInto('prices' as never)
+          .values([
+            { type_code: 'org-identity-sm2', term_years: 1, price_fen: 40000 },
+            { type_code: 'org-identity-sm2', term_years: 2, price_fen: 72000 },
+            { type_code: 'org-identity-sm2', term_years: 3, price_fen: 100000 },
+          ] as never)
+          .onConflict((oc) => oc.doNothing())
+          .execute();
+      },
+    },
+    '0010_kmc_escrow': {
+      async up(db: Kysely<unknown>) {
+        // The key management centre's store (src/kmc/). Master keys are registered by id and check
+        // value only (never the key), so a wrong or replaced key file is recognised before anything
+        // is decrypted; escrowed keys are encrypted under one of them.
+        await db.schema
+          .createTable('kmc_master_keys')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('algorithm', 'text', (c) => c.notNull().check(sql`algorithm in ('sm4')`))
+          .addColumn('check_value', 'text', (c) => c.notNull())
+          .addColumn('storage', 'text', (c) => c.notNull())
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .execute();
+        // One key per request (order), one row per public key; the signing key it was first
+        // delivered to, so a repeated request cannot send it to another key (that is a recovery).
+        await db.schema
+          .createTable('kmc_keys')
+          .addColumn('key_id', 'text', (c) => c.primaryKey())
+          .addColumn('request_id', 'text', (c) => c.notNull().unique())
+          .addColumn('public_spki', t.bytes, (c) => c.notNull())
+          .addColumn('spki_sha256', 'text', (c) => c.notNull().unique())
+          .addColumn('encrypted_private_key', t.bytes, (c) => c.notNull())
+          .addColumn('master_key_id', 'text', (c) => c.notNull().references('kmc_master_keys.id'))
+          .addColumn('signing_spki_sha256', 'text', (c) => c.notNull())
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .execute();
+        // Escrow is append-only, whoever connects: losing or rewriting an escrowed key loses every
+        // ciphertext made to it.
+        if (dialect === 'postgres') {
+          await sql`create function kmc_append_only() returns trigger language plpgsql as $$
+            begin raise exception 'KMC escrow is append-only: % on % refused', tg_op, tg_table_name; end $$`.execute(db);
+          for (const table of ['kmc_master_keys', 'kmc_keys']) {
+            await sql`create trigger ${sql.id(`${table}_no_change`)} before update or delete on ${sql.table(table)}
+              for each row execute function kmc_append_only()`.execute(db);
+            await sql`create trigger ${sql.id(`${table}_no_truncate`)} before truncate on ${sql.table(table)}
+              for each statement execute function kmc_append_only()`.execute(db);
+          }
+        } else {
+          for (const table of ['kmc_master_keys', 'kmc_keys']) {
+            for (const op of ['update', 'delete']) {
+              await sql`create trigger ${sql.id(`${table}_no_${op}`)} before ${sql.raw(op)} on ${sql.table(table)}
+                begin select raise(abort, ${sql.lit(`KMC escrow is append-only: ${op.toUpperCase()} on ${table} refused`)}); end`.execute(
+                db,
+              );
+            }
+          }
+        }
+      },
+    },
     '0011_job_runs_rate_limits': {
       async up(db: Kysely<unknown>) {
         // Many instances on one database: a scheduled job runs once per period across all of them

@@ -57,6 +57,11 @@ export interface CertificateTable {
   spki_sha256: string;
   der: Buffer;
   issued_at: number;
+  /**
+   * Set on the encryption certificate of an SM2 dual pair: the serial of its signing certificate
+   * (unique: one encryption certificate per signing certificate, hence per order). Null otherwise.
+   */
+  signing_serial: string | null;
 }
 
 export interface CrlTable {
@@ -200,7 +205,7 @@ export interface PortalSessionTable {
   ended_at: number | null;
 }
 
-export type StaffRole = 'operator' | 'reviewer' | 'auditor' | 'admin';
+export type StaffRole = 'operator' | 'reviewer' | 'auditor' | 'admin' | 'kmc';
 
 export interface StaffAccountTable {
   id: Generated<number>;
@@ -333,6 +338,36 @@ export interface RateLimitTable {
   hits: number;
 }
 
+/** A KMC master key, registered by id and check value (the key itself is never in the database). */
+export interface KmcMasterKeyTable {
+  /** derived from the key (src/kmc/master-key.ts) */
+  id: string;
+  algorithm: 'sm4';
+  /** HMAC-SM3 check value: a different key never matches */
+  check_value: string;
+  /** where the key is kept, for operators: 'file:<path>' */
+  storage: string;
+  created_at: number;
+  created_by: string;
+}
+
+/** An escrowed SM2 encryption key pair (append-only). */
+export interface KmcKeyTable {
+  key_id: string;
+  /** the order it was made for: unique, so one order never yields two keys */
+  request_id: string;
+  public_spki: Buffer;
+  /** SHA-256 of public_spki (hex), as certificates.spki_sha256 */
+  spki_sha256: string;
+  /** the private key under the master key (src/kmc/escrow-cipher.ts) */
+  encrypted_private_key: Buffer;
+  master_key_id: string;
+  /** SHA-256 of the signing SPKI the key was first delivered to */
+  signing_spki_sha256: string;
+  created_at: number;
+  created_by: string;
+}
+
 export interface Database {
   job_runs: JobRunTable;
   rate_limits: RateLimitTable;
@@ -357,4 +392,6 @@ export interface Database {
   refunds: RefundTable;
   statement_imports: StatementImportTable;
   statement_lines: StatementLineTable;
+  kmc_master_keys: KmcMasterKeyTable;
+  kmc_keys: KmcKeyTable;
 }

@@ -26,7 +26,7 @@ import {
 } from '../sa/staff.js';
 import { invalid, notFound, StaffError } from './errors.js';
 import { checkPasswordPolicy, dummyHash, hashPassword, verifyPassword } from './password.js';
-import { isRole, parseRoles, permissionsOf, type Permission } from './roles.js';
+import { EXCLUSIVE_ROLES, isRole, parseRoles, permissionsOf, ROLES, type Permission } from './roles.js';
 import { matchTotp, newTotpSecret, otpauthUri } from './totp.js';
 
 /** A session between the password and the TOTP code lasts this long. */
@@ -92,11 +92,20 @@ export function checkRoles(roles: string[]): StaffRole[] {
   if (bad.length || roles.length === 0)
     throw invalid(
       {
-        en: `roles must be one or more of operator, reviewer, auditor, admin; got ${JSON.stringify(roles)}`,
-        zh: `角色须为 operator、reviewer、auditor、admin 中的一个或多个，而不是 ${JSON.stringify(roles)}`,
+        en: `roles must be one or more of ${ROLES.join(', ')}; got ${JSON.stringify(roles)}`,
+        zh: `角色须为 ${ROLES.join('、')} 中的一个或多个，而不是 ${JSON.stringify(roles)}`,
       },
       'roles',
     );
+  for (const [a, b] of EXCLUSIVE_ROLES)
+    if (roles.includes(a) && roles.includes(b))
+      throw invalid(
+        {
+          en: `one account cannot hold both the ${a} and the ${b} role (separation of duties): use two accounts`,
+          zh: `同一账号不能同时拥有 ${a} 与 ${b} 角色（职责分离）：请使用两个账号`,
+        },
+        'roles',
+      );
   return [...new Set(roles as StaffRole[])];
 }
 

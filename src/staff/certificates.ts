@@ -11,7 +11,7 @@ import { toPem } from '../pki/pem.js';
 import { summarise } from '../ra/certificate-summary.js';
 import { appendAudit, listAudit } from '../sa/audit.js';
 import { searchCertificates, type CertificateSearch } from '../sa/backoffice.js';
-import { getCertificate, normaliseSerial, type CertificateRecord } from '../sa/certificates.js';
+import { getCertificate, getEncryptionPartner, normaliseSerial, type CertificateRecord } from '../sa/certificates.js';
 import { latestCrl } from '../sa/crls.js';
 import { writeTransaction } from '../sa/database.js';
 import { getHolder } from '../sa/holders.js';
@@ -82,7 +82,7 @@ export class StaffCertificates {
   async detail(serial: string) {
     const cert = await this.get(serial);
     const profile = this.rt.ca.profiles.get(cert.profile);
-    const [holder, orders, audit, ocsp, crl] = await Promise.all([
+    const [holder, orders, audit, ocsp, crl, encryption] = await Promise.all([
       cert.holder_id !== null ? getHolder(this.db, cert.holder_id) : Promise.resolve(undefined),
       this.db
         .selectFrom('orders')
@@ -94,10 +94,13 @@ export class StaffCertificates {
       listAudit(this.db, { target: cert.serial, limit: 200 }),
       this.ocspStatus(cert),
       this.crlStatus(cert),
+      cert.signing_serial === null ? getEncryptionPartner(this.db, cert.serial) : Promise.resolve(undefined),
     ]);
     return {
       summary: summarise(cert, profile ?? { name: cert.profile, nameEn: cert.profile }, this.rt.config.uniqueIdOid),
       record: cert,
+      /** an SM2 dual pair: the other certificate of the pair (record.signing_serial names an encryption certificate's partner) */
+      encryptionSerial: encryption?.serial ?? null,
       pem: toPem('CERTIFICATE', cert.der),
       holder,
       orders,

@@ -3,7 +3,7 @@
 // of them allows.
 import type { StaffRole } from '../sa/schema.js';
 
-export const ROLES: readonly StaffRole[] = ['operator', 'reviewer', 'auditor', 'admin'];
+export const ROLES: readonly StaffRole[] = ['operator', 'reviewer', 'auditor', 'admin', 'kmc'];
 
 export type Permission =
   | 'orders.read'
@@ -19,7 +19,8 @@ export type Permission =
   | 'audit.read'
   | 'catalogue.read'
   | 'catalogue.write'
-  | 'staff.manage';
+  | 'staff.manage'
+  | 'kmc.recover';
 
 const GRANTS: Record<StaffRole, readonly Permission[]> = {
   // orders, payments, invoices; revokes on a holder's request
@@ -41,7 +42,15 @@ const GRANTS: Record<StaffRole, readonly Permission[]> = {
   auditor: ['audit.read', 'orders.read', 'invoices.read', 'certificates.read', 'catalogue.read'],
   // accounts, catalogue, settings
   admin: ['staff.manage', 'catalogue.read', 'catalogue.write', 'audit.read'],
+  // key recovery officer: the only role that may take an escrowed encryption key out of the KMC
+  kmc: ['kmc.recover', 'certificates.read'],
 };
+
+/**
+ * Roles one account may not hold together (separation of duties): an admin, who manages accounts,
+ * cannot also recover escrowed keys.
+ */
+export const EXCLUSIVE_ROLES: readonly (readonly [StaffRole, StaffRole])[] = [['admin', 'kmc']];
 
 export function isRole(r: string): r is StaffRole {
   return (ROLES as readonly string[]).includes(r);

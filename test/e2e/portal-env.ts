@@ -34,6 +34,7 @@ import { packagedAgent } from '../helpers/agent-package.js';
 import { createTestCa, type TestCa } from '../helpers/ca.js';
 import { cliAsync } from '../helpers/cli.js';
 import { createSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
+import { sm2DualTokenFromRa } from '../helpers/sm2-holder.js';
 import { startTlsProxy, type TlsProxy } from '../helpers/tls-proxy.js';
 
 export const PIN = '135790';
@@ -50,6 +51,8 @@ export interface KeyOnDisk {
   tokenId: string;
   /** the certificate the key was provisioned with */
   certificate: Buffer;
+  /** an SM2 dual pair's encryption certificate (keys added with `dual`) */
+  encryptionCertificate?: Buffer;
 }
 
 export interface PortalEnv {
@@ -79,12 +82,13 @@ export interface PortalEnv {
    * a token (soft, or a new SoftHSM token) holding a fresh certificate from the test CA, seen by the
    * next (re)started assistant
    */
-  addKey(label: string, days: number): Promise<KeyOnDisk>;
+  addKey(label: string, days: number, o?: { dual?: boolean }): Promise<KeyOnDisk>;
   close(): Promise<void>;
 }
 
 export async function startPortalEnv(o: {
-  keys: { label: string; days: number }[];
+  /** `dual`: an SM2 dual pair (单位身份证书（SM2 双证书）, soft tokens only); the CA then has an SM2 hierarchy beside the ECDSA one */
+  keys: { label: string; days: number; dual?: boolean }[];
   agentEnv?: Record<string, string>;
   /** where the assistant keeps the keys: soft token files (default) or SoftHSM2 through PKCS#11 */
   tokenKind?: TokenKind;
@@ -106,6 +110,7 @@ export async function startPortalEnv(o: {
   const tlsPort = o.https ? await freePort() : undefined;
   const origin = tlsPort ? `https://${PORTAL_HOST}:${tlsPort}` : `http://${PORTAL_HOST}:${port}`;
   const ca = await createTestCa({
+    ...(o.keys.some((k) => k.dual) ? { keyType: 'both' as const } : {}),
     port,
     env: {
       PUBLIC_URL: origin,
@@ -118,9 +123,22 @@ export async function startPortalEnv(o: {
   await app.listen({ port, host: '127.0.0.1' });
   const tls = tlsPort ? await startTlsProxy({ host: PORTAL_HOST, port: tlsPort, upstreamPort: port }) : undefined;
   const keys = new Map<string, KeyOnDisk>();
-  const addKey = async (label: string, days: number): Promise<KeyOnDisk> => {
+  const addKey = async (label: string, days: number, a: { dual?: boolean } = {}): Promise<KeyOnDisk> => {
     let k: KeyOnDisk;
-    if (hsm) {
+    if (a.dual) {
+      // SoftHSM2 has no SM2 mechanisms: an SM2 dual pair lives on a soft token
+      assert.ok(!hsm, 'an SM2 dual pair needs a soft token');
+      const file = path.join(dir, `${label}.token`);
+      const r = await sm2DualTokenFromRa(ca, file, { pin: PIN, tokenLabel: label, days });
+      k = {
+        kind: 'soft',
+        label,
+        file,
+        tokenId: r.tokenId,
+        certificate: r.certificate,
+        encryptionCertificate: r.encryptionCertificate,
+      };
+    } else if (hsm) {
       const r = await softHsmTokenWithCertificate(ca, hsm, { tokenLabel: label, days });
       assert.equal(r.token.pin, PIN);
       k = { kind: 'pkcs11', label, file: '', tokenId: r.tokenId, certificate: r.certificate };
@@ -132,7 +150,7 @@ export async function startPortalEnv(o: {
     keys.set(label, k);
     return k;
   };
-  for (const k of o.keys) await addKey(k.label, k.days);
+  for (const k of o.keys) await addKey(k.label, k.days, { dual: k.dual });
   // As installed: the binary alone in a directory with the configuration the CA signed for this portal.
   const install = o.packagedAgent ? path.join(dir, 'certdesk-agent') : undefined;
   if (install) {

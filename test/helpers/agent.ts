@@ -22,8 +22,12 @@ import {
   readCertificates as readP11Certificates,
   writeCertificate as writeP11Certificate,
 } from '../../src/pkcs11/index.js';
-import { generateKeyPair, keyTypeOfSpki, signatureAlgorithmFor, spkiOf } from '../../src/pki/algorithms.js';
+import { generateKeyPair, keyTypeOfSpki, signatureAlgorithmFor, spkiOf, verifyWithAlgId } from '../../src/pki/algorithms.js';
 import { parseCertificate } from '../../src/pki/certificate.js';
+import * as der from '../../src/pki/der.js';
+import { certificateUsage } from '../../src/pki/key-usage.js';
+import { sm2Encrypt } from '../../src/pki/sm2-encrypt.js';
+import { Sm2PublicKey } from '../../src/pki/sm2-key.js';
 import { buildCsr } from '../../src/pki/csr.js';
 import { verifyRenewalProof } from '../../src/pki/renewal-proof.js';
 import { createTestCa, type TestCa } from './ca.js';
@@ -206,6 +210,12 @@ export class AgentClient {
   }
 }
 
+/** What the portal hands the assistant for a renewal: the certificate, and for an SM2 dual pair the encryption half. */
+export interface IssuedForRenewal {
+  certificate: Buffer;
+  encryption?: { certificate: Buffer; envelope: Buffer | null };
+}
+
 /**
  * Plays the portal through a renewal until it is done: asks for approval whenever the assistant has
  * work of its own to do (and after every restart), hands over the issued certificate, confirms.
@@ -218,7 +228,7 @@ export async function driveRenewal(
     orderId: string;
     pin: string;
     certificateId?: string;
-    issue: (csr: Buffer, proof: Buffer) => Promise<Buffer>;
+    issue: (csr: Buffer, proof: Buffer) => Promise<Buffer | IssuedForRenewal>;
     onStep?: (step: string) => void;
   },
 ): Promise<RenewalView> {
@@ -238,10 +248,21 @@ export async function driveRenewal(
       continue;
     }
     if (st.step === 'csr-built') {
-      const cert = await o.issue(Buffer.from(st.csr!, 'base64'), Buffer.from(st.proof!, 'base64'));
+      const issued = await o.issue(Buffer.from(st.csr!, 'base64'), Buffer.from(st.proof!, 'base64'));
+      const { certificate, encryption } = Buffer.isBuffer(issued) ? { certificate: issued, encryption: undefined } : issued;
       const r = await c.call('POST', `/v1/renewals/${o.orderId}/certificate`, {
         token,
-        body: { certificate: cert.toString('base64') },
+        body: {
+          certificate: certificate.toString('base64'),
+          ...(encryption
+            ? {
+                encryption: {
+                  certificate: encryption.certificate.toString('base64'),
+                  envelope: encryption.envelope?.toString('base64') ?? null,
+                },
+              }
+            : {}),
+        },
       });
       if (r.status === 202) token = undefined;
       else if (r.status !== 200) throw new Error(`POST certificate: ${r.status} ${JSON.stringify(r.body)}`);
@@ -401,28 +422,38 @@ export interface WorkingPair {
 function checkPair(certDer: Buffer, data: Buffer, sig: Buffer): boolean {
   const cert = parseCertificate(certDer);
   const { keyType, key } = keyTypeOfSpki(cert.spki);
+  // SM2: SM2-with-SM3 with the default user ID (Node's own SM2 verify uses an empty ID)
+  if (keyType === 'sm2') return verifyWithAlgId(der.parse(signatureAlgorithmFor('sm2').algId), key, data, sig);
   return cryptoVerify(signatureAlgorithmFor(keyType).digest, data, key, sig);
 }
 
-/** Certificates on a soft token whose private key is there and really signs (checked by signing). */
+/**
+ * Certificates on a soft token whose private key is there and really signs (checked by signing);
+ * an SM2 dual pair's encryption certificates apart, in `encryption`: their key is there and decrypts
+ * what is encrypted to the certificate.
+ */
 export async function workingPairsSoft(
   file: string,
   pin: string,
-): Promise<{ pairs: WorkingPair[]; objects: { class: string; label: string; id: string }[] }> {
+): Promise<{ pairs: WorkingPair[]; encryption: WorkingPair[]; objects: { class: string; label: string; id: string }[] }> {
   const s = await new SoftToken(file).login(pin);
   try {
     const keys = await s.listKeys();
     const pairs: WorkingPair[] = [];
+    const encryption: WorkingPair[] = [];
     for (const c of await s.readCertificates()) {
       const cert = parseCertificate(c.der);
       const key = keys.find((k) => k.spki.equals(cert.spki));
       if (!key) continue;
       const data = randomBytes(32);
-      if (checkPair(c.der, data, await s.sign(key.id, data)))
-        pairs.push({ id: c.id, label: c.label, serial: cert.serialHex.toUpperCase(), certificate: c.der });
+      const pair = { id: c.id, label: c.label, serial: cert.serialHex.toUpperCase(), certificate: c.der };
+      if (certificateUsage(cert) === 'encryption') {
+        const plain = await s.decrypt(key.id, sm2Encrypt(Sm2PublicKey.fromSpki(cert.spki), data));
+        if (plain.equals(data)) encryption.push(pair);
+      } else if (checkPair(c.der, data, await s.sign(key.id, data))) pairs.push(pair);
     }
     const objects = (await s.listObjects()).map((o) => ({ class: o.class, label: o.label, id: o.id }));
-    return { pairs, objects };
+    return { pairs, encryption, objects };
   } finally {
     await s.close();
   }

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { DEFAULT_HIERARCHY, initHierarchy } from '../../src/ca/hierarchy.js';
+import { defaultHierarchyFor, initHierarchy } from '../../src/ca/hierarchy.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { KeyType } from '../../src/pki/algorithms.js';
 import { toPem } from '../../src/pki/pem.js';
@@ -54,7 +54,7 @@ export const postgresAvailable = (): boolean => Boolean(process.env.TEST_DATABAS
 
 export async function createTestCa(
   opts: {
-    keyType?: KeyType;
+    keyType?: KeyType | 'both';
     postgres?: boolean;
     /** with `postgres`: the server to create the database on (default TEST_DATABASE_URL) */
     postgresServer?: string;
@@ -75,8 +75,11 @@ export async function createTestCa(
   if (!db.url) delete env.DATABASE_URL;
   const config = loadConfig(env);
   const storage = await openDatabase({ dataDir: dir, databaseUrl: config.databaseUrl });
-  const keyFactory = withEnv(env, () => softwareKeyFactory(config, opts.keyType ?? 'ec-p256'));
-  await initHierarchy(storage, keyFactory, { ...DEFAULT_HIERARCHY, pkiUrl: config.pkiUrl, actor: 'test' });
+  // `keyType: 'both'`: an RSA/ECDSA (ECDSA P-256) and an SM2 hierarchy side by side, as the demo has
+  for (const keyType of opts.keyType === 'both' ? (['ec-p256', 'sm2'] as const) : [opts.keyType ?? 'ec-p256']) {
+    const keyFactory = withEnv(env, () => softwareKeyFactory(config, keyType));
+    await initHierarchy(storage, keyFactory, { ...defaultHierarchyFor(keyType), keyType, pkiUrl: config.pkiUrl, actor: 'test' });
+  }
   await storage.close();
   const rt = await withEnvAsync(env, () => openRuntime(config));
   for (const c of rt.ca.crlIssuers()) await rt.ca.generateCrl(c.record.id, 'test');

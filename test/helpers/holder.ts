@@ -10,21 +10,35 @@ import { generateKeyPair, signatureAlgorithmFor, spkiOf } from '../../src/pki/al
 import { buildCsr } from '../../src/pki/csr.js';
 import type { NameAttribute } from '../../src/pki/name.js';
 import { renewalProofMessage } from '../../src/pki/renewal-proof.js';
+import { sm2SignSync } from '../../src/pki/sm2.js';
+import { Sm2PrivateKey } from '../../src/pki/sm2-key.js';
 import type { FastifyInstance } from 'fastify';
 import { buildServer, type ServerOptions } from '../../src/api/server.js';
 import { createTestCa, type TestCa } from './ca.js';
 
 export interface TestHolder {
   key: KeyObject;
+  /** the SM2 key (keyType 'sm2'), which signs with the default ID as a UKey does */
+  sm2Key?: Sm2PrivateKey;
   certDer: Buffer;
   serial: string;
   subject: NameAttribute[];
   signLogin(challenge: string): Buffer;
   /** new key, CSR signed by it, proof signed by the current key */
-  renewalRequest(orderId: string): Promise<{ newKey: KeyObject; csr: Buffer; proof: Buffer }>;
+  renewalRequest(orderId: string): Promise<{ newKey: KeyObject; newSm2Key?: Sm2PrivateKey; csr: Buffer; proof: Buffer }>;
 }
 
 const ecSign = (key: KeyObject, data: Buffer): Buffer => sign('sha256', data, { key, dsaEncoding: 'der' });
+
+/** A holder key pair and how it signs: ECDSA P-256, or SM2-with-SM3 with the default ID. */
+function holderKey(keyType: 'ec-p256' | 'sm2') {
+  if (keyType === 'sm2') {
+    const sm2 = Sm2PrivateKey.generate();
+    return { key: sm2.nativeKey(), sm2, spki: sm2.publicKey.toSpki(), sign: (d: Buffer) => sm2SignSync(sm2, d) };
+  }
+  const k = generateKeyPair('ec-p256');
+  return { key: k.privateKey, sm2: undefined, spki: spkiOf(k.publicKey), sign: (d: Buffer) => ecSign(k.privateKey, d) };
+}
 
 export async function createHolder(
   ca: TestCa,
@@ -33,23 +47,20 @@ export async function createHolder(
     uniqueId?: string;
     days?: number;
     profile?: string;
+    keyType?: 'ec-p256' | 'sm2';
     /** issues the holder's CSR some other way (e.g. an old-style certificate); default: the CA's issue() */
     issue?: (csr: Buffer) => Promise<{ der: Buffer; serial: string }>;
   } = {},
 ): Promise<TestHolder> {
   const name = opts.name ?? '企业测试';
-  const { privateKey, publicKey } = generateKeyPair('ec-p256');
+  const keyType = opts.keyType ?? 'ec-p256';
+  const own = holderKey(keyType);
   const subject: NameAttribute[] = [
     { type: 'C', value: 'CN' },
     { type: 'O', value: name },
     { type: 'CN', value: name },
   ];
-  const csr = await buildCsr({
-    subject,
-    spki: spkiOf(publicKey),
-    signatureAlgId: signatureAlgorithmFor('ec-p256').algId,
-    sign: (d) => ecSign(privateKey, d),
-  });
+  const csr = await buildCsr({ subject, spki: own.spki, signatureAlgId: signatureAlgorithmFor(keyType).algId, sign: own.sign });
   const issued = opts.issue
     ? await opts.issue(csr)
     : await ca.rt.ca
@@ -62,20 +73,26 @@ export async function createHolder(
         })
         .then((r) => ({ der: r.der, serial: r.record.serial }));
   return {
-    key: privateKey,
+    key: own.key,
+    ...(own.sm2 ? { sm2Key: own.sm2 } : {}),
     certDer: issued.der,
     serial: issued.serial,
     subject,
-    signLogin: (challenge) => ecSign(privateKey, Buffer.from(challenge, 'utf8')),
+    signLogin: (challenge) => own.sign(Buffer.from(challenge, 'utf8')),
     async renewalRequest(orderId) {
-      const k = generateKeyPair('ec-p256');
+      const k = holderKey(keyType);
       const newCsr = await buildCsr({
         subject,
-        spki: spkiOf(k.publicKey),
-        signatureAlgId: signatureAlgorithmFor('ec-p256').algId,
-        sign: (d) => ecSign(k.privateKey, d),
+        spki: k.spki,
+        signatureAlgId: signatureAlgorithmFor(keyType).algId,
+        sign: k.sign,
       });
-      return { newKey: k.privateKey, csr: newCsr, proof: ecSign(privateKey, renewalProofMessage(orderId, newCsr)) };
+      return {
+        newKey: k.key,
+        ...(k.sm2 ? { newSm2Key: k.sm2 } : {}),
+        csr: newCsr,
+        proof: own.sign(renewalProofMessage(orderId, newCsr)),
+      };
     },
   };
 }

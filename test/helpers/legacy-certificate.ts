@@ -65,6 +65,7 @@ export async function issueLegacyCertificate(
       renews_serial: null,
       order_id: null,
       spki_sha256: hash('sha256', csr.spki, 'hex'),
+      signing_serial: null,
       der: certDer,
       issued_at: now,
     },

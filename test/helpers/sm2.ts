@@ -3,8 +3,44 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import * as der from '../../src/pki/der.js';
 import { defineCurve } from '../../src/pki/sm2-curve.js';
 import { openssl } from './ca.js';
+
+/** OpenSSL's option for the default SM2 user ID (GM/T 0009), which OpenSSL 3.0 does not assume. */
+export const SM2_DISTID = 'distid:1234567812345678';
+
+/**
+ * Has OpenSSL check an SM2 signature over a signed structure (CRL, BasicOCSPResponse, certificate):
+ * writes `tbs` (extracted by `openssl asn1parse -strparse`) and the signature, then `pkeyutl -verify … distid`.
+ */
+export function opensslVerifySm2Signed(s: Scratch, name: string, signed: Buffer, signerCertPem: string): string {
+  const file = s.write(`${name}.der`, signed);
+  const [tbs, , sig] = der.children(der.parse(signed));
+  const tbsFile = path.join(s.dir, `${name}.tbs`);
+  s.ok(['asn1parse', '-inform', 'DER', '-in', file, '-strparse', String(tbs!.start), '-noout', '-out', tbsFile]);
+  const sigFile = s.write(`${name}.sig`, der.decodeBitString(sig!));
+  const pub = s.write(
+    `${name}-signer.pub`,
+    s.ok(['x509', '-in', s.write(`${name}-signer.pem`, signerCertPem), '-pubkey', '-noout']),
+  );
+  return s.ok([
+    'pkeyutl',
+    '-verify',
+    '-pubin',
+    '-inkey',
+    pub,
+    '-rawin',
+    '-digest',
+    'sm3',
+    '-pkeyopt',
+    SM2_DISTID,
+    '-in',
+    tbsFile,
+    '-sigfile',
+    sigFile,
+  ]);
+}
 
 export interface Scratch {
   dir: string;

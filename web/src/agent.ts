@@ -4,86 +4,21 @@
 // only the outcome, by postMessage. The page checks that the message comes from the assistant's
 // origin and from the window it opened, and then fetches the result with the request's session token.
 
-export interface PinStatus {
-  retriesLeft: number | null;
-  maxRetries: number | null;
-  countLow: boolean;
-  finalTry: boolean;
-  locked: boolean;
-}
+// The assistant's own shapes, imported type-only (erased from the bundle), so the two cannot drift.
+import type { CertificateView } from '../../src/agent/cert-info.js';
+import type { JournalStep } from '../../src/agent/install/journal.js';
+import type { RenewalView } from '../../src/agent/install/renewal.js';
+import type { PinStatus, TokenSummary } from '../../src/agent/tokens/driver.js';
 
-export interface TokenSummary {
-  id: string;
-  kind: string;
-  label: string;
-  serial: string;
-  manufacturer: string;
-  model: string;
-  pin: PinStatus;
-}
+export type { JournalStep, PinStatus, RenewalView, TokenSummary };
+/** A certificate on a key, as GET /v1/tokens/:id/certificates lists it. */
+export type KeyCertificate = CertificateView;
 
-export interface KeyCertificate {
-  id: string;
-  label: string;
-  state: 'current' | 'pending' | 'retired';
-  name: string;
-  subject: string;
-  organization: string | null;
-  profile: { id: string | null; name: string | null; nameEn: string | null; policies: string[] };
-  uniqueId: string | null;
-  issuer: string;
-  issuerName: string;
-  serial: string;
-  notBefore: string;
-  notAfter: string;
-  daysLeft: number;
-  expired: boolean;
-  renewal: { open: boolean; opensAt: string; closesAt: string };
-  keyType: string | null;
-  fingerprint: string;
+/** An SM2 dual pair's encryption half, relayed from the portal's issue answer to the assistant. */
+export interface EncryptionDelivery {
   certificate: string;
-}
-
-export type JournalStep =
-  | 'started'
-  | 'key-generated'
-  | 'csr-built'
-  | 'certificate-received'
-  | 'certificate-written'
-  | 'verified'
-  | 'labels-switched'
-  | 'confirmed'
-  | 'old-retired';
-
-export const JOURNAL_STEPS: readonly JournalStep[] = [
-  'started',
-  'key-generated',
-  'csr-built',
-  'certificate-received',
-  'certificate-written',
-  'verified',
-  'labels-switched',
-  'confirmed',
-  'old-retired',
-];
-
-export const stepIndex = (s: JournalStep): number => JOURNAL_STEPS.indexOf(s);
-
-export interface RenewalView {
-  orderId: string;
-  tokenId: string;
-  step: JournalStep;
-  status: 'in_progress' | 'done';
-  next: 'approve' | 'certificate' | 'confirm' | null;
-  keepOld: boolean;
-  oldSerial: string;
-  newSerial: string | null;
-  csr: string | null;
-  proof: string | null;
-  history: { step: JournalStep; at: string }[];
-  lastError: { code: string; message: string; at: string } | null;
-  createdAt: string;
-  updatedAt: string;
+  /** the KMC's SM2EnvelopedKey (base64 DER); null when the policy kept the old encryption key */
+  envelope: string | null;
 }
 
 export type RequestStatus = 'pending' | 'working' | 'done' | 'failed' | 'denied' | 'expired';
@@ -265,8 +200,16 @@ export class AgentClient {
     return (await this.call<{ renewals: RenewalView[] }>('GET', '/v1/renewals')).renewals;
   }
 
-  postCertificate(orderId: string, token: string, certificate: string): Promise<RenewalView & { approvalRequired: boolean }> {
-    return this.call('POST', `/v1/renewals/${encodeURIComponent(orderId)}/certificate`, { token, body: { certificate } });
+  postCertificate(
+    orderId: string,
+    token: string,
+    certificate: string,
+    encryption?: EncryptionDelivery,
+  ): Promise<RenewalView & { approvalRequired: boolean }> {
+    return this.call('POST', `/v1/renewals/${encodeURIComponent(orderId)}/certificate`, {
+      token,
+      body: encryption ? { certificate, encryption } : { certificate },
+    });
   }
 
   confirm(orderId: string, token: string): Promise<RenewalView & { approvalRequired: boolean }> {

@@ -6,6 +6,7 @@ import type {
   CertificateSummary,
   DownloadsView,
   KeyDriverHint,
+  IssueView,
   OrderEventView,
   OrderInvoiceView,
   OrderState,
@@ -81,11 +82,7 @@ export interface NewOrder {
   paymentMethod: PaymentMethod;
 }
 
-export interface IssueResult {
-  order: Order;
-  certificate: string;
-  chain: string[];
-}
+export type IssueResult = IssueView;
 
 /** States in which the certificate update (证书更新) runs or resumes; payment is behind us. */
 export const UPDATE_STATES: readonly OrderState[] = ['paid', 'issuing', 'issued', 'installed'];

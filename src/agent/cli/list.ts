@@ -63,6 +63,10 @@ export async function listTokens(o: ListOptions): Promise<void> {
       for (const c of t.certificates) {
         const row = (k: string, v: string): void => void lines.push(`    ${pad(k, 26)}${v}`);
         lines.push(`  证书 certificate  id ${c.id}  label "${c.label}"  [${c.state}]`);
+        row(
+          '用途 Usage',
+          `${c.usage === 'encryption' ? '加密证书 encryption' : '签名证书 signing'}${c.pairedWith ? ` (加密证书 encryption certificate: id ${c.pairedWith})` : ''}`,
+        );
         row('名称 Name', c.name);
         row(
           '证书种类 Type',

@@ -8,24 +8,32 @@ import { atomicWriteFile } from '../fsutil.js';
 import type { TokenKind } from '../tokens/driver.js';
 import { singleJournalDir, type JournalDirs } from './journal-dirs.js';
 
-/** The steps, in order. Fault injection (CERTDESK_AGENT_CRASH_AFTER) uses these names. */
-export const RENEWAL_STEPS = [
+/**
+ * Every step, in order; a renewal of an SM2 dual pair (an encryption certificate and KMC envelope
+ * received with the signing certificate) has them all. Fault injection (CERTDESK_AGENT_CRASH_AFTER)
+ * uses these names.
+ */
+export const DUAL_RENEWAL_STEPS = [
   'key-generated',
   'csr-built',
   'certificate-received',
+  'encryption-key-stored',
   'certificate-written',
   'verified',
   'labels-switched',
   'confirmed',
   'old-retired',
 ] as const;
-export type RenewalStep = (typeof RENEWAL_STEPS)[number];
+export type RenewalStep = (typeof DUAL_RENEWAL_STEPS)[number];
 export type JournalStep = 'started' | RenewalStep;
 
-export const isRenewalStep = (s: string): s is RenewalStep => (RENEWAL_STEPS as readonly string[]).includes(s);
+/** The steps of a renewal of a single certificate: the dual pair's without the encryption key's. */
+export const RENEWAL_STEPS: readonly RenewalStep[] = DUAL_RENEWAL_STEPS.filter((s) => s !== 'encryption-key-stored');
+
+export const isRenewalStep = (s: string): s is RenewalStep => (DUAL_RENEWAL_STEPS as readonly string[]).includes(s);
 
 export function stepIndex(s: JournalStep): number {
-  return s === 'started' ? -1 : RENEWAL_STEPS.indexOf(s);
+  return s === 'started' ? -1 : DUAL_RENEWAL_STEPS.indexOf(s);
 }
 
 /** True when the journal has finished `step` (or a later one). */
@@ -48,6 +56,8 @@ export interface RenewalJournal {
     keyType: string;
     /** DER certificate, base64 */
     certificate: string;
+    /** the SM2 encryption pair that went with the old signing certificate, when there was one (kept, never deleted) */
+    encryption?: { keyId: string; certId: string; label: string; serial: string; certificate: string };
   };
   pending?: { id: string; label: string; keyType: string; spki: string };
   /** DER CSR and renewal proof, base64 */
@@ -55,6 +65,14 @@ export interface RenewalJournal {
   proof?: string;
   /** the issued certificate, DER base64 */
   certificate?: string;
+  /** the issued SM2 encryption certificate and the KMC's envelope (null: policy reuses the key on the token) */
+  encryption?: {
+    certificate: string;
+    envelope: string | null;
+    /** where the encryption key and certificate are on the token (from "encryption-key-stored") */
+    keyId?: string;
+    certId?: string;
+  };
   step: JournalStep;
   history: { step: JournalStep; at: string }[];
   /** the last error that stopped the renewal (cleared when a step succeeds) */

@@ -1,29 +1,40 @@
 // The renewal install as a journaled transaction (docs/ARCHITECTURE "The renewal as a transaction"):
 //
-//   started → key-generated → csr-built ⇢ certificate-received → certificate-written → verified
-//           → labels-switched ⇢ confirmed → old-retired (done)
+//   started → key-generated → csr-built ⇢ certificate-received [→ encryption-key-stored]
+//           → certificate-written → verified → labels-switched ⇢ confirmed → old-retired (done)
+//
+// [ ] only for an SM2 dual pair: the portal hands over an encryption certificate and the KMC's
+// SM2EnvelopedKey with the signing certificate; the token opens the envelope with the NEW signing key
+// (it never leaves the token) and stores the encryption key. The old encryption key is never deleted:
+// it becomes retired:<order>:enc, so old ciphertexts stay readable.
 //
 // ⇢ marks where the assistant waits for the portal (the issued certificate; the server's "installed"
 // acknowledgement). Every step is idempotent and is recorded in the journal only after its effect on
 // the token is complete, so a crash anywhere leaves a journal that is at most one step behind the
 // token, and redoing that step is harmless:
 //   key-generated        adopts a key already labelled pending:<order> (generated, not yet journaled)
+//   encryption-key-stored adopts the encryption key already on the token with the certificate's public key
 //   csr-built            signs again (nothing was sent yet)
 //   certificate-written  writing the same certificate under the same id is a no-op
 //   labels-switched      relabels by CKA_ID, old first, so a half-done switch still has both pairs
 //   old-retired          deleting what is already gone deletes nothing
 // The old pair stays usable until the new one is written, verified and switched in: at every moment
 // the key holds at least one certificate whose private key is present and signs.
-import { randomBytes, verify } from 'node:crypto';
-import { keyTypeOfSpki, signatureAlgorithmFor, type KeyType, isKeyType } from '../../pki/algorithms.js';
+import { randomBytes } from 'node:crypto';
+import { keyTypeOfSpki, signatureAlgorithmFor, type KeyType, isKeyType, verifyWithAlgId } from '../../pki/algorithms.js';
 import { parseCertificate, type ParsedCertificate } from '../../pki/certificate.js';
 import { parseCsr } from '../../pki/csr.js';
 import * as der from '../../pki/der.js';
 import { derOrPem } from '../../pki/pem.js';
+import { certificateUsage } from '../../pki/key-usage.js';
 import { buildRenewalProof, ORDER_ID_PATTERN } from '../../pki/renewal-proof.js';
-import { AgentError } from '../errors.js';
+import { sm2Encrypt } from '../../pki/sm2-encrypt.js';
+import { Sm2PublicKey } from '../../pki/sm2.js';
+import { encryptionPartner } from '../cert-info.js';
+import { AgentError, toAgentError } from '../errors.js';
 import { KeyedQueue } from '../fsutil.js';
 import {
+  ENCRYPTION_LABEL_SUFFIX,
   keyForSpki,
   labelState,
   PENDING_PREFIX,
@@ -66,6 +77,8 @@ export interface RenewalView {
   keepOld: boolean;
   oldSerial: string;
   newSerial: string | null;
+  /** the new SM2 encryption certificate's serial (dual pair), once received */
+  newEncryptionSerial: string | null;
   csr: string | null;
   proof: string | null;
   history: { step: JournalStep; at: string }[];
@@ -81,6 +94,9 @@ export function renewalView(j: RenewalJournal): RenewalView {
   else if (j.step === 'old-retired') next = null;
   let newSerial: string | null = null;
   if (j.certificate) newSerial = parseCertificate(Buffer.from(j.certificate, 'base64')).serialHex.toUpperCase();
+  const newEncryptionSerial = j.encryption
+    ? parseCertificate(Buffer.from(j.encryption.certificate, 'base64')).serialHex.toUpperCase()
+    : null;
   return {
     orderId: j.orderId,
     tokenId: j.tokenId,
@@ -90,6 +106,7 @@ export function renewalView(j: RenewalJournal): RenewalView {
     keepOld: j.keepOld,
     oldSerial: j.old.serial,
     newSerial,
+    newEncryptionSerial,
     csr: j.csr ?? null,
     proof: j.proof ?? null,
     history: j.history,
@@ -135,6 +152,7 @@ export class RenewalEngine {
     }
     const certs = (await p.session.readCertificates()).filter((c) => labelState(c.label) === 'current');
     const keys = await p.session.listKeys();
+    // Signing certificates only: an SM2 encryption certificate is renewed with its signing partner.
     const usable = certs.flatMap((c) => {
       let parsed: ParsedCertificate;
       try {
@@ -143,7 +161,7 @@ export class RenewalEngine {
         return [];
       }
       const key = keyForSpki(keys, parsed.spki);
-      return key ? [{ c, parsed, key }] : [];
+      return key && key.usage !== 'encryption' && certificateUsage(parsed) === 'signing' ? [{ c, parsed, key }] : [];
     });
     let chosen = usable[0];
     const wanted = p.certificateId?.toLowerCase();
@@ -179,6 +197,8 @@ export class RenewalEngine {
         });
       keyType = p.keyType;
     }
+    const partner = encryptionPartner(chosen.c, certs);
+    const partnerKey = partner && keyForSpki(keys, parseCertificate(partner.der).spki);
     const now = new Date().toISOString();
     const j: RenewalJournal = {
       v: 1,
@@ -194,6 +214,17 @@ export class RenewalEngine {
         serial: chosen.parsed.serialHex.toUpperCase(),
         keyType,
         certificate: chosen.c.der.toString('base64'),
+        ...(partner && partnerKey
+          ? {
+              encryption: {
+                keyId: partnerKey.id,
+                certId: partner.id,
+                label: partner.label,
+                serial: parseCertificate(partner.der).serialHex.toUpperCase(),
+                certificate: partner.der.toString('base64'),
+              },
+            }
+          : {}),
       },
       step: 'started',
       history: [{ step: 'started', at: now }],
@@ -270,6 +301,10 @@ export class RenewalEngine {
             await this.buildCsr(j, session);
             break;
           case 'certificate-received':
+            if (j.encryption) await this.storeEncryptionKey(j, session);
+            else await this.writeCertificate(j, session);
+            break;
+          case 'encryption-key-stored':
             await this.writeCertificate(j, session);
             break;
           case 'certificate-written':
@@ -317,10 +352,17 @@ export class RenewalEngine {
   }
 
   /**
-   * The issued certificate arrives from the portal. Checked against the pending key BEFORE anything
-   * is written (no token access needed: the journal has the pending public key).
+   * The issued certificate (and, for an SM2 dual pair, the encryption certificate and the KMC's
+   * envelope) arrives from the portal. Checked against the pending key BEFORE anything is written (no
+   * token access needed: the journal has the pending public key). With a token session the envelope
+   * is opened there too, without storing, so one for another signing key is refused at once.
    */
-  receiveCertificate(j: RenewalJournal, input: Buffer): RenewalJournal {
+  async receiveCertificate(
+    j: RenewalJournal,
+    input: Buffer,
+    encryption?: { certificate: Buffer; envelope: Buffer | null },
+    session?: TokenSession,
+  ): Promise<RenewalJournal> {
     let certDer: Buffer;
     let cert: ParsedCertificate;
     try {
@@ -332,7 +374,9 @@ export class RenewalEngine {
       });
     }
     if (j.certificate !== undefined) {
-      if (j.certificate === certDer.toString('base64')) return j;
+      // The envelope may differ (made again for the same key); the certificates may not.
+      const sameEnc = (j.encryption?.certificate ?? null) === (encryption ? encryption.certificate.toString('base64') : null);
+      if (j.certificate === certDer.toString('base64') && (sameEnc || !encryption)) return j;
       throw new AgentError(409, 'certificate_conflict', `renewal ${j.orderId} already received a different certificate`, {
         step: j.step,
       });
@@ -357,9 +401,125 @@ export class RenewalEngine {
         field: 'certificate',
       });
     }
+    if (encryption) await this.checkEncryption(j, cert, encryption, session);
     j.certificate = certDer.toString('base64');
+    if (encryption) {
+      j.encryption = {
+        certificate: encryption.certificate.toString('base64'),
+        envelope: encryption.envelope?.toString('base64') ?? null,
+      };
+    }
     this.commit(j, 'certificate-received');
     return j;
+  }
+
+  /** Contract §3: the encryption certificate of the pair, checked before anything is journaled or written. */
+  private async checkEncryption(
+    j: RenewalJournal,
+    signing: ParsedCertificate,
+    e: { certificate: Buffer; envelope: Buffer | null },
+    session?: TokenSession,
+  ): Promise<void> {
+    const refuse = (status: number, code: string, message: string, field = 'encryption.certificate'): never => {
+      throw new AgentError(status, code, `${message}; nothing was written`, { field });
+    };
+    if (j.pending!.keyType !== 'sm2')
+      refuse(422, 'encryption_not_supported', 'an encryption certificate goes only with an SM2 signing certificate');
+    let enc: ParsedCertificate;
+    try {
+      enc = parseCertificate(e.certificate);
+    } catch (err) {
+      throw new AgentError(
+        400,
+        'bad_certificate',
+        `encryption.certificate is not an X.509 certificate: ${(err as Error).message}`,
+        {
+          field: 'encryption.certificate',
+        },
+      );
+    }
+    let keyType: string | undefined;
+    try {
+      keyType = keyTypeOfSpki(enc.spki).keyType;
+    } catch {
+      keyType = undefined;
+    }
+    if (keyType !== 'sm2') refuse(422, 'encryption_key_mismatch', 'the encryption certificate is not for an SM2 key');
+    if (certificateUsage(enc) !== 'encryption')
+      refuse(422, 'encryption_certificate_usage', 'the encryption certificate does not have an encryption key usage only');
+    if (!enc.subjectDer.equals(signing.subjectDer))
+      refuse(422, 'encryption_subject_mismatch', 'the encryption certificate has another subject than the signing certificate');
+    if (enc.notAfter.getTime() <= Date.now())
+      refuse(422, 'certificate_expired', 'the encryption certificate has already expired');
+    if (!session) return;
+    if (e.envelope) {
+      await session
+        .unwrapSm2Key({
+          unwrappingKeyId: j.pending!.id,
+          envelope: e.envelope,
+          label: `${PENDING_PREFIX}${j.orderId}${ENCRYPTION_LABEL_SUFFIX}`,
+          expectedSpki: enc.spki,
+          checkOnly: true,
+        })
+        .catch((err: unknown) => {
+          throw toAgentError(err);
+        });
+    } else if (!keyForSpki(await session.listKeys(), enc.spki)) {
+      refuse(
+        422,
+        'encryption_key_missing',
+        'no envelope was given (the encryption key is reused) but its key is not on this token',
+        'encryption.envelope',
+      );
+    }
+  }
+
+  /**
+   * Opens the envelope in the token with the new signing key and stores the encryption key (or, with
+   * no envelope, finds the reused one). Refused ⇒ nothing was written to the key: the renewal goes
+   * back to "csr-built" so the portal can hand over the right pair.
+   */
+  private async storeEncryptionKey(j: RenewalJournal, s: TokenSession): Promise<void> {
+    const enc = j.encryption!;
+    const encCert = parseCertificate(Buffer.from(enc.certificate, 'base64'));
+    let keyId: string;
+    let certId: string;
+    try {
+      if (enc.envelope) {
+        const key = await s.unwrapSm2Key({
+          unwrappingKeyId: j.pending!.id,
+          envelope: Buffer.from(enc.envelope, 'base64'),
+          label: `${PENDING_PREFIX}${j.orderId}${ENCRYPTION_LABEL_SUFFIX}`,
+          expectedSpki: encCert.spki,
+        });
+        keyId = certId = key.id;
+      } else {
+        const key = keyForSpki(await s.listKeys(), encCert.spki);
+        if (!key) {
+          throw new AgentError(
+            422,
+            'encryption_key_missing',
+            'no envelope was given (the encryption key is reused) but its key is not on this token; nothing was written',
+            { field: 'encryption.envelope' },
+          );
+        }
+        keyId = key.id;
+        // The reused key keeps its old certificate until the switch: the new one gets an id of its own.
+        certId = randomBytes(16).toString('hex');
+      }
+    } catch (e) {
+      const err = toAgentError(e);
+      if (['envelope_wrong_key', 'encryption_key_mismatch', 'encryption_key_missing'].includes(err.code)) {
+        delete j.certificate;
+        delete j.encryption;
+        j.step = 'csr-built';
+        j.history.push({ step: 'csr-built', at: new Date().toISOString() });
+      }
+      throw err;
+    }
+    enc.keyId = keyId;
+    enc.certId = certId;
+    this.commit(j, 'encryption-key-stored');
   }
 
   private async writeCertificate(j: RenewalJournal, s: TokenSession): Promise<void> {
@@ -375,6 +535,19 @@ export class RenewalEngine {
       );
     }
     await s.writeCertificate({ id: pending.id, label: pending.label, der: certDer });
+    const enc = j.encryption;
+    if (enc) {
+      const encDer = Buffer.from(enc.certificate, 'base64');
+      const encKey = (await s.listKeys()).find((k) => k.id === enc.keyId);
+      if (!encKey || !encKey.spki.equals(parseCertificate(encDer).spki)) {
+        throw new AgentError(
+          409,
+          'encryption_key_missing',
+          `the encryption key stored for renewal ${j.orderId} is no longer on the token; the encryption certificate was not written`,
+        );
+      }
+      await s.writeCertificate({ id: enc.certId!, label: `${pending.label}${ENCRYPTION_LABEL_SUFFIX}`, der: encDer });
+    }
     this.commit(j, 'certificate-written');
   }
 
@@ -390,21 +563,60 @@ export class RenewalEngine {
     const probe = Buffer.from(`certdesk-install-check\n${j.orderId}\n${randomBytes(16).toString('hex')}`);
     const sig = await s.sign(pending.id, probe);
     const { keyType, key: pub } = keyTypeOfSpki(cert.spki);
-    if (!verify(signatureAlgorithmFor(keyType).digest, probe, pub, sig)) {
+    // Through algorithms.ts, so an SM2 signature is checked with the default user ID.
+    if (!verifyWithAlgId(der.parse(signatureAlgorithmFor(keyType).algId), pub, probe, sig)) {
       throw new AgentError(
         500,
         'verification_failed',
         "a test signature by the new key does not verify with the certificate's public key",
       );
     }
+    if (j.encryption) await this.verifyEncryption(j, s, probe);
     this.commit(j, 'verified');
+  }
+
+  /** The encryption pair: certificate read back, its key the certificate's, and a probe encrypted to it decrypts in the token. */
+  private async verifyEncryption(j: RenewalJournal, s: TokenSession, probe: Buffer): Promise<void> {
+    const enc = j.encryption!;
+    const encDer = Buffer.from(enc.certificate, 'base64');
+    const encCert = parseCertificate(encDer);
+    if (!(await s.readCertificates()).some((c) => c.id === enc.certId && c.der.equals(encDer)))
+      throw new AgentError(500, 'verification_failed', 'the encryption certificate written to the key cannot be read back');
+    const key = (await s.listKeys()).find((k) => k.id === enc.keyId);
+    if (!key || !key.spki.equals(encCert.spki))
+      throw new AgentError(
+        500,
+        'verification_failed',
+        "the encryption key's public key differs from the encryption certificate's",
+      );
+    const plain = await s.decrypt(enc.keyId!, sm2Encrypt(Sm2PublicKey.fromSpki(encCert.spki), probe));
+    if (!plain.equals(probe)) {
+      throw new AgentError(
+        500,
+        'verification_failed',
+        "a test message encrypted to the encryption certificate's key does not decrypt with the key on the token",
+      );
+    }
   }
 
   private async switchLabels(j: RenewalJournal, s: TokenSession): Promise<void> {
     const retired = `${RETIRED_PREFIX}${j.orderId}`;
     await s.relabel(j.old.keyId, retired);
     if (j.old.certId !== j.old.keyId) await s.relabel(j.old.certId, retired);
+    const oldEnc = j.old.encryption;
+    const enc = j.encryption;
+    // The old encryption pair is kept (old ciphertexts stay readable), relabelled retired:<order>:enc —
+    // unless its key is the one reused, which stays as it is.
+    if (enc && oldEnc && enc.keyId !== oldEnc.keyId) {
+      await s.relabel(oldEnc.keyId, `${retired}${ENCRYPTION_LABEL_SUFFIX}`);
+      if (oldEnc.certId !== oldEnc.keyId) await s.relabel(oldEnc.certId, `${retired}${ENCRYPTION_LABEL_SUFFIX}`);
+    }
     await s.relabel(j.pending!.id, j.old.label);
+    if (enc) {
+      const encLabel = oldEnc?.label ?? `${j.old.label}${ENCRYPTION_LABEL_SUFFIX}`;
+      if (enc.keyId !== oldEnc?.keyId) await s.relabel(enc.keyId!, encLabel);
+      if (enc.certId !== enc.keyId) await s.relabel(enc.certId!, encLabel);
+    }
     this.commit(j, 'labels-switched');
   }
 
@@ -424,6 +636,10 @@ export class RenewalEngine {
     if (!j.keepOld) {
       await s.deleteObjects(j.old.keyId);
       if (j.old.certId !== j.old.keyId) await s.deleteObjects(j.old.certId);
+      // An encryption key is never deleted; only the old certificate of a reused one goes.
+      const oldEnc = j.old.encryption;
+      if (oldEnc && j.encryption?.keyId === oldEnc.keyId)
+        await s.deleteCertificate(oldEnc.certId, Buffer.from(oldEnc.certificate, 'base64'));
     }
     this.commit(j, 'old-retired');
   }

@@ -57,6 +57,8 @@ export interface KeyInfo {
   keyType: KeyType;
   /** DER SubjectPublicKeyInfo */
   spki: Buffer;
+  /** an SM2 encryption key (from a KMC envelope): decrypts, never signs. Absent: a signing key */
+  usage?: 'encryption';
 }
 
 /** A logged-in session on one token. The PIN is not kept: only the token's own login state. */
@@ -71,12 +73,31 @@ export interface TokenSession {
   generateKeyPair(opts: { label: string; keyType: KeyType; id?: string }): Promise<KeyInfo>;
   /** the key's X.509 signature (DER ECDSA-Sig-Value or RSA PKCS#1 v1.5) over `data` */
   sign(keyId: string, data: Buffer): Promise<Buffer>;
+  /** SM2 decryption (DER SM2Cipher or C1‖C3‖C2) with an encryption key on the token */
+  decrypt(keyId: string, ciphertext: Buffer): Promise<Buffer>;
+  /**
+   * Opens a KMC's SM2EnvelopedKey with the SM2 key `unwrappingKeyId` inside the token and stores the
+   * encryption key pair it carries, non-exportable (like C_UnwrapKey). An envelope for another key
+   * (ENVELOPE_REFUSED) or whose key is not `expectedSpki` (KEY_MISMATCH) is refused before anything is
+   * written; `checkOnly` opens and checks without storing. A key already stored with the same public
+   * key is returned as it is (redoing the step after a crash).
+   */
+  unwrapSm2Key(opts: {
+    unwrappingKeyId: string;
+    envelope: Buffer;
+    label: string;
+    id?: string;
+    expectedSpki?: Buffer;
+    checkOnly?: boolean;
+  }): Promise<KeyInfo>;
   /** stores a certificate; the same certificate under the same id again is a no-op */
   writeCertificate(opts: { id: string; label: string; der: Buffer }): Promise<void>;
   /** sets the label of every object with this CKA_ID; returns how many */
   relabel(id: string, label: string): Promise<number>;
   /** deletes every object with this CKA_ID (key pair and certificate); returns how many */
   deleteObjects(id: string): Promise<number>;
+  /** deletes only the certificate object with this id and these bytes (its key stays); returns how many */
+  deleteCertificate(id: string, der: Buffer): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -109,6 +130,10 @@ export type TokenErrorCode =
   | 'OBJECT_EXISTS'
   | 'INVALID_ARGUMENT'
   | 'UNSUPPORTED'
+  /** an SM2EnvelopedKey that does not open with the key it was given (made for another signing key, or damaged) */
+  | 'ENVELOPE_REFUSED'
+  /** an unwrapped key that is not the one expected (its certificate's) */
+  | 'KEY_MISMATCH'
   | 'CORRUPT'
   | 'FAILED';
 
@@ -141,6 +166,8 @@ export function describeTriesLeft(pin: PinStatus): string {
 /** Labels the renewal journal puts on token objects (see install/renewal.ts). */
 export const PENDING_PREFIX = 'pending:';
 export const RETIRED_PREFIX = 'retired:';
+/** An SM2 encryption pair is labelled after its signing pair: `<label>:enc`, `pending:<order>:enc`, `retired:<order>:enc`. */
+export const ENCRYPTION_LABEL_SUFFIX = ':enc';
 
 export function labelState(label: string): 'pending' | 'retired' | 'current' {
   if (label.startsWith(PENDING_PREFIX)) return 'pending';

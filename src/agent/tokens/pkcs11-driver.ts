@@ -2,6 +2,7 @@
 // vendor modules, any number of tokens in each. Token ids are `p11-<hash of module path>-<serial>`.
 import { createHash } from 'node:crypto';
 import {
+  deleteCertificates,
   deleteObjects,
   findKeyPair,
   findKeyPairs,
@@ -264,6 +265,7 @@ class Pkcs11TokenSession implements TokenSession {
   }
 
   generateKeyPair(opts: { label: string; keyType: KeyType; id?: string }): Promise<KeyInfo> {
+    if (opts.keyType === 'sm2') return Promise.reject(sm2Unsupported('generate SM2 keys'));
     return this.guard(async () => {
       const k = await generateKeyPair(this.s, { keyType: opts.keyType, label: opts.label, id: opts.id });
       return { id: k.id, label: k.label, keyType: k.keyType, spki: k.spki };
@@ -272,6 +274,14 @@ class Pkcs11TokenSession implements TokenSession {
 
   sign(keyId: string, data: Buffer): Promise<Buffer> {
     return this.guard(async () => (await findKeyPair(this.s, { id: keyId })).sign(data));
+  }
+
+  decrypt(): Promise<Buffer> {
+    return Promise.reject(sm2Unsupported('decrypt with SM2 encryption keys'));
+  }
+
+  unwrapSm2Key(): Promise<KeyInfo> {
+    return Promise.reject(sm2Unsupported('open SM2 key envelopes (dual certificates)'));
   }
 
   writeCertificate(opts: { id: string; label: string; der: Buffer }): Promise<void> {
@@ -288,7 +298,25 @@ class Pkcs11TokenSession implements TokenSession {
     return this.guard(() => deleteObjects(this.s, { id }));
   }
 
+  deleteCertificate(id: string, der: Buffer): Promise<number> {
+    return this.guard(async () => {
+      const at = await readCertificates(this.s, { id });
+      if (!at.some((c) => c.der.equals(der))) return 0;
+      // deleteCertificates selects by id: refuse rather than take another certificate with it
+      if (at.length > 1)
+        throw new TokenError(`several certificates share id ${id}; delete them with the vendor's tool`, 'UNSUPPORTED');
+      return deleteCertificates(this.s, { id });
+    });
+  }
+
   close(): Promise<void> {
     return this.s.close();
   }
 }
+
+// PKCS#11 has no standard SM2 mechanism (SoftHSM2 has none); vendor mechanisms may come later.
+const sm2Unsupported = (what: string): TokenError =>
+  new TokenError(
+    `PKCS#11 keys cannot ${what}: PKCS#11 has no standard SM2 mechanism (SoftHSM2 has none). Use a soft token for SM2 certificates`,
+    'UNSUPPORTED',
+  );

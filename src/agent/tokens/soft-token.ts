@@ -38,11 +38,16 @@ import {
   type KeyType,
 } from '../../pki/algorithms.js';
 import { parseCertificate } from '../../pki/certificate.js';
+import { certificateUsage } from '../../pki/key-usage.js';
+import { sm2Decrypt } from '../../pki/sm2-encrypt.js';
+import { openSm2EnvelopedKey } from '../../pki/sm2-envelope.js';
+import { Sm2PrivateKey, sm2Sign } from '../../pki/sm2.js';
 import { buildCsr } from '../../pki/csr.js';
 import type { NameAttribute } from '../../pki/name.js';
 import { derOrPem } from '../../pki/pem.js';
 import { atomicWriteFile, KeyedQueue } from '../fsutil.js';
 import {
+  ENCRYPTION_LABEL_SUFFIX,
   TokenError,
   type KeyInfo,
   type ObjectSummary,
@@ -89,7 +94,16 @@ const PinRecord = z.object({
 });
 const label = z.string().max(256);
 const SoftObject = z.discriminatedUnion('class', [
-  z.object({ class: z.literal('private-key'), id: hex, label, keyType: z.enum(KEY_TYPES), spki: b64, sealed: Sealed }),
+  z.object({
+    class: z.literal('private-key'),
+    id: hex,
+    label,
+    keyType: z.enum(KEY_TYPES),
+    spki: b64,
+    sealed: Sealed,
+    /** an SM2 encryption key from a KMC envelope: decrypts, never signs (CKA_SIGN false, CKA_DECRYPT true) */
+    usage: z.literal('encryption').optional(),
+  }),
   z.object({ class: z.literal('public-key'), id: hex, label, keyType: z.enum(KEY_TYPES), spki: b64 }),
   z.object({ class: z.literal('certificate'), id: hex, label, der: b64 }),
 ]);
@@ -245,8 +259,8 @@ function writeTokenFile(file: string, t: SoftTokenFile): void {
   atomicWriteFile(file, JSON.stringify(t, null, 1) + '\n');
 }
 
-/** The PKCS#11 key type name (CKK_EC / CKK_RSA without prefix), as the PKCS#11 driver reports it. */
-const ckk = (keyType: KeyType): string => (keyType.startsWith('ec-') ? 'EC' : 'RSA');
+/** The PKCS#11 key type name (CKK_EC / CKK_RSA without prefix, SM2 as vendors' CKK_SM2), as the PKCS#11 driver reports it. */
+const ckk = (keyType: KeyType): string => (keyType === 'sm2' ? 'SM2' : keyType.startsWith('ec-') ? 'EC' : 'RSA');
 
 function publicView(o: SoftObjectT): ObjectSummary {
   if (o.class === 'certificate') return { class: 'certificate', id: o.id, label: o.label };
@@ -412,6 +426,42 @@ export class SoftToken {
   }
 }
 
+const keyInfo = (o: PrivateKeyObject): KeyInfo => ({
+  id: o.id,
+  label: o.label,
+  keyType: o.keyType,
+  spki: Buffer.from(o.spki, 'base64'),
+  ...(o.usage ? { usage: o.usage } : {}),
+});
+
+interface KeyMaterial {
+  spki: Buffer;
+  keyType: KeyType;
+  /** PKCS#8 DER; zeroed once sealed */
+  pkcs8: Buffer;
+}
+
+const sm2Material = (k: Sm2PrivateKey): KeyMaterial => ({ spki: k.publicKey.toSpki(), keyType: 'sm2', pkcs8: k.toPkcs8() });
+
+function keyObjectMaterial(privateKey: KeyObject): KeyMaterial {
+  let keyType: KeyType;
+  try {
+    keyType = keyTypeOf(privateKey);
+  } catch (e) {
+    throw new TokenError((e as Error).message, 'UNSUPPORTED');
+  }
+  const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
+  // SM2 re-encoded as sm2-key.ts writes it (and its SPKI from there), so every SM2 key on a token looks alike.
+  if (keyType === 'sm2') {
+    try {
+      return sm2Material(Sm2PrivateKey.fromPkcs8(pkcs8));
+    } finally {
+      pkcs8.fill(0);
+    }
+  }
+  return { spki: spkiOf(createPublicKey(privateKey)), keyType, pkcs8 };
+}
+
 function certificatesOf(t: SoftTokenFile): StoredCertificate[] {
   return t.objects.flatMap((o) =>
     o.class === 'certificate' ? [{ id: o.id, label: o.label, der: Buffer.from(o.der, 'base64') }] : [],
@@ -447,11 +497,7 @@ export class SoftTokenSession implements TokenSession {
   }
 
   listKeys(): Promise<KeyInfo[]> {
-    return Promise.resolve(
-      this.current().objects.flatMap((o) =>
-        o.class === 'private-key' ? [{ id: o.id, label: o.label, keyType: o.keyType, spki: Buffer.from(o.spki, 'base64') }] : [],
-      ),
-    );
+    return Promise.resolve(this.current().objects.flatMap((o) => (o.class === 'private-key' ? [keyInfo(o)] : [])));
   }
 
   readCertificates(): Promise<StoredCertificate[]> {
@@ -459,57 +505,126 @@ export class SoftTokenSession implements TokenSession {
   }
 
   async generateKeyPair(opts: { label: string; keyType: KeyType; id?: string }): Promise<KeyInfo> {
-    if (opts.keyType === 'sm2') throw sm2NotYet();
+    const id = opts.id ?? randomBytes(16).toString('hex');
+    if (opts.keyType === 'sm2') return this.storeKey(sm2Material(Sm2PrivateKey.generate()), opts.label, id);
     const pair = generateSoftwareKeyPair(opts.keyType);
-    return this.storeKey(pair.privateKey, opts.label, opts.id ?? randomBytes(16).toString('hex'));
+    return this.storeKey(keyObjectMaterial(pair.privateKey), opts.label, id);
   }
 
   /** Imports an existing private key (soft token only: hardware keys generate their own). */
   importKey(privateKey: KeyObject, opts: { label: string; id?: string }): Promise<KeyInfo> {
     if (privateKey.type !== 'private') throw new TokenError('importKey needs a private key', 'INVALID_ARGUMENT');
-    const spki = spkiOf(createPublicKey(privateKey));
-    return this.storeKey(privateKey, opts.label, opts.id ?? keyIdentifier(spki).toString('hex'));
+    const material = keyObjectMaterial(privateKey);
+    return this.storeKey(material, opts.label, opts.id ?? keyIdentifier(material.spki).toString('hex'));
   }
 
-  private async storeKey(privateKey: KeyObject, label: string, idIn: string): Promise<KeyInfo> {
+  private async storeKey(
+    material: KeyMaterial,
+    label: string,
+    idIn: string,
+    usage?: 'encryption',
+    existing?: (t: SoftTokenFile) => KeyInfo | undefined,
+  ): Promise<KeyInfo> {
     const dek = this.key();
     if (!label) throw new TokenError('a key label is required', 'INVALID_ARGUMENT');
     const id = normId(idIn);
-    let keyType: KeyType;
-    try {
-      keyType = keyTypeOf(privateKey);
-    } catch (e) {
-      throw new TokenError((e as Error).message, 'UNSUPPORTED');
-    }
-    if (keyType === 'sm2') throw sm2NotYet();
-    const spki = spkiOf(createPublicKey(privateKey));
-    const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
+    const { spki, keyType, pkcs8 } = material;
     const sealed = seal(dek, pkcs8, keyAad(this.serial, id));
     pkcs8.fill(0);
-    await this.token.mutate(this.serial, (t) => {
+    return this.token.mutate(this.serial, (t) => {
+      const already = existing?.(t);
+      if (already) return already;
       if (t.objects.some((o) => o.id === id) || t.objects.some((o) => o.class === 'private-key' && o.label === label)) {
         throw new TokenError(`an object with id ${id} or a private key labelled "${label}" already exists`, 'OBJECT_EXISTS');
       }
       const spkiB64 = spki.toString('base64');
-      t.objects.push({ class: 'private-key', id, label, keyType, spki: spkiB64, sealed });
+      t.objects.push({ class: 'private-key', id, label, keyType, spki: spkiB64, sealed, ...(usage ? { usage } : {}) });
       t.objects.push({ class: 'public-key', id, label, keyType, spki: spkiB64 });
+      return { id, label, keyType, spki, ...(usage ? { usage } : {}) };
     });
-    return { id, label, keyType, spki };
   }
 
-  async sign(keyId: string, data: Buffer): Promise<Buffer> {
+  /** The private key object and its PKCS#8 (zero it after use). */
+  private unsealKey(keyId: string): { obj: PrivateKeyObject; pkcs8: Buffer } {
     const dek = this.key();
     const id = normId(keyId);
     const obj = this.current().objects.find((o): o is PrivateKeyObject => o.class === 'private-key' && o.id === id);
     if (!obj) throw new TokenError(`no private key with id ${id} on soft token ${this.token.file}`, 'KEY_NOT_FOUND');
     const pkcs8 = unseal(dek, obj.sealed, keyAad(this.serial, id));
     if (!pkcs8) throw new TokenError(`private key ${id} on soft token ${this.token.file} is damaged`, 'CORRUPT');
+    return { obj, pkcs8 };
+  }
+
+  async sign(keyId: string, data: Buffer): Promise<Buffer> {
+    const { obj, pkcs8 } = this.unsealKey(keyId);
     try {
+      if (obj.usage === 'encryption')
+        throw new TokenError(`key ${obj.id} is an encryption key: it decrypts and does not sign`, 'INVALID_ARGUMENT');
+      // SM2 through sm2.ts (default user ID): node:crypto would sign with an empty ID.
+      if (obj.keyType === 'sm2') return await sm2Sign(Sm2PrivateKey.fromPkcs8(pkcs8), data);
       const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
       return cryptoSign(signatureAlgorithmFor(obj.keyType).digest, data, key);
     } finally {
       pkcs8.fill(0);
     }
+  }
+
+  // async: every refusal is a rejected promise, as from the PKCS#11 driver
+  async decrypt(keyId: string, ciphertext: Buffer): Promise<Buffer> {
+    const { obj, pkcs8 } = this.unsealKey(keyId);
+    try {
+      if (obj.keyType !== 'sm2' || obj.usage !== 'encryption')
+        throw new TokenError(`key ${obj.id} is not an SM2 encryption key: it does not decrypt`, 'INVALID_ARGUMENT');
+      try {
+        return sm2Decrypt(Sm2PrivateKey.fromPkcs8(pkcs8), ciphertext);
+      } catch (e) {
+        throw new TokenError(`SM2 decryption with key ${obj.id} failed: ${(e as Error).message}`, 'INVALID_ARGUMENT');
+      }
+    } finally {
+      pkcs8.fill(0);
+    }
+  }
+
+  async unwrapSm2Key(opts: {
+    unwrappingKeyId: string;
+    envelope: Buffer;
+    label: string;
+    id?: string;
+    expectedSpki?: Buffer;
+    checkOnly?: boolean;
+  }): Promise<KeyInfo> {
+    const { obj, pkcs8 } = this.unsealKey(opts.unwrappingKeyId);
+    let encryptionKey: Sm2PrivateKey;
+    try {
+      if (obj.keyType !== 'sm2' || obj.usage === 'encryption')
+        throw new TokenError(`key ${obj.id} is not an SM2 signing key: it cannot open an SM2 key envelope`, 'INVALID_ARGUMENT');
+      try {
+        encryptionKey = openSm2EnvelopedKey(opts.envelope, Sm2PrivateKey.fromPkcs8(pkcs8)).encryptionKey;
+      } catch (e) {
+        throw new TokenError(`${(e as Error).message}; nothing was written`, 'ENVELOPE_REFUSED');
+      }
+    } finally {
+      pkcs8.fill(0);
+    }
+    const material = sm2Material(encryptionKey);
+    if (opts.expectedSpki && !material.spki.equals(opts.expectedSpki)) {
+      material.pkcs8.fill(0);
+      throw new TokenError(
+        "the key in the envelope is not the encryption certificate's public key; nothing was written",
+        'KEY_MISMATCH',
+      );
+    }
+    const id = opts.id ?? keyIdentifier(material.spki).toString('hex');
+    const spkiB64 = material.spki.toString('base64');
+    const adopt = (t: SoftTokenFile): KeyInfo | undefined => {
+      const o = t.objects.find((x): x is PrivateKeyObject => x.class === 'private-key' && x.spki === spkiB64);
+      return o ? keyInfo(o) : undefined;
+    };
+    if (opts.checkOnly) {
+      material.pkcs8.fill(0);
+      return adopt(this.current()) ?? { id, label: opts.label, keyType: 'sm2', spki: material.spki, usage: 'encryption' };
+    }
+    return this.storeKey(material, opts.label, id, 'encryption', adopt);
   }
 
   async writeCertificate(opts: { id: string; label: string; der: Buffer }): Promise<void> {
@@ -550,6 +665,17 @@ export class SoftTokenSession implements TokenSession {
     return this.token.mutate(this.serial, (t) => {
       const before = t.objects.length;
       t.objects = t.objects.filter((o) => o.id !== nid);
+      return before - t.objects.length;
+    });
+  }
+
+  deleteCertificate(id: string, der: Buffer): Promise<number> {
+    this.key();
+    const nid = normId(id);
+    const b = der.toString('base64');
+    return this.token.mutate(this.serial, (t) => {
+      const before = t.objects.length;
+      t.objects = t.objects.filter((o) => !(o.class === 'certificate' && o.id === nid && o.der === b));
       return before - t.objects.length;
     });
   }
@@ -608,14 +734,18 @@ export async function createSoftToken(file: string, opts: CreateSoftTokenOptions
 }
 
 function toPrivateKey(k: KeyObject | Buffer | string): KeyObject {
-  if (typeof k === 'string') return createPrivateKey(k);
-  if (Buffer.isBuffer(k)) {
-    const head = k.subarray(0, 64).toString('latin1');
-    return head.includes('-----BEGIN')
-      ? createPrivateKey(k.toString('latin1'))
-      : createPrivateKey({ key: k, format: 'der', type: 'pkcs8' });
+  if (typeof k !== 'string' && !Buffer.isBuffer(k)) return k;
+  const pem =
+    typeof k === 'string' ? k : k.subarray(0, 64).toString('latin1').includes('-----BEGIN') ? k.toString('latin1') : undefined;
+  if (pem === undefined) return createPrivateKey({ key: k, format: 'der', type: 'pkcs8' });
+  try {
+    return createPrivateKey(pem);
+  } catch (e) {
+    // `openssl ec` writes SM2 keys as "SM2 PRIVATE KEY", which node:crypto does not read.
+    if (!pem.includes('SM2 PRIVATE KEY'))
+      throw new TokenError(`cannot read the private key: ${(e as Error).message}`, 'INVALID_ARGUMENT');
+    return Sm2PrivateKey.fromPem(pem).nativeKey();
   }
-  return k;
 }
 
 /**
@@ -685,7 +815,64 @@ export async function provisionSoftToken(
   }
 }
 
-// sign() is node:crypto's, which signs SM2 with the empty ID; until the token signs through sm2.ts,
-// SM2 keys stay refused here as they were before 'sm2' became a key type.
-const sm2NotYet = (): TokenError =>
-  new TokenError('SM2 keys are not supported on the soft token yet (it cannot sign with the default SM2 ID)', 'UNSUPPORTED');
+/** What a CA + KMC hand back for an SM2 dual pair's CSR (the RA's issue answer, as bytes). */
+export interface IssuedDualPair {
+  certificate: Buffer;
+  encryption: { certificate: Buffer; envelope: Buffer };
+}
+
+/**
+ * Adds an SM2 dual pair to an existing soft token: the signing key pair generated on the token
+ * (label `keyLabel`), the certificate `issue` returns for its CSR, and the encryption key from the
+ * KMC's envelope, opened inside the token with the signing key exactly as a renewal's install does
+ * (unwrapSm2Key: refused before anything is stored if the envelope is for another key or carries
+ * another key than the certificate's), label `keyLabel:enc`. The demo's SM2 holder.
+ */
+export async function provisionSm2DualPair(
+  file: string,
+  opts: { pin: string; subject: NameAttribute[]; keyLabel: string; issue: (csr: Buffer) => Promise<IssuedDualPair> },
+): Promise<{ keyId: string; encryptionKeyId: string; certificate: Buffer; encryptionCertificate: Buffer }> {
+  const session = await new SoftToken(file).login(opts.pin);
+  try {
+    // a key left by an earlier attempt that stopped before its certificate was written is used again
+    const key =
+      (await session.listKeys()).find((k) => k.label === opts.keyLabel && k.keyType === 'sm2' && !k.usage) ??
+      (await session.generateKeyPair({ label: opts.keyLabel, keyType: 'sm2' }));
+    const csr = await buildCsr({
+      subject: opts.subject,
+      spki: key.spki,
+      signatureAlgId: signatureAlgorithmFor('sm2').algId,
+      sign: (d) => session.sign(key.id, d),
+    });
+    const issued = await opts.issue(csr);
+    const signing = parseCertificate(issued.certificate);
+    const enc = parseCertificate(issued.encryption.certificate);
+    if (!signing.spki.equals(key.spki))
+      throw new TokenError('the issued certificate is not for the key generated on the soft token', 'INVALID_ARGUMENT');
+    if (certificateUsage(enc) !== 'encryption' || !enc.subjectDer.equals(signing.subjectDer))
+      throw new TokenError(
+        'the encryption certificate is not an encryption certificate for the signing certificate’s subject',
+        'INVALID_ARGUMENT',
+      );
+    const encKey = await session.unwrapSm2Key({
+      unwrappingKeyId: key.id,
+      envelope: issued.encryption.envelope,
+      label: `${opts.keyLabel}${ENCRYPTION_LABEL_SUFFIX}`,
+      expectedSpki: enc.spki,
+    });
+    await session.writeCertificate({
+      id: encKey.id,
+      label: `${opts.keyLabel}${ENCRYPTION_LABEL_SUFFIX}`,
+      der: issued.encryption.certificate,
+    });
+    await session.writeCertificate({ id: key.id, label: opts.keyLabel, der: issued.certificate });
+    return {
+      keyId: key.id,
+      encryptionKeyId: encKey.id,
+      certificate: issued.certificate,
+      encryptionCertificate: issued.encryption.certificate,
+    };
+  } finally {
+    await session.close();
+  }
+}

@@ -12,13 +12,19 @@ function stateText(s) {
   return s === 'pending' ? t('statePending') : s === 'retired' ? t('stateRetired') : t('stateCurrent');
 }
 
-function certTable(c) {
+function usageText(c) {
+  return c.usage === 'encryption' ? t('usageEncryption') : t('usageSigning');
+}
+
+function certTable(c, all) {
   const profile = c.profile.name
     ? lang() === 'en'
       ? c.profile.nameEn
       : c.profile.name
     : c.profile.policies.join(', ') || t('unknown');
+  const partner = c.pairedWith ? all.find((x) => x.id === c.pairedWith) : undefined;
   const rows = [
+    [t('usage'), el('span', { class: `badge usage-${c.usage}`, text: usageText(c) })],
     [t('name'), c.name],
     [t('profile'), profile],
     [t('uniqueId'), c.uniqueId ?? '—'],
@@ -28,10 +34,11 @@ function certTable(c) {
     [t('daysLeft'), c.expired ? el('span', { class: 'badge warn', text: t('expired') }) : t('days', { n: c.daysLeft })],
     [t('renewal'), renewalCell(c)],
     [t('state'), stateText(c.state)],
+    ...(partner ? [[t('pairedWith'), partner.serial]] : []),
   ];
   return el(
     'table',
-    { class: 'cert', 'data-serial': c.serial },
+    { class: 'cert', 'data-serial': c.serial, 'data-usage': c.usage },
     ...rows.map(([k, v]) => el('tr', {}, el('th', { text: k }), el('td', {}, v))),
   );
 }
@@ -93,7 +100,7 @@ async function render() {
     const certs = await api(`/v1/tokens/${encodeURIComponent(token.id)}/certificates`);
     if (!certs.ok) card.append(el('p', { class: 'message error', text: errorText(certs.body) }));
     else if (certs.body.certificates.length === 0) card.append(el('p', { class: 'muted', text: t('noCerts') }));
-    else for (const c of certs.body.certificates) card.append(certTable(c));
+    else for (const c of certs.body.certificates) card.append(certTable(c, certs.body.certificates));
     if (!token.pin.locked) card.append(pinForm(token));
     box.append(card);
   }

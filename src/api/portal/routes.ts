@@ -16,8 +16,8 @@ import { sendPdf } from '../staff/views.js';
 import { consumeChallenge, insertChallenge } from '../../sa/sessions.js';
 import { getHolder } from '../../sa/holders.js';
 import type {} from '@fastify/rate-limit';
-import { certificateView, holderView, orderView } from './views.js';
-import type { PortalConfigView } from './shapes.js';
+import { certificateView, holderView, orderView, pairedCertificateView, pairedCertificateViews } from './views.js';
+import type { IssueView, PortalConfigView } from './shapes.js';
 import { endCurrentSession, HttpError, requireSession, startSession, type PortalContext } from './session.js';
 import { parseCertificate } from '../../pki/certificate.js';
 
@@ -74,14 +74,14 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
     },
   );
 
-  const loginBody = (
+  const loginBody = async (
     rec: Parameters<typeof certificateView>[1],
     holder: Parameters<typeof holderView>[1],
     csrfToken: string,
     renewalOnly: boolean,
   ) => ({
     holder: holderView(rt, holder, rec),
-    certificate: certificateView(rt, rec),
+    certificate: await pairedCertificateView(rt, rec),
     csrfToken,
     renewalOnly,
   });
@@ -285,19 +285,31 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
       schema: { tags, summary: 'Issue the renewed certificate (idempotent per order)', body: { type: 'object' } },
       preHandler: renewalSession,
     },
-    async (req) => {
+    async (req): Promise<IssueView> => {
       const order = await ownOrder(req, req.params.id);
       const csr = b64('csr', req.body?.csr);
       const proof = b64('proof', req.body?.proof, 4096);
       const r = await rt.renewals.issue(order, csr, proof, `holder:${ctx(req).session.certificate_serial}`);
-      const chain = [rt.ca.cas.get(r.certificate.ca_id)?.record.cert_der]
-        .filter((c): c is Buffer => Boolean(c))
-        .map((c) => Buffer.from(c).toString('base64'));
+      const chainOf = (caId: string) =>
+        [rt.ca.cas.get(caId)?.record.cert_der]
+          .filter((c): c is Buffer => Boolean(c))
+          .map((c) => Buffer.from(c).toString('base64'));
       return {
         order: await fullOrder(r.order),
         certificate: Buffer.from(r.certificate.der).toString('base64'),
-        chain,
+        chain: chainOf(r.certificate.ca_id),
         summary: certificateView(rt, r.certificate),
+        // an SM2 dual pair (docs/PORTAL-API.md): the encryption certificate and the envelope of its key
+        ...(r.encryption
+          ? {
+              encryption: {
+                certificate: Buffer.from(r.encryption.certificate.der).toString('base64'),
+                envelope: r.encryption.envelope ? r.encryption.envelope.toString('base64') : null,
+                chain: chainOf(r.encryption.certificate.ca_id),
+                summary: certificateView(rt, r.encryption.certificate),
+              },
+            }
+          : {}),
       };
     },
   );
@@ -323,10 +335,14 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
           ? await listCertificates(rt.storage.db, { holderId: c.session.holder_id, limit: 200 })
           : [c.certificate];
       const orders = await listOrdersForHolder(rt.storage.db, c.session.holder_id, [c.session.certificate_serial]);
-      const current = all.find((x) => x.status === 'valid' && x.not_after > Date.now()) ?? c.certificate;
+      const current =
+        all.find((x) => x.signing_serial === null && x.status === 'valid' && x.not_after > Date.now()) ?? c.certificate;
       return {
-        current: certificateView(rt, current),
-        history: all.filter((x) => x.serial !== current.serial).map((x) => certificateView(rt, x)),
+        current: await pairedCertificateView(rt, current),
+        history: await pairedCertificateViews(
+          rt,
+          all.filter((x) => x.serial !== current.serial),
+        ),
         orders: orders.map((o) => orderView(o)),
       };
     },
@@ -353,7 +369,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
       const parsed = parseCertificate(rec.der);
       return {
         certificate: {
-          ...certificateView(rt, rec),
+          ...(await pairedCertificateView(rt, rec)),
           pem: toPem('CERTIFICATE', rec.der),
           extensions: parsed.extensions.map((e) => ({ oid: e.oid, critical: e.critical })),
           renews: rec.renews_serial,

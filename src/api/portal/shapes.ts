@@ -3,7 +3,9 @@
 import type { OrderState, PaymentMethod } from '../../sa/schema.js';
 
 export type { OrderState, PaymentMethod };
-export type { CertificateSummary } from '../../ra/certificate-summary.js';
+import type { CertificateSummary } from '../../ra/certificate-summary.js';
+
+export type { CertificateSummary };
 
 /** GET /api/portal/config */
 export interface PortalConfigView {
@@ -106,4 +108,20 @@ export interface OrderView {
   /** the order's invoice (null: none yet); left out of lists */
   invoice?: OrderInvoiceView | null;
   events: OrderEventView[];
+}
+
+/** POST /api/portal/orders/:id/issue: the renewed certificate (base64 DER) and its issuing CA. */
+export interface IssueView {
+  order: OrderView;
+  certificate: string;
+  chain: string[];
+  summary: CertificateSummary;
+  /** an SM2 dual pair: the encryption certificate and the KMC's envelope of its key (the page relays both to the assistant) */
+  encryption?: {
+    certificate: string;
+    /** base64 DER SM2EnvelopedKey to the new signing key; null when the policy reuses the old encryption key */
+    envelope: string | null;
+    chain: string[];
+    summary: CertificateSummary;
+  };
 }

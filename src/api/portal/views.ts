@@ -2,7 +2,7 @@
 import type { Runtime } from '../../runtime.js';
 import { summarise, type CertificateSummary } from '../../ra/certificate-summary.js';
 import type { RemittanceInfo } from '../../sa/catalogue.js';
-import type { CertificateRecord } from '../../sa/certificates.js';
+import { getEncryptionPartners, type CertificateRecord } from '../../sa/certificates.js';
 import type { Holder } from '../../sa/holders.js';
 import type { Order, OrderEvent } from '../../sa/orders.js';
 import type { InvoiceSummary } from '../../sa/invoices.js';
@@ -14,6 +14,28 @@ import type { OrderInvoiceView, OrderView } from './shapes.js';
 export function certificateView(rt: Runtime, rec: CertificateRecord): CertificateSummary {
   const profile = rt.ca.profiles.get(rec.profile);
   return summarise(rec, profile ?? { name: rec.profile, nameEn: rec.profile }, rt.config.uniqueIdOid);
+}
+
+/**
+ * Views of signing certificates, each with its encryption partner when it has one (an SM2 dual
+ * pair). Encryption certificates are shown with their partner, not on their own.
+ */
+export async function pairedCertificateViews(rt: Runtime, recs: CertificateRecord[]): Promise<CertificateSummary[]> {
+  const signing = recs.filter((r) => r.signing_serial === null);
+  const partners = await getEncryptionPartners(
+    rt.storage.db,
+    signing.map((r) => r.serial),
+  );
+  return signing.map((r) => {
+    const enc = partners.get(r.serial);
+    return enc ? { ...certificateView(rt, r), encryption: certificateView(rt, enc) } : certificateView(rt, r);
+  });
+}
+
+/** One certificate's view with its pair (an encryption certificate's view names its signing one). */
+export async function pairedCertificateView(rt: Runtime, rec: CertificateRecord): Promise<CertificateSummary> {
+  if (rec.signing_serial !== null) return certificateView(rt, rec);
+  return (await pairedCertificateViews(rt, [rec]))[0]!;
 }
 
 export function holderView(

@@ -20,6 +20,7 @@ import { StaffInvoices } from '../../staff/invoices.js';
 import { StaffOrders } from '../../staff/orders.js';
 import { importStatement } from '../../staff/statement.js';
 import { mapError } from '../errors.js';
+import { registerStaffKmcRoutes } from './kmc.js';
 import { checkCsrf, checkOrigin, clearStaffCookie, requireStaff, setStaffCookie, STAFF_COOKIE } from './session.js';
 import { auditView, certificateRowView, eventView, invoiceView, orderView, paymentView, refundView, sendPdf } from './views.js';
 
@@ -533,6 +534,9 @@ export function registerStaffRoutes(app: FastifyInstance, rt: Runtime): void {
       { schema: { tags, summary: 'Check the audit hash chain' }, preHandler: need('audit.read') },
       async () => audit.verify(),
     );
+
+    // ---- key recovery (kmc) ------------------------------------------------------------------
+    registerStaffKmcRoutes(api, rt, accounts);
 
     // ---- accounts (admin) --------------------------------------------------------------------
     api.get(

@@ -90,6 +90,22 @@ export default function CertificatesPage() {
             { key: 'status', label: t('fieldStatus'), children: <CertStatusTag status={c.status} /> },
             { key: 'days', label: t('fieldDaysLeft'), children: t('daysLeft', { n: c.daysLeft }) },
             { key: 'dl', label: t('colActions'), children: <DownloadLinks serial={c.serial} /> },
+            // an SM2 dual pair: the encryption certificate (加密证书) beside the signing one
+            ...(c.encryption
+              ? [
+                  {
+                    key: 'enc',
+                    label: t('fieldEncryptionCertificate'),
+                    children: (
+                      <Space wrap data-testid="encryption-certificate">
+                        <code>{c.encryption.serial.toUpperCase()}</code>
+                        <CertStatusTag status={c.encryption.status} />
+                        <DownloadLinks serial={c.encryption.serial} />
+                      </Space>
+                    ),
+                  },
+                ]
+              : []),
           ]}
         />
       </Card>

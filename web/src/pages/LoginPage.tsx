@@ -56,7 +56,8 @@ export default function LoginPage() {
     const keys = await agent.allCertificates();
     const list: Row[] = [];
     for (const { token, certificates } of keys)
-      for (const cert of certificates) if (cert.state === 'current') list.push({ key: `${token.id}/${cert.id}`, token, cert });
+      for (const cert of certificates)
+        if (cert.state === 'current' && cert.usage !== 'encryption') list.push({ key: `${token.id}/${cert.id}`, token, cert });
     setTokenCount(keys.length);
     setRows(list);
     setSelected((cur) => (cur && list.some((r) => r.key === cur) ? cur : list.length === 1 ? list[0]!.key : undefined));

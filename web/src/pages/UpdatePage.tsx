@@ -14,6 +14,7 @@ import {
   openApprovalWindow,
   type AgentClient,
   type ApprovalWait,
+  type EncryptionDelivery,
   type JournalStep,
   type RenewalView,
 } from '../agent';
@@ -40,6 +41,7 @@ export function stepsDone(step: JournalStep | undefined, order: Order | null): n
     case 'csr-built':
       return 2;
     case 'certificate-received':
+    case 'encryption-key-stored':
       return 3;
     case 'certificate-written':
       return 4;
@@ -159,7 +161,7 @@ export default function UpdatePage({ orderId }: { orderId: string }) {
     a: AgentClient,
     j: RenewalView | undefined,
     popup: Window | null,
-    extra: { certificate?: string; confirm?: boolean },
+    extra: { certificate?: string; encryption?: EncryptionDelivery; confirm?: boolean },
   ): Promise<void> => {
     const target = j ? { tokenId: j.tokenId } : await loginCertificate(a);
     const req = await a.createRequest({ op: 'renew', orderId, ...target, ...extra });
@@ -247,10 +249,18 @@ export default function UpdatePage({ orderId }: { orderId: string }) {
           setActivity('issuing');
           const issued = await api.issue(orderId, { csr: j.csr, proof: j.proof });
           setOrder(issued.order);
+          // An SM2 dual pair: the encryption certificate and the KMC's envelope go to the assistant
+          // with the signing certificate; it opens the envelope with the new key inside the token.
+          const encryption: EncryptionDelivery | undefined = issued.encryption && {
+            certificate: issued.encryption.certificate,
+            envelope: issued.encryption.envelope,
+          };
           if (sess) setActivity('writing');
-          const v = sess ? await held(withProgress(agent.postCertificate(orderId, sess.token, issued.certificate))) : null;
+          const v = sess
+            ? await held(withProgress(agent.postCertificate(orderId, sess.token, issued.certificate, encryption)))
+            : null;
           if (v) setJournal(v);
-          else await approve(agent, j, takePopup(), { certificate: issued.certificate });
+          else await approve(agent, j, takePopup(), { certificate: issued.certificate, ...(encryption ? { encryption } : {}) });
           continue;
         }
 
@@ -421,6 +431,7 @@ function SuccessView({
   lang: 'zh' | 'en';
 }) {
   const c = done.certificate;
+  const e = c?.encryption;
   const o = done.order;
   const items = [
     ...(c
@@ -454,9 +465,30 @@ function SuccessView({
           </Space>
         }
       />
-      <Card size="small" title={t('newCertificate')}>
+      <Card size="small" title={e ? t('newSigningCertificate') : t('newCertificate')} data-testid="new-certificate">
         <Descriptions bordered size="small" column={1} styles={{ label: { width: 200 } }} items={items} />
       </Card>
+      {e && (
+        // an SM2 dual pair: the new encryption certificate, for the key the KMC delivered to the token
+        <Card size="small" title={t('newEncryptionCertificate')} className="cd-gap-top" data-testid="new-encryption-certificate">
+          <Descriptions
+            bordered
+            size="small"
+            column={1}
+            styles={{ label: { width: 200 } }}
+            items={[
+              { key: 'kind', label: t('fieldKind'), children: named(lang, e.profileName, e.profileNameEn) },
+              {
+                key: 'serial',
+                label: t('fieldSerial'),
+                children: <code data-testid="new-enc-serial">{e.serial.toUpperCase()}</code>,
+              },
+              { key: 'notBefore', label: t('fieldNotBefore'), children: fmtTime(lang, e.notBefore) },
+              { key: 'notAfter', label: t('fieldNotAfter'), children: fmtDate(lang, e.notAfter) },
+            ]}
+          />
+        </Card>
+      )}
     </Card>
   );
 }

@@ -3,7 +3,7 @@
 // carry the console's language as Accept-Language, so error messages come back in that language.
 import { currentLang } from './i18n';
 
-export type Role = 'operator' | 'reviewer' | 'auditor' | 'admin';
+export type Role = 'operator' | 'reviewer' | 'auditor' | 'admin' | 'kmc';
 export type OrderState =
   'awaiting_payment' | 'paid' | 'issuing' | 'issued' | 'installed' | 'completed' | 'cancelled' | 'expired' | 'refunded';
 

@@ -5,7 +5,7 @@ import { Alert, App, Button, Card, Checkbox, Form, Input, Modal, Space, Table, T
 import { api, ApiError, fmtTime, type Role, type StaffAccount } from '../api';
 import { useI18n } from '../i18n';
 
-const ROLES: Role[] = ['operator', 'reviewer', 'auditor', 'admin'];
+const ROLES: Role[] = ['operator', 'reviewer', 'auditor', 'admin', 'kmc'];
 
 export default function AccountsPage() {
   const { t } = useI18n();

@@ -1,0 +1,320 @@
+// The SM2 dual pair on a soft token through the key assistant's HTTP API (contract §3 of issue 9):
+// the journaled install of a new signing certificate + encryption certificate + KMC envelope, with
+// the assistant SIGKILLed after every step; an envelope for another signing key refused before
+// anything is written; the reuse policy (no envelope); the old encryption key kept as retired.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DUAL_RENEWAL_STEPS } from '../src/agent/install/journal.js';
+import { SoftToken } from '../src/agent/tokens/soft-token.js';
+import { keyTypeOfSpki, signatureAlgorithmFor, verifyWithAlgId } from '../src/pki/algorithms.js';
+import { parseCertificate } from '../src/pki/certificate.js';
+import * as der from '../src/pki/der.js';
+import { certificateUsage } from '../src/pki/key-usage.js';
+import { verifyRenewalProof } from '../src/pki/renewal-proof.js';
+import { sm2Encrypt } from '../src/pki/sm2-encrypt.js';
+import { makeSm2EnvelopedKey } from '../src/pki/sm2-envelope.js';
+import { Sm2PrivateKey, Sm2PublicKey } from '../src/pki/sm2.js';
+import { AgentClient, AgentGone, driveRenewal, startAgentProcess, type AgentProcess } from './helpers/agent.js';
+import { createTestCa, type TestCa } from './helpers/ca.js';
+import { dualIssuer, encryptionCertificateFor, sm2DualToken, type Sm2DualHolder } from './helpers/sm2-holder.js';
+
+const PIN = '246810';
+
+interface TokenState {
+  /** working signing pairs: serial:label (signed and verified with the default SM2 ID) */
+  signing: string[];
+  /** working encryption pairs: serial:label (encrypted to the certificate, decrypted in the token) */
+  encryption: string[];
+  objects: { class: string; label: string; id: string }[];
+}
+
+/** What is on the token and really works, read without the assistant. */
+async function inspect(file: string): Promise<TokenState> {
+  const s = await new SoftToken(file).login(PIN);
+  try {
+    const keys = await s.listKeys();
+    const out: TokenState = { signing: [], encryption: [], objects: [] };
+    for (const c of await s.readCertificates()) {
+      const cert = parseCertificate(c.der);
+      const key = keys.find((k) => k.spki.equals(cert.spki));
+      if (!key) continue;
+      const data = randomBytes(32);
+      const name = `${cert.serialHex.toUpperCase()}:${c.label}`;
+      if (certificateUsage(cert) === 'encryption') {
+        const plain = await s.decrypt(key.id, sm2Encrypt(Sm2PublicKey.fromSpki(cert.spki), data));
+        if (plain.equals(data)) out.encryption.push(name);
+      } else {
+        const { key: pub } = keyTypeOfSpki(cert.spki);
+        if (verifyWithAlgId(der.parse(signatureAlgorithmFor('sm2').algId), pub, data, await s.sign(key.id, data)))
+          out.signing.push(name);
+      }
+    }
+    out.objects = (await s.listObjects()).map((o) => ({ class: o.class, label: o.label, id: o.id }));
+    return out;
+  } finally {
+    await s.close();
+  }
+}
+
+const serialOf = (d: Buffer): string => parseCertificate(d).serialHex.toUpperCase();
+
+describe('SM2 dual pair: the journaled install on a soft token', () => {
+  let ca: TestCa;
+  let dir: string;
+  let n = 0;
+
+  before(async () => {
+    ca = await createTestCa({ keyType: 'sm2' });
+    dir = mkdtempSync(path.join(tmpdir(), 'certdesk-agent-sm2-'));
+  });
+  after(async () => {
+    await ca?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function fixture(): Promise<Sm2DualHolder & { journalDir: string }> {
+    const name = `d${++n}`;
+    const h = await sm2DualToken(ca, path.join(dir, `${name}.token.json`), { pin: PIN });
+    return { ...h, journalDir: path.join(dir, `journal-${name}`) };
+  }
+
+  const start = (f: { file: string; journalDir: string }, env: NodeJS.ProcessEnv = {}): Promise<AgentProcess> =>
+    startAgentProcess(['--soft-token', f.file, '--journal-dir', f.journalDir], { env });
+
+  /** The portal + RA + KMC: checks the SM2 renewal proof by the old key, then issues the pair once per order. */
+  const portal = (f: Sm2DualHolder, orderId: string, kmc = dualIssuer(ca, { renews: f.signing })) => ({
+    kmc,
+    issue: async (csr: Buffer, proof: Buffer) => {
+      assert.ok(
+        verifyRenewalProof({ orderId, csrDer: csr, signature: proof, oldCertificateDer: f.signing }),
+        'the SM2 renewal proof by the old key verifies (default ID)',
+      );
+      return kmc.issue(orderId, csr);
+    },
+  });
+
+  /** After the renewal: the new pair current and paired, the old encryption pair retired and still decrypting, old signing gone. */
+  async function assertFinal(f: Sm2DualHolder, agent: AgentProcess, orderId: string): Promise<void> {
+    const c = new AgentClient(agent.url);
+    const view = (await c.renewal(orderId))!;
+    assert.equal(view.status, 'done');
+    assert.ok(view.newEncryptionSerial, 'the renewal view names the new encryption certificate');
+    const certs = (await c.call('GET', `/v1/tokens/${f.tokenId}/certificates`)).body.certificates as {
+      id: string;
+      serial: string;
+      label: string;
+      state: string;
+      usage: string;
+      pairedWith: string | null;
+      keyType: string;
+      profile: { id: string | null };
+    }[];
+    assert.deepEqual(
+      certs.map((x) => `${x.serial}:${x.label}:${x.state}:${x.usage}`).sort(),
+      [
+        `${view.newSerial}:identity:current:signing`,
+        `${view.newEncryptionSerial}:identity:enc:current:encryption`,
+        `${serialOf(f.encryption)}:retired:${orderId}:enc:retired:encryption`,
+      ].sort(),
+    );
+    const sign = certs.find((x) => x.usage === 'signing')!;
+    const enc = certs.find((x) => x.serial === view.newEncryptionSerial)!;
+    assert.equal(sign.pairedWith, enc.id, 'the signing certificate is paired with the new encryption certificate');
+    assert.equal(sign.keyType, 'sm2');
+    assert.equal(sign.profile.id, 'org-identity-sm2');
+    await agent.stop();
+
+    const st = await inspect(f.file);
+    assert.deepEqual(st.signing, [`${view.newSerial}:identity`]);
+    assert.deepEqual(
+      st.encryption.sort(),
+      [`${view.newEncryptionSerial}:identity:enc`, `${serialOf(f.encryption)}:retired:${orderId}:enc`].sort(),
+      'the new encryption key and the kept old one both decrypt',
+    );
+    assert.ok(
+      st.objects.every((o) => !o.label.startsWith('pending:')),
+      'no pending object is left',
+    );
+    assert.equal(st.objects.filter((o) => o.class === 'private-key').length, 3, 'new signing key + new and old encryption keys');
+  }
+
+  for (const step of DUAL_RENEWAL_STEPS) {
+    it(`SIGKILL right after "${step}": the key keeps a working pair, and the dual install resumes to the end`, async () => {
+      const f = await fixture();
+      const orderId = `sm2-${step}`;
+      const p = portal(f, orderId);
+      let agent = await start(f, { CERTDESK_AGENT_CRASH_AFTER: step });
+      try {
+        await assert.rejects(
+          driveRenewal(new AgentClient(agent.url), { tokenId: f.tokenId, orderId, pin: PIN, issue: p.issue }),
+          AgentGone,
+        );
+        assert.equal((await agent.exited).signal, 'SIGKILL');
+      } finally {
+        await agent.stop(); // a no-op once killed; stops it when the renewal failed otherwise
+      }
+
+      const mid = await inspect(f.file);
+      assert.ok(mid.signing.length >= 1, `after a crash at ${step} the key still has a working signing certificate`);
+      assert.ok(
+        mid.encryption.some((e) => e.startsWith(`${serialOf(f.encryption)}:`)),
+        `after a crash at ${step} the old encryption key still decrypts`,
+      );
+
+      agent = await start(f);
+      try {
+        const c = new AgentClient(agent.url);
+        assert.equal((await c.renewal(orderId))?.step, step, 'the journal records the step the crash followed');
+        const done = await driveRenewal(c, { tokenId: f.tokenId, orderId, pin: PIN, issue: p.issue });
+        assert.equal(done.step, 'old-retired');
+        assert.deepEqual(
+          done.history.map((h) => h.step),
+          ['started', ...DUAL_RENEWAL_STEPS],
+          'every step once, in order',
+        );
+        await assertFinal(f, agent, orderId);
+      } finally {
+        await agent.stop();
+      }
+    });
+  }
+
+  /** Approves a renewal up to csr-built and returns the client, session token and the CSR. */
+  async function upToCsr(agent: AgentProcess, f: Sm2DualHolder, orderId: string) {
+    const c = new AgentClient(agent.url);
+    const req = await c.createRequest({ op: 'renew', tokenId: f.tokenId, orderId });
+    assert.equal(req.status, 201, JSON.stringify(req.body));
+    assert.equal((await c.approve(req.approveUrl, PIN)).status, 200);
+    const view = (await c.renewal(orderId))!;
+    assert.equal(view.step, 'csr-built');
+    return { c, token: req.sessionToken, csr: Buffer.from(view.csr!, 'base64') };
+  }
+
+  const post = (
+    c: AgentClient,
+    token: string,
+    orderId: string,
+    certificate: Buffer,
+    enc: { certificate: Buffer; envelope: Buffer | null },
+  ) =>
+    c.call('POST', `/v1/renewals/${orderId}/certificate`, {
+      token,
+      body: {
+        certificate: certificate.toString('base64'),
+        encryption: { certificate: enc.certificate.toString('base64'), envelope: enc.envelope?.toString('base64') ?? null },
+      },
+    });
+
+  it('refuses an envelope made for another signing key before anything is written, then takes the right one', async () => {
+    const f = await fixture();
+    const orderId = 'sm2-wrong-envelope';
+    const agent = await start(f);
+    try {
+      const { c, token, csr } = await upToCsr(agent, f, orderId);
+      const right = await dualIssuer(ca, { renews: f.signing }).issue(orderId, csr);
+      // the same encryption key and certificate, enveloped to a stranger's signing key
+      const encKey = Sm2PrivateKey.generate();
+      const encCert = await encryptionCertificateFor(ca, {
+        subjectDer: parseCertificate(right.certificate).subjectDer,
+        spki: encKey.publicKey.toSpki(),
+        notAfter: new Date(Date.now() + 300 * 86_400_000),
+      });
+      const wrongEnvelope = makeSm2EnvelopedKey({ protectionKey: Sm2PrivateKey.generate().publicKey, encryptionKey: encKey });
+      const fileBefore = readFileSync(f.file, 'utf8');
+      const r = await post(c, token, orderId, right.certificate, { certificate: encCert, envelope: wrongEnvelope });
+      assert.equal(r.status, 409, JSON.stringify(r.body));
+      assert.equal(r.body.error, 'envelope_wrong_key');
+      assert.match(String(r.body.message), /not for this signing key.*nothing was written/s);
+      assert.equal(readFileSync(f.file, 'utf8'), fileBefore, 'the token file is byte for byte unchanged');
+      const afterRefusal = (await c.renewal(orderId))!;
+      assert.equal(afterRefusal.step, 'csr-built', 'the journal did not move');
+      assert.ok(
+        !afterRefusal.history.some((x) => x.step === 'certificate-received'),
+        'refused before anything was journaled: the envelope was opened in the token at once',
+      );
+
+      // an envelope that opens but carries another key than the encryption certificate's
+      const otherKey = makeSm2EnvelopedKey({
+        protectionKey: Sm2PublicKey.fromSpki(parseCertificate(right.certificate).spki),
+        encryptionKey: Sm2PrivateKey.generate(),
+      });
+      const m = await post(c, token, orderId, right.certificate, { certificate: encCert, envelope: otherKey });
+      assert.equal(m.status, 422, JSON.stringify(m.body));
+      assert.equal(m.body.error, 'encryption_key_mismatch');
+      assert.equal(readFileSync(f.file, 'utf8'), fileBefore);
+
+      // an encryption certificate for another subject
+      const stranger = await encryptionCertificateFor(ca, {
+        subjectDer: parseCertificate(ca.rt.ca.issuing.cert.der).subjectDer,
+        spki: parseCertificate(right.encryption!.certificate).spki,
+        notAfter: new Date(Date.now() + 300 * 86_400_000),
+      });
+      const s = await post(c, token, orderId, right.certificate, { certificate: stranger, envelope: right.encryption!.envelope });
+      assert.equal(s.status, 422, JSON.stringify(s.body));
+      assert.equal(s.body.error, 'encryption_subject_mismatch');
+      // a signing-usage certificate offered as the encryption one
+      const u = await post(c, token, orderId, right.certificate, {
+        certificate: f.signing,
+        envelope: right.encryption!.envelope,
+      });
+      assert.equal(u.status, 422, JSON.stringify(u.body));
+      assert.equal(u.body.error, 'encryption_certificate_usage');
+      assert.equal(readFileSync(f.file, 'utf8'), fileBefore);
+
+      const ok = await post(c, token, orderId, right.certificate, right.encryption!);
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      assert.equal(ok.body.step, 'labels-switched');
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('reuse policy (envelope null): the encryption certificate for the key already on the token; a key not there is refused', async () => {
+    const f = await fixture();
+    const orderId = 'sm2-reuse';
+    const agent = await start(f);
+    try {
+      const { c, token, csr } = await upToCsr(agent, f, orderId);
+      const fresh = await dualIssuer(ca, { renews: f.signing }).issue(`${orderId}-x`, csr);
+      const fileBefore = readFileSync(f.file, 'utf8');
+      const missing = await post(c, token, orderId, fresh.certificate, {
+        certificate: fresh.encryption!.certificate,
+        envelope: null,
+      });
+      assert.equal(missing.status, 422, JSON.stringify(missing.body));
+      assert.equal(missing.body.error, 'encryption_key_missing');
+      assert.equal(readFileSync(f.file, 'utf8'), fileBefore);
+
+      const reused = await dualIssuer(ca, { renews: f.signing, reuse: f.encryptionKey }).issue(orderId, csr);
+      const r = await post(c, token, orderId, reused.certificate, reused.encryption!);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const done = await c.call('POST', `/v1/renewals/${orderId}/confirm`, { token });
+      assert.equal(done.status, 200, JSON.stringify(done.body));
+      assert.equal(done.body.step, 'old-retired');
+      const certs = (await c.call('GET', `/v1/tokens/${f.tokenId}/certificates`)).body.certificates as {
+        serial: string;
+        label: string;
+        usage: string;
+        id: string;
+        pairedWith: string | null;
+      }[];
+      const newEnc = serialOf(reused.encryption!.certificate);
+      assert.deepEqual(
+        certs.map((x) => `${x.serial}:${x.label}:${x.usage}`).sort(),
+        [`${serialOf(reused.certificate)}:identity:signing`, `${newEnc}:identity:enc:encryption`].sort(),
+        'the old encryption certificate is gone, its key carries the new one',
+      );
+      assert.equal(certs.find((x) => x.usage === 'signing')!.pairedWith, certs.find((x) => x.usage === 'encryption')!.id);
+      await agent.stop();
+      const st = await inspect(f.file);
+      assert.deepEqual(st.encryption, [`${newEnc}:identity:enc`]);
+      assert.equal(st.objects.filter((o) => o.class === 'private-key').length, 2, 'the reused encryption key was not duplicated');
+    } finally {
+      await agent.stop();
+    }
+  });
+});
