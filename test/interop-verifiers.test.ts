@@ -75,7 +75,8 @@ describe('a leaf of every profile and CA key type, verified by OpenSSL, Go, GnuT
       });
       after(async () => ca?.cleanup());
 
-      for (const profile of DEFAULT_PROFILES) {
+      // SM2 profiles need the SM2 hierarchy, which Go, GnuTLS and NSS cannot verify (test/ca-sm2, ca-dual: OpenSSL)
+      for (const profile of DEFAULT_PROFILES.filter((p) => !p.keyTypes.every((k) => k === 'sm2'))) {
         describe(profile.id, () => {
           let leaf: string;
           let bundle: string;

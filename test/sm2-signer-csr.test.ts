@@ -4,9 +4,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { TokenError } from '../src/agent/tokens/driver.js';
-import { createSoftToken, importToSoftToken, SoftToken } from '../src/agent/tokens/soft-token.js';
-import { Sm2PrivateKey } from '../src/pki/sm2.js';
 import { keyTypeOfSpki, signatureAlgorithmFor, verifyWithAlgId } from '../src/pki/algorithms.js';
 import { CsrError, parseCsr } from '../src/pki/csr.js';
 import * as der from '../src/pki/der.js';
@@ -108,24 +105,5 @@ describe('SM2 CSRs', () => {
       () => parseCsr(csr([])),
       (e: unknown) => e instanceof CsrError && /empty SM2 ID/.test(e.message) && /1234567812345678/.test(e.message),
     );
-  });
-});
-
-describe('SM2 keys on the soft token', () => {
-  test('are refused (import and generate) rather than signed with the empty ID', async () => {
-    const f = path.join(s.dir, 'token.json');
-    await createSoftToken(f, { label: 'sm2', pin: '135790' });
-    const unsupported = (e: unknown) => e instanceof TokenError && e.code === 'UNSUPPORTED' && /SM2/.test(e.message);
-    await assert.rejects(
-      importToSoftToken(f, { pin: '135790', privateKey: Sm2PrivateKey.generate().nativeKey(), label: 'k' }),
-      unsupported,
-    );
-    const session = await new SoftToken(f).login('135790');
-    try {
-      await assert.rejects(session.generateKeyPair({ label: 'g', keyType: 'sm2' }), unsupported);
-      assert.deepEqual(await session.listObjects(), []);
-    } finally {
-      await session.close();
-    }
   });
 });
