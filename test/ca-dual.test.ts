@@ -24,6 +24,7 @@ import { cliAsync } from './helpers/cli.js';
 import { opensslAsync, opensslCsr, type TestCa } from './helpers/ca.js';
 import { createHolder, ORDER_FORM, PortalClient, serveTestCa, type ServedCa, type TestHolder } from './helpers/holder.js';
 import { TestKeyManagement } from './helpers/kmc.js';
+import { loggedInStaff } from './helpers/staff.js';
 import { opensslVerifySm2Signed, scratch, SM2_DISTID } from './helpers/sm2.js';
 
 const s = scratch('ca-dual');
@@ -295,6 +296,14 @@ for (const backend of BACKENDS) {
         listed.some((l) => l.serial === enc.summary.serial && l.signingSerial === r.body.summary.serial),
         '`ca list --json` names the pair',
       );
+
+      // staff see the pair from either side
+      const staff = await loggedInStaff(ca.rt, served.base, served.origin, ['operator']);
+      type Pair = { pair: { signingSerial: string | null; encryptionSerial: string | null } };
+      const fromSigning = await staff.call<Pair>('GET', `/api/staff/certificates/${r.body.summary.serial}`);
+      assert.deepEqual(fromSigning.body.pair, { signingSerial: null, encryptionSerial: enc.summary.serial });
+      const fromEnc = await staff.call<Pair>('GET', `/api/staff/certificates/${enc.summary.serial}`);
+      assert.deepEqual(fromEnc.body.pair, { signingSerial: r.body.summary.serial, encryptionSerial: null });
 
       // the portal shows the pair together: 签名证书 with its 加密证书, never the encryption one alone
       const list = await client.call<{ current: CertView; history: CertView[] }>('GET', '/api/portal/certificates');
