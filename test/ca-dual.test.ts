@@ -158,6 +158,17 @@ for (const backend of BACKENDS) {
         (e: unknown) => e instanceof CaError && /encryption certificate of an SM2 dual pair/.test(e.message),
       );
 
+      const sm2CsrFile = opensslCsr(s.dir, '/CN=柜台单位/O=柜台单位/C=CN', [
+        '-newkey',
+        'sm2',
+        '-sm3',
+        '-sigopt',
+        SM2_DISTID,
+      ]).csrFile;
+      const counter = await cliAsync(['ca', 'issue', '--csr', sm2CsrFile, '--profile', 'org-identity-sm2'], ca.env);
+      assert.equal(counter.status, 0, counter.stderr);
+      assert.match(counter.stderr, /signing half of an SM2 dual pair; this command issues no encryption certificate/);
+
       const ready = await fetch(`${served.base}/readyz`);
       const checks = ((await ready.json()) as { checks: Record<string, string> }).checks;
       assert.equal(ready.status, 200);
