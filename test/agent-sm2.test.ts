@@ -320,7 +320,8 @@ describe('login and renewal proof with an SM2 certificate', () => {
         assert.match(await text('signing'), /单位身份证书（SM2 双证书）/);
         assert.match(await text('encryption'), /证书用途加密证书/);
         await page.click('#lang');
-        await page.waitForFunction("document.body.textContent.includes('Encryption certificate')");
+        // (no waitForFunction: the page's CSP forbids eval)
+        await page.locator('table.cert[data-usage="encryption"]', { hasText: 'Encryption certificate' }).waitFor();
         assert.match(await text('signing'), /UsageSigning certificate/);
         assert.match(await text('signing'), /Organisation identity certificate \(SM2 dual\)/);
         assert.match(await text('encryption'), /UsageEncryption certificate/);
