@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DUAL_RENEWAL_STEPS } from '../src/agent/install/journal.js';
+import { DUAL_RENEWAL_STEPS, JournalStore } from '../src/agent/install/journal.js';
+import { RenewalEngine } from '../src/agent/install/renewal.js';
 import { SoftToken } from '../src/agent/tokens/soft-token.js';
 import { keyTypeOfSpki, signatureAlgorithmFor, verifyWithAlgId } from '../src/pki/algorithms.js';
 import { parseCertificate } from '../src/pki/certificate.js';
@@ -18,7 +19,7 @@ import { verifyRenewalProof } from '../src/pki/renewal-proof.js';
 import { sm2Encrypt } from '../src/pki/sm2-encrypt.js';
 import { makeSm2EnvelopedKey } from '../src/pki/sm2-envelope.js';
 import { Sm2PrivateKey, Sm2PublicKey } from '../src/pki/sm2.js';
-import { AgentClient, AgentGone, driveRenewal, startAgentProcess, type AgentProcess } from './helpers/agent.js';
+import { AgentClient, AgentGone, driveRenewal, PORTAL, startAgentProcess, type AgentProcess } from './helpers/agent.js';
 import { createTestCa, type TestCa } from './helpers/ca.js';
 import { dualIssuer, encryptionCertificateFor, sm2DualToken, type Sm2DualHolder } from './helpers/sm2-holder.js';
 
@@ -270,6 +271,93 @@ describe('SM2 dual pair: the journaled install on a soft token', () => {
       assert.equal(ok.body.step, 'labels-switched');
     } finally {
       await agent.stop();
+    }
+  });
+
+  it('after a restart: a wrong envelope in the renew approval is refused there, nothing written, the right pair finishes it', async () => {
+    const f = await fixture();
+    const orderId = 'sm2-wrong-envelope-later';
+    let agent = await start(f);
+    try {
+      const { csr } = await upToCsr(agent, f, orderId);
+      await agent.stop();
+      agent = await start(f); // the token session is gone with the process
+      const c = new AgentClient(agent.url);
+      const right = await dualIssuer(ca, { renews: f.signing }).issue(orderId, csr);
+      const wrong = makeSm2EnvelopedKey({
+        protectionKey: Sm2PrivateKey.generate().publicKey,
+        encryptionKey: Sm2PrivateKey.generate(),
+      });
+      const fileBefore = readFileSync(f.file, 'utf8');
+      const enc = (envelope: Buffer | null) => ({
+        certificate: right.encryption!.certificate.toString('base64'),
+        envelope: envelope?.toString('base64') ?? null,
+      });
+      const req = await c.createRequest({
+        op: 'renew',
+        tokenId: f.tokenId,
+        orderId,
+        certificate: right.certificate.toString('base64'),
+        encryption: enc(wrong),
+        confirm: true,
+      });
+      assert.equal(req.status, 201, JSON.stringify(req.body));
+      const a = await c.approve(req.approveUrl, PIN);
+      assert.equal(a.status, 409, JSON.stringify(a.body));
+      assert.equal(a.body.error, 'envelope_wrong_key');
+      assert.equal(readFileSync(f.file, 'utf8'), fileBefore, 'nothing was written to the key');
+      const back = (await c.renewal(orderId))!;
+      assert.equal(back.step, 'csr-built', 'back at csr-built for the right pair');
+      assert.equal(back.newSerial, null);
+
+      const again = await c.createRequest({
+        op: 'renew',
+        tokenId: f.tokenId,
+        orderId,
+        certificate: right.certificate.toString('base64'),
+        encryption: enc(right.encryption!.envelope),
+        confirm: true,
+      });
+      assert.equal(again.status, 201, JSON.stringify(again.body));
+      assert.equal((await c.approve(again.approveUrl, PIN)).status, 200);
+      const done = (await c.request(again.requestId, again.sessionToken)).body.result as { step: string };
+      assert.equal(done.step, 'old-retired');
+      await assertFinal(f, agent, orderId);
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('an envelope journaled without a token session and refused at "encryption-key-stored" sends the renewal back to csr-built, the key untouched', async () => {
+    const f = await fixture();
+    const orderId = 'sm2-refused-at-step';
+    const engine = new RenewalEngine(new JournalStore(f.journalDir), { keepOld: false });
+    const session = await new SoftToken(f.file).login(PIN);
+    try {
+      const token = { id: f.tokenId, label: '企业测试', kind: 'soft' as const, source: f.file };
+      let j = await engine.begin({ orderId, origin: PORTAL, token, session });
+      j = await engine.advance(j, session);
+      assert.equal(j.step, 'csr-built');
+      const right = await dualIssuer(ca, { renews: f.signing }).issue(orderId, Buffer.from(j.csr!, 'base64'));
+      const wrong = makeSm2EnvelopedKey({
+        protectionKey: Sm2PrivateKey.generate().publicKey,
+        encryptionKey: Sm2PrivateKey.generate(),
+      });
+      const fileBefore = readFileSync(f.file, 'utf8');
+      // no session: nothing can open the envelope yet, so it is journaled
+      j = await engine.receiveCertificate(j, right.certificate, { certificate: right.encryption!.certificate, envelope: wrong });
+      assert.equal(j.step, 'certificate-received');
+      await assert.rejects(engine.advance(j, session), (e: Error & { code?: string }) => e.code === 'envelope_wrong_key');
+      assert.equal(readFileSync(f.file, 'utf8'), fileBefore, 'nothing was written to the key');
+      const back = engine.get(orderId)!;
+      assert.equal(back.step, 'csr-built');
+      assert.equal(back.certificate, undefined);
+      assert.equal(back.lastError?.code, 'envelope_wrong_key');
+      j = await engine.receiveCertificate(back, right.certificate, right.encryption, session);
+      j = await engine.advance(j, session);
+      assert.equal(j.step, 'labels-switched');
+    } finally {
+      await session.close();
     }
   });
 

@@ -8,7 +8,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { TokenError } from '../src/agent/tokens/driver.js';
 import { Pkcs11Driver } from '../src/agent/tokens/pkcs11-driver.js';
 import { createSoftToken, SoftToken } from '../src/agent/tokens/soft-token.js';
 import { closeModule } from '../src/pkcs11/index.js';
@@ -19,7 +18,7 @@ import { buildRenewalProof, renewalProofMessage, verifyRenewalProof } from '../s
 import { makeSm2EnvelopedKey } from '../src/pki/sm2-envelope.js';
 import { sm2Verify, Sm2PrivateKey, Sm2PublicKey } from '../src/pki/sm2.js';
 import { checkHolderLogin } from '../src/ra/holder-login.js';
-import { AgentClient, startAgentProcess, type AgentProcess } from './helpers/agent.js';
+import { AgentClient, expectTokenError, startAgentProcess, type AgentProcess } from './helpers/agent.js';
 import { CHROMIUM } from './helpers/browser.js';
 import { createTestCa, openssl, type TestCa } from './helpers/ca.js';
 import { cli } from './helpers/cli.js';
@@ -31,15 +30,23 @@ import { createSoftHsm } from './helpers/softhsm.js';
 const PIN = '135790';
 const DISTID = ['-pkeyopt', 'distid:1234567812345678'];
 
-async function expectTokenError(p: Promise<unknown>, code: string): Promise<TokenError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof TokenError, `expected TokenError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    return e;
-  }
-  assert.fail(`expected TokenError ${code}`);
+/** OpenSSL's verdict on an SM2 signature with the default ID (`pkeyutl -verify -rawin -digest sm3 -pkeyopt distid:…`). */
+function opensslVerifies(tmp: Scratch, publicKeyPem: string, data: Buffer | string, sig: Buffer, name: string): boolean {
+  return openssl([
+    'pkeyutl',
+    '-verify',
+    '-rawin',
+    '-digest',
+    'sm3',
+    ...DISTID,
+    '-pubin',
+    '-inkey',
+    tmp.write(`${name}.pub.pem`, publicKeyPem),
+    '-in',
+    tmp.write(`${name}.data`, data),
+    '-sigfile',
+    tmp.write(`${name}.sig`, sig),
+  ]).out.includes('Signature Verified Successfully');
 }
 
 describe('SM2 keys on the soft token', () => {
@@ -56,24 +63,6 @@ describe('SM2 keys on the soft token', () => {
     rmSync(dir, { recursive: true, force: true });
     tmp.cleanup();
   });
-
-  /** OpenSSL's verdict on an SM2 signature with the default ID. */
-  const opensslVerifies = (spki: Buffer, data: Buffer, sig: Buffer, id = 'x'): boolean =>
-    openssl([
-      'pkeyutl',
-      '-verify',
-      '-rawin',
-      '-digest',
-      'sm3',
-      ...DISTID,
-      '-pubin',
-      '-inkey',
-      tmp.write(`pub-${id}.pem`, toPem('PUBLIC KEY', spki)),
-      '-in',
-      tmp.write(`data-${id}`, data),
-      '-sigfile',
-      tmp.write(`sig-${id}`, sig),
-    ]).out.includes('Signature Verified Successfully');
 
   it('generates an SM2 key sealed like the others and signs SM2-with-SM3 with the default ID, as OpenSSL verifies', async () => {
     const f = file();
@@ -97,8 +86,14 @@ describe('SM2 keys on the soft token', () => {
       const sig = await s.sign(key.id, data);
       assert.ok(sm2Verify(pub, data, sig), 'verifies with the default ID');
       assert.ok(!sm2Verify(pub, data, sig, { id: '' }), 'not an empty-ID (node:crypto) signature');
-      assert.ok(opensslVerifies(key.spki, data, sig, 'gen'), 'OpenSSL verifies it with distid:1234567812345678');
-      assert.ok(!opensslVerifies(key.spki, Buffer.from('other'), sig, 'gen2'), 'and refuses it for other data');
+      assert.ok(
+        opensslVerifies(tmp, toPem('PUBLIC KEY', key.spki), data, sig, 'gen'),
+        'OpenSSL verifies it with distid:1234567812345678',
+      );
+      assert.ok(
+        !opensslVerifies(tmp, toPem('PUBLIC KEY', key.spki), Buffer.from('other'), sig, 'gen2'),
+        'and refuses it for other data',
+      );
     } finally {
       await s.close();
     }
@@ -127,7 +122,7 @@ describe('SM2 keys on the soft token', () => {
         const want = Sm2PrivateKey.fromPem(readFileSync(keyFile, 'utf8')).publicKey.toSpki();
         assert.ok(key!.spki.equals(want), 'the same key as OpenSSL made');
         const data = Buffer.from(`imported ${i}`);
-        assert.ok(opensslVerifies(key!.spki, data, await s.sign(key!.id, data), `imp${i}`));
+        assert.ok(opensslVerifies(tmp, toPem('PUBLIC KEY', key!.spki), data, await s.sign(key!.id, data), `imp${i}`));
       } finally {
         await s.close();
       }
@@ -284,22 +279,7 @@ describe('login and renewal proof with an SM2 certificate', () => {
     );
     // OpenSSL, from the certificate, with distid
     const pub = tmp.ok(['x509', '-inform', 'DER', '-in', tmp.write('signing.der', certDer), '-pubkey', '-noout']);
-    const r = openssl([
-      'pkeyutl',
-      '-verify',
-      '-rawin',
-      '-digest',
-      'sm3',
-      ...DISTID,
-      '-pubin',
-      '-inkey',
-      tmp.write('pub.pem', pub),
-      '-in',
-      tmp.write('challenge', text),
-      '-sigfile',
-      tmp.write('login.sig', sig),
-    ]);
-    assert.match(r.out, /Signature Verified Successfully/);
+    assert.ok(opensslVerifies(tmp, pub, text, sig, 'login'), 'OpenSSL verifies the login signature with distid');
   });
 
   it('the renewal proof by an SM2 old key verifies in src/pki and with OpenSSL', async () => {
@@ -310,22 +290,10 @@ describe('login and renewal proof with an SM2 certificate', () => {
       const proof = await buildRenewalProof('ORD-SM2-1', csr, (m) => s.sign(key.id, m));
       assert.ok(verifyRenewalProof({ orderId: 'ORD-SM2-1', csrDer: csr, signature: proof, oldCertificateDer: h.signing }));
       assert.ok(!verifyRenewalProof({ orderId: 'ORD-SM2-2', csrDer: csr, signature: proof, oldCertificateDer: h.signing }));
-      const r = openssl([
-        'pkeyutl',
-        '-verify',
-        '-rawin',
-        '-digest',
-        'sm3',
-        ...DISTID,
-        '-pubin',
-        '-inkey',
-        tmp.write('old.pem', toPem('PUBLIC KEY', key.spki)),
-        '-in',
-        tmp.write('proof-msg', renewalProofMessage('ORD-SM2-1', csr)),
-        '-sigfile',
-        tmp.write('proof.sig', proof),
-      ]);
-      assert.match(r.out, /Signature Verified Successfully/);
+      assert.ok(
+        opensslVerifies(tmp, toPem('PUBLIC KEY', key.spki), renewalProofMessage('ORD-SM2-1', csr), proof, 'proof'),
+        'OpenSSL verifies the renewal proof with distid',
+      );
     } finally {
       await s.close();
     }
@@ -352,7 +320,8 @@ describe('login and renewal proof with an SM2 certificate', () => {
         assert.match(await text('signing'), /单位身份证书（SM2 双证书）/);
         assert.match(await text('encryption'), /证书用途加密证书/);
         await page.click('#lang');
-        await page.waitForFunction("document.body.textContent.includes('Encryption certificate')");
+        // (no waitForFunction: the page's CSP forbids eval)
+        await page.locator('table.cert[data-usage="encryption"]', { hasText: 'Encryption certificate' }).waitFor();
         assert.match(await text('signing'), /UsageSigning certificate/);
         assert.match(await text('signing'), /Organisation identity certificate \(SM2 dual\)/);
         assert.match(await text('encryption'), /UsageEncryption certificate/);

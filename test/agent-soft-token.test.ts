@@ -6,24 +6,13 @@ import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { TokenError } from '../src/agent/tokens/driver.js';
+import { expectTokenError } from './helpers/agent.js';
 import { SoftTokenDriver } from '../src/agent/tokens/soft-driver.js';
 import { createSoftToken, importToSoftToken, SoftToken } from '../src/agent/tokens/soft-token.js';
 import { generateKeyPair, keyTypeOfSpki } from '../src/pki/algorithms.js';
 
 const PIN = '135790';
 const SO = '97531086';
-
-async function expectTokenError(p: Promise<unknown>, code: string): Promise<TokenError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof TokenError, `expected TokenError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    return e;
-  }
-  assert.fail(`expected TokenError ${code}`);
-}
 
 describe('soft token', () => {
   let dir: string;

@@ -25,6 +25,7 @@ import { cliAsync } from './helpers/cli.js';
 import { opensslAsync, opensslCsr, type TestCa } from './helpers/ca.js';
 import { createHolder, ORDER_FORM, PortalClient, serveTestCa, type ServedCa, type TestHolder } from './helpers/holder.js';
 import { AnswerLostKmc, escrowedSpki } from './helpers/kmc.js';
+import { loggedInStaff } from './helpers/staff.js';
 import { opensslVerifySm2Signed, scratch, SM2_DISTID } from './helpers/sm2.js';
 
 const s = scratch('ca-dual');
@@ -162,6 +163,17 @@ for (const backend of BACKENDS) {
         ca.rt.ca.issue({ csr: sm2Csr, profileId: 'org-identity-sm2-enc', actor: 'test' }),
         (e: unknown) => e instanceof CaError && /encryption certificate of an SM2 dual pair/.test(e.message),
       );
+
+      const sm2CsrFile = opensslCsr(s.dir, '/CN=柜台单位/O=柜台单位/C=CN', [
+        '-newkey',
+        'sm2',
+        '-sm3',
+        '-sigopt',
+        SM2_DISTID,
+      ]).csrFile;
+      const counter = await cliAsync(['ca', 'issue', '--csr', sm2CsrFile, '--profile', 'org-identity-sm2'], ca.env);
+      assert.equal(counter.status, 0, counter.stderr);
+      assert.match(counter.stderr, /signing half of an SM2 dual pair; this command issues no encryption certificate/);
 
       const ready = await fetch(`${served.base}/readyz`);
       const checks = ((await ready.json()) as { checks: Record<string, string> }).checks;
@@ -304,6 +316,14 @@ for (const backend of BACKENDS) {
         listed.some((l) => l.serial === enc.summary.serial && l.signingSerial === r.body.summary.serial),
         '`ca list --json` names the pair',
       );
+
+      // staff see the pair from either side
+      const staff = await loggedInStaff(ca.rt, served.base, served.origin, ['operator']);
+      type Pair = { pair: { signingSerial: string | null; encryptionSerial: string | null } };
+      const fromSigning = await staff.call<Pair>('GET', `/api/staff/certificates/${r.body.summary.serial}`);
+      assert.deepEqual(fromSigning.body.pair, { signingSerial: null, encryptionSerial: enc.summary.serial });
+      const fromEnc = await staff.call<Pair>('GET', `/api/staff/certificates/${enc.summary.serial}`);
+      assert.deepEqual(fromEnc.body.pair, { signingSerial: r.body.summary.serial, encryptionSerial: null });
 
       // the portal shows the pair together: 签名证书 with its 加密证书, never the encryption one alone
       const list = await client.call<{ current: CertView; history: CertView[] }>('GET', '/api/portal/certificates');

@@ -168,6 +168,11 @@ export function registerCaCommands(program: Command): void {
             actor: cliActor(),
           });
           process.stdout.write(toPem('CERTIFICATE', issued.der));
+          const enc = rt.ca.profile(o.profile).encryptionProfile;
+          if (enc)
+            process.stderr.write(
+              `note: ${o.profile} is the signing half of an SM2 dual pair; this command issues no encryption certificate (${enc}) — a renewal through the portal issues the pair with a KMC key\n`,
+            );
         } finally {
           await rt.close();
         }

@@ -17,7 +17,8 @@ import { parseCertificate } from '../pki/certificate.js';
 import { certificateUsage } from '../pki/key-usage.js';
 import type { NameAttribute } from '../pki/name.js';
 import { issueFirstDualPair } from '../ra/first-dual-pair.js';
-import { softwareKeyFactory, type Runtime } from '../runtime.js';
+import type { Runtime } from '../runtime.js';
+import type { KeyRef } from '../signer/signer.js';
 import { action, UsageError } from './errors.js';
 import { startServer } from './serve-command.js';
 import { ensurePortsFree } from './ports.js';
@@ -79,7 +80,11 @@ function hasSm2Holder(file: string): boolean {
 export async function ensureDemoSm2Holder(rt: Runtime, file: string, pin: string): Promise<boolean> {
   if (hasSm2Holder(file)) return false;
   if (!rt.ca.families().includes('sm2')) {
-    await initHierarchy(rt.storage, softwareKeyFactory(rt.config, 'sm2'), {
+    // software keys under the passphrase the runtime opened its keys with (SM2 has no PKCS#11 mechanism)
+    const like = JSON.parse(rt.ca.root.record.key_ref) as KeyRef;
+    if (like.kind !== 'software')
+      throw new UsageError('the demo adds an SM2 hierarchy with software keys only; its CA keys are on PKCS#11');
+    await initHierarchy(rt.storage, (purpose) => rt.newKeyLike(like, 'sm2', purpose), {
       ...defaultHierarchyFor('sm2'),
       keyType: 'sm2',
       pkiUrl: rt.config.pkiUrl,

@@ -16,11 +16,9 @@ import { approveInAssistant, popupFrom, screenshot, withScreenshots, type Browse
 import { escrowedSpki } from '../helpers/kmc.js';
 import { requireTool } from '../helpers/requirements.js';
 import {
-  fillOrderForm,
   loginWith,
   normSerial,
   openBrowser,
-  orderIdOf,
   payByBankTransfer,
   payOnline,
   PIN,
@@ -183,12 +181,7 @@ describe('the SM2 dual-pair holder in the portal', { skip: requireTool('chromium
       const { page } = b;
       await loginAs(label);
       await page.getByTestId('confirm-cert').click();
-      await fillOrderForm(page, 'online');
-      await page.getByTestId('pay').waitFor();
-      orderId = orderIdOf(page);
-      await page.getByTestId('pay').click();
-      await page.locator('#confirm-pay').click();
-      await page.locator('#return').click();
+      orderId = await payOnline(page);
       await page.getByTestId('go-update').click();
       const popup = await popupFrom(page, () => page.getByTestId('start-update').click());
       await approveInAssistant(popup, PIN);

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { RENEWAL_STEPS } from '../../src/agent/install/journal.js';
 import type { RenewalView } from '../../src/agent/install/renewal.js';
+import { TokenError } from '../../src/agent/tokens/driver.js';
 import { Pkcs11Driver } from '../../src/agent/tokens/pkcs11-driver.js';
 import { createSoftToken, importToSoftToken, SoftToken } from '../../src/agent/tokens/soft-token.js';
 import {
@@ -106,6 +107,18 @@ export async function startAgentProcess(
       await exited;
     },
   };
+}
+
+/** Awaits `p` and checks it fails with a TokenError of this code; returns the error. */
+export async function expectTokenError(p: Promise<unknown>, code: string): Promise<TokenError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof TokenError, `expected TokenError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    return e;
+  }
+  assert.fail(`expected TokenError ${code}`);
 }
 
 /** The agent process died under the request (fault injection). */

@@ -215,6 +215,7 @@ export const en: Record<MessageKey, string> = {
   'event.paid': 'Payment received',
   'event.issuing': 'Issuing started',
   'event.issued': 'Certificate issued',
+  'event.encryption_issued': 'Encryption certificate issued',
   'event.installed': 'Certificate written to the key',
   'event.completed': 'Renewal completed',
   'event.cancelled': 'Order cancelled',

@@ -207,6 +207,7 @@ export const zh = {
   'event.paid': '支付到账',
   'event.issuing': '开始签发',
   'event.issued': '证书已签发',
+  'event.encryption_issued': '加密证书已签发',
   'event.installed': '证书已写入 UKey',
   'event.completed': '更新完成',
   'event.cancelled': '订单已取消',

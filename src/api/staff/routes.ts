@@ -417,6 +417,8 @@ export function registerStaffRoutes(app: FastifyInstance, rt: Runtime): void {
             role: o.issued_serial === d.record.serial ? 'issued' : 'renews',
           })),
           audit: d.audit.map(auditView),
+          // an SM2 dual pair: the other certificate of the pair
+          pair: { signingSerial: d.record.signing_serial, encryptionSerial: d.encryptionSerial },
         };
       },
     );

@@ -144,6 +144,8 @@ export interface CertificateDetail {
   crl: { number: number; thisUpdate: string; nextUpdate: string; listed: boolean } | null;
   orders: { id: string; state: string; amountFen: number; createdAt: string; role: string }[];
   audit: AuditEntry[];
+  /** an SM2 dual pair: the signing certificate of an encryption one, the encryption certificate of a signing one */
+  pair: { signingSerial: string | null; encryptionSerial: string | null };
 }
 
 export interface CertificateType {

@@ -55,6 +55,18 @@ function CertificateDrawer({
             <Descriptions.Item label={t('serial')}>
               <span className="sc-mono">{c.serial}</span>
             </Descriptions.Item>
+            {d.pair.signingSerial && (
+              <Descriptions.Item label={t('pairSigning')}>
+                <span className="sc-mono">{d.pair.signingSerial}</span>
+              </Descriptions.Item>
+            )}
+            {d.pair.encryptionSerial && (
+              <Descriptions.Item label={t('pairEncryption')}>
+                <span className="sc-mono" data-testid="pair-encryption">
+                  {d.pair.encryptionSerial}
+                </span>
+              </Descriptions.Item>
+            )}
             <Descriptions.Item label={t('subject')}>{c.subject}</Descriptions.Item>
             <Descriptions.Item label={t('certificateType')}>{c.profileName}</Descriptions.Item>
             <Descriptions.Item label={t('uniqueId')}>{c.uniqueId}</Descriptions.Item>
