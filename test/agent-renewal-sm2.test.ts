@@ -226,6 +226,15 @@ describe('SM2 dual pair: the journaled install on a soft token', () => {
       });
       const wrongEnvelope = makeSm2EnvelopedKey({ protectionKey: Sm2PrivateKey.generate().publicKey, encryptionKey: encKey });
       const fileBefore = readFileSync(f.file, 'utf8');
+      // the signing certificate alone: a dual pair is renewed as a pair
+      const alone = await c.call('POST', `/v1/renewals/${orderId}/certificate`, {
+        token,
+        body: { certificate: right.certificate.toString('base64') },
+      });
+      assert.equal(alone.status, 422, JSON.stringify(alone.body));
+      assert.equal(alone.body.error, 'encryption_required');
+      assert.equal(readFileSync(f.file, 'utf8'), fileBefore, 'nothing written for a signing certificate alone');
+      assert.equal((await c.renewal(orderId))!.step, 'csr-built');
       const r = await post(c, token, orderId, right.certificate, { certificate: encCert, envelope: wrongEnvelope });
       assert.equal(r.status, 409, JSON.stringify(r.body));
       assert.equal(r.body.error, 'envelope_wrong_key');

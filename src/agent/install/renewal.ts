@@ -401,6 +401,15 @@ export class RenewalEngine {
         field: 'certificate',
       });
     }
+    // A dual pair is renewed as a pair: a signing certificate alone would leave the old encryption
+    // certificate current and unpaired beside the new signing one.
+    if (j.old.encryption && !encryption)
+      throw new AgentError(
+        422,
+        'encryption_required',
+        'the certificate being renewed is the signing half of an SM2 dual pair: the new encryption certificate (and the KMC envelope) must come with it; nothing was written',
+        { field: 'encryption' },
+      );
     if (encryption) await this.checkEncryption(j, cert, encryption, session);
     j.certificate = certDer.toString('base64');
     if (encryption) {
