@@ -12,6 +12,7 @@ import { parseCertificate } from '../src/pki/certificate.js';
 import {
   AgentClient,
   driveRenewal,
+  issueThroughPortal,
   loginWithAgent,
   PORTAL,
   softTokenWithCertificate,
@@ -150,14 +151,7 @@ describe('two instances behind HAProxy on one PostgreSQL database', { skip }, ()
       orderId: order.id,
       pin: PIN,
       certificateId,
-      issue: async (csr, proof) => {
-        const r = await portal.call<{ certificate: string }>('POST', `/api/portal/orders/${order.id}/issue`, {
-          csr: csr.toString('base64'),
-          proof: proof.toString('base64'),
-        });
-        assert.equal(r.status, 200, JSON.stringify(r.body));
-        return Buffer.from(r.body.certificate, 'base64');
-      },
+      issue: issueThroughPortal(portal, order.id),
     });
     assert.equal(done.status, 'done');
     const installed = await portal.call<{ order: { state: string } }>('POST', `/api/portal/orders/${order.id}/installed`);

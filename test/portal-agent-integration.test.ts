@@ -13,6 +13,7 @@ import { freePort, ORDER_FORM, PortalClient } from './helpers/holder.js';
 import {
   AgentClient,
   driveRenewal,
+  issueThroughPortal,
   loginWithAgent,
   PORTAL,
   softTokenWithCertificate,
@@ -128,14 +129,7 @@ describe('renewal across server, assistant and token, with the server killed mid
       orderId: order.id,
       pin: PIN,
       certificateId,
-      issue: async (csr, proof) => {
-        const r = await again.call<{ certificate: string }>('POST', `/api/portal/orders/${order.id}/issue`, {
-          csr: csr.toString('base64'),
-          proof: proof.toString('base64'),
-        });
-        assert.equal(r.status, 200, JSON.stringify(r.body));
-        return Buffer.from(r.body.certificate, 'base64');
-      },
+      issue: issueThroughPortal(again, order.id),
     });
     assert.equal(done.status, 'done');
     const installed = await again.call<{ order: { state: string } }>('POST', `/api/portal/orders/${order.id}/installed`);

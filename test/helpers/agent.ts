@@ -288,6 +288,18 @@ export async function driveRenewal(
   throw new Error(`renewal ${o.orderId} did not finish`);
 }
 
+/** `driveRenewal`'s `issue` as the portal page does it: POST …/issue with the CSR and proof (200 expected). */
+export function issueThroughPortal(portal: ApiClient, orderId: string): (csr: Buffer, proof: Buffer) => Promise<Buffer> {
+  return async (csr, proof) => {
+    const r = await portal.call<{ certificate: string }>('POST', `/api/portal/orders/${orderId}/issue`, {
+      csr: csr.toString('base64'),
+      proof: proof.toString('base64'),
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return Buffer.from(r.body.certificate, 'base64');
+  };
+}
+
 /**
  * Logs in as the portal page does: a challenge from the server, signed in the assistant after the
  * PIN (the newest certificate of `tokenId`, default the first token); keeps the session's CSRF
