@@ -67,6 +67,9 @@ export interface Quote {
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'; // no 0/O/1/I: read aloud and typed on bank forms
 const code = (n: number): string => [...randomBytes(n)].map((b) => ALPHABET[b % ALPHABET.length]).join('');
 
+const kmcUnavailable = (order: Order): RaError =>
+  new RaError('kmc_unavailable', `${order.type_name} needs the key management centre (KMC), which this instance has not got`);
+
 export class RenewalService {
   constructor(
     readonly storage: Storage,
@@ -280,11 +283,7 @@ export class RenewalService {
     const needsKmc =
       this.ca.profiles.get(old.profile)?.encryptionProfile !== undefined &&
       !(this.policy.reuseEncryptionKey && (await getEncryptionPartner(this.db, old.serial)));
-    if (needsKmc && !this.kmc)
-      throw new RaError(
-        'kmc_unavailable',
-        `${order.type_name} needs the key management centre (KMC), which this instance has not got`,
-      );
+    if (needsKmc && !this.kmc) throw kmcUnavailable(order);
     if (await transitionOrder(this.db, order.id, ['paid'], 'issuing')) await addOrderEvent(this.db, order.id, 'issuing', actor);
     const oldParsed = parseCertificate(old.der);
     // read from where the old certificate has it: the subject serialNumber, or the extension of certificates issued before
@@ -332,11 +331,7 @@ export class RenewalService {
     let keyId: string | undefined;
     if (reuse) spki = parseCertificate(oldEncryption!.der).spki;
     else {
-      if (!this.kmc)
-        throw new RaError(
-          'kmc_unavailable',
-          `${order.type_name} needs the key management centre (KMC), which this instance has not got`,
-        );
+      if (!this.kmc) throw kmcUnavailable(order);
       const key = await this.kmc.issueEncryptionKey({
         requestId: order.id,
         signingSpki: parseCertificate(signing.der).spki,
