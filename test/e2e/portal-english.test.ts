@@ -65,7 +65,8 @@ describe('the portal in English', { skip: requireTool('chromium') }, () => {
       await screenshot(page, 'e2e-english-order');
 
       await page.getByRole('menuitem', { name: 'Orders' }).click();
-      await page.getByTestId('orders').getByRole('row').nth(1).waitFor();
+      // the order's row, not the table's empty-state row shown while the list loads
+      await page.getByTestId('orders').getByRole('row').filter({ hasText: TYPE_EN }).first().waitFor();
       text = (await page.getByTestId('orders').textContent()) ?? '';
       assert.ok(text.includes(TYPE_EN) && !text.includes(TYPE_ZH), text);
 
