@@ -662,7 +662,111 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('rate_limits_window').on('rate_limits').column('window_start').execute();
       },
     },
+    '0012_service_orders': {
+      async up(db: Kysely<unknown>) {
+        // The holder's other services are orders too (upgrade, change of details, seal, relying
+        // application), so they share payment, invoices and the state machine.
+        await widenOrderKinds(db, dialect, ['renewal', 'upgrade', 'change', 'seal', 'app']);
+        // Supporting documents holders upload (营业执照, 变更通知书, 公安备案 …): kept with their hash, never
+        // served to anyone but the holder and staff; append-only like other evidence.
+        await db.schema
+          .createTable('documents')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('holder_id', 'integer', (c) => c.references('holders.id'))
+          .addColumn('purpose', 'text', (c) => c.notNull())
+          .addColumn('file_name', 'text', (c) => c.notNull())
+          .addColumn('media_type', 'text', (c) =>
+            c.notNull().check(sql`media_type in ('application/pdf','image/jpeg','image/png')`),
+          )
+          .addColumn('size_bytes', 'integer', (c) => c.notNull())
+          .addColumn('sha256', 'text', (c) => c.notNull())
+          .addColumn('content', t.bytes, (c) => c.notNull())
+          .addColumn('uploaded_at', t.ms, (c) => c.notNull())
+          .addColumn('uploaded_by', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('documents_holder').on('documents').columns(['holder_id', 'uploaded_at']).execute();
+        // Relying applications (应用开通) and the holders who enabled their certificates for them. An
+        // enablement belongs to the holder (唯一识别号), not to a certificate, so it survives renewal.
+        await db.schema
+          .createTable('relying_apps')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('name_en', 'text', (c) => c.notNull())
+          .addColumn('description', 'text', (c) => c.notNull())
+          /** JSON array of certificate type codes it accepts */
+          .addColumn('accepted_types', 'text', (c) => c.notNull())
+          .addColumn('fee_per_year_fen', 'integer', (c) => c.notNull().check(sql`fee_per_year_fen >= 0`))
+          .addColumn('credential_id', 'text', (c) => c.notNull().unique())
+          .addColumn('credential_hash', 'text', (c) => c.notNull())
+          .addColumn('webhook_url', 'text')
+          .addColumn('webhook_secret', 'text')
+          .addColumn('active', 'integer', (c) => c.notNull().defaultTo(1))
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .addColumn('updated_at', t.ms, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('app_enablements')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('app_id', 'text', (c) => c.notNull().references('relying_apps.id'))
+          .addColumn('holder_id', 'integer', (c) => c.notNull().references('holders.id'))
+          .addColumn('order_id', 'text', (c) => c.unique().references('orders.id'))
+          .addColumn('starts_at', t.ms, (c) => c.notNull())
+          .addColumn('ends_at', t.ms, (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('active','ended')`))
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .addColumn('ended_at', t.ms)
+          .execute();
+        await db.schema
+          .createIndex('app_enablements_holder')
+          .on('app_enablements')
+          .columns(['holder_id', 'app_id', 'state'])
+          .execute();
+      },
+    },
   };
+}
+
+/**
+ * Widens the CHECK on orders.kind. PostgreSQL swaps the constraint; SQLite cannot alter a CHECK, so
+ * the table is rebuilt (SQLite's documented 12-step procedure: foreign keys off, copy, rename,
+ * indexes again, foreign_key_check) — migrations run outside a transaction there.
+ */
+async function widenOrderKinds(db: Kysely<unknown>, dialect: Dialect, kinds: string[]): Promise<void> {
+  const list = sql.raw(kinds.map((k) => `'${k}'`).join(','));
+  if (dialect === 'postgres') {
+    await sql`alter table orders drop constraint if exists orders_kind_check`.execute(db);
+    await sql`alter table orders add constraint orders_kind_check check (kind in (${list}))`.execute(db);
+    return;
+  }
+  const table = await sql<{ sql: string }>`select sql from sqlite_master where type = 'table' and name = 'orders'`.execute(db);
+  const create = table.rows[0]?.sql;
+  const check = /check\s*\(\s*"?kind"?\s+in\s*\([^)]*\)\s*\)/i;
+  if (!create || !check.test(create)) throw new Error('orders table has no kind CHECK to widen');
+  const indexes = await sql<{
+    sql: string;
+  }>`select sql from sqlite_master where type = 'index' and tbl_name = 'orders' and sql is not null`.execute(db);
+  const rebuilt = create
+    .replace(check, `check ("kind" in (${kinds.map((k) => `'${k}'`).join(',')}))`)
+    .replace(/^create table\s+"?orders"?/i, 'create table "orders_rebuilt"');
+  await sql`pragma foreign_keys = off`.execute(db);
+  try {
+    await sql`begin immediate`.execute(db);
+    try {
+      await sql.raw(rebuilt).execute(db);
+      await sql`insert into orders_rebuilt select * from orders`.execute(db);
+      await sql`drop table orders`.execute(db);
+      await sql`alter table orders_rebuilt rename to orders`.execute(db);
+      for (const i of indexes.rows) await sql.raw(i.sql).execute(db);
+      const broken = await sql`pragma foreign_key_check`.execute(db);
+      if (broken.rows.length) throw new Error(`rebuilding orders broke ${broken.rows.length} foreign keys`);
+      await sql`commit`.execute(db);
+    } catch (e) {
+      await sql`rollback`.execute(db);
+      throw e;
+    }
+  } finally {
+    await sql`pragma foreign_keys = on`.execute(db);
+  }
 }
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

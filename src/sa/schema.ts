@@ -112,9 +112,12 @@ export interface SettingTable {
   value: string;
 }
 
+/** what an order buys: 更新证书, 升级证书, 变更证书, 印章申请, 应用开通 */
+export type OrderKind = 'renewal' | 'upgrade' | 'change' | 'seal' | 'app';
+
 export interface OrderTable {
   id: string;
-  kind: 'renewal';
+  kind: OrderKind;
   holder_id: number | null;
   /** the certificate being renewed */
   certificate_serial: string;
@@ -368,6 +371,60 @@ export interface KmcKeyTable {
   created_by: string;
 }
 
+export type DocumentMediaType = 'application/pdf' | 'image/jpeg' | 'image/png';
+
+/** A supporting document a holder uploaded (营业执照, 变更通知书, 公安备案 …). */
+export interface DocumentTable {
+  /** 'DOC' + 20 hex */
+  id: string;
+  holder_id: number | null;
+  /** what it supports, e.g. 'seal_application', 'change_request', 'loss_report' */
+  purpose: string;
+  /** the name the holder's file had (shown only; the type comes from the content) */
+  file_name: string;
+  media_type: DocumentMediaType;
+  size_bytes: number;
+  /** lowercase hex SHA-256 of content */
+  sha256: string;
+  content: Buffer;
+  uploaded_at: number;
+  uploaded_by: string;
+}
+
+/** A relying application (应用开通): e-tax, social insurance … */
+export interface RelyingAppTable {
+  id: string;
+  name: string;
+  name_en: string;
+  description: string;
+  /** JSON array of certificate type codes it accepts */
+  accepted_types: string;
+  fee_per_year_fen: number;
+  /** the application's API credential: public id, and the hash of its secret */
+  credential_id: string;
+  credential_hash: string;
+  webhook_url: string | null;
+  /** HMAC key of X-Certdesk-Signature */
+  webhook_secret: string | null;
+  active: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A holder's certificate enabled for a relying application, for a term. */
+export interface AppEnablementTable {
+  id: string;
+  app_id: string;
+  holder_id: number;
+  /** the order that paid for it (null for a fee-free or staff-made enablement) */
+  order_id: string | null;
+  starts_at: number;
+  ends_at: number;
+  state: 'active' | 'ended';
+  created_at: number;
+  ended_at: number | null;
+}
+
 export interface Database {
   job_runs: JobRunTable;
   rate_limits: RateLimitTable;
@@ -394,4 +451,7 @@ export interface Database {
   statement_lines: StatementLineTable;
   kmc_master_keys: KmcMasterKeyTable;
   kmc_keys: KmcKeyTable;
+  documents: DocumentTable;
+  relying_apps: RelyingAppTable;
+  app_enablements: AppEnablementTable;
 }

@@ -27,7 +27,7 @@ export interface TestCa {
 }
 
 /** Creates a database for one test: SQLite in the temp dir, or a new schema-isolated PG database. */
-async function databaseFor(
+export async function databaseFor(
   postgres: boolean,
   base = process.env.TEST_DATABASE_URL,
 ): Promise<{ url: string | undefined; drop: () => Promise<void> }> {
