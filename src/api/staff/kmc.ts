@@ -1,12 +1,10 @@
 // POST /api/staff/kmc/recover: key recovery from the staff console's API (docs/STAFF.md). The rules
 // are in src/staff/kmc-recovery.ts, which checks the kmc.recover permission itself so that a
 // refused attempt is audited as well; this file is HTTP only.
-import type { FastifyInstance } from 'fastify';
-import type { Runtime } from '../../runtime.js';
-import type { StaffAccounts } from '../../staff/accounts.js';
 import { invalid } from '../../staff/errors.js';
 import { StaffKeyRecovery } from '../../staff/kmc-recovery.js';
 import { requireStaff } from './session.js';
+import type { StaffRoutes } from './staff-routes.js';
 
 type Body = Record<string, unknown>;
 
@@ -17,7 +15,7 @@ function field(b: Body | undefined, name: string): string {
   return v;
 }
 
-export function registerStaffKmcRoutes(api: FastifyInstance, rt: Runtime, accounts: StaffAccounts): void {
+export function registerStaffKmcRoutes({ api, rt, accounts }: StaffRoutes): void {
   const recovery = new StaffKeyRecovery(rt);
   api.post<{ Body: Body }>(
     '/api/staff/kmc/recover',

@@ -1,0 +1,62 @@
+// The catalogue (certificate types and prices) and settings (payment methods, remittance, invoice issuer).
+import { StaffCatalogue, type TypeInput } from '../../staff/catalogue.js';
+import type { Body } from './params.js';
+import type { StaffRoutes } from './staff-routes.js';
+
+export function registerStaffCatalogueRoutes({ api, rt, need, ctx, tags }: StaffRoutes): void {
+  const catalogue = new StaffCatalogue(rt);
+  api.get(
+    '/api/staff/catalogue',
+    {
+      schema: { tags, summary: 'Certificate types, prices, payment methods, remittance, invoice issuer' },
+      preHandler: need('catalogue.read'),
+    },
+    async () => catalogue.get(),
+  );
+
+  api.put<{ Params: { code: string }; Body: Body }>(
+    '/api/staff/catalogue/types/:code',
+    {
+      schema: {
+        tags,
+        summary: 'Create or change a certificate type and its prices (new orders only)',
+        body: { type: 'object' },
+      },
+      preHandler: need('catalogue.write'),
+    },
+    async (req) => {
+      await catalogue.saveType(ctx(req), { ...(req.body as unknown as TypeInput), code: req.params.code });
+      return catalogue.get();
+    },
+  );
+
+  api.put<{ Body: Body }>(
+    '/api/staff/settings/payment-methods',
+    { schema: { tags, summary: 'Enabled payment methods', body: { type: 'object' } }, preHandler: need('catalogue.write') },
+    async (req) => ({
+      paymentMethods: await catalogue.setPaymentMethods(ctx(req), req.body?.paymentMethods),
+    }),
+  );
+
+  api.put<{ Body: Body }>(
+    '/api/staff/settings/remittance',
+    {
+      schema: { tags, summary: 'Remittance instructions shown to holders', body: { type: 'object' } },
+      preHandler: need('catalogue.write'),
+    },
+    async (req) => ({
+      remittance: await catalogue.setRemittance(ctx(req), req.body ?? {}),
+    }),
+  );
+
+  api.put<{ Body: Body }>(
+    '/api/staff/settings/invoice-issuer',
+    {
+      schema: { tags, summary: 'Who issues invoices; whether paper invoices are mailed', body: { type: 'object' } },
+      preHandler: need('catalogue.write'),
+    },
+    async (req) => ({
+      invoiceIssuer: await catalogue.setInvoiceIssuer(ctx(req), req.body ?? {}),
+    }),
+  );
+}
