@@ -2,23 +2,15 @@
 // name the field in the staff member's language.
 import type { FastifyRequest } from 'fastify';
 import { checkFen, yuanToFen } from '../../ra/money.js';
+import { TRANSITIONS } from '../../ra/order-states.js';
 import type { OrderState, PaymentMethod } from '../../sa/schema.js';
 import { invalid } from '../../staff/errors.js';
 
 export type Q = Record<string, string | undefined>;
 export type Body = Record<string, unknown>;
 
-export const ORDER_STATES: OrderState[] = [
-  'awaiting_payment',
-  'paid',
-  'issuing',
-  'issued',
-  'installed',
-  'completed',
-  'cancelled',
-  'expired',
-  'refunded',
-];
+/** every order state: the state machine's own list */
+export const ORDER_STATES = Object.keys(TRANSITIONS) as OrderState[];
 export const METHODS: PaymentMethod[] = ['online', 'postal', 'bank'];
 
 export function paging(q: Q): { limit: number; offset: number; page: number; pageSize: number } {
