@@ -668,7 +668,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         // application), so they share payment, invoices and the state machine.
         await widenOrderKinds(db, dialect, ['renewal', 'upgrade', 'change', 'seal', 'app']);
         // Supporting documents holders upload (营业执照, 变更通知书, 公安备案 …): kept with their hash, never
-        // served to anyone but the holder and staff; append-only like other evidence.
+        // served to anyone but the holder and staff.
         await db.schema
           .createTable('documents')
           .addColumn('id', 'text', (c) => c.primaryKey())
@@ -732,10 +732,10 @@ function migrations(dialect: Dialect): Record<string, Migration> {
  * indexes again, foreign_key_check) — migrations run outside a transaction there.
  */
 async function widenOrderKinds(db: Kysely<unknown>, dialect: Dialect, kinds: string[]): Promise<void> {
-  const list = sql.raw(kinds.map((k) => `'${k}'`).join(','));
+  const list = kinds.map((k) => `'${k}'`).join(',');
   if (dialect === 'postgres') {
     await sql`alter table orders drop constraint if exists orders_kind_check`.execute(db);
-    await sql`alter table orders add constraint orders_kind_check check (kind in (${list}))`.execute(db);
+    await sql`alter table orders add constraint orders_kind_check check (kind in (${sql.raw(list)}))`.execute(db);
     return;
   }
   const table = await sql<{ sql: string }>`select sql from sqlite_master where type = 'table' and name = 'orders'`.execute(db);
@@ -746,7 +746,7 @@ async function widenOrderKinds(db: Kysely<unknown>, dialect: Dialect, kinds: str
     sql: string;
   }>`select sql from sqlite_master where type = 'index' and tbl_name = 'orders' and sql is not null`.execute(db);
   const rebuilt = create
-    .replace(check, `check ("kind" in (${kinds.map((k) => `'${k}'`).join(',')}))`)
+    .replace(check, `check ("kind" in (${list}))`)
     .replace(/^create table\s+"?orders"?/i, 'create table "orders_rebuilt"');
   // only what the rebuild breaks counts: rows that were already orphaned stay as they were
   const violations = async () => (await sql`pragma foreign_key_check`.execute(db)).rows.length;
