@@ -1,6 +1,6 @@
 // The renewal flow (更新证书): quote → order → payment → issuance (exactly once per order) →
 // installed → completed. Rules live here; HTTP lives in api/, SQL in sa/.
-import { hash, randomBytes } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { CertificateAuthority } from '../ca/authority.js';
 import { CaError } from '../ca/errors.js';
 import { parseCertificate } from '../pki/certificate.js';
@@ -16,11 +16,10 @@ import {
 } from '../sa/catalogue.js';
 import { getCertificate, getCertificateByOrder, getEncryptionPartner, type CertificateRecord } from '../sa/certificates.js';
 import type { KeyManagement } from '../kmc/kmc-api.js';
-import { isUniqueViolation, writeTransaction, type Storage } from '../sa/database.js';
+import { writeTransaction, type Storage } from '../sa/database.js';
 import {
   addOrderEvent,
   getOrder,
-  insertOrder,
   openOrderForCertificate,
   ordersAwaitingOnlinePayment,
   ordersToExpire,
@@ -35,6 +34,7 @@ import type { OrderForm } from './order-form.js';
 import { recordPayment } from './payment-ledger.js';
 import { renewalEligibility, renewedNotAfter, type Eligibility } from './renewal-window.js';
 import { uniqueIdOf } from './certificate-summary.js';
+import { openOrder } from './order-create.js';
 
 export interface RenewalPolicy {
   /** how long an unpaid online order stays open */
@@ -63,9 +63,6 @@ export interface Quote {
   paymentMethods: PaymentMethod[];
   openOrder: Order | undefined;
 }
-
-const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'; // no 0/O/1/I: read aloud and typed on bank forms
-const code = (n: number): string => [...randomBytes(n)].map((b) => ALPHABET[b % ALPHABET.length]).join('');
 
 const kmcUnavailable = (order: Order): RaError =>
   new RaError('kmc_unavailable', `${order.type_name} needs the key management centre (KMC), which this instance has not got`);
@@ -148,9 +145,9 @@ export class RenewalService {
       parsed.subject.find((a) => a.type === 'CN')?.value ??
       q.certificate.subject;
     const ttl = form.paymentMethod === 'online' ? this.policy.onlineOrderTtlMs : this.policy.offlineOrderTtlMs;
-    for (let attempt = 0; ; attempt++) {
-      const order: Order = {
-        id: `R${new Date(now).toISOString().slice(0, 10).replace(/-/g, '')}-${code(6)}`,
+    return openOrder(
+      this.storage,
+      {
         kind: 'renewal',
         holder_id: q.certificate.holder_id,
         certificate_serial: serial,
@@ -165,40 +162,23 @@ export class RenewalService {
         phone: form.phone,
         address: form.address,
         postcode: form.postcode,
-        reference: `CD${code(8)}`,
         state: 'awaiting_payment',
         created_at: now,
         updated_at: now,
         expires_at: now + ttl,
         paid_at: null,
         issued_serial: null,
-      };
-      try {
-        await writeTransaction(this.storage, async (tx) => {
-          // re-checked under the write lock: two tabs cannot open two orders for one certificate
+      },
+      {
+        prefix: 'R',
+        actor,
+        // re-checked under the write lock: two tabs cannot open two orders for one certificate
+        guard: async (tx) => {
           if (await openOrderForCertificate(tx, serial, OPEN_STATES))
             throw new RaError('order_open', 'an order for this certificate is already open');
-          await insertOrder(tx, order);
-          await addOrderEvent(tx, order.id, 'created', actor, {
-            amountFen: order.amount_fen,
-            termYears: order.term_years,
-            paymentMethod: order.payment_method,
-          });
-          await appendAudit(tx, [
-            {
-              actor,
-              action: 'order.created',
-              target: order.id,
-              details: { certificate: serial, amountFen: order.amount_fen, paymentMethod: order.payment_method },
-            },
-          ]);
-        });
-        return order;
-      } catch (e) {
-        if (isUniqueViolation(e) && attempt < 3) continue; // id or reference collision: draw again
-        throw e;
-      }
-    }
+        },
+      },
+    );
   }
 
   async order(id: string): Promise<Order> {

@@ -723,6 +723,82 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0014_seal_types': {
+      async up(db: Kysely<unknown>) {
+        // Electronic seal types (印章种类), staff-editable like the certificate types; an application
+        // copies name and price, so an edit applies to new applications only.
+        await db.schema
+          .createTable('seal_types')
+          .addColumn('code', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull().unique())
+          .addColumn('name_en', 'text', (c) => c.notNull())
+          .addColumn('price_fen', 'integer', (c) => c.notNull().check(sql`price_fen > 0`))
+          .addColumn('validity_days', 'integer', (c) => c.notNull().check(sql`validity_days between 1 and 3660`))
+          /** 1: the seal's name must be the organisation on the holder's certificate (单位公章) */
+          .addColumn('name_is_organization', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('active', 'integer', (c) => c.notNull().defaultTo(1))
+          .addColumn('updated_at', t.ms, (c) => c.notNull())
+          .execute();
+        const now = Date.now();
+        await db
+          .insertInto('seal_types' as never)
+          .values(
+            (
+              [
+                ['official', '单位公章', 'Official seal', 30000, 1],
+                ['contract', '合同专用章', 'Contract seal', 20000, 0],
+                ['finance', '财务专用章', 'Finance seal', 20000, 0],
+                ['invoice', '发票专用章', 'Invoice seal', 20000, 0],
+                ['legal_rep', '法定代表人名章', "Legal representative's seal", 10000, 0],
+              ] as const
+            ).map(([code, name, name_en, price_fen, org]) => ({
+              code,
+              name,
+              name_en,
+              price_fen,
+              validity_days: 365,
+              name_is_organization: org,
+              active: 1,
+              updated_at: now,
+            })) as never,
+          )
+          .execute();
+        // One application per seal order: what the holder asked for, the document the reviewer
+        // checks, the decision, and the seal made from it (es_id, set once).
+        await db.schema
+          .createTable('seal_applications')
+          .addColumn('order_id', 'text', (c) => c.primaryKey().references('orders.id'))
+          .addColumn('holder_id', 'integer', (c) => c.references('holders.id'))
+          .addColumn('certificate_serial', 'text', (c) => c.notNull().references('certificates.serial'))
+          .addColumn('type_code', 'text', (c) => c.notNull().references('seal_types.code'))
+          .addColumn('type_name', 'text', (c) => c.notNull())
+          .addColumn('seal_name', 'text', (c) => c.notNull())
+          .addColumn('picture_png', t.bytes, (c) => c.notNull())
+          .addColumn('picture_width_mm', 'integer', (c) => c.notNull())
+          .addColumn('picture_height_mm', 'integer', (c) => c.notNull())
+          .addColumn('picture_source', 'text', (c) => c.notNull().check(sql`picture_source in ('generated','uploaded')`))
+          .addColumn('validity_days', 'integer', (c) => c.notNull())
+          .addColumn('document_id', 'text', (c) => c.notNull().references('documents.id'))
+          .addColumn('review_state', 'text', (c) => c.notNull().check(sql`review_state in ('pending','approved','rejected')`))
+          .addColumn('reviewer', 'text')
+          .addColumn('reviewed_at', t.ms)
+          .addColumn('reason', 'text')
+          .addColumn('es_id', 'text', (c) => c.unique())
+          .addColumn('made_at', t.ms)
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('seal_applications_review')
+          .on('seal_applications')
+          .columns(['review_state', 'created_at'])
+          .execute();
+        await db.schema
+          .createIndex('seal_applications_holder')
+          .on('seal_applications')
+          .columns(['holder_id', 'created_at'])
+          .execute();
+      },
+    },
     '0018_documents_kept': {
       async up(db: Kysely<unknown>) {
         // Supporting documents are evidence for a review decision: once uploaded, never rewritten or removed.

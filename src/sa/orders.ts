@@ -2,7 +2,7 @@
 // each transition happens once however many requests, retries or instances race for it.
 import type { Selectable } from 'kysely';
 import type { Executor } from './database.js';
-import type { OrderEventTable, OrderState, OrderTable } from './schema.js';
+import type { OrderEventTable, OrderKind, OrderState, OrderTable } from './schema.js';
 
 export type Order = Selectable<OrderTable>;
 export type OrderEvent = Selectable<OrderEventTable>;
@@ -28,6 +28,9 @@ export async function listOrdersForHolder(db: Executor, holderId: number | null,
   return q.orderBy('created_at', 'desc').limit(200).execute();
 }
 
+/** Orders that replace the certificate itself; a seal or app order for it does not block them. */
+export const CERTIFICATE_ORDER_KINDS: OrderKind[] = ['renewal', 'upgrade', 'change'];
+
 /**
  * The unfinished order of a certificate: the one renewing it, or the one that issued it when the key
  * already switched to the new certificate before the order completed.
@@ -36,11 +39,13 @@ export async function openOrderForCertificate(
   db: Executor,
   serial: string,
   openStates: OrderState[],
+  kinds: OrderKind[] = CERTIFICATE_ORDER_KINDS,
 ): Promise<Order | undefined> {
   return db
     .selectFrom('orders')
     .selectAll()
     .where((eb) => eb.or([eb('certificate_serial', '=', serial), eb('issued_serial', '=', serial)]))
+    .where('kind', 'in', kinds)
     .where('state', 'in', openStates)
     .orderBy('created_at', 'desc')
     .executeTakeFirst();

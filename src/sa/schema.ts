@@ -425,6 +425,49 @@ export interface AppEnablementTable {
   ended_at: number | null;
 }
 
+/** An electronic seal type (印章种类) in the catalogue. */
+export interface SealTypeTable {
+  code: string;
+  name: string;
+  name_en: string;
+  price_fen: number;
+  validity_days: number;
+  /** 1: the seal name must equal the organisation on the holder's certificate (单位公章) */
+  name_is_organization: number;
+  active: number;
+  updated_at: number;
+}
+
+export type SealReviewState = 'pending' | 'approved' | 'rejected';
+
+/** A holder's seal application (印章申请): one per order of kind 'seal'. */
+export interface SealApplicationTable {
+  order_id: string;
+  holder_id: number | null;
+  /** the holder's signing certificate the seal is bound to (the one logged in when applying) */
+  certificate_serial: string;
+  type_code: string;
+  /** snapshot of the type's name at application */
+  type_name: string;
+  seal_name: string;
+  picture_png: Buffer;
+  picture_width_mm: number;
+  picture_height_mm: number;
+  picture_source: 'generated' | 'uploaded';
+  validity_days: number;
+  /** the supporting document (公安备案 …) in documents */
+  document_id: string;
+  review_state: SealReviewState;
+  reviewer: string | null;
+  reviewed_at: number | null;
+  /** why it was rejected, shown to the holder */
+  reason: string | null;
+  /** the seal made for this application (set once) */
+  es_id: string | null;
+  made_at: number | null;
+  created_at: number;
+}
+
 export interface Database {
   job_runs: JobRunTable;
   rate_limits: RateLimitTable;
@@ -454,4 +497,6 @@ export interface Database {
   documents: DocumentTable;
   relying_apps: RelyingAppTable;
   app_enablements: AppEnablementTable;
+  seal_types: SealTypeTable;
+  seal_applications: SealApplicationTable;
 }
