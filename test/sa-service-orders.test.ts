@@ -110,7 +110,7 @@ for (const backend of BACKENDS) {
           /append-only/,
         );
         await assert.rejects(sql`delete from documents where id = ${rec.id}`.execute(storage.db), /append-only/);
-        if (backend.name === 'postgres') await assert.rejects(sql`truncate documents`.execute(storage.db), /append-only/);
+        if (backend.name === 'postgres') await assert.rejects(sql`truncate documents cascade`.execute(storage.db), /append-only/);
         assert.deepEqual((await getDocumentContent(storage.db, rec.id))?.content, PNG);
       } finally {
         await storage.close();
