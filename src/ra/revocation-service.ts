@@ -38,6 +38,8 @@ export interface RevocationOutcome {
   revokedAt: number;
   /** the encryption certificate of the pair, revoked with it */
   encryptionSerial: string | null;
+  /** DER of the revoked (signing) certificate: what the assistant may delete from the key */
+  der: Buffer;
 }
 
 const newId = (prefix: string) => `${prefix}${randomBytes(10).toString('hex')}`;
@@ -253,7 +255,13 @@ export class Revocations {
         if (!(e instanceof CaError && e.code === 'already_revoked')) throw e;
       }
     }
-    return { serial: signing.serial, reason, revokedAt: signing.revoked_at!, encryptionSerial: partner?.serial ?? null };
+    return {
+      serial: signing.serial,
+      reason,
+      revokedAt: signing.revoked_at!,
+      encryptionSerial: partner?.serial ?? null,
+      der: Buffer.from(signing.der),
+    };
   }
 }
 

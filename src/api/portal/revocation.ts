@@ -9,7 +9,8 @@ import { reasonName } from '../../ca/revocation-reasons.js';
 import { Revocations, type RevocationOutcome } from '../../ra/revocation-service.js';
 import { getCertificate } from '../../sa/certificates.js';
 import { HttpError, requireSession } from './session.js';
-import type { LossReportView, PublicStatusView, RevocationStatementView, RevocationView } from './shapes.js';
+import type { LossReportView, PublicStatusView, RevocationStatementView, RevocationTermsView, RevocationView } from './shapes.js';
+import { HOLDER_REVOCATION_REASONS } from '../../pki/revocation-statement.js';
 
 type Body = Record<string, unknown>;
 
@@ -19,6 +20,7 @@ export const revocationView = (o: RevocationOutcome): RevocationView => ({
   reason: o.reason,
   revokedAt: new Date(o.revokedAt).toISOString(),
   encryptionSerial: o.encryptionSerial,
+  certificate: o.der.toString('base64'),
 });
 
 /** What every 挂失 request is told, whether or not its 唯一识别号 is known. */
@@ -39,6 +41,16 @@ export function registerRevocationRoutes(app: FastifyInstance, rt: Runtime): voi
       throw new HttpError(403, 'origin_not_allowed', `requests must come from the portal, not ${o || 'no origin'}`);
     return o;
   };
+
+  app.get(
+    '/api/portal/revocation',
+    { schema: { tags, summary: '撤销证书: reasons and the refund rule, before confirming' }, preHandler: session },
+    async (req): Promise<RevocationTermsView> => ({
+      serial: req.portal!.certificate.serial,
+      reasons: [...HOLDER_REVOCATION_REASONS],
+      refundUnused: await revocations.refundsUnused(req.portal!.certificate),
+    }),
+  );
 
   app.post<{ Body: Body }>(
     '/api/portal/revocation/statement',

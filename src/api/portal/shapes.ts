@@ -144,6 +144,16 @@ export interface RevocationView {
   revokedAt: string;
   /** the encryption certificate of an SM2 pair, revoked with its signing certificate */
   encryptionSerial: string | null;
+  /** base64 DER of the revoked certificate (the assistant deletes exactly this one from the key) */
+  certificate: string;
+}
+
+/** GET /api/portal/revocation: what the holder sees before confirming 撤销证书 */
+export interface RevocationTermsView {
+  serial: string;
+  reasons: string[];
+  /** whether the catalogue refunds the unused period (default: no refund) */
+  refundUnused: boolean;
 }
 
 /** POST /api/revocation-requests: the same answer whatever was asked */

@@ -29,7 +29,10 @@ export default function PortalLayout({ productName, children }: { productName: s
     { key: 'renew', label: <a href="#/renew">{t('menuRenew')}</a> },
     { key: 'orders', label: <a href="#/orders">{t('menuOrders')}</a> },
     ...(session && !session.renewalOnly
-      ? [{ key: 'certificates', label: <a href="#/certificates">{t('menuCertificates')}</a> }]
+      ? [
+          { key: 'revoke', label: <a href="#/revoke">{t('menuRevoke')}</a> },
+          { key: 'certificates', label: <a href="#/certificates">{t('menuCertificates')}</a> },
+        ]
       : []),
     { key: 'downloads', label: <a href="#/downloads">{t('menuDownloads')}</a> },
   ];
@@ -38,9 +41,11 @@ export default function PortalLayout({ productName, children }: { productName: s
       ? 'orders'
       : path.startsWith('/certificates')
         ? 'certificates'
-        : path.startsWith('/downloads')
-          ? 'downloads'
-          : 'renew';
+        : path.startsWith('/revoke')
+          ? 'revoke'
+          : path.startsWith('/downloads')
+            ? 'downloads'
+            : 'renew';
 
   return (
     <Layout className="cd-layout">
@@ -105,7 +110,8 @@ export default function PortalLayout({ productName, children }: { productName: s
         </Typography.Text>{' '}
         <a href="#/downloads" data-testid="downloads-link">
           {t('menuDownloads')}
-        </a>
+        </a>{' '}
+        <a href="#/lost">{t('menuLossReport')}</a>
       </Footer>
     </Layout>
   );
