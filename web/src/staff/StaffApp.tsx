@@ -13,6 +13,7 @@ import CertificatesPage from './pages/CertificatesPage';
 import CataloguePage from './pages/CataloguePage';
 import AuditPage from './pages/AuditPage';
 import AccountsPage from './pages/AccountsPage';
+import LossReviewPage from './pages/LossReviewPage';
 
 const theme = {
   token: {
@@ -53,6 +54,7 @@ const PAGES = [
   { key: 'catalogue', label: 'menuCatalogue', perm: 'catalogue.read' },
   { key: 'audit', label: 'menuAudit', perm: 'audit.read' },
   { key: 'accounts', label: 'menuAccounts', perm: 'staff.manage' },
+  { key: 'loss-reviews', label: 'menuLossReviews', perm: 'reviews.decide' },
 ] as const;
 
 function ChangePassword({ open, onClose }: { open: boolean; onClose: () => void }) {
@@ -123,6 +125,9 @@ function Shell({ session, onLogout }: { session: Session; onLogout: () => void }
       break;
     case 'accounts':
       page = <AccountsPage />;
+      break;
+    case 'loss-reviews':
+      page = <LossReviewPage />;
       break;
   }
   return (
