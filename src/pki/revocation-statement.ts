@@ -8,12 +8,11 @@
 //    "reason":"keyCompromise","nonce":"…","iat":1700000000,"exp":1700000300}
 import { isWebOrigin, MAX_CHALLENGE_LIFETIME_SECONDS, CLOCK_SKEW_SECONDS, verifyLoginSignature } from './login-challenge.js';
 import { randomBytes } from 'node:crypto';
+import { HOLDER_REVOCATION_REASONS, isHolderRevocationReason, type HolderRevocationReason } from '../shared/holder-revocation.js';
+
+export { HOLDER_REVOCATION_REASONS, isHolderRevocationReason, type HolderRevocationReason };
 
 export const REVOCATION_STATEMENT_TYPE = 'certdesk-revocation';
-
-/** Reasons a holder may give (RFC 5280 CRLReason names); the portal's 撤销原因 choices. */
-export const HOLDER_REVOCATION_REASONS = ['keyCompromise', 'cessationOfOperation', 'affiliationChanged', 'superseded'] as const;
-export type HolderRevocationReason = (typeof HOLDER_REVOCATION_REASONS)[number];
 
 export interface RevocationStatement {
   v: 1;
@@ -37,9 +36,6 @@ export class RevocationStatementError extends Error {
     this.name = 'RevocationStatementError';
   }
 }
-
-export const isHolderRevocationReason = (r: unknown): r is HolderRevocationReason =>
-  typeof r === 'string' && (HOLDER_REVOCATION_REASONS as readonly string[]).includes(r);
 
 export function buildRevocationStatement(opts: {
   origin: string;

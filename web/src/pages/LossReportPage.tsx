@@ -5,7 +5,7 @@ import { Alert, Button, Card, Form, Input, Radio, Result, Space } from 'antd';
 import { api } from '../api';
 import { errorText } from '../errors';
 import { useI18n, type MessageKey } from '../i18n';
-import { HOLDER_REVOCATION_REASONS } from '../../../src/pki/revocation-statement.js';
+import { HOLDER_REVOCATION_REASONS } from '../../../src/shared/holder-revocation.js';
 
 interface Values {
   uniqueId: string;

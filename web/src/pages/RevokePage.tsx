@@ -8,7 +8,7 @@ import { awaitApproval, openApprovalWindow } from '../agent';
 import { agentErrorText, errorText } from '../errors';
 import { useI18n, type MessageKey } from '../i18n';
 import { useApp } from '../state';
-import { HOLDER_REVOCATION_REASONS } from '../../../src/pki/revocation-statement.js';
+import { HOLDER_REVOCATION_REASONS } from '../../../src/shared/holder-revocation.js';
 
 type Phase = 'choose' | 'signing' | 'revoked' | 'deleted';
 
