@@ -97,6 +97,16 @@ for (const backend of BACKENDS) {
       assert.match(crl, new RegExp(`Serial Number: 0*${holder.serial.toUpperCase()}`, 'i'));
       assert.match(crl, /Key Compromise/);
 
+      // 证书查询 shows the status with the reason and date
+      const shown = await c.call<{ certificate: { status: string; revocationReason: string; revokedAt: string } }>(
+        'GET',
+        `/api/portal/certificates/${holder.serial}`,
+      );
+      assert.equal(shown.status, 200, JSON.stringify(shown.body));
+      assert.equal(shown.body.certificate.status, 'revoked');
+      assert.equal(shown.body.certificate.revocationReason, 'keyCompromise');
+      assert.ok(shown.body.certificate.revokedAt);
+
       const evidence = await statementsFor(ca.rt.storage.db, holder.serial);
       assert.equal(evidence.length, 1);
       assert.equal(evidence[0]!.source, 'holder');
