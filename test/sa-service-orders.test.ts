@@ -104,6 +104,14 @@ for (const backend of BACKENDS) {
         assert.equal(rec.media_type, 'image/png', 'the content says PNG whatever the name says');
         assert.equal((await getDocument(storage.db, rec.id))?.sha256, rec.sha256);
         assert.deepEqual((await getDocumentContent(storage.db, rec.id))?.content, PNG);
+        // evidence for a review: the database itself refuses to rewrite or remove it
+        await assert.rejects(
+          sql`update documents set content = ${Buffer.from('x')} where id = ${rec.id}`.execute(storage.db),
+          /append-only/,
+        );
+        await assert.rejects(sql`delete from documents where id = ${rec.id}`.execute(storage.db), /append-only/);
+        if (backend.name === 'postgres') await assert.rejects(sql`truncate documents cascade`.execute(storage.db), /append-only/);
+        assert.deepEqual((await getDocumentContent(storage.db, rec.id))?.content, PNG);
       } finally {
         await storage.close();
         await pg.drop();

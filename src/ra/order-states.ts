@@ -4,15 +4,16 @@
 import type { OrderState } from '../sa/schema.js';
 
 export const TRANSITIONS: Record<OrderState, OrderState[]> = {
+  // in lifecycle order: the staff console lists the states in this order
   awaiting_payment: ['paid', 'cancelled', 'expired'],
-  // a payment that arrives after expiry is still money received: it pays the order
-  expired: ['paid'],
   paid: ['issuing', 'refunded'],
   issuing: ['issued'],
   issued: ['installed'],
   installed: ['completed'],
   completed: [],
   cancelled: [],
+  // a payment that arrives after expiry is still money received: it pays the order
+  expired: ['paid'],
   refunded: [],
 };
 

@@ -799,7 +799,34 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0018_documents_kept': {
+      async up(db: Kysely<unknown>) {
+        // Supporting documents are evidence for a review decision: once uploaded, never rewritten or removed.
+        await appendOnly(db, dialect, 'documents', 'supporting documents are kept as uploaded');
+      },
+    },
   };
+}
+
+/**
+ * Refuses UPDATE, DELETE (and on PostgreSQL TRUNCATE) on a table, whoever connects: for records that
+ * are evidence (documents, statements). `why` goes into the error a refused statement raises.
+ */
+export async function appendOnly(db: Kysely<unknown>, dialect: Dialect, table: string, why: string): Promise<void> {
+  const message = `${table} is append-only (${why})`;
+  if (dialect === 'postgres') {
+    await sql`create function ${sql.id(`${table}_append_only`)}() returns trigger language plpgsql as $$
+      begin raise exception '%: % refused', ${sql.lit(message)}, tg_op; end $$`.execute(db);
+    await sql`create trigger ${sql.id(`${table}_no_change`)} before update or delete on ${sql.table(table)}
+      for each row execute function ${sql.id(`${table}_append_only`)}()`.execute(db);
+    await sql`create trigger ${sql.id(`${table}_no_truncate`)} before truncate on ${sql.table(table)}
+      for each statement execute function ${sql.id(`${table}_append_only`)}()`.execute(db);
+    return;
+  }
+  for (const op of ['update', 'delete']) {
+    await sql`create trigger ${sql.id(`${table}_no_${op}`)} before ${sql.raw(op)} on ${sql.table(table)}
+      begin select raise(abort, ${sql.lit(`${message}: ${op.toUpperCase()} refused`)}); end`.execute(db);
+  }
 }
 
 /**

@@ -2,6 +2,7 @@
 import { StaffCatalogue, type SealTypeInput, type TypeInput } from '../../staff/catalogue.js';
 import type { Body } from './params.js';
 import type { StaffRoutes } from './staff-routes.js';
+import type { CatalogueView } from './shapes.js';
 
 export function registerStaffCatalogueRoutes({ api, rt, need, ctx, tags }: StaffRoutes): void {
   const catalogue = new StaffCatalogue(rt);
@@ -11,7 +12,7 @@ export function registerStaffCatalogueRoutes({ api, rt, need, ctx, tags }: Staff
       schema: { tags, summary: 'Certificate types, prices, payment methods, remittance, invoice issuer' },
       preHandler: need('catalogue.read'),
     },
-    async () => catalogue.get(),
+    async (): Promise<CatalogueView> => catalogue.get(),
   );
 
   api.put<{ Params: { code: string }; Body: Body }>(

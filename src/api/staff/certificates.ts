@@ -2,6 +2,7 @@
 import { StaffCertificates } from '../../staff/certificates.js';
 import { listParam, paging, str, type Body, type Q } from './params.js';
 import type { StaffRoutes } from './staff-routes.js';
+import type { StaffCertificateDetailView } from './shapes.js';
 import { auditView, certificateRowView } from './views.js';
 
 export function registerStaffCertificateRoutes({ api, rt, need, ctx, tags }: StaffRoutes): void {
@@ -28,7 +29,7 @@ export function registerStaffCertificateRoutes({ api, rt, need, ctx, tags }: Sta
   api.get<{ Params: { serial: string } }>(
     '/api/staff/certificates/:serial',
     { schema: { tags, summary: 'A certificate with OCSP and CRL status' }, preHandler: need('certificates.read') },
-    async (req) => {
+    async (req): Promise<StaffCertificateDetailView> => {
       const d = await certificates.detail(req.params.serial);
       return {
         certificate: d.summary,

@@ -4,10 +4,11 @@ import { staffView, type StaffContext } from '../../staff/accounts.js';
 import { invalid } from '../../staff/errors.js';
 import { ip, str, type Body } from './params.js';
 import { checkCsrf, checkOrigin, clearStaffCookie, setStaffCookie, STAFF_COOKIE } from './session.js';
+import type { LoginStepView, StaffSessionView } from './shapes.js';
 import type { StaffRoutes } from './staff-routes.js';
 
 export function registerStaffLoginRoutes({ api, rt, accounts, need, ctx, tags }: StaffRoutes): void {
-  const sessionBody = async (c: StaffContext) => ({
+  const sessionBody = async (c: StaffContext): Promise<StaffSessionView> => ({
     staff: staffView(c.account),
     permissions: [...c.permissions].sort(),
     csrfToken: c.session.csrf_token,
@@ -20,7 +21,7 @@ export function registerStaffLoginRoutes({ api, rt, accounts, need, ctx, tags }:
       schema: { tags, summary: 'Step 1: user name and password', body: { type: 'object' } },
       config: { rateLimit: { max: 30, timeWindow: '1 minute' } },
     },
-    async (req, reply) => {
+    async (req, reply): Promise<LoginStepView> => {
       checkOrigin(rt, req);
       const username = str(req.body, 'username');
       const password = str(req.body, 'password');

@@ -3,6 +3,7 @@ import { invalid } from '../../staff/errors.js';
 import { StaffOrders } from '../../staff/orders.js';
 import { amountOf, listParam, METHODS, ORDER_STATES, paging, str, timeParam, type Body, type Q } from './params.js';
 import type { StaffRoutes } from './staff-routes.js';
+import type { StaffOrderDetailView } from './shapes.js';
 import { auditView, eventView, invoiceView, orderView, paymentView, refundView } from './views.js';
 
 export function registerStaffOrderRoutes({ api, rt, need, ctx, tags }: StaffRoutes): void {
@@ -35,7 +36,7 @@ export function registerStaffOrderRoutes({ api, rt, need, ctx, tags }: StaffRout
   api.get<{ Params: { id: string } }>(
     '/api/staff/orders/:id',
     { schema: { tags, summary: 'An order with its full history' }, preHandler: need('orders.read') },
-    async (req) => {
+    async (req): Promise<StaffOrderDetailView> => {
       const d = await orders.detail(req.params.id);
       return {
         order: orderView({ ...d.order, holder_unique_id: d.holder?.unique_id ?? null, holder_name: d.holder?.name ?? null }),

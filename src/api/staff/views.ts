@@ -6,11 +6,20 @@ import type { Order, OrderEvent } from '../../sa/orders.js';
 import type { Payment } from '../../sa/payments.js';
 import type { AuditTable } from '../../sa/schema.js';
 import { reasonName } from '../../ca/revocation-reasons.js';
+import type {
+  AuditEntryView,
+  CertificateRowView,
+  InvoiceView,
+  OrderEventView,
+  PaymentView,
+  RefundView,
+  StaffOrderView,
+} from './shapes.js';
 
 const iso = (ms: number | null | undefined): string | null =>
   ms === null || ms === undefined ? null : new Date(ms).toISOString();
 
-export function orderView(o: Order & Partial<Pick<OrderRow, 'holder_unique_id' | 'holder_name'>>) {
+export function orderView(o: Order & Partial<Pick<OrderRow, 'holder_unique_id' | 'holder_name'>>): StaffOrderView {
   return {
     id: o.id,
     state: o.state,
@@ -36,11 +45,11 @@ export function orderView(o: Order & Partial<Pick<OrderRow, 'holder_unique_id' |
   };
 }
 
-export function eventView(e: OrderEvent) {
-  return { at: iso(e.at)!, type: e.type, actor: e.actor, detail: JSON.parse(e.detail) as unknown };
+export function eventView(e: OrderEvent): OrderEventView {
+  return { at: iso(e.at)!, type: e.type, actor: e.actor, detail: JSON.parse(e.detail) as Record<string, unknown> };
 }
 
-export function paymentView(p: Payment) {
+export function paymentView(p: Payment): PaymentView {
   return {
     channel: p.channel,
     tradeNo: p.trade_no,
@@ -51,7 +60,7 @@ export function paymentView(p: Payment) {
   };
 }
 
-export function refundView(r: Refund) {
+export function refundView(r: Refund): RefundView {
   return {
     kind: r.kind,
     channel: r.channel,
@@ -66,7 +75,7 @@ export function refundView(r: Refund) {
 
 export function invoiceView(
   i: InvoiceSummary & Partial<{ recipient: string; address: string; postcode: string; phone: string }>,
-) {
+): InvoiceView {
   return {
     number: i.number,
     orderId: i.order_id,
@@ -89,12 +98,12 @@ export function invoiceView(
     voidedAt: iso(i.voided_at),
     voidReason: i.void_reason,
     ...(i.address !== undefined
-      ? { mailTo: { recipient: i.recipient, address: i.address, postcode: i.postcode, phone: i.phone } }
+      ? { mailTo: { recipient: i.recipient ?? '', address: i.address, postcode: i.postcode ?? '', phone: i.phone ?? '' } }
       : {}),
   };
 }
 
-export function certificateRowView(c: CertificateRow) {
+export function certificateRowView(c: CertificateRow): CertificateRowView {
   return {
     serial: c.serial,
     subject: c.subject,
@@ -111,7 +120,7 @@ export function certificateRowView(c: CertificateRow) {
   };
 }
 
-export function auditView(a: AuditTable) {
+export function auditView(a: AuditTable): AuditEntryView {
   return {
     seq: a.seq,
     at: iso(a.at)!,

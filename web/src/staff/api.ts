@@ -3,200 +3,39 @@
 // carry the console's language as Accept-Language, so error messages come back in that language.
 import { currentLang } from './i18n';
 
-export type Role = 'operator' | 'reviewer' | 'auditor' | 'admin' | 'kmc';
-export type OrderState =
-  'awaiting_payment' | 'paid' | 'issuing' | 'issued' | 'installed' | 'completed' | 'cancelled' | 'expired' | 'refunded';
+import type {
+  AuditEntryView,
+  CatalogueView,
+  CertificateRowView,
+  CertificateTypeView,
+  ImportResult,
+  InvoiceView,
+  LineResult,
+  LoginStepView,
+  OrderState,
+  Paged,
+  StaffAccountView,
+  StaffCertificateDetailView,
+  StaffOrderDetailView,
+  StaffOrderView,
+  StaffRole,
+  StaffSessionView,
+} from '../../../src/api/staff/shapes.js';
 
-export interface StaffAccount {
-  id: number;
-  username: string;
-  displayName: string;
-  roles: Role[];
-  totpEnrolled: boolean;
-  locked: boolean;
-  lockedUntil: string | null;
-  disabled: boolean;
-  lastLoginAt: string | null;
-  createdAt: string;
-  createdBy: string;
-}
-
-export interface Session {
-  staff: StaffAccount;
-  permissions: string[];
-  csrfToken: string;
-  idleMinutes: number;
-}
-
-export interface LoginStep {
-  next: 'totp' | 'enrol';
-  csrfToken: string;
-  enrol?: { otpauthUri: string; secret: string; qr: string };
-}
-
-export interface Order {
-  id: string;
-  state: OrderState;
-  reference: string;
-  organization: string;
-  holderName: string | null;
-  uniqueId: string | null;
-  certificateSerial: string;
-  certificateTypeName: string;
-  certificateTypeNameEn: string;
-  termYears: number;
-  amountFen: number;
-  paymentMethod: 'online' | 'postal' | 'bank';
-  recipient: string;
-  phone: string;
-  address: string;
-  postcode: string;
-  createdAt: string;
-  updatedAt: string;
-  expiresAt: string;
-  paidAt: string | null;
-  issuedSerial: string | null;
-}
-
-export interface AuditEntry {
-  seq: number;
-  at: string;
-  actor: string;
-  action: string;
-  target: string | null;
-  details: unknown;
-  hash: string;
-}
-
-export interface Invoice {
-  number: string;
-  orderId: string;
-  status: 'issued' | 'void';
-  issuerName: string;
-  buyerName: string;
-  buyerUniqueId: string | null;
-  items: { name: string; quantity: number; amountFen: number }[];
-  amountFen: number;
-  paidAt: string;
-  paymentChannel: string;
-  paymentTradeNo: string;
-  paperStatus: 'to_mail' | 'mailed' | 'not_required';
-  carrier: string | null;
-  trackingNo: string | null;
-  mailedAt: string | null;
-  mailedBy: string | null;
-  voidReason: string | null;
-  mailTo?: { recipient: string; address: string; postcode: string; phone: string };
-}
-
-export interface OrderDetail {
-  order: Order;
-  events: { at: string; type: string; actor: string; detail: Record<string, unknown> }[];
-  payment: { channel: string; tradeNo: string; amountFen: number; paidAt: string; recordedAt: string; recordedBy: string } | null;
-  refunds: {
-    kind: string;
-    channel: string;
-    tradeNo: string;
-    amountFen: number;
-    refundReference: string;
-    reason: string;
-    recordedBy: string;
-    recordedAt: string;
-  }[];
-  invoice: Invoice | null;
-  certificate: { serial: string; notAfter: string; status: string } | null;
-  audit: AuditEntry[];
-}
-
-export interface CertificateRow {
-  serial: string;
-  subject: string;
-  profile: string;
-  status: 'valid' | 'revoked';
-  notBefore: string;
-  notAfter: string;
-  revokedAt: string | null;
-  revocationReason: string | null;
-  holderName: string | null;
-  uniqueId: string | null;
-  orderId: string | null;
-  issuedAt: string;
-}
-
-export interface CertificateDetail {
-  certificate: {
-    serial: string;
-    subject: string;
-    commonName: string;
-    organization: string | null;
-    profileName: string;
-    uniqueId: string | null;
-    issuer: string;
-    notBefore: string;
-    notAfter: string;
-    status: string;
-    daysLeft: number;
-  };
-  pem: string;
-  holder: { name: string; uniqueId: string; kind: string } | null;
-  revocation: { at: string; reason: string } | null;
-  ocsp: string;
-  crl: { number: number; thisUpdate: string; nextUpdate: string; listed: boolean } | null;
-  orders: { id: string; state: string; amountFen: number; createdAt: string; role: string }[];
-  audit: AuditEntry[];
-  /** an SM2 dual pair: the signing certificate of an encryption one, the encryption certificate of a signing one */
-  pair: { signingSerial: string | null; encryptionSerial: string | null };
-}
-
-export interface CertificateType {
-  code: string;
-  name: string;
-  nameEn: string;
-  profile: string;
-  renewBeforeDays: number;
-  renewAfterDays: number;
-  onlineRenewal: boolean;
-  updatedAt?: string;
-  prices: Partial<Record<'1' | '2' | '3', number>>;
-}
-
-export interface Catalogue {
-  types: CertificateType[];
-  profiles: { id: string; name: string }[];
-  paymentMethods: string[];
-  remittance: { payee: string; bank: string; account: string; postalAddress: string; postcode: string; note: string } | null;
-  invoiceIssuer: { name: string; taxId: string; address: string; phone: string; paper: boolean };
-}
-
-export interface LineResult {
-  line: number;
-  transactionId: string | null;
-  date: string;
-  amountFen: number | null;
-  payer: string;
-  memo: string;
-  reference: string | null;
-  orderId: string | null;
-  outcome: string;
-  already: boolean;
-  message: string;
-}
-
-export interface ImportResult {
-  importId: number;
-  lines: number;
-  matched: LineResult[];
-  alreadyRecorded: LineResult[];
-  extra: LineResult[];
-  unmatched: LineResult[];
-}
-
-export interface Paged<T> {
-  items: T[];
-  total: number;
-  page: number;
-  pageSize: number;
-}
+// The server's shapes (type-only: erased from the bundle), under the names the console's pages use.
+export type { ImportResult, LineResult, OrderState, Paged };
+export type Role = StaffRole;
+export type StaffAccount = StaffAccountView;
+export type Session = StaffSessionView;
+export type LoginStep = LoginStepView;
+export type Order = StaffOrderView;
+export type AuditEntry = AuditEntryView;
+export type Invoice = InvoiceView;
+export type OrderDetail = StaffOrderDetailView;
+export type CertificateRow = CertificateRowView;
+export type CertificateDetail = StaffCertificateDetailView;
+export type CertificateType = CertificateTypeView;
+export type Catalogue = CatalogueView;
 
 export class ApiError extends Error {
   constructor(

@@ -1,0 +1,208 @@
+// The JSON the staff API answers with (docs/STAFF.md): views.ts and the route files build these, and
+// the console imports them type-only (web/src/staff/api.ts: erased from its bundle), so the two
+// cannot drift. Money is integer fen, times ISO 8601.
+import type { OrderState, PaymentMethod, StaffRole } from '../../sa/schema.js';
+import type { CertificateSummary } from '../../ra/certificate-summary.js';
+import type { ImportResult, LineOutcome, LineResult } from '../../staff/statement.js';
+
+export type { ImportResult, LineOutcome, LineResult, OrderState, PaymentMethod, StaffRole };
+
+export interface StaffAccountView {
+  id: number;
+  username: string;
+  displayName: string;
+  roles: StaffRole[];
+  totpEnrolled: boolean;
+  locked: boolean;
+  lockedUntil: string | null;
+  disabled: boolean;
+  lastLoginAt: string | null;
+  createdAt: string;
+  createdBy: string;
+}
+
+/** GET /api/staff/session, POST /api/staff/login/totp */
+export interface StaffSessionView {
+  staff: StaffAccountView;
+  permissions: string[];
+  csrfToken: string;
+  idleMinutes: number;
+}
+
+/** POST /api/staff/login: the second factor comes next */
+export interface LoginStepView {
+  next: 'totp' | 'enrol';
+  csrfToken: string;
+  enrol?: { otpauthUri: string; secret: string; qr: string };
+}
+
+export interface StaffOrderView {
+  id: string;
+  state: OrderState;
+  reference: string;
+  organization: string;
+  holderName: string | null;
+  uniqueId: string | null;
+  certificateSerial: string;
+  certificateTypeName: string;
+  certificateTypeNameEn: string;
+  termYears: number;
+  amountFen: number;
+  paymentMethod: PaymentMethod;
+  recipient: string;
+  phone: string;
+  address: string;
+  postcode: string;
+  createdAt: string;
+  updatedAt: string;
+  expiresAt: string;
+  paidAt: string | null;
+  issuedSerial: string | null;
+}
+
+export interface AuditEntryView {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  details: unknown;
+  hash: string;
+}
+
+export interface OrderEventView {
+  at: string;
+  type: string;
+  actor: string;
+  detail: Record<string, unknown>;
+}
+
+export interface PaymentView {
+  channel: string;
+  tradeNo: string;
+  amountFen: number;
+  paidAt: string;
+  recordedAt: string;
+  recordedBy: string;
+}
+
+export interface RefundView {
+  kind: string;
+  channel: string;
+  tradeNo: string;
+  amountFen: number;
+  refundReference: string;
+  reason: string;
+  recordedBy: string;
+  recordedAt: string;
+}
+
+export interface InvoiceView {
+  number: string;
+  orderId: string;
+  status: 'issued' | 'void';
+  issuerName: string;
+  buyerName: string;
+  buyerUniqueId: string | null;
+  items: { name: string; quantity: number; amountFen: number }[];
+  amountFen: number;
+  paidAt: string;
+  paymentChannel: string;
+  paymentTradeNo: string;
+  paperStatus: 'to_mail' | 'mailed' | 'not_required';
+  carrier: string | null;
+  trackingNo: string | null;
+  mailedAt: string | null;
+  mailedBy: string | null;
+  pdfSha256: string | null;
+  createdAt: string;
+  voidedAt: string | null;
+  voidReason: string | null;
+  mailTo?: { recipient: string; address: string; postcode: string; phone: string };
+}
+
+/** GET /api/staff/orders/:id */
+export interface StaffOrderDetailView {
+  order: StaffOrderView;
+  events: OrderEventView[];
+  payment: PaymentView | null;
+  refunds: RefundView[];
+  invoice: InvoiceView | null;
+  certificate: { serial: string; notAfter: string; status: string } | null;
+  audit: AuditEntryView[];
+}
+
+export interface CertificateRowView {
+  serial: string;
+  subject: string;
+  profile: string;
+  status: 'valid' | 'revoked';
+  notBefore: string;
+  notAfter: string;
+  revokedAt: string | null;
+  revocationReason: string | null;
+  holderName: string | null;
+  uniqueId: string | null;
+  orderId: string | null;
+  issuedAt: string;
+}
+
+/** GET /api/staff/certificates/:serial */
+export interface StaffCertificateDetailView {
+  certificate: CertificateSummary;
+  pem: string;
+  holder: { name: string; uniqueId: string; kind: string } | null;
+  revocation: { at: string; reason: string } | null;
+  ocsp: string;
+  crl: { number: number; thisUpdate: string; nextUpdate: string; listed: boolean } | null;
+  orders: { id: string; state: string; amountFen: number; createdAt: string; role: 'issued' | 'renews' }[];
+  audit: AuditEntryView[];
+  /** an SM2 dual pair: the signing certificate of an encryption one, the encryption certificate of a signing one */
+  pair: { signingSerial: string | null; encryptionSerial: string | null };
+}
+
+export interface CertificateTypeView {
+  code: string;
+  name: string;
+  nameEn: string;
+  profile: string;
+  renewBeforeDays: number;
+  renewAfterDays: number;
+  onlineRenewal: boolean;
+  updatedAt?: string;
+  /** price in fen by term in years */
+  prices: Partial<Record<string, number>>;
+}
+
+export interface RemittanceView {
+  payee: string;
+  bank: string;
+  account: string;
+  postalAddress: string;
+  postcode: string;
+  note: string;
+}
+
+export interface InvoiceIssuerView {
+  name: string;
+  taxId: string;
+  address: string;
+  phone: string;
+  paper: boolean;
+}
+
+/** GET /api/staff/catalogue */
+export interface CatalogueView {
+  types: CertificateTypeView[];
+  profiles: { id: string; name: string }[];
+  paymentMethods: string[];
+  remittance: RemittanceView | null;
+  invoiceIssuer: InvoiceIssuerView;
+}
+
+export interface Paged<T> {
+  items: T[];
+  total: number;
+  page: number;
+  pageSize: number;
+}
