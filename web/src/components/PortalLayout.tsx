@@ -30,8 +30,10 @@ export default function PortalLayout({ productName, children }: { productName: s
     { key: 'orders', label: <a href="#/orders">{t('menuOrders')}</a> },
     ...(session && !session.renewalOnly
       ? [
+          { key: 'seal-apply', label: <a href="#/seal-apply">{t('menuSealApply')}</a> },
           { key: 'revoke', label: <a href="#/revoke">{t('menuRevoke')}</a> },
           { key: 'certificates', label: <a href="#/certificates">{t('menuCertificates')}</a> },
+          { key: 'seals', label: <a href="#/seals">{t('menuSeals')}</a> },
         ]
       : []),
     { key: 'downloads', label: <a href="#/downloads">{t('menuDownloads')}</a> },
@@ -43,9 +45,11 @@ export default function PortalLayout({ productName, children }: { productName: s
         ? 'certificates'
         : path.startsWith('/revoke')
           ? 'revoke'
-          : path.startsWith('/downloads')
-            ? 'downloads'
-            : 'renew';
+          : path.startsWith('/seal-apply') || path.startsWith('/seals')
+            ? path.slice(1).split('/')[0]!
+            : path.startsWith('/downloads')
+              ? 'downloads'
+              : 'renew';
 
   return (
     <Layout className="cd-layout">

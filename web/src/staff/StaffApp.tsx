@@ -14,6 +14,7 @@ import CataloguePage from './pages/CataloguePage';
 import AuditPage from './pages/AuditPage';
 import AccountsPage from './pages/AccountsPage';
 import LossReviewPage from './pages/LossReviewPage';
+import SealReviewPage from './pages/SealReviewPage';
 
 const theme = {
   token: {
@@ -51,6 +52,7 @@ const PAGES = [
   { key: 'orders', label: 'menuOrders', perm: 'orders.read' },
   { key: 'invoices', label: 'menuInvoices', perm: 'invoices.read' },
   { key: 'certificates', label: 'menuCertificates', perm: 'certificates.read' },
+  { key: 'seal-reviews', label: 'menuSealReviews', perm: 'reviews.decide' },
   { key: 'catalogue', label: 'menuCatalogue', perm: 'catalogue.read' },
   { key: 'audit', label: 'menuAudit', perm: 'audit.read' },
   { key: 'accounts', label: 'menuAccounts', perm: 'staff.manage' },
@@ -128,6 +130,9 @@ function Shell({ session, onLogout }: { session: Session; onLogout: () => void }
       break;
     case 'loss-reviews':
       page = <LossReviewPage />;
+      break;
+    case 'seal-reviews':
+      page = <SealReviewPage />;
       break;
   }
   return (
