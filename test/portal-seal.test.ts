@@ -33,6 +33,7 @@ for (const backend of BACKENDS) {
     let portal: PortalClient;
     let reviewer: StaffClient;
     let cashier: StaffClient;
+    let admin: StaffClient;
     const made: string[] = [];
 
     before(async () => {
@@ -53,6 +54,7 @@ for (const backend of BACKENDS) {
       assert.equal((await portal.login(holder)).status, 200);
       reviewer = await loggedInStaff(ca.rt, base, origin, ['reviewer']);
       cashier = await loggedInStaff(ca.rt, base, origin, ['operator']);
+      admin = await loggedInStaff(ca.rt, base, origin, ['admin']);
     });
     after(async () => served?.close());
 
@@ -195,6 +197,30 @@ for (const backend of BACKENDS) {
       const seen = (await mine()).find((x) => x.orderId === id)!;
       assert.equal(seen.esId, `ES${id}`);
       assert.equal(made.filter((x) => x === id).length, 1);
+    });
+    test('staff edit seal types: a new price applies to new applications; a withdrawn type is not offered', async () => {
+      const type = { code: 'invoice', name: '发票专用章', nameEn: 'Invoice seal', validityDays: 730, nameIsOrganization: false };
+      const bad = await admin.call<{ field: string }>('PUT', '/api/staff/catalogue/seal-types/invoice', { ...type, priceFen: 0 });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.field, 'priceFen');
+      const denied = await reviewer.call('PUT', '/api/staff/catalogue/seal-types/invoice', { ...type, priceFen: 12345 });
+      assert.equal(denied.status, 403);
+      const ok = await admin.call<{ sealTypes: SealTypeView[] }>('PUT', '/api/staff/catalogue/seal-types/invoice', {
+        ...type,
+        priceFen: 12345,
+      });
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      assert.equal(ok.body.sealTypes.find((x) => x.code === 'invoice')?.priceFen, 12345);
+      const r = await apply({ typeCode: 'invoice', name: '发票章测试' });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      assert.equal(r.body.application.amountFen, 12345);
+      assert.equal(r.body.application.validityDays, 730);
+      await admin.call('PUT', '/api/staff/catalogue/seal-types/invoice', { ...type, priceFen: 12345, active: false });
+      const types = await portal.call<{ types: SealTypeView[] }>('GET', '/api/portal/seals/types');
+      assert.ok(!types.body.types.some((x) => x.code === 'invoice'));
+      const refused = await apply({ typeCode: 'invoice', name: '发票章测试' });
+      assert.equal(refused.status, 400);
+      assert.equal(refused.body.field, 'typeCode');
     });
   });
 }
