@@ -146,6 +146,7 @@ export async function openRuntime(
     const seals = new SealApplications(storage, {
       onlineOrderTtlMs: config.onlineOrderTtlMinutes * 60_000,
       offlineOrderTtlMs: config.offlineOrderTtlDays * 86_400_000,
+      ...(opts.log ? { log: opts.log } : {}),
     });
     return {
       config,

@@ -35,6 +35,7 @@ for (const backend of BACKENDS) {
     let cashier: StaffClient;
     let admin: StaffClient;
     const made: string[] = [];
+    let failNext = false;
 
     before(async () => {
       served = await serveTestCa({ postgres: backend.postgres });
@@ -42,6 +43,10 @@ for (const backend of BACKENDS) {
       // The seal maker records each call; like the real one it returns one seal per order. Slow on
       // purpose, so racing callers overlap.
       const makeSeal: MakeSeal = async (input) => {
+        if (failNext) {
+          failNext = false;
+          throw new Error('the seal maker is unreachable');
+        }
         made.push(input.orderId!);
         assert.ok(input.holderSigningCertDer.equals(holder.certDer), 'bound to the holder’s signing certificate');
         checkSealPng(input.picture.png);
@@ -221,6 +226,31 @@ for (const backend of BACKENDS) {
       const refused = await apply({ typeCode: 'invoice', name: '发票章测试' });
       assert.equal(refused.status, 400);
       assert.equal(refused.body.field, 'typeCode');
+    });
+    test('the maker fails at approval: the approval stands, the order job makes the seal later, once', async () => {
+      const r = await apply({ typeCode: 'legal_rep', name: '张三', paymentMethod: 'bank' });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const id = r.body.application.orderId;
+      const order = await served.ca.rt.renewals.order(id);
+      const pay = await cashier.call('POST', `/api/staff/orders/${id}/confirm-payment`, {
+        reference: order.reference,
+        amountFen: order.amount_fen,
+      });
+      assert.equal(pay.status, 200);
+      failNext = true;
+      const d = await reviewer.call<{ application: SealReviewView }>('POST', `/api/staff/seal-reviews/${id}/decision`, {
+        approve: true,
+      });
+      assert.equal(d.status, 200, JSON.stringify(d.body));
+      assert.equal(d.body.application.reviewState, 'approved');
+      assert.equal(d.body.application.esId, null);
+      assert.equal(d.body.application.orderState, 'issuing', 'claimed, not finished');
+      assert.equal(await served.ca.rt.seals.makeDue(), 1);
+      assert.equal(await served.ca.rt.seals.makeDue(), 0);
+      const seen = (await mine()).find((x) => x.orderId === id)!;
+      assert.equal(seen.esId, `ES${id}`);
+      assert.equal(seen.orderState, 'issued');
+      assert.equal(made.filter((x) => x === id).length, 1);
     });
   });
 }
