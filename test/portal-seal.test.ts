@@ -6,7 +6,11 @@ import { PNG } from 'pngjs';
 import type { MakeSeal } from '../src/ra/seal-applications.js';
 import { checkSealPng } from '../src/seal/seal-picture.js';
 import type { SealApplicationView, SealReviewView, SealTypeView } from '../src/shared/seal-views.js';
+import { sm2SignSync } from '../src/pki/sm2.js';
+import { assembleSeal, encodeSealInfo, parseSeal } from '../src/pki/ses-seal.js';
+import { verifySeal } from '../src/pki/ses-verify.js';
 import { BACKENDS } from './helpers/backends.js';
+import { opensslSm2, scratch } from './helpers/sm2.js';
 import { createHolder, ORDER_FORM, PortalClient, serveTestCa, type ServedCa, type TestHolder } from './helpers/holder.js';
 import { loggedInStaff, type StaffClient } from './helpers/staff.js';
 
@@ -35,6 +39,11 @@ for (const backend of BACKENDS) {
     let cashier: StaffClient;
     let admin: StaffClient;
     const made: string[] = [];
+    /** the seals the maker made, by esID */
+    const seals = new Map<string, Buffer>();
+    const s = scratch('portal-seal');
+    const maker = opensslSm2(s, 'maker', '/CN=制章单位/O=Test CA/C=CN');
+    after(() => s.cleanup());
     let failNext = false;
 
     before(async () => {
@@ -51,7 +60,23 @@ for (const backend of BACKENDS) {
         assert.ok(input.holderSigningCertDer.equals(holder.certDer), 'bound to the holder’s signing certificate');
         checkSealPng(input.picture.png);
         await new Promise((r) => setTimeout(r, 200));
-        return { esId: `ES${input.orderId}` };
+        // a real GB/T 38540 seal from the codec, signed by a maker key, so the test can verify what
+        // the application asked for ended up in it
+        const esId = `ES${input.orderId}`;
+        const now = Date.now();
+        const info = encodeSealInfo({
+          vendorId: 'certdesk-test',
+          esId,
+          type: 1,
+          name: input.name,
+          holderCerts: [input.holderSigningCertDer],
+          createDate: new Date(now),
+          validStart: new Date(now),
+          validEnd: new Date(now + (input.days ?? 365) * 86_400_000),
+          picture: { type: 'png', data: input.picture.png, widthMm: input.picture.widthMm, heightMm: input.picture.heightMm },
+        });
+        seals.set(esId, assembleSeal(info, maker.certDer, sm2SignSync(maker.key, info)));
+        return { esId };
       };
       ca.rt.seals.opts.makeSeal = makeSeal;
       holder = await createHolder(ca, { name: ORG, days: 365 });
@@ -182,6 +207,15 @@ for (const backend of BACKENDS) {
       assert.equal(seen.orderState, 'issued');
       assert.ok(seen.validUntil);
       assert.equal(made.filter((x) => x === id).length, 1, 'made exactly once');
+      // the seal made verifies, and carries the name, the holder's certificate and the picture applied for
+      const der = seals.get(seen.esId!)!;
+      const v = verifySeal(der, { makerIssuers: [maker.certDer] });
+      assert.ok(v.ok, JSON.stringify(!v.ok && v));
+      const parsed = parseSeal(der);
+      assert.equal(parsed.name, ORG);
+      assert.deepEqual(parsed.certList, [holder.certDer]);
+      assert.ok(parsed.picture.data.equals(fromDataUrl(seen.picture)));
+      assert.equal(parsed.picture.widthMm, 42);
       const w = await portal.call('POST', `/api/portal/seals/${id}/written`);
       assert.equal(w.status, 200, JSON.stringify(w.body));
       assert.equal((await mine()).find((x) => x.orderId === id)!.orderState, 'completed');
