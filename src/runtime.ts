@@ -154,6 +154,7 @@ export async function openRuntime(
       onlineOrderTtlMs: config.onlineOrderTtlMinutes * 60_000,
       offlineOrderTtlMs: config.offlineOrderTtlDays * 86_400_000,
       makeSeal: async (input) => ({ esId: (await sealService.makeSeal(input)).es_id }),
+      ...(opts.log ? { log: opts.log } : {}),
     });
     return {
       config,
