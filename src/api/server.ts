@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import type { Runtime } from '../runtime.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { registerPkiRoutes } from './pki-routes.js';
+import { registerSealStatusRoutes } from './seal-routes.js';
 import { Http1Front, type FrontTimeouts } from './http1-front.js';
 import { errorResponse, OcspStatus } from '../ca/ocsp-codec.js';
 import cookie from '@fastify/cookie';
@@ -152,6 +153,7 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
   if (front) front.routes = fastRoutes;
   registerPortalRoutes(app, rt);
   registerRevocationRoutes(app, rt);
+  registerSealStatusRoutes(app, rt);
   registerDownloadRoutes(app, rt);
   registerPaymentRoutes(app, rt);
   registerStaffRoutes(app, rt);

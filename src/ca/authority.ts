@@ -15,6 +15,7 @@ import {
   nameToString,
   type NameAttribute,
 } from '../pki/name.js';
+import { revokeSeals } from '../sa/seals.js';
 import { appendAudit } from '../sa/audit.js';
 import { listCas, replaceCa, type CaRecord } from '../sa/cas.js';
 import {
@@ -627,6 +628,12 @@ export class CertificateAuthority {
         .where('serial', '=', serial)
         .execute();
       await appendAudit(tx, [{ actor, action: 'certificate.revoked', target: serial, details: { reason, code }, at: revokedAt }]);
+      // a superseded certificate's seals were re-made for its successor (印章更新); any other reason ends them
+      if (reason !== 'superseded') {
+        const seals = await revokeSeals(tx, { boundSerial: serial }, `certificate ${reason}`, revokedAt);
+        if (seals.length)
+          await appendAudit(tx, [{ actor, action: 'seal.revoked', target: serial, details: { seals, reason }, at: revokedAt }]);
+      }
       const revoked = { ...cert, status: 'revoked' as const, revoked_at: revokedAt, revocation_reason: code };
       if (also) await also(tx, revoked);
       return revoked;

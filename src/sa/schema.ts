@@ -427,6 +427,59 @@ export interface AppEnablementTable {
   ended_at: number | null;
 }
 
+/** The seal-making unit (制章者) of an SM2 issuing CA. */
+export interface SealMakerTable {
+  id: string;
+  issuing_ca_id: string;
+  cert_der: Buffer;
+  key_ref: string;
+  key_type: string;
+  not_before: number;
+  not_after: number;
+  active: number;
+  created_at: number;
+}
+
+export type SealStatus = 'valid' | 'revoked';
+
+/** An electronic seal, as currently made (bound to the holder's current signing certificate). */
+export interface SealTable {
+  es_id: string;
+  holder_id: number | null;
+  holder_unique_id: string | null;
+  type_code: string;
+  /** SES_ESPropertyInfo.type */
+  type_number: number;
+  name: string;
+  picture_png: Buffer;
+  width_mm: number;
+  height_mm: number;
+  status: SealStatus;
+  valid_start: number;
+  valid_end: number;
+  term_end: number;
+  bound_serial: string;
+  maker_id: string;
+  generation: number;
+  der: Buffer;
+  order_id: string | null;
+  created_at: number;
+  created_by: string;
+  updated_at: number;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+}
+
+/** Every seal DER ever made (append-only). */
+export interface SealVersionTable {
+  es_id: string;
+  generation: number;
+  bound_serial: string;
+  der: Buffer;
+  made_at: number;
+  made_by: string;
+}
+
 /** An electronic seal type (印章种类) in the catalogue. */
 export interface SealTypeTable {
   code: string;
@@ -499,6 +552,9 @@ export interface Database {
   documents: DocumentTable;
   relying_apps: RelyingAppTable;
   app_enablements: AppEnablementTable;
+  seal_makers: SealMakerTable;
+  seals: SealTable;
+  seal_versions: SealVersionTable;
   seal_types: SealTypeTable;
   seal_applications: SealApplicationTable;
   revocation_statements: RevocationStatementTable;

@@ -299,6 +299,12 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
       return {
         order: await fullOrder(r.order),
         certificate: Buffer.from(r.certificate.der).toString('base64'),
+        seals: (await rt.sealService.boundTo(r.certificate.serial)).map((seal) => ({
+          esId: seal.es_id,
+          name: seal.name,
+          der: Buffer.from(seal.der).toString('base64'),
+          picture: Buffer.from(seal.picture_png).toString('base64'),
+        })),
         chain: chainOf(r.certificate.ca_id),
         summary: certificateView(rt, r.certificate),
         // an SM2 dual pair (docs/PORTAL-API.md): the encryption certificate and the envelope of its key

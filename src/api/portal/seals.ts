@@ -2,6 +2,7 @@
 // application (an order of kind 'seal', paid through /api/portal/orders/:id/pay like a renewal),
 // and the holder's seal applications. Rules are in ra/seal-applications.ts.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type {} from '@fastify/rate-limit';
 import type { Runtime } from '../../runtime.js';
 import { decodeUpload } from '../../ra/documents.js';
 import { RaError } from '../../ra/errors.js';
@@ -49,6 +50,8 @@ export function registerPortalSealRoutes(
     {
       schema: { tags, summary: 'The generated seal picture for a type and name (PNG, base64)', body: { type: 'object' } },
       preHandler: session,
+      // rendering costs ~0.1 s of CPU: a holder previews a few times, not hundreds
+      config: { rateLimit: { max: 30, timeWindow: '1 minute' } },
     },
     async (req) => {
       const pic = await rt.seals.preview(ctx(req).certificate, String(req.body?.typeCode ?? ''), req.body?.name);
@@ -63,6 +66,7 @@ export function registerPortalSealRoutes(
       preHandler: session,
       // a 5 MB document and a 512 KB picture, base64
       bodyLimit: 8 * 1024 * 1024,
+      config: { rateLimit: { max: 20, timeWindow: '1 minute' } },
     },
     async (req, reply) => {
       const b = req.body ?? {};

@@ -113,9 +113,21 @@ export interface OrderView {
 }
 
 /** POST /api/portal/orders/:id/issue: the renewed certificate (base64 DER) and its issuing CA. */
+/** A seal re-made for the new certificate (印章更新), for the assistant to write to the key beside it. */
+export interface IssuedSealView {
+  esId: string;
+  name: string;
+  /** base64 DER SESeal (GB/T 38540) whose certList is exactly the new certificate */
+  der: string;
+  /** base64 PNG, for the update page's 印章更新 step */
+  picture: string;
+}
+
 export interface IssueView {
   order: OrderView;
   certificate: string;
+  /** the holder's seals bound to the new certificate; empty when the holder has none */
+  seals: IssuedSealView[];
   chain: string[];
   summary: CertificateSummary;
   /** an SM2 dual pair: the encryption certificate and the KMC's envelope of its key (the page relays both to the assistant) */

@@ -1,6 +1,7 @@
 // The JSON the staff API answers with (docs/STAFF.md): views.ts and the route files build these, and
 // the console imports them type-only (web/src/staff/api.ts: erased from its bundle), so the two
 // cannot drift. Money is integer fen, times ISO 8601.
+import type { SealTypeView } from '../../shared/seal-views.js';
 import type { OrderState, PaymentMethod, StaffRole } from '../../sa/schema.js';
 import type { CertificateSummary } from '../../ra/certificate-summary.js';
 import type { ImportResult, LineOutcome, LineResult } from '../../staff/statement.js';
@@ -200,6 +201,8 @@ export interface CatalogueView {
   paymentMethods: string[];
   remittance: RemittanceView | null;
   invoiceIssuer: InvoiceIssuerView;
+  /** 印章种类 (electronic seal types) */
+  sealTypes: SealTypeView[];
 }
 
 export interface Paged<T> {

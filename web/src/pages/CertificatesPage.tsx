@@ -8,6 +8,8 @@ import { errorText } from '../errors';
 import { fmtDate, named } from '../format';
 import { hasKey, useI18n } from '../i18n';
 import { OrdersTable } from './OrdersPage';
+import { SealsTable } from './SealsPage';
+import type { SealApplicationView } from '../../../src/shared/seal-views.js';
 
 /** The status tag, and for a revoked certificate its 撤销原因 and date. */
 export function CertStatusWithReason({ cert }: { cert: CertificateSummary }) {
@@ -48,10 +50,13 @@ export default function CertificatesPage() {
   const { t, lang } = useI18n();
   const [data, setData] = useState<{ current: CertificateSummary; history: CertificateSummary[]; orders: Order[] } | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // the seals made for the holder's certificates (印章查询 has the applications too)
+  const [seals, setSeals] = useState<SealApplicationView[]>([]);
   const load = useCallback(async () => {
     setError(null);
     try {
       setData(await api.certificates());
+      setSeals((await api.seals().catch(() => ({ applications: [] }))).applications.filter((a) => a.esId));
     } catch (e) {
       setError(errorText(t, e));
     }
@@ -135,6 +140,11 @@ export default function CertificatesPage() {
           scroll={{ x: true }}
         />
       </Card>
+      {seals.length > 0 && (
+        <Card className="cd-gap" title={t('menuSeals')} data-testid="certificate-seals">
+          <SealsTable rows={seals} />
+        </Card>
+      )}
       <Card title={t('relatedOrders')}>
         <OrdersTable orders={data.orders} />
       </Card>

@@ -2,7 +2,7 @@
 // is an HttpOnly cookie (path /api/staff); state-changing requests carry the CSRF token. Requests
 // carry the console's language as Accept-Language, so error messages come back in that language.
 import { currentLang } from './i18n';
-import type { SealReviewStateView, SealReviewView } from '../../../src/shared/seal-views.js';
+import type { SealReviewStateView, SealReviewView, SealTypeView } from '../../../src/shared/seal-views.js';
 
 import type {
   AuditEntryView,
@@ -155,6 +155,7 @@ export const api = {
   rejectRevocation: (id: string, reason: string) =>
     call<unknown>('POST', `/api/staff/revocation-requests/${encodeURIComponent(id)}/reject`, { reason }),
   catalogue: () => call<Catalogue>('GET', '/api/staff/catalogue'),
+  saveSealType: (t: SealTypeView) => call<Catalogue>('PUT', `/api/staff/catalogue/seal-types/${encodeURIComponent(t.code)}`, t),
   saveType: (t: CertificateType) => call<Catalogue>('PUT', `/api/staff/catalogue/types/${encodeURIComponent(t.code)}`, t),
   setPaymentMethods: (paymentMethods: string[]) =>
     call<{ paymentMethods: string[] }>('PUT', '/api/staff/settings/payment-methods', { paymentMethods }),

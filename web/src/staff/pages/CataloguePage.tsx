@@ -22,6 +22,7 @@ import {
 import { api, ApiError, yuan, type Catalogue, type CertificateType } from '../api';
 import { useI18n } from '../i18n';
 import { useCan } from '../StaffApp';
+import SealTypesCard from './SealTypesCard';
 
 type TypeForm = Omit<CertificateType, 'prices'> & { p1?: string; p2?: string; p3?: string };
 
@@ -158,6 +159,7 @@ export default function CataloguePage() {
           ]}
         />
       </Card>
+      <SealTypesCard types={cat.sealTypes} write={write} onSaved={setCat} />
       <Card size="small" title={t('paymentMethods')}>
         <Checkbox.Group
           disabled={!write}
