@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { toPem } from '../src/pki/pem.js';
+import { renderSealPicture } from '../src/seal/seal-picture.js';
 import { Sm2PrivateKey } from '../src/pki/sm2.js';
 import { getCertificate } from '../src/sa/certificates.js';
 import { statementsFor } from '../src/sa/revocations.js';
@@ -169,7 +170,7 @@ for (const backend of BACKENDS) {
       assert.equal(bad.body.field, 'reason');
     });
 
-    test('revoking the signing certificate of a dual pair revokes its encryption certificate', async () => {
+    test('revoking the signing certificate of a dual pair revokes its encryption certificate and its seals', async () => {
       const holder = await createHolder(ca, {
         name: '双证书撤销',
         keyType: 'sm2',
@@ -178,6 +179,16 @@ for (const backend of BACKENDS) {
       });
       const signing = (await getCertificate(ca.rt.storage.db, holder.serial))!;
       const enc = await ca.rt.ca.issueEncryption({ signing, spki: Sm2PrivateKey.generate().publicKey.toSpki(), actor: 'test' });
+      const seal = await ca.rt.sealService.makeSeal({
+        holderSigningCertDer: holder.certDer,
+        type: '单位公章',
+        name: '双证书撤销',
+        picture: renderSealPicture({ name: '双证书撤销', typeLabel: '单位公章' }),
+        days: 365,
+      });
+      const sealStatus = async () =>
+        ((await (await fetch(`${base}/api/seals/${seal.es_id}`)).json()) as { status: string }).status;
+      assert.equal(await sealStatus(), 'valid');
       const c = new PortalClient(base, origin);
       assert.equal((await c.login(holder)).status, 200);
       const st = await c.call<StatementBody>('POST', '/api/portal/revocation/statement', {
@@ -194,6 +205,7 @@ for (const backend of BACKENDS) {
       const encNow = (await getCertificate(ca.rt.storage.db, enc.record.serial))!;
       assert.equal(encNow.status, 'revoked');
       assert.equal(encNow.revocation_reason, 4);
+      assert.equal(await sealStatus(), 'revoked', 'superseded by the holder (no successor): the bound seal is revoked too');
       const status = (await (await fetch(`${base}/api/status/${enc.record.serial}`)).json()) as {
         status: string;
         reason: string;

@@ -21,6 +21,7 @@ import { certificateTypeForProfile } from '../sa/catalogue.js';
 import { getCertificate, getEncryptionPartner, listCertificates, type CertificateRecord } from '../sa/certificates.js';
 import { writeTransaction, type Storage, type Tx } from '../sa/database.js';
 import { findHolderByUniqueId } from '../sa/holders.js';
+import { revokeSeals } from '../sa/seals.js';
 import {
   decideRevocationRequest,
   getRevocationRequest,
@@ -242,7 +243,16 @@ export class Revocations {
     const at = Math.floor(Date.now() / 1000) * 1000;
     let signing: CertificateRecord;
     try {
-      signing = await this.deps.ca.revoke(serial, reason, actor, at, (tx) => evidence(tx, at));
+      signing = await this.deps.ca.revoke(serial, reason, actor, at, async (tx) => {
+        await evidence(tx, at);
+        // ca.revoke keeps the seals of a superseded certificate (renewal re-makes them for the
+        // successor); a holder or a 挂失 revoking "superseded" has no successor, so they end here
+        if (reason === 'superseded') {
+          const seals = await revokeSeals(tx, { boundSerial: serial }, `certificate ${reason}`, at);
+          if (seals.length)
+            await appendAudit(tx, [{ actor, action: 'seal.revoked', target: serial, details: { seals, reason }, at }]);
+        }
+      });
     } catch (e) {
       if (e instanceof CaError && e.code === 'already_revoked') throw new RaError('invalid_state', e.message, 'serial');
       throw e;
