@@ -127,6 +127,30 @@ for (const backend of BACKENDS) {
       assert.equal((await fetch(`${base}/api/status/not-hex`)).status, 400);
     });
 
+    test('the refund rule is staff-editable in the catalogue and shown before confirming', async () => {
+      const holder = await createHolder(ca, { name: '退款规则' });
+      const c = new PortalClient(base, origin);
+      assert.equal((await c.login(holder)).status, 200);
+      const terms = () => c.call<{ refundUnused: boolean; reasons: string[] }>('GET', '/api/portal/revocation');
+      assert.equal((await terms()).body.refundUnused, false, 'default: no refund');
+      assert.deepEqual((await terms()).body.reasons, [
+        'keyCompromise',
+        'cessationOfOperation',
+        'affiliationChanged',
+        'superseded',
+      ]);
+      const admin = await loggedInStaff(ca.rt, base, origin, ['admin']);
+      const cat = await admin.call<{ types: Record<string, unknown>[] }>('GET', '/api/staff/catalogue');
+      const type = cat.body.types.find((t) => t.profile === 'org-identity')!;
+      const put = await admin.call('PUT', `/api/staff/catalogue/types/${String(type.code)}`, { ...type, refundUnused: true });
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+      try {
+        assert.equal((await terms()).body.refundUnused, true);
+      } finally {
+        await admin.call('PUT', `/api/staff/catalogue/types/${String(type.code)}`, { ...type, refundUnused: false });
+      }
+    });
+
     test('a replayed statement is refused and records nothing more', async () => {
       const holder = await createHolder(ca, { name: '重放测试' });
       const c = new PortalClient(base, origin);
