@@ -98,6 +98,17 @@ for (const backend of BACKENDS) {
       assert.match(crl, new RegExp(`Serial Number: 0*${holder.serial.toUpperCase()}`, 'i'));
       assert.match(crl, /Key Compromise/);
 
+      // the chain download: the certificate, then its CAs; openssl verifies the path with it
+      const chain = await fetch(`${base}/api/portal/certificates/${holder.serial}.chain.pem`, { headers: { cookie: c.cookie } });
+      assert.equal(chain.status, 200);
+      const chainFile = path.join(ca.dir, `${holder.serial}-chain.pem`);
+      writeFileSync(chainFile, await chain.text());
+      const certs = openssl(['crl2pkcs7', '-nocrl', '-certfile', chainFile]).out;
+      assert.ok(certs.length > 0);
+      const leafFile = path.join(ca.dir, `${holder.serial}-leaf.pem`);
+      writeFileSync(leafFile, toPem('CERTIFICATE', holder.certDer));
+      assert.match(openssl(['verify', '-CAfile', files.root, '-untrusted', chainFile, leafFile]).out, /OK/);
+
       // 证书查询 shows the status with the reason and date
       const shown = await c.call<{ certificate: { status: string; revocationReason: string; revokedAt: string } }>(
         'GET',

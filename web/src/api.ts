@@ -196,5 +196,5 @@ export const api = {
     call<{ application: SealApplicationView }>('POST', '/api/portal/seals/applications', b),
   seals: () => call<{ applications: SealApplicationView[] }>('GET', '/api/portal/seals'),
   sealWritten: (id: string) => call<{ application: SealApplicationView }>('POST', `/api/portal/seals/${enc(id)}/written`, {}),
-  downloadUrl: (serial: string, format: 'pem' | 'der') => `/api/portal/certificates/${enc(serial)}.${format}`,
+  downloadUrl: (serial: string, format: 'pem' | 'der' | 'chain.pem') => `/api/portal/certificates/${enc(serial)}.${format}`,
 };

@@ -336,6 +336,7 @@ export const en: Record<MessageKey, string> = {
   details: 'Details',
   downloadPem: 'Download PEM',
   downloadDer: 'Download DER',
+  downloadChain: 'Download the chain',
   certificateDetail: 'Certificate details',
   fieldStatus: 'Status',
   fieldDaysLeft: 'Days left',

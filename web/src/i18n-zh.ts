@@ -328,6 +328,7 @@ export const zh = {
   details: '详情',
   downloadPem: '下载 PEM',
   downloadDer: '下载 DER',
+  downloadChain: '下载证书链',
   certificateDetail: '证书详情',
   fieldStatus: '证书状态',
   fieldDaysLeft: '剩余天数',

@@ -42,6 +42,9 @@ export function DownloadLinks({ serial }: { serial: string }) {
       <a href={api.downloadUrl(serial, 'der')} download>
         <DownloadOutlined aria-hidden /> {t('downloadDer')}
       </a>
+      <a href={api.downloadUrl(serial, 'chain.pem')} download>
+        <DownloadOutlined aria-hidden /> {t('downloadChain')}
+      </a>
     </Space>
   );
 }
