@@ -15,6 +15,7 @@ import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import { registerDownloadRoutes } from './portal/downloads.js';
 import { registerPortalRoutes } from './portal/routes.js';
+import { registerRevocationRoutes } from './portal/revocation.js';
 import { registerPaymentRoutes } from './payment-routes.js';
 import { registerStaffRoutes } from './staff/routes.js';
 import { contentSecurityPolicy, registerWebApp } from './web-app.js';
@@ -152,6 +153,7 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
   if (front) front.routes = fastRoutes;
   registerPortalRoutes(app, rt);
   registerSealStatusRoutes(app, rt);
+  registerRevocationRoutes(app, rt);
   registerDownloadRoutes(app, rt);
   registerPaymentRoutes(app, rt);
   registerStaffRoutes(app, rt);

@@ -29,7 +29,7 @@ import {
   type CertificateRecord,
 } from '../sa/certificates.js';
 import { insertCrl, latestCrl, latestCrlNumber } from '../sa/crls.js';
-import { writeTransaction, type Storage } from '../sa/database.js';
+import { writeTransaction, type Storage, type Tx } from '../sa/database.js';
 import { ensureHolder } from '../sa/holders.js';
 import type { CrlTable } from '../sa/schema.js';
 import type { KeyRef, Signer } from '../signer/signer.js';
@@ -597,8 +597,17 @@ export class CertificateAuthority {
     }
   }
 
-  /** Revokes a certificate and publishes a new CRL for its CA. */
-  async revoke(serialInput: string, reason: string, actor: string, at = Date.now()): Promise<CertificateRecord> {
+  /**
+   * Revokes a certificate and publishes a new CRL for its CA. `also` runs in the same transaction
+   * (the RA stores the evidence a revocation rests on with it: both or neither).
+   */
+  async revoke(
+    serialInput: string,
+    reason: string,
+    actor: string,
+    at = Date.now(),
+    also?: (tx: Tx, cert: CertificateRecord) => Promise<void>,
+  ): Promise<CertificateRecord> {
     const serial = normaliseSerial(serialInput);
     if (!/^[0-9a-f]{1,40}$/.test(serial))
       throw new CaError('not_found', `serial must be hexadecimal, got ${JSON.stringify(serialInput)}`, 'serial');
@@ -625,7 +634,9 @@ export class CertificateAuthority {
         if (seals.length)
           await appendAudit(tx, [{ actor, action: 'seal.revoked', target: serial, details: { seals, reason }, at: revokedAt }]);
       }
-      return { ...cert, status: 'revoked' as const, revoked_at: revokedAt, revocation_reason: code };
+      const revoked = { ...cert, status: 'revoked' as const, revoked_at: revokedAt, revocation_reason: code };
+      if (also) await also(tx, revoked);
+      return revoked;
     });
     await this.generateCrl(updated.ca_id, actor);
     return updated;

@@ -859,6 +859,52 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0016_revocation': {
+      async up(db: Kysely<unknown>) {
+        // What a revocation rests on: the holder's signed statement, or the staff decision on a loss
+        // report. Evidence: never rewritten. nonce is unique, so one statement revokes once.
+        await db.schema
+          .createTable('revocation_statements')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('serial', 'text', (c) => c.notNull().references('certificates.serial'))
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('source', 'text', (c) => c.notNull().check(sql`source in ('holder','staff')`))
+          .addColumn('nonce', 'text', (c) => c.unique())
+          .addColumn('statement', 'text', (c) => c.notNull())
+          .addColumn('signature', t.bytes)
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('request_id', 'text')
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('revocation_statements_serial').on('revocation_statements').column('serial').execute();
+        await appendOnly(db, dialect, 'revocation_statements', 'revocation evidence is kept as given');
+        // 挂失/撤销申请 from someone without the key: matched_serial is known to staff only.
+        await db.schema
+          .createTable('revocation_requests')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('unique_id', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('contact', 'text', (c) => c.notNull())
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('matched_serial', 'text')
+          .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('pending','approved','rejected')`))
+          .addColumn('reviewer', 'text')
+          .addColumn('decision_reason', 'text')
+          .addColumn('reviewed_at', t.ms)
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('revocation_requests_state')
+          .on('revocation_requests')
+          .columns(['state', 'created_at'])
+          .execute();
+        // whether an unused period is refunded on revocation; none unless staff say so
+        await db.schema
+          .alterTable('certificate_types')
+          .addColumn('refund_unused', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+      },
+    },
     '0018_documents_kept': {
       async up(db: Kysely<unknown>) {
         // Supporting documents are evidence for a review decision: once uploaded, never rewritten or removed.

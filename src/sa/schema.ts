@@ -97,6 +97,8 @@ export interface CertificateTypeTable {
   renew_before_days: number;
   renew_after_days: number;
   online_renewal: number;
+  /** 1: the unused period is refunded on revocation; 0 (default): nothing is refunded */
+  refund_unused: number;
   updated_at: number;
 }
 
@@ -555,4 +557,44 @@ export interface Database {
   seal_versions: SealVersionTable;
   seal_types: SealTypeTable;
   seal_applications: SealApplicationTable;
+  revocation_statements: RevocationStatementTable;
+  revocation_requests: RevocationRequestTable;
+}
+
+export interface RevocationStatementTable {
+  /** 'RVS' + 20 hex */
+  id: string;
+  serial: string;
+  /** RFC 5280 CRLReason name */
+  reason: string;
+  source: 'holder' | 'staff';
+  /** the statement's one-time nonce (holder statements); null for staff decisions */
+  nonce: string | null;
+  /** the exact signed JSON (holder) or the decision record JSON (staff) */
+  statement: string;
+  signature: Buffer | null;
+  actor: string;
+  /** the 挂失 request a staff decision answers */
+  request_id: string | null;
+  created_at: number;
+}
+
+export type RevocationRequestState = 'pending' | 'approved' | 'rejected';
+
+export interface RevocationRequestTable {
+  /** 'RVQ' + 20 hex */
+  id: string;
+  /** 唯一识别号 as given */
+  unique_id: string;
+  /** 名称 as given */
+  name: string;
+  contact: string;
+  reason: string;
+  /** the certificate it identifies, if any (never shown to the requester) */
+  matched_serial: string | null;
+  state: RevocationRequestState;
+  reviewer: string | null;
+  decision_reason: string | null;
+  reviewed_at: number | null;
+  created_at: number;
 }

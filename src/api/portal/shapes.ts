@@ -139,3 +139,50 @@ export interface IssueView {
     summary: CertificateSummary;
   };
 }
+
+/** POST /api/portal/revocation/statement: the statement the key signs (exact text), and the refund rule */
+export interface RevocationStatementView {
+  statement: string;
+  serial: string;
+  reason: string;
+  expiresAt: string;
+  /** whether the catalogue refunds the unused period (default: no refund) */
+  refundUnused: boolean;
+}
+
+/** POST /api/portal/revocation and the staff approval of a 挂失 request */
+export interface RevocationView {
+  serial: string;
+  status: 'revoked';
+  reason: string;
+  revokedAt: string;
+  /** the encryption certificate of an SM2 pair, revoked with its signing certificate */
+  encryptionSerial: string | null;
+  /** base64 DER of the revoked certificate (the assistant deletes exactly this one from the key) */
+  certificate: string;
+}
+
+/** GET /api/portal/revocation: what the holder sees before confirming 撤销证书 */
+export interface RevocationTermsView {
+  serial: string;
+  reasons: string[];
+  /** whether the catalogue refunds the unused period (default: no refund) */
+  refundUnused: boolean;
+}
+
+/** POST /api/revocation-requests: the same answer whatever was asked */
+export interface LossReportView {
+  id: string;
+  message: string;
+}
+
+/** GET /api/status/:serial: certificate status for relying parties without OCSP */
+export interface PublicStatusView {
+  serial: string;
+  status: 'good' | 'revoked' | 'expired';
+  reason: string | null;
+  revokedAt: string | null;
+  notBefore: string;
+  notAfter: string;
+  issuer: string;
+}

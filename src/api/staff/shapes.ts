@@ -170,6 +170,8 @@ export interface CertificateTypeView {
   renewBeforeDays: number;
   renewAfterDays: number;
   onlineRenewal: boolean;
+  /** the unused period is refunded when the holder revokes */
+  refundUnused: boolean;
   updatedAt?: string;
   /** price in fen by term in years */
   prices: Partial<Record<string, number>>;
@@ -208,4 +210,20 @@ export interface Paged<T> {
   total: number;
   page: number;
   pageSize: number;
+}
+
+/** GET /api/staff/revocation-requests: a 挂失/撤销申请 with what it identifies (staff only) */
+export interface RevocationRequestView {
+  id: string;
+  uniqueId: string;
+  name: string;
+  contact: string;
+  reason: string;
+  state: 'pending' | 'approved' | 'rejected';
+  createdAt: string;
+  /** the certificate the 唯一识别号 + 名称 identify, if any (approve revokes it and its pair) */
+  certificate: { serial: string; subject: string; notAfter: string; status: string } | null;
+  reviewer: string | null;
+  decisionReason: string | null;
+  reviewedAt: string | null;
 }

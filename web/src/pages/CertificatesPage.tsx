@@ -11,6 +11,20 @@ import { OrdersTable } from './OrdersPage';
 import { SealsTable } from './SealsPage';
 import type { SealApplicationView } from '../../../src/shared/seal-views.js';
 
+/** The status tag, and for a revoked certificate its 撤销原因 and date. */
+export function CertStatusWithReason({ cert }: { cert: CertificateSummary }) {
+  const { t, lang } = useI18n();
+  if (cert.status !== 'revoked' || !cert.revocationReason) return <CertStatusTag status={cert.status} />;
+  const key = `revokeReason_${cert.revocationReason}`;
+  return (
+    <Space size={4} wrap>
+      <CertStatusTag status={cert.status} />
+      <span>{hasKey(key) ? t(key) : cert.revocationReason}</span>
+      {cert.revokedAt && <span>{fmtDate(lang, cert.revokedAt)}</span>}
+    </Space>
+  );
+}
+
 export function CertStatusTag({ status }: { status: string }) {
   const { t } = useI18n();
   const key = `certStatus.${status}`;
@@ -59,7 +73,7 @@ export default function CertificatesPage() {
     { title: t('colKind'), key: 'kind', render: (_, r) => named(lang, r.profileName, r.profileNameEn) },
     { title: t('colNotBefore'), dataIndex: 'notBefore', key: 'nb', render: (v: string) => fmtDate(lang, v) },
     { title: t('colNotAfter'), dataIndex: 'notAfter', key: 'na', render: (v: string) => fmtDate(lang, v) },
-    { title: t('colStatus'), dataIndex: 'status', key: 'status', render: (s: string) => <CertStatusTag status={s} /> },
+    { title: t('colStatus'), key: 'status', render: (_, r) => <CertStatusWithReason cert={r} /> },
     {
       title: t('colActions'),
       key: 'actions',

@@ -62,6 +62,7 @@ export default function CataloguePage() {
         renewBeforeDays: 92,
         renewAfterDays: 92,
         onlineRenewal: true,
+        refundUnused: false,
         p1: '',
         p2: '',
         p3: '',
@@ -93,6 +94,7 @@ export default function CataloguePage() {
           renewBeforeDays: v.renewBeforeDays,
           renewAfterDays: v.renewAfterDays,
           onlineRenewal: v.onlineRenewal,
+          refundUnused: v.refundUnused === true,
           prices,
         }),
       );
@@ -249,6 +251,9 @@ export default function CataloguePage() {
             </Form.Item>
           </Space>
           <Form.Item name="onlineRenewal" label={t('onlineRenewal')} valuePropName="checked">
+            <Switch />
+          </Form.Item>
+          <Form.Item name="refundUnused" label={t('refundUnused')} valuePropName="checked">
             <Switch />
           </Form.Item>
           <Space>
