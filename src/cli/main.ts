@@ -11,6 +11,7 @@ import { registerStaffCommands } from './staff-commands.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerKmcCommands } from './kmc-commands.js';
 import { registerTokenCommands } from './token-commands.js';
+import { registerSealCommands } from './seal-commands.js';
 
 const program = new Command();
 program
@@ -32,6 +33,7 @@ registerKmcCommands(program);
 registerAgentCommands(program);
 registerAgentConfigCommands(program);
 registerTokenCommands(program);
+registerSealCommands(program);
 
 try {
   await program.parseAsync(process.argv);
