@@ -332,5 +332,9 @@ describe('seal applications with the CA’s seal maker (SM2 hierarchy)', () => {
     assert.equal(parsed.name, ORG);
     assert.deepEqual(parsed.certList, [holder.certDer]);
     assert.ok(parsed.picture.data.equals(fromDataUrl(seen.picture)));
+    const file = await portal.call('GET', `/api/portal/seals/${id}/seal.der`);
+    assert.equal(file.status, 200);
+    assert.ok(file.raw.equals(Buffer.from(rec!.der)), 'the holder downloads exactly the seal made');
+    assert.equal((await portal.call('GET', '/api/portal/seals/S-nope/seal.der')).status, 404);
   });
 });
