@@ -9,6 +9,7 @@ import type { SealApplicationView, SealReviewView, SealTypeView } from '../src/s
 import { sm2SignSync } from '../src/pki/sm2.js';
 import { assembleSeal, encodeSealInfo, parseSeal } from '../src/pki/ses-seal.js';
 import { verifySeal } from '../src/pki/ses-verify.js';
+import { getSealByOrder } from '../src/sa/seals.js';
 import { BACKENDS } from './helpers/backends.js';
 import { opensslSm2, scratch } from './helpers/sm2.js';
 import { createHolder, ORDER_FORM, PortalClient, serveTestCa, type ServedCa, type TestHolder } from './helpers/holder.js';
@@ -288,3 +289,52 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('seal applications with the CA’s seal maker (SM2 hierarchy)', () => {
+  let served: ServedCa;
+  after(async () => served?.close());
+
+  test('approved and paid: the CA makes one GB/T 38540 seal that verifies, bound to the holder’s certificate', async () => {
+    served = await serveTestCa({ keyType: 'both' });
+    const { ca, base, origin } = served;
+    const holder = await createHolder(ca, { name: ORG, days: 365 });
+    const portal = new PortalClient(base, origin);
+    assert.equal((await portal.login(holder)).status, 200);
+    const reviewer = await loggedInStaff(ca.rt, base, origin, ['reviewer']);
+    const cashier = await loggedInStaff(ca.rt, base, origin, ['operator']);
+    const r = await portal.call<{ application: SealApplicationView }>('POST', '/api/portal/seals/applications', {
+      ...ORDER_FORM,
+      paymentMethod: 'bank',
+      typeCode: 'official',
+      name: ORG,
+      picture: { source: 'generated' },
+      document: doc(),
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const id = r.body.application.orderId;
+    const order = await ca.rt.renewals.order(id);
+    const d = reviewer.call('POST', `/api/staff/seal-reviews/${id}/decision`, { approve: true });
+    const p = cashier.call('POST', `/api/staff/orders/${id}/confirm-payment`, {
+      reference: order.reference,
+      amountFen: order.amount_fen,
+    });
+    assert.equal((await d).status, 200);
+    assert.equal((await p).status, 200);
+    await ca.rt.seals.makeDue();
+    const seen = (await portal.call<{ applications: SealApplicationView[] }>('GET', '/api/portal/seals')).body.applications[0]!;
+    assert.ok(seen.esId, JSON.stringify(seen));
+    assert.equal(seen.orderState, 'issued');
+    const rec = await getSealByOrder(ca.rt.storage.db, id);
+    assert.equal(rec?.es_id, seen.esId);
+    const v = verifySeal(Buffer.from(rec!.der));
+    assert.ok(v.ok, JSON.stringify(!v.ok && v));
+    const parsed = parseSeal(Buffer.from(rec!.der));
+    assert.equal(parsed.name, ORG);
+    assert.deepEqual(parsed.certList, [holder.certDer]);
+    assert.ok(parsed.picture.data.equals(fromDataUrl(seen.picture)));
+    const file = await portal.call('GET', `/api/portal/seals/${id}/seal.der`);
+    assert.equal(file.status, 200);
+    assert.ok(file.raw.equals(Buffer.from(rec!.der)), 'the holder downloads exactly the seal made');
+    assert.equal((await portal.call('GET', '/api/portal/seals/S-nope/seal.der')).status, 404);
+  });
+});

@@ -152,8 +152,8 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
   const fastRoutes = registerPkiRoutes(app, rt, metrics);
   if (front) front.routes = fastRoutes;
   registerPortalRoutes(app, rt);
-  registerRevocationRoutes(app, rt);
   registerSealStatusRoutes(app, rt);
+  registerRevocationRoutes(app, rt);
   registerDownloadRoutes(app, rt);
   registerPaymentRoutes(app, rt);
   registerStaffRoutes(app, rt);

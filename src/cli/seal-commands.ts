@@ -9,6 +9,7 @@ import { verifySeal } from '../pki/ses-verify.js';
 import { openRuntime } from '../runtime.js';
 import { checkSealPng, renderSealPicture } from '../seal/seal-picture.js';
 import { action, UsageError } from './errors.js';
+import { registerSealSignatureCommand } from './seal-signature-command.js';
 import { cliActor, positiveInt } from './util.js';
 
 function readFile(file: string, flag: string): Buffer {
@@ -22,7 +23,10 @@ function readFile(file: string, flag: string): Buffer {
 const iso = (d: Date | number): string => new Date(d).toISOString();
 
 export function registerSealCommands(program: Command): void {
-  const seal = program.command('seal').description('electronic seals (GB/T 38540): issue, list, export, revoke, verify');
+  const seal = program
+    .command('seal')
+    .description('electronic seals (GB/T 38540): issue, list, export, revoke, verify seals and signatures made with them');
+  registerSealSignatureCommand(seal);
 
   seal
     .command('issue')

@@ -9,6 +9,7 @@ import { RaError } from '../../ra/errors.js';
 import { parseOrderForm } from '../../ra/order-form.js';
 import type { SealPictureInput } from '../../ra/seal-applications.js';
 import { listSealApplications } from '../../sa/seal-applications.js';
+import { getSealByOrder } from '../../sa/seals.js';
 import { sealApplicationView, sealTypeView } from './seal-views.js';
 import type { PortalContext } from './session.js';
 
@@ -97,6 +98,21 @@ export function registerPortalSealRoutes(
             .makeIfReady(a.order_id, actor(req))
             .catch((e: unknown) => req.log.warn({ err: e }, 'making the seal failed'));
       return { applications: await Promise.all((await mine(req)).map((a) => sealApplicationView(rt, a))) };
+    },
+  );
+
+  // the seal file (GB/T 38540 SESeal DER) the assistant writes to the key; also a download
+  app.get<{ Params: { id: string } }>(
+    '/api/portal/seals/:id/seal.der',
+    { schema: { tags, summary: 'The made seal (SESeal, DER) of one of the holder’s applications' }, preHandler: session },
+    async (req, reply) => {
+      const a = (await mine(req)).find((x) => x.order_id === req.params.id);
+      const seal = a?.es_id ? await getSealByOrder(rt.storage.db, a.order_id) : undefined;
+      if (!seal) throw new RaError('not_found', `no seal made for ${req.params.id}`);
+      return reply
+        .type('application/octet-stream')
+        .header('content-disposition', `attachment; filename="${seal.es_id}.seal"`)
+        .send(Buffer.from(seal.der));
     },
   );
 

@@ -85,7 +85,22 @@ export function SealsTable({ rows }: { rows: SealApplicationView[] }) {
           key: 'valid',
           render: (_, a) => (a.madeAt ? `${fmtDate(lang, a.madeAt)} – ${fmtDate(lang, a.validUntil)}` : '—'),
         },
-        { title: 'esID', key: 'esId', render: (_, a) => <code data-testid={`seal-esid-${a.orderId}`}>{a.esId ?? '—'}</code> },
+        {
+          title: 'esID',
+          key: 'esId',
+          render: (_, a) =>
+            a.esId ? (
+              <a
+                href={`/api/portal/seals/${encodeURIComponent(a.orderId)}/seal.der`}
+                download
+                data-testid={`seal-esid-${a.orderId}`}
+              >
+                <code>{a.esId}</code>
+              </a>
+            ) : (
+              <code data-testid={`seal-esid-${a.orderId}`}>—</code>
+            ),
+        },
       ]}
     />
   );
