@@ -137,7 +137,7 @@ describe('SES_Signature v4', () => {
     assert.match(r.stdout, /^INVALID: signer-signature/);
   });
 
-  test('an expired seal: exit 1, seal-seal-validity; garbage: format', () => {
+  test('an expired seal: exit 1, seal-validity; garbage: format', () => {
     const old = makeSeal({
       createDate: new Date(Date.now() - 3 * DAY),
       validStart: new Date(Date.now() - 3 * DAY),
@@ -145,7 +145,7 @@ describe('SES_Signature v4', () => {
     });
     const r = verifyCli(s.write('expired.der', sign(old).der));
     assert.equal(r.status, 1);
-    assert.match(r.stdout, /^INVALID: seal-seal-validity/);
+    assert.match(r.stdout, /^INVALID: seal-validity/);
     const g = verifyCli(s.write('garbage.der', Buffer.from([0x30, 0x03, 1, 2, 3])));
     assert.equal(g.status, 1);
     assert.match(g.stdout, /^INVALID: format/);

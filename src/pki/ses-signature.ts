@@ -127,7 +127,11 @@ export function verifySignature(input: Buffer, opts: SignatureVerifyOptions = {}
   if (s.version !== s.seal.version || s.version < SES_VERSION)
     return bad('version', `TBS_Sign.version ${s.version} does not match the seal's version ${s.seal.version}`);
   const sealCheck = verifySeal(s.seal.der, { ...opts, now: s.timeInfo });
-  if (!sealCheck.ok) return bad(`seal-${sealCheck.failedCheck}`, `the seal: ${sealCheck.reason}`);
+  // the embedded seal's own check, named once as a seal check (seal-validity stays seal-validity)
+  if (!sealCheck.ok) {
+    const check = sealCheck.failedCheck.startsWith('seal-') ? sealCheck.failedCheck : `seal-${sealCheck.failedCheck}`;
+    return bad(check as `seal-${string}`, `the seal: ${sealCheck.reason}`);
+  }
   if (s.signatureAlgorithm !== OID.sm2WithSM3)
     return bad('signature-algorithm', `signature algorithm ${s.signatureAlgorithm} is not SM2-with-SM3 (${OID.sm2WithSM3})`);
   let signer: ParsedCertificate;
