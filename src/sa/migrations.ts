@@ -859,6 +859,54 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0015_upgrade_change': {
+      async up(db: Kysely<unknown>) {
+        // Upgrade paths (升级证书): which certificate type may become which, at what price, whether the
+        // holder needs a new key (always when the algorithm changes) and whether the old certificate's
+        // remaining validity carries over. Staff-editable like the rest of the catalogue.
+        await db.schema
+          .createTable('upgrade_paths')
+          .addColumn('from_type', 'text', (c) => c.notNull().references('certificate_types.code'))
+          .addColumn('to_type', 'text', (c) => c.notNull().references('certificate_types.code'))
+          .addColumn('price_fen', 'integer', (c) => c.notNull().check(sql`price_fen >= 0`))
+          .addColumn('term_years', 'integer', (c) => c.notNull().check(sql`term_years between 1 and 10`))
+          .addColumn('new_key', 'integer', (c) =>
+            c
+              .notNull()
+              .defaultTo(1)
+              .check(sql`new_key in (0,1)`),
+          )
+          .addColumn('carry_over', 'integer', (c) =>
+            c
+              .notNull()
+              .defaultTo(1)
+              .check(sql`carry_over in (0,1)`),
+          )
+          .addColumn('active', 'integer', (c) =>
+            c
+              .notNull()
+              .defaultTo(1)
+              .check(sql`active in (0,1)`),
+          )
+          .addColumn('updated_at', t.ms, (c) => c.notNull())
+          .addPrimaryKeyConstraint('upgrade_paths_pk', ['from_type', 'to_type'])
+          .addCheckConstraint('upgrade_paths_not_same', sql`from_type <> to_type`)
+          .execute();
+        await db
+          .insertInto('upgrade_paths' as never)
+          .values({
+            from_type: 'org-identity',
+            to_type: 'org-identity-sm2',
+            price_fen: 20000,
+            term_years: 1,
+            new_key: 1,
+            carry_over: 1,
+            active: 1,
+            updated_at: Date.now(),
+          } as never)
+          .execute();
+      },
+    },
     '0016_revocation': {
       async up(db: Kysely<unknown>) {
         // What a revocation rests on: the holder's signed statement, or the staff decision on a loss

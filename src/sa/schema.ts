@@ -108,6 +108,20 @@ export interface PriceTable {
   price_fen: number;
 }
 
+/** An upgrade path (升级证书) in the catalogue: from one certificate type to another. */
+export interface UpgradePathTable {
+  from_type: string;
+  to_type: string;
+  price_fen: number;
+  term_years: number;
+  /** 1: the holder generates a new key (always when the algorithm changes) */
+  new_key: number;
+  /** 1: the old certificate's remaining validity is added to the new term */
+  carry_over: number;
+  active: number;
+  updated_at: number;
+}
+
 export interface SettingTable {
   key: string;
   /** JSON */
@@ -533,6 +547,7 @@ export interface Database {
   audit_log: AuditTable;
   certificate_types: CertificateTypeTable;
   prices: PriceTable;
+  upgrade_paths: UpgradePathTable;
   settings: SettingTable;
   orders: OrderTable;
   order_events: OrderEventTable;
