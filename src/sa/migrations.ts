@@ -953,7 +953,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
-    '0018_documents_kept': {
+    '0017_documents_kept': {
       async up(db: Kysely<unknown>) {
         // Supporting documents are evidence for a review decision: once uploaded, never rewritten or removed.
         await appendOnly(db, dialect, 'documents', 'supporting documents are kept as uploaded');
