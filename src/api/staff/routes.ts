@@ -17,6 +17,7 @@ import { registerStaffKmcRoutes } from './kmc.js';
 import { registerStaffLoginRoutes } from './login.js';
 import { registerStaffOrderRoutes } from './orders.js';
 import { registerStaffPaymentRoutes } from './payments.js';
+import { registerStaffRelyingAppRoutes } from './relying-apps.js';
 import { requireStaff } from './session.js';
 import type { StaffRoutes } from './staff-routes.js';
 
@@ -54,6 +55,7 @@ export function registerStaffRoutes(app: FastifyInstance, rt: Runtime): void {
       registerStaffAuditRoutes,
       registerStaffKmcRoutes,
       registerStaffAccountRoutes,
+      registerStaffRelyingAppRoutes,
     ])
       register(routes);
   });

@@ -206,3 +206,19 @@ export interface Paged<T> {
   page: number;
   pageSize: number;
 }
+
+/** GET /api/staff/relying-apps (应用管理): secrets are never in a view, only in create/rotate answers. */
+export interface RelyingAppView {
+  id: string;
+  name: string;
+  nameEn: string;
+  description: string;
+  acceptedTypes: string[];
+  feePerYearFen: number;
+  credentialId: string;
+  webhookUrl: string | null;
+  hasWebhookSecret: boolean;
+  active: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
