@@ -19,6 +19,7 @@ import type { KeyType } from './pki/algorithms.js';
 import { SandboxGatewayAdapter } from './payments/sandbox/adapter.js';
 import { sandboxKeys } from './payments/sandbox/keys.js';
 import { RenewalService } from './ra/renewal-service.js';
+import { SealApplications } from './ra/seal-applications.js';
 import { KeyManagementCentre, kmcOptionsFrom } from './kmc/key-management-centre.js';
 import type { KeyManagement } from './kmc/kmc-api.js';
 
@@ -29,6 +30,8 @@ export interface Runtime {
   ocsp: OcspResponder;
   gateway: SandboxGatewayAdapter;
   renewals: RenewalService;
+  /** seal applications (印章申请): review, and making the seal once approved and paid */
+  seals: SealApplications;
   /** this process among the instances sharing the database (host:pid:random), as job_runs names it */
   instanceId: string;
   /** the key management centre (SM2 encryption keys of dual certificates), opened with its master key */
@@ -139,6 +142,11 @@ export async function openRuntime(
       },
       kmc,
     );
+    // makeSeal: the seal maker (src/seal/seal-service.ts) is wired in when it is on main
+    const seals = new SealApplications(storage, {
+      onlineOrderTtlMs: config.onlineOrderTtlMinutes * 60_000,
+      offlineOrderTtlMs: config.offlineOrderTtlDays * 86_400_000,
+    });
     return {
       config,
       storage,
@@ -146,6 +154,7 @@ export async function openRuntime(
       ocsp,
       gateway,
       renewals,
+      seals,
       instanceId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
       kmc,
       newKeyLike: (like, keyType, purpose) => newKeyLike(config, passphrase, like, keyType, purpose),

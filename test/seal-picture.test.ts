@@ -35,8 +35,15 @@ describe('renderSealPicture', () => {
     assert.equal(at(2, 2)[3], 0, 'corner is transparent');
     const mid = Math.floor(img.width / 2);
     assert.deepEqual(at(mid, mid), [0xe6, 0x00, 0x12, 255], 'the star in the centre is solid red');
-    assert.equal(at(mid, 1)[3], 0, 'outside the ring at the top is transparent');
-    assert.ok(at(mid, Math.round(img.height * 0.02))[3]! > 200, 'the ring is drawn');
+    // a clear margin of one stroke width (1.2 mm ≈ 14 px) on every side: never clipped at the edge
+    for (const [x, y] of [
+      [mid, 8],
+      [8, mid],
+      [img.width - 9, mid],
+      [mid, img.height - 9],
+    ] as const)
+      assert.equal(at(x, y)[3], 0, `the margin at ${x},${y} is transparent`);
+    assert.ok(at(mid, Math.round(img.height * 0.042))[3]! > 200, 'the ring is drawn');
     // the upper arc holds ink (the name) between the ring and the star, the plain field does not
     let ink = 0;
     for (let x = 0; x < img.width; x++) if (at(x, Math.round(img.height * 0.12))[3]! > 128) ink++;

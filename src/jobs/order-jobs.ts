@@ -9,6 +9,8 @@ export function startOrderJobs(rt: Runtime, log: (msg: string, err?: unknown) =>
     async () => {
       await rt.renewals.expireOrders();
       await rt.renewals.reconcileRecent(48 * 3600_000);
+      // seals approved and paid (the payment may have come after the approval) are made here too
+      await rt.seals.makeDue();
     },
     (e) => log('order jobs failed', e),
     { once: { storage: rt.storage, job: 'order-housekeeping', instance: rt.instanceId } },

@@ -221,8 +221,9 @@ export function renderSealPicture(input: { name: string; typeLabel: string; diam
   const c = S / 2;
   const mm = S / diameterMm;
   const raster = new Raster(size, size);
-  const outerR = c - 0.6 * mm;
   const ring = 1.2 * mm;
+  // a clear margin of one stroke width: scaled or anti-aliased by a viewer, the ring is never clipped
+  const outerR = c - ring;
   raster.polygon(circle(c, c, outerR, true));
   raster.polygon(circle(c, c, outerR - ring, false));
   raster.polygon(star(c, c, 0.17 * S));

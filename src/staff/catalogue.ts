@@ -8,6 +8,8 @@ import { writeTransaction, type Tx } from '../sa/database.js';
 import { invoiceIssuer, type InvoiceIssuer } from '../sa/invoices.js';
 import type { PaymentMethod } from '../sa/schema.js';
 import type { Runtime } from '../runtime.js';
+import { getSealType, listSealTypes, upsertSealType } from '../sa/seal-applications.js';
+import { sealTypeView } from '../shared/seal-views.js';
 import type { StaffContext } from './accounts.js';
 import { conflict, invalid } from './errors.js';
 
@@ -21,6 +23,16 @@ export interface TypeInput {
   onlineRenewal: boolean;
   /** term in years (1, 2, 3) → price in fen; a term left out is not offered */
   prices: Partial<Record<'1' | '2' | '3', number>>;
+}
+
+export interface SealTypeInput {
+  code: string;
+  name: string;
+  nameEn: string;
+  priceFen: number;
+  validityDays: number;
+  nameIsOrganization?: boolean;
+  active?: boolean;
 }
 
 const METHODS: PaymentMethod[] = ['online', 'postal', 'bank'];
@@ -68,7 +80,49 @@ export class StaffCatalogue {
       paymentMethods: await enabledPaymentMethods(this.db),
       remittance: (await remittanceInfo(this.db)) ?? null,
       invoiceIssuer: await invoiceIssuer(this.db),
+      sealTypes: (await listSealTypes(this.db)).map(sealTypeView),
     };
+  }
+
+  /** Creates or changes a seal type (印章种类); applications copy name and price, so it applies to new ones. */
+  async saveSealType(ctx: StaffContext, input: SealTypeInput): Promise<void> {
+    const code = text(input.code, 'code', 40);
+    if (!/^[a-z0-9][a-z0-9_-]*$/.test(code))
+      throw invalid({ en: 'code: lowercase letters, digits, _ and -', zh: '代码只能包含小写字母、数字、_ 和 -' }, 'code');
+    const row = {
+      code,
+      name: text(input.name, 'name', 20),
+      name_en: text(input.nameEn, 'nameEn', 80),
+      price_fen: int(input.priceFen, 'priceFen', 1, 100_000_000),
+      validity_days: int(input.validityDays, 'validityDays', 1, 3660),
+      name_is_organization: input.nameIsOrganization ? 1 : 0,
+      active: input.active === false ? 0 : 1,
+      updated_at: Date.now(),
+    };
+    await writeTransaction(this.rt.storage, async (tx) => {
+      const before = await getSealType(tx, code);
+      const clash = await tx
+        .selectFrom('seal_types')
+        .select('code')
+        .where('name', '=', row.name)
+        .where('code', '!=', code)
+        .executeTakeFirst();
+      if (clash)
+        throw conflict(
+          'name_taken',
+          { en: `seal type ${clash.code} is already named ${row.name}`, zh: `印章种类 ${clash.code} 已使用名称 ${row.name}` },
+          'name',
+        );
+      await upsertSealType(tx, row);
+      await appendAudit(tx, [
+        {
+          actor: ctx.actor,
+          action: before ? 'catalogue.seal_type_updated' : 'catalogue.seal_type_created',
+          target: `seal-type:${code}`,
+          details: { before: before ?? null, after: row },
+        },
+      ]);
+    });
   }
 
   async saveType(ctx: StaffContext, input: TypeInput): Promise<void> {

@@ -31,6 +31,8 @@ import UpdatePage from './pages/UpdatePage';
 import CertificatesPage from './pages/CertificatesPage';
 import CertificateDetailPage from './pages/CertificateDetailPage';
 import DownloadsPage from './pages/DownloadsPage';
+import SealApplyPage from './pages/SealApplyPage';
+import SealsPage from './pages/SealsPage';
 
 const theme = {
   token: {
@@ -196,6 +198,8 @@ function Routes() {
   let m: Record<string, string> | null;
   if (match('/renew', path)) return <RenewPage />;
   if (match('/orders', path)) return <OrdersPage />;
+  if (match('/seal-apply', path) && !session.renewalOnly) return <SealApplyPage />;
+  if (match('/seals', path) && !session.renewalOnly) return <SealsPage />;
   if ((m = match('/orders/:id', path))) return <OrderPage key={m.id} orderId={m.id!} />;
   if ((m = match('/orders/:id/update', path))) return <UpdatePage key={m.id} orderId={m.id!} />;
   if (!session.renewalOnly) {

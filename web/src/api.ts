@@ -15,6 +15,7 @@ import type {
   PortalConfigView,
   RemittanceView,
 } from '../../src/api/portal/shapes.js';
+import type { SealApplicationView, SealTypeView } from '../../src/shared/seal-views.js';
 
 export type { AgentDownloadView, CertificateSummary, DownloadsView, KeyDriverHint, OrderState, PaymentMethod };
 export type Order = OrderView;
@@ -178,5 +179,12 @@ export const api = {
   certificate: (serial: string, opts: { quietAuth?: boolean } = {}) =>
     call<{ certificate: CertificateDetail }>('GET', `/api/portal/certificates/${enc(serial)}`, undefined, opts),
   downloads: () => call<DownloadsView>('GET', '/api/portal/downloads'),
+  sealTypes: () => call<{ types: SealTypeView[]; paymentMethods: PaymentMethod[] }>('GET', '/api/portal/seals/types'),
+  sealPreview: (b: { typeCode: string; name: string }) =>
+    call<{ picture: string; widthMm: number; heightMm: number }>('POST', '/api/portal/seals/preview', b),
+  applySeal: (b: Omit<NewOrder, 'termYears'> & { typeCode: string; name: string; picture: unknown; document: unknown }) =>
+    call<{ application: SealApplicationView }>('POST', '/api/portal/seals/applications', b),
+  seals: () => call<{ applications: SealApplicationView[] }>('GET', '/api/portal/seals'),
+  sealWritten: (id: string) => call<{ application: SealApplicationView }>('POST', `/api/portal/seals/${enc(id)}/written`, {}),
   downloadUrl: (serial: string, format: 'pem' | 'der') => `/api/portal/certificates/${enc(serial)}.${format}`,
 };

@@ -20,6 +20,7 @@ import { certificateView, holderView, orderView, pairedCertificateView, pairedCe
 import type { IssueView, PortalConfigView } from './shapes.js';
 import { endCurrentSession, HttpError, requireSession, startSession, type PortalContext } from './session.js';
 import { parseCertificate } from '../../pki/certificate.js';
+import { registerPortalSealRoutes } from './seals.js';
 
 const b64 = (field: string, v: unknown, max = 64 * 1024): Buffer => {
   if (typeof v !== 'string' || v.length === 0) throw new HttpError(400, 'invalid', `${field} is required (base64)`, field);
@@ -33,6 +34,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
   const renewalSession = requireSession(rt, { allowRenewalOnly: true });
   const ctx = (req: FastifyRequest): PortalContext => req.portal!;
   const tags = ['portal'];
+  registerPortalSealRoutes(app, rt, session);
 
   const allowedOrigin = (req: FastifyRequest): string => {
     const origin = String(req.headers.origin ?? '');

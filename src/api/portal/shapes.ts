@@ -1,6 +1,6 @@
 // The JSON the portal API answers with (docs/PORTAL-API.md): views.ts builds these, and the web app
 // imports them type-only (web/src/api.ts: erased from its bundle), so the two cannot drift.
-import type { OrderState, PaymentMethod } from '../../sa/schema.js';
+import type { OrderState, PaymentMethod, OrderKind } from '../../sa/schema.js';
 
 export type { OrderState, PaymentMethod };
 import type { CertificateSummary } from '../../ra/certificate-summary.js';
@@ -84,6 +84,8 @@ export interface OrderEventView {
 
 export interface OrderView {
   id: string;
+  /** what it buys: renewal, seal (印章申请) … */
+  kind: OrderKind;
   state: OrderState;
   certificateSerial: string;
   /** 证书种类, snapshot when the order was made, in Chinese and in English */

@@ -65,6 +65,7 @@ export function orderView(
 ): OrderView {
   return {
     id: order.id,
+    kind: order.kind,
     state: order.state,
     certificateSerial: order.certificate_serial,
     certificateTypeName: order.type_name,

@@ -1,5 +1,5 @@
 // The catalogue (certificate types and prices) and settings (payment methods, remittance, invoice issuer).
-import { StaffCatalogue, type TypeInput } from '../../staff/catalogue.js';
+import { StaffCatalogue, type SealTypeInput, type TypeInput } from '../../staff/catalogue.js';
 import type { Body } from './params.js';
 import type { StaffRoutes } from './staff-routes.js';
 import type { CatalogueView } from './shapes.js';
@@ -27,6 +27,22 @@ export function registerStaffCatalogueRoutes({ api, rt, need, ctx, tags }: Staff
     },
     async (req) => {
       await catalogue.saveType(ctx(req), { ...(req.body as unknown as TypeInput), code: req.params.code });
+      return catalogue.get();
+    },
+  );
+
+  api.put<{ Params: { code: string }; Body: Body }>(
+    '/api/staff/catalogue/seal-types/:code',
+    {
+      schema: {
+        tags,
+        summary: 'Create or change a seal type (印章种类): price, validity (new applications only)',
+        body: { type: 'object' },
+      },
+      preHandler: need('catalogue.write'),
+    },
+    async (req) => {
+      await catalogue.saveSealType(ctx(req), { ...(req.body as unknown as SealTypeInput), code: req.params.code });
       return catalogue.get();
     },
   );

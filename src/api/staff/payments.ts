@@ -32,6 +32,8 @@ export function registerStaffPaymentRoutes({ api, rt, need, ctx, tags }: StaffRo
         ...(receivedAt !== undefined ? { receivedAt } : {}),
         note: str(req.body, 'note', false),
       });
+      // an approved seal application waits only for this payment: make the seal now
+      if (r.order.kind === 'seal' && r.outcome === 'recorded') await rt.seals.makeIfReady(r.order.id, ctx(req).actor);
       return { outcome: r.outcome, order: orderView(r.order) };
     },
   );

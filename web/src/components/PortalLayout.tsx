@@ -29,7 +29,11 @@ export default function PortalLayout({ productName, children }: { productName: s
     { key: 'renew', label: <a href="#/renew">{t('menuRenew')}</a> },
     { key: 'orders', label: <a href="#/orders">{t('menuOrders')}</a> },
     ...(session && !session.renewalOnly
-      ? [{ key: 'certificates', label: <a href="#/certificates">{t('menuCertificates')}</a> }]
+      ? [
+          { key: 'certificates', label: <a href="#/certificates">{t('menuCertificates')}</a> },
+          { key: 'seal-apply', label: <a href="#/seal-apply">{t('menuSealApply')}</a> },
+          { key: 'seals', label: <a href="#/seals">{t('menuSeals')}</a> },
+        ]
       : []),
     { key: 'downloads', label: <a href="#/downloads">{t('menuDownloads')}</a> },
   ];
@@ -38,9 +42,11 @@ export default function PortalLayout({ productName, children }: { productName: s
       ? 'orders'
       : path.startsWith('/certificates')
         ? 'certificates'
-        : path.startsWith('/downloads')
-          ? 'downloads'
-          : 'renew';
+        : path.startsWith('/seal-apply') || path.startsWith('/seals')
+          ? path.slice(1).split('/')[0]!
+          : path.startsWith('/downloads')
+            ? 'downloads'
+            : 'renew';
 
   return (
     <Layout className="cd-layout">

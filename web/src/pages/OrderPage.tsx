@@ -299,6 +299,21 @@ export default function OrderPage({ orderId }: { orderId: string }) {
         </Space>
       </Card>
     );
+  } else if (order.kind === 'seal' && s !== 'expired' && s !== 'cancelled') {
+    // a seal order: after payment it waits for the review; the seal shows in 印章查询
+    head = (
+      <Result
+        status="success"
+        title={t(s === 'paid' ? 'paySuccess' : 'sealMade')}
+        subTitle={t('sealReviewNote')}
+        data-testid="paid"
+        extra={
+          <Button type="primary" size="large" onClick={() => navigate('/seals')} data-testid="go-seals">
+            {t('menuSeals')}
+          </Button>
+        }
+      />
+    );
   } else if (updateUnfinished(order, unfinished) || s === 'paid') {
     // Paid: the update starts here. Under way — the server may even call it completed while the
     // assistant still has the old pair to retire: 继续更新, never 更新成功 before the key is done.

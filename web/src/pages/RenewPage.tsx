@@ -16,7 +16,7 @@ import { updateUnfinished, useUnfinishedInstalls } from '../unfinished';
 export const PHONE_RE = /^(?:1[3-9]\d{9}|0\d{2,3}-?\d{5,8}(?:-\d{1,6})?)$/;
 export const POSTCODE_RE = /^\d{6}$/;
 
-const PAY_LABEL: Record<PaymentMethod, MessageKey> = { online: 'payOnline', postal: 'payPostal', bank: 'payBank' };
+export const PAY_LABEL: Record<PaymentMethod, MessageKey> = { online: 'payOnline', postal: 'payPostal', bank: 'payBank' };
 
 type OrderForm = Omit<NewOrder, 'termYears'>;
 

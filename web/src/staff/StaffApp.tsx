@@ -13,6 +13,7 @@ import CertificatesPage from './pages/CertificatesPage';
 import CataloguePage from './pages/CataloguePage';
 import AuditPage from './pages/AuditPage';
 import AccountsPage from './pages/AccountsPage';
+import SealReviewPage from './pages/SealReviewPage';
 
 const theme = {
   token: {
@@ -50,6 +51,7 @@ const PAGES = [
   { key: 'orders', label: 'menuOrders', perm: 'orders.read' },
   { key: 'invoices', label: 'menuInvoices', perm: 'invoices.read' },
   { key: 'certificates', label: 'menuCertificates', perm: 'certificates.read' },
+  { key: 'seal-reviews', label: 'menuSealReviews', perm: 'reviews.decide' },
   { key: 'catalogue', label: 'menuCatalogue', perm: 'catalogue.read' },
   { key: 'audit', label: 'menuAudit', perm: 'audit.read' },
   { key: 'accounts', label: 'menuAccounts', perm: 'staff.manage' },
@@ -123,6 +125,9 @@ function Shell({ session, onLogout }: { session: Session; onLogout: () => void }
       break;
     case 'accounts':
       page = <AccountsPage />;
+      break;
+    case 'seal-reviews':
+      page = <SealReviewPage />;
       break;
   }
   return (

@@ -2,6 +2,7 @@
 // is an HttpOnly cookie (path /api/staff); state-changing requests carry the CSRF token. Requests
 // carry the console's language as Accept-Language, so error messages come back in that language.
 import { currentLang } from './i18n';
+import type { SealReviewStateView, SealReviewView } from '../../../src/shared/seal-views.js';
 
 import type {
   AuditEntryView,
@@ -100,6 +101,13 @@ const qs = (params: Record<string, string | number | undefined | null>): string 
 };
 
 export const api = {
+  sealReviews: (state: SealReviewStateView) =>
+    call<{ items: SealReviewView[] }>('GET', `/api/staff/seal-reviews${qs({ state })}`),
+  decideSeal: (id: string, approve: boolean, reason?: string) =>
+    call<{ application: SealReviewView }>('POST', `/api/staff/seal-reviews/${encodeURIComponent(id)}/decision`, {
+      approve,
+      reason,
+    }),
   qs,
   login: (username: string, password: string) => call<LoginStep>('POST', '/api/staff/login', { username, password }),
   totp: (code: string) => call<Session>('POST', '/api/staff/login/totp', { code }),

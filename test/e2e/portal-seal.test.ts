@@ -1,0 +1,102 @@
+// 印章申请 in the browser: the holder previews a generated 单位公章, uploads the 公安备案 filing, pays
+// at the sandbox gateway (支付成功); a reviewer approves it in the console's 印章审核; 印章查询 then shows
+// the seal with its picture and esID.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { MakeSeal } from '../../src/ra/seal-applications.js';
+import { checkSealPng } from '../../src/seal/seal-picture.js';
+import { screenshot, withScreenshots, type BrowserSession } from '../helpers/browser.js';
+import { requireTool } from '../helpers/requirements.js';
+import { createStaff } from '../helpers/staff.js';
+import { loginWith, openBrowser, orderIdOf, startPortalEnv, type PortalEnv } from './portal-env.js';
+
+const PDF = Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n');
+
+describe('portal seal application', { skip: requireTool('chromium') }, () => {
+  let env: PortalEnv;
+  let b: BrowserSession;
+  const made: string[] = [];
+
+  before(async () => {
+    env = await startPortalEnv({ keys: [{ label: 'UKey-SEAL', days: 200 }] });
+    // Until the seal maker (src/seal/seal-service.ts) is wired into the runtime, the test records the
+    // call and answers with an esID per order, as the maker does.
+    const makeSeal: MakeSeal = async (input) => {
+      made.push(input.orderId!);
+      checkSealPng(input.picture.png);
+      return { esId: `ES${input.orderId}` };
+    };
+    env.ca.rt.seals.opts.makeSeal = makeSeal;
+    b = await openBrowser(env);
+  });
+  after(async () => {
+    await b?.close();
+    await env?.close();
+  });
+
+  test('印章申请 → pay → 印章审核 approves → 印章查询 shows the seal', async () => {
+    await withScreenshots(b, 'seal-apply', async () => {
+      const { page } = b;
+      await loginWith(page, env, 'UKey-SEAL');
+      const org = await page.evaluate(() =>
+        fetch('/api/portal/session')
+          .then((r) => r.json() as Promise<{ certificate: { organization: string | null; commonName: string } }>)
+          .then((s) => s.certificate.organization ?? s.certificate.commonName),
+      );
+      await page.getByRole('menuitem', { name: '印章申请' }).click();
+      const card = page.getByTestId('seal-apply-card');
+      await card.getByText('单位公章').first().waitFor();
+      await card.getByLabel('印章名称').fill('别的单位');
+      await page.getByTestId('seal-preview').click();
+      await card.getByText(/must be the organisation/).waitFor();
+      await card.getByLabel('印章名称').fill(org);
+      await page.getByTestId('seal-preview').click();
+      const img = page.getByTestId('seal-preview-image').locator('img').or(page.locator('img[data-testid="seal-preview-image"]'));
+      await img.first().waitFor();
+      await page.locator('input[type=file]').setInputFiles({ name: '公安备案.pdf', mimeType: 'application/pdf', buffer: PDF });
+      await card.getByText('公安备案.pdf').waitFor();
+      await card.getByLabel('收件人').fill('CA客服部');
+      await card.getByLabel('联系电话').fill('021-962600');
+      await card.getByLabel('发票邮寄地址').fill('上海市虹口区四川北路1601室');
+      await card.getByLabel('邮编').fill('200080');
+      await page.getByTestId('pay-online').click();
+      await screenshot(page, 'e2e-seal-apply');
+      await page.getByTestId('submit-seal').click();
+      await page.getByTestId('pay').waitFor();
+      const orderId = orderIdOf(page);
+      await page.getByTestId('pay').click();
+      await page.waitForURL(/\/sandbox-pay\//);
+      await page.locator('#confirm-pay').click();
+      await page.locator('#paid').waitFor();
+      await page.locator('#return').click();
+      await page.getByTestId('paid').getByText('支付成功').first().waitFor({ timeout: 30_000 });
+      assert.deepEqual(made, [], 'paid, not yet approved: nothing made');
+
+      // the reviewer, in the staff console
+      const reviewer = await createStaff(env.ca.rt, ['reviewer']);
+      await page.goto(`${env.origin}/staff.html`);
+      await page.locator('#login_username').fill(reviewer.username);
+      await page.locator('#login_password').fill(reviewer.password);
+      await page.locator('form#login button[type=submit]').click();
+      await page.getByTestId('enrol-qr').waitFor();
+      await page.locator('#totp_code').fill(reviewer.nextCode());
+      await page.locator('form#totp button[type=submit]').click();
+      await page.getByTestId('staff-user').waitFor();
+      await page.goto(`${env.origin}/staff.html#/seal-reviews`);
+      const row = page.getByTestId('seal-reviews').getByRole('row', { name: new RegExp(orderId) });
+      await row.waitFor();
+      assert.match((await row.textContent()) ?? '', /公安备案\.pdf/);
+      await screenshot(page, 'e2e-seal-review');
+      await page.getByTestId(`seal-approve-${orderId}`).click();
+      await row.waitFor({ state: 'detached' });
+      assert.deepEqual(made, [orderId], 'approved and paid: made once');
+
+      // back in the portal: 印章查询
+      await page.goto(`${env.origin}/#/seals`);
+      await page.getByTestId(`seal-esid-${orderId}`).getByText(`ES${orderId}`).waitFor({ timeout: 30_000 });
+      assert.match((await page.getByTestId(`seal-status-${orderId}`).textContent()) ?? '', /已制作/);
+      await screenshot(page, 'e2e-seals');
+      assert.deepEqual(made, [orderId]);
+    });
+  });
+});

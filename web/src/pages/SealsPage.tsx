@@ -1,0 +1,84 @@
+// 印章查询: the holder's seal applications and seals — picture, status, validity, esID; a rejected
+// application shows the reviewer's reason.
+import { useCallback, useEffect, useState } from 'react';
+import { Alert, Button, Card, Empty, Image, Space, Spin, Table, Tag } from 'antd';
+import type { SealApplicationView } from '../../../src/shared/seal-views.js';
+import { api } from '../api';
+import { errorText } from '../errors';
+import { fmtDate } from '../format';
+import { useI18n, type MessageKey } from '../i18n';
+
+const REVIEW: Record<SealApplicationView['reviewState'], { key: MessageKey; color: string }> = {
+  pending: { key: 'sealReviewPending', color: 'gold' },
+  approved: { key: 'sealReviewApproved', color: 'green' },
+  rejected: { key: 'sealReviewRejected', color: 'red' },
+};
+
+export function sealStatus(a: SealApplicationView): MessageKey {
+  if (a.esId) return a.orderState === 'completed' ? 'sealOnKey' : 'sealMade';
+  if (a.reviewState === 'rejected') return 'sealReviewRejected';
+  if (a.orderState === 'awaiting_payment' || a.orderState === 'expired') return 'unpaid';
+  return REVIEW[a.reviewState].key;
+}
+
+export default function SealsPage() {
+  const { t, lang } = useI18n();
+  const [rows, setRows] = useState<SealApplicationView[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = useCallback(() => {
+    setError(null);
+    api
+      .seals()
+      .then((r) => setRows(r.applications))
+      .catch((e: unknown) => setError(errorText(t, e)));
+  }, [t]);
+  useEffect(load, [load]);
+
+  return (
+    <Card
+      title={<h1 className="cd-card-title">{t('menuSeals')}</h1>}
+      extra={<Button onClick={load}>{t('refresh')}</Button>}
+      data-testid="seals-card"
+    >
+      {error && <Alert className="cd-gap" type="error" showIcon title={error} />}
+      {!rows ? (
+        <Spin />
+      ) : rows.length === 0 ? (
+        <Empty description={t('sealNone')}>
+          <a href="#/seal-apply">{t('menuSealApply')}</a>
+        </Empty>
+      ) : (
+        <Table<SealApplicationView>
+          rowKey="orderId"
+          dataSource={rows}
+          pagination={false}
+          data-testid="seals-table"
+          columns={[
+            { title: t('sealPicture'), key: 'pic', render: (_, a) => <Image src={a.picture} width={72} alt={a.sealName} /> },
+            { title: t('sealName'), dataIndex: 'sealName' },
+            { title: t('sealType'), dataIndex: 'typeName' },
+            {
+              title: t('sealStatus'),
+              key: 'status',
+              render: (_, a) => (
+                <Space orientation="vertical" size={2}>
+                  <Tag color={a.esId ? 'green' : REVIEW[a.reviewState].color} data-testid={`seal-status-${a.orderId}`}>
+                    {t(sealStatus(a))}
+                  </Tag>
+                  {a.reason && <span data-testid={`seal-reason-${a.orderId}`}>{t('sealReason', { reason: a.reason })}</span>}
+                  {!a.esId && a.orderState === 'awaiting_payment' && <a href={`#/orders/${a.orderId}`}>{t('sealGoPay')}</a>}
+                </Space>
+              ),
+            },
+            {
+              title: t('sealValidity'),
+              key: 'valid',
+              render: (_, a) => (a.madeAt ? `${fmtDate(lang, a.madeAt)} – ${fmtDate(lang, a.validUntil)}` : '—'),
+            },
+            { title: 'esID', key: 'esId', render: (_, a) => <code data-testid={`seal-esid-${a.orderId}`}>{a.esId ?? '—'}</code> },
+          ]}
+        />
+      )}
+    </Card>
+  );
+}
