@@ -20,6 +20,7 @@ import { SandboxGatewayAdapter } from './payments/sandbox/adapter.js';
 import { sandboxKeys } from './payments/sandbox/keys.js';
 import { RenewalService } from './ra/renewal-service.js';
 import { SealApplications } from './ra/seal-applications.js';
+import { SealService } from './seal/seal-service.js';
 import { KeyManagementCentre, kmcOptionsFrom } from './kmc/key-management-centre.js';
 import type { KeyManagement } from './kmc/kmc-api.js';
 
@@ -32,6 +33,8 @@ export interface Runtime {
   renewals: RenewalService;
   /** seal applications (印章申请): review, and making the seal once approved and paid */
   seals: SealApplications;
+  /** the seal-making unit (制章者): makes, re-makes on renewal and revokes seals */
+  sealService: SealService;
   /** this process among the instances sharing the database (host:pid:random), as job_runs names it */
   instanceId: string;
   /** the key management centre (SM2 encryption keys of dual certificates), opened with its master key */
@@ -129,6 +132,10 @@ export async function openRuntime(
       openSigner(ref, { dataDir: config.dataDir, passphrase, pkcs11Pin: () => pkcs11Pin(config) }),
     );
     const ocsp = new OcspResponder(ca, opts.log);
+    const sealService = new SealService(storage, ca, {
+      open: (ref) => openSigner(ref, { dataDir: config.dataDir, passphrase, pkcs11Pin: () => pkcs11Pin(config) }),
+      newKeyLike: (like, keyType, purpose) => newKeyLike(config, passphrase, like, keyType, purpose),
+    });
     const gateway = paymentGateway(config);
     const renewals = new RenewalService(
       storage,
@@ -141,11 +148,13 @@ export async function openRuntime(
         reuseEncryptionKey: config.reuseEncryptionKey,
       },
       kmc,
+      sealService,
     );
-    // makeSeal: the seal maker (src/seal/seal-service.ts) is wired in when it is on main
     const seals = new SealApplications(storage, {
       onlineOrderTtlMs: config.onlineOrderTtlMinutes * 60_000,
       offlineOrderTtlMs: config.offlineOrderTtlDays * 86_400_000,
+      makeSeal: async (input) => ({ esId: (await sealService.makeSeal(input)).es_id }),
+      ...(opts.log ? { log: opts.log } : {}),
     });
     return {
       config,
@@ -155,11 +164,13 @@ export async function openRuntime(
       gateway,
       renewals,
       seals,
+      sealService,
       instanceId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
       kmc,
       newKeyLike: (like, keyType, purpose) => newKeyLike(config, passphrase, like, keyType, purpose),
       async close() {
         kmc.close();
+        await sealService.close();
         await ca.close();
         await storage.close();
         closeAllModules();

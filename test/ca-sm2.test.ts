@@ -188,8 +188,9 @@ describe('certdesk ca init --key-type sm2', () => {
     assert.equal(r.status, 0, r.stderr);
     for (const kind of ['root', 'issuing', 'ocsp']) assert.match(r.stdout, new RegExp(`created ${kind} .*\\(sm2, software\\)`));
     assert.match(r.stdout, /created root .*certdesk Demo SM2 Root CA/, 'SM2 CA names are told apart from the RSA/ECDSA ones');
+    assert.match(r.stdout, /created seal maker seal-[0-9a-f]+ +\(sm2, valid until /, 'an SM2 hierarchy has a seal-making unit');
     const keys = readdirSync(path.join(dir, 'keys'));
-    assert.equal(keys.length, 3);
+    assert.equal(keys.length, 4, 'root, issuing, OCSP responder and seal maker');
     for (const k of keys) assert.match(readFileSync(path.join(dir, 'keys', k), 'utf8'), /BEGIN ENCRYPTED PRIVATE KEY/);
   });
 
@@ -241,7 +242,7 @@ describe('certdesk ca init --key-type sm2', () => {
     const rsa = cli(['ca', 'init', '--key-type', 'rsa-2048'], env);
     assert.equal(rsa.status, 1);
     assert.match(rsa.stderr, /already holds a CA hierarchy of the RSA\/ECDSA family/);
-    assert.equal(readdirSync(path.join(dir, 'keys')).length, 6, 'a refused init makes no key');
+    assert.equal(readdirSync(path.join(dir, 'keys')).length, 7, 'a refused init makes no key');
     const roots = cli(['ca', 'roots'], env);
     assert.equal(roots.status, 0, roots.stderr);
     assert.equal(roots.stdout.match(/BEGIN CERTIFICATE/g)?.length, 2, 'ca roots prints both roots');

@@ -6,7 +6,12 @@ import { PNG } from 'pngjs';
 import type { MakeSeal } from '../src/ra/seal-applications.js';
 import { checkSealPng } from '../src/seal/seal-picture.js';
 import type { SealApplicationView, SealReviewView, SealTypeView } from '../src/shared/seal-views.js';
+import { sm2SignSync } from '../src/pki/sm2.js';
+import { assembleSeal, encodeSealInfo, parseSeal } from '../src/pki/ses-seal.js';
+import { verifySeal } from '../src/pki/ses-verify.js';
+import { getSealByOrder } from '../src/sa/seals.js';
 import { BACKENDS } from './helpers/backends.js';
+import { opensslSm2, scratch } from './helpers/sm2.js';
 import { createHolder, ORDER_FORM, PortalClient, serveTestCa, type ServedCa, type TestHolder } from './helpers/holder.js';
 import { loggedInStaff, type StaffClient } from './helpers/staff.js';
 
@@ -33,7 +38,14 @@ for (const backend of BACKENDS) {
     let portal: PortalClient;
     let reviewer: StaffClient;
     let cashier: StaffClient;
+    let admin: StaffClient;
     const made: string[] = [];
+    /** the seals the maker made, by esID */
+    const seals = new Map<string, Buffer>();
+    const s = scratch('portal-seal');
+    const maker = opensslSm2(s, 'maker', '/CN=制章单位/O=Test CA/C=CN');
+    after(() => s.cleanup());
+    let failNext = false;
 
     before(async () => {
       served = await serveTestCa({ postgres: backend.postgres });
@@ -41,11 +53,31 @@ for (const backend of BACKENDS) {
       // The seal maker records each call; like the real one it returns one seal per order. Slow on
       // purpose, so racing callers overlap.
       const makeSeal: MakeSeal = async (input) => {
+        if (failNext) {
+          failNext = false;
+          throw new Error('the seal maker is unreachable');
+        }
         made.push(input.orderId!);
         assert.ok(input.holderSigningCertDer.equals(holder.certDer), 'bound to the holder’s signing certificate');
         checkSealPng(input.picture.png);
         await new Promise((r) => setTimeout(r, 200));
-        return { esId: `ES${input.orderId}` };
+        // a real GB/T 38540 seal from the codec, signed by a maker key, so the test can verify what
+        // the application asked for ended up in it
+        const esId = `ES${input.orderId}`;
+        const now = Date.now();
+        const info = encodeSealInfo({
+          vendorId: 'certdesk-test',
+          esId,
+          type: 1,
+          name: input.name,
+          holderCerts: [input.holderSigningCertDer],
+          createDate: new Date(now),
+          validStart: new Date(now),
+          validEnd: new Date(now + (input.days ?? 365) * 86_400_000),
+          picture: { type: 'png', data: input.picture.png, widthMm: input.picture.widthMm, heightMm: input.picture.heightMm },
+        });
+        seals.set(esId, assembleSeal(info, maker.certDer, sm2SignSync(maker.key, info)));
+        return { esId };
       };
       ca.rt.seals.opts.makeSeal = makeSeal;
       holder = await createHolder(ca, { name: ORG, days: 365 });
@@ -53,6 +85,7 @@ for (const backend of BACKENDS) {
       assert.equal((await portal.login(holder)).status, 200);
       reviewer = await loggedInStaff(ca.rt, base, origin, ['reviewer']);
       cashier = await loggedInStaff(ca.rt, base, origin, ['operator']);
+      admin = await loggedInStaff(ca.rt, base, origin, ['admin']);
     });
     after(async () => served?.close());
 
@@ -175,6 +208,15 @@ for (const backend of BACKENDS) {
       assert.equal(seen.orderState, 'issued');
       assert.ok(seen.validUntil);
       assert.equal(made.filter((x) => x === id).length, 1, 'made exactly once');
+      // the seal made verifies, and carries the name, the holder's certificate and the picture applied for
+      const der = seals.get(seen.esId!)!;
+      const v = verifySeal(der, { makerIssuers: [maker.certDer] });
+      assert.ok(v.ok, JSON.stringify(!v.ok && v));
+      const parsed = parseSeal(der);
+      assert.equal(parsed.name, ORG);
+      assert.deepEqual(parsed.certList, [holder.certDer]);
+      assert.ok(parsed.picture.data.equals(fromDataUrl(seen.picture)));
+      assert.equal(parsed.picture.widthMm, 42);
       const w = await portal.call('POST', `/api/portal/seals/${id}/written`);
       assert.equal(w.status, 200, JSON.stringify(w.body));
       assert.equal((await mine()).find((x) => x.orderId === id)!.orderState, 'completed');
@@ -196,5 +238,103 @@ for (const backend of BACKENDS) {
       assert.equal(seen.esId, `ES${id}`);
       assert.equal(made.filter((x) => x === id).length, 1);
     });
+    test('staff edit seal types: a new price applies to new applications; a withdrawn type is not offered', async () => {
+      const type = { code: 'invoice', name: '发票专用章', nameEn: 'Invoice seal', validityDays: 730, nameIsOrganization: false };
+      const bad = await admin.call<{ field: string }>('PUT', '/api/staff/catalogue/seal-types/invoice', { ...type, priceFen: 0 });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.field, 'priceFen');
+      const denied = await reviewer.call('PUT', '/api/staff/catalogue/seal-types/invoice', { ...type, priceFen: 12345 });
+      assert.equal(denied.status, 403);
+      const ok = await admin.call<{ sealTypes: SealTypeView[] }>('PUT', '/api/staff/catalogue/seal-types/invoice', {
+        ...type,
+        priceFen: 12345,
+      });
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      assert.equal(ok.body.sealTypes.find((x) => x.code === 'invoice')?.priceFen, 12345);
+      const r = await apply({ typeCode: 'invoice', name: '发票章测试' });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      assert.equal(r.body.application.amountFen, 12345);
+      assert.equal(r.body.application.validityDays, 730);
+      await admin.call('PUT', '/api/staff/catalogue/seal-types/invoice', { ...type, priceFen: 12345, active: false });
+      const types = await portal.call<{ types: SealTypeView[] }>('GET', '/api/portal/seals/types');
+      assert.ok(!types.body.types.some((x) => x.code === 'invoice'));
+      const refused = await apply({ typeCode: 'invoice', name: '发票章测试' });
+      assert.equal(refused.status, 400);
+      assert.equal(refused.body.field, 'typeCode');
+    });
+    test('the maker fails at approval: the approval stands, the order job makes the seal later, once', async () => {
+      const r = await apply({ typeCode: 'legal_rep', name: '张三', paymentMethod: 'bank' });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const id = r.body.application.orderId;
+      const order = await served.ca.rt.renewals.order(id);
+      const pay = await cashier.call('POST', `/api/staff/orders/${id}/confirm-payment`, {
+        reference: order.reference,
+        amountFen: order.amount_fen,
+      });
+      assert.equal(pay.status, 200);
+      failNext = true;
+      const d = await reviewer.call<{ application: SealReviewView }>('POST', `/api/staff/seal-reviews/${id}/decision`, {
+        approve: true,
+      });
+      assert.equal(d.status, 200, JSON.stringify(d.body));
+      assert.equal(d.body.application.reviewState, 'approved');
+      assert.equal(d.body.application.esId, null);
+      assert.equal(d.body.application.orderState, 'issuing', 'claimed, not finished');
+      assert.equal(await served.ca.rt.seals.makeDue(), 1);
+      assert.equal(await served.ca.rt.seals.makeDue(), 0);
+      const seen = (await mine()).find((x) => x.orderId === id)!;
+      assert.equal(seen.esId, `ES${id}`);
+      assert.equal(seen.orderState, 'issued');
+      assert.equal(made.filter((x) => x === id).length, 1);
+    });
   });
 }
+
+describe('seal applications with the CA’s seal maker (SM2 hierarchy)', () => {
+  let served: ServedCa;
+  after(async () => served?.close());
+
+  test('approved and paid: the CA makes one GB/T 38540 seal that verifies, bound to the holder’s certificate', async () => {
+    served = await serveTestCa({ keyType: 'both' });
+    const { ca, base, origin } = served;
+    const holder = await createHolder(ca, { name: ORG, days: 365 });
+    const portal = new PortalClient(base, origin);
+    assert.equal((await portal.login(holder)).status, 200);
+    const reviewer = await loggedInStaff(ca.rt, base, origin, ['reviewer']);
+    const cashier = await loggedInStaff(ca.rt, base, origin, ['operator']);
+    const r = await portal.call<{ application: SealApplicationView }>('POST', '/api/portal/seals/applications', {
+      ...ORDER_FORM,
+      paymentMethod: 'bank',
+      typeCode: 'official',
+      name: ORG,
+      picture: { source: 'generated' },
+      document: doc(),
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const id = r.body.application.orderId;
+    const order = await ca.rt.renewals.order(id);
+    const d = reviewer.call('POST', `/api/staff/seal-reviews/${id}/decision`, { approve: true });
+    const p = cashier.call('POST', `/api/staff/orders/${id}/confirm-payment`, {
+      reference: order.reference,
+      amountFen: order.amount_fen,
+    });
+    assert.equal((await d).status, 200);
+    assert.equal((await p).status, 200);
+    await ca.rt.seals.makeDue();
+    const seen = (await portal.call<{ applications: SealApplicationView[] }>('GET', '/api/portal/seals')).body.applications[0]!;
+    assert.ok(seen.esId, JSON.stringify(seen));
+    assert.equal(seen.orderState, 'issued');
+    const rec = await getSealByOrder(ca.rt.storage.db, id);
+    assert.equal(rec?.es_id, seen.esId);
+    const v = verifySeal(Buffer.from(rec!.der));
+    assert.ok(v.ok, JSON.stringify(!v.ok && v));
+    const parsed = parseSeal(Buffer.from(rec!.der));
+    assert.equal(parsed.name, ORG);
+    assert.deepEqual(parsed.certList, [holder.certDer]);
+    assert.ok(parsed.picture.data.equals(fromDataUrl(seen.picture)));
+    const file = await portal.call('GET', `/api/portal/seals/${id}/seal.der`);
+    assert.equal(file.status, 200);
+    assert.ok(file.raw.equals(Buffer.from(rec!.der)), 'the holder downloads exactly the seal made');
+    assert.equal((await portal.call('GET', '/api/portal/seals/S-nope/seal.der')).status, 404);
+  });
+});

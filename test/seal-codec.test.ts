@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import * as der from '../src/pki/der.js';
-import { fromPem, toPem } from '../src/pki/pem.js';
-import { Sm2PrivateKey, sm2SignSync } from '../src/pki/sm2.js';
+import { toPem } from '../src/pki/pem.js';
+import { sm2SignSync } from '../src/pki/sm2.js';
 import {
   assembleLegacySeal,
   assembleSeal,
@@ -17,39 +17,13 @@ import {
 } from '../src/pki/ses-seal.js';
 import { verifySeal } from '../src/pki/ses-verify.js';
 import { renderSealPicture } from '../src/seal/seal-picture.js';
-import { scratch, SM2_DISTID } from './helpers/sm2.js';
+import { opensslSm2, scratch, SM2_DISTID } from './helpers/sm2.js';
 
 const s = scratch('seal-codec');
 after(() => s.cleanup());
 
-/** An SM2 key and self-signed certificate made by OpenSSL (an independent implementation). */
-function opensslSm2(name: string, subject: string): { key: Sm2PrivateKey; certDer: Buffer; certPem: string } {
-  const keyFile = `${s.dir}/${name}.key`;
-  const certFile = `${s.dir}/${name}.pem`;
-  s.ok([
-    'req',
-    '-x509',
-    '-newkey',
-    'sm2',
-    '-nodes',
-    '-keyout',
-    keyFile,
-    '-out',
-    certFile,
-    '-sm3',
-    '-sigopt',
-    SM2_DISTID,
-    '-subj',
-    subject,
-    '-days',
-    '30',
-  ]);
-  const certPem = s.read(`${name}.pem`).toString();
-  return { key: Sm2PrivateKey.fromPem(s.read(`${name}.key`).toString()), certDer: fromPem(certPem, 'CERTIFICATE'), certPem };
-}
-
-const maker = opensslSm2('maker', '/CN=制章单位/O=Test CA/C=CN');
-const holder = opensslSm2('holder', '/CN=国密演示单位/O=国密演示单位/C=CN');
+const maker = opensslSm2(s, 'maker', '/CN=制章单位/O=Test CA/C=CN');
+const holder = opensslSm2(s, 'holder', '/CN=国密演示单位/O=国密演示单位/C=CN');
 const picture = renderSealPicture({ name: '国密演示单位', typeLabel: '合同专用章' });
 const DAY = 86_400_000;
 
@@ -152,7 +126,7 @@ describe('GB/T 38540 seals', () => {
     const past = makeSeal({ validStart: new Date(Date.now() - 10 * DAY), validEnd: new Date(Date.now() - DAY) });
     const v = verifySeal(past);
     assert.equal(!v.ok && v.failedCheck, 'seal-validity');
-    const other = opensslSm2('other', '/CN=Someone else/C=CN');
+    const other = opensslSm2(s, 'other', '/CN=Someone else/C=CN');
     const foreign = makeSeal({}, other);
     assert.ok(verifySeal(foreign).ok, 'self-consistent');
     const f = verifySeal(foreign, { makerIssuers: [maker.certDer] });

@@ -14,6 +14,7 @@ import { describeCertificate, type CertificateView } from './cert-info.js';
 import { AgentError } from './errors.js';
 import { reached } from './install/journal.js';
 import { checkOrderId, renewalView } from './install/renewal.js';
+import { deleteRevoked, signRevocation } from './revocation-ops.js';
 import type { OpName } from './sessions.js';
 import { keyForSpki, labelState, PENDING_PREFIX, RETIRED_PREFIX, type TokenSession, type TokenSummary } from './tokens/driver.js';
 
@@ -44,8 +45,8 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
   return r.data;
 }
 
-const hexId = z.string().regex(/^(?:[0-9a-fA-F]{2}){1,64}$/, 'must be an even-length hex string (the CKA_ID)');
-const base = { op: z.string(), tokenId: z.string() };
+export const hexId = z.string().regex(/^(?:[0-9a-fA-F]{2}){1,64}$/, 'must be an even-length hex string (the CKA_ID)');
+export const base = { op: z.string(), tokenId: z.string() };
 
 /** The SM2 dual pair's half in a request body (contract §3): `{certificate, envelope | null}`. */
 export const EncryptionPart = z.object({
@@ -89,7 +90,7 @@ function challengeError(e: unknown): never {
   throw e;
 }
 
-async function publicCertificate(ctx: OpContext, id: string): Promise<CertificateView> {
+export async function publicCertificate(ctx: OpContext, id: string): Promise<CertificateView> {
   const views = await ctx.agent.certificates(ctx.token.id);
   const v = views.find((c) => c.id === id.toLowerCase());
   if (!v)
@@ -100,7 +101,7 @@ async function publicCertificate(ctx: OpContext, id: string): Promise<Certificat
 }
 
 /** Login and renewal use signing certificates only; an SM2 encryption certificate cannot sign. */
-function signingOnly(v: CertificateView): CertificateView {
+export function signingOnly(v: CertificateView): CertificateView {
   if (v.usage === 'encryption') {
     throw new AgentError(
       422,
@@ -112,7 +113,7 @@ function signingOnly(v: CertificateView): CertificateView {
   return v;
 }
 
-const short = (v: CertificateView): Record<string, unknown> => ({
+export const short = (v: CertificateView): Record<string, unknown> => ({
   id: v.id,
   name: v.name,
   profile: v.profile,
@@ -382,4 +383,6 @@ export const OP_SPECS: Record<OpName, OpSpec> = {
   'generate-key': generateKey,
   'make-csr': makeCsr,
   'write-certificate': writeCert,
+  'sign-revocation': signRevocation,
+  'delete-revoked': deleteRevoked,
 };

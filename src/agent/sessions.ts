@@ -13,7 +13,16 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AgentError } from './errors.js';
 import type { PinStatus, TokenSession, TokenSummary } from './tokens/driver.js';
 
-export const OPS = ['login', 'renew', 'change-pin', 'generate-key', 'make-csr', 'write-certificate'] as const;
+export const OPS = [
+  'login',
+  'renew',
+  'change-pin',
+  'generate-key',
+  'make-csr',
+  'write-certificate',
+  'sign-revocation',
+  'delete-revoked',
+] as const;
 export type OpName = (typeof OPS)[number];
 export const isOp = (s: unknown): s is OpName => typeof s === 'string' && (OPS as readonly string[]).includes(s);
 

@@ -15,6 +15,7 @@ import {
   nameToString,
   type NameAttribute,
 } from '../pki/name.js';
+import { revokeSeals } from '../sa/seals.js';
 import { appendAudit } from '../sa/audit.js';
 import { listCas, replaceCa, type CaRecord } from '../sa/cas.js';
 import {
@@ -28,7 +29,7 @@ import {
   type CertificateRecord,
 } from '../sa/certificates.js';
 import { insertCrl, latestCrl, latestCrlNumber } from '../sa/crls.js';
-import { writeTransaction, type Storage } from '../sa/database.js';
+import { writeTransaction, type Storage, type Tx } from '../sa/database.js';
 import { ensureHolder } from '../sa/holders.js';
 import type { CrlTable } from '../sa/schema.js';
 import type { KeyRef, Signer } from '../signer/signer.js';
@@ -596,8 +597,17 @@ export class CertificateAuthority {
     }
   }
 
-  /** Revokes a certificate and publishes a new CRL for its CA. */
-  async revoke(serialInput: string, reason: string, actor: string, at = Date.now()): Promise<CertificateRecord> {
+  /**
+   * Revokes a certificate and publishes a new CRL for its CA. `also` runs in the same transaction
+   * (the RA stores the evidence a revocation rests on with it: both or neither).
+   */
+  async revoke(
+    serialInput: string,
+    reason: string,
+    actor: string,
+    at = Date.now(),
+    also?: (tx: Tx, cert: CertificateRecord) => Promise<void>,
+  ): Promise<CertificateRecord> {
     const serial = normaliseSerial(serialInput);
     if (!/^[0-9a-f]{1,40}$/.test(serial))
       throw new CaError('not_found', `serial must be hexadecimal, got ${JSON.stringify(serialInput)}`, 'serial');
@@ -618,7 +628,15 @@ export class CertificateAuthority {
         .where('serial', '=', serial)
         .execute();
       await appendAudit(tx, [{ actor, action: 'certificate.revoked', target: serial, details: { reason, code }, at: revokedAt }]);
-      return { ...cert, status: 'revoked' as const, revoked_at: revokedAt, revocation_reason: code };
+      // a superseded certificate's seals were re-made for its successor (印章更新); any other reason ends them
+      if (reason !== 'superseded') {
+        const seals = await revokeSeals(tx, { boundSerial: serial }, `certificate ${reason}`, revokedAt);
+        if (seals.length)
+          await appendAudit(tx, [{ actor, action: 'seal.revoked', target: serial, details: { seals, reason }, at: revokedAt }]);
+      }
+      const revoked = { ...cert, status: 'revoked' as const, revoked_at: revokedAt, revocation_reason: code };
+      if (also) await also(tx, revoked);
+      return revoked;
     });
     await this.generateCrl(updated.ca_id, actor);
     return updated;

@@ -11,7 +11,7 @@ import { CaError } from './errors.js';
 import * as ext from './extensions.js';
 import { caUrls } from './urls.js';
 
-export type KeyPurpose = 'root' | 'issuing' | 'ocsp';
+export type KeyPurpose = 'root' | 'issuing' | 'ocsp' | 'seal';
 export type KeyFactory = (purpose: KeyPurpose, id: string) => Promise<Signer>;
 
 /**
@@ -87,7 +87,7 @@ export const caId = (kind: KeyPurpose, s: Signer): string => `${kind}-${keyIdent
 
 export function caRecord(
   id: string,
-  kind: KeyPurpose,
+  kind: CaRecord['kind'],
   parent: string | null,
   name: string,
   signer: Signer,
@@ -131,6 +131,36 @@ export async function certifyOcspResponder(
       ext.extKeyUsage(['ocspSigning']),
       ext.authorityKeyIdentifier(keyIdentifier(issuing.signer.spki)),
       ext.ocspNoCheck(),
+    ],
+  });
+}
+
+/**
+ * Certifies the seal-making unit (制章者) of an SM2 issuing CA: an end-entity certificate whose key
+ * signs electronic seals (GB/T 38540 SESeal.cert), never certificates — hence no CA flag and only
+ * digitalSignature and nonRepudiation.
+ */
+export async function certifySealMaker(
+  issuing: { signer: Signer; subjectDer: Buffer; notAfter: Date; id: string },
+  makerKey: Signer,
+  days: number,
+  org: NameAttribute[],
+  pkiUrl: string,
+): Promise<NewCert> {
+  const urls = caUrls(pkiUrl, issuing.id);
+  return certify({
+    issuerSigner: issuing.signer,
+    issuerName: issuing.subjectDer,
+    subjectName: encodeName([...org, { type: 'CN', value: `电子印章制章单位 Seal Maker (${issuing.id})` }]),
+    spki: makerKey.spki,
+    days,
+    notAfterCap: issuing.notAfter,
+    extensions: [
+      ext.basicConstraints(false),
+      ext.keyUsage(['digitalSignature', 'nonRepudiation']),
+      ext.authorityKeyIdentifier(keyIdentifier(issuing.signer.spki)),
+      ext.crlDistributionPoints(urls.crl),
+      ext.authorityInfoAccess(urls.ocsp, urls.caIssuers),
     ],
   });
 }

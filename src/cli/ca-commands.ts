@@ -25,7 +25,9 @@ function keyTypeOption(v: string): KeyType {
 export function registerCaCommands(program: Command): void {
   const ca = program
     .command('ca')
-    .description('operate the certificate authority (init, issue, revoke, list, roots, chain, rotate-responder)');
+    .description(
+      'operate the certificate authority (init, issue, revoke, list, roots, chain, rotate-responder, rotate-seal-maker)',
+    );
 
   ca.command('init')
     .description(
@@ -111,6 +113,13 @@ export function registerCaCommands(program: Command): void {
         const rt = await openRuntime(config);
         try {
           for (const c of rt.ca.crlIssuers()) await rt.ca.generateCrl(c.record.id, cliActor());
+          // an SM2 hierarchy has a seal-making unit (制章者) for electronic seals
+          if (keyType === 'sm2') {
+            const maker = await rt.sealService.ensureMaker(cliActor());
+            process.stdout.write(
+              `created seal maker ${maker.id}  (sm2, valid until ${new Date(maker.not_after).toISOString()})\n`,
+            );
+          }
         } finally {
           await rt.close();
         }
@@ -215,6 +224,23 @@ export function registerCaCommands(program: Command): void {
               `rotated the OCSP responder of ${issuingId}: ${r.record.id} (${r.record.key_type}, valid until ${new Date(r.record.not_after).toISOString()})${previous ? `; ${previous} is retired` : ''}\n`,
             );
           }
+        } finally {
+          await rt.close();
+        }
+      }),
+    );
+
+  ca.command('rotate-seal-maker')
+    .description(
+      "replace the SM2 issuing CA's seal-making unit (制章者) with a new key and certificate now; seals made before keep verifying with the old maker certificate they carry",
+    )
+    .option('--days <n>', 'validity in days (capped by the issuing CA)', positiveInt('--days'))
+    .action(
+      action(async (o: { days?: number }) => {
+        const rt = await openRuntime(loadConfig());
+        try {
+          const m = await rt.sealService.rotateMaker(cliActor(), o.days);
+          process.stdout.write(`rotated the seal maker: ${m.id} (valid until ${new Date(m.not_after).toISOString()})\n`);
         } finally {
           await rt.close();
         }

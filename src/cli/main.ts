@@ -11,6 +11,7 @@ import { registerStaffCommands } from './staff-commands.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerKmcCommands } from './kmc-commands.js';
 import { registerTokenCommands } from './token-commands.js';
+import { registerSealCommands } from './seal-commands.js';
 
 const program = new Command();
 program
@@ -29,6 +30,7 @@ registerAuditCommands(program);
 registerOrderCommands(program);
 registerStaffCommands(program);
 registerKmcCommands(program);
+registerSealCommands(program);
 registerAgentCommands(program);
 registerAgentConfigCommands(program);
 registerTokenCommands(program);

@@ -55,6 +55,11 @@ export function startResponderRotation(rt: Runtime, log: (msg: string, err?: unk
         log(
           `OCSP responder rotated: ${r.record.id} for ${r.record.parent_id}, valid until ${new Date(r.record.not_after).toISOString()}`,
         );
+      // the seal maker's certificate is kept current the same way
+      if (await rt.sealService.makerDue()) {
+        const m = await rt.sealService.rotateMaker('system:responder-rotation');
+        log(`seal maker rotated: ${m.id}, valid until ${new Date(m.not_after).toISOString()}`);
+      }
     },
     (e) => log('OCSP responder rotation failed', e),
     { atStart: true, once: { storage: rt.storage, job: 'responder-rotation', instance: rt.instanceId } },

@@ -4,6 +4,7 @@ import { parseCertificate } from '../pki/certificate.js';
 import { readHolderIdentity } from '../pki/holder-identity.js';
 import { attributeValue, nameToString } from '../pki/name.js';
 import type { CertificateRecord } from '../sa/certificates.js';
+import { reasonName } from '../ca/revocation-reasons.js';
 
 export interface CertificateSummary {
   serial: string;
@@ -19,6 +20,9 @@ export interface CertificateSummary {
   notBefore: string;
   notAfter: string;
   status: 'valid' | 'revoked' | 'expired';
+  /** a revoked certificate: the RFC 5280 reason name and when */
+  revocationReason?: string;
+  revokedAt?: string;
   daysLeft: number;
   /** signing: the usual certificate (from a CSR); encryption: the KMC-key half of an SM2 dual pair */
   usage: 'signing' | 'encryption';
@@ -53,6 +57,9 @@ export function summarise(
     notBefore: new Date(rec.not_before).toISOString(),
     notAfter: new Date(rec.not_after).toISOString(),
     status: rec.status === 'revoked' ? 'revoked' : expired ? 'expired' : 'valid',
+    ...(rec.status === 'revoked' && rec.revoked_at !== null
+      ? { revocationReason: reasonName(rec.revocation_reason ?? 0), revokedAt: new Date(rec.revoked_at).toISOString() }
+      : {}),
     daysLeft: Math.floor((rec.not_after - now) / 86_400_000),
     usage: rec.signing_serial ? 'encryption' : 'signing',
     ...(rec.signing_serial ? { signingSerial: rec.signing_serial } : {}),

@@ -15,6 +15,7 @@ import {
   type CertificateType,
 } from '../sa/catalogue.js';
 import { getCertificate, getCertificateByOrder, getEncryptionPartner, type CertificateRecord } from '../sa/certificates.js';
+import type { SealService } from '../seal/seal-service.js';
 import type { KeyManagement } from '../kmc/kmc-api.js';
 import { writeTransaction, type Storage } from '../sa/database.js';
 import {
@@ -75,6 +76,8 @@ export class RenewalService {
     readonly policy: RenewalPolicy,
     /** the KMC making the encryption keys of SM2 dual pairs */
     readonly kmc?: KeyManagement,
+    /** 印章更新: re-makes the seals bound to the renewed certificate for the new one */
+    readonly sealMaker?: Pick<SealService, 'remakeFor'>,
   ) {}
 
   private get db() {
@@ -237,6 +240,8 @@ export class RenewalService {
     const encryption = await this.issueEncryption(order, signing, actor);
     // 'issued' only once the whole pair is recorded: the order is not done while half of it is missing
     await this.markIssued(order, signing, actor);
+    // before the install retires the old certificate: its seals must already name the new one
+    await this.sealMaker?.remakeFor(order.certificate_serial, signing, actor);
     return { order: await this.order(order.id), certificate: signing, ...(encryption ? { encryption } : {}) };
   }
 

@@ -53,7 +53,12 @@ export const MAX_SEAL_NAME = 24;
 export class SealApplications {
   constructor(
     readonly storage: Storage,
-    readonly opts: { onlineOrderTtlMs: number; offlineOrderTtlMs: number; makeSeal?: MakeSeal },
+    readonly opts: {
+      onlineOrderTtlMs: number;
+      offlineOrderTtlMs: number;
+      makeSeal?: MakeSeal;
+      log?: (msg: string, err?: unknown) => void;
+    },
   ) {}
 
   private get db() {
@@ -212,7 +217,11 @@ export class SealApplications {
         await addOrderEvent(tx, orderId, 'cancelled', reviewer, { reason: 'seal application rejected' });
       await appendAudit(tx, [{ actor: reviewer, action: `seal.${state}`, target: orderId, details: reason ? { reason } : {} }]);
     });
-    if (decision.approve) await this.makeIfReady(orderId, reviewer);
+    // the decision stands even when making fails now: the order job retries the making
+    if (decision.approve)
+      await this.makeIfReady(orderId, reviewer).catch((e: unknown) =>
+        this.opts.log?.('making the seal failed; the order job retries', e),
+      );
     return this.application(orderId);
   }
 

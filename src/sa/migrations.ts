@@ -723,6 +723,66 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0013_seals': {
+      async up(db: Kysely<unknown>) {
+        // The seal-making unit (制章者) of an SM2 issuing CA: its own key and certificate. Not a CA (it
+        // signs seals, never certificates or CRLs), so it lives beside the cas table, not in it.
+        await db.schema
+          .createTable('seal_makers')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('issuing_ca_id', 'text', (c) => c.notNull().references('cas.id'))
+          .addColumn('cert_der', t.bytes, (c) => c.notNull())
+          .addColumn('key_ref', 'text', (c) => c.notNull())
+          .addColumn('key_type', 'text', (c) => c.notNull())
+          .addColumn('not_before', t.ms, (c) => c.notNull())
+          .addColumn('not_after', t.ms, (c) => c.notNull())
+          .addColumn('active', 'integer', (c) => c.notNull().defaultTo(1))
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .execute();
+        // A seal: its current version (the one bound to the holder's current signing certificate).
+        // Re-made on renewal with the same esID; every DER ever made is kept in seal_versions.
+        await db.schema
+          .createTable('seals')
+          .addColumn('es_id', 'text', (c) => c.primaryKey())
+          .addColumn('holder_id', 'integer', (c) => c.references('holders.id'))
+          .addColumn('holder_unique_id', 'text')
+          .addColumn('type_code', 'text', (c) => c.notNull())
+          .addColumn('type_number', 'integer', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('picture_png', t.bytes, (c) => c.notNull())
+          .addColumn('width_mm', 'integer', (c) => c.notNull())
+          .addColumn('height_mm', 'integer', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('valid','revoked')`))
+          .addColumn('valid_start', t.ms, (c) => c.notNull())
+          .addColumn('valid_end', t.ms, (c) => c.notNull())
+          /** the end the holder paid for; valid_end is this or the bound certificate's end, the earlier */
+          .addColumn('term_end', t.ms, (c) => c.notNull())
+          .addColumn('bound_serial', 'text', (c) => c.notNull())
+          .addColumn('maker_id', 'text', (c) => c.notNull().references('seal_makers.id'))
+          .addColumn('generation', 'integer', (c) => c.notNull())
+          .addColumn('der', t.bytes, (c) => c.notNull())
+          .addColumn('order_id', 'text', (c) => c.unique().references('orders.id'))
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('updated_at', t.ms, (c) => c.notNull())
+          .addColumn('revoked_at', t.ms)
+          .addColumn('revoked_reason', 'text')
+          .execute();
+        await db.schema.createIndex('seals_bound').on('seals').columns(['bound_serial', 'status']).execute();
+        await db.schema.createIndex('seals_holder').on('seals').columns(['holder_unique_id', 'created_at']).execute();
+        await db.schema
+          .createTable('seal_versions')
+          .addColumn('es_id', 'text', (c) => c.notNull().references('seals.es_id'))
+          .addColumn('generation', 'integer', (c) => c.notNull())
+          .addColumn('bound_serial', 'text', (c) => c.notNull())
+          .addColumn('der', t.bytes, (c) => c.notNull())
+          .addColumn('made_at', t.ms, (c) => c.notNull())
+          .addColumn('made_by', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('seal_versions_pk', ['es_id', 'generation'])
+          .execute();
+        await appendOnly(db, dialect, 'seal_versions', 'every seal the CA made is kept');
+      },
+    },
     '0014_seal_types': {
       async up(db: Kysely<unknown>) {
         // Electronic seal types (印章种类), staff-editable like the certificate types; an application
@@ -796,6 +856,52 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .createIndex('seal_applications_holder')
           .on('seal_applications')
           .columns(['holder_id', 'created_at'])
+          .execute();
+      },
+    },
+    '0016_revocation': {
+      async up(db: Kysely<unknown>) {
+        // What a revocation rests on: the holder's signed statement, or the staff decision on a loss
+        // report. Evidence: never rewritten. nonce is unique, so one statement revokes once.
+        await db.schema
+          .createTable('revocation_statements')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('serial', 'text', (c) => c.notNull().references('certificates.serial'))
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('source', 'text', (c) => c.notNull().check(sql`source in ('holder','staff')`))
+          .addColumn('nonce', 'text', (c) => c.unique())
+          .addColumn('statement', 'text', (c) => c.notNull())
+          .addColumn('signature', t.bytes)
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('request_id', 'text')
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('revocation_statements_serial').on('revocation_statements').column('serial').execute();
+        await appendOnly(db, dialect, 'revocation_statements', 'revocation evidence is kept as given');
+        // 挂失/撤销申请 from someone without the key: matched_serial is known to staff only.
+        await db.schema
+          .createTable('revocation_requests')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('unique_id', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('contact', 'text', (c) => c.notNull())
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('matched_serial', 'text')
+          .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('pending','approved','rejected')`))
+          .addColumn('reviewer', 'text')
+          .addColumn('decision_reason', 'text')
+          .addColumn('reviewed_at', t.ms)
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('revocation_requests_state')
+          .on('revocation_requests')
+          .columns(['state', 'created_at'])
+          .execute();
+        // whether an unused period is refunded on revocation; none unless staff say so
+        await db.schema
+          .alterTable('certificate_types')
+          .addColumn('refund_unused', 'integer', (c) => c.notNull().defaultTo(0))
           .execute();
       },
     },

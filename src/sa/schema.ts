@@ -97,6 +97,8 @@ export interface CertificateTypeTable {
   renew_before_days: number;
   renew_after_days: number;
   online_renewal: number;
+  /** 1: the unused period is refunded on revocation; 0 (default): nothing is refunded */
+  refund_unused: number;
   updated_at: number;
 }
 
@@ -425,6 +427,59 @@ export interface AppEnablementTable {
   ended_at: number | null;
 }
 
+/** The seal-making unit (制章者) of an SM2 issuing CA. */
+export interface SealMakerTable {
+  id: string;
+  issuing_ca_id: string;
+  cert_der: Buffer;
+  key_ref: string;
+  key_type: string;
+  not_before: number;
+  not_after: number;
+  active: number;
+  created_at: number;
+}
+
+export type SealStatus = 'valid' | 'revoked';
+
+/** An electronic seal, as currently made (bound to the holder's current signing certificate). */
+export interface SealTable {
+  es_id: string;
+  holder_id: number | null;
+  holder_unique_id: string | null;
+  type_code: string;
+  /** SES_ESPropertyInfo.type */
+  type_number: number;
+  name: string;
+  picture_png: Buffer;
+  width_mm: number;
+  height_mm: number;
+  status: SealStatus;
+  valid_start: number;
+  valid_end: number;
+  term_end: number;
+  bound_serial: string;
+  maker_id: string;
+  generation: number;
+  der: Buffer;
+  order_id: string | null;
+  created_at: number;
+  created_by: string;
+  updated_at: number;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+}
+
+/** Every seal DER ever made (append-only). */
+export interface SealVersionTable {
+  es_id: string;
+  generation: number;
+  bound_serial: string;
+  der: Buffer;
+  made_at: number;
+  made_by: string;
+}
+
 /** An electronic seal type (印章种类) in the catalogue. */
 export interface SealTypeTable {
   code: string;
@@ -497,6 +552,49 @@ export interface Database {
   documents: DocumentTable;
   relying_apps: RelyingAppTable;
   app_enablements: AppEnablementTable;
+  seal_makers: SealMakerTable;
+  seals: SealTable;
+  seal_versions: SealVersionTable;
   seal_types: SealTypeTable;
   seal_applications: SealApplicationTable;
+  revocation_statements: RevocationStatementTable;
+  revocation_requests: RevocationRequestTable;
+}
+
+export interface RevocationStatementTable {
+  /** 'RVS' + 20 hex */
+  id: string;
+  serial: string;
+  /** RFC 5280 CRLReason name */
+  reason: string;
+  source: 'holder' | 'staff';
+  /** the statement's one-time nonce (holder statements); null for staff decisions */
+  nonce: string | null;
+  /** the exact signed JSON (holder) or the decision record JSON (staff) */
+  statement: string;
+  signature: Buffer | null;
+  actor: string;
+  /** the 挂失 request a staff decision answers */
+  request_id: string | null;
+  created_at: number;
+}
+
+export type RevocationRequestState = 'pending' | 'approved' | 'rejected';
+
+export interface RevocationRequestTable {
+  /** 'RVQ' + 20 hex */
+  id: string;
+  /** 唯一识别号 as given */
+  unique_id: string;
+  /** 名称 as given */
+  name: string;
+  contact: string;
+  reason: string;
+  /** the certificate it identifies, if any (never shown to the requester) */
+  matched_serial: string | null;
+  state: RevocationRequestState;
+  reviewer: string | null;
+  decision_reason: string | null;
+  reviewed_at: number | null;
+  created_at: number;
 }

@@ -1,5 +1,6 @@
 // The seal application shapes the portal and the staff console exchange with the server
 // (docs/PORTAL-API.md 印章申请); the web imports these, never a copy.
+import type { SealTypeTable } from '../sa/schema.js';
 
 export interface SealTypeView {
   code: string;
@@ -14,15 +15,7 @@ export interface SealTypeView {
 }
 
 /** A seal_types row (src/sa/schema.ts SealTypeTable) as the web sees it. */
-export const sealTypeView = (t: {
-  code: string;
-  name: string;
-  name_en: string;
-  price_fen: number;
-  validity_days: number;
-  name_is_organization: number;
-  active: number;
-}): SealTypeView => ({
+export const sealTypeView = (t: SealTypeTable): SealTypeView => ({
   code: t.code,
   name: t.name,
   nameEn: t.name_en,

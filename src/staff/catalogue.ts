@@ -21,6 +21,8 @@ export interface TypeInput {
   renewBeforeDays: number;
   renewAfterDays: number;
   onlineRenewal: boolean;
+  /** refund the unused period when the holder revokes (default: no refund) */
+  refundUnused?: boolean;
   /** term in years (1, 2, 3) → price in fen; a term left out is not offered */
   prices: Partial<Record<'1' | '2' | '3', number>>;
 }
@@ -73,6 +75,7 @@ export class StaffCatalogue {
         renewBeforeDays: t.renew_before_days,
         renewAfterDays: t.renew_after_days,
         onlineRenewal: t.online_renewal === 1,
+        refundUnused: t.refund_unused === 1,
         updatedAt: new Date(t.updated_at).toISOString(),
         prices: Object.fromEntries(prices.filter((p) => p.type_code === t.code).map((p) => [String(p.term_years), p.price_fen])),
       })),
@@ -146,6 +149,7 @@ export class StaffCatalogue {
       renew_before_days: int(input.renewBeforeDays, 'renewBeforeDays', 0, 3650),
       renew_after_days: int(input.renewAfterDays, 'renewAfterDays', 0, 3650),
       online_renewal: input.onlineRenewal ? 1 : 0,
+      refund_unused: input.refundUnused ? 1 : 0,
       updated_at: Date.now(),
     };
     const prices = Object.entries(input.prices ?? {})

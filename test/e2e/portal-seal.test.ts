@@ -96,6 +96,9 @@ describe('portal seal application', { skip: requireTool('chromium') }, () => {
       await page.getByTestId(`seal-esid-${orderId}`).getByText(`ES${orderId}`).waitFor({ timeout: 30_000 });
       assert.match((await page.getByTestId(`seal-status-${orderId}`).textContent()) ?? '', /已制作/);
       await screenshot(page, 'e2e-seals');
+      // 证书查询 lists the seal made for the certificate too
+      await page.goto(`${env.origin}/#/certificates`);
+      await page.getByTestId('certificate-seals').getByText(`ES${orderId}`).waitFor();
       assert.deepEqual(made, [orderId]);
     });
   });

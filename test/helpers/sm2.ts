@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as der from '../../src/pki/der.js';
 import { defineCurve } from '../../src/pki/sm2-curve.js';
+import { fromPem } from '../../src/pki/pem.js';
+import { Sm2PrivateKey } from '../../src/pki/sm2.js';
 import { openssl } from './ca.js';
 
 /** OpenSSL's option for the default SM2 user ID (GM/T 0009), which OpenSSL 3.0 does not assume. */
@@ -87,3 +89,20 @@ export const SM2_TEST_CURVE = defineCurve({
   Gy: 0x0680512bcbb42c07d47349d2153b70c4e5d7fdfcbfa36ea1a85841b9e46e09a2n,
   n: 0x8542d69e4c044f18e8b92435bf6ff7dd297720630485628d5ae74ee7c32e79b7n,
 });
+
+/** An SM2 key and self-signed certificate made by OpenSSL (an independent implementation) in `s`. */
+export function opensslSm2(s: Scratch, name: string, subject: string): { key: Sm2PrivateKey; certDer: Buffer; certPem: string } {
+  s.ok(
+    ['req', '-x509', '-newkey', 'sm2', '-nodes', '-keyout', `${s.dir}/${name}.key`, '-out', `${s.dir}/${name}.pem`].concat([
+      '-sm3',
+      '-sigopt',
+      SM2_DISTID,
+      '-subj',
+      subject,
+      '-days',
+      '30',
+    ]),
+  );
+  const certPem = s.read(`${name}.pem`).toString();
+  return { key: Sm2PrivateKey.fromPem(s.read(`${name}.key`).toString()), certDer: fromPem(certPem, 'CERTIFICATE'), certPem };
+}

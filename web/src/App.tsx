@@ -31,6 +31,8 @@ import UpdatePage from './pages/UpdatePage';
 import CertificatesPage from './pages/CertificatesPage';
 import CertificateDetailPage from './pages/CertificateDetailPage';
 import DownloadsPage from './pages/DownloadsPage';
+import RevokePage from './pages/RevokePage';
+import LossReportPage from './pages/LossReportPage';
 import SealApplyPage from './pages/SealApplyPage';
 import SealsPage from './pages/SealsPage';
 
@@ -193,6 +195,7 @@ function Routes() {
   const { session } = useApp();
   const { t } = useI18n();
   if (match('/downloads', path)) return <DownloadsPage />;
+  if (match('/lost', path)) return <LossReportPage />;
   if (!session) return <LoginPage />;
   if (path === '/' || path === '/login') return <Redirect to="/renew" />;
   let m: Record<string, string> | null;
@@ -204,6 +207,7 @@ function Routes() {
   if ((m = match('/orders/:id/update', path))) return <UpdatePage key={m.id} orderId={m.id!} />;
   if (!session.renewalOnly) {
     if (match('/certificates', path)) return <CertificatesPage />;
+    if (match('/revoke', path)) return <RevokePage />;
     if ((m = match('/certificates/:serial', path))) return <CertificateDetailPage key={m.serial} serial={m.serial!} />;
   }
   return <Result status="404" title={t('notFound')} extra={<a href="#/renew">{t('goHome')}</a>} />;

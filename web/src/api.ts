@@ -7,6 +7,7 @@ import type {
   DownloadsView,
   KeyDriverHint,
   IssueView,
+  LossReportView,
   OrderEventView,
   OrderInvoiceView,
   OrderState,
@@ -14,6 +15,9 @@ import type {
   PaymentMethod,
   PortalConfigView,
   RemittanceView,
+  RevocationStatementView,
+  RevocationTermsView,
+  RevocationView,
 } from '../../src/api/portal/shapes.js';
 import type { SealApplicationView, SealTypeView } from '../../src/shared/seal-views.js';
 
@@ -179,6 +183,12 @@ export const api = {
   certificate: (serial: string, opts: { quietAuth?: boolean } = {}) =>
     call<{ certificate: CertificateDetail }>('GET', `/api/portal/certificates/${enc(serial)}`, undefined, opts),
   downloads: () => call<DownloadsView>('GET', '/api/portal/downloads'),
+  revocationTerms: () => call<RevocationTermsView>('GET', '/api/portal/revocation'),
+  revocationStatement: (b: { serial: string; reason: string }) =>
+    call<RevocationStatementView>('POST', '/api/portal/revocation/statement', b),
+  revoke: (b: { statement: string; signature: string }) => call<RevocationView>('POST', '/api/portal/revocation', b),
+  lossReport: (b: { uniqueId: string; name: string; contact: string; reason: string }) =>
+    call<LossReportView>('POST', '/api/revocation-requests', b, { quietAuth: true }),
   sealTypes: () => call<{ types: SealTypeView[]; paymentMethods: PaymentMethod[] }>('GET', '/api/portal/seals/types'),
   sealPreview: (b: { typeCode: string; name: string }) =>
     call<{ picture: string; widthMm: number; heightMm: number }>('POST', '/api/portal/seals/preview', b),
@@ -186,5 +196,5 @@ export const api = {
     call<{ application: SealApplicationView }>('POST', '/api/portal/seals/applications', b),
   seals: () => call<{ applications: SealApplicationView[] }>('GET', '/api/portal/seals'),
   sealWritten: (id: string) => call<{ application: SealApplicationView }>('POST', `/api/portal/seals/${enc(id)}/written`, {}),
-  downloadUrl: (serial: string, format: 'pem' | 'der') => `/api/portal/certificates/${enc(serial)}.${format}`,
+  downloadUrl: (serial: string, format: 'pem' | 'der' | 'chain.pem') => `/api/portal/certificates/${enc(serial)}.${format}`,
 };

@@ -50,6 +50,8 @@ function render() {
       el('div', { text: `${t('validUntil')}: ${formatDate(cert.dates.notAfter)}` }),
     );
   }
+  document.getElementById('reason-row').hidden = !info.display.revocationReason;
+  if (info.display.revocationReason) document.getElementById('reason').textContent = t(`reason.${info.display.revocationReason}`);
   document.getElementById('order-row').hidden = !info.display.orderId;
   if (info.display.orderId) document.getElementById('order').textContent = info.display.orderId;
   document.getElementById('new-pin').hidden = !info.needsNewPin;

@@ -2,6 +2,7 @@
 // update, order and certificate queries. HTTP only: rules are in ra/, storage in sa/.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Runtime } from '../../runtime.js';
+import type { CaRecord } from '../../sa/cas.js';
 import { buildLoginChallenge, challengeDigest, parseLoginChallenge } from '../../pki/login-challenge.js';
 import { toPem } from '../../pki/pem.js';
 import { assertOwnedBy, checkHolderLogin } from '../../ra/holder-login.js';
@@ -299,6 +300,12 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
       return {
         order: await fullOrder(r.order),
         certificate: Buffer.from(r.certificate.der).toString('base64'),
+        seals: (await rt.sealService.boundTo(r.certificate.serial)).map((seal) => ({
+          esId: seal.es_id,
+          name: seal.name,
+          der: Buffer.from(seal.der).toString('base64'),
+          picture: Buffer.from(seal.picture_png).toString('base64'),
+        })),
         chain: chainOf(r.certificate.ca_id),
         summary: certificateView(rt, r.certificate),
         // an SM2 dual pair (docs/PORTAL-API.md): the encryption certificate and the envelope of its key
@@ -354,8 +361,9 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
     '/api/portal/certificates/:file',
     { schema: { tags, summary: 'A certificate: JSON details, or .pem / .der download' }, preHandler: session },
     async (req, reply) => {
-      const m = /^([0-9a-fA-F]{1,40})(?:\.(pem|der))?$/.exec(req.params.file);
-      if (!m) throw new HttpError(400, 'invalid', 'serial must be hexadecimal, optionally with .pem or .der', 'serial');
+      const m = /^([0-9a-fA-F]{1,40})(?:\.(pem|der|chain\.pem))?$/.exec(req.params.file);
+      if (!m)
+        throw new HttpError(400, 'invalid', 'serial must be hexadecimal, optionally with .pem, .der or .chain.pem', 'serial');
       const c = ctx(req);
       const rec = assertOwnedBy(await getCertificate(rt.storage.db, m[1]!), c.session.holder_id, c.session.certificate_serial);
       if (m[2] === 'der')
@@ -363,6 +371,20 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
           .type('application/pkix-cert')
           .header('content-disposition', `attachment; filename="${rec.serial}.cer"`)
           .send(Buffer.from(rec.der));
+      if (m[2] === 'chain.pem') {
+        // the certificate, then each CA up to the root: what a relying party needs to build the path
+        const pems = [toPem('CERTIFICATE', rec.der)];
+        for (let id: string | null = rec.ca_id, n = 0; id && n < 5; n++) {
+          const ca: CaRecord | undefined = rt.ca.cas.get(id)?.record;
+          if (!ca) break;
+          pems.push(toPem('CERTIFICATE', ca.cert_der));
+          id = ca.parent_id;
+        }
+        return reply
+          .type('application/x-pem-file')
+          .header('content-disposition', `attachment; filename="${rec.serial}-chain.pem"`)
+          .send(pems.join(''));
+      }
       if (m[2] === 'pem')
         return reply
           .type('application/x-pem-file')

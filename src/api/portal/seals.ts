@@ -2,12 +2,14 @@
 // application (an order of kind 'seal', paid through /api/portal/orders/:id/pay like a renewal),
 // and the holder's seal applications. Rules are in ra/seal-applications.ts.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type {} from '@fastify/rate-limit';
 import type { Runtime } from '../../runtime.js';
 import { decodeUpload } from '../../ra/documents.js';
 import { RaError } from '../../ra/errors.js';
 import { parseOrderForm } from '../../ra/order-form.js';
 import type { SealPictureInput } from '../../ra/seal-applications.js';
 import { listSealApplications } from '../../sa/seal-applications.js';
+import { getSealByOrder } from '../../sa/seals.js';
 import { sealApplicationView, sealTypeView } from './seal-views.js';
 import type { PortalContext } from './session.js';
 
@@ -49,6 +51,8 @@ export function registerPortalSealRoutes(
     {
       schema: { tags, summary: 'The generated seal picture for a type and name (PNG, base64)', body: { type: 'object' } },
       preHandler: session,
+      // rendering costs ~0.1 s of CPU: a holder previews a few times, not hundreds
+      config: { rateLimit: { max: 30, timeWindow: '1 minute' } },
     },
     async (req) => {
       const pic = await rt.seals.preview(ctx(req).certificate, String(req.body?.typeCode ?? ''), req.body?.name);
@@ -63,6 +67,7 @@ export function registerPortalSealRoutes(
       preHandler: session,
       // a 5 MB document and a 512 KB picture, base64
       bodyLimit: 8 * 1024 * 1024,
+      config: { rateLimit: { max: 20, timeWindow: '1 minute' } },
     },
     async (req, reply) => {
       const b = req.body ?? {};
@@ -93,6 +98,21 @@ export function registerPortalSealRoutes(
             .makeIfReady(a.order_id, actor(req))
             .catch((e: unknown) => req.log.warn({ err: e }, 'making the seal failed'));
       return { applications: await Promise.all((await mine(req)).map((a) => sealApplicationView(rt, a))) };
+    },
+  );
+
+  // the seal file (GB/T 38540 SESeal DER) the assistant writes to the key; also a download
+  app.get<{ Params: { id: string } }>(
+    '/api/portal/seals/:id/seal.der',
+    { schema: { tags, summary: 'The made seal (SESeal, DER) of one of the holder’s applications' }, preHandler: session },
+    async (req, reply) => {
+      const a = (await mine(req)).find((x) => x.order_id === req.params.id);
+      const seal = a?.es_id ? await getSealByOrder(rt.storage.db, a.order_id) : undefined;
+      if (!seal) throw new RaError('not_found', `no seal made for ${req.params.id}`);
+      return reply
+        .type('application/octet-stream')
+        .header('content-disposition', `attachment; filename="${seal.es_id}.seal"`)
+        .send(Buffer.from(seal.der));
     },
   );
 

@@ -113,9 +113,21 @@ export interface OrderView {
 }
 
 /** POST /api/portal/orders/:id/issue: the renewed certificate (base64 DER) and its issuing CA. */
+/** A seal re-made for the new certificate (印章更新), for the assistant to write to the key beside it. */
+export interface IssuedSealView {
+  esId: string;
+  name: string;
+  /** base64 DER SESeal (GB/T 38540) whose certList is exactly the new certificate */
+  der: string;
+  /** base64 PNG, for the update page's 印章更新 step */
+  picture: string;
+}
+
 export interface IssueView {
   order: OrderView;
   certificate: string;
+  /** the holder's seals bound to the new certificate; empty when the holder has none */
+  seals: IssuedSealView[];
   chain: string[];
   summary: CertificateSummary;
   /** an SM2 dual pair: the encryption certificate and the KMC's envelope of its key (the page relays both to the assistant) */
@@ -126,4 +138,51 @@ export interface IssueView {
     chain: string[];
     summary: CertificateSummary;
   };
+}
+
+/** POST /api/portal/revocation/statement: the statement the key signs (exact text), and the refund rule */
+export interface RevocationStatementView {
+  statement: string;
+  serial: string;
+  reason: string;
+  expiresAt: string;
+  /** whether the catalogue refunds the unused period (default: no refund) */
+  refundUnused: boolean;
+}
+
+/** POST /api/portal/revocation and the staff approval of a 挂失 request */
+export interface RevocationView {
+  serial: string;
+  status: 'revoked';
+  reason: string;
+  revokedAt: string;
+  /** the encryption certificate of an SM2 pair, revoked with its signing certificate */
+  encryptionSerial: string | null;
+  /** base64 DER of the revoked certificate (the assistant deletes exactly this one from the key) */
+  certificate: string;
+}
+
+/** GET /api/portal/revocation: what the holder sees before confirming 撤销证书 */
+export interface RevocationTermsView {
+  serial: string;
+  reasons: string[];
+  /** whether the catalogue refunds the unused period (default: no refund) */
+  refundUnused: boolean;
+}
+
+/** POST /api/revocation-requests: the same answer whatever was asked */
+export interface LossReportView {
+  id: string;
+  message: string;
+}
+
+/** GET /api/status/:serial: certificate status for relying parties without OCSP */
+export interface PublicStatusView {
+  serial: string;
+  status: 'good' | 'revoked' | 'expired';
+  reason: string | null;
+  revokedAt: string | null;
+  notBefore: string;
+  notAfter: string;
+  issuer: string;
 }

@@ -33,7 +33,11 @@ export function registerStaffPaymentRoutes({ api, rt, need, ctx, tags }: StaffRo
         note: str(req.body, 'note', false),
       });
       // an approved seal application waits only for this payment: make the seal now
-      if (r.order.kind === 'seal' && r.outcome === 'recorded') await rt.seals.makeIfReady(r.order.id, ctx(req).actor);
+      // (the payment is recorded whatever happens here: a failed making is retried by the order job)
+      if (r.order.kind === 'seal' && r.outcome === 'recorded')
+        await rt.seals
+          .makeIfReady(r.order.id, ctx(req).actor)
+          .catch((e: unknown) => req.log.warn({ err: e }, 'making the seal failed'));
       return { outcome: r.outcome, order: orderView(r.order) };
     },
   );

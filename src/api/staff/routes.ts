@@ -18,6 +18,7 @@ import { registerStaffLoginRoutes } from './login.js';
 import { registerStaffOrderRoutes } from './orders.js';
 import { registerStaffPaymentRoutes } from './payments.js';
 import { registerStaffRelyingAppRoutes } from './relying-apps.js';
+import { registerStaffRevocationRequestRoutes } from './revocation-requests.js';
 import { registerStaffSealReviewRoutes } from './seal-reviews.js';
 import { requireStaff } from './session.js';
 import type { StaffRoutes } from './staff-routes.js';
@@ -57,6 +58,7 @@ export function registerStaffRoutes(app: FastifyInstance, rt: Runtime): void {
       registerStaffKmcRoutes,
       registerStaffAccountRoutes,
       registerStaffRelyingAppRoutes,
+      registerStaffRevocationRequestRoutes,
       registerStaffSealReviewRoutes,
     ])
       register(routes);

@@ -1,6 +1,7 @@
 // The JSON the staff API answers with (docs/STAFF.md): views.ts and the route files build these, and
 // the console imports them type-only (web/src/staff/api.ts: erased from its bundle), so the two
 // cannot drift. Money is integer fen, times ISO 8601.
+import type { SealTypeView } from '../../shared/seal-views.js';
 import type { OrderState, PaymentMethod, StaffRole } from '../../sa/schema.js';
 import type { CertificateSummary } from '../../ra/certificate-summary.js';
 import type { ImportResult, LineOutcome, LineResult } from '../../staff/statement.js';
@@ -169,6 +170,8 @@ export interface CertificateTypeView {
   renewBeforeDays: number;
   renewAfterDays: number;
   onlineRenewal: boolean;
+  /** the unused period is refunded when the holder revokes */
+  refundUnused: boolean;
   updatedAt?: string;
   /** price in fen by term in years */
   prices: Partial<Record<string, number>>;
@@ -198,6 +201,8 @@ export interface CatalogueView {
   paymentMethods: string[];
   remittance: RemittanceView | null;
   invoiceIssuer: InvoiceIssuerView;
+  /** 印章种类 (electronic seal types) */
+  sealTypes: SealTypeView[];
 }
 
 export interface Paged<T> {
@@ -221,4 +226,20 @@ export interface RelyingAppView {
   active: boolean;
   createdAt: string;
   updatedAt: string;
+}
+
+/** GET /api/staff/revocation-requests: a 挂失/撤销申请 with what it identifies (staff only) */
+export interface RevocationRequestView {
+  id: string;
+  uniqueId: string;
+  name: string;
+  contact: string;
+  reason: string;
+  state: 'pending' | 'approved' | 'rejected';
+  createdAt: string;
+  /** the certificate the 唯一识别号 + 名称 identify, if any (approve revokes it and its pair) */
+  certificate: { serial: string; subject: string; notAfter: string; status: string } | null;
+  reviewer: string | null;
+  decisionReason: string | null;
+  reviewedAt: string | null;
 }

@@ -30,8 +30,9 @@ export default function PortalLayout({ productName, children }: { productName: s
     { key: 'orders', label: <a href="#/orders">{t('menuOrders')}</a> },
     ...(session && !session.renewalOnly
       ? [
-          { key: 'certificates', label: <a href="#/certificates">{t('menuCertificates')}</a> },
           { key: 'seal-apply', label: <a href="#/seal-apply">{t('menuSealApply')}</a> },
+          { key: 'revoke', label: <a href="#/revoke">{t('menuRevoke')}</a> },
+          { key: 'certificates', label: <a href="#/certificates">{t('menuCertificates')}</a> },
           { key: 'seals', label: <a href="#/seals">{t('menuSeals')}</a> },
         ]
       : []),
@@ -42,11 +43,13 @@ export default function PortalLayout({ productName, children }: { productName: s
       ? 'orders'
       : path.startsWith('/certificates')
         ? 'certificates'
-        : path.startsWith('/seal-apply') || path.startsWith('/seals')
-          ? path.slice(1).split('/')[0]!
-          : path.startsWith('/downloads')
-            ? 'downloads'
-            : 'renew';
+        : path.startsWith('/revoke')
+          ? 'revoke'
+          : path.startsWith('/seal-apply') || path.startsWith('/seals')
+            ? path.slice(1).split('/')[0]!
+            : path.startsWith('/downloads')
+              ? 'downloads'
+              : 'renew';
 
   return (
     <Layout className="cd-layout">
@@ -111,7 +114,8 @@ export default function PortalLayout({ productName, children }: { productName: s
         </Typography.Text>{' '}
         <a href="#/downloads" data-testid="downloads-link">
           {t('menuDownloads')}
-        </a>
+        </a>{' '}
+        <a href="#/lost">{t('menuLossReport')}</a>
       </Footer>
     </Layout>
   );

@@ -5,7 +5,7 @@ import { api, type CertificateDetail } from '../api';
 import { errorText } from '../errors';
 import { fmtTime, named } from '../format';
 import { useI18n } from '../i18n';
-import { CertStatusTag, DownloadLinks } from './CertificatesPage';
+import { CertStatusWithReason, DownloadLinks } from './CertificatesPage';
 
 interface ExtensionView {
   oid?: string;
@@ -62,7 +62,7 @@ export default function CertificateDetailPage({ serial }: { serial: string }) {
             { key: 'serial', label: t('fieldSerial'), children: <code>{cert.serial.toUpperCase()}</code> },
             { key: 'nb', label: t('fieldNotBefore'), children: fmtTime(lang, cert.notBefore) },
             { key: 'na', label: t('fieldNotAfter'), children: fmtTime(lang, cert.notAfter) },
-            { key: 'status', label: t('fieldStatus'), children: <CertStatusTag status={cert.status} /> },
+            { key: 'status', label: t('fieldStatus'), children: <CertStatusWithReason cert={cert} /> },
             { key: 'dl', label: t('colActions'), children: <DownloadLinks serial={cert.serial} /> },
           ]}
         />

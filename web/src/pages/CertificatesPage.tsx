@@ -8,6 +8,22 @@ import { errorText } from '../errors';
 import { fmtDate, named } from '../format';
 import { hasKey, useI18n } from '../i18n';
 import { OrdersTable } from './OrdersPage';
+import { SealsTable } from './SealsPage';
+import type { SealApplicationView } from '../../../src/shared/seal-views.js';
+
+/** The status tag, and for a revoked certificate its 撤销原因 and date. */
+export function CertStatusWithReason({ cert }: { cert: CertificateSummary }) {
+  const { t, lang } = useI18n();
+  if (cert.status !== 'revoked' || !cert.revocationReason) return <CertStatusTag status={cert.status} />;
+  const key = `revokeReason_${cert.revocationReason}`;
+  return (
+    <Space size={4} wrap>
+      <CertStatusTag status={cert.status} />
+      <span>{hasKey(key) ? t(key) : cert.revocationReason}</span>
+      {cert.revokedAt && <span>{fmtDate(lang, cert.revokedAt)}</span>}
+    </Space>
+  );
+}
 
 export function CertStatusTag({ status }: { status: string }) {
   const { t } = useI18n();
@@ -26,6 +42,9 @@ export function DownloadLinks({ serial }: { serial: string }) {
       <a href={api.downloadUrl(serial, 'der')} download>
         <DownloadOutlined aria-hidden /> {t('downloadDer')}
       </a>
+      <a href={api.downloadUrl(serial, 'chain.pem')} download>
+        <DownloadOutlined aria-hidden /> {t('downloadChain')}
+      </a>
     </Space>
   );
 }
@@ -34,10 +53,13 @@ export default function CertificatesPage() {
   const { t, lang } = useI18n();
   const [data, setData] = useState<{ current: CertificateSummary; history: CertificateSummary[]; orders: Order[] } | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // the seals made for the holder's certificates (印章查询 has the applications too)
+  const [seals, setSeals] = useState<SealApplicationView[]>([]);
   const load = useCallback(async () => {
     setError(null);
     try {
       setData(await api.certificates());
+      setSeals((await api.seals().catch(() => ({ applications: [] }))).applications.filter((a) => a.esId));
     } catch (e) {
       setError(errorText(t, e));
     }
@@ -54,7 +76,7 @@ export default function CertificatesPage() {
     { title: t('colKind'), key: 'kind', render: (_, r) => named(lang, r.profileName, r.profileNameEn) },
     { title: t('colNotBefore'), dataIndex: 'notBefore', key: 'nb', render: (v: string) => fmtDate(lang, v) },
     { title: t('colNotAfter'), dataIndex: 'notAfter', key: 'na', render: (v: string) => fmtDate(lang, v) },
-    { title: t('colStatus'), dataIndex: 'status', key: 'status', render: (s: string) => <CertStatusTag status={s} /> },
+    { title: t('colStatus'), key: 'status', render: (_, r) => <CertStatusWithReason cert={r} /> },
     {
       title: t('colActions'),
       key: 'actions',
@@ -121,6 +143,11 @@ export default function CertificatesPage() {
           scroll={{ x: true }}
         />
       </Card>
+      {seals.length > 0 && (
+        <Card className="cd-gap" title={t('menuSeals')} data-testid="certificate-seals">
+          <SealsTable rows={seals} />
+        </Card>
+      )}
       <Card title={t('relatedOrders')}>
         <OrdersTable orders={data.orders} />
       </Card>

@@ -2,21 +2,18 @@
 // An unfinished order is continued instead of creating another; an ineligible certificate says why
 // and sends the holder to a service point.
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import { Alert, Button, Card, Descriptions, Form, Input, Radio, Result, Select, Space, Spin, Typography } from 'antd';
-import { ApiError, api, UPDATE_STATES, type NewOrder, type Order, type PaymentMethod, type RenewalInfo } from '../api';
+import { Alert, Button, Card, Descriptions, Form, Result, Select, Space, Spin, Typography } from 'antd';
+import { ApiError, api, UPDATE_STATES, type NewOrder, type Order, type RenewalInfo } from '../api';
 import { errorText } from '../errors';
 import { fmtDate, money, named, termLabel } from '../format';
 import { hasKey, useI18n, type MessageKey } from '../i18n';
 import { navigate } from '../router';
 import { useApp } from '../state';
+import OrderContactFields from '../components/OrderContactFields';
 import { updateUnfinished, useUnfinishedInstalls } from '../unfinished';
 
 // The server's rules (docs/PORTAL-API.md), checked here first for a message beside the field.
 // Landlines: 5–8 digits after the area code, so service numbers such as 021-962600 pass.
-export const PHONE_RE = /^(?:1[3-9]\d{9}|0\d{2,3}-?\d{5,8}(?:-\d{1,6})?)$/;
-export const POSTCODE_RE = /^\d{6}$/;
-
-export const PAY_LABEL: Record<PaymentMethod, MessageKey> = { online: 'payOnline', postal: 'payPostal', bank: 'payBank' };
 
 type OrderForm = Omit<NewOrder, 'termYears'>;
 
@@ -243,51 +240,7 @@ export default function RenewPage() {
             {term ? money(t, term.priceFen) : '—'}
           </span>
         </Form.Item>
-        <Form.Item
-          label={t('fieldRecipient')}
-          name="recipient"
-          rules={[{ required: true, whitespace: true, max: 50, message: t('vRecipient') }]}
-        >
-          <Input maxLength={50} autoComplete="name" />
-        </Form.Item>
-        <Form.Item
-          label={t('fieldPhone')}
-          name="phone"
-          rules={[
-            { required: true, message: t('vPhone') },
-            { pattern: PHONE_RE, message: t('vPhone') },
-          ]}
-        >
-          <Input maxLength={20} autoComplete="tel" inputMode="tel" />
-        </Form.Item>
-        <Form.Item
-          label={t('fieldAddress')}
-          name="address"
-          rules={[{ required: true, whitespace: true, min: 5, max: 200, message: t('vAddress') }]}
-        >
-          <Input maxLength={200} autoComplete="street-address" />
-        </Form.Item>
-        <Form.Item
-          label={t('fieldPostcode')}
-          name="postcode"
-          rules={[
-            { required: true, message: t('vPostcode') },
-            { pattern: POSTCODE_RE, message: t('vPostcode') },
-          ]}
-        >
-          <Input maxLength={6} inputMode="numeric" autoComplete="postal-code" style={{ maxWidth: 160 }} />
-        </Form.Item>
-        <Form.Item label={t('fieldPayMethod')} name="paymentMethod" rules={[{ required: true, message: t('vPayMethod') }]}>
-          <Radio.Group>
-            <Space orientation="vertical">
-              {info.paymentMethods.map((m) => (
-                <Radio key={m} value={m} data-testid={`pay-${m}`}>
-                  {t(PAY_LABEL[m])}
-                </Radio>
-              ))}
-            </Space>
-          </Radio.Group>
-        </Form.Item>
+        <OrderContactFields paymentMethods={info.paymentMethods} />
         <Typography.Paragraph type="secondary">
           {t('orderNote')}
           <Hotline />

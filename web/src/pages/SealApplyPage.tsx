@@ -1,14 +1,14 @@
 // 印章申请: seal type, name, picture (generated with a preview, or an uploaded transparent PNG),
 // the supporting document (公安备案), payment and invoice mailing → an order, paid on its order page.
 import { useEffect, useState } from 'react';
-import { Alert, Button, Card, Form, Image, Input, Radio, Select, Space, Spin, Typography, Upload } from 'antd';
+import { Alert, Button, Card, Form, Image, Input, Radio, Select, Spin, Typography, Upload } from 'antd';
 import type { SealTypeView } from '../../../src/shared/seal-views.js';
 import { ApiError, api, type PaymentMethod } from '../api';
 import { errorText } from '../errors';
 import { money, named } from '../format';
 import { useI18n } from '../i18n';
 import { navigate } from '../router';
-import { PAY_LABEL, PHONE_RE, POSTCODE_RE } from './RenewPage';
+import OrderContactFields from '../components/OrderContactFields';
 
 interface SealForm {
   typeCode: string;
@@ -179,41 +179,7 @@ export default function SealApplyPage() {
             {type ? money(t, type.priceFen) : '—'}
           </span>
         </Form.Item>
-        <Form.Item
-          label={t('fieldRecipient')}
-          name="recipient"
-          rules={[{ required: true, whitespace: true, max: 50, message: t('vRecipient') }]}
-        >
-          <Input maxLength={50} autoComplete="name" />
-        </Form.Item>
-        <Form.Item label={t('fieldPhone')} name="phone" rules={[{ required: true, pattern: PHONE_RE, message: t('vPhone') }]}>
-          <Input maxLength={20} autoComplete="tel" />
-        </Form.Item>
-        <Form.Item
-          label={t('fieldAddress')}
-          name="address"
-          rules={[{ required: true, whitespace: true, min: 5, max: 200, message: t('vAddress') }]}
-        >
-          <Input maxLength={200} autoComplete="street-address" />
-        </Form.Item>
-        <Form.Item
-          label={t('fieldPostcode')}
-          name="postcode"
-          rules={[{ required: true, pattern: POSTCODE_RE, message: t('vPostcode') }]}
-        >
-          <Input maxLength={6} inputMode="numeric" style={{ maxWidth: 160 }} />
-        </Form.Item>
-        <Form.Item label={t('fieldPayMethod')} name="paymentMethod" rules={[{ required: true, message: t('vPayMethod') }]}>
-          <Radio.Group>
-            <Space orientation="vertical">
-              {methods.map((m) => (
-                <Radio key={m} value={m} data-testid={`pay-${m}`}>
-                  {t(PAY_LABEL[m])}
-                </Radio>
-              ))}
-            </Space>
-          </Radio.Group>
-        </Form.Item>
+        <OrderContactFields paymentMethods={methods} />
         <Typography.Paragraph type="secondary">{t('sealReviewNote')}</Typography.Paragraph>
         {error && <Alert className="cd-gap" type="error" showIcon role="alert" title={error} />}
         <div className="cd-actions">

@@ -22,7 +22,7 @@ export function sealStatus(a: SealApplicationView): MessageKey {
 }
 
 export default function SealsPage() {
-  const { t, lang } = useI18n();
+  const { t } = useI18n();
   const [rows, setRows] = useState<SealApplicationView[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const load = useCallback(() => {
@@ -48,37 +48,60 @@ export default function SealsPage() {
           <a href="#/seal-apply">{t('menuSealApply')}</a>
         </Empty>
       ) : (
-        <Table<SealApplicationView>
-          rowKey="orderId"
-          dataSource={rows}
-          pagination={false}
-          data-testid="seals-table"
-          columns={[
-            { title: t('sealPicture'), key: 'pic', render: (_, a) => <Image src={a.picture} width={72} alt={a.sealName} /> },
-            { title: t('sealName'), dataIndex: 'sealName' },
-            { title: t('sealType'), dataIndex: 'typeName' },
-            {
-              title: t('sealStatus'),
-              key: 'status',
-              render: (_, a) => (
-                <Space orientation="vertical" size={2}>
-                  <Tag color={a.esId ? 'green' : REVIEW[a.reviewState].color} data-testid={`seal-status-${a.orderId}`}>
-                    {t(sealStatus(a))}
-                  </Tag>
-                  {a.reason && <span data-testid={`seal-reason-${a.orderId}`}>{t('sealReason', { reason: a.reason })}</span>}
-                  {!a.esId && a.orderState === 'awaiting_payment' && <a href={`#/orders/${a.orderId}`}>{t('sealGoPay')}</a>}
-                </Space>
-              ),
-            },
-            {
-              title: t('sealValidity'),
-              key: 'valid',
-              render: (_, a) => (a.madeAt ? `${fmtDate(lang, a.madeAt)} – ${fmtDate(lang, a.validUntil)}` : '—'),
-            },
-            { title: 'esID', key: 'esId', render: (_, a) => <code data-testid={`seal-esid-${a.orderId}`}>{a.esId ?? '—'}</code> },
-          ]}
-        />
+        <SealsTable rows={rows} />
       )}
     </Card>
+  );
+}
+
+/** The seals table of 印章查询, also shown in 证书查询 for the seals made for the holder's certificates. */
+export function SealsTable({ rows }: { rows: SealApplicationView[] }) {
+  const { t, lang } = useI18n();
+  return (
+    <Table<SealApplicationView>
+      rowKey="orderId"
+      dataSource={rows}
+      pagination={false}
+      data-testid="seals-table"
+      columns={[
+        { title: t('sealPicture'), key: 'pic', render: (_, a) => <Image src={a.picture} width={72} alt={a.sealName} /> },
+        { title: t('sealName'), dataIndex: 'sealName' },
+        { title: t('sealType'), dataIndex: 'typeName' },
+        {
+          title: t('sealStatus'),
+          key: 'status',
+          render: (_, a) => (
+            <Space orientation="vertical" size={2}>
+              <Tag color={a.esId ? 'green' : REVIEW[a.reviewState].color} data-testid={`seal-status-${a.orderId}`}>
+                {t(sealStatus(a))}
+              </Tag>
+              {a.reason && <span data-testid={`seal-reason-${a.orderId}`}>{t('sealReason', { reason: a.reason })}</span>}
+              {!a.esId && a.orderState === 'awaiting_payment' && <a href={`#/orders/${a.orderId}`}>{t('sealGoPay')}</a>}
+            </Space>
+          ),
+        },
+        {
+          title: t('sealValidity'),
+          key: 'valid',
+          render: (_, a) => (a.madeAt ? `${fmtDate(lang, a.madeAt)} – ${fmtDate(lang, a.validUntil)}` : '—'),
+        },
+        {
+          title: 'esID',
+          key: 'esId',
+          render: (_, a) =>
+            a.esId ? (
+              <a
+                href={`/api/portal/seals/${encodeURIComponent(a.orderId)}/seal.der`}
+                download
+                data-testid={`seal-esid-${a.orderId}`}
+              >
+                <code>{a.esId}</code>
+              </a>
+            ) : (
+              <code data-testid={`seal-esid-${a.orderId}`}>—</code>
+            ),
+        },
+      ]}
+    />
   );
 }

@@ -13,6 +13,7 @@ import CertificatesPage from './pages/CertificatesPage';
 import CataloguePage from './pages/CataloguePage';
 import AuditPage from './pages/AuditPage';
 import AccountsPage from './pages/AccountsPage';
+import LossReviewPage from './pages/LossReviewPage';
 import SealReviewPage from './pages/SealReviewPage';
 
 const theme = {
@@ -55,6 +56,7 @@ const PAGES = [
   { key: 'catalogue', label: 'menuCatalogue', perm: 'catalogue.read' },
   { key: 'audit', label: 'menuAudit', perm: 'audit.read' },
   { key: 'accounts', label: 'menuAccounts', perm: 'staff.manage' },
+  { key: 'loss-reviews', label: 'menuLossReviews', perm: 'reviews.decide' },
 ] as const;
 
 function ChangePassword({ open, onClose }: { open: boolean; onClose: () => void }) {
@@ -125,6 +127,9 @@ function Shell({ session, onLogout }: { session: Session; onLogout: () => void }
       break;
     case 'accounts':
       page = <AccountsPage />;
+      break;
+    case 'loss-reviews':
+      page = <LossReviewPage />;
       break;
     case 'seal-reviews':
       page = <SealReviewPage />;

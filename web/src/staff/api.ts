@@ -2,7 +2,7 @@
 // is an HttpOnly cookie (path /api/staff); state-changing requests carry the CSRF token. Requests
 // carry the console's language as Accept-Language, so error messages come back in that language.
 import { currentLang } from './i18n';
-import type { SealReviewStateView, SealReviewView } from '../../../src/shared/seal-views.js';
+import type { SealReviewStateView, SealReviewView, SealTypeView } from '../../../src/shared/seal-views.js';
 
 import type {
   AuditEntryView,
@@ -21,6 +21,7 @@ import type {
   StaffOrderView,
   StaffRole,
   StaffSessionView,
+  RevocationRequestView,
 } from '../../../src/api/staff/shapes.js';
 
 // The server's shapes (type-only: erased from the bundle), under the names the console's pages use.
@@ -37,6 +38,7 @@ export type CertificateRow = CertificateRowView;
 export type CertificateDetail = StaffCertificateDetailView;
 export type CertificateType = CertificateTypeView;
 export type Catalogue = CatalogueView;
+export type RevocationRequest = RevocationRequestView;
 
 export class ApiError extends Error {
   constructor(
@@ -146,7 +148,14 @@ export const api = {
   revoke: (serial: string, body: { reason: string; requestedBy: string; note?: string }) =>
     call<{ status: string }>('POST', `/api/staff/certificates/${encodeURIComponent(serial)}/revoke`, body),
 
+  revocationRequests: (state?: string) =>
+    call<{ items: RevocationRequest[] }>('GET', `/api/staff/revocation-requests${qs({ state })}`),
+  approveRevocation: (id: string, note: string) =>
+    call<unknown>('POST', `/api/staff/revocation-requests/${encodeURIComponent(id)}/approve`, { note }),
+  rejectRevocation: (id: string, reason: string) =>
+    call<unknown>('POST', `/api/staff/revocation-requests/${encodeURIComponent(id)}/reject`, { reason }),
   catalogue: () => call<Catalogue>('GET', '/api/staff/catalogue'),
+  saveSealType: (t: SealTypeView) => call<Catalogue>('PUT', `/api/staff/catalogue/seal-types/${encodeURIComponent(t.code)}`, t),
   saveType: (t: CertificateType) => call<Catalogue>('PUT', `/api/staff/catalogue/types/${encodeURIComponent(t.code)}`, t),
   setPaymentMethods: (paymentMethods: string[]) =>
     call<{ paymentMethods: string[] }>('PUT', '/api/staff/settings/payment-methods', { paymentMethods }),

@@ -22,6 +22,7 @@ import {
 import { api, ApiError, yuan, type Catalogue, type CertificateType } from '../api';
 import { useI18n } from '../i18n';
 import { useCan } from '../StaffApp';
+import SealTypesCard from './SealTypesCard';
 
 type TypeForm = Omit<CertificateType, 'prices'> & { p1?: string; p2?: string; p3?: string };
 
@@ -61,6 +62,7 @@ export default function CataloguePage() {
         renewBeforeDays: 92,
         renewAfterDays: 92,
         onlineRenewal: true,
+        refundUnused: false,
         p1: '',
         p2: '',
         p3: '',
@@ -92,6 +94,7 @@ export default function CataloguePage() {
           renewBeforeDays: v.renewBeforeDays,
           renewAfterDays: v.renewAfterDays,
           onlineRenewal: v.onlineRenewal,
+          refundUnused: v.refundUnused === true,
           prices,
         }),
       );
@@ -156,6 +159,7 @@ export default function CataloguePage() {
           ]}
         />
       </Card>
+      <SealTypesCard types={cat.sealTypes} write={write} onSaved={setCat} />
       <Card size="small" title={t('paymentMethods')}>
         <Checkbox.Group
           disabled={!write}
@@ -247,6 +251,9 @@ export default function CataloguePage() {
             </Form.Item>
           </Space>
           <Form.Item name="onlineRenewal" label={t('onlineRenewal')} valuePropName="checked">
+            <Switch />
+          </Form.Item>
+          <Form.Item name="refundUnused" label={t('refundUnused')} valuePropName="checked">
             <Switch />
           </Form.Item>
           <Space>

@@ -1,0 +1,111 @@
+// 挂失审核: 挂失/撤销申请 from holders without their key. The reviewer checks the contact (calls back,
+// or decides from documents), then approves (the identified certificate and its pair are revoked at
+// once) or rejects with a reason.
+import { useCallback, useEffect, useState } from 'react';
+import { App, Button, Card, Input, Modal, Select, Space, Table, Tag } from 'antd';
+import { api, ApiError, fmtTime, type RevocationRequest } from '../api';
+import { useI18n } from '../i18n';
+
+export default function LossReviewPage() {
+  const { t } = useI18n();
+  const { message } = App.useApp();
+  const [state, setState] = useState<string>('pending');
+  const [rows, setRows] = useState<RevocationRequest[]>([]);
+  const [deciding, setDeciding] = useState<{ row: RevocationRequest; approve: boolean } | null>(null);
+  const [text, setText] = useState('');
+
+  const load = useCallback(async () => {
+    try {
+      setRows((await api.revocationRequests(state)).items);
+    } catch (e) {
+      void message.error(e instanceof ApiError ? e.message : String(e));
+    }
+  }, [state, message]);
+  useEffect(() => void load(), [load]);
+
+  const decide = async (): Promise<void> => {
+    if (!deciding) return;
+    try {
+      if (deciding.approve) await api.approveRevocation(deciding.row.id, text);
+      else await api.rejectRevocation(deciding.row.id, text);
+      void message.success(t('saved'));
+      setDeciding(null);
+      setText('');
+      await load();
+    } catch (e) {
+      void message.error(e instanceof ApiError ? e.message : String(e));
+    }
+  };
+
+  return (
+    <Card
+      title={t('menuLossReviews')}
+      extra={
+        <Select
+          value={state}
+          onChange={setState}
+          style={{ width: 140 }}
+          options={['pending', 'approved', 'rejected'].map((s) => ({ value: s, label: t(`lossState_${s}`) }))}
+        />
+      }
+    >
+      <Table<RevocationRequest>
+        rowKey="id"
+        dataSource={rows}
+        pagination={false}
+        columns={[
+          { title: t('lossUniqueId'), dataIndex: 'uniqueId' },
+          { title: t('lossName'), dataIndex: 'name' },
+          { title: t('lossContact'), dataIndex: 'contact' },
+          { title: t('lossReason'), dataIndex: 'reason' },
+          {
+            title: t('lossCertificate'),
+            key: 'cert',
+            render: (_, r) =>
+              r.certificate ? (
+                <Space direction="vertical" size={0}>
+                  <span>{r.certificate.subject}</span>
+                  <span>
+                    {r.certificate.serial} <Tag>{r.certificate.status}</Tag>
+                  </span>
+                </Space>
+              ) : (
+                <Tag color="red">{t('lossNoMatch')}</Tag>
+              ),
+          },
+          { title: t('lossState_pending'), key: 'at', render: (_, r) => fmtTime(r.createdAt) },
+          {
+            key: 'act',
+            render: (_, r) =>
+              r.state === 'pending' ? (
+                <Space>
+                  <Button danger disabled={!r.certificate} onClick={() => setDeciding({ row: r, approve: true })}>
+                    {t('lossApprove')}
+                  </Button>
+                  <Button onClick={() => setDeciding({ row: r, approve: false })}>{t('lossReject')}</Button>
+                </Space>
+              ) : (
+                <span>
+                  {t(`lossState_${r.state}`)} {r.reviewer} {r.decisionReason}
+                </span>
+              ),
+          },
+        ]}
+      />
+      <Modal
+        open={deciding !== null}
+        title={deciding?.approve ? t('lossApprove') : t('lossReject')}
+        onOk={() => void decide()}
+        onCancel={() => setDeciding(null)}
+        okButtonProps={{ disabled: !deciding?.approve && text.trim() === '' }}
+      >
+        <Input.TextArea
+          aria-label={deciding?.approve ? t('lossNote') : t('lossRejectReason')}
+          placeholder={deciding?.approve ? t('lossNote') : t('lossRejectReason')}
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+        />
+      </Modal>
+    </Card>
+  );
+}
