@@ -17,6 +17,7 @@ import { registerStaffKmcRoutes } from './kmc.js';
 import { registerStaffLoginRoutes } from './login.js';
 import { registerStaffOrderRoutes } from './orders.js';
 import { registerStaffPaymentRoutes } from './payments.js';
+import { registerStaffRelyingAppRoutes } from './relying-apps.js';
 import { registerStaffRevocationRequestRoutes } from './revocation-requests.js';
 import { registerStaffSealReviewRoutes } from './seal-reviews.js';
 import { requireStaff } from './session.js';
@@ -56,6 +57,7 @@ export function registerStaffRoutes(app: FastifyInstance, rt: Runtime): void {
       registerStaffAuditRoutes,
       registerStaffKmcRoutes,
       registerStaffAccountRoutes,
+      registerStaffRelyingAppRoutes,
       registerStaffRevocationRequestRoutes,
       registerStaffSealReviewRoutes,
     ])

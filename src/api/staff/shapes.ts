@@ -212,6 +212,22 @@ export interface Paged<T> {
   pageSize: number;
 }
 
+/** GET /api/staff/relying-apps (应用管理): secrets are never in a view, only in create/rotate answers. */
+export interface RelyingAppView {
+  id: string;
+  name: string;
+  nameEn: string;
+  description: string;
+  acceptedTypes: string[];
+  feePerYearFen: number;
+  credentialId: string;
+  webhookUrl: string | null;
+  hasWebhookSecret: boolean;
+  active: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
 /** GET /api/staff/revocation-requests: a 挂失/撤销申请 with what it identifies (staff only) */
 export interface RevocationRequestView {
   id: string;
