@@ -35,15 +35,20 @@ describe('renderSealPicture', () => {
     assert.equal(at(2, 2)[3], 0, 'corner is transparent');
     const mid = Math.floor(img.width / 2);
     assert.deepEqual(at(mid, mid), [0xe6, 0x00, 0x12, 255], 'the star in the centre is solid red');
-    // a clear margin of one stroke width (1.2 mm ≈ 14 px) on every side: never clipped at the edge
+    // a clear margin (0.3 mm ≈ 4 px) on every side, so the ring is never clipped at the edge
     for (const [x, y] of [
-      [mid, 8],
-      [8, mid],
-      [img.width - 9, mid],
-      [mid, img.height - 9],
+      [mid, 1],
+      [1, mid],
+      [img.width - 2, mid],
+      [mid, img.height - 2],
     ] as const)
       assert.equal(at(x, y)[3], 0, `the margin at ${x},${y} is transparent`);
-    assert.ok(at(mid, Math.round(img.height * 0.042))[3]! > 200, 'the ring is drawn');
+    assert.ok(at(mid, Math.round(img.height * 0.025))[3]! > 200, 'the ring is drawn');
+    // the ring is 40–42 mm across (12 px a millimetre)
+    let left = 0;
+    while (left < mid && at(left, mid)[3]! < 128) left++;
+    const ringMm = (img.width - 2 * left) / 12;
+    assert.ok(ringMm >= 40 && ringMm <= 42, `ring diameter ${ringMm} mm`);
     // the upper arc holds ink (the name) between the ring and the star, the plain field does not
     let ink = 0;
     for (let x = 0; x < img.width; x++) if (at(x, Math.round(img.height * 0.12))[3]! > 128) ink++;

@@ -222,8 +222,9 @@ export function renderSealPicture(input: { name: string; typeLabel: string; diam
   const mm = S / diameterMm;
   const raster = new Raster(size, size);
   const ring = 1.2 * mm;
-  // a clear margin of one stroke width: scaled or anti-aliased by a viewer, the ring is never clipped
-  const outerR = c - ring;
+  // a clear margin of 0.3 mm (≈ 4 px): anti-aliased or scaled by a viewer, the ring is not clipped,
+  // and it stays 41.4 mm across on a 42 mm picture (40–42 mm asked)
+  const outerR = c - 0.3 * mm;
   raster.polygon(circle(c, c, outerR, true));
   raster.polygon(circle(c, c, outerR - ring, false));
   raster.polygon(star(c, c, 0.17 * S));
