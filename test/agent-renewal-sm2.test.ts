@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DUAL_RENEWAL_STEPS, JournalStore } from '../src/agent/install/journal.js';
+import { labelState, SEAL_APPLICATION } from '../src/agent/tokens/driver.js';
+import { parseSeal } from '../src/pki/ses-seal.js';
+import { verifySeal } from '../src/pki/ses-verify.js';
 import { RenewalEngine } from '../src/agent/install/renewal.js';
 import { SoftToken } from '../src/agent/tokens/soft-token.js';
 import { keyTypeOfSpki, signatureAlgorithmFor, verifyWithAlgId } from '../src/pki/algorithms.js';
@@ -21,7 +24,7 @@ import { makeSm2EnvelopedKey } from '../src/pki/sm2-envelope.js';
 import { Sm2PrivateKey, Sm2PublicKey } from '../src/pki/sm2.js';
 import { AgentClient, AgentGone, driveRenewal, PORTAL, startAgentProcess, type AgentProcess } from './helpers/agent.js';
 import { createTestCa, type TestCa } from './helpers/ca.js';
-import { dualIssuer, encryptionCertificateFor, sm2DualToken, type Sm2DualHolder } from './helpers/sm2-holder.js';
+import { dualIssuer, encryptionCertificateFor, sealOnToken, sm2DualToken, type Sm2DualHolder } from './helpers/sm2-holder.js';
 
 const PIN = '246810';
 
@@ -31,6 +34,8 @@ interface TokenState {
   /** working encryption pairs: serial:label (encrypted to the certificate, decrypted in the token) */
   encryption: string[];
   objects: { class: string; label: string; id: string }[];
+  /** seal data objects: label and the serial of the certificate in its certList */
+  seals: { label: string; serial: string; der: Buffer }[];
 }
 
 /** What is on the token and really works, read without the assistant. */
@@ -38,7 +43,7 @@ async function inspect(file: string): Promise<TokenState> {
   const s = await new SoftToken(file).login(PIN);
   try {
     const keys = await s.listKeys();
-    const out: TokenState = { signing: [], encryption: [], objects: [] };
+    const out: TokenState = { signing: [], encryption: [], objects: [], seals: [] };
     for (const c of await s.readCertificates()) {
       const cert = parseCertificate(c.der);
       const key = keys.find((k) => k.spki.equals(cert.spki));
@@ -55,6 +60,11 @@ async function inspect(file: string): Promise<TokenState> {
       }
     }
     out.objects = (await s.listObjects()).map((o) => ({ class: o.class, label: o.label, id: o.id }));
+    out.seals = (await s.readData(SEAL_APPLICATION)).map((d) => ({
+      label: d.label,
+      serial: serialOf(parseSeal(d.value).certList[0]!),
+      der: d.value,
+    }));
     return out;
   } finally {
     await s.close();
@@ -77,10 +87,25 @@ describe('SM2 dual pair: the journaled install on a soft token', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function fixture(): Promise<Sm2DualHolder & { journalDir: string }> {
+  async function fixture(o: { seal?: boolean } = {}): Promise<Sm2DualHolder & { journalDir: string; esId?: string }> {
     const name = `d${++n}`;
     const h = await sm2DualToken(ca, path.join(dir, `${name}.token.json`), { pin: PIN });
-    return { ...h, journalDir: path.join(dir, `journal-${name}`) };
+    const seal = o.seal ? await sealOnToken(ca, h.file, PIN, h.signing) : undefined;
+    return { ...h, journalDir: path.join(dir, `journal-${name}`), esId: seal?.esId };
+  }
+
+  /** 印章更新 invariant: exactly one current seal per esID, and its certificate is current on the key and signs. */
+  function assertSealsWithCertificate(st: TokenState, esId: string, when: string): void {
+    const current = st.seals.filter((x) => labelState(x.label) === 'current');
+    assert.deepEqual(
+      current.map((x) => x.label),
+      [esId],
+      `${when}: one current seal`,
+    );
+    assert.ok(
+      st.signing.includes(`${current[0]!.serial}:identity`),
+      `${when}: the current seal's certificate is current and signs`,
+    );
   }
 
   const start = (f: { file: string; journalDir: string }, env: NodeJS.ProcessEnv = {}): Promise<AgentProcess> =>
@@ -99,7 +124,7 @@ describe('SM2 dual pair: the journaled install on a soft token', () => {
   });
 
   /** After the renewal: the new pair current and paired, the old encryption pair retired and still decrypting, old signing gone. */
-  async function assertFinal(f: Sm2DualHolder, agent: AgentProcess, orderId: string): Promise<void> {
+  async function assertFinal(f: Sm2DualHolder & { esId?: string }, agent: AgentProcess, orderId: string): Promise<void> {
     const c = new AgentClient(agent.url);
     const view = (await c.renewal(orderId))!;
     assert.equal(view.status, 'done');
@@ -141,13 +166,24 @@ describe('SM2 dual pair: the journaled install on a soft token', () => {
       'no pending object is left',
     );
     assert.equal(st.objects.filter((o) => o.class === 'private-key').length, 3, 'new signing key + new and old encryption keys');
+    if (f.esId) {
+      assertSealsWithCertificate(st, f.esId, 'after the renewal');
+      assert.equal(st.seals.length, 1, 'the old seal is gone with the old certificate');
+      const seal = st.seals[0]!;
+      assert.equal(seal.serial, view.newSerial, "the seal's certList is the new certificate");
+      const parsed = parseSeal(seal.der);
+      assert.equal(parsed.certList.length, 1, 'exactly the new certificate');
+      const v = verifySeal(seal.der, { makerIssuers: [Buffer.from(ca.rt.ca.issuingFor('sm2').cert.der)] });
+      assert.ok(v.ok, v.ok ? '' : `${v.failedCheck}: ${v.reason}`);
+      assert.deepEqual(view.seals, [f.esId], 'the renewal view names the seal re-made');
+    }
   }
 
   for (const step of DUAL_RENEWAL_STEPS) {
-    it(`SIGKILL right after "${step}": the key keeps a working pair, and the dual install resumes to the end`, async () => {
-      const f = await fixture();
+    it(`SIGKILL right after "${step}": the key keeps a working pair and a seal that goes with it, and the dual install resumes to the end`, async () => {
+      const f = await fixture({ seal: true });
       const orderId = `sm2-${step}`;
-      const p = portal(f, orderId);
+      const p = portal(f, orderId, dualIssuer(ca, { renews: f.signing, remakeSeals: true }));
       let agent = await start(f, { CERTDESK_AGENT_CRASH_AFTER: step });
       try {
         await assert.rejects(
@@ -165,6 +201,7 @@ describe('SM2 dual pair: the journaled install on a soft token', () => {
         mid.encryption.some((e) => e.startsWith(`${serialOf(f.encryption)}:`)),
         `after a crash at ${step} the old encryption key still decrypts`,
       );
+      assertSealsWithCertificate(mid, f.esId!, `after a crash at ${step}`);
 
       agent = await start(f);
       try {
@@ -354,7 +391,9 @@ describe('SM2 dual pair: the journaled install on a soft token', () => {
       });
       const fileBefore = readFileSync(f.file, 'utf8');
       // no session: nothing can open the envelope yet, so it is journaled
-      j = await engine.receiveCertificate(j, right.certificate, { certificate: right.encryption!.certificate, envelope: wrong });
+      j = await engine.receiveCertificate(j, right.certificate, {
+        encryption: { certificate: right.encryption!.certificate, envelope: wrong },
+      });
       assert.equal(j.step, 'certificate-received');
       await assert.rejects(engine.advance(j, session), (e: Error & { code?: string }) => e.code === 'envelope_wrong_key');
       assert.equal(readFileSync(f.file, 'utf8'), fileBefore, 'nothing was written to the key');
@@ -362,7 +401,7 @@ describe('SM2 dual pair: the journaled install on a soft token', () => {
       assert.equal(back.step, 'csr-built');
       assert.equal(back.certificate, undefined);
       assert.equal(back.lastError?.code, 'envelope_wrong_key');
-      j = await engine.receiveCertificate(back, right.certificate, right.encryption, session);
+      j = await engine.receiveCertificate(back, right.certificate, { encryption: right.encryption }, session);
       j = await engine.advance(j, session);
       assert.equal(j.step, 'labels-switched');
     } finally {

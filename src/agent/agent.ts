@@ -6,9 +6,18 @@ import { AgentError, toAgentError } from './errors.js';
 import { JournalStore, type RenewalStep } from './install/journal.js';
 import { defaultJournalDirs } from './install/journal-dirs.js';
 import { RenewalEngine, renewalView, checkOrderId, type RenewalView } from './install/renewal.js';
-import { certificateFromText, EncryptionPart, encryptionFromBody, OP_SPECS, parseBody } from './ops.js';
+import { certificateFromText, EncryptionPart, encryptionFromBody, OP_SPECS, parseBody, SealsPart, sealsFromBody } from './ops.js';
 import { isOp, PinGuard, RenewalSessions, RequestStore, OPS, type ApprovalRequest } from './sessions.js';
-import { TokenError, type ObjectSummary, type TokenDriver, type TokenSession, type TokenSummary } from './tokens/driver.js';
+import {
+  SEAL_APPLICATION,
+  TokenError,
+  type ObjectSummary,
+  type StoredData,
+  type TokenDriver,
+  type TokenSession,
+  type TokenSummary,
+} from './tokens/driver.js';
+import { describeSeals, type SealView } from './seals.js';
 import { Pkcs11Driver } from './tokens/pkcs11-driver.js';
 import { TokenRegistry } from './tokens/registry.js';
 import { SoftTokenDriver } from './tokens/soft-driver.js';
@@ -104,6 +113,26 @@ export class Agent {
     const { driver } = await this.token(tokenId);
     try {
       return describeAll(await driver.readCertificates(tokenId), { uniqueIdOid: this.options.uniqueIdOid });
+    } catch (e) {
+      throw toAgentError(e);
+    }
+  }
+
+  /** The seal data objects on a key, without a PIN. */
+  async sealData(tokenId: string): Promise<StoredData[]> {
+    const { driver } = await this.token(tokenId);
+    try {
+      return await driver.readData(tokenId, SEAL_APPLICATION);
+    } catch (e) {
+      throw toAgentError(e);
+    }
+  }
+
+  /** GET /v1/tokens/:id/seals: every seal on the key, with the certificate it is bound to. */
+  async seals(tokenId: string): Promise<SealView[]> {
+    const { driver } = await this.token(tokenId);
+    try {
+      return describeSeals(await driver.readData(tokenId, SEAL_APPLICATION), await driver.readCertificates(tokenId));
     } catch (e) {
       throw toAgentError(e);
     }
@@ -297,14 +326,18 @@ export class Agent {
   ): Promise<RenewalView & { approvalRequired: boolean }> {
     checkOrderId(orderId);
     this.renewalRequest(origin, bearer, orderId);
-    const b = parseBody(z.object({ certificate: z.string().max(64 * 1024), encryption: EncryptionPart.optional() }), body);
+    const b = parseBody(
+      z.object({ certificate: z.string().max(64 * 1024), encryption: EncryptionPart.optional(), seals: SealsPart.optional() }),
+      body,
+    );
     const certDer = certificateFromText(b.certificate);
     const encryption = b.encryption && encryptionFromBody(b.encryption);
+    const seals = sealsFromBody(b.seals);
     return this.engine.run(orderId, async () => {
       const j = this.engine.get(orderId);
       if (!j) throw new AgentError(404, 'renewal_not_found', `no renewal for order ${orderId}`);
       this.engine.checkOwner(j, origin);
-      await this.engine.receiveCertificate(j, certDer, encryption, this.renewals.get(orderId)?.session);
+      await this.engine.receiveCertificate(j, certDer, { encryption, seals }, this.renewals.get(orderId)?.session);
       return this.continueRenewal(orderId);
     });
   }

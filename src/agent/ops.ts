@@ -15,6 +15,7 @@ import { AgentError } from './errors.js';
 import { reached } from './install/journal.js';
 import { checkOrderId, renewalView } from './install/renewal.js';
 import { deleteRevoked, signRevocation } from './revocation-ops.js';
+import { signWithSealOp, writeSealOp } from './seal-ops.js';
 import type { OpName } from './sessions.js';
 import { keyForSpki, labelState, PENDING_PREFIX, RETIRED_PREFIX, type TokenSession, type TokenSummary } from './tokens/driver.js';
 
@@ -57,6 +58,20 @@ export const EncryptionPart = z.object({
     .regex(/^[A-Za-z0-9+/\s]*={0,2}\s*$/, 'must be base64 DER (SM2EnvelopedKey)')
     .nullable(),
 });
+
+/** 印章更新: the seals re-made for the new certificate, SESeal DER base64 each. */
+export const SealsPart = z
+  .array(
+    z
+      .string()
+      .min(1)
+      .max(1024 * 1024)
+      .regex(/^[A-Za-z0-9+/\s]*={0,2}\s*$/, 'must be base64 DER (SESeal)'),
+  )
+  .max(32);
+
+export const sealsFromBody = (seals: string[] | undefined): Buffer[] =>
+  (seals ?? []).map((x) => Buffer.from(x.replace(/\s+/g, ''), 'base64'));
 
 /** The encryption certificate and envelope as bytes. */
 export function encryptionFromBody(e: z.infer<typeof EncryptionPart>): { certificate: Buffer; envelope: Buffer | null } {
@@ -177,6 +192,7 @@ const RenewBody = z.object({
     .max(64 * 1024)
     .optional(),
   encryption: EncryptionPart.optional(),
+  seals: SealsPart.optional(),
   confirm: z.boolean().optional(),
 });
 
@@ -232,6 +248,8 @@ const renew: OpSpec = {
       const e = encryptionFromBody(b.encryption);
       encryption = { certificate: e.certificate.toString('base64'), envelope: e.envelope?.toString('base64') ?? null };
     }
+    if (b.seals !== undefined && certificate === undefined)
+      throw new AgentError(400, 'invalid_request', 'seals: only with certificate', { field: 'seals' });
     return {
       params: {
         orderId,
@@ -239,6 +257,7 @@ const renew: OpSpec = {
         keyType: b.keyType,
         certificate,
         encryption,
+        seals: b.seals,
         confirm: b.confirm === true,
       },
       display: { orderId, certificate: short(cert), step: j?.step ?? null },
@@ -262,9 +281,12 @@ const renew: OpSpec = {
         j = await engine.receiveCertificate(
           j,
           Buffer.from(params.certificate, 'base64'),
-          e && {
-            certificate: Buffer.from(e.certificate, 'base64'),
-            envelope: e.envelope === null ? null : Buffer.from(e.envelope, 'base64'),
+          {
+            encryption: e && {
+              certificate: Buffer.from(e.certificate, 'base64'),
+              envelope: e.envelope === null ? null : Buffer.from(e.envelope, 'base64'),
+            },
+            seals: sealsFromBody(params.seals as string[] | undefined),
           },
           session,
         );
@@ -385,4 +407,6 @@ export const OP_SPECS: Record<OpName, OpSpec> = {
   'write-certificate': writeCert,
   'sign-revocation': signRevocation,
   'delete-revoked': deleteRevoked,
+  'write-seal': writeSealOp,
+  'sign-with-seal': signWithSealOp,
 };

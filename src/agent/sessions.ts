@@ -22,6 +22,8 @@ export const OPS = [
   'write-certificate',
   'sign-revocation',
   'delete-revoked',
+  'write-seal',
+  'sign-with-seal',
 ] as const;
 export type OpName = (typeof OPS)[number];
 export const isOp = (s: unknown): s is OpName => typeof s === 'string' && (OPS as readonly string[]).includes(s);

@@ -40,3 +40,4 @@ export {
   type ObjectInfo,
   type WriteCertificateOptions,
 } from './objects.js';
+export { deleteDataObject, readDataObjects, relabelDataObject, writeDataObject, type DataObject } from './data-objects.js';

@@ -227,6 +227,8 @@ export class AgentClient {
 export interface IssuedForRenewal {
   certificate: Buffer;
   encryption?: { certificate: Buffer; envelope: Buffer | null };
+  /** 印章更新: the holder's seals re-made for the new certificate (SESeal DER) */
+  seals?: Buffer[];
 }
 
 /**
@@ -262,7 +264,9 @@ export async function driveRenewal(
     }
     if (st.step === 'csr-built') {
       const issued = await o.issue(Buffer.from(st.csr!, 'base64'), Buffer.from(st.proof!, 'base64'));
-      const { certificate, encryption } = Buffer.isBuffer(issued) ? { certificate: issued, encryption: undefined } : issued;
+      const { certificate, encryption, seals } = Buffer.isBuffer(issued)
+        ? { certificate: issued, encryption: undefined, seals: undefined }
+        : issued;
       const r = await c.call('POST', `/v1/renewals/${o.orderId}/certificate`, {
         token,
         body: {
@@ -275,6 +279,7 @@ export async function driveRenewal(
                 },
               }
             : {}),
+          ...(seals ? { seals: seals.map((d) => d.toString('base64')) } : {}),
         },
       });
       if (r.status === 202) token = undefined;

@@ -6,12 +6,15 @@
 import { buildTbs, makeTemplate, randomSerial, signTbs, wholeSeconds } from '../../src/ca/certificate-builder.js';
 import { authorityKeyIdentifier, keyUsage } from '../../src/ca/extensions.js';
 import { createSoftToken, provisionSm2DualPair, SoftToken } from '../../src/agent/tokens/soft-token.js';
+import { SEAL_APPLICATION } from '../../src/agent/tokens/driver.js';
+import { renderSealPicture } from '../../src/seal/seal-picture.js';
 import { signatureAlgorithmFor } from '../../src/pki/algorithms.js';
 import { parseCertificate } from '../../src/pki/certificate.js';
 import { buildCsr, parseCsr } from '../../src/pki/csr.js';
 import type { NameAttribute } from '../../src/pki/name.js';
 import { makeSm2EnvelopedKey } from '../../src/pki/sm2-envelope.js';
 import { issueFirstDualPair } from '../../src/ra/first-dual-pair.js';
+import { getCertificate, normaliseSerial } from '../../src/sa/certificates.js';
 import { Sm2PrivateKey, Sm2PublicKey } from '../../src/pki/sm2.js';
 import { HOLDER_SUBJECT, issueFor, type IssuedForRenewal } from './agent.js';
 import type { TestCa } from './ca.js';
@@ -87,7 +90,7 @@ export async function sm2DualToken(ca: TestCa, file: string, o: { pin: string; d
  * like the CA) and a new KMC key per order (idempotent too, as issueEncryptionKey is per requestId),
  * enveloped to the CSR's key. `reuse` gives the encryption certificate for that existing key and no envelope.
  */
-export function dualIssuer(ca: TestCa, o: { renews?: Buffer; reuse?: Sm2PrivateKey } = {}) {
+export function dualIssuer(ca: TestCa, o: { renews?: Buffer; reuse?: Sm2PrivateKey; remakeSeals?: boolean } = {}) {
   const kmc = new Map<string, { key: Sm2PrivateKey; certificate: Buffer; envelope: Buffer }>();
   const issued = new Map<string, IssuedForRenewal>();
   return {
@@ -119,6 +122,12 @@ export function dualIssuer(ca: TestCa, o: { renews?: Buffer; reuse?: Sm2PrivateK
         const envelope = makeSm2EnvelopedKey({ protectionKey: Sm2PublicKey.fromSpki(signingSpki), encryptionKey: key });
         kmc.set(orderId, { key, certificate: encryption, envelope });
         out = { certificate, encryption: { certificate: encryption, envelope } };
+      }
+      if (o.remakeSeals && o.renews) {
+        // what RenewalService.issue does after issuing: the seals bound to the old certificate, re-made
+        const next = (await getCertificate(ca.rt.storage.db, normaliseSerial(parseCertificate(certificate).serialHex)))!;
+        const seals = await ca.rt.sealService.remakeFor(normaliseSerial(parseCertificate(o.renews).serialHex), next, 'test');
+        out.seals = seals.map((x) => Buffer.from(x.der));
       }
       issued.set(orderId, out);
       return out;
@@ -162,4 +171,32 @@ export async function sm2DualTokenFromRa(
     },
   });
   return { tokenId: `soft-${info.serial}`, certificate: r.certificate, encryptionCertificate: r.encryptionCertificate };
+}
+
+/**
+ * A 单位公章 made by the CA's seal maker for `signing` (a certificate the CA issued), written to the
+ * soft token as the assistant writes it: a data object labelled with the esID.
+ */
+export async function sealOnToken(
+  ca: TestCa,
+  file: string,
+  pin: string,
+  signing: Buffer,
+  name = '企业测试',
+): Promise<{ esId: string; der: Buffer }> {
+  const seal = await ca.rt.sealService.makeSeal({
+    holderSigningCertDer: signing,
+    type: '单位公章',
+    name,
+    picture: renderSealPicture({ name, typeLabel: '单位公章' }),
+    days: 365,
+  });
+  const der = Buffer.from(seal.der);
+  const s = await new SoftToken(file).login(pin);
+  try {
+    await s.writeData({ application: SEAL_APPLICATION, label: seal.es_id, value: der });
+  } finally {
+    await s.close();
+  }
+  return { esId: seal.es_id, der };
 }

@@ -20,6 +20,7 @@ export const DUAL_RENEWAL_STEPS = [
   'encryption-key-stored',
   'certificate-written',
   'verified',
+  'seals-written',
   'labels-switched',
   'confirmed',
   'old-retired',
@@ -73,6 +74,12 @@ export interface RenewalJournal {
     keyId?: string;
     certId?: string;
   };
+  /**
+   * The holder's electronic seals re-made for the new certificate (印章更新), received with it: esID
+   * and SESeal DER base64. Written as pending:<order>:<esID> at "seals-written", switched in with the
+   * certificate. Absent or empty: the holder has no seal bound to the certificate.
+   */
+  seals?: { esId: string; der: string }[];
   step: JournalStep;
   history: { step: JournalStep; at: string }[];
   /** the last error that stopped the renewal (cleared when a step succeeds) */

@@ -1,12 +1,18 @@
 // The renewal install as a journaled transaction (docs/ARCHITECTURE "The renewal as a transaction"):
 //
 //   started → key-generated → csr-built ⇢ certificate-received [→ encryption-key-stored]
-//           → certificate-written → verified → labels-switched ⇢ confirmed → old-retired (done)
+//           → certificate-written → verified → seals-written → labels-switched ⇢ confirmed
+//           → old-retired (done)
 //
 // [ ] only for an SM2 dual pair: the portal hands over an encryption certificate and the KMC's
 // SM2EnvelopedKey with the signing certificate; the token opens the envelope with the NEW signing key
 // (it never leaves the token) and stores the encryption key. The old encryption key is never deleted:
 // it becomes retired:<order>:enc, so old ciphertexts stay readable.
+//
+// 印章更新: the holder's seals re-made for the new certificate come with it; "seals-written" stores
+// them as pending:<order>:<esID> once the new certificate is verified, and the switch retires the
+// seals bound to the old certificate BEFORE the old certificate, and puts the new seals in AFTER the
+// new certificate: at every moment each current seal's certificate is current on the key.
 //
 // ⇢ marks where the assistant waits for the portal (the issued certificate; the server's "installed"
 // acknowledgement). Every step is idempotent and is recorded in the journal only after its effect on
@@ -16,6 +22,7 @@
 //   encryption-key-stored adopts the encryption key already on the token with the certificate's public key
 //   csr-built            signs again (nothing was sent yet)
 //   certificate-written  writing the same certificate under the same id is a no-op
+//   seals-written        writing the same seal under the same label is a no-op
 //   labels-switched      relabels by CKA_ID, old first, so a half-done switch still has both pairs
 //   old-retired          deleting what is already gone deletes nothing
 // The old pair stays usable until the new one is written, verified and switched in: at every moment
@@ -31,6 +38,7 @@ import { buildRenewalProof, ORDER_ID_PATTERN } from '../../pki/renewal-proof.js'
 import { sm2Encrypt } from '../../pki/sm2-encrypt.js';
 import { Sm2PublicKey } from '../../pki/sm2.js';
 import { encryptionPartner } from '../cert-info.js';
+import { checkSealFor, pendingSealLabel, retiredSealLabel, sealData } from '../seals.js';
 import { AgentError, toAgentError } from '../errors.js';
 import { KeyedQueue } from '../fsutil.js';
 import {
@@ -39,7 +47,9 @@ import {
   labelState,
   PENDING_PREFIX,
   RETIRED_PREFIX,
+  SEAL_APPLICATION,
   TokenError,
+  type StoredData,
   type TokenSession,
   type TokenSummary,
 } from '../tokens/driver.js';
@@ -79,6 +89,8 @@ export interface RenewalView {
   newSerial: string | null;
   /** the new SM2 encryption certificate's serial (dual pair), once received */
   newEncryptionSerial: string | null;
+  /** esIDs of the seals re-made for the new certificate (印章更新), once received */
+  seals: string[];
   csr: string | null;
   proof: string | null;
   history: { step: JournalStep; at: string }[];
@@ -107,6 +119,7 @@ export function renewalView(j: RenewalJournal): RenewalView {
     oldSerial: j.old.serial,
     newSerial,
     newEncryptionSerial,
+    seals: (j.seals ?? []).map((x) => x.esId),
     csr: j.csr ?? null,
     proof: j.proof ?? null,
     history: j.history,
@@ -311,6 +324,9 @@ export class RenewalEngine {
             await this.verifyInstalled(j, session);
             break;
           case 'verified':
+            await this.writeSeals(j, session);
+            break;
+          case 'seals-written':
             await this.switchLabels(j, session);
             break;
           case 'confirmed':
@@ -360,9 +376,10 @@ export class RenewalEngine {
   async receiveCertificate(
     j: RenewalJournal,
     input: Buffer,
-    encryption?: { certificate: Buffer; envelope: Buffer | null },
+    parts: { encryption?: { certificate: Buffer; envelope: Buffer | null }; seals?: Buffer[] } = {},
     session?: TokenSession,
   ): Promise<RenewalJournal> {
+    const { encryption, seals = [] } = parts;
     let certDer: Buffer;
     let cert: ParsedCertificate;
     try {
@@ -411,6 +428,15 @@ export class RenewalEngine {
         { field: 'encryption' },
       );
     if (encryption) await this.checkEncryption(j, cert, encryption, session);
+    const esIds = new Set<string>();
+    const checkedSeals = seals.map((d, i) => {
+      const seal = checkSealFor(d, certDer, `seals[${i}]`);
+      if (esIds.has(seal.esId))
+        throw new AgentError(400, 'invalid_request', `seals[${i}]: esID ${seal.esId} is given twice`, { field: `seals[${i}]` });
+      esIds.add(seal.esId);
+      return { esId: seal.esId, der: d.toString('base64') };
+    });
+    if (checkedSeals.length > 0) j.seals = checkedSeals;
     j.certificate = certDer.toString('base64');
     if (encryption) {
       j.encryption = {
@@ -608,8 +634,44 @@ export class RenewalEngine {
     }
   }
 
+  /** The re-made seals, pending beside the verified certificate, read back. */
+  private async writeSeals(j: RenewalJournal, s: TokenSession): Promise<void> {
+    const seals = (j.seals ?? []).map((x) => sealData(pendingSealLabel(j.orderId, x.esId), Buffer.from(x.der, 'base64')));
+    for (const d of seals) await s.writeData(d);
+    if (seals.length > 0) {
+      const onKey = await s.readData(SEAL_APPLICATION);
+      if (!seals.every((d) => onKey.some((o) => o.label === d.label && o.value.equals(d.value))))
+        throw new AgentError(500, 'verification_failed', 'a seal written to the key cannot be read back');
+    }
+    this.commit(j, 'seals-written');
+  }
+
+  /**
+   * Seals to retire with the old certificate: those bound to it (a seal not re-made is useless once it
+   * is gone) and any other with the esID of a new one. Never the new seals themselves (a redo).
+   */
+  private async oldSeals(j: RenewalJournal, s: TokenSession): Promise<{ d: StoredData; esId: string }[]> {
+    const oldCert = Buffer.from(j.old.certificate, 'base64');
+    const fresh = (j.seals ?? []).map((x) => Buffer.from(x.der, 'base64'));
+    const replaced = new Set((j.seals ?? []).map((x) => x.esId));
+    const out: { d: StoredData; esId: string }[] = [];
+    for (const d of await s.readData(SEAL_APPLICATION)) {
+      if (labelState(d.label) !== 'current' || fresh.some((f) => f.equals(d.value))) continue;
+      let bound = false;
+      try {
+        bound = checkSealFor(d.value, undefined, 'seal').certList.some((c) => c.equals(oldCert));
+      } catch {
+        bound = false;
+      }
+      if (bound || replaced.has(d.label)) out.push({ d, esId: d.label });
+    }
+    return out;
+  }
+
   private async switchLabels(j: RenewalJournal, s: TokenSession): Promise<void> {
     const retired = `${RETIRED_PREFIX}${j.orderId}`;
+    // seals first out, last in: no current seal ever names a certificate that is not current
+    for (const { d, esId } of await this.oldSeals(j, s)) await s.relabelData(d, retiredSealLabel(j.orderId, esId));
     await s.relabel(j.old.keyId, retired);
     if (j.old.certId !== j.old.keyId) await s.relabel(j.old.certId, retired);
     const oldEnc = j.old.encryption;
@@ -626,6 +688,8 @@ export class RenewalEngine {
       if (enc.keyId !== oldEnc?.keyId) await s.relabel(enc.keyId!, encLabel);
       if (enc.certId !== enc.keyId) await s.relabel(enc.certId!, encLabel);
     }
+    for (const x of j.seals ?? [])
+      await s.relabelData(sealData(pendingSealLabel(j.orderId, x.esId), Buffer.from(x.der, 'base64')), x.esId);
     this.commit(j, 'labels-switched');
   }
 
@@ -649,6 +713,8 @@ export class RenewalEngine {
       const oldEnc = j.old.encryption;
       if (oldEnc && j.encryption?.keyId === oldEnc.keyId)
         await s.deleteCertificate(oldEnc.certId, Buffer.from(oldEnc.certificate, 'base64'));
+      const retiredSeals = `${RETIRED_PREFIX}${j.orderId}:`;
+      for (const d of await s.readData(SEAL_APPLICATION)) if (d.label.startsWith(retiredSeals)) await s.deleteData(d);
     }
     this.commit(j, 'old-retired');
   }

@@ -122,6 +122,9 @@ export async function buildAgentServer(agent: Agent, opts: AgentServerOptions): 
   app.get<{ Params: { tokenId: string } }>('/v1/tokens/:tokenId/certificates', async (req) => ({
     certificates: await agent.certificates(req.params.tokenId),
   }));
+  app.get<{ Params: { tokenId: string } }>('/v1/tokens/:tokenId/seals', async (req) => ({
+    seals: await agent.seals(req.params.tokenId),
+  }));
   app.get<{ Params: { tokenId: string } }>('/v1/tokens/:tokenId/objects', async (req) => ({
     objects: await agent.publicObjects(req.params.tokenId),
   }));

@@ -29,7 +29,7 @@ export interface TokenSummary {
   pin: PinStatus;
 }
 
-export type ObjectClass = 'certificate' | 'public-key' | 'private-key' | 'other';
+export type ObjectClass = 'certificate' | 'public-key' | 'private-key' | 'data' | 'other';
 
 export interface ObjectSummary {
   class: ObjectClass;
@@ -49,6 +49,19 @@ export interface StoredCertificate {
   label: string;
   der: Buffer;
 }
+
+/**
+ * A public data object (PKCS#11 CKO_DATA: CKA_APPLICATION, CKA_LABEL, CKA_VALUE). An electronic seal
+ * is one: application SEAL_APPLICATION, label its esID (or pending:/retired: during a renewal).
+ */
+export interface StoredData {
+  application: string;
+  label: string;
+  value: Buffer;
+}
+
+/** CKA_APPLICATION of the seal data objects (GB/T 38540 SESeal DER in CKA_VALUE). */
+export const SEAL_APPLICATION = 'GB/T 38540 SESeal';
 
 export interface KeyInfo {
   /** CKA_ID of the private key, lowercase hex */
@@ -92,6 +105,14 @@ export interface TokenSession {
   }): Promise<KeyInfo>;
   /** stores a certificate; the same certificate under the same id again is a no-op */
   writeCertificate(opts: { id: string; label: string; der: Buffer }): Promise<void>;
+  /** data objects of this application */
+  readData(application: string): Promise<StoredData[]>;
+  /** stores a public data object; the same label and bytes again is a no-op, the same label with other bytes OBJECT_EXISTS */
+  writeData(d: StoredData): Promise<void>;
+  /** relabels the data object with exactly this application, label and bytes; returns how many */
+  relabelData(d: StoredData, label: string): Promise<number>;
+  /** deletes the data object with exactly this application, label and bytes; returns how many */
+  deleteData(d: StoredData): Promise<number>;
   /** sets the label of every object with this CKA_ID; returns how many */
   relabel(id: string, label: string): Promise<number>;
   /** deletes every object with this CKA_ID (key pair and certificate); returns how many */
@@ -109,6 +130,8 @@ export interface TokenDriver {
   listPublicObjects(tokenId: string): Promise<ObjectSummary[]>;
   /** certificates, without a PIN */
   readCertificates(tokenId: string): Promise<StoredCertificate[]>;
+  /** data objects of this application, without a PIN */
+  readData(tokenId: string, application: string): Promise<StoredData[]>;
   /** logs in; a wrong PIN is a TokenError PIN_INCORRECT carrying the PIN status after the attempt */
   openSession(tokenId: string, pin: string): Promise<TokenSession>;
   changePin(tokenId: string, oldPin: string, newPin: string): Promise<void>;

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import {
   deleteCertificates,
+  deleteDataObject,
   deleteObjects,
   findKeyPair,
   findKeyPairs,
@@ -12,8 +13,11 @@ import {
   openTokenSession,
   Pkcs11Error,
   readCertificates,
+  readDataObjects,
+  relabelDataObject,
   setLabel,
   writeCertificate,
+  writeDataObject,
   type ObjectInfo,
   type TokenInfo,
   type TokenSelector,
@@ -27,6 +31,7 @@ import {
   type ObjectSummary,
   type PinStatus,
   type StoredCertificate,
+  type StoredData,
   type TokenDriver,
   type TokenErrorCode,
   type TokenSession,
@@ -176,6 +181,10 @@ export class Pkcs11Driver implements TokenDriver {
     return this.publicSession(tokenId, (s) => readCertificates(s));
   }
 
+  readData(tokenId: string, application: string): Promise<StoredData[]> {
+    return this.publicSession(tokenId, (s) => readDataObjects(s, application));
+  }
+
   /** PIN status as the token reports it now (after a failed login the flags change). */
   private pinNow(at: Located): PinStatus | undefined {
     try {
@@ -226,7 +235,8 @@ export class Pkcs11Driver implements TokenDriver {
 }
 
 function objectSummary(o: ObjectInfo): ObjectSummary {
-  const cls = o.class === 'certificate' || o.class === 'public-key' || o.class === 'private-key' ? o.class : 'other';
+  const cls =
+    o.class === 'certificate' || o.class === 'public-key' || o.class === 'private-key' || o.class === 'data' ? o.class : 'other';
   const out: ObjectSummary = { class: cls, id: o.id, label: o.label };
   if (o.keyType !== undefined) out.keyType = o.keyType;
   if (cls === 'private-key') {
@@ -288,6 +298,22 @@ class Pkcs11TokenSession implements TokenSession {
     return this.guard(async () => {
       await writeCertificate(this.s, { der: opts.der, label: opts.label, id: opts.id });
     });
+  }
+
+  readData(application: string): Promise<StoredData[]> {
+    return this.guard(() => readDataObjects(this.s, application));
+  }
+
+  writeData(d: StoredData): Promise<void> {
+    return this.guard(() => writeDataObject(this.s, d));
+  }
+
+  relabelData(d: StoredData, label: string): Promise<number> {
+    return this.guard(() => relabelDataObject(this.s, d, label));
+  }
+
+  deleteData(d: StoredData): Promise<number> {
+    return this.guard(() => deleteDataObject(this.s, d));
   }
 
   relabel(id: string, label: string): Promise<number> {

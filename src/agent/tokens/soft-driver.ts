@@ -5,6 +5,7 @@ import {
   TokenError,
   type ObjectSummary,
   type StoredCertificate,
+  type StoredData,
   type TokenDriver,
   type TokenSession,
   type TokenSummary,
@@ -75,6 +76,10 @@ export class SoftTokenDriver implements TokenDriver {
 
   async readCertificates(tokenId: string): Promise<StoredCertificate[]> {
     return (await this.token(tokenId)).certificates();
+  }
+
+  async readData(tokenId: string, application: string): Promise<StoredData[]> {
+    return (await this.token(tokenId)).dataObjects(application);
   }
 
   async openSession(tokenId: string, pin: string): Promise<TokenSession> {

@@ -53,6 +53,7 @@ import {
   type ObjectSummary,
   type PinStatus,
   type StoredCertificate,
+  type StoredData,
   type TokenSession,
 } from './driver.js';
 
@@ -107,6 +108,8 @@ const SoftObject = z.discriminatedUnion('class', [
   z.object({ class: z.literal('public-key'), id: hex, label, keyType: z.enum(KEY_TYPES), spki: b64 }),
   z.object({ class: z.literal('certificate'), id: hex, label, der: b64 }),
 ]);
+/** a public data object (CKO_DATA), e.g. an electronic seal */
+const SoftData = z.object({ application: z.string().max(256), label, value: b64 });
 const SoftTokenFileSchema = z.object({
   format: z.literal(SOFT_TOKEN_FORMAT),
   version: z.literal(1),
@@ -116,6 +119,8 @@ const SoftTokenFileSchema = z.object({
   userPin: PinRecord,
   soPin: PinRecord.optional(),
   objects: z.array(SoftObject),
+  /** absent in files made before seals */
+  data: z.array(SoftData).optional(),
 });
 
 export type SoftTokenFile = z.infer<typeof SoftTokenFileSchema>;
@@ -306,13 +311,16 @@ export class SoftToken {
   }
 
   publicObjects(): ObjectSummary[] {
-    return this.read()
-      .objects.filter((o) => o.class !== 'private-key')
-      .map(publicView);
+    const t = this.read();
+    return [...t.objects.filter((o) => o.class !== 'private-key').map(publicView), ...dataViews(t)];
   }
 
   certificates(): StoredCertificate[] {
     return certificatesOf(this.read());
+  }
+
+  dataObjects(application: string): StoredData[] {
+    return dataOf(this.read(), application);
   }
 
   /** Checks the user PIN (counting the attempt first) and opens a session holding the data key. */
@@ -468,6 +476,17 @@ function certificatesOf(t: SoftTokenFile): StoredCertificate[] {
   );
 }
 
+function dataOf(t: SoftTokenFile, application: string): StoredData[] {
+  return (t.data ?? [])
+    .filter((d) => d.application === application)
+    .map((d) => ({ application: d.application, label: d.label, value: Buffer.from(d.value, 'base64') }));
+}
+
+const dataViews = (t: SoftTokenFile): ObjectSummary[] => (t.data ?? []).map((d) => ({ class: 'data', id: '', label: d.label }));
+
+const sameData = (o: { application: string; label: string; value: string }, d: StoredData): boolean =>
+  o.application === d.application && o.label === d.label && o.value === d.value.toString('base64');
+
 /** A logged-in soft token session: it holds the data key, never the PIN. Close it to forget the key. */
 export class SoftTokenSession implements TokenSession {
   private dek: Buffer | undefined;
@@ -493,7 +512,8 @@ export class SoftTokenSession implements TokenSession {
   }
 
   listObjects(): Promise<ObjectSummary[]> {
-    return Promise.resolve(this.current().objects.map(publicView));
+    const t = this.current();
+    return Promise.resolve([...t.objects.map(publicView), ...dataViews(t)]);
   }
 
   listKeys(): Promise<KeyInfo[]> {
@@ -641,6 +661,43 @@ export class SoftTokenSession implements TokenSession {
       if (existing.some((o) => o.class === 'certificate' && o.der === b)) return;
       if (existing.length > 0) throw new TokenError(`a different certificate with id ${id} exists`, 'OBJECT_EXISTS');
       t.objects.push({ class: 'certificate', id, label: opts.label, der: b });
+    });
+  }
+
+  readData(application: string): Promise<StoredData[]> {
+    return Promise.resolve(dataOf(this.current(), application));
+  }
+
+  async writeData(d: StoredData): Promise<void> {
+    this.key();
+    await this.token.mutate(this.serial, (t) => {
+      const same = (t.data ?? []).filter((o) => o.application === d.application && o.label === d.label);
+      if (same.some((o) => sameData(o, d))) return;
+      if (same.length > 0) throw new TokenError(`a different data object labelled ${d.label} exists`, 'OBJECT_EXISTS');
+      (t.data ??= []).push({ application: d.application, label: d.label, value: d.value.toString('base64') });
+    });
+  }
+
+  relabelData(d: StoredData, label: string): Promise<number> {
+    this.key();
+    return this.token.mutate(this.serial, (t) => {
+      let n = 0;
+      for (const o of t.data ?? []) {
+        if (sameData(o, d)) {
+          o.label = label;
+          n++;
+        }
+      }
+      return n;
+    });
+  }
+
+  deleteData(d: StoredData): Promise<number> {
+    this.key();
+    return this.token.mutate(this.serial, (t) => {
+      const before = t.data?.length ?? 0;
+      t.data = (t.data ?? []).filter((o) => !sameData(o, d));
+      return before - t.data.length;
     });
   }
 

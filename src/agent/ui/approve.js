@@ -50,6 +50,32 @@ function render() {
       el('div', { text: `${t('validUntil')}: ${formatDate(cert.dates.notAfter)}` }),
     );
   }
+  // the seal's picture as the CA made it: the holder sees what will be stamped
+  const seal = info.display.seal;
+  document.getElementById('seal-row').hidden = !seal;
+  if (seal) {
+    document
+      .getElementById('seal')
+      .replaceChildren(
+        el('img', {
+          class: 'seal-picture',
+          alt: seal.name,
+          src: `data:image/${seal.picture.type === 'png' ? 'png' : 'octet-stream'};base64,${seal.picture.data}`,
+        }),
+        el('div', { text: `${t('sealName')}: ${seal.name}` }),
+        el('div', { text: `esID: ${seal.esId}` }),
+        el('div', { text: `${t('validUntil')}: ${formatDate(seal.validEnd)}` }),
+      );
+  }
+  document.getElementById('document-row').hidden = !info.display.documentName;
+  if (info.display.documentName) {
+    document
+      .getElementById('document')
+      .replaceChildren(
+        el('div', { text: info.display.documentName }),
+        el('div', { class: 'muted', text: `SM3: ${info.display.digest}` }),
+      );
+  }
   document.getElementById('reason-row').hidden = !info.display.revocationReason;
   if (info.display.revocationReason) document.getElementById('reason').textContent = t(`reason.${info.display.revocationReason}`);
   document.getElementById('order-row').hidden = !info.display.orderId;

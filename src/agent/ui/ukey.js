@@ -43,6 +43,30 @@ function certTable(c, all) {
   );
 }
 
+/** A seal on the key: its picture, name, validity and the certificate it goes with. */
+function sealTable(s) {
+  const rows = [
+    [t('sealName'), s.name],
+    ['esID', s.esId],
+    [t('validity'), `${formatDate(s.validStart)} — ${formatDate(s.validEnd)}`],
+    [t('sealCertificate'), s.certificate ? s.certificate.serial : '—'],
+    [
+      t('state'),
+      s.valid ? stateText(s.state) : el('span', { class: 'badge warn', text: t('sealInvalid', { check: s.failedCheck }) }),
+    ],
+  ];
+  return el(
+    'table',
+    { class: 'cert seal', 'data-esid': s.esId },
+    el(
+      'tr',
+      {},
+      el('td', { colspan: 2 }, el('img', { class: 'seal-picture', alt: s.name, src: `data:image/png;base64,${s.picture.data}` })),
+    ),
+    ...rows.map(([k, v]) => el('tr', {}, el('th', { text: k }), el('td', {}, v))),
+  );
+}
+
 function pinForm(token) {
   const msg = el('div', { class: 'message', hidden: true });
   const oldPin = el('input', { type: 'password', autocomplete: 'off', required: true });
@@ -101,6 +125,11 @@ async function render() {
     if (!certs.ok) card.append(el('p', { class: 'message error', text: errorText(certs.body) }));
     else if (certs.body.certificates.length === 0) card.append(el('p', { class: 'muted', text: t('noCerts') }));
     else for (const c of certs.body.certificates) card.append(certTable(c, certs.body.certificates));
+    const seals = await api(`/v1/tokens/${encodeURIComponent(token.id)}/seals`);
+    if (seals.ok && seals.body.seals.length > 0) {
+      card.append(el('h3', { text: t('seals') }));
+      for (const s of seals.body.seals) card.append(sealTable(s));
+    }
     if (!token.pin.locked) card.append(pinForm(token));
     box.append(card);
   }
