@@ -8,9 +8,10 @@
 import type { CertificateView } from '../../src/agent/cert-info.js';
 import type { JournalStep } from '../../src/agent/install/journal.js';
 import type { RenewalView } from '../../src/agent/install/renewal.js';
+import type { SealView } from '../../src/agent/seals.js';
 import type { PinStatus, TokenSummary } from '../../src/agent/tokens/driver.js';
 
-export type { JournalStep, PinStatus, RenewalView, TokenSummary };
+export type { JournalStep, PinStatus, RenewalView, SealView, TokenSummary };
 /** A certificate on a key, as GET /v1/tokens/:id/certificates lists it. */
 export type KeyCertificate = CertificateView;
 
@@ -149,6 +150,11 @@ export class AgentClient {
       .certificates;
   }
 
+  /** The electronic seals on a key (no PIN). */
+  async seals(tokenId: string): Promise<SealView[]> {
+    return (await this.call<{ seals: SealView[] }>('GET', `/v1/tokens/${encodeURIComponent(tokenId)}/seals`)).seals;
+  }
+
   /** Every inserted key with its certificates (a key that cannot be read is listed without any). */
   async allCertificates(): Promise<{ token: TokenSummary; certificates: KeyCertificate[] }[]> {
     const tokens = await this.tokens();
@@ -205,10 +211,12 @@ export class AgentClient {
     token: string,
     certificate: string,
     encryption?: EncryptionDelivery,
+    /** 印章更新: the seals re-made for the new certificate (base64 SESeal DER) */
+    seals: string[] = [],
   ): Promise<RenewalView & { approvalRequired: boolean }> {
     return this.call('POST', `/v1/renewals/${encodeURIComponent(orderId)}/certificate`, {
       token,
-      body: encryption ? { certificate, encryption } : { certificate },
+      body: { certificate, ...(encryption ? { encryption } : {}), ...(seals.length ? { seals } : {}) },
     });
   }
 

@@ -195,6 +195,15 @@ export const api = {
   applySeal: (b: Omit<NewOrder, 'termYears'> & { typeCode: string; name: string; picture: unknown; document: unknown }) =>
     call<{ application: SealApplicationView }>('POST', '/api/portal/seals/applications', b),
   seals: () => call<{ applications: SealApplicationView[] }>('GET', '/api/portal/seals'),
+  /** the made seal's DER (base64), to hand to the assistant */
+  sealDer: async (id: string): Promise<string> => {
+    const res = await fetch(`/api/portal/seals/${enc(id)}/seal.der`, { credentials: 'same-origin' });
+    if (!res.ok) throw new ApiError(res.status, 'seal_not_found', `GET seal.der: HTTP ${res.status}`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    let bin = '';
+    for (const b of bytes) bin += String.fromCharCode(b);
+    return btoa(bin);
+  },
   sealWritten: (id: string) => call<{ application: SealApplicationView }>('POST', `/api/portal/seals/${enc(id)}/written`, {}),
   downloadUrl: (serial: string, format: 'pem' | 'der' | 'chain.pem') => `/api/portal/certificates/${enc(serial)}.${format}`,
 };

@@ -296,6 +296,13 @@ export const en: Record<MessageKey, string> = {
   stepIssue: 'Issue',
   stepWrite: 'Write',
   stepVerify: 'Verify',
+  stepSeal: 'Seals',
+  updateSealsTitle: 'Seal update',
+  updateSealWritten: 'Written to the key with the new certificate',
+  updateSealPending: 'Will be written to the key with the new certificate',
+  sealWriteToKey: 'Write to key',
+  sealWriteNeedsKey: 'Insert the key you logged in with and make sure the key assistant is running.',
+  sealWrittenOk: 'The seal is on the key.',
   stepSwitch: 'Switch',
   stepConfirm: 'Finish',
   updateIntro:

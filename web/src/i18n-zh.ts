@@ -287,6 +287,13 @@ export const zh = {
   stepIssue: '签发证书',
   stepWrite: '写入证书',
   stepVerify: '验证',
+  stepSeal: '印章更新',
+  updateSealsTitle: '印章更新',
+  updateSealWritten: '已随新证书写入 UKey',
+  updateSealPending: '将随新证书写入 UKey',
+  sealWriteToKey: '写入 UKey',
+  sealWriteNeedsKey: '请先插入登录时使用的 UKey 并确认协卡助手正在运行。',
+  sealWrittenOk: '印章已写入 UKey。',
   stepSwitch: '切换',
   stepConfirm: '确认完成',
   updateIntro:

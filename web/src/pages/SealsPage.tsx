@@ -4,7 +4,9 @@ import { useCallback, useEffect, useState } from 'react';
 import { Alert, Button, Card, Empty, Image, Space, Spin, Table, Tag } from 'antd';
 import type { SealApplicationView } from '../../../src/shared/seal-views.js';
 import { api } from '../api';
-import { errorText } from '../errors';
+import { awaitApproval, openApprovalWindow } from '../agent';
+import { agentErrorText, errorText } from '../errors';
+import { useApp } from '../state';
 import { fmtDate } from '../format';
 import { useI18n, type MessageKey } from '../i18n';
 
@@ -23,8 +25,11 @@ export function sealStatus(a: SealApplicationView): MessageKey {
 
 export default function SealsPage() {
   const { t } = useI18n();
+  const { agent, loginKey } = useApp();
   const [rows, setRows] = useState<SealApplicationView[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [writing, setWriting] = useState<string | null>(null);
+  const [written, setWritten] = useState<string | null>(null);
   const load = useCallback(() => {
     setError(null);
     api
@@ -33,6 +38,30 @@ export default function SealsPage() {
       .catch((e: unknown) => setError(errorText(t, e)));
   }, [t]);
   useEffect(load, [load]);
+
+  /** Writes a made seal to the key the holder logged in with, after the PIN in the assistant's window. */
+  const write = async (a: SealApplicationView): Promise<void> => {
+    if (!agent || !loginKey) return setError(t('sealWriteNeedsKey'));
+    setError(null);
+    setWritten(null);
+    setWriting(a.orderId);
+    // opened inside the click, before any await (pop-up blockers)
+    const popup = openApprovalWindow(t('sealWriteToKey'), t('connecting'));
+    try {
+      const seal = await api.sealDer(a.orderId);
+      const req = await agent.createRequest({ op: 'write-seal', tokenId: loginKey.tokenId, seal });
+      const v = await awaitApproval(agent, req, popup).done;
+      if (v.status !== 'done') throw new Error(agentErrorText(t, v.error?.error ?? v.status, v.error?.message));
+      await api.sealWritten(a.orderId);
+      setWritten(a.orderId);
+      load();
+    } catch (e) {
+      popup?.close();
+      setError(e instanceof Error && !(e as { status?: number }).status ? e.message : errorText(t, e));
+    } finally {
+      setWriting(null);
+    }
+  };
 
   return (
     <Card
@@ -48,14 +77,26 @@ export default function SealsPage() {
           <a href="#/seal-apply">{t('menuSealApply')}</a>
         </Empty>
       ) : (
-        <SealsTable rows={rows} />
+        <>
+          {written && <Alert className="cd-gap" type="success" showIcon title={t('sealWrittenOk')} data-testid="seal-written" />}
+          <SealsTable rows={rows} onWrite={(a) => void write(a)} writing={writing} />
+        </>
       )}
     </Card>
   );
 }
 
 /** The seals table of 印章查询, also shown in 证书查询 for the seals made for the holder's certificates. */
-export function SealsTable({ rows }: { rows: SealApplicationView[] }) {
+export function SealsTable({
+  rows,
+  onWrite,
+  writing,
+}: {
+  rows: SealApplicationView[];
+  /** 印章查询 only: write a made seal to the key */
+  onWrite?: (a: SealApplicationView) => void;
+  writing?: string | null;
+}) {
   const { t, lang } = useI18n();
   return (
     <Table<SealApplicationView>
@@ -101,6 +142,26 @@ export function SealsTable({ rows }: { rows: SealApplicationView[] }) {
               <code data-testid={`seal-esid-${a.orderId}`}>—</code>
             ),
         },
+        ...(onWrite
+          ? [
+              {
+                title: t('colActions'),
+                key: 'write',
+                render: (_: unknown, a: SealApplicationView) =>
+                  a.esId ? (
+                    <Button
+                      size="small"
+                      loading={writing === a.orderId}
+                      disabled={writing !== null && writing !== a.orderId}
+                      onClick={() => onWrite(a)}
+                      data-testid={`seal-write-${a.orderId}`}
+                    >
+                      {t('sealWriteToKey')}
+                    </Button>
+                  ) : null,
+              },
+            ]
+          : []),
       ]}
     />
   );

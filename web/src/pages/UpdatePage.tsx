@@ -29,10 +29,24 @@ import { useApp } from '../state';
 const renewSessions = new Map<string, { requestId: string; token: string }>();
 
 const STEP_KEYS: MessageKey[] = ['stepKey', 'stepCsr', 'stepIssue', 'stepWrite', 'stepVerify', 'stepSwitch', 'stepConfirm'];
+/** With seals bound to the certificate (印章更新), their step comes between verifying the certificate and the switch. */
+const SEAL_STEP_KEYS: MessageKey[] = [
+  'stepKey',
+  'stepCsr',
+  'stepIssue',
+  'stepWrite',
+  'stepVerify',
+  'stepSeal',
+  'stepSwitch',
+  'stepConfirm',
+];
 
-/** How many of the seven displayed steps are finished. */
-export function stepsDone(step: JournalStep | undefined, order: Order | null): number {
-  if (!step) return order?.state === 'completed' ? 7 : 0;
+export const stepKeys = (withSeals: boolean): MessageKey[] => (withSeals ? SEAL_STEP_KEYS : STEP_KEYS);
+
+/** How many of the displayed steps are finished (seven, or eight with the seal step). */
+export function stepsDone(step: JournalStep | undefined, order: Order | null, withSeals = false): number {
+  const n = withSeals ? 1 : 0;
+  if (!step) return order?.state === 'completed' ? 7 + n : 0;
   switch (step) {
     case 'started':
       return 0;
@@ -47,11 +61,13 @@ export function stepsDone(step: JournalStep | undefined, order: Order | null): n
       return 4;
     case 'verified':
       return 5;
+    case 'seals-written':
+      return 5 + n;
     case 'labels-switched':
     case 'confirmed':
-      return 6;
+      return 6 + n;
     case 'old-retired':
-      return 7;
+      return 7 + n;
   }
 }
 
@@ -79,6 +95,8 @@ export default function UpdatePage({ orderId }: { orderId: string }) {
   const [error, setError] = useState<string | null>(null);
   const [blocked, setBlocked] = useState(false);
   const [done, setDone] = useState<{ order: Order; certificate: CertificateDetail | null } | null>(null);
+  /** the holder's seals re-made with this renewal (印章更新): from the issue answer, else the holder's seal list */
+  const [seals, setSeals] = useState<SealShown[]>([]);
   const waitRef = useRef<ApprovalWait | null>(null);
   const mounted = useRef(true);
 
@@ -116,6 +134,17 @@ export default function UpdatePage({ orderId }: { orderId: string }) {
         }
       }
       setJournal(j ?? null);
+      if (j?.seals.length) {
+        const mine = await api.seals().then(
+          (r) => r.applications,
+          () => [],
+        );
+        setSeals(
+          mine
+            .filter((a) => a.esId && j.seals.includes(a.esId))
+            .map((a) => ({ esId: a.esId!, name: a.sealName, picture: a.picture })),
+        );
+      }
       if (o.state === 'completed' && (!j || j.status === 'done')) await finish(o);
     } catch (e) {
       setLoadError(errorText(t, e));
@@ -161,7 +190,7 @@ export default function UpdatePage({ orderId }: { orderId: string }) {
     a: AgentClient,
     j: RenewalView | undefined,
     popup: Window | null,
-    extra: { certificate?: string; encryption?: EncryptionDelivery; confirm?: boolean },
+    extra: { certificate?: string; encryption?: EncryptionDelivery; seals?: string[]; confirm?: boolean },
   ): Promise<void> => {
     const target = j ? { tokenId: j.tokenId } : await loginCertificate(a);
     const req = await a.createRequest({ op: 'renew', orderId, ...target, ...extra });
@@ -255,12 +284,21 @@ export default function UpdatePage({ orderId }: { orderId: string }) {
             certificate: issued.encryption.certificate,
             envelope: issued.encryption.envelope,
           };
+          // 印章更新: the seals re-made for the new certificate are written in the same journaled install.
+          const sealDers = issued.seals.map((x) => x.der);
+          if (issued.seals.length)
+            setSeals(issued.seals.map((x) => ({ esId: x.esId, name: x.name, picture: `data:image/png;base64,${x.picture}` })));
           if (sess) setActivity('writing');
           const v = sess
-            ? await held(withProgress(agent.postCertificate(orderId, sess.token, issued.certificate, encryption)))
+            ? await held(withProgress(agent.postCertificate(orderId, sess.token, issued.certificate, encryption, sealDers)))
             : null;
           if (v) setJournal(v);
-          else await approve(agent, j, takePopup(), { certificate: issued.certificate, ...(encryption ? { encryption } : {}) });
+          else
+            await approve(agent, j, takePopup(), {
+              certificate: issued.certificate,
+              ...(encryption ? { encryption } : {}),
+              ...(sealDers.length ? { seals: sealDers } : {}),
+            });
           continue;
         }
 
@@ -299,8 +337,10 @@ export default function UpdatePage({ orderId }: { orderId: string }) {
     return <Result status="error" title={loadError} extra={<Button onClick={() => void load()}>{t('retry')}</Button>} />;
   if (!order || journal === undefined) return <Spin className="cd-spin" />;
 
-  const doneSteps = done ? 7 : stepsDone(journal?.step, order);
-  const items = STEP_KEYS.map((k, i) => ({
+  const withSeals = seals.length > 0 || (journal?.seals.length ?? 0) > 0;
+  const keys = stepKeys(withSeals);
+  const doneSteps = done ? keys.length : stepsDone(journal?.step, order, withSeals);
+  const items = keys.map((k, i) => ({
     title: t(k),
     status: (i < doneSteps ? 'finish' : i === doneSteps ? (error ? 'error' : running ? 'process' : 'wait') : 'wait') as
       'finish' | 'error' | 'process' | 'wait',
@@ -316,8 +356,31 @@ export default function UpdatePage({ orderId }: { orderId: string }) {
         <a href={`#/orders/${order.id}`}>{t('viewOrder')}</a>
       </div>
       <Card className="cd-gap">
-        <Steps current={Math.min(doneSteps, 6)} items={items} size="small" className="cd-steps" data-testid="update-steps" />
+        <Steps
+          current={Math.min(doneSteps, keys.length - 1)}
+          items={items}
+          size="small"
+          className="cd-steps"
+          data-testid="update-steps"
+        />
       </Card>
+      {seals.length > 0 && (
+        // 印章更新界面: the seals that follow the certificate, as they will be stamped
+        <Card size="small" className="cd-gap" title={t('updateSealsTitle')} data-testid="update-seals">
+          <Space wrap size="large">
+            {seals.map((x) => (
+              <Space key={x.esId} orientation="vertical" align="center" size={2} data-testid={`update-seal-${x.esId}`}>
+                <img src={x.picture} alt={x.name} width={96} height={96} />
+                <span>{x.name}</span>
+                <code>{x.esId}</code>
+                <Typography.Text type={doneSteps > 5 ? 'success' : 'secondary'}>
+                  {doneSteps > 5 ? t('updateSealWritten') : t('updateSealPending')}
+                </Typography.Text>
+              </Space>
+            ))}
+          </Space>
+        </Card>
+      )}
       {done ? (
         <SuccessView done={done} t={t} lang={lang} />
       ) : (
@@ -342,7 +405,7 @@ export default function UpdatePage({ orderId }: { orderId: string }) {
               <Alert
                 type="info"
                 showIcon
-                title={t('updateResumeAt', { step: stepName(t, journal.step) })}
+                title={t('updateResumeAt', { step: stepName(t, journal.step, withSeals) })}
                 data-testid="resume-at"
               />
             )}
@@ -416,9 +479,17 @@ export default function UpdatePage({ orderId }: { orderId: string }) {
   );
 }
 
-function stepName(t: Translate, step: JournalStep): string {
-  const i = stepsDone(step, null);
-  return t(STEP_KEYS[Math.max(0, Math.min(i, 7) - 1)] ?? 'stepKey');
+interface SealShown {
+  esId: string;
+  name: string;
+  /** data: URL */
+  picture: string;
+}
+
+function stepName(t: Translate, step: JournalStep, withSeals: boolean): string {
+  const keys = stepKeys(withSeals);
+  const i = stepsDone(step, null, withSeals);
+  return t(keys[Math.max(0, Math.min(i, keys.length) - 1)] ?? 'stepKey');
 }
 
 function SuccessView({
