@@ -11,7 +11,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parseCertificate } from '../../src/pki/certificate.js';
 import { getCertificate, getEncryptionPartner } from '../../src/sa/certificates.js';
+import { SEAL_APPLICATION } from '../../src/agent/tokens/driver.js';
+import { SoftToken } from '../../src/agent/tokens/soft-token.js';
+import { parseSeal } from '../../src/pki/ses-seal.js';
+import { verifySeal } from '../../src/pki/ses-verify.js';
 import { workingPairsSoft } from '../helpers/agent.js';
+import { sealOnToken } from '../helpers/sm2-holder.js';
 import { approveInAssistant, popupFrom, screenshot, withScreenshots, type BrowserSession } from '../helpers/browser.js';
 import { escrowedSpki } from '../helpers/kmc.js';
 import { requireTool } from '../helpers/requirements.js';
@@ -40,6 +45,7 @@ describe('the SM2 dual-pair holder in the portal', { skip: requireTool('chromium
         { label: 'SM2-ONLINE', days: 30, dual: true },
         { label: 'SM2-BANK', days: 30, dual: true },
         { label: 'SM2-INT', days: 30, dual: true },
+        { label: 'SM2-SEAL', days: 30, dual: true },
       ],
     });
     b = await openBrowser();
@@ -140,8 +146,8 @@ describe('the SM2 dual-pair holder in the portal', { skip: requireTool('chromium
       const table = page.getByTestId('cert-table');
       if (!(await table.isVisible().catch(() => false))) await page.getByTestId('connect-agent').click();
       await table.getByRole('row', { name: /SM2-ONLINE/ }).waitFor();
-      // three keys, each with a 签名证书 and a 加密证书: three rows, the signing certificates
-      assert.equal(await table.locator('tbody tr').count(), 3, 'one row per key: the 加密证书 cannot log in');
+      // four keys, each with a 签名证书 and a 加密证书: four rows, the signing certificates
+      assert.equal(await table.locator('tbody tr').count(), 4, 'one row per key: the 加密证书 cannot log in');
       await screenshot(page, 'e2e-sm2-login');
 
       await loginWith(page, env, 'SM2-ONLINE');
@@ -167,6 +173,61 @@ describe('the SM2 dual-pair holder in the portal', { skip: requireTool('chromium
       const newSerial = await runUpdate(page, orderId);
       await assertRenewed('SM2-BANK', orderId, newSerial);
       assert.equal((await env.ca.rt.renewals.order(orderId)).payment_method, 'bank');
+    });
+  });
+
+  test('印章更新: the renewal in the browser re-makes the holder’s seal for exactly the new certificate and writes it to the key', async () => {
+    const label = 'SM2-SEAL';
+    const key = env.keys.get(label)!;
+    const { esId } = await sealOnToken(env.ca, key.file, PIN, key.certificate, '国密测试单位');
+    await withScreenshots(b, 'sm2-seal', async () => {
+      const { page } = b;
+      await loginAs(label);
+      await page.getByTestId('confirm-cert').click();
+      const orderId = await payOnline(page);
+      await page.getByTestId('go-update').click();
+      await page.getByTestId('update-steps').waitFor();
+      const popup = await popupFrom(page, () => page.getByTestId('start-update').click());
+      await approveInAssistant(popup, PIN);
+      await page.getByTestId('update-success').waitFor({ timeout: 90_000 });
+      // the 印章更新 step and the seal's picture are on the page
+      await page.getByTestId(`update-seal-${esId}`).waitFor();
+      assert.match((await page.getByTestId('update-steps').textContent()) ?? '', /印章更新/);
+      assert.equal(await page.getByTestId(`update-seal-${esId}`).locator('img').count(), 1);
+      await screenshot(page, 'e2e-sm2-seal-update');
+      const newSerial = normSerial((await page.getByTestId('new-serial').textContent()) ?? '');
+      await assertRenewed(label, orderId, newSerial);
+
+      // the key: one seal, labelled with its esID, whose certList is exactly the new signing certificate
+      const s = await new SoftToken(key.file).login(PIN);
+      try {
+        const onKey = await s.readData(SEAL_APPLICATION);
+        const certs = await s.readCertificates();
+        assert.deepEqual(
+          onKey.map((d) => d.label),
+          [esId],
+          'one seal: the old one went with the old certificate',
+        );
+        const seal = parseSeal(onKey[0]!.value);
+        assert.equal(seal.certList.length, 1);
+        assert.equal(serialOf(seal.certList[0]!), newSerial, "the seal's certList is the new certificate");
+        assert.ok(
+          certs.some((c) => c.der.equals(seal.certList[0]!) && isCurrent(c.label)),
+          'which is current on the key',
+        );
+        const v = verifySeal(onKey[0]!.value, { makerIssuers: [Buffer.from(env.ca.rt.ca.issuingFor('sm2').cert.der)] });
+        assert.ok(v.ok, v.ok ? '' : `${v.failedCheck}: ${v.reason}`);
+      } finally {
+        await s.close();
+      }
+      // the status lookup names the new certificate
+      // (from the page: the portal's origin is the browser's)
+      const st = (await page.evaluate(
+        (id) => fetch(`/api/seals/${id}`).then((r) => r.json() as Promise<{ status: string; certificateSerials: string[] }>),
+        esId,
+      )) as { status: string; certificateSerials: string[] };
+      assert.equal(st.status, 'valid');
+      assert.deepEqual(st.certificateSerials.map(normSerial), [newSerial]);
     });
   });
 
