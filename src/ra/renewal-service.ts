@@ -33,7 +33,8 @@ import { RaError } from './errors.js';
 import { OPEN_STATES } from './order-states.js';
 import type { OrderForm } from './order-form.js';
 import { recordPayment } from './payment-ledger.js';
-import { renewalEligibility, renewedNotAfter, type Eligibility } from './renewal-window.js';
+import { renewalEligibility, type Eligibility } from './renewal-window.js';
+import { issueTarget } from './order-targets.js';
 import { uniqueIdOf } from './certificate-summary.js';
 import { openOrder } from './order-create.js';
 
@@ -264,21 +265,21 @@ export class RenewalService {
     if (!verifyRenewalProof({ orderId: order.id, csrDer, signature: proof, oldCertificateDer: old.der })) {
       throw new RaError('proof_invalid', 'the proof was not signed by the key of the certificate being renewed', 'proof');
     }
+    const target = await issueTarget(this.db, this.ca, order, old);
     // a dual type needs the KMC unless the policy certifies the old pair's encryption key again
     const needsKmc =
-      this.ca.profiles.get(old.profile)?.encryptionProfile !== undefined &&
+      this.ca.profiles.get(target.profileId)?.encryptionProfile !== undefined &&
       !(this.policy.reuseEncryptionKey && (await getEncryptionPartner(this.db, old.serial)));
     if (needsKmc && !this.kmc) throw kmcUnavailable(order);
     if (await transitionOrder(this.db, order.id, ['paid'], 'issuing')) await addOrderEvent(this.db, order.id, 'issuing', actor);
-    const oldParsed = parseCertificate(old.der);
     // read from where the old certificate has it: the subject serialNumber, or the extension of certificates issued before
     const uniqueId = uniqueIdOf(old.der, this.ca.config.uniqueIdOid);
     try {
       const issued = await this.ca.issue({
         csr,
-        profileId: old.profile,
-        subject: oldParsed.subject,
-        notAfter: renewedNotAfter(new Date(old.not_after), order.term_years),
+        profileId: target.profileId,
+        subject: target.subject,
+        notAfter: target.notAfter,
         ...(uniqueId ? { uniqueId } : {}),
         renewsSerial: old.serial,
         orderId: order.id,
@@ -368,13 +369,14 @@ export class RenewalService {
       await addOrderEvent(this.db, order.id, 'installed', actor);
     const old = await getCertificate(this.db, order.certificate_serial);
     if (this.policy.revokeSuperseded && old) {
+      const { supersedeReason } = await issueTarget(this.db, this.ca, order, old);
       // a dual pair is superseded as a pair: its encryption certificate goes with the signing one
       const oldEncryption = await getEncryptionPartner(this.db, old.serial);
       for (const c of [old, oldEncryption]) {
         if (!c || c.status !== 'valid') continue;
         try {
-          await this.ca.revoke(c.serial, 'superseded', actor);
-          await addOrderEvent(this.db, order.id, 'old_revoked', actor, { serial: c.serial, reason: 'superseded' });
+          await this.ca.revoke(c.serial, supersedeReason, actor);
+          await addOrderEvent(this.db, order.id, 'old_revoked', actor, { serial: c.serial, reason: supersedeReason });
         } catch (e) {
           if (!(e instanceof CaError && e.code === 'already_revoked')) throw e;
         }

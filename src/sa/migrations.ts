@@ -959,6 +959,25 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await appendOnly(db, dialect, 'documents', 'supporting documents are kept as uploaded');
       },
     },
+    '0018_upgrade_orders': {
+      async up(db: Kysely<unknown>) {
+        // 升级证书: what an upgrade order was sold as, snapshot at creation (a path edited or closed
+        // later does not change an order already open): the path, its term and whether the old
+        // certificate's remaining time carries over. One row per upgrade order, never rewritten.
+        await db.schema
+          .createTable('upgrade_orders')
+          .addColumn('order_id', 'text', (c) => c.primaryKey().references('orders.id'))
+          .addColumn('from_type', 'text', (c) => c.notNull())
+          .addColumn('to_type', 'text', (c) => c.notNull())
+          .addColumn('to_profile', 'text', (c) => c.notNull())
+          .addColumn('term_years', 'integer', (c) => c.notNull().check(sql`term_years between 1 and 10`))
+          .addColumn('carry_over', 'integer', (c) => c.notNull().check(sql`carry_over in (0,1)`))
+          .addColumn('new_key', 'integer', (c) => c.notNull().check(sql`new_key in (0,1)`))
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .execute();
+        await appendOnly(db, dialect, 'upgrade_orders', 'an order is what it was sold as');
+      },
+    },
   };
 }
 

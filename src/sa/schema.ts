@@ -122,6 +122,18 @@ export interface UpgradePathTable {
   updated_at: number;
 }
 
+export interface UpgradeOrderTable {
+  order_id: string;
+  from_type: string;
+  to_type: string;
+  /** the target type's profile at order time */
+  to_profile: string;
+  term_years: number;
+  carry_over: number;
+  new_key: number;
+  created_at: number;
+}
+
 export interface SettingTable {
   key: string;
   /** JSON */
@@ -548,6 +560,7 @@ export interface Database {
   certificate_types: CertificateTypeTable;
   prices: PriceTable;
   upgrade_paths: UpgradePathTable;
+  upgrade_orders: UpgradeOrderTable;
   settings: SettingTable;
   orders: OrderTable;
   order_events: OrderEventTable;

@@ -2,7 +2,7 @@
 // inactive or absent is "not open"; the portal must refuse it, never fall back to another.
 import type { Selectable } from 'kysely';
 import type { Executor } from './database.js';
-import type { UpgradePathTable } from './schema.js';
+import type { UpgradeOrderTable, UpgradePathTable } from './schema.js';
 
 export type UpgradePath = Selectable<UpgradePathTable>;
 
@@ -43,4 +43,32 @@ export function upgradedNotAfter(path: Pick<UpgradePath, 'term_years' | 'carry_o
   end.setUTCFullYear(end.getUTCFullYear() + path.term_years);
   const remaining = path.carry_over === 1 ? Math.max(0, oldNotAfter.getTime() - now.getTime()) : 0;
   return new Date(end.getTime() + remaining);
+}
+
+export type UpgradeOrder = Selectable<UpgradeOrderTable>;
+
+export async function insertUpgradeOrder(db: Executor, row: UpgradeOrder): Promise<void> {
+  await db.insertInto('upgrade_orders').values(row).execute();
+}
+
+export async function getUpgradeOrder(db: Executor, orderId: string): Promise<UpgradeOrder | undefined> {
+  return db.selectFrom('upgrade_orders').selectAll().where('order_id', '=', orderId).executeTakeFirst();
+}
+
+/** Staff: adds or replaces a path (the catalogue page). */
+export async function saveUpgradePath(db: Executor, p: Omit<UpgradePath, 'updated_at'>, now = Date.now()): Promise<void> {
+  await db
+    .insertInto('upgrade_paths')
+    .values({ ...p, updated_at: now })
+    .onConflict((oc) =>
+      oc.columns(['from_type', 'to_type']).doUpdateSet({
+        price_fen: p.price_fen,
+        term_years: p.term_years,
+        new_key: p.new_key,
+        carry_over: p.carry_over,
+        active: p.active,
+        updated_at: now,
+      }),
+    )
+    .execute();
 }
