@@ -23,6 +23,7 @@ import { SealApplications } from './ra/seal-applications.js';
 import { SealService } from './seal/seal-service.js';
 import { KeyManagementCentre, kmcOptionsFrom } from './kmc/key-management-centre.js';
 import type { KeyManagement } from './kmc/kmc-api.js';
+import { UpgradeService } from './ra/upgrade-service.js';
 
 export interface Runtime {
   config: Config;
@@ -31,6 +32,8 @@ export interface Runtime {
   ocsp: OcspResponder;
   gateway: SandboxGatewayAdapter;
   renewals: RenewalService;
+  /** 升级证书: the upgrades open to a certificate and the upgrade order */
+  upgrades: UpgradeService;
   /** seal applications (印章申请): review, and making the seal once approved and paid */
   seals: SealApplications;
   /** the seal-making unit (制章者): makes, re-makes on renewal and revokes seals */
@@ -150,6 +153,7 @@ export async function openRuntime(
       kmc,
       sealService,
     );
+    const upgrades = new UpgradeService(storage, ca, renewals.policy, (profile) => renewals.certificateType(profile));
     const seals = new SealApplications(storage, {
       onlineOrderTtlMs: config.onlineOrderTtlMinutes * 60_000,
       offlineOrderTtlMs: config.offlineOrderTtlDays * 86_400_000,
@@ -163,6 +167,7 @@ export async function openRuntime(
       ocsp,
       gateway,
       renewals,
+      upgrades,
       seals,
       sealService,
       instanceId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,

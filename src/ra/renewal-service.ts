@@ -202,7 +202,12 @@ export class RenewalService {
     const { redirectUrl } = await this.gateway.createPayment({
       orderId: order.id,
       amountFen: order.amount_fen,
-      subject: order.kind === 'seal' ? `${order.type_name} 印章申请` : `${order.type_name} 更新 ${order.term_years} 年`,
+      subject:
+        order.kind === 'seal'
+          ? `${order.type_name} 印章申请`
+          : order.kind === 'upgrade'
+            ? `升级为 ${order.type_name} ${order.term_years} 年`
+            : `${order.type_name} 更新 ${order.term_years} 年`,
       returnUrl,
     });
     await addOrderEvent(this.db, order.id, 'payment.started', 'holder', { gateway: this.gateway.id });

@@ -105,11 +105,30 @@ export interface OrderView {
   expiresAt: string;
   paidAt: string | null;
   newNotAfter: string | null;
+  /** 升级证书 to another algorithm: the key type the assistant makes (null: as the old certificate's) */
+  newKeyType: string | null;
   issuedSerial: string | null;
   remittance: RemittanceView | null;
   /** the order's invoice (null: none yet); left out of lists */
   invoice?: OrderInvoiceView | null;
   events: OrderEventView[];
+}
+
+/** GET /api/portal/upgrades: one upgrade open to the certificate (升级证书). */
+export interface UpgradeOptionView {
+  toType: string;
+  name: string;
+  nameEn: string;
+  /** the key the assistant makes for it (a change of algorithm always takes a new key) */
+  keyType: string;
+  /** an SM2 dual pair: 签名证书 + 加密证书 */
+  dual: boolean;
+  termYears: number;
+  priceFen: number;
+  /** the old certificate's remaining time is added to the term */
+  carryOver: boolean;
+  /** the new certificate's end if issued now */
+  notAfter: string;
 }
 
 /** POST /api/portal/orders/:id/issue: the renewed certificate (base64 DER) and its issuing CA. */

@@ -203,6 +203,19 @@ export interface CatalogueView {
   invoiceIssuer: InvoiceIssuerView;
   /** 印章种类 (electronic seal types) */
   sealTypes: SealTypeView[];
+  /** 升级证书 paths */
+  upgradePaths: UpgradePathView[];
+}
+
+export interface UpgradePathView {
+  fromType: string;
+  toType: string;
+  priceFen: number;
+  termYears: number;
+  carryOver: boolean;
+  newKey: boolean;
+  active: boolean;
+  updatedAt: string;
 }
 
 export interface Paged<T> {
