@@ -131,6 +131,18 @@ export interface UpgradeOptionView {
   notAfter: string;
 }
 
+/** GET /api/portal/upgrades (升级证书) */
+export interface UpgradesView {
+  certificate: CertificateSummary;
+  certificateType: { code: string; name: string; nameEn: string };
+  /** why no upgrade is open for this certificate (revoked, expired …); null: the options apply */
+  refusal: string | null;
+  options: UpgradeOptionView[];
+  paymentMethods: PaymentMethod[];
+  /** an order already open for this certificate (renewal, upgrade or change): continue it instead */
+  openOrder: OrderView | null;
+}
+
 /** POST /api/portal/orders/:id/issue: the renewed certificate (base64 DER) and its issuing CA. */
 /** A seal re-made for the new certificate (印章更新), for the assistant to write to the key beside it. */
 export interface IssuedSealView {

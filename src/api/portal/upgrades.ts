@@ -8,7 +8,7 @@ import { parseOrderForm } from '../../ra/order-form.js';
 import type { Order } from '../../sa/orders.js';
 import { certificateView } from './views.js';
 import type { PortalContext } from './session.js';
-import type { OrderView, UpgradeOptionView } from './shapes.js';
+import type { OrderView, UpgradeOptionView, UpgradesView } from './shapes.js';
 
 export function registerPortalUpgradeRoutes(
   app: FastifyInstance,
@@ -22,7 +22,7 @@ export function registerPortalUpgradeRoutes(
   app.get(
     '/api/portal/upgrades',
     { schema: { tags, summary: 'The upgrades open to this certificate (升级证书)' }, preHandler: session },
-    async (req) => {
+    async (req): Promise<UpgradesView> => {
       const q = await rt.upgrades.quote(ctx(req).session.certificate_serial);
       return {
         certificate: certificateView(rt, q.certificate),
