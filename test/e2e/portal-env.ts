@@ -92,6 +92,8 @@ export async function startPortalEnv(o: {
   agentEnv?: Record<string, string>;
   /** where the assistant keeps the keys: soft token files (default) or SoftHSM2 through PKCS#11 */
   tokenKind?: TokenKind;
+  /** give the CA its SM2 hierarchy beside the ECDSA one even without an SM2 key (an upgrade target) */
+  sm2Hierarchy?: boolean;
   /** serve the portal through nginx over HTTPS on a public address (docs/deploy/nginx-certdesk.conf) */
   https?: boolean;
   /** run the packaged assistant (dist-agent/certdesk-agent-linux-x64), configured by the CA's signed file */
@@ -110,7 +112,7 @@ export async function startPortalEnv(o: {
   const tlsPort = o.https ? await freePort() : undefined;
   const origin = tlsPort ? `https://${PORTAL_HOST}:${tlsPort}` : `http://${PORTAL_HOST}:${port}`;
   const ca = await createTestCa({
-    ...(o.keys.some((k) => k.dual) ? { keyType: 'both' as const } : {}),
+    ...(o.sm2Hierarchy || o.keys.some((k) => k.dual) ? { keyType: 'both' as const } : {}),
     port,
     env: {
       PUBLIC_URL: origin,

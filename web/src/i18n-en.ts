@@ -423,6 +423,7 @@ export const en: Record<MessageKey, string> = {
   fieldBusiness: 'Service',
   orderKindChange: 'Change of details',
   orderKindApp: 'Application access',
+  upgradeKeyNoSm2: 'Your key cannot hold SM2 keys; get a key that supports SM2 at a service point first.',
   menuSealApply: 'Apply for a seal',
   menuSeals: 'Seals',
   sealType: 'Seal type',

@@ -410,6 +410,7 @@ export const zh = {
   fieldBusiness: '业务类型',
   orderKindChange: '变更证书',
   orderKindApp: '应用开通',
+  upgradeKeyNoSm2: '您的 UKey 不支持 SM2 国密算法，请到证书服务网点更换支持国密的 UKey 后再升级。',
   menuSealApply: '印章申请',
   menuSeals: '印章查询',
   sealType: '印章类型',

@@ -9,6 +9,7 @@ import { errorText } from '../errors';
 import { fmtDate, money, named } from '../format';
 import { useI18n, type MessageKey } from '../i18n';
 import { navigate } from '../router';
+import { useApp } from '../state';
 
 interface UpgradeForm {
   toType: string;
@@ -36,10 +37,21 @@ export default function UpgradePage() {
   const [busy, setBusy] = useState(false);
   const [form] = Form.useForm<UpgradeForm>();
   const toType = Form.useWatch('toType', form);
+  const { agent, loginKey } = useApp();
+  /** the login key's kind: a PKCS#11 key cannot hold SM2 keys (no standard mechanism), so it is not sold an SM2 upgrade */
+  const [keyKind, setKeyKind] = useState<'soft' | 'pkcs11' | null>(null);
 
   useEffect(() => {
     api.upgrades().then(setInfo, (e: unknown) => setLoadError(errorText(t, e)));
   }, [t]);
+  useEffect(() => {
+    if (!agent || !loginKey) return;
+    agent.tokens().then(
+      (ts) => setKeyKind(ts.find((k) => k.id === loginKey.tokenId)?.kind ?? null),
+      () => setKeyKind(null),
+    );
+  }, [agent, loginKey]);
+  const unsupported = (o: UpgradeOptionView): boolean => o.keyType === 'sm2' && keyKind === 'pkcs11';
 
   const submit = async (v: UpgradeForm): Promise<void> => {
     setError(null);
@@ -94,7 +106,7 @@ export default function UpgradePage() {
           layout="horizontal"
           labelCol={{ flex: '160px' }}
           wrapperCol={{ flex: 'auto' }}
-          initialValues={{ toType: info.options[0]!.toType, paymentMethod: info.paymentMethods[0] }}
+          initialValues={{ toType: info.options.find((o) => !unsupported(o))?.toType, paymentMethod: info.paymentMethods[0] }}
           onFinish={(v) => void submit(v)}
           onValuesChange={() => setError(null)}
         >
@@ -102,12 +114,17 @@ export default function UpgradePage() {
             <Radio.Group data-testid="upgrade-options">
               <Space orientation="vertical">
                 {info.options.map((o) => (
-                  <Radio key={o.toType} value={o.toType} data-testid={`upgrade-option-${o.toType}`}>
+                  <Radio key={o.toType} value={o.toType} disabled={unsupported(o)} data-testid={`upgrade-option-${o.toType}`}>
                     <Space wrap>
                       <strong>{named(lang, o.name, o.nameEn)}</strong>
                       <Tag color={o.dual ? 'red' : 'blue'}>{algorithm(o)}</Tag>
                       <span>{t('upgradeTerm', { years: String(o.termYears) })}</span>
                       <span className="cd-amount">{money(t, o.priceFen)}</span>
+                      {unsupported(o) && (
+                        <Typography.Text type="warning" data-testid={`upgrade-unsupported-${o.toType}`}>
+                          {t('upgradeKeyNoSm2')}
+                        </Typography.Text>
+                      )}
                     </Space>
                   </Radio>
                 ))}
@@ -148,7 +165,14 @@ export default function UpgradePage() {
           <OrderContactFields paymentMethods={info.paymentMethods} />
           {error && <Alert className="cd-gap" type="error" showIcon role="alert" title={error} />}
           <div className="cd-actions">
-            <Button type="primary" size="large" htmlType="submit" loading={busy} data-testid="submit-upgrade">
+            <Button
+              type="primary"
+              size="large"
+              htmlType="submit"
+              loading={busy}
+              disabled={!chosen || unsupported(chosen)}
+              data-testid="submit-upgrade"
+            >
               {t('confirm')}
             </Button>
           </div>
