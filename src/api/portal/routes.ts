@@ -22,6 +22,7 @@ import type { IssueView, PortalConfigView } from './shapes.js';
 import { endCurrentSession, HttpError, requireSession, startSession, type PortalContext } from './session.js';
 import { parseCertificate } from '../../pki/certificate.js';
 import { registerPortalSealRoutes } from './seals.js';
+import { registerPortalChangeRoutes } from './changes.js';
 
 const b64 = (field: string, v: unknown, max = 64 * 1024): Buffer => {
   if (typeof v !== 'string' || v.length === 0) throw new HttpError(400, 'invalid', `${field} is required (base64)`, field);
@@ -36,6 +37,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
   const ctx = (req: FastifyRequest): PortalContext => req.portal!;
   const tags = ['portal'];
   registerPortalSealRoutes(app, rt, session);
+  registerPortalChangeRoutes(app, rt, session);
 
   const allowedOrigin = (req: FastifyRequest): string => {
     const origin = String(req.headers.origin ?? '');

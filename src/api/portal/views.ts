@@ -84,7 +84,11 @@ export function orderView(
     expiresAt: new Date(order.expires_at).toISOString(),
     paidAt: order.paid_at ? new Date(order.paid_at).toISOString() : null,
     newNotAfter:
-      opts.oldNotAfter !== undefined ? renewedNotAfter(new Date(opts.oldNotAfter), order.term_years).toISOString() : null,
+      opts.oldNotAfter === undefined
+        ? null
+        : order.kind === 'change'
+          ? new Date(opts.oldNotAfter).toISOString() // a change keeps the old end
+          : renewedNotAfter(new Date(opts.oldNotAfter), order.term_years).toISOString(),
     issuedSerial: order.issued_serial,
     remittance:
       order.payment_method !== 'online' && opts.remittance
