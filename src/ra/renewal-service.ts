@@ -181,8 +181,16 @@ export class RenewalService {
         actor,
         // re-checked under the write lock: two tabs cannot open two orders for one certificate
         guard: async (tx) => {
-          if (await openOrderForCertificate(tx, serial, OPEN_STATES))
-            throw new RaError('order_open', 'an order for this certificate is already open');
+          const open = await openOrderForCertificate(tx, serial, OPEN_STATES);
+          if (open)
+            throw new RaError(
+              'order_open',
+              `order ${open.id} for this certificate is still open; continue it instead`,
+              undefined,
+              {
+                orderId: open.id,
+              },
+            );
         },
       },
     );

@@ -35,6 +35,8 @@ import RevokePage from './pages/RevokePage';
 import LossReportPage from './pages/LossReportPage';
 import SealApplyPage from './pages/SealApplyPage';
 import SealsPage from './pages/SealsPage';
+import ChangePage from './pages/ChangePage';
+import ChangeDetailPage from './pages/ChangeDetailPage';
 
 const theme = {
   token: {
@@ -203,6 +205,8 @@ function Routes() {
   if (match('/orders', path)) return <OrdersPage />;
   if (match('/seal-apply', path) && !session.renewalOnly) return <SealApplyPage />;
   if (match('/seals', path) && !session.renewalOnly) return <SealsPage />;
+  if (match('/change', path) && !session.renewalOnly) return <ChangePage />;
+  if ((m = match('/changes/:id', path)) && !session.renewalOnly) return <ChangeDetailPage key={m.id} orderId={m.id!} />;
   if ((m = match('/orders/:id', path))) return <OrderPage key={m.id} orderId={m.id!} />;
   if ((m = match('/orders/:id/update', path))) return <UpdatePage key={m.id} orderId={m.id!} />;
   if (!session.renewalOnly) {

@@ -11,6 +11,7 @@ import { RaError } from '../../ra/errors.js';
 import { getCertificate, listCertificates } from '../../sa/certificates.js';
 import { listOrdersForHolder, orderEvents, type Order } from '../../sa/orders.js';
 import { invoiceForOrder } from '../../sa/invoices.js';
+import { getChangeReview } from '../../sa/change-requests.js';
 import { StaffInvoices } from '../../staff/invoices.js';
 import { StaffError } from '../../staff/errors.js';
 import { sendPdf } from '../staff/views.js';
@@ -169,6 +170,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
       invoice: (await invoiceForOrder(rt.storage.db, order.id)) ?? null,
       remittance: await rt.renewals.remittance(),
       ...(old ? { oldNotAfter: old.not_after } : {}),
+      ...(order.kind === 'change' ? { change: { review: await getChangeReview(rt.storage.db, order.id) } } : {}),
     });
   };
 

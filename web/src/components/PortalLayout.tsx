@@ -30,6 +30,7 @@ export default function PortalLayout({ productName, children }: { productName: s
     { key: 'orders', label: <a href="#/orders">{t('menuOrders')}</a> },
     ...(session && !session.renewalOnly
       ? [
+          { key: 'change', label: <a href="#/change">{t('menuChange')}</a> },
           { key: 'seal-apply', label: <a href="#/seal-apply">{t('menuSealApply')}</a> },
           { key: 'revoke', label: <a href="#/revoke">{t('menuRevoke')}</a> },
           { key: 'certificates', label: <a href="#/certificates">{t('menuCertificates')}</a> },
@@ -45,11 +46,13 @@ export default function PortalLayout({ productName, children }: { productName: s
         ? 'certificates'
         : path.startsWith('/revoke')
           ? 'revoke'
-          : path.startsWith('/seal-apply') || path.startsWith('/seals')
-            ? path.slice(1).split('/')[0]!
-            : path.startsWith('/downloads')
-              ? 'downloads'
-              : 'renew';
+          : path.startsWith('/change')
+            ? 'change'
+            : path.startsWith('/seal-apply') || path.startsWith('/seals')
+              ? path.slice(1).split('/')[0]!
+              : path.startsWith('/downloads')
+                ? 'downloads'
+                : 'renew';
 
   return (
     <Layout className="cd-layout">
