@@ -452,6 +452,7 @@ export const en: Record<MessageKey, string> = {
   changeDocumentsHint: 'Business licence, change notice…: PDF, JPG or PNG, at most 5 MB each, up to {n} files',
   changeChooseDocuments: 'Choose files',
   changeDocumentsRequired: 'Upload the business licence or the change notice',
+  changeDocumentInvalid: 'Supporting documents must be PDF, JPG or PNG files (by their content), at most 5 MB each. {message}',
   changeDocumentTooLarge: '{name} is larger than 5 MB: choose a smaller file',
   changeNothing: 'Enter at least one new value that differs from the certificate',
   changeFree: 'Free',

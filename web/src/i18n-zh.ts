@@ -438,6 +438,7 @@ export const zh = {
   changeDocumentsHint: '营业执照、变更通知书等：PDF、JPG 或 PNG，每个不超过 5 MB，最多 {n} 个',
   changeChooseDocuments: '选择文件',
   changeDocumentsRequired: '请上传营业执照或变更通知书',
+  changeDocumentInvalid: '证明材料须为 PDF、JPG 或 PNG 文件（按文件内容判断），每个不超过 5 MB。{message}',
   changeDocumentTooLarge: '{name} 超过 5 MB，请压缩后重新选择',
   changeNothing: '请至少填写一项与当前证书不同的新信息',
   changeFree: '免费',

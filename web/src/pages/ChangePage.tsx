@@ -61,6 +61,8 @@ export default function ChangePage() {
   const fail = (e: unknown) => {
     if (e instanceof ApiError && e.field && formFields.includes(e.field))
       form.setFields([{ name: e.field as keyof ChangeFormValues, errors: [e.message] }]);
+    else if (e instanceof ApiError && e.field?.startsWith('documents'))
+      setError(t('changeDocumentInvalid', { message: e.message }));
     else setError(errorText(t, e));
   };
 
@@ -160,14 +162,20 @@ export default function ChangePage() {
             >
               <Input.TextArea rows={3} maxLength={500} showCount data-testid="change-reason" />
             </Form.Item>
-            <Form.Item label={t('changeDocuments')} extra={t('changeDocumentsHint', { n: terms.maxDocuments })}>
+            <Form.Item label={t('changeDocuments')}>
+              <Typography.Paragraph type="secondary" className="cd-small">
+                {t('changeDocumentsHint', { n: terms.maxDocuments })}
+              </Typography.Paragraph>
               <Upload
                 accept="application/pdf,image/jpeg,image/png"
                 multiple
                 maxCount={terms.maxDocuments}
                 fileList={files}
                 beforeUpload={() => false}
-                onChange={({ fileList }) => setFiles(fileList.slice(0, terms.maxDocuments))}
+                onChange={({ fileList }) => {
+                  setError(null);
+                  setFiles(fileList.slice(0, terms.maxDocuments));
+                }}
               >
                 <Button data-testid="change-documents">{t('changeChooseDocuments')}</Button>
               </Upload>

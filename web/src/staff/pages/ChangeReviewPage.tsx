@@ -119,7 +119,8 @@ export default function ChangeReviewPage() {
             render: (_, c) => (
               <Space orientation="vertical" size={0}>
                 <a href={`#/orders/${encodeURIComponent(c.orderId)}`}>{c.orderId}</a>
-                <Tag>{t(`state.${c.orderState}`)}</Tag>
+                {/* a free change waiting for its review is not waiting for money */}
+                {!(c.amountFen === 0 && c.orderState === 'awaiting_payment') && <Tag>{t(`state.${c.orderState}`)}</Tag>}
                 <span>{c.amountFen ? `¥${yuan(c.amountFen)}` : t('changeFree')}</span>
               </Space>
             ),
