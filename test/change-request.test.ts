@@ -290,6 +290,44 @@ for (const backend of BACKENDS) {
       assert.equal(after?.bound_serial, newRec?.serial);
     });
 
+    test('the request and its decision are evidence: never rewritten or removed', async () => {
+      const db = served.ca.rt.storage.db;
+      await assert.rejects(
+        db.updateTable('change_reviews').set({ decision: 'rejected' }).where('order_id', '=', changeId).execute(),
+        /append-only/,
+      );
+      await assert.rejects(db.deleteFrom('change_reviews').where('order_id', '=', changeId).execute(), /append-only/);
+      await assert.rejects(
+        db.updateTable('change_requests').set({ new_subject: '[]' }).where('order_id', '=', changeId).execute(),
+        /append-only/,
+      );
+    });
+
+    test('a personal certificate changes its name (CN); the old one is superseded', async () => {
+      const person = await createHolder(served.ca, { name: '王小明', profile: 'personal-identity', days: 300 });
+      const p = new PortalClient(served.base, served.origin);
+      assert.equal((await p.login(person)).status, 200);
+      const t = await p.call<ChangeTermsView>('GET', '/api/portal/change');
+      assert.deepEqual(t.body.fields, ['personName', 'province', 'locality']);
+      const org = await submit({ organization: '某公司' }, p);
+      assert.equal(org.status, 400);
+      assert.equal(org.body.field, 'organization');
+      const r = await submit({ organization: undefined, personName: '王晓明', reason: '姓名变更' }, p);
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const id = r.body.change.orderId;
+      assert.equal((await decide(id, { approve: true })).body.change.orderState, 'paid');
+      const req = await person.renewalRequest(id);
+      const issued = await p.call<IssueView>('POST', `/api/portal/orders/${id}/issue`, {
+        csr: req.csr.toString('base64'),
+        proof: req.proof.toString('base64'),
+      });
+      assert.equal(issued.status, 200, JSON.stringify(issued.body));
+      assert.equal(issued.body.summary.commonName, '王晓明');
+      assert.equal((await p.call('POST', `/api/portal/orders/${id}/installed`)).status, 200);
+      const old = await getCertificate(served.ca.rt.storage.db, person.serial);
+      assert.equal(old?.revocation_reason, REVOCATION_REASONS.superseded);
+    });
+
     test('a charged change: no payment before approval, none confirmed by its approver (four eyes)', async () => {
       const price = await admin.call<{ changePriceFen: number }>('PUT', '/api/staff/settings/change-price', { priceFen: 5000 });
       assert.equal(price.status, 200, JSON.stringify(price.body));
