@@ -378,6 +378,12 @@ for (const backend of BACKENDS) {
       );
       assert.equal(paid.status, 200, JSON.stringify(paid.body));
       assert.equal(paid.body.order.state, 'paid');
+      const invoice = await served.ca.rt.storage.db
+        .selectFrom('invoices')
+        .select('items')
+        .where('order_id', '=', id)
+        .executeTakeFirstOrThrow();
+      assert.match(invoice.items, /变更证书/, 'the invoice names the service, not a renewal term');
       const req = await h2.renewalRequest(id);
       const issued = await p2.call<IssueView>('POST', `/api/portal/orders/${id}/issue`, {
         csr: req.csr.toString('base64'),

@@ -36,6 +36,13 @@ export async function invoiceIssuer(db: Executor): Promise<InvoiceIssuer> {
 
 export const invoiceNumberFor = (orderId: string): string => `INV-${orderId.replace(/^R/, '')}`;
 
+/** What the invoice says was bought: the renewal's term, or the service (a change has no term). */
+function invoiceItemName(order: Order): string {
+  if (order.kind === 'change') return `${order.type_name} 变更证书`;
+  if (order.kind === 'seal') return `${order.type_name} 印章申请`;
+  return `${order.type_name} 更新 ${order.term_years} 年`;
+}
+
 /**
  * Creates the invoice record for an order that has just been paid (call inside the payment's
  * transaction). Idempotent: an order that has one keeps it.
@@ -49,7 +56,7 @@ export async function createInvoiceForPayment(
   if (existing) return existing;
   const issuer = await invoiceIssuer(tx);
   const holder = order.holder_id !== null ? await getHolder(tx, order.holder_id) : undefined;
-  const items: InvoiceItem[] = [{ name: `${order.type_name} 更新 ${order.term_years} 年`, quantity: 1, amountFen: p.amountFen }];
+  const items: InvoiceItem[] = [{ name: invoiceItemName(order), quantity: 1, amountFen: p.amountFen }];
   const now = Date.now();
   await tx
     .insertInto('invoices')
