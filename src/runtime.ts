@@ -20,6 +20,7 @@ import { SandboxGatewayAdapter } from './payments/sandbox/adapter.js';
 import { sandboxKeys } from './payments/sandbox/keys.js';
 import { RenewalService } from './ra/renewal-service.js';
 import { SealApplications } from './ra/seal-applications.js';
+import { ChangeRequests } from './ra/change-requests.js';
 import { SealService } from './seal/seal-service.js';
 import { KeyManagementCentre, kmcOptionsFrom } from './kmc/key-management-centre.js';
 import type { KeyManagement } from './kmc/kmc-api.js';
@@ -36,6 +37,8 @@ export interface Runtime {
   upgrades: UpgradeService;
   /** seal applications (印章申请): review, and making the seal once approved and paid */
   seals: SealApplications;
+  /** changes of certificate details (变更证书): the request and its review; issuance goes through renewals */
+  changes: ChangeRequests;
   /** the seal-making unit (制章者): makes, re-makes on renewal and revokes seals */
   sealService: SealService;
   /** this process among the instances sharing the database (host:pid:random), as job_runs names it */
@@ -160,6 +163,12 @@ export async function openRuntime(
       makeSeal: async (input) => ({ esId: (await sealService.makeSeal(input)).es_id }),
       ...(opts.log ? { log: opts.log } : {}),
     });
+    const changes = new ChangeRequests(storage, ca, {
+      onlineOrderTtlMs: config.onlineOrderTtlMinutes * 60_000,
+      offlineOrderTtlMs: config.offlineOrderTtlDays * 86_400_000,
+      // a change waits for its review as long as an offline order waits for its transfer
+      reviewTtlMs: config.offlineOrderTtlDays * 86_400_000,
+    });
     return {
       config,
       storage,
@@ -169,6 +178,7 @@ export async function openRuntime(
       renewals,
       upgrades,
       seals,
+      changes,
       sealService,
       instanceId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
       kmc,

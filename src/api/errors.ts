@@ -19,6 +19,8 @@ const RA_STATUS: Record<RaErrorCode, number> = {
   csr_invalid: 422,
   payment_unavailable: 503,
   kmc_unavailable: 503,
+  awaiting_review: 409,
+  four_eyes: 403,
   invalid: 400,
 };
 

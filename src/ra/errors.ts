@@ -12,6 +12,8 @@ export type RaErrorCode =
   | 'order_not_paid'
   | 'payment_unavailable'
   | 'kmc_unavailable'
+  | 'awaiting_review'
+  | 'four_eyes'
   | 'invalid';
 
 export class RaError extends Error {

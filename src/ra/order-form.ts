@@ -12,7 +12,7 @@ const INVISIBLE = /[\p{Cc}\p{Cf}]/u;
 
 const codePoint = (c: string): string => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 
-const typedText = (label: string) =>
+export const typedText = (label: string) =>
   z.string().transform((raw, ctx) => {
     const lone = LONE_SURROGATE.exec(raw);
     if (lone) {
@@ -68,6 +68,27 @@ export function parseOrderForm(body: unknown): OrderForm {
     const field = String(issue.path[0] ?? 'body');
     const message = issue.code === 'invalid_type' ? `${field} is required` : issue.message;
     throw new FieldError(field, message);
+  }
+  return r.data;
+}
+
+/** The order page of a service without 更新有效期 (a change of details): 收件人 and 联系电话 always. */
+export type ServiceForm = Pick<OrderForm, 'recipient' | 'phone'> &
+  Partial<Pick<OrderForm, 'address' | 'postcode' | 'paymentMethod'>>;
+
+/**
+ * Checks a service's order page: the contact (收件人, 联系电话) always — staff reviewing a request may
+ * call — and, when the service is charged, the invoice mailing address and the payment method too.
+ */
+export function parseServiceForm(body: unknown, opts: { charged: boolean }): ServiceForm {
+  const schema = opts.charged
+    ? OrderFormSchema.omit({ termYears: true })
+    : OrderFormSchema.pick({ recipient: true, phone: true });
+  const r = schema.safeParse(body);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const field = String(issue.path[0] ?? 'body');
+    throw new FieldError(field, issue.code === 'invalid_type' ? `${field} is required` : issue.message);
   }
   return r.data;
 }

@@ -3,6 +3,8 @@
 //   renewal (更新证书)  same profile and subject; the term added to the old end (renewal-window.ts)
 //   upgrade (升级证书)  the path's target profile, sold as a snapshot (upgrade_orders); the term from
 //                      now, plus the old certificate's remaining time when the path carries it over
+//   change  (变更证书)  same profile; the approved new subject (唯一识别号 unchanged); the old end
+//                      (a change does not extend the term) — and only once a reviewer approved it
 // and how the old certificate is revoked once the new one is installed.
 import type { CertificateAuthority } from '../ca/authority.js';
 import { parseCertificate } from '../pki/certificate.js';
@@ -11,7 +13,9 @@ import type { RevocationReason } from '../ca/revocation-reasons.js';
 import type { CertificateRecord } from '../sa/certificates.js';
 import type { Executor } from '../sa/database.js';
 import type { Order } from '../sa/orders.js';
+import { getChangeRequest, getChangeReview } from '../sa/change-requests.js';
 import { getUpgradeOrder, upgradedNotAfter } from '../sa/upgrade-paths.js';
+import { renamedBy, supersedeReasonFor, type ChangedField } from './change-subject.js';
 import { RaError } from './errors.js';
 import { renewedNotAfter } from './renewal-window.js';
 
@@ -21,6 +25,8 @@ export interface IssueTarget {
   notAfter: Date;
   /** the reason the replaced certificate is revoked with after the install */
   supersedeReason: RevocationReason;
+  /** a change of the holder's 名称: seals named `from` are marked for re-application, the holder record renamed */
+  renamed?: { from: string; to: string };
 }
 
 export async function issueTarget(
@@ -49,6 +55,26 @@ export async function issueTarget(
         subject,
         notAfter: upgradedNotAfter(u, now, new Date(old.not_after)),
         supersedeReason: 'superseded',
+      };
+    }
+    case 'change': {
+      const c = await getChangeRequest(db, order.id);
+      if (!c) throw new Error(`change order ${order.id} has no change request`);
+      // the one gate every issuance passes: an order that is paid but not approved issues nothing
+      const review = await getChangeReview(db, order.id);
+      if (review?.decision !== 'approved')
+        throw new RaError(
+          'awaiting_review',
+          `change ${order.id} ${review ? 'was rejected' : 'has not been reviewed yet'}: nothing is issued before a reviewer approves it`,
+        );
+      const changes = JSON.parse(c.changes) as ChangedField[];
+      const renamed = renamedBy(changes);
+      return {
+        profileId: old.profile,
+        subject: JSON.parse(c.new_subject) as NameAttribute[],
+        notAfter: new Date(old.not_after),
+        supersedeReason: supersedeReasonFor(changes),
+        ...(renamed ? { renamed } : {}),
       };
     }
     default:

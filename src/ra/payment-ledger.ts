@@ -4,8 +4,12 @@
 // and moves the order to paid — so duplicate notifications change nothing and one order is never
 // recorded as paid twice. Money the order did not need (a second trade for a paid order, a payment
 // for a closed one) is recorded once per (channel, trade_no) as an extra payment to refund: repeats
-// of it change nothing either.
+// of it change nothing either. An order that costs nothing (a ¥0 change of details) becomes paid here
+// too, without a payment row (settleWithoutPayment). A change order takes no money before its
+// review approves it, nor from the staff member who approved it (four eyes): changeRefusal.
 import { appendAudit } from '../sa/audit.js';
+import { getChangeReview } from '../sa/change-requests.js';
+import type { Executor } from '../sa/database.js';
 import { writeTransaction, type Storage, type Tx } from '../sa/database.js';
 import { createInvoiceForPayment } from '../sa/invoices.js';
 import { addOrderEvent, getOrder, getOrderByReference, transitionOrder, type Order } from '../sa/orders.js';
@@ -57,6 +61,45 @@ async function recordExtra(tx: Tx, order: Order, p: IncomingPayment, note: strin
   return 'extra';
 }
 
+/**
+ * Why a change order (变更证书) cannot take this payment now, if it cannot: its review has not
+ * approved it (nothing is paid — so nothing issued — before approval), or `actor` is the reviewer
+ * who approved it (the one who approves a change is not the one who confirms its money).
+ */
+export async function changeRefusal(db: Executor, order: Order, actor: string): Promise<RaError | undefined> {
+  if (order.kind !== 'change') return undefined;
+  const review = await getChangeReview(db, order.id);
+  if (review?.decision !== 'approved')
+    return new RaError(
+      'awaiting_review',
+      `order ${order.id} is a change of certificate details ${review ? 'that was rejected' : 'awaiting review'}: ` +
+        'it can be paid only once a reviewer has approved it',
+      'order',
+    );
+  if (review.reviewer === actor)
+    return new RaError(
+      'four_eyes',
+      `${actor} approved change ${order.id}: another staff member must confirm its payment (four eyes)`,
+      'order',
+      { reviewer: review.reviewer },
+    );
+  return undefined;
+}
+
+/**
+ * A ¥0 order (the catalogue charges nothing for it) needs no payment: it moves
+ * awaiting_payment → paid here, with no payment row and no invoice, inside the caller's
+ * transaction. False when it was not awaiting payment (someone else moved it).
+ */
+export async function settleWithoutPayment(tx: Tx, order: Order, actor: string): Promise<boolean> {
+  if (order.amount_fen !== 0) throw new Error(`order ${order.id} costs ${order.amount_fen} fen: it must be paid`);
+  const now = Date.now();
+  if (!(await transitionOrder(tx, order.id, ['awaiting_payment'], 'paid', { paid_at: now }))) return false;
+  await addOrderEvent(tx, order.id, 'paid', actor, { amountFen: 0, paymentRequired: false });
+  await appendAudit(tx, [{ actor, action: 'payment.not_required', target: order.id, details: { amountFen: 0 } }]);
+  return true;
+}
+
 export async function recordPayment(storage: Storage, p: IncomingPayment): Promise<PaymentOutcome> {
   try {
     checkFen(p.amountFen);
@@ -71,6 +114,25 @@ export async function recordPayment(storage: Storage, p: IncomingPayment): Promi
     if (existing) {
       if (existing.channel === p.channel && existing.trade_no === p.tradeNo) return 'duplicate';
       return recordExtra(tx, order, p, 'order already paid: refund this payment');
+    }
+    const refused = await changeRefusal(tx, order, p.actor);
+    if (refused) {
+      // kept, like a wrong amount: money that arrived is on record for staff to match or refund
+      await addOrderEvent(tx, order.id, 'payment.rejected', p.actor, {
+        channel: p.channel,
+        tradeNo: p.tradeNo,
+        amountFen: p.amountFen,
+        reason: refused.code,
+      });
+      await appendAudit(tx, [
+        {
+          actor: p.actor,
+          action: 'payment.rejected',
+          target: order.id,
+          details: { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen, reason: refused.code },
+        },
+      ]);
+      return refused;
     }
     if (p.amountFen !== order.amount_fen) {
       // Kept (the transaction commits the event) and reported to the caller after commit.

@@ -1,5 +1,7 @@
 // The renewal flow (更新证书): quote → order → payment → issuance (exactly once per order) →
-// installed → completed. Rules live here; HTTP lives in api/, SQL in sa/.
+// installed → completed. Rules live here; HTTP lives in api/, SQL in sa/. Every order kind that
+// replaces a certificate (renewal, upgrade, change) issues and completes here; order-targets.ts says
+// what each kind issues.
 import { hash } from 'node:crypto';
 import type { CertificateAuthority } from '../ca/authority.js';
 import { CaError } from '../ca/errors.js';
@@ -18,6 +20,8 @@ import { getCertificate, getCertificateByOrder, getEncryptionPartner, type Certi
 import type { SealService } from '../seal/seal-service.js';
 import type { KeyManagement } from '../kmc/kmc-api.js';
 import { writeTransaction, type Storage } from '../sa/database.js';
+import { orderItemName } from '../sa/invoices.js';
+import { renameHolder } from '../sa/holders.js';
 import {
   addOrderEvent,
   getOrder,
@@ -32,7 +36,7 @@ import type { PaymentGateway } from '../payments/gateway.js';
 import { RaError } from './errors.js';
 import { OPEN_STATES } from './order-states.js';
 import type { OrderForm } from './order-form.js';
-import { recordPayment } from './payment-ledger.js';
+import { changeRefusal, recordPayment } from './payment-ledger.js';
 import { renewalEligibility, type Eligibility } from './renewal-window.js';
 import { issueTarget } from './order-targets.js';
 import { uniqueIdOf } from './certificate-summary.js';
@@ -178,8 +182,16 @@ export class RenewalService {
         actor,
         // re-checked under the write lock: two tabs cannot open two orders for one certificate
         guard: async (tx) => {
-          if (await openOrderForCertificate(tx, serial, OPEN_STATES))
-            throw new RaError('order_open', 'an order for this certificate is already open');
+          const open = await openOrderForCertificate(tx, serial, OPEN_STATES);
+          if (open)
+            throw new RaError(
+              'order_open',
+              `order ${open.id} for this certificate is still open; continue it instead`,
+              undefined,
+              {
+                orderId: open.id,
+              },
+            );
         },
       },
     );
@@ -199,15 +211,14 @@ export class RenewalService {
     if (order.payment_method !== 'online')
       throw new RaError('invalid_state', 'this order is paid by remittance, not online', 'paymentMethod');
     if (order.state !== 'awaiting_payment') throw new RaError('invalid_state', `order is ${order.state}; nothing to pay`);
+    const refused = await changeRefusal(this.db, order, 'holder');
+    if (refused) throw refused;
+    if (order.amount_fen === 0) throw new RaError('invalid_state', `order ${order.id} costs nothing; there is nothing to pay`);
+    const subject = orderItemName(order);
     const { redirectUrl } = await this.gateway.createPayment({
       orderId: order.id,
       amountFen: order.amount_fen,
-      subject:
-        order.kind === 'seal'
-          ? `${order.type_name} 印章申请`
-          : order.kind === 'upgrade'
-            ? `升级为 ${order.type_name} ${order.term_years} 年`
-            : `${order.type_name} 更新 ${order.term_years} 年`,
+      subject,
       returnUrl,
     });
     await addOrderEvent(this.db, order.id, 'payment.started', 'holder', { gateway: this.gateway.id });
@@ -247,7 +258,14 @@ export class RenewalService {
     // 'issued' only once the whole pair is recorded: the order is not done while half of it is missing
     await this.markIssued(order, signing, actor);
     // before the install retires the old certificate: its seals must already name the new one
-    await this.sealMaker?.remakeFor(order.certificate_serial, signing, actor);
+    const old = await getCertificate(this.db, order.certificate_serial);
+    const renamed = old ? (await issueTarget(this.db, this.ca, order, old)).renamed : undefined;
+    await this.sealMaker?.remakeFor(
+      order.certificate_serial,
+      signing,
+      actor,
+      renamed ? { renamed: { from: renamed.from, orderId: order.id } } : {},
+    );
     return { order: await this.order(order.id), certificate: signing, ...(encryption ? { encryption } : {}) };
   }
 
@@ -373,8 +391,9 @@ export class RenewalService {
     if (await transitionOrder(this.db, order.id, ['issued'], 'installed'))
       await addOrderEvent(this.db, order.id, 'installed', actor);
     const old = await getCertificate(this.db, order.certificate_serial);
-    if (this.policy.revokeSuperseded && old) {
-      const { supersedeReason } = await issueTarget(this.db, this.ca, order, old);
+    const target = old ? await issueTarget(this.db, this.ca, order, old) : undefined;
+    if (this.policy.revokeSuperseded && old && target) {
+      const { supersedeReason } = target;
       // a dual pair is superseded as a pair: its encryption certificate goes with the signing one
       const oldEncryption = await getEncryptionPartner(this.db, old.serial);
       for (const c of [old, oldEncryption]) {
@@ -391,6 +410,16 @@ export class RenewalService {
       if (await transitionOrder(tx, order.id, ['installed'], 'completed')) {
         await addOrderEvent(tx, order.id, 'completed', actor);
         await appendAudit(tx, [{ actor, action: 'order.completed', target: order.id, details: { issued: order.issued_serial } }]);
+        // a change of 名称 is the holder's new name from now on (the record keeps its 唯一识别号)
+        if (target?.renamed && old?.holder_id != null && (await renameHolder(tx, old.holder_id, target.renamed)))
+          await appendAudit(tx, [
+            {
+              actor,
+              action: 'holder.renamed',
+              target: `holder:${old.holder_id}`,
+              details: { ...target.renamed, order: order.id },
+            },
+          ]);
       }
     });
     return this.order(order.id);

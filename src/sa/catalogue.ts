@@ -29,6 +29,11 @@ export async function enabledPaymentMethods(db: Executor): Promise<PaymentMethod
   return getSetting<PaymentMethod[]>(db, 'payment_methods', ['online']);
 }
 
+/** What a change of certificate details (变更证书) costs, in fen; 0 (the default): no payment step. */
+export async function changePriceFen(db: Executor): Promise<number> {
+  return getSetting<number>(db, 'change_price_fen', 0);
+}
+
 export interface RemittanceInfo {
   payee: string;
   bank: string;

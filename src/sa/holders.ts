@@ -44,3 +44,14 @@ export async function ensureHolder(db: Executor, h: HolderInput): Promise<Holder
     .execute();
   return (await findHolderByUniqueId(db, h.uniqueId))!;
 }
+
+/** Renames a holder from `from` to `to` (a change of 名称, 变更证书); false when its name was not `from`. */
+export async function renameHolder(db: Executor, id: number, r: { from: string; to: string }): Promise<boolean> {
+  const u = await db
+    .updateTable('holders')
+    .set({ name: r.to })
+    .where('id', '=', id)
+    .where('name', '=', r.from)
+    .executeTakeFirst();
+  return Number(u.numUpdatedRows) === 1;
+}

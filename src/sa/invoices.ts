@@ -36,6 +36,14 @@ export async function invoiceIssuer(db: Executor): Promise<InvoiceIssuer> {
 
 export const invoiceNumberFor = (orderId: string): string => `INV-${orderId.replace(/^R/, '')}`;
 
+/** What was bought, as the invoice and the payment gateway say it: the service, and the term where it has one (a change has none). */
+export function orderItemName(order: Pick<Order, 'kind' | 'type_name' | 'term_years'>): string {
+  if (order.kind === 'change') return `${order.type_name} 变更证书`;
+  if (order.kind === 'seal') return `${order.type_name} 印章申请`;
+  if (order.kind === 'upgrade') return `升级为 ${order.type_name} ${order.term_years} 年`;
+  return `${order.type_name} 更新 ${order.term_years} 年`;
+}
+
 /**
  * Creates the invoice record for an order that has just been paid (call inside the payment's
  * transaction). Idempotent: an order that has one keeps it.
@@ -49,7 +57,7 @@ export async function createInvoiceForPayment(
   if (existing) return existing;
   const issuer = await invoiceIssuer(tx);
   const holder = order.holder_id !== null ? await getHolder(tx, order.holder_id) : undefined;
-  const items: InvoiceItem[] = [{ name: `${order.type_name} 更新 ${order.term_years} 年`, quantity: 1, amountFen: p.amountFen }];
+  const items: InvoiceItem[] = [{ name: orderItemName(order), quantity: 1, amountFen: p.amountFen }];
   const now = Date.now();
   await tx
     .insertInto('invoices')

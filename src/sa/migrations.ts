@@ -978,6 +978,54 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await appendOnly(db, dialect, 'upgrade_orders', 'an order is what it was sold as');
       },
     },
+    '0019_change_requests': {
+      async up(db: Kysely<unknown>) {
+        // 变更证书: what the holder asked to change (old and new subject as JSON attribute lists, the
+        // plain 法定代表人, the reason, the supporting documents' ids), one row per order of kind
+        // 'change', and the reviewer's decision, one row per request (the primary key makes a
+        // second decision fail). Both are evidence: never rewritten.
+        await db.schema
+          .createTable('change_requests')
+          .addColumn('order_id', 'text', (c) => c.primaryKey().references('orders.id'))
+          .addColumn('holder_id', 'integer', (c) => c.references('holders.id'))
+          .addColumn('certificate_serial', 'text', (c) => c.notNull().references('certificates.serial'))
+          .addColumn('holder_kind', 'text', (c) => c.notNull().check(sql`holder_kind in ('org','person')`))
+          .addColumn('old_subject', 'text', (c) => c.notNull())
+          .addColumn('new_subject', 'text', (c) => c.notNull())
+          .addColumn('changes', 'text', (c) => c.notNull())
+          .addColumn('legal_representative', 'text')
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('document_ids', 'text', (c) => c.notNull())
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('change_requests_holder')
+          .on('change_requests')
+          .columns(['holder_id', 'created_at'])
+          .execute();
+        await db.schema
+          .createIndex('change_requests_certificate')
+          .on('change_requests')
+          .columns(['certificate_serial', 'created_at'])
+          .execute();
+        await appendOnly(db, dialect, 'change_requests', 'a change request is kept as the holder made it');
+        await db.schema
+          .createTable('change_reviews')
+          .addColumn('order_id', 'text', (c) => c.primaryKey().references('change_requests.order_id'))
+          .addColumn('decision', 'text', (c) => c.notNull().check(sql`decision in ('approved','rejected')`))
+          .addColumn('reason', 'text')
+          .addColumn('reviewer', 'text', (c) => c.notNull())
+          .addColumn('decided_at', t.ms, (c) => c.notNull())
+          .execute();
+        await appendOnly(db, dialect, 'change_reviews', 'a review decision is kept as made');
+        // A seal whose name was the holder's old 名称 no longer names the holder once the change is
+        // issued: it is re-made for the new certificate (so the key keeps working) and marked for
+        // re-application with the change order that made its name stale.
+        await db.schema.alterTable('seals').addColumn('reapply_order', 'text').execute();
+        await db.schema.alterTable('seals').addColumn('reapply_at', t.ms).execute();
+      },
+    },
   };
 }
 

@@ -68,6 +68,17 @@ export async function transitionOrder(
   return Number(r.numUpdatedRows) === 1;
 }
 
+/** Sets when an unpaid order expires (e.g. a change's payment window opens at its approval); false when it is not awaiting payment. */
+export async function setOrderExpiry(db: Executor, id: string, expiresAt: number): Promise<boolean> {
+  const r = await db
+    .updateTable('orders')
+    .set({ expires_at: expiresAt, updated_at: Date.now() })
+    .where('id', '=', id)
+    .where('state', '=', 'awaiting_payment')
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
 export async function addOrderEvent(
   db: Executor,
   orderId: string,

@@ -494,6 +494,9 @@ export interface SealTable {
   updated_at: number;
   revoked_at: number | null;
   revoked_reason: string | null;
+  /** the change order (变更证书) whose new 名称 this seal's name no longer matches: apply for a new seal */
+  reapply_order: string | null;
+  reapply_at: number | null;
 }
 
 /** Every seal DER ever made (append-only). */
@@ -587,6 +590,40 @@ export interface Database {
   seal_applications: SealApplicationTable;
   revocation_statements: RevocationStatementTable;
   revocation_requests: RevocationRequestTable;
+  change_requests: ChangeRequestTable;
+  change_reviews: ChangeReviewTable;
+}
+
+/** A holder's change of certificate details (变更证书): one per order of kind 'change' (append-only). */
+export interface ChangeRequestTable {
+  order_id: string;
+  holder_id: number | null;
+  /** the certificate whose subject changes */
+  certificate_serial: string;
+  holder_kind: HolderKind;
+  /** JSON NameAttribute[]: the certificate's subject when the change was asked */
+  old_subject: string;
+  /** JSON NameAttribute[]: the subject the new certificate gets once approved (唯一识别号 unchanged) */
+  new_subject: string;
+  /** JSON ChangedField[] (src/ra/change-subject.ts): each field changed, old and new value */
+  changes: string;
+  /** 法定代表人: kept for staff, not written into the certificate */
+  legal_representative: string | null;
+  reason: string;
+  /** JSON string[]: the supporting documents (营业执照 / 变更通知书) in documents */
+  document_ids: string;
+  created_at: number;
+  created_by: string;
+}
+
+/** The reviewer's decision on a change request (append-only; one per request). */
+export interface ChangeReviewTable {
+  order_id: string;
+  decision: 'approved' | 'rejected';
+  /** why it was rejected (shown to the holder); an optional note on an approval */
+  reason: string | null;
+  reviewer: string;
+  decided_at: number;
 }
 
 export interface RevocationStatementTable {

@@ -138,3 +138,48 @@ export async function revokeSeals(
     .execute();
   return ids;
 }
+
+/**
+ * Marks the valid seals bound to one of `boundSerials` and named `name` for re-application because
+ * of change order `orderId` (a seal already marked keeps its first mark); returns the esIDs marked now.
+ */
+export async function markSealsForReapplication(
+  tx: Executor,
+  f: { boundSerials: string[]; name: string; orderId: string; at: number },
+): Promise<string[]> {
+  const ids = (
+    await tx
+      .selectFrom('seals')
+      .select('es_id')
+      .where('bound_serial', 'in', f.boundSerials)
+      .where('name', '=', f.name)
+      .where('status', '=', 'valid')
+      .where('reapply_order', 'is', null)
+      .execute()
+  ).map((r) => r.es_id);
+  if (ids.length === 0) return [];
+  await tx
+    .updateTable('seals')
+    .set({ reapply_order: f.orderId, reapply_at: f.at })
+    .where('es_id', 'in', ids)
+    .where('reapply_order', 'is', null)
+    .execute();
+  return ids;
+}
+
+/** The seals a change order marked for re-application. */
+export async function sealsToReapply(db: Executor, orderId: string): Promise<SealRecord[]> {
+  return db.selectFrom('seals').selectAll().where('reapply_order', '=', orderId).orderBy('created_at').execute();
+}
+
+/** Valid seals bound to `serial` whose name is `name` (what a change of that 名称 will mark). */
+export async function sealsNamed(db: Executor, serial: string, name: string): Promise<SealRecord[]> {
+  return db
+    .selectFrom('seals')
+    .selectAll()
+    .where('bound_serial', '=', serial)
+    .where('name', '=', name)
+    .where('status', '=', 'valid')
+    .orderBy('created_at')
+    .execute();
+}

@@ -22,6 +22,7 @@ import {
   getSealMaker,
   insertSeal,
   listSeals,
+  markSealsForReapplication,
   rebindSeal,
   replaceSealMaker,
   revokeSeals,
@@ -246,6 +247,8 @@ export class SealService {
         updated_at: now.getTime(),
         revoked_at: null,
         revoked_reason: null,
+        reapply_order: null,
+        reapply_at: null,
       };
       try {
         await writeTransaction(this.storage, async (tx) => {
@@ -276,7 +279,16 @@ export class SealService {
    * certificate) — same esID, picture and name; certList = exactly `next`; validity to the paid term
    * or the new certificate's end. Idempotent: seals already moved to `next` are returned as they are.
    */
-  async remakeFor(oldSerial: string, next: CertificateRecord, actor: string): Promise<SealRecord[]> {
+  async remakeFor(
+    oldSerial: string,
+    next: CertificateRecord,
+    actor: string,
+    opts: {
+      /** 变更证书: seals named the holder's old 名称 are re-made too, and marked for re-application */
+      renamed?: { from: string; orderId: string };
+    } = {},
+  ): Promise<SealRecord[]> {
+    if (opts.renamed) await this.markForReapplication([oldSerial, next.serial], opts.renamed.from, opts.renamed.orderId, actor);
     const out: SealRecord[] = [];
     for (const seal of await sealsBoundTo(this.db, oldSerial)) {
       const maker = await this.ensureMaker(actor);
@@ -321,6 +333,21 @@ export class SealService {
       if (current && current.bound_serial === next.serial) out.push(current);
     }
     return out;
+  }
+
+  /**
+   * Seals named `name` bound to one of `serials`, marked (once) as needing a new application because
+   * change order `orderId` changed the holder's 名称: they keep working, but no longer name the holder.
+   */
+  private async markForReapplication(serials: string[], name: string, orderId: string, actor: string): Promise<void> {
+    await writeTransaction(this.storage, async (tx) => {
+      const marked = await markSealsForReapplication(tx, { boundSerials: serials, name, orderId, at: Date.now() });
+      if (marked.length)
+        await appendAudit(
+          tx,
+          marked.map((esId) => ({ actor, action: 'seal.reapply_marked', target: esId, details: { order: orderId, name } })),
+        );
+    });
   }
 
   /** The seals of the certificate the holder has now (what the assistant writes to the key). */

@@ -51,6 +51,11 @@ export interface SealApplicationView {
   createdAt: string;
   certificateSerial: string;
   document: { id: string; fileName: string; mediaType: string; sizeBytes: number } | null;
+  /**
+   * The seal's name was the holder's old 名称, which a change of details (变更证书, order `orderId`)
+   * replaced: it still works, but no longer names the holder — apply for a new one.
+   */
+  reapply: { orderId: string; at: string } | null;
 }
 
 /** The staff queue adds the holder. */

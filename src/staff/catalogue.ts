@@ -3,7 +3,7 @@
 // who issues invoices. Orders copy price and type name when they are created, so a change applies
 // to new orders only. Every change is audited with its before and after.
 import { appendAudit } from '../sa/audit.js';
-import { enabledPaymentMethods, getSetting, remittanceInfo, type RemittanceInfo } from '../sa/catalogue.js';
+import { changePriceFen, enabledPaymentMethods, getSetting, remittanceInfo, type RemittanceInfo } from '../sa/catalogue.js';
 import { writeTransaction, type Tx } from '../sa/database.js';
 import { invoiceIssuer, type InvoiceIssuer } from '../sa/invoices.js';
 import type { PaymentMethod } from '../sa/schema.js';
@@ -106,6 +106,7 @@ export class StaffCatalogue {
         active: p.active === 1,
         updatedAt: new Date(p.updated_at).toISOString(),
       })),
+      changePriceFen: await changePriceFen(this.db),
     };
   }
 
@@ -158,6 +159,13 @@ export class StaffCatalogue {
         },
       ]);
     });
+  }
+
+  /** What a change of certificate details (变更证书) costs from now on; 0: no payment step. Open orders keep their price. */
+  async setChangePrice(ctx: StaffContext, priceFen: unknown): Promise<number> {
+    const fen = int(priceFen, 'priceFen', 0, 100_000_000);
+    await this.setSetting(ctx, 'change_price_fen', fen, await changePriceFen(this.db));
+    return fen;
   }
 
   /** Creates or changes a seal type (印章种类); applications copy name and price, so it applies to new ones. */

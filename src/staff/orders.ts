@@ -130,6 +130,14 @@ export class StaffOrders {
         const zh = `实收金额 ${fenToYuan(input.amountFen)} 元与订单金额 ${fenToYuan(order.amount_fen)} 元不符`;
         throw new StaffError(422, e.code, { en: e.message, zh }, e.field, e.details);
       }
+      if (e instanceof RaError && e.code === 'four_eyes') {
+        const zh = `您批准了变更 ${order.id}，其到账须由另一位工作人员确认（双人复核）`;
+        throw new StaffError(403, e.code, { en: e.message, zh }, e.field, e.details);
+      }
+      if (e instanceof RaError && e.code === 'awaiting_review') {
+        const zh = `变更 ${order.id} 尚未审核通过，审核通过后方可确认到账`;
+        throw new StaffError(409, e.code, { en: e.message, zh }, e.field, e.details);
+      }
       throw e;
     });
     return { outcome, order: (await getOrder(this.db, order.id))! };

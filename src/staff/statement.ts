@@ -92,6 +92,7 @@ export type LineOutcome =
   | 'duplicate'
   | 'extra'
   | 'amount_mismatch'
+  | 'not_payable'
   | 'no_reference'
   | 'unknown_reference'
   | 'ambiguous_reference'
@@ -232,6 +233,8 @@ const MESSAGES: Record<LineOutcome, string> = {
   duplicate: 'this payment was recorded before',
   extra: 'the order was already paid or closed: recorded as an extra payment, to be refunded',
   amount_mismatch: 'the amount differs from the order: not recorded (confirm by hand after checking)',
+  not_payable:
+    'the order cannot take this payment now (a change awaiting review, or approved by the importer): not recorded; import again or confirm by hand later',
   no_reference: 'no reference code (CD…) in the memo',
   unknown_reference: 'no order has this reference code',
   ambiguous_reference: 'the memo names more than one order',
@@ -344,8 +347,8 @@ async function importLine(rt: Runtime, ctx: StaffContext, importId: number, e: S
           actor: ctx.actor,
         });
       } catch (err) {
-        if (!(err instanceof RaError) || err.code !== 'amount_mismatch') throw err;
-        outcome = 'amount_mismatch';
+        if (!(err instanceof RaError) || !['amount_mismatch', 'awaiting_review', 'four_eyes'].includes(err.code)) throw err;
+        outcome = err.code === 'amount_mismatch' ? 'amount_mismatch' : 'not_payable';
         message = err.message;
       }
     }

@@ -36,6 +36,8 @@ import LossReportPage from './pages/LossReportPage';
 import SealApplyPage from './pages/SealApplyPage';
 import UpgradePage from './pages/UpgradePage';
 import SealsPage from './pages/SealsPage';
+import ChangePage from './pages/ChangePage';
+import ChangeDetailPage from './pages/ChangeDetailPage';
 
 const theme = {
   token: {
@@ -204,6 +206,8 @@ function Routes() {
   if (match('/orders', path)) return <OrdersPage />;
   if (match('/seal-apply', path) && !session.renewalOnly) return <SealApplyPage />;
   if (match('/seals', path) && !session.renewalOnly) return <SealsPage />;
+  if (match('/change', path) && !session.renewalOnly) return <ChangePage />;
+  if ((m = match('/changes/:id', path)) && !session.renewalOnly) return <ChangeDetailPage key={m.id} orderId={m.id!} />;
   if ((m = match('/orders/:id', path))) return <OrderPage key={m.id} orderId={m.id!} />;
   if ((m = match('/orders/:id/update', path))) return <UpdatePage key={m.id} orderId={m.id!} />;
   if (!session.renewalOnly) {

@@ -22,10 +22,19 @@ import type {
   UpgradesView,
 } from '../../src/api/portal/shapes.js';
 import type { SealApplicationView, SealTypeView } from '../../src/shared/seal-views.js';
+import type { ChangeField, ChangeRequestView, ChangeTermsView } from '../../src/shared/change-views.js';
 
 export type { AgentDownloadView, CertificateSummary, DownloadsView, KeyDriverHint, OrderState, PaymentMethod, UpgradeOptionView };
 
 export type UpgradeInfo = UpgradesView;
+export type { ChangeField, ChangeRequestView, ChangeTermsView };
+
+/** POST /api/portal/changes: the new values (only those that change), reason, documents, contact (and payment when charged). */
+export type NewChange = Partial<Record<ChangeField, string>> &
+  Partial<Omit<NewOrder, 'termYears'>> & {
+    reason: string;
+    documents: { fileName: string; contentBase64: string }[];
+  };
 export type Order = OrderView;
 export type OrderEvent = OrderEventView;
 export type OrderInvoice = OrderInvoiceView;
@@ -212,5 +221,9 @@ export const api = {
     return btoa(bin);
   },
   sealWritten: (id: string) => call<{ application: SealApplicationView }>('POST', `/api/portal/seals/${enc(id)}/written`, {}),
+  changeTerms: () => call<ChangeTermsView>('GET', '/api/portal/change'),
+  submitChange: (b: NewChange) => call<{ change: ChangeRequestView }>('POST', '/api/portal/changes', b),
+  changes: () => call<{ changes: ChangeRequestView[] }>('GET', '/api/portal/changes'),
+  change: (id: string) => call<{ change: ChangeRequestView }>('GET', `/api/portal/changes/${enc(id)}`),
   downloadUrl: (serial: string, format: 'pem' | 'der' | 'chain.pem') => `/api/portal/certificates/${enc(serial)}.${format}`,
 };

@@ -12,7 +12,10 @@ export function agentErrorText(t: Translate, code: string, message?: string): st
 export function errorText(t: Translate, e: unknown): string {
   if (e instanceof ApiError) {
     const key = `apiErr.${e.code}`;
-    if (hasKey(key)) return t(key, { message: e.message });
+    // the answer's own fields (orderId …) fill the message's placeholders too
+    const vars: Record<string, string> = { message: e.message };
+    for (const [k, v] of Object.entries(e.body)) if (typeof v === 'string' && k !== 'message') vars[k] = v;
+    if (hasKey(key)) return t(key, vars);
     return t('apiErr.generic', { message: e.message });
   }
   if (e instanceof AgentError) return agentErrorText(t, e.code, e.message);

@@ -11,6 +11,7 @@ import { RaError } from '../../ra/errors.js';
 import { getCertificate, listCertificates } from '../../sa/certificates.js';
 import { listOrdersForHolder, orderEvents, type Order } from '../../sa/orders.js';
 import { invoiceForOrder } from '../../sa/invoices.js';
+import { getChangeReview } from '../../sa/change-requests.js';
 import { StaffInvoices } from '../../staff/invoices.js';
 import { StaffError } from '../../staff/errors.js';
 import { sendPdf } from '../staff/views.js';
@@ -23,6 +24,7 @@ import { endCurrentSession, HttpError, requireSession, startSession, type Portal
 import { parseCertificate } from '../../pki/certificate.js';
 import { registerPortalSealRoutes } from './seals.js';
 import { registerPortalUpgradeRoutes } from './upgrades.js';
+import { registerPortalChangeRoutes } from './changes.js';
 
 const b64 = (field: string, v: unknown, max = 64 * 1024): Buffer => {
   if (typeof v !== 'string' || v.length === 0) throw new HttpError(400, 'invalid', `${field} is required (base64)`, field);
@@ -37,6 +39,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
   const ctx = (req: FastifyRequest): PortalContext => req.portal!;
   const tags = ['portal'];
   registerPortalSealRoutes(app, rt, session);
+  registerPortalChangeRoutes(app, rt, session);
 
   const allowedOrigin = (req: FastifyRequest): string => {
     const origin = String(req.headers.origin ?? '');
@@ -168,6 +171,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
       remittance: await rt.renewals.remittance(),
       newNotAfter: await newNotAfterOf(rt, order),
       newKeyType: await rt.upgrades.newKeyType(order),
+      ...(order.kind === 'change' ? { change: { review: await getChangeReview(rt.storage.db, order.id) } } : {}),
     });
   };
   registerPortalUpgradeRoutes(app, rt, session, fullOrder);

@@ -3,6 +3,7 @@ import type { Runtime } from '../../runtime.js';
 import { getDocument } from '../../sa/documents.js';
 import { getOrder } from '../../sa/orders.js';
 import { getSealApplication, type SealApplicationRow } from '../../sa/seal-applications.js';
+import { getSeal } from '../../sa/seals.js';
 import type { SealApplicationView } from '../../shared/seal-views.js';
 
 export { sealTypeView } from '../../shared/seal-views.js';
@@ -13,6 +14,7 @@ export async function sealApplicationView(rt: Runtime, row: SealApplicationRow):
   const full = await getSealApplication(rt.storage.db, row.order_id);
   const order = await getOrder(rt.storage.db, row.order_id);
   const doc = await getDocument(rt.storage.db, row.document_id);
+  const seal = row.es_id ? await getSeal(rt.storage.db, row.es_id) : undefined;
   return {
     orderId: row.order_id,
     orderState: order?.state ?? 'unknown',
@@ -34,5 +36,9 @@ export async function sealApplicationView(rt: Runtime, row: SealApplicationRow):
     createdAt: new Date(row.created_at).toISOString(),
     certificateSerial: row.certificate_serial,
     document: doc ? { id: doc.id, fileName: doc.file_name, mediaType: doc.media_type, sizeBytes: doc.size_bytes } : null,
+    reapply:
+      seal?.reapply_order && seal.status === 'valid'
+        ? { orderId: seal.reapply_order, at: new Date(seal.reapply_at ?? seal.updated_at).toISOString() }
+        : null,
   };
 }

@@ -111,6 +111,8 @@ export interface OrderView {
   remittance: RemittanceView | null;
   /** the order's invoice (null: none yet); left out of lists */
   invoice?: OrderInvoiceView | null;
+  /** a change of details (kind change): its review — it is paid (or free) only once approved; left out of lists */
+  review?: { state: 'pending' | 'approved' | 'rejected'; reason: string | null };
   events: OrderEventView[];
 }
 

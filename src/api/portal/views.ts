@@ -64,6 +64,8 @@ export function orderView(
     newKeyType?: string | null;
     /** the order's invoice (null: none yet); left out of lists that do not load it */
     invoice?: InvoiceSummary | null;
+    /** a change order's review (review undefined: pending); left out of lists that do not load it */
+    change?: { review: { decision: 'approved' | 'rejected'; reason: string | null } | undefined };
   } = {},
 ): OrderView {
   return {
@@ -102,6 +104,9 @@ export function orderView(
           }
         : null,
     invoice: opts.invoice === undefined ? undefined : opts.invoice && invoiceView(order, opts.invoice),
+    ...(opts.change
+      ? { review: { state: opts.change.review?.decision ?? 'pending', reason: opts.change.review?.reason ?? null } }
+      : {}),
     events: (opts.events ?? []).map((e) => ({
       at: new Date(e.at).toISOString(),
       type: e.type,

@@ -76,6 +76,19 @@ export function registerStaffCatalogueRoutes({ api, rt, need, ctx, tags }: Staff
   );
 
   api.put<{ Body: Body }>(
+    '/api/staff/settings/change-price',
+    {
+      schema: {
+        tags,
+        summary: 'The price of a change of certificate details (变更证书), in fen; 0: free',
+        body: { type: 'object' },
+      },
+      preHandler: need('catalogue.write'),
+    },
+    async (req) => ({ changePriceFen: await catalogue.setChangePrice(ctx(req), req.body?.priceFen) }),
+  );
+
+  api.put<{ Body: Body }>(
     '/api/staff/settings/remittance',
     {
       schema: { tags, summary: 'Remittance instructions shown to holders', body: { type: 'object' } },

@@ -20,6 +20,7 @@ import { registerStaffPaymentRoutes } from './payments.js';
 import { registerStaffRelyingAppRoutes } from './relying-apps.js';
 import { registerStaffRevocationRequestRoutes } from './revocation-requests.js';
 import { registerStaffSealReviewRoutes } from './seal-reviews.js';
+import { registerStaffChangeReviewRoutes } from './change-reviews.js';
 import { requireStaff } from './session.js';
 import type { StaffRoutes } from './staff-routes.js';
 
@@ -60,6 +61,7 @@ export function registerStaffRoutes(app: FastifyInstance, rt: Runtime): void {
       registerStaffRelyingAppRoutes,
       registerStaffRevocationRequestRoutes,
       registerStaffSealReviewRoutes,
+      registerStaffChangeReviewRoutes,
     ])
       register(routes);
   });

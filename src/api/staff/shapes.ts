@@ -203,6 +203,8 @@ export interface CatalogueView {
   invoiceIssuer: InvoiceIssuerView;
   /** 印章种类 (electronic seal types) */
   sealTypes: SealTypeView[];
+  /** what a change of certificate details (变更证书) costs; 0: no payment step */
+  changePriceFen: number;
   /** 升级证书 paths */
   upgradePaths: UpgradePathView[];
 }

@@ -8,7 +8,14 @@ export const PHONE_RE = /^(?:1[3-9]\d{9}|0\d{2,3}-?\d{5,8}(?:-\d{1,6})?)$/;
 export const POSTCODE_RE = /^\d{6}$/;
 export const PAY_LABEL: Record<PaymentMethod, MessageKey> = { online: 'payOnline', postal: 'payPostal', bank: 'payBank' };
 
-export default function OrderContactFields({ paymentMethods }: { paymentMethods: PaymentMethod[] }) {
+/** `contactOnly`: only 收件人 and 联系电话 (a free service has no invoice to mail and nothing to pay). */
+export default function OrderContactFields({
+  paymentMethods,
+  contactOnly = false,
+}: {
+  paymentMethods: PaymentMethod[];
+  contactOnly?: boolean;
+}) {
   const { t } = useI18n();
   return (
     <>
@@ -29,6 +36,15 @@ export default function OrderContactFields({ paymentMethods }: { paymentMethods:
       >
         <Input maxLength={20} autoComplete="tel" inputMode="tel" />
       </Form.Item>
+      {!contactOnly && <PaymentFields paymentMethods={paymentMethods} />}
+    </>
+  );
+}
+
+function PaymentFields({ paymentMethods }: { paymentMethods: PaymentMethod[] }) {
+  const { t } = useI18n();
+  return (
+    <>
       <Form.Item
         label={t('fieldAddress')}
         name="address"

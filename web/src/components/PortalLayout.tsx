@@ -25,18 +25,21 @@ export default function PortalLayout({ productName, children }: { productName: s
   const path = usePath();
   const today = useToday();
 
+  // the seed's menu order: 更新证书 升级证书 变更证书 印章申请 (应用开通) 撤销证书 证书查询, then the queries
+  const full = Boolean(session && !session.renewalOnly);
   const items = [
     { key: 'renew', label: <a href="#/renew">{t('menuRenew')}</a> },
-    ...(session && !session.renewalOnly ? [{ key: 'upgrade', label: <a href="#/upgrade">{t('menuUpgrade')}</a> }] : []),
-    { key: 'orders', label: <a href="#/orders">{t('menuOrders')}</a> },
-    ...(session && !session.renewalOnly
+    ...(full
       ? [
+          { key: 'upgrade', label: <a href="#/upgrade">{t('menuUpgrade')}</a> },
+          { key: 'change', label: <a href="#/change">{t('menuChange')}</a> },
           { key: 'seal-apply', label: <a href="#/seal-apply">{t('menuSealApply')}</a> },
           { key: 'revoke', label: <a href="#/revoke">{t('menuRevoke')}</a> },
           { key: 'certificates', label: <a href="#/certificates">{t('menuCertificates')}</a> },
-          { key: 'seals', label: <a href="#/seals">{t('menuSeals')}</a> },
         ]
       : []),
+    { key: 'orders', label: <a href="#/orders">{t('menuOrders')}</a> },
+    ...(full ? [{ key: 'seals', label: <a href="#/seals">{t('menuSeals')}</a> }] : []),
     { key: 'downloads', label: <a href="#/downloads">{t('menuDownloads')}</a> },
   ];
   const selected =
@@ -44,7 +47,7 @@ export default function PortalLayout({ productName, children }: { productName: s
       ? 'orders'
       : path.startsWith('/certificates')
         ? 'certificates'
-        : path.startsWith('/revoke') || path.startsWith('/upgrade')
+        : path.startsWith('/revoke') || path.startsWith('/upgrade') || path.startsWith('/change')
           ? path.slice(1).split('/')[0]!
           : path.startsWith('/seal-apply') || path.startsWith('/seals')
             ? path.slice(1).split('/')[0]!

@@ -55,7 +55,10 @@ export function orderItems(t: Translate, lang: 'zh' | 'en', o: Order) {
     { key: 'business', label: t('fieldBusiness'), children: <span data-testid="order-kind">{t(ORDER_KIND[o.kind])}</span> },
     { key: 'org', label: t('fieldOrganization'), children: o.organization ?? '—' },
     { key: 'kind', label: t('fieldKindName'), children: named(lang, o.certificateTypeName, o.certificateTypeNameEn) },
-    { key: 'term', label: t('fieldTerm'), children: `${termLabel(t, o.termYears)}（${o.months}）` },
+    // a change of details does not extend the term
+    ...(o.kind === 'change'
+      ? []
+      : [{ key: 'term', label: t('fieldTerm'), children: `${termLabel(t, o.termYears)}（${o.months}）` }]),
     { key: 'amount', label: t('fieldAmount'), children: money(t, o.amountFen) },
     { key: 'method', label: t('fieldPayMethod'), children: payMethodText(t, o.paymentMethod) },
     { key: 'recipient', label: t('fieldRecipient'), children: o.recipient },
@@ -240,7 +243,25 @@ export default function OrderPage({ orderId }: { orderId: string }) {
 
   let head: ReactNode = null;
   const s = order.state;
-  if (s === 'awaiting_payment' && order.paymentMethod === 'online') {
+  if (order.kind === 'change' && s === 'awaiting_payment' && order.review?.state === 'pending') {
+    // a change is paid (or free) only once the CA approved it
+    head = (
+      <Result
+        status="info"
+        title={t('changeAwaitingReview')}
+        subTitle={t('changeAwaitingReviewText')}
+        data-testid="awaiting-review"
+        extra={
+          <Space wrap>
+            <Button type="primary" onClick={() => navigate(`/changes/${order.id}`)} data-testid="go-change">
+              {t('changeDetailTitle')}
+            </Button>
+            {cancelButton}
+          </Space>
+        }
+      />
+    );
+  } else if (s === 'awaiting_payment' && order.paymentMethod === 'online') {
     head = (
       <Card className="cd-gap">
         <Space orientation="vertical" size="middle" style={{ width: '100%' }}>

@@ -9,6 +9,7 @@ import { money, named } from '../format';
 import { useI18n } from '../i18n';
 import { navigate } from '../router';
 import OrderContactFields from '../components/OrderContactFields';
+import { readUpload, type FileUpload } from '../uploads';
 
 interface SealForm {
   typeCode: string;
@@ -19,15 +20,6 @@ interface SealForm {
   address: string;
   postcode: string;
   paymentMethod: PaymentMethod;
-}
-
-type FileUpload = { fileName: string; contentBase64: string };
-
-async function readUpload(file: File): Promise<FileUpload> {
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  let bin = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return { fileName: file.name, contentBase64: btoa(bin) };
 }
 
 export default function SealApplyPage() {

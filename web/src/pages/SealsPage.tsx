@@ -79,6 +79,16 @@ export default function SealsPage() {
       ) : (
         <>
           {written && <Alert className="cd-gap" type="success" showIcon title={t('sealWrittenOk')} data-testid="seal-written" />}
+          {rows.some((a) => a.reapply) && (
+            <Alert
+              className="cd-gap"
+              type="warning"
+              showIcon
+              title={t('changeSealsTitle')}
+              description={<a href="#/seal-apply">{t('menuSealApply')}</a>}
+              data-testid="seals-reapply"
+            />
+          )}
           <SealsTable rows={rows} onWrite={(a) => void write(a)} writing={writing} />
         </>
       )}
@@ -117,6 +127,11 @@ export function SealsTable({
                 {t(sealStatus(a))}
               </Tag>
               {a.reason && <span data-testid={`seal-reason-${a.orderId}`}>{t('sealReason', { reason: a.reason })}</span>}
+              {a.reapply && (
+                <Tag color="orange" data-testid={`seal-reapply-${a.orderId}`}>
+                  <a href={`#/changes/${a.reapply.orderId}`}>{t('sealReapply', { id: a.reapply.orderId })}</a>
+                </Tag>
+              )}
               {!a.esId && a.orderState === 'awaiting_payment' && <a href={`#/orders/${a.orderId}`}>{t('sealGoPay')}</a>}
             </Space>
           ),

@@ -397,7 +397,8 @@ export default function UpdatePage({ orderId }: { orderId: string }) {
                   label: t('fieldKindName'),
                   children: named(lang, order.certificateTypeName, order.certificateTypeNameEn),
                 },
-                { key: 'months', label: t('fieldMonths'), children: order.months },
+                // a change of details keeps the term: no months to show
+                ...(order.kind === 'change' ? [] : [{ key: 'months', label: t('fieldMonths'), children: order.months }]),
               ]}
             />
             <Typography.Paragraph>{t('updateIntro')}</Typography.Paragraph>

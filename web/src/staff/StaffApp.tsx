@@ -15,6 +15,7 @@ import AuditPage from './pages/AuditPage';
 import AccountsPage from './pages/AccountsPage';
 import LossReviewPage from './pages/LossReviewPage';
 import SealReviewPage from './pages/SealReviewPage';
+import ChangeReviewPage from './pages/ChangeReviewPage';
 
 const theme = {
   token: {
@@ -53,6 +54,7 @@ const PAGES = [
   { key: 'invoices', label: 'menuInvoices', perm: 'invoices.read' },
   { key: 'certificates', label: 'menuCertificates', perm: 'certificates.read' },
   { key: 'seal-reviews', label: 'menuSealReviews', perm: 'reviews.decide' },
+  { key: 'change-reviews', label: 'menuChangeReviews', perm: 'reviews.decide' },
   { key: 'catalogue', label: 'menuCatalogue', perm: 'catalogue.read' },
   { key: 'audit', label: 'menuAudit', perm: 'audit.read' },
   { key: 'accounts', label: 'menuAccounts', perm: 'staff.manage' },
@@ -133,6 +135,9 @@ function Shell({ session, onLogout }: { session: Session; onLogout: () => void }
       break;
     case 'seal-reviews':
       page = <SealReviewPage />;
+      break;
+    case 'change-reviews':
+      page = <ChangeReviewPage />;
       break;
   }
   return (

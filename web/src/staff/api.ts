@@ -3,6 +3,7 @@
 // carry the console's language as Accept-Language, so error messages come back in that language.
 import { currentLang } from './i18n';
 import type { SealReviewStateView, SealReviewView, SealTypeView } from '../../../src/shared/seal-views.js';
+import type { ChangeReviewStateView, ChangeReviewView } from '../../../src/shared/change-views.js';
 
 import type {
   AuditEntryView,
@@ -111,6 +112,14 @@ export const api = {
       approve,
       reason,
     }),
+  changeReviews: (state: ChangeReviewStateView) =>
+    call<{ items: ChangeReviewView[] }>('GET', `/api/staff/change-reviews${qs({ state })}`),
+  decideChange: (id: string, approve: boolean, reason?: string) =>
+    call<{ change: ChangeReviewView }>('POST', `/api/staff/change-reviews/${encodeURIComponent(id)}/decision`, {
+      approve,
+      reason,
+    }),
+  setChangePrice: (priceFen: number) => call<{ changePriceFen: number }>('PUT', '/api/staff/settings/change-price', { priceFen }),
   qs,
   login: (username: string, password: string) => call<LoginStep>('POST', '/api/staff/login', { username, password }),
   totp: (code: string) => call<Session>('POST', '/api/staff/login/totp', { code }),

@@ -18,6 +18,7 @@ import {
   Switch,
   Table,
   Tag,
+  Typography,
 } from 'antd';
 import { api, ApiError, yuan, type Catalogue, type CertificateType } from '../api';
 import { useI18n } from '../i18n';
@@ -172,6 +173,7 @@ export default function CataloguePage() {
           }
         />
       </Card>
+      <ChangePriceCard fen={cat.changePriceFen} write={write} onSaved={(changePriceFen) => setCat({ ...cat, changePriceFen })} />
       <Row gutter={16}>
         <Col xs={24} lg={12}>
           <Card size="small" title={t('remittance')}>
@@ -268,5 +270,45 @@ export default function CataloguePage() {
         </Form>
       </Modal>
     </Space>
+  );
+}
+
+/** 变更证书收费: what a change of certificate details costs (0: free, no payment step). */
+function ChangePriceCard({ fen, write, onSaved }: { fen: number; write: boolean; onSaved: (fen: number) => void }) {
+  const { t } = useI18n();
+  const { message } = App.useApp();
+  const [value, setValue] = useState(yuan(fen));
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => setValue(yuan(fen)), [fen]);
+  const save = (): void => {
+    const v = toFen(value);
+    if (v === undefined || Number.isNaN(v)) return setError(t('sealPriceInvalid'));
+    setError(null);
+    void api.setChangePrice(v).then(
+      (r) => {
+        onSaved(r.changePriceFen);
+        void message.success(t('saved'));
+      },
+      (e: Error) => setError(e.message),
+    );
+  };
+  return (
+    <Card size="small" title={t('changePrice')} data-testid="change-price">
+      <Space wrap>
+        <Input
+          disabled={!write}
+          value={value}
+          onChange={(e) => setValue(e.target.value)}
+          style={{ width: 160 }}
+          prefix="¥"
+          data-testid="change-price-input"
+        />
+        <Button type="primary" disabled={!write} onClick={save}>
+          {t('save')}
+        </Button>
+      </Space>
+      <Typography.Paragraph type="secondary">{t('changePriceHint')}</Typography.Paragraph>
+      {error && <Alert type="error" showIcon title={error} />}
+    </Card>
   );
 }
