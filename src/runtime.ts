@@ -24,6 +24,7 @@ import { ChangeRequests } from './ra/change-requests.js';
 import { SealService } from './seal/seal-service.js';
 import { KeyManagementCentre, kmcOptionsFrom } from './kmc/key-management-centre.js';
 import type { KeyManagement } from './kmc/kmc-api.js';
+import { UpgradeService } from './ra/upgrade-service.js';
 
 export interface Runtime {
   config: Config;
@@ -32,6 +33,8 @@ export interface Runtime {
   ocsp: OcspResponder;
   gateway: SandboxGatewayAdapter;
   renewals: RenewalService;
+  /** 升级证书: the upgrades open to a certificate and the upgrade order */
+  upgrades: UpgradeService;
   /** seal applications (印章申请): review, and making the seal once approved and paid */
   seals: SealApplications;
   /** changes of certificate details (变更证书): the request and its review; issuance goes through renewals */
@@ -153,6 +156,7 @@ export async function openRuntime(
       kmc,
       sealService,
     );
+    const upgrades = new UpgradeService(storage, ca, renewals.policy, (profile) => renewals.certificateType(profile));
     const seals = new SealApplications(storage, {
       onlineOrderTtlMs: config.onlineOrderTtlMinutes * 60_000,
       offlineOrderTtlMs: config.offlineOrderTtlDays * 86_400_000,
@@ -172,6 +176,7 @@ export async function openRuntime(
       ocsp,
       gateway,
       renewals,
+      upgrades,
       seals,
       changes,
       sealService,

@@ -218,7 +218,9 @@ export class RenewalService {
         ? `${order.type_name} 印章申请`
         : order.kind === 'change'
           ? `${order.type_name} 变更证书`
-          : `${order.type_name} 更新 ${order.term_years} 年`;
+          : order.kind === 'upgrade'
+            ? `升级为 ${order.type_name} ${order.term_years} 年`
+            : `${order.type_name} 更新 ${order.term_years} 年`;
     const { redirectUrl } = await this.gateway.createPayment({
       orderId: order.id,
       amountFen: order.amount_fen,

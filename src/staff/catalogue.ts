@@ -10,6 +10,7 @@ import type { PaymentMethod } from '../sa/schema.js';
 import type { Runtime } from '../runtime.js';
 import { getSealType, listSealTypes, upsertSealType } from '../sa/seal-applications.js';
 import { sealTypeView } from '../shared/seal-views.js';
+import { allUpgradePaths, saveUpgradePath } from '../sa/upgrade-paths.js';
 import type { StaffContext } from './accounts.js';
 import { conflict, invalid } from './errors.js';
 
@@ -34,6 +35,17 @@ export interface SealTypeInput {
   priceFen: number;
   validityDays: number;
   nameIsOrganization?: boolean;
+  active?: boolean;
+}
+
+/** 升级证书: a path from one certificate type to another (new orders only; open orders keep what they were sold as). */
+export interface UpgradePathInput {
+  fromType: string;
+  toType: string;
+  priceFen: number;
+  termYears: number;
+  carryOver?: boolean;
+  newKey?: boolean;
   active?: boolean;
 }
 
@@ -85,6 +97,16 @@ export class StaffCatalogue {
       invoiceIssuer: await invoiceIssuer(this.db),
       sealTypes: (await listSealTypes(this.db)).map(sealTypeView),
       changePriceFen: await changePriceFen(this.db),
+      upgradePaths: (await allUpgradePaths(this.db)).map((p) => ({
+        fromType: p.from_type,
+        toType: p.to_type,
+        priceFen: p.price_fen,
+        termYears: p.term_years,
+        carryOver: p.carry_over === 1,
+        newKey: p.new_key === 1,
+        active: p.active === 1,
+        updatedAt: new Date(p.updated_at).toISOString(),
+      })),
     };
   }
 
@@ -93,6 +115,57 @@ export class StaffCatalogue {
     const fen = int(priceFen, 'priceFen', 0, 100_000_000);
     await this.setSetting(ctx, 'change_price_fen', fen, await changePriceFen(this.db));
     return fen;
+  }
+
+  /** Creates or changes an upgrade path; a change of algorithm always needs a new key. */
+  async saveUpgradePath(ctx: StaffContext, input: UpgradePathInput): Promise<void> {
+    const fromType = text(input.fromType, 'fromType', 40);
+    const toType = text(input.toType, 'toType', 40);
+    if (fromType === toType)
+      throw invalid({ en: 'toType: an upgrade goes to another type', zh: '升级目标须为另一证书类型' }, 'toType');
+    const types = await this.db.selectFrom('certificate_types').selectAll().where('code', 'in', [fromType, toType]).execute();
+    const from = types.find((t) => t.code === fromType);
+    const to = types.find((t) => t.code === toType);
+    if (!from) throw invalid({ en: `fromType: no certificate type ${fromType}`, zh: `没有证书类型 ${fromType}` }, 'fromType');
+    if (!to) throw invalid({ en: `toType: no certificate type ${toType}`, zh: `没有证书类型 ${toType}` }, 'toType');
+    const fromKeys = this.rt.ca.profiles.get(from.profile)?.keyTypes ?? [];
+    const toKeys = this.rt.ca.profiles.get(to.profile)?.keyTypes ?? [];
+    const sameAlgorithm =
+      toKeys.some((k) => fromKeys.includes(k)) && this.rt.ca.profiles.get(to.profile)?.encryptionProfile === undefined;
+    if (input.newKey === false && !sameAlgorithm)
+      throw invalid(
+        {
+          en: 'newKey: a change of algorithm (or to a dual pair) always needs a new key',
+          zh: '更换算法（或升级为双证书）必须生成新密钥',
+        },
+        'newKey',
+      );
+    const row = {
+      from_type: fromType,
+      to_type: toType,
+      price_fen: int(input.priceFen, 'priceFen', 0, 100_000_000),
+      term_years: int(input.termYears, 'termYears', 1, 10),
+      carry_over: input.carryOver === false ? 0 : 1,
+      new_key: input.newKey === false ? 0 : 1,
+      active: input.active === false ? 0 : 1,
+    };
+    await writeTransaction(this.rt.storage, async (tx) => {
+      const before = await tx
+        .selectFrom('upgrade_paths')
+        .selectAll()
+        .where('from_type', '=', fromType)
+        .where('to_type', '=', toType)
+        .executeTakeFirst();
+      await saveUpgradePath(tx, row);
+      await appendAudit(tx, [
+        {
+          actor: ctx.actor,
+          action: before ? 'catalogue.upgrade_path_updated' : 'catalogue.upgrade_path_created',
+          target: `upgrade:${fromType}>${toType}`,
+          details: { before: before ?? null, after: row },
+        },
+      ]);
+    });
   }
 
   /** Creates or changes a seal type (印章种类); applications copy name and price, so it applies to new ones. */

@@ -24,8 +24,11 @@ export interface TestHolder {
   serial: string;
   subject: NameAttribute[];
   signLogin(challenge: string): Buffer;
-  /** new key, CSR signed by it, proof signed by the current key */
-  renewalRequest(orderId: string): Promise<{ newKey: KeyObject; newSm2Key?: Sm2PrivateKey; csr: Buffer; proof: Buffer }>;
+  /** new key (of `keyType`: default the current one's), CSR signed by it, proof signed by the current key */
+  renewalRequest(
+    orderId: string,
+    keyType?: 'ec-p256' | 'sm2',
+  ): Promise<{ newKey: KeyObject; newSm2Key?: Sm2PrivateKey; csr: Buffer; proof: Buffer }>;
 }
 
 const ecSign = (key: KeyObject, data: Buffer): Buffer => sign('sha256', data, { key, dsaEncoding: 'der' });
@@ -79,12 +82,12 @@ export async function createHolder(
     serial: issued.serial,
     subject,
     signLogin: (challenge) => own.sign(Buffer.from(challenge, 'utf8')),
-    async renewalRequest(orderId) {
-      const k = holderKey(keyType);
+    async renewalRequest(orderId, newKeyType = keyType) {
+      const k = holderKey(newKeyType);
       const newCsr = await buildCsr({
         subject,
         spki: k.spki,
-        signatureAlgId: signatureAlgorithmFor(keyType).algId,
+        signatureAlgId: signatureAlgorithmFor(newKeyType).algId,
         sign: k.sign,
       });
       return {

@@ -34,6 +34,7 @@ import DownloadsPage from './pages/DownloadsPage';
 import RevokePage from './pages/RevokePage';
 import LossReportPage from './pages/LossReportPage';
 import SealApplyPage from './pages/SealApplyPage';
+import UpgradePage from './pages/UpgradePage';
 import SealsPage from './pages/SealsPage';
 import ChangePage from './pages/ChangePage';
 import ChangeDetailPage from './pages/ChangeDetailPage';
@@ -212,6 +213,7 @@ function Routes() {
   if (!session.renewalOnly) {
     if (match('/certificates', path)) return <CertificatesPage />;
     if (match('/revoke', path)) return <RevokePage />;
+    if (match('/upgrade', path)) return <UpgradePage />;
     if ((m = match('/certificates/:serial', path))) return <CertificateDetailPage key={m.serial} serial={m.serial!} />;
   }
   return <Result status="404" title={t('notFound')} extra={<a href="#/renew">{t('goHome')}</a>} />;

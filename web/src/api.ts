@@ -18,11 +18,15 @@ import type {
   RevocationStatementView,
   RevocationTermsView,
   RevocationView,
+  UpgradeOptionView,
+  UpgradesView,
 } from '../../src/api/portal/shapes.js';
 import type { SealApplicationView, SealTypeView } from '../../src/shared/seal-views.js';
 import type { ChangeField, ChangeRequestView, ChangeTermsView } from '../../src/shared/change-views.js';
 
-export type { AgentDownloadView, CertificateSummary, DownloadsView, KeyDriverHint, OrderState, PaymentMethod };
+export type { AgentDownloadView, CertificateSummary, DownloadsView, KeyDriverHint, OrderState, PaymentMethod, UpgradeOptionView };
+
+export type UpgradeInfo = UpgradesView;
 export type { ChangeField, ChangeRequestView, ChangeTermsView };
 
 /** POST /api/portal/changes: the new values (only those that change), reason, documents, contact (and payment when charged). */
@@ -181,6 +185,9 @@ export const api = {
   logout: () => call<void>('POST', '/api/portal/logout', {}, { quietAuth: true }),
   renewal: () => call<RenewalInfo>('GET', '/api/portal/renewal'),
   createOrder: (b: NewOrder) => call<{ order: Order }>('POST', '/api/portal/orders', b),
+  upgrades: () => call<UpgradeInfo>('GET', '/api/portal/upgrades'),
+  createUpgrade: (b: Omit<NewOrder, 'termYears'> & { toType: string }) =>
+    call<{ order: Order }>('POST', '/api/portal/upgrades/orders', b),
   orders: () => call<{ orders: Order[] }>('GET', '/api/portal/orders'),
   order: (id: string) => call<{ order: Order }>('GET', `/api/portal/orders/${enc(id)}`),
   pay: (id: string) => call<{ redirectUrl: string }>('POST', `/api/portal/orders/${enc(id)}/pay`, {}),

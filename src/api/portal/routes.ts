@@ -18,12 +18,13 @@ import { sendPdf } from '../staff/views.js';
 import { consumeChallenge, insertChallenge } from '../../sa/sessions.js';
 import { getHolder } from '../../sa/holders.js';
 import type {} from '@fastify/rate-limit';
-import { certificateView, holderView, orderView, pairedCertificateView, pairedCertificateViews } from './views.js';
-import type { IssueView, PortalConfigView } from './shapes.js';
+import { certificateView, holderView, newNotAfterOf, orderView, pairedCertificateView, pairedCertificateViews } from './views.js';
+import type { IssueView, OrderView, PortalConfigView } from './shapes.js';
 import { endCurrentSession, HttpError, requireSession, startSession, type PortalContext } from './session.js';
 import { parseCertificate } from '../../pki/certificate.js';
 import { registerPortalSealRoutes } from './seals.js';
 import { registerPortalChangeRoutes } from './changes.js';
+import { registerPortalUpgradeRoutes } from './upgrades.js';
 
 const b64 = (field: string, v: unknown, max = 64 * 1024): Buffer => {
   if (typeof v !== 'string' || v.length === 0) throw new HttpError(400, 'invalid', `${field} is required (base64)`, field);
@@ -163,16 +164,17 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
   };
 
   const invoices = new StaffInvoices(rt);
-  const fullOrder = async (order: Order) => {
-    const old = await getCertificate(rt.storage.db, order.certificate_serial);
+  const fullOrder = async (order: Order): Promise<OrderView> => {
     return orderView(order, {
       events: await orderEvents(rt.storage.db, order.id),
       invoice: (await invoiceForOrder(rt.storage.db, order.id)) ?? null,
       remittance: await rt.renewals.remittance(),
-      ...(old ? { oldNotAfter: old.not_after } : {}),
+      newNotAfter: await newNotAfterOf(rt, order),
+      newKeyType: await rt.upgrades.newKeyType(order),
       ...(order.kind === 'change' ? { change: { review: await getChangeReview(rt.storage.db, order.id) } } : {}),
     });
   };
+  registerPortalUpgradeRoutes(app, rt, session, fullOrder);
 
   app.get(
     '/api/portal/renewal',

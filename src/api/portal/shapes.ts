@@ -105,6 +105,8 @@ export interface OrderView {
   expiresAt: string;
   paidAt: string | null;
   newNotAfter: string | null;
+  /** 升级证书 to another algorithm: the key type the assistant makes (null: as the old certificate's) */
+  newKeyType: string | null;
   issuedSerial: string | null;
   remittance: RemittanceView | null;
   /** the order's invoice (null: none yet); left out of lists */
@@ -112,6 +114,35 @@ export interface OrderView {
   /** a change of details (kind change): its review — it is paid (or free) only once approved; left out of lists */
   review?: { state: 'pending' | 'approved' | 'rejected'; reason: string | null };
   events: OrderEventView[];
+}
+
+/** GET /api/portal/upgrades: one upgrade open to the certificate (升级证书). */
+export interface UpgradeOptionView {
+  toType: string;
+  name: string;
+  nameEn: string;
+  /** the key the assistant makes for it (a change of algorithm always takes a new key) */
+  keyType: string;
+  /** an SM2 dual pair: 签名证书 + 加密证书 */
+  dual: boolean;
+  termYears: number;
+  priceFen: number;
+  /** the old certificate's remaining time is added to the term */
+  carryOver: boolean;
+  /** the new certificate's end if issued now */
+  notAfter: string;
+}
+
+/** GET /api/portal/upgrades (升级证书) */
+export interface UpgradesView {
+  certificate: CertificateSummary;
+  certificateType: { code: string; name: string; nameEn: string };
+  /** why no upgrade is open for this certificate (revoked, expired …); null: the options apply */
+  refusal: string | null;
+  options: UpgradeOptionView[];
+  paymentMethods: PaymentMethod[];
+  /** an order already open for this certificate (renewal, upgrade or change): continue it instead */
+  openOrder: OrderView | null;
 }
 
 /** POST /api/portal/orders/:id/issue: the renewed certificate (base64 DER) and its issuing CA. */

@@ -2,13 +2,13 @@
 import type { Runtime } from '../../runtime.js';
 import { summarise, type CertificateSummary } from '../../ra/certificate-summary.js';
 import type { RemittanceInfo } from '../../sa/catalogue.js';
-import { getEncryptionPartners, type CertificateRecord } from '../../sa/certificates.js';
+import { getCertificate, getEncryptionPartners, type CertificateRecord } from '../../sa/certificates.js';
 import type { Holder } from '../../sa/holders.js';
-import type { Order, OrderEvent } from '../../sa/orders.js';
+import { CERTIFICATE_ORDER_KINDS, type Order, type OrderEvent } from '../../sa/orders.js';
 import type { InvoiceSummary } from '../../sa/invoices.js';
 import { attributeValue } from '../../pki/name.js';
 import { parseCertificate } from '../../pki/certificate.js';
-import { renewedNotAfter } from '../../ra/renewal-window.js';
+import { issueTarget } from '../../ra/order-targets.js';
 import type { OrderInvoiceView, OrderView } from './shapes.js';
 
 export function certificateView(rt: Runtime, rec: CertificateRecord): CertificateSummary {
@@ -58,7 +58,10 @@ export function orderView(
   opts: {
     events?: OrderEvent[];
     remittance?: RemittanceInfo | undefined;
-    oldNotAfter?: number;
+    /** the new certificate's end: issued, or what issuing now would give (issueTarget) */
+    newNotAfter?: Date | null;
+    /** 升级证书: the key type the assistant makes (null: as the old certificate's) */
+    newKeyType?: string | null;
     /** the order's invoice (null: none yet); left out of lists that do not load it */
     invoice?: InvoiceSummary | null;
     /** a change order's review (review undefined: pending); left out of lists that do not load it */
@@ -85,12 +88,8 @@ export function orderView(
     createdAt: new Date(order.created_at).toISOString(),
     expiresAt: new Date(order.expires_at).toISOString(),
     paidAt: order.paid_at ? new Date(order.paid_at).toISOString() : null,
-    newNotAfter:
-      opts.oldNotAfter === undefined
-        ? null
-        : order.kind === 'change'
-          ? new Date(opts.oldNotAfter).toISOString() // a change keeps the old end
-          : renewedNotAfter(new Date(opts.oldNotAfter), order.term_years).toISOString(),
+    newNotAfter: opts.newNotAfter ? opts.newNotAfter.toISOString() : null,
+    newKeyType: opts.newKeyType ?? null,
     issuedSerial: order.issued_serial,
     remittance:
       order.payment_method !== 'online' && opts.remittance
@@ -129,4 +128,23 @@ function invoiceView(order: Order, inv: InvoiceSummary): OrderInvoiceView {
     trackingNo: inv.tracking_no,
     mailedAt: inv.mailed_at ? new Date(inv.mailed_at).toISOString() : null,
   };
+}
+
+/** The new certificate's end for an order that issues one: the issued certificate's, else what issuing now would give. */
+export async function newNotAfterOf(rt: Runtime, order: Order): Promise<Date | null> {
+  if (!CERTIFICATE_ORDER_KINDS.includes(order.kind)) return null;
+  const db = rt.storage.db;
+  if (order.issued_serial) {
+    const issued = await getCertificate(db, order.issued_serial);
+    if (issued) return new Date(issued.not_after);
+  }
+  const old = await getCertificate(db, order.certificate_serial);
+  if (!old) return null;
+  // a change keeps the old end, approved or not yet
+  if (order.kind === 'change') return new Date(old.not_after);
+  try {
+    return (await issueTarget(db, rt.ca, order, old)).notAfter;
+  } catch {
+    return null; // e.g. a change not yet approved: nothing to say yet
+  }
 }

@@ -1,5 +1,5 @@
 // The catalogue (certificate types and prices) and settings (payment methods, remittance, invoice issuer).
-import { StaffCatalogue, type SealTypeInput, type TypeInput } from '../../staff/catalogue.js';
+import { StaffCatalogue, type SealTypeInput, type TypeInput, type UpgradePathInput } from '../../staff/catalogue.js';
 import type { Body } from './params.js';
 import type { StaffRoutes } from './staff-routes.js';
 import type { CatalogueView } from './shapes.js';
@@ -43,6 +43,26 @@ export function registerStaffCatalogueRoutes({ api, rt, need, ctx, tags }: Staff
     },
     async (req) => {
       await catalogue.saveSealType(ctx(req), { ...(req.body as unknown as SealTypeInput), code: req.params.code });
+      return catalogue.get();
+    },
+  );
+
+  api.put<{ Params: { from: string; to: string }; Body: Body }>(
+    '/api/staff/catalogue/upgrade-paths/:from/:to',
+    {
+      schema: {
+        tags,
+        summary: 'Create or change an upgrade path (升级证书): price, term, carry-over, new key, open or closed',
+        body: { type: 'object' },
+      },
+      preHandler: need('catalogue.write'),
+    },
+    async (req) => {
+      await catalogue.saveUpgradePath(ctx(req), {
+        ...(req.body as unknown as UpgradePathInput),
+        fromType: req.params.from,
+        toType: req.params.to,
+      });
       return catalogue.get();
     },
   );

@@ -205,6 +205,19 @@ export interface CatalogueView {
   sealTypes: SealTypeView[];
   /** what a change of certificate details (变更证书) costs; 0: no payment step */
   changePriceFen: number;
+  /** 升级证书 paths */
+  upgradePaths: UpgradePathView[];
+}
+
+export interface UpgradePathView {
+  fromType: string;
+  toType: string;
+  priceFen: number;
+  termYears: number;
+  carryOver: boolean;
+  newKey: boolean;
+  active: boolean;
+  updatedAt: string;
 }
 
 export interface Paged<T> {

@@ -27,6 +27,7 @@ export default function PortalLayout({ productName, children }: { productName: s
 
   const items = [
     { key: 'renew', label: <a href="#/renew">{t('menuRenew')}</a> },
+    ...(session && !session.renewalOnly ? [{ key: 'upgrade', label: <a href="#/upgrade">{t('menuUpgrade')}</a> }] : []),
     { key: 'orders', label: <a href="#/orders">{t('menuOrders')}</a> },
     ...(session && !session.renewalOnly
       ? [
@@ -44,8 +45,8 @@ export default function PortalLayout({ productName, children }: { productName: s
       ? 'orders'
       : path.startsWith('/certificates')
         ? 'certificates'
-        : path.startsWith('/revoke')
-          ? 'revoke'
+        : path.startsWith('/revoke') || path.startsWith('/upgrade')
+          ? path.slice(1).split('/')[0]!
           : path.startsWith('/change')
             ? 'change'
             : path.startsWith('/seal-apply') || path.startsWith('/seals')

@@ -39,10 +39,22 @@ export function payMethodText(t: Translate, m: Order['paymentMethod']): string {
   return t(m === 'online' ? 'payOnlineShort' : m === 'postal' ? 'payPostalShort' : 'payBankShort');
 }
 
+/** 业务类型: what the order is for, as the menu names it */
+const ORDER_KIND: Record<Order['kind'], MessageKey> = {
+  renewal: 'menuRenew',
+  upgrade: 'menuUpgrade',
+  change: 'orderKindChange',
+  seal: 'menuSealApply',
+  app: 'orderKindApp',
+};
+
+export const orderKindText = (t: Translate, kind: Order['kind']): string => t(ORDER_KIND[kind]);
+
 export function orderItems(t: Translate, lang: 'zh' | 'en', o: Order) {
   return [
     { key: 'id', label: t('fieldOrderId'), children: <Typography.Text copyable>{o.id}</Typography.Text> },
     { key: 'state', label: t('fieldState'), children: <StateTag state={o.state} /> },
+    { key: 'business', label: t('fieldBusiness'), children: <span data-testid="order-kind">{t(ORDER_KIND[o.kind])}</span> },
     { key: 'org', label: t('fieldOrganization'), children: o.organization ?? '—' },
     { key: 'kind', label: t('fieldKindName'), children: named(lang, o.certificateTypeName, o.certificateTypeNameEn) },
     // a change of details does not extend the term

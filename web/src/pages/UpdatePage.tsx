@@ -190,7 +190,7 @@ export default function UpdatePage({ orderId }: { orderId: string }) {
     a: AgentClient,
     j: RenewalView | undefined,
     popup: Window | null,
-    extra: { certificate?: string; encryption?: EncryptionDelivery; seals?: string[]; confirm?: boolean },
+    extra: { certificate?: string; encryption?: EncryptionDelivery; seals?: string[]; confirm?: boolean; keyType?: string },
   ): Promise<void> => {
     const target = j ? { tokenId: j.tokenId } : await loginCertificate(a);
     const req = await a.createRequest({ op: 'renew', orderId, ...target, ...extra });
@@ -303,7 +303,8 @@ export default function UpdatePage({ orderId }: { orderId: string }) {
         }
 
         // No journal yet, or a step only the assistant can take with the key open: approval (PIN).
-        await approve(agent, j, takePopup(), {});
+        // 升级证书 to another algorithm: the new key is of the target's type (the journal keeps it).
+        await approve(agent, j, takePopup(), !j && o.newKeyType ? { keyType: o.newKeyType } : {});
       }
       throw new PageError('updateFailed');
     } catch (e) {

@@ -23,6 +23,7 @@ import type {
   StaffRole,
   StaffSessionView,
   RevocationRequestView,
+  UpgradePathView,
 } from '../../../src/api/staff/shapes.js';
 
 // The server's shapes (type-only: erased from the bundle), under the names the console's pages use.
@@ -164,6 +165,12 @@ export const api = {
   rejectRevocation: (id: string, reason: string) =>
     call<unknown>('POST', `/api/staff/revocation-requests/${encodeURIComponent(id)}/reject`, { reason }),
   catalogue: () => call<Catalogue>('GET', '/api/staff/catalogue'),
+  saveUpgradePath: (p: Omit<UpgradePathView, 'updatedAt'>) =>
+    call<Catalogue>(
+      'PUT',
+      `/api/staff/catalogue/upgrade-paths/${encodeURIComponent(p.fromType)}/${encodeURIComponent(p.toType)}`,
+      p,
+    ),
   saveSealType: (t: SealTypeView) => call<Catalogue>('PUT', `/api/staff/catalogue/seal-types/${encodeURIComponent(t.code)}`, t),
   saveType: (t: CertificateType) => call<Catalogue>('PUT', `/api/staff/catalogue/types/${encodeURIComponent(t.code)}`, t),
   setPaymentMethods: (paymentMethods: string[]) =>

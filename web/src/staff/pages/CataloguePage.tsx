@@ -24,6 +24,7 @@ import { api, ApiError, yuan, type Catalogue, type CertificateType } from '../ap
 import { useI18n } from '../i18n';
 import { useCan } from '../StaffApp';
 import SealTypesCard from './SealTypesCard';
+import UpgradePathsCard from './UpgradePathsCard';
 
 type TypeForm = Omit<CertificateType, 'prices'> & { p1?: string; p2?: string; p3?: string };
 
@@ -160,6 +161,7 @@ export default function CataloguePage() {
           ]}
         />
       </Card>
+      <UpgradePathsCard cat={cat} write={write} onSaved={setCat} />
       <SealTypesCard types={cat.sealTypes} write={write} onSaved={setCat} />
       <Card size="small" title={t('paymentMethods')}>
         <Checkbox.Group

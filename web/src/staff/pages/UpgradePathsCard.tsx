@@ -1,0 +1,118 @@
+// 升级证书 paths in the catalogue: from which certificate type to which, price, term, whether the old
+// certificate's remaining time carries over, whether a new key is made, open or closed. Upgrade
+// orders keep what they were sold as, so a change applies to new orders only.
+import { useState } from 'react';
+import { App, Button, Card, Form, Input, InputNumber, Modal, Select, Switch, Table, Tag } from 'antd';
+import type { UpgradePathView } from '../../../../src/api/staff/shapes.js';
+import { api, ApiError, yuan, type Catalogue } from '../api';
+import { useI18n } from '../i18n';
+
+type PathForm = Omit<UpgradePathView, 'priceFen' | 'updatedAt'> & { price: string };
+
+export default function UpgradePathsCard({
+  cat,
+  write,
+  onSaved,
+}: {
+  cat: Catalogue;
+  write: boolean;
+  onSaved: (c: Catalogue) => void;
+}) {
+  const { t } = useI18n();
+  const { message } = App.useApp();
+  const [editing, setEditing] = useState<UpgradePathView | 'new' | null>(null);
+  const [form] = Form.useForm<PathForm>();
+  const typeName = (code: string) => cat.types.find((x) => x.code === code)?.name ?? code;
+  const typeOptions = cat.types.map((x) => ({ value: x.code, label: `${x.name} (${x.code})` }));
+  const open = (p: UpgradePathView | 'new') => {
+    setEditing(p);
+    form.setFieldsValue(
+      p === 'new'
+        ? { fromType: '', toType: '', price: '', termYears: 1, carryOver: true, newKey: true, active: true }
+        : { ...p, price: yuan(p.priceFen) },
+    );
+  };
+  const save = async () => {
+    const v = await form.validateFields();
+    const m = /^(\d{1,9})(?:\.(\d{1,2}))?$/.exec(v.price.trim());
+    if (!m) return form.setFields([{ name: 'price', errors: [t('sealPriceInvalid')] }]);
+    try {
+      const { price: _price, ...rest } = v;
+      onSaved(await api.saveUpgradePath({ ...rest, priceFen: Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0')) }));
+      void message.success(t('saved'));
+      setEditing(null);
+    } catch (e) {
+      if (e instanceof ApiError && e.field) form.setFields([{ name: e.field as keyof PathForm, errors: [e.message] }]);
+      else void message.error(String((e as Error).message));
+    }
+  };
+  const yesNo = (b: boolean, color = 'green') => (b ? <Tag color={color}>{t('yes')}</Tag> : <Tag>{t('no')}</Tag>);
+  return (
+    <Card
+      size="small"
+      title={t('upgradePaths')}
+      data-testid="upgrade-paths"
+      extra={
+        write && (
+          <Button type="primary" onClick={() => open('new')}>
+            {t('addUpgradePath')}
+          </Button>
+        )
+      }
+    >
+      <Table<UpgradePathView>
+        size="small"
+        rowKey={(r) => `${r.fromType}>${r.toType}`}
+        pagination={false}
+        dataSource={cat.upgradePaths}
+        columns={[
+          { title: t('upgradeFromType'), key: 'f', render: (_, r) => typeName(r.fromType) },
+          { title: t('upgradeToType'), key: 't', render: (_, r) => typeName(r.toType) },
+          { title: t('sealPrice'), key: 'p', align: 'right', render: (_, r) => yuan(r.priceFen) },
+          { title: t('upgradeTermYears'), dataIndex: 'termYears' },
+          { title: t('upgradeCarryOver'), key: 'c', render: (_, r) => yesNo(r.carryOver, 'blue') },
+          { title: t('upgradeNewKey'), key: 'k', render: (_, r) => yesNo(r.newKey, 'blue') },
+          { title: t('sealActive'), key: 'a', render: (_, r) => yesNo(r.active) },
+          ...(write
+            ? [
+                {
+                  title: t('actions'),
+                  key: 'e',
+                  render: (_: unknown, r: UpgradePathView) => (
+                    <Button size="small" onClick={() => open(r)} data-testid={`edit-upgrade-${r.fromType}-${r.toType}`}>
+                      {t('editType')}
+                    </Button>
+                  ),
+                },
+              ]
+            : []),
+        ]}
+      />
+      <Modal open={editing !== null} title={t('upgradePaths')} onOk={() => void save()} onCancel={() => setEditing(null)}>
+        <Form<PathForm> form={form} layout="vertical">
+          <Form.Item label={t('upgradeFromType')} name="fromType" rules={[{ required: true }]}>
+            <Select options={typeOptions} disabled={editing !== 'new'} />
+          </Form.Item>
+          <Form.Item label={t('upgradeToType')} name="toType" rules={[{ required: true }]}>
+            <Select options={typeOptions} disabled={editing !== 'new'} />
+          </Form.Item>
+          <Form.Item label={t('sealPrice')} name="price" rules={[{ required: true }]}>
+            <Input inputMode="decimal" />
+          </Form.Item>
+          <Form.Item label={t('upgradeTermYears')} name="termYears" rules={[{ required: true }]}>
+            <InputNumber min={1} max={10} />
+          </Form.Item>
+          <Form.Item label={t('upgradeCarryOver')} name="carryOver" valuePropName="checked">
+            <Switch />
+          </Form.Item>
+          <Form.Item label={t('upgradeNewKey')} name="newKey" valuePropName="checked" extra={t('upgradeNewKeyHint')}>
+            <Switch />
+          </Form.Item>
+          <Form.Item label={t('sealActive')} name="active" valuePropName="checked">
+            <Switch />
+          </Form.Item>
+        </Form>
+      </Modal>
+    </Card>
+  );
+}
