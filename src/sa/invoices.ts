@@ -40,6 +40,7 @@ export const invoiceNumberFor = (orderId: string): string => `INV-${orderId.repl
 function invoiceItemName(order: Order): string {
   if (order.kind === 'change') return `${order.type_name} 变更证书`;
   if (order.kind === 'seal') return `${order.type_name} 印章申请`;
+  if (order.kind === 'upgrade') return `升级为 ${order.type_name} ${order.term_years} 年`;
   return `${order.type_name} 更新 ${order.term_years} 年`;
 }
 
