@@ -1,5 +1,6 @@
 // The change-of-details shapes (变更证书, docs/PORTAL-API.md; 变更审核, docs/STAFF.md) the portal and
 // the staff console exchange with the server; the web imports these, never a copy.
+import type { OrderKind } from '../sa/schema.js';
 /** The details a holder may change (src/ra/change-subject.ts has the rules). */
 export type ChangeField = 'organization' | 'personName' | 'province' | 'locality' | 'legalRepresentative';
 
@@ -77,7 +78,7 @@ export interface ChangeTermsView {
   priceFen: number;
   paymentMethods: string[];
   /** the open order (renewal, upgrade or change) that blocks a new change, if any */
-  openOrder: { id: string; kind: string; state: string } | null;
+  openOrder: { id: string; kind: OrderKind; state: string } | null;
   maxDocuments: number;
   maxDocumentBytes: number;
 }

@@ -140,6 +140,8 @@ export async function newNotAfterOf(rt: Runtime, order: Order): Promise<Date | n
   }
   const old = await getCertificate(db, order.certificate_serial);
   if (!old) return null;
+  // a change keeps the old end, approved or not yet
+  if (order.kind === 'change') return new Date(old.not_after);
   try {
     return (await issueTarget(db, rt.ca, order, old)).notAfter;
   } catch {

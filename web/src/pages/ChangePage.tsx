@@ -6,10 +6,11 @@ import { Alert, Button, Card, Form, Input, Spin, Table, Tag, Typography, Upload,
 import { ApiError, api, type ChangeField, type ChangeRequestView, type ChangeTermsView, type PaymentMethod } from '../api';
 import { errorText } from '../errors';
 import { fmtDate, fmtTime, money } from '../format';
-import { hasKey, useI18n, type MessageKey, type Translate } from '../i18n';
+import { useI18n, type MessageKey, type Translate } from '../i18n';
 import { navigate } from '../router';
 import OrderContactFields from '../components/OrderContactFields';
 import { readUpload } from '../uploads';
+import { orderKindText } from './OrderPage';
 
 type ChangeFormValues = Partial<Record<ChangeField, string>> & {
   reason: string;
@@ -27,9 +28,6 @@ export const REVIEW_COLOR: Record<ChangeRequestView['reviewState'], string> = {
 };
 
 export const fieldLabel = (t: Translate, f: ChangeField): string => t(`changeField.${f}` as MessageKey);
-
-export const orderKindText = (t: Translate, kind: string): string =>
-  hasKey(`orderKind.${kind}`) ? t(`orderKind.${kind}` as MessageKey) : kind;
 
 const MAX_BYTES = 5 * 1024 * 1024;
 

@@ -48,6 +48,8 @@ const ORDER_KIND: Record<Order['kind'], MessageKey> = {
   app: 'orderKindApp',
 };
 
+export const orderKindText = (t: Translate, kind: Order['kind']): string => t(ORDER_KIND[kind]);
+
 export function orderItems(t: Translate, lang: 'zh' | 'en', o: Order) {
   return [
     { key: 'id', label: t('fieldOrderId'), children: <Typography.Text copyable>{o.id}</Typography.Text> },
