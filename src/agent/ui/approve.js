@@ -54,18 +54,16 @@ function render() {
   const seal = info.display.seal;
   document.getElementById('seal-row').hidden = !seal;
   if (seal) {
-    document
-      .getElementById('seal')
-      .replaceChildren(
-        el('img', {
-          class: 'seal-picture',
-          alt: seal.name,
-          src: `data:image/${seal.picture.type === 'png' ? 'png' : 'octet-stream'};base64,${seal.picture.data}`,
-        }),
-        el('div', { text: `${t('sealName')}: ${seal.name}` }),
-        el('div', { text: `esID: ${seal.esId}` }),
-        el('div', { text: `${t('validUntil')}: ${formatDate(seal.validEnd)}` }),
-      );
+    document.getElementById('seal').replaceChildren(
+      el('img', {
+        class: 'seal-picture',
+        alt: seal.name,
+        src: `data:image/${seal.picture.type === 'png' ? 'png' : 'octet-stream'};base64,${seal.picture.data}`,
+      }),
+      el('div', { text: `${t('sealName')}: ${seal.name}` }),
+      el('div', { text: `esID: ${seal.esId}` }),
+      el('div', { text: `${t('validUntil')}: ${formatDate(seal.validEnd)}` }),
+    );
   }
   document.getElementById('document-row').hidden = !info.display.documentName;
   if (info.display.documentName) {
