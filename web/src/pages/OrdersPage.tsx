@@ -8,7 +8,7 @@ import { fmtTime, money, named } from '../format';
 import { useI18n } from '../i18n';
 import { navigate } from '../router';
 import { updateUnfinished, useUnfinishedInstalls } from '../unfinished';
-import { payMethodText, StateTag } from './OrderPage';
+import { orderKindText, payMethodText, StateTag } from './OrderPage';
 
 export function OrdersTable({ orders, loading }: { orders: Order[]; loading?: boolean }) {
   const { t, lang } = useI18n();
@@ -16,6 +16,7 @@ export function OrdersTable({ orders, loading }: { orders: Order[]; loading?: bo
   const columns: ColumnsType<Order> = [
     { title: t('colOrderId'), dataIndex: 'id', key: 'id', render: (id: string) => <a href={`#/orders/${id}`}>{id}</a> },
     { title: t('colCreatedAt'), dataIndex: 'createdAt', key: 'createdAt', render: (v: string) => fmtTime(lang, v) },
+    { title: t('fieldBusiness'), key: 'business', render: (_, o) => orderKindText(t, o.kind) },
     {
       title: t('fieldKindName'),
       key: 'kind',
