@@ -131,9 +131,18 @@ describe('staff console in the browser', { skip: requireTool('chromium') }, () =
       // the paper invoice is marked mailed; the e-invoice downloads as a PDF
       await page.goto(`${origin}/staff.html#/invoices`);
       await page.getByTestId(`mail-${order.id}`).click();
-      await page.locator('#mail_trackingNo').fill('EA123456789CN');
+      const tracking = page.locator('#mail_trackingNo');
+      await tracking.fill('EA123456789CN');
+      // the modal's form must hold the value before OK (under load the fill can land during its opening)
+      assert.equal(await tracking.inputValue(), 'EA123456789CN');
+      const mailed = page.waitForResponse(
+        (r) => r.request().method() === 'POST' && r.url().endsWith(`/api/staff/orders/${order.id}/invoice/mailed`),
+        { timeout: 30_000 },
+      );
       await page.locator('.ant-modal-footer .ant-btn-primary').click();
-      await page.getByTestId(`mail-${order.id}`).waitFor({ state: 'detached' });
+      assert.equal((await mailed).status(), 200, 'the invoice is marked mailed');
+      await page.locator('.ant-modal-wrap').waitFor({ state: 'hidden' });
+      await page.getByTestId(`mail-${order.id}`).waitFor({ state: 'detached', timeout: 30_000 });
       const events = (await portal.call<{ order: { events: { type: string }[] } }>('GET', `/api/portal/orders/${order.id}`)).body
         .order.events;
       assert.ok(events.some((e) => e.type === 'invoice.mailed'));

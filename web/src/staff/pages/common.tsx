@@ -1,5 +1,5 @@
 // Small pieces shared by the staff pages.
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { Tag } from 'antd';
 import type { OrderState, Paged } from '../api';
 import { useI18n } from '../i18n';
@@ -30,12 +30,19 @@ export function usePaged<T>(load: (page: number, pageSize: number) => Promise<Pa
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const run = useCallback(load, deps);
+  // Only the newest load may fill the table: a slow earlier answer (the first load, a filter typed
+  // since) arriving after a reload would otherwise show stale rows (e.g. an invoice just mailed).
+  const latest = useRef(0);
   const reload = useCallback(() => {
+    const seq = ++latest.current;
     setLoading(true);
     setError(null);
     run(page, pageSize)
-      .then(setData, (e: Error) => setError(e.message))
-      .finally(() => setLoading(false));
+      .then(
+        (d) => seq === latest.current && setData(d),
+        (e: Error) => seq === latest.current && setError(e.message),
+      )
+      .finally(() => seq === latest.current && setLoading(false));
   }, [run, page, pageSize]);
   useEffect(reload, [reload]);
   useEffect(() => setPage(1), [run]);
