@@ -25,6 +25,7 @@ import { SealService } from './seal/seal-service.js';
 import { KeyManagementCentre, kmcOptionsFrom } from './kmc/key-management-centre.js';
 import type { KeyManagement } from './kmc/kmc-api.js';
 import { UpgradeService } from './ra/upgrade-service.js';
+import { AppEnablements } from './ra/app-enablements.js';
 
 export interface Runtime {
   config: Config;
@@ -35,6 +36,8 @@ export interface Runtime {
   renewals: RenewalService;
   /** 升级证书: the upgrades open to a certificate and the upgrade order */
   upgrades: UpgradeService;
+  /** 应用开通: holders' enablements of relying applications */
+  apps: AppEnablements;
   /** seal applications (印章申请): review, and making the seal once approved and paid */
   seals: SealApplications;
   /** changes of certificate details (变更证书): the request and its review; issuance goes through renewals */
@@ -157,6 +160,7 @@ export async function openRuntime(
       sealService,
     );
     const upgrades = new UpgradeService(storage, ca, renewals.policy, (profile) => renewals.certificateType(profile));
+    const apps = new AppEnablements(storage, renewals.policy);
     const seals = new SealApplications(storage, {
       onlineOrderTtlMs: config.onlineOrderTtlMinutes * 60_000,
       offlineOrderTtlMs: config.offlineOrderTtlDays * 86_400_000,
@@ -177,6 +181,7 @@ export async function openRuntime(
       gateway,
       renewals,
       upgrades,
+      apps,
       seals,
       changes,
       sealService,

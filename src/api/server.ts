@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import type { Runtime } from '../runtime.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { registerPkiRoutes } from './pki-routes.js';
+import { registerAppsApiRoutes } from './apps-api.js';
 import { registerSealStatusRoutes } from './seal-routes.js';
 import { Http1Front, type FrontTimeouts } from './http1-front.js';
 import { errorResponse, OcspStatus } from '../ca/ocsp-codec.js';
@@ -153,6 +154,7 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
   if (front) front.routes = fastRoutes;
   registerPortalRoutes(app, rt);
   registerSealStatusRoutes(app, rt);
+  registerAppsApiRoutes(app, rt);
   registerRevocationRoutes(app, rt);
   registerDownloadRoutes(app, rt);
   registerPaymentRoutes(app, rt);

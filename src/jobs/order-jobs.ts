@@ -11,6 +11,8 @@ export function startOrderJobs(rt: Runtime, log: (msg: string, err?: unknown) =>
       await rt.renewals.reconcileRecent(48 * 3600_000);
       // seals approved and paid (the payment may have come after the approval) are made here too
       await rt.seals.makeDue();
+      // 应用开通 orders paid while nobody looked
+      await rt.apps.activateDue();
     },
     (e) => log('order jobs failed', e),
     { once: { storage: rt.storage, job: 'order-housekeeping', instance: rt.instanceId } },

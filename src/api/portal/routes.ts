@@ -24,6 +24,7 @@ import { endCurrentSession, HttpError, requireSession, startSession, type Portal
 import { parseCertificate } from '../../pki/certificate.js';
 import { registerPortalSealRoutes } from './seals.js';
 import { registerPortalUpgradeRoutes } from './upgrades.js';
+import { registerPortalAppRoutes } from './apps.js';
 import { registerPortalChangeRoutes } from './changes.js';
 
 const b64 = (field: string, v: unknown, max = 64 * 1024): Buffer => {
@@ -164,7 +165,12 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
   };
 
   const invoices = new StaffInvoices(rt);
-  const fullOrder = async (order: Order): Promise<OrderView> => {
+  const fullOrder = async (o: Order): Promise<OrderView> => {
+    // 应用开通: an order paid since the last look is enabled now (once: the transition is the claim)
+    const order =
+      o.kind === 'app' && o.state === 'paid' && (await rt.apps.activateIfPaid(o.id, 'holder'))
+        ? await rt.renewals.order(o.id)
+        : o;
     return orderView(order, {
       events: await orderEvents(rt.storage.db, order.id),
       invoice: (await invoiceForOrder(rt.storage.db, order.id)) ?? null,
@@ -175,6 +181,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
     });
   };
   registerPortalUpgradeRoutes(app, rt, session, fullOrder);
+  registerPortalAppRoutes(app, rt, session, fullOrder);
 
   app.get(
     '/api/portal/renewal',
