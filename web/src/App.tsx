@@ -35,6 +35,7 @@ import RevokePage from './pages/RevokePage';
 import LossReportPage from './pages/LossReportPage';
 import SealApplyPage from './pages/SealApplyPage';
 import UpgradePage from './pages/UpgradePage';
+import AppsPage from './pages/AppsPage';
 import SealsPage from './pages/SealsPage';
 import ChangePage from './pages/ChangePage';
 import ChangeDetailPage from './pages/ChangeDetailPage';
@@ -214,6 +215,7 @@ function Routes() {
     if (match('/certificates', path)) return <CertificatesPage />;
     if (match('/revoke', path)) return <RevokePage />;
     if (match('/upgrade', path)) return <UpgradePage />;
+    if (match('/apps', path)) return <AppsPage />;
     if ((m = match('/certificates/:serial', path))) return <CertificateDetailPage key={m.serial} serial={m.serial!} />;
   }
   return <Result status="404" title={t('notFound')} extra={<a href="#/renew">{t('goHome')}</a>} />;

@@ -22,6 +22,7 @@ import type {
   UpgradesView,
 } from '../../src/api/portal/shapes.js';
 import type { SealApplicationView, SealTypeView } from '../../src/shared/seal-views.js';
+import type { AppOfferView } from '../../src/shared/app-views.js';
 import type { ChangeField, ChangeRequestView, ChangeTermsView } from '../../src/shared/change-views.js';
 
 export type { AgentDownloadView, CertificateSummary, DownloadsView, KeyDriverHint, OrderState, PaymentMethod, UpgradeOptionView };
@@ -186,6 +187,10 @@ export const api = {
   renewal: () => call<RenewalInfo>('GET', '/api/portal/renewal'),
   createOrder: (b: NewOrder) => call<{ order: Order }>('POST', '/api/portal/orders', b),
   upgrades: () => call<UpgradeInfo>('GET', '/api/portal/upgrades'),
+  apps: () => call<{ apps: AppOfferView[]; paymentMethods: string[] }>('GET', '/api/portal/apps'),
+  enableApp: (id: string, b: Omit<NewOrder, 'termYears'> & { years: number }) =>
+    call<{ order: Order }>('POST', `/api/portal/apps/${enc(id)}/enable`, b),
+  endApp: (id: string) => call<{ ended: number }>('POST', `/api/portal/apps/${enc(id)}/end`, {}),
   createUpgrade: (b: Omit<NewOrder, 'termYears'> & { toType: string }) =>
     call<{ order: Order }>('POST', '/api/portal/upgrades/orders', b),
   orders: () => call<{ orders: Order[] }>('GET', '/api/portal/orders'),

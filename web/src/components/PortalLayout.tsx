@@ -25,7 +25,7 @@ export default function PortalLayout({ productName, children }: { productName: s
   const path = usePath();
   const today = useToday();
 
-  // the seed's menu order: 更新证书 升级证书 变更证书 印章申请 (应用开通) 撤销证书 证书查询, then the queries
+  // the seed's menu order: 更新证书 升级证书 变更证书 印章申请 应用开通 撤销证书 证书查询, then the queries
   const full = Boolean(session && !session.renewalOnly);
   const items = [
     { key: 'renew', label: <a href="#/renew">{t('menuRenew')}</a> },
@@ -34,6 +34,7 @@ export default function PortalLayout({ productName, children }: { productName: s
           { key: 'upgrade', label: <a href="#/upgrade">{t('menuUpgrade')}</a> },
           { key: 'change', label: <a href="#/change">{t('menuChange')}</a> },
           { key: 'seal-apply', label: <a href="#/seal-apply">{t('menuSealApply')}</a> },
+          { key: 'apps', label: <a href="#/apps">{t('menuApps')}</a> },
           { key: 'revoke', label: <a href="#/revoke">{t('menuRevoke')}</a> },
           { key: 'certificates', label: <a href="#/certificates">{t('menuCertificates')}</a> },
         ]
@@ -47,7 +48,7 @@ export default function PortalLayout({ productName, children }: { productName: s
       ? 'orders'
       : path.startsWith('/certificates')
         ? 'certificates'
-        : path.startsWith('/revoke') || path.startsWith('/upgrade') || path.startsWith('/change')
+        : path.startsWith('/revoke') || path.startsWith('/upgrade') || path.startsWith('/change') || path.startsWith('/apps')
           ? path.slice(1).split('/')[0]!
           : path.startsWith('/seal-apply') || path.startsWith('/seals')
             ? path.slice(1).split('/')[0]!

@@ -347,6 +347,21 @@ export default function OrderPage({ orderId }: { orderId: string }) {
         }
       />
     );
+  } else if (order.kind === 'app' && (s === 'paid' || s === 'completed')) {
+    // 应用开通: paid is enabled (the server enables it on this look); nothing to install
+    head = (
+      <Result
+        status="success"
+        title={t('appEnabledTitle')}
+        subTitle={t('appEnabledText')}
+        data-testid="paid"
+        extra={
+          <Button type="primary" size="large" onClick={() => navigate('/apps')} data-testid="go-apps">
+            {t('menuApps')}
+          </Button>
+        }
+      />
+    );
   } else if (updateUnfinished(order, unfinished) || s === 'paid') {
     // Paid: the update starts here. Under way — the server may even call it completed while the
     // assistant still has the old pair to retire: 继续更新, never 更新成功 before the key is done.

@@ -1,0 +1,102 @@
+// 应用开通 in Chromium: staff have a relying application (电子税务局, ¥50 a year); the holder opens
+// 应用开通, enables it for a year, pays at the sandbox gateway (支付成功, 应用已开通); the application's
+// own API (HTTP Basic with its credential) says the certificate is enabled, for this holder, until a
+// year from now. Then the holder renews the certificate (更新证书 → 更新成功): the enablement belongs
+// to the holder, so the API says the NEW certificate is enabled, and the old one (superseded) is not.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { RelyingAppView } from '../../src/api/staff/shapes.js';
+import { parseCertificate } from '../../src/pki/certificate.js';
+import type { AppCertificateView } from '../../src/shared/app-views.js';
+import { screenshot, withScreenshots, type BrowserSession } from '../helpers/browser.js';
+import { requireTool } from '../helpers/requirements.js';
+import { loggedInStaff } from '../helpers/staff.js';
+import { loginWith, normSerial, openBrowser, payOnline, runUpdate, startPortalEnv, type PortalEnv } from './portal-env.js';
+
+const YEAR = 365 * 86_400_000;
+
+describe('应用开通 in the portal', { skip: requireTool('chromium') }, () => {
+  let env: PortalEnv;
+  let b: BrowserSession;
+  let tax: { app: RelyingAppView; credentialSecret: string };
+
+  before(async () => {
+    env = await startPortalEnv({ keys: [{ label: 'UKey-APPS', days: 30 }] });
+    const admin = await loggedInStaff(env.ca.rt, env.base, env.origin, ['admin']);
+    const r = await admin.call<typeof tax>('POST', '/api/staff/relying-apps', {
+      name: '电子税务局',
+      nameEn: 'e-Tax',
+      description: '网上办税服务厅',
+      acceptedTypes: ['org-identity'],
+      feePerYearFen: 5000,
+      webhookUrl: null,
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    tax = r.body;
+    b = await openBrowser(env);
+  });
+  after(async () => {
+    await b?.close();
+    await env?.close();
+  });
+
+  /** What the relying application's own API says about a serial. */
+  const ask = async (serial: string) => {
+    const r = await fetch(`${env.base}/api/apps/v1/certificates/${serial}`, {
+      headers: { authorization: `Basic ${Buffer.from(`${tax.app.credentialId}:${tax.credentialSecret}`).toString('base64')}` },
+    });
+    return { status: r.status, body: (await r.json()) as AppCertificateView };
+  };
+
+  test('开通 → 支付成功 → the application says enabled; after 更新证书 the new certificate is enabled too', async () => {
+    await withScreenshots(b, 'apps', async () => {
+      const { page } = b;
+      const key = env.keys.get('UKey-APPS')!;
+      const oldSerial = normSerial(parseCertificate(key.certificate).serialHex);
+      assert.equal((await ask(oldSerial)).status, 404, 'not this application’s holder yet');
+
+      await loginWith(page, env, 'UKey-APPS');
+      await page.getByRole('menuitem', { name: '应用开通' }).click();
+      await page.getByTestId(`app-disabled-${tax.app.id}`).waitFor();
+      assert.match((await page.getByTestId('apps-table').textContent()) ?? '', /电子税务局.*50\.00 元\/年/s);
+      await page.getByTestId(`app-enable-${tax.app.id}`).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByLabel('收件人').fill('CA客服部');
+      await dialog.getByLabel('联系电话').fill('021-962600');
+      await dialog.getByLabel('发票邮寄地址').fill('上海市虹口区四川北路1601室');
+      await dialog.getByLabel('邮编').fill('200080');
+      await dialog.getByTestId('pay-online').click();
+      await screenshot(page, 'e2e-apps-enable');
+      await page.getByTestId('app-enable-submit').click();
+      await page.getByTestId('pay').waitFor();
+      assert.equal(await page.getByTestId('order-kind').textContent(), '应用开通');
+      await page.getByTestId('pay').click();
+      await page.waitForURL(/\/sandbox-pay\//);
+      await page.locator('#confirm-pay').click();
+      await page.locator('#paid').waitFor();
+      await page.locator('#return').click();
+      await page.getByText('应用已开通').waitFor({ timeout: 30_000 });
+      await page.getByTestId('go-apps').click();
+      await page.getByTestId(`app-enabled-${tax.app.id}`).waitFor();
+      await screenshot(page, 'e2e-apps-enabled');
+
+      const before = await ask(oldSerial);
+      assert.equal(before.status, 200, JSON.stringify(before.body));
+      assert.equal(before.body.enabled, true);
+      assert.equal(before.body.holder.name, '企业测试');
+      assert.ok(Math.abs(new Date(before.body.enablement!.endsAt).getTime() - (Date.now() + YEAR)) < 5 * 60_000);
+
+      // 更新证书: the enablement follows the holder to the new certificate
+      await page.getByRole('menuitem', { name: '更新证书' }).click();
+      await page.getByTestId('confirm-cert').click();
+      const orderId = await payOnline(page);
+      const newSerial = await runUpdate(page, orderId);
+      const renewed = await ask(newSerial);
+      assert.equal(renewed.status, 200, JSON.stringify(renewed.body));
+      assert.equal(renewed.body.enabled, true, 'the renewed certificate is enabled');
+      const old = await ask(oldSerial);
+      assert.equal(old.body.status, 'revoked');
+      assert.equal(old.body.enabled, false);
+    });
+  });
+});
