@@ -10,7 +10,7 @@ import { parseCertificate } from '../../src/pki/certificate.js';
 import type { AppCertificateView } from '../../src/shared/app-views.js';
 import { screenshot, withScreenshots, type BrowserSession } from '../helpers/browser.js';
 import { requireTool } from '../helpers/requirements.js';
-import { loggedInStaff } from '../helpers/staff.js';
+import { createStaff, loggedInStaff } from '../helpers/staff.js';
 import { loginWith, normSerial, openBrowser, payOnline, runUpdate, startPortalEnv, type PortalEnv } from './portal-env.js';
 
 const YEAR = 365 * 86_400_000;
@@ -97,6 +97,38 @@ describe('应用开通 in the portal', { skip: requireTool('chromium') }, () => 
       const old = await ask(oldSerial);
       assert.equal(old.body.status, 'revoked');
       assert.equal(old.body.enabled, false);
+    });
+  });
+
+  test('应用管理 in the console lists the application; rotating its credential shows the new secret once, and the old one stops working', async () => {
+    await withScreenshots(b, 'relying-apps', async () => {
+      const staffPage = await b.context.newPage();
+      const adminUser = await createStaff(env.ca.rt, ['admin']);
+      await staffPage.goto(`${env.origin}/staff.html`);
+      await staffPage.locator('#login_username').fill(adminUser.username);
+      await staffPage.locator('#login_password').fill(adminUser.password);
+      await staffPage.locator('form#login button[type=submit]').click();
+      await staffPage.getByTestId('enrol-qr').waitFor();
+      await staffPage.locator('#totp_code').fill(adminUser.nextCode());
+      await staffPage.locator('form#totp button[type=submit]').click();
+      await staffPage.getByTestId('staff-user').waitFor();
+      await staffPage.getByRole('menuitem', { name: '应用管理' }).click();
+      const row = staffPage.getByTestId('relying-apps').getByRole('row', { name: /电子税务局/ });
+      await row.waitFor();
+      assert.match((await row.textContent()) ?? '', new RegExp(tax.app.credentialId));
+      assert.ok(!(await staffPage.content()).includes(tax.credentialSecret), 'the secret is never shown again');
+      await row.getByRole('button', { name: '更换 API 凭据' }).click();
+      const secret = (await staffPage.getByTestId('secret-credentialSecret').locator('code').textContent()) ?? '';
+      assert.ok(secret.length >= 40);
+      await screenshot(staffPage, 'e2e-relying-apps');
+      const old = tax.credentialSecret;
+      tax = { ...tax, credentialSecret: secret };
+      const key = env.keys.get('UKey-APPS')!;
+      const anySerial = normSerial(parseCertificate(key.certificate).serialHex);
+      assert.equal((await ask(anySerial)).status, 200, 'the new secret works');
+      tax = { ...tax, credentialSecret: old };
+      assert.equal((await ask(anySerial)).status, 401, 'the old one does not');
+      await staffPage.close();
     });
   });
 });

@@ -16,6 +16,7 @@ import AccountsPage from './pages/AccountsPage';
 import LossReviewPage from './pages/LossReviewPage';
 import SealReviewPage from './pages/SealReviewPage';
 import ChangeReviewPage from './pages/ChangeReviewPage';
+import RelyingAppsPage from './pages/RelyingAppsPage';
 
 const theme = {
   token: {
@@ -56,6 +57,7 @@ const PAGES = [
   { key: 'seal-reviews', label: 'menuSealReviews', perm: 'reviews.decide' },
   { key: 'change-reviews', label: 'menuChangeReviews', perm: 'reviews.decide' },
   { key: 'catalogue', label: 'menuCatalogue', perm: 'catalogue.read' },
+  { key: 'relying-apps', label: 'menuRelyingApps', perm: 'catalogue.read' },
   { key: 'audit', label: 'menuAudit', perm: 'audit.read' },
   { key: 'accounts', label: 'menuAccounts', perm: 'staff.manage' },
   { key: 'loss-reviews', label: 'menuLossReviews', perm: 'reviews.decide' },
@@ -138,6 +140,9 @@ function Shell({ session, onLogout }: { session: Session; onLogout: () => void }
       break;
     case 'change-reviews':
       page = <ChangeReviewPage />;
+      break;
+    case 'relying-apps':
+      page = <RelyingAppsPage />;
       break;
   }
   return (

@@ -24,6 +24,7 @@ import type {
   StaffSessionView,
   RevocationRequestView,
   UpgradePathView,
+  RelyingAppView,
 } from '../../../src/api/staff/shapes.js';
 
 // The server's shapes (type-only: erased from the bundle), under the names the console's pages use.
@@ -165,6 +166,13 @@ export const api = {
   rejectRevocation: (id: string, reason: string) =>
     call<unknown>('POST', `/api/staff/revocation-requests/${encodeURIComponent(id)}/reject`, { reason }),
   catalogue: () => call<Catalogue>('GET', '/api/staff/catalogue'),
+  relyingApps: () => call<{ items: RelyingAppView[] }>('GET', '/api/staff/relying-apps'),
+  createRelyingApp: (b: Record<string, unknown>) =>
+    call<{ app: RelyingAppView; credentialSecret: string; webhookSecret: string }>('POST', '/api/staff/relying-apps', b),
+  updateRelyingApp: (id: string, b: Record<string, unknown>) =>
+    call<{ app: RelyingAppView }>('PUT', `/api/staff/relying-apps/${encodeURIComponent(id)}`, b),
+  rotateRelyingApp: (id: string, what: 'credential' | 'webhook-secret') =>
+    call<Record<string, string>>('POST', `/api/staff/relying-apps/${encodeURIComponent(id)}/${what}`, {}),
   saveUpgradePath: (p: Omit<UpgradePathView, 'updatedAt'>) =>
     call<Catalogue>(
       'PUT',

@@ -80,7 +80,7 @@ export default function UpgradePathsCard({
                   key: 'e',
                   render: (_: unknown, r: UpgradePathView) => (
                     <Button size="small" onClick={() => open(r)} data-testid={`edit-upgrade-${r.fromType}-${r.toType}`}>
-                      {t('editType')}
+                      {t('edit')}
                     </Button>
                   ),
                 },
