@@ -21,7 +21,7 @@ import {
 } from '../sa/app-enablements.js';
 import { addOrderEvent, getOrder, transitionOrder, type Order } from '../sa/orders.js';
 import { RaError } from './errors.js';
-import { openOrder } from './order-create.js';
+import { openOrder, unpaidDraftFields } from './order-create.js';
 import type { OrderForm } from './order-form.js';
 import { settleWithoutPayment } from './payment-ledger.js';
 
@@ -84,7 +84,6 @@ export class AppEnablements {
     const cert = await getCertificate(this.db, serial);
     const now = Date.now();
     const amount = app.fee_per_year_fen * years;
-    const ttl = form.paymentMethod === 'online' ? this.policy.onlineOrderTtlMs : this.policy.offlineOrderTtlMs;
     const order = await openOrder(
       this.storage,
       {
@@ -97,17 +96,7 @@ export class AppEnablements {
         organization: cert?.subject ?? '',
         term_years: years,
         amount_fen: amount,
-        payment_method: form.paymentMethod,
-        recipient: form.recipient,
-        phone: form.phone,
-        address: form.address,
-        postcode: form.postcode,
-        state: 'awaiting_payment',
-        created_at: now,
-        updated_at: now,
-        expires_at: now + ttl,
-        paid_at: null,
-        issued_serial: null,
+        ...unpaidDraftFields(form, this.policy, now),
       },
       {
         prefix: 'A',

@@ -5,11 +5,42 @@ import { randomBytes } from 'node:crypto';
 import { appendAudit } from '../sa/audit.js';
 import { isUniqueViolation, writeTransaction, type Storage, type Tx } from '../sa/database.js';
 import { addOrderEvent, insertOrder, type Order } from '../sa/orders.js';
+import { parseCertificate } from '../pki/certificate.js';
+import type { OrderForm } from './order-form.js';
 
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'; // no 0/O/1/I: read aloud and typed on bank forms
 export const orderCode = (n: number): string => [...randomBytes(n)].map((b) => ALPHABET[b % ALPHABET.length]).join('');
 
 export type OrderDraft = Omit<Order, 'id' | 'reference'>;
+
+/** How long an unpaid order stays open, by payment method. */
+export interface OrderTtl {
+  onlineOrderTtlMs: number;
+  offlineOrderTtlMs: number;
+}
+
+/** What every new order takes from its form: contact and payment method, unpaid, its payment window from `now`. */
+export function unpaidDraftFields(form: Omit<OrderForm, 'termYears'>, ttl: OrderTtl, now: number) {
+  return {
+    payment_method: form.paymentMethod,
+    recipient: form.recipient,
+    phone: form.phone,
+    address: form.address,
+    postcode: form.postcode,
+    state: 'awaiting_payment' as const,
+    created_at: now,
+    updated_at: now,
+    expires_at: now + (form.paymentMethod === 'online' ? ttl.onlineOrderTtlMs : ttl.offlineOrderTtlMs),
+    paid_at: null,
+    issued_serial: null,
+  };
+}
+
+/** The 单位 an order is for: the certificate's O, else its CN, else the recorded subject. */
+export function organizationOf(certDer: Uint8Array, subject: string): string {
+  const parsed = parseCertificate(Buffer.from(certDer));
+  return parsed.subject.find((a) => a.type === 'O')?.value ?? parsed.subject.find((a) => a.type === 'CN')?.value ?? subject;
+}
 
 /**
  * Inserts the order `draft` describes. `prefix` starts its id (R renewal, S seal …); `guard` runs

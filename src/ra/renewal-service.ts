@@ -40,7 +40,7 @@ import { changeRefusal, recordPayment } from './payment-ledger.js';
 import { renewalEligibility, type Eligibility } from './renewal-window.js';
 import { issueTarget } from './order-targets.js';
 import { uniqueIdOf } from './certificate-summary.js';
-import { openOrder } from './order-create.js';
+import { openOrder, organizationOf, unpaidDraftFields } from './order-create.js';
 
 export interface RenewalPolicy {
   /** how long an unpaid online order stays open */
@@ -147,12 +147,7 @@ export class RenewalService {
     if (!q.paymentMethods.includes(form.paymentMethod))
       throw new RaError('invalid', `支付方式 ${form.paymentMethod} is not available`, 'paymentMethod');
     const now = Date.now();
-    const parsed = parseCertificate(q.certificate.der);
-    const organization =
-      parsed.subject.find((a) => a.type === 'O')?.value ??
-      parsed.subject.find((a) => a.type === 'CN')?.value ??
-      q.certificate.subject;
-    const ttl = form.paymentMethod === 'online' ? this.policy.onlineOrderTtlMs : this.policy.offlineOrderTtlMs;
+    const organization = organizationOf(q.certificate.der, q.certificate.subject);
     return openOrder(
       this.storage,
       {
@@ -165,17 +160,7 @@ export class RenewalService {
         organization,
         term_years: term.years,
         amount_fen: term.priceFen,
-        payment_method: form.paymentMethod,
-        recipient: form.recipient,
-        phone: form.phone,
-        address: form.address,
-        postcode: form.postcode,
-        state: 'awaiting_payment',
-        created_at: now,
-        updated_at: now,
-        expires_at: now + ttl,
-        paid_at: null,
-        issued_serial: null,
+        ...unpaidDraftFields(form, this.policy, now),
       },
       {
         prefix: 'R',

@@ -20,7 +20,7 @@ import {
   type UpgradePath,
 } from '../sa/upgrade-paths.js';
 import { RaError } from './errors.js';
-import { openOrder } from './order-create.js';
+import { openOrder, organizationOf, unpaidDraftFields } from './order-create.js';
 import type { OrderForm } from './order-form.js';
 import { OPEN_STATES } from './order-states.js';
 import type { RenewalPolicy } from './renewal-service.js';
@@ -127,12 +127,7 @@ export class UpgradeService {
     if (!q.paymentMethods.includes(form.paymentMethod))
       throw new RaError('invalid', `支付方式 ${form.paymentMethod} is not available`, 'paymentMethod');
     const now = Date.now();
-    const parsed = parseCertificate(q.certificate.der);
-    const organization =
-      parsed.subject.find((a) => a.type === 'O')?.value ??
-      parsed.subject.find((a) => a.type === 'CN')?.value ??
-      q.certificate.subject;
-    const ttl = form.paymentMethod === 'online' ? this.policy.onlineOrderTtlMs : this.policy.offlineOrderTtlMs;
+    const organization = organizationOf(q.certificate.der, q.certificate.subject);
     return openOrder(
       this.storage,
       {
@@ -145,17 +140,7 @@ export class UpgradeService {
         organization,
         term_years: option.path.term_years,
         amount_fen: option.path.price_fen,
-        payment_method: form.paymentMethod,
-        recipient: form.recipient,
-        phone: form.phone,
-        address: form.address,
-        postcode: form.postcode,
-        state: 'awaiting_payment',
-        created_at: now,
-        updated_at: now,
-        expires_at: now + ttl,
-        paid_at: null,
-        issued_serial: null,
+        ...unpaidDraftFields(form, this.policy, now),
       },
       {
         prefix: 'U',
