@@ -11,6 +11,7 @@ import { navigate } from '../router';
 import { useApp } from '../state';
 import OrderContactFields from '../components/OrderContactFields';
 import { updateUnfinished, useUnfinishedInstalls } from '../unfinished';
+import { orderKindText } from './OrderPage';
 
 // The server's rules (docs/PORTAL-API.md), checked here first for a message beside the field.
 // Landlines: 5–8 digits after the area code, so service numbers such as 021-962600 pass.
@@ -24,6 +25,7 @@ const normalize = (s: string): string =>
     .toUpperCase();
 
 export function orderTarget(o: Order, unfinished: ReadonlySet<string>): string {
+  if (o.kind === 'change' && !UPDATE_STATES.includes(o.state) && !updateUnfinished(o, unfinished)) return `/changes/${o.id}`;
   return UPDATE_STATES.includes(o.state) || updateUnfinished(o, unfinished) ? `/orders/${o.id}/update` : `/orders/${o.id}`;
 }
 
@@ -103,9 +105,13 @@ export default function RenewPage() {
           showIcon
           title={t('openOrderTitle')}
           description={t('openOrderText', {
-            id: o.id,
-            // completed on the server, still to finish on the key: the certificate is written
-            state: t(`state.${o.state === 'completed' ? 'installed' : o.state}` as MessageKey),
+            id: `${orderKindText(t, o.kind)} ${o.id}`,
+            // completed on the server, still to finish on the key: the certificate is written;
+            // a change not yet reviewed is waiting for the review, not for money
+            state:
+              o.kind === 'change' && o.state === 'awaiting_payment' && o.review?.state !== 'approved'
+                ? t('changeAwaitingReview')
+                : t(`state.${o.state === 'completed' ? 'installed' : o.state}` as MessageKey),
           })}
           data-testid="open-order"
           action={
