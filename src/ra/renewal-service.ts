@@ -2,6 +2,7 @@
 // installed → completed. Rules live here; HTTP lives in api/, SQL in sa/. Every order kind that
 // replaces a certificate (renewal, upgrade, change) issues and completes here; order-targets.ts says
 // what each kind issues.
+import { enqueueCertificateEvent, type CertificateEvent } from '../notify/webhooks.js';
 import { hash } from 'node:crypto';
 import type { CertificateAuthority } from '../ca/authority.js';
 import { CaError } from '../ca/errors.js';
@@ -41,6 +42,12 @@ import { renewalEligibility, type Eligibility } from './renewal-window.js';
 import { issueTarget } from './order-targets.js';
 import { uniqueIdOf } from './certificate-summary.js';
 import { openOrder } from './order-create.js';
+
+const CERTIFICATE_EVENT: Record<'renewal' | 'upgrade' | 'change', CertificateEvent> = {
+  renewal: 'certificate.renewed',
+  upgrade: 'certificate.upgraded',
+  change: 'certificate.changed',
+};
 
 export interface RenewalPolicy {
   /** how long an unpaid online order stays open */
@@ -410,6 +417,13 @@ export class RenewalService {
       if (await transitionOrder(tx, order.id, ['installed'], 'completed')) {
         await addOrderEvent(tx, order.id, 'completed', actor);
         await appendAudit(tx, [{ actor, action: 'order.completed', target: order.id, details: { issued: order.issued_serial } }]);
+        // relying applications hear of the new certificate once the holder has it installed
+        const issued = order.issued_serial ? await getCertificate(tx, order.issued_serial) : undefined;
+        if (issued && (order.kind === 'renewal' || order.kind === 'upgrade' || order.kind === 'change'))
+          await enqueueCertificateEvent(tx, CERTIFICATE_EVENT[order.kind], `order:${order.id}`, issued, {
+            previousSerial: order.certificate_serial,
+            orderId: order.id,
+          });
         // a change of 名称 is the holder's new name from now on (the record keeps its 唯一识别号)
         if (target?.renamed && old?.holder_id != null && (await renameHolder(tx, old.holder_id, target.renamed)))
           await appendAudit(tx, [
