@@ -17,6 +17,7 @@ import { enqueueCertificateEvent } from '../src/notify/webhooks.js';
 import { writeTransaction } from '../src/sa/database.js';
 import { setHolderContact } from '../src/sa/holders.js';
 import { BACKENDS } from './helpers/backends.js';
+import { cli } from './helpers/cli.js';
 import { createTestCa, opensslCsr, type TestCa } from './helpers/ca.js';
 import { freePort } from './helpers/holder.js';
 import { loggedInStaff, type StaffClient } from './helpers/staff.js';
@@ -293,6 +294,48 @@ for (const backend of BACKENDS) {
       const sms = await sandboxSmsMessages(ca.rt.storage.db, '13800000000');
       assert.equal(sms.length, 1);
       assert.equal(sms[0]!.body, '您的证书已签发');
+    });
+    test('certdesk notify list and retry, certdesk holder contact', async () => {
+      await writeTransaction(ca.rt.storage, (tx) =>
+        enqueue(tx, { key: 'webhook:no-such-app:1', channel: 'webhook', recipient: 'no-such-app', payload: {} }),
+      );
+      for (let i = 0; i < 3; i++) await runNotify(ca.rt, Date.now() + 3600_000);
+      const listed = cli(['notify', 'list', '--state', 'dead', '--json'], ca.env);
+      assert.equal(listed.status, 0, listed.stderr);
+      const rows = JSON.parse(listed.stdout) as { id: string; key: string; state: string; lastError: string }[];
+      const row = rows.find((m) => m.key === 'webhook:no-such-app:1');
+      assert.ok(row, 'the dead message is listed');
+      assert.equal(row.state, 'dead');
+      assert.match(row.lastError, /no-such-app/);
+      const retried = cli(['notify', 'retry', row.id], ca.env);
+      assert.equal(retried.status, 0, retried.stderr);
+      const m = (await listMessages(ca.rt.storage.db)).find((x) => x.id === row.id)!;
+      assert.equal(m.state, 'pending');
+      assert.equal(m.attempts, 0);
+      const again = cli(['notify', 'retry', row.id], ca.env);
+      assert.notEqual(again.status, 0);
+      assert.match(again.stderr, /no dead message/);
+      assert.notEqual(cli(['notify', 'list', '--state', 'lost'], ca.env).status, 0);
+
+      const cert = await issue('91110000CONTACT01X', '联系测试');
+      const bad = cli(['holder', 'contact', '91110000CONTACT01X', '--email', 'not-an-address'], ca.env);
+      assert.notEqual(bad.status, 0);
+      assert.match(bad.stderr, /--email/);
+      const set = cli(
+        ['holder', 'contact', '91110000CONTACT01X', '--email', 'contact@example.test', '--phone', '13900000000'],
+        ca.env,
+      );
+      assert.equal(set.status, 0, set.stderr);
+      const h = await ca.rt.storage.db
+        .selectFrom('holders')
+        .selectAll()
+        .where('id', '=', cert.holder_id!)
+        .executeTakeFirstOrThrow();
+      assert.equal(h.email, 'contact@example.test');
+      assert.equal(h.phone, '13900000000');
+      const unknown = cli(['holder', 'contact', '91110000NOBODY000X', '--email', 'a@example.test'], ca.env);
+      assert.notEqual(unknown.status, 0);
+      assert.match(unknown.stderr, /唯一识别号/);
     });
   });
 }
