@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { SMTPServer } from 'smtp-server';
 import { buildServer } from '../src/api/server.js';
+import { FieldError, parseOrderForm } from '../src/ra/order-form.js';
 import { runNotify } from '../src/notify/notifier.js';
 import { enqueue, listMessages } from '../src/notify/outbox.js';
 import { sandboxSmsMessages } from '../src/notify/sms-sandbox.js';
@@ -65,6 +66,24 @@ const subjectOf = (raw: string): string => {
         ).toString('utf8'),
   );
 };
+
+test('the order form takes an optional 电子邮箱 and names it when it is wrong', () => {
+  const form = {
+    termYears: 1,
+    recipient: '张三',
+    phone: '13800000000',
+    address: '上海市浦东新区',
+    postcode: '200120',
+    paymentMethod: 'online',
+  };
+  assert.equal(parseOrderForm(form).email, undefined);
+  assert.equal(parseOrderForm({ ...form, email: '' }).email, undefined);
+  assert.equal(parseOrderForm({ ...form, email: ' a@example.com ' }).email, 'a@example.com');
+  assert.throws(
+    () => parseOrderForm({ ...form, email: 'not-mail' }),
+    (e: unknown) => e instanceof FieldError && e.field === 'email' && /电子邮箱/.test(e.message),
+  );
+});
 
 for (const backend of BACKENDS) {
   describe(`notify outbox (${backend.name})`, { skip: backend.skip }, () => {

@@ -2,6 +2,7 @@
 // installed → completed. Rules live here; HTTP lives in api/, SQL in sa/. Every order kind that
 // replaces a certificate (renewal, upgrade, change) issues and completes here; order-targets.ts says
 // what each kind issues.
+import { setHolderContact } from '../sa/holders.js';
 import { enqueueCertificateEvent, type CertificateEvent } from '../notify/webhooks.js';
 import { hash } from 'node:crypto';
 import type { CertificateAuthority } from '../ca/authority.js';
@@ -160,7 +161,7 @@ export class RenewalService {
       parsed.subject.find((a) => a.type === 'CN')?.value ??
       q.certificate.subject;
     const ttl = form.paymentMethod === 'online' ? this.policy.onlineOrderTtlMs : this.policy.offlineOrderTtlMs;
-    return openOrder(
+    const opened = await openOrder(
       this.storage,
       {
         kind: 'renewal',
@@ -202,6 +203,10 @@ export class RenewalService {
         },
       },
     );
+    // the order form's 电子邮箱 is the holder's contact for reminders and order mails from now on
+    if (form.email && q.certificate.holder_id !== null)
+      await setHolderContact(this.db, q.certificate.holder_id, { email: form.email, phone: form.phone });
+    return opened;
   }
 
   async order(id: string): Promise<Order> {
