@@ -1,7 +1,8 @@
 // The outbox hooks in a real renewal through the portal (SQLite and PostgreSQL): the order form's
 // 电子邮箱 becomes the holder's contact, paying enqueues the "order paid" mail, issuing the
 // "certificate issued" mail, and completing the order a signed certificate.renewed webhook to the
-// relying application that accepts the type; all delivered by one notify run to loopback peers.
+// relying application that accepts the type; a holder's revocation a certificate.revoked webhook;
+// all delivered by a notify run to loopback peers.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -145,6 +146,32 @@ for (const backend of BACKENDS) {
       // nothing more on a second run
       await runNotify(ca.rt);
       assert.equal(hooks.length, 1);
+    });
+
+    test('a revocation by the holder sends a signed certificate.revoked webhook', async () => {
+      const { ca, base, origin } = served;
+      const holder = await createHolder(ca, { name: '通知撤销', uniqueId: '91110000NOTIFY002X' });
+      const c = new PortalClient(base, origin);
+      await c.login(holder);
+      const st = await c.call<{ statement: string }>('POST', '/api/portal/revocation/statement', {
+        serial: holder.serial,
+        reason: 'keyCompromise',
+      });
+      assert.equal(st.status, 200, JSON.stringify(st.body));
+      const ok = await c.call<{ status: string }>('POST', '/api/portal/revocation', {
+        statement: st.body.statement,
+        signature: holder.signLogin(st.body.statement).toString('base64'),
+      });
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      const before = hooks.length;
+      await runNotify(ca.rt);
+      assert.equal(hooks.length, before + 1);
+      const last = hooks.at(-1)!;
+      assert.ok(last.verified);
+      const event = JSON.parse(last.body) as { type: string; data: { serial: string; reason: string } };
+      assert.equal(event.type, 'certificate.revoked');
+      assert.equal(event.data.serial, holder.serial);
+      assert.equal(event.data.reason, 'keyCompromise');
     });
   });
 }
