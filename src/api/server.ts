@@ -17,6 +17,7 @@ import rateLimit from '@fastify/rate-limit';
 import { registerDownloadRoutes } from './portal/downloads.js';
 import { registerPortalRoutes } from './portal/routes.js';
 import { registerRevocationRoutes } from './portal/revocation.js';
+import { registerNotifyRoutes } from './notify-routes.js';
 import { registerPaymentRoutes } from './payment-routes.js';
 import { registerStaffRoutes } from './staff/routes.js';
 import { contentSecurityPolicy, registerWebApp } from './web-app.js';
@@ -158,6 +159,7 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
   registerRevocationRoutes(app, rt);
   registerDownloadRoutes(app, rt);
   registerPaymentRoutes(app, rt);
+  registerNotifyRoutes(app, rt);
   registerStaffRoutes(app, rt);
   await registerWebApp(app, rt);
 

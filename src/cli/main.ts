@@ -11,6 +11,7 @@ import { registerStaffCommands } from './staff-commands.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerKmcCommands } from './kmc-commands.js';
 import { registerTokenCommands } from './token-commands.js';
+import { registerNotifyCommands } from './notify-commands.js';
 import { registerSealCommands } from './seal-commands.js';
 
 const program = new Command();
@@ -31,6 +32,7 @@ registerOrderCommands(program);
 registerStaffCommands(program);
 registerKmcCommands(program);
 registerSealCommands(program);
+registerNotifyCommands(program);
 registerAgentCommands(program);
 registerAgentConfigCommands(program);
 registerTokenCommands(program);

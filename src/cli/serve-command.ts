@@ -7,6 +7,7 @@ import { startCrlRefresher } from '../jobs/crl-refresher.js';
 import { startAuditCheckpoints } from '../jobs/audit-checkpoint.js';
 import { startResponderRotation } from '../jobs/responder-rotation.js';
 import { startOrderJobs } from '../jobs/order-jobs.js';
+import { startNotifyJob } from '../jobs/notify.js';
 import { jobRuns } from '../jobs/periodic.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 import { exclusively } from '../sa/database.js';
@@ -54,6 +55,7 @@ export async function startServer(config: Config, opts: { jobs?: boolean } = {})
         (msg, err) => app.log.error({ err }, msg),
       ),
       startOrderJobs(rt, (msg, err) => app.log.error({ err }, msg), jobMs),
+      startNotifyJob(rt, (msg, err) => app.log.error({ err }, msg), jobMs),
       startAuditCheckpoints(rt, (msg, extra, err) =>
         err ? app.log.error({ err, ...extra }, msg) : app.log.info(extra ?? {}, msg),
       ),

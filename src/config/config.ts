@@ -74,6 +74,14 @@ export interface Config {
   kmcMasterKeyFile: string;
   /** KMC_PKCS11_MODULE (+ _TOKEN, _KEY_LABEL): an AES key on this token wraps the SM4 master key in kmcMasterKeyFile */
   kmcPkcs11: { module: string; token: string; keyLabel: string } | undefined;
+  /** the SMTP server mails go through (smtp:// or smtps://); undefined: e-mail messages wait in the outbox */
+  smtpUrl: string | undefined;
+  /** the From address of the CA's mails */
+  smtpFrom: string;
+  /** outbox: the first retry's delay; each further retry waits twice as long (capped at 6 hours) */
+  notifyBackoffSeconds: number;
+  /** outbox: failed attempts after which a message is dead (staff retry it by hand) */
+  notifyMaxAttempts: number;
 }
 
 export class ConfigError extends Error {
@@ -192,6 +200,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     agentMinVersion: versionVar('AGENT_MIN_VERSION', env.AGENT_MIN_VERSION || '0.1.0'),
     kmcMasterKeyFile: path.resolve(env.KMC_MASTER_KEY_FILE || path.join(dataDir, 'kmc', 'master.key')),
     kmcPkcs11: kmcPkcs11Var(env),
+    smtpUrl: smtpUrlVar(env.SMTP_URL),
+    smtpFrom: env.SMTP_FROM || 'certdesk@localhost',
+    notifyBackoffSeconds: intVar(env, 'NOTIFY_BACKOFF_SECONDS', 30, 0, 3600),
+    notifyMaxAttempts: intVar(env, 'NOTIFY_MAX_ATTEMPTS', 10, 1, 100),
   };
 }
 
@@ -247,4 +259,17 @@ function httpUrlVar(name: string, value: string): string {
     throw new ConfigError(`${name} must be an http(s) URL, got ${JSON.stringify(url)}`);
   }
   return url;
+}
+
+/** SMTP_URL: smtp:// or smtps://, or a ConfigError (never echoing a password it may contain). */
+function smtpUrlVar(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  let ok = false;
+  try {
+    ok = ['smtp:', 'smtps:'].includes(new URL(value).protocol);
+  } catch {
+    // not a URL
+  }
+  if (!ok) throw new ConfigError('SMTP_URL must be an smtp:// or smtps:// URL (e.g. smtp://127.0.0.1:2525)');
+  return value;
 }

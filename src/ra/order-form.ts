@@ -1,6 +1,7 @@
 // Validation of the order page (请填写您的订单信息): every error names its field.
 import { z } from 'zod';
 
+export const EMAIL = /^[^\s@<>,;"]{1,64}@[^\s@<>,;"]{1,255}\.[^\s@<>,;"]{1,63}$/;
 export const PHONE = /^(1[3-9]\d{9}|0\d{2,3}-?\d{5,8}(-\d{1,6})?)$/; // 5–8 digits: service numbers such as 021-962600
 
 // Text a person typed, as printed on the invoice envelope: a lone surrogate (half of a UTF-16 pair)
@@ -46,6 +47,14 @@ export const OrderFormSchema = z.object({
   ),
   postcode: typedText('邮编').pipe(z.string().regex(/^\d{6}$/, '邮编 must be 6 digits')),
   paymentMethod: z.enum(['online', 'postal', 'bank'], { message: '支付方式 must be online, postal or bank' }),
+  // optional: where expiry reminders and order mails go (kept on the holder); blank means none
+  email: z
+    .string()
+    .trim()
+    .max(254, '电子邮箱 is at most 254 characters')
+    .transform((v) => (v === '' ? undefined : v))
+    .pipe(z.string().regex(EMAIL, '电子邮箱 must be an e-mail address such as name@example.com').optional())
+    .optional(),
 });
 
 export type OrderForm = z.infer<typeof OrderFormSchema>;
@@ -73,7 +82,7 @@ export function parseOrderForm(body: unknown): OrderForm {
 }
 
 /** The order page of a service without 更新有效期 (a change of details): 收件人 and 联系电话 always. */
-export type ServiceForm = Pick<OrderForm, 'recipient' | 'phone'> &
+export type ServiceForm = Pick<OrderForm, 'recipient' | 'phone' | 'email'> &
   Partial<Pick<OrderForm, 'address' | 'postcode' | 'paymentMethod'>>;
 
 /**
@@ -83,7 +92,7 @@ export type ServiceForm = Pick<OrderForm, 'recipient' | 'phone'> &
 export function parseServiceForm(body: unknown, opts: { charged: boolean }): ServiceForm {
   const schema = opts.charged
     ? OrderFormSchema.omit({ termYears: true })
-    : OrderFormSchema.pick({ recipient: true, phone: true });
+    : OrderFormSchema.pick({ recipient: true, phone: true, email: true });
   const r = schema.safeParse(body);
   if (!r.success) {
     const issue = r.error.issues[0]!;

@@ -2,6 +2,9 @@
 // installed → completed. Rules live here; HTTP lives in api/, SQL in sa/. Every order kind that
 // replaces a certificate (renewal, upgrade, change) issues and completes here; order-targets.ts says
 // what each kind issues.
+import { enqueueOrderMail } from '../notify/order-mails.js';
+import { setHolderContact } from '../sa/holders.js';
+import { enqueueCertificateEvent, type CertificateEvent } from '../notify/webhooks.js';
 import { hash } from 'node:crypto';
 import type { CertificateAuthority } from '../ca/authority.js';
 import { CaError } from '../ca/errors.js';
@@ -41,6 +44,12 @@ import { renewalEligibility, type Eligibility } from './renewal-window.js';
 import { issueTarget } from './order-targets.js';
 import { uniqueIdOf } from './certificate-summary.js';
 import { openOrder, organizationOf, unpaidDraftFields } from './order-create.js';
+
+const CERTIFICATE_EVENT: Record<'renewal' | 'upgrade' | 'change', CertificateEvent> = {
+  renewal: 'certificate.renewed',
+  upgrade: 'certificate.upgraded',
+  change: 'certificate.changed',
+};
 
 export interface RenewalPolicy {
   /** how long an unpaid online order stays open */
@@ -148,7 +157,7 @@ export class RenewalService {
       throw new RaError('invalid', `支付方式 ${form.paymentMethod} is not available`, 'paymentMethod');
     const now = Date.now();
     const organization = organizationOf(q.certificate.der, q.certificate.subject);
-    return openOrder(
+    const opened = await openOrder(
       this.storage,
       {
         kind: 'renewal',
@@ -180,6 +189,10 @@ export class RenewalService {
         },
       },
     );
+    // the order form's 电子邮箱 is the holder's contact for reminders and order mails from now on
+    if (form.email && q.certificate.holder_id !== null)
+      await setHolderContact(this.db, q.certificate.holder_id, { email: form.email, phone: form.phone });
+    return opened;
   }
 
   async order(id: string): Promise<Order> {
@@ -365,6 +378,8 @@ export class RenewalService {
         serial: cert.serial,
         notAfter: new Date(cert.not_after).toISOString(),
       });
+      // after the transition, not in its transaction (there is none here): the key makes a retry safe
+      await enqueueOrderMail(this.db, 'certificate_issued', order);
     }
   }
 
@@ -395,6 +410,13 @@ export class RenewalService {
       if (await transitionOrder(tx, order.id, ['installed'], 'completed')) {
         await addOrderEvent(tx, order.id, 'completed', actor);
         await appendAudit(tx, [{ actor, action: 'order.completed', target: order.id, details: { issued: order.issued_serial } }]);
+        // relying applications hear of the new certificate once the holder has it installed
+        const issued = order.issued_serial ? await getCertificate(tx, order.issued_serial) : undefined;
+        if (issued && (order.kind === 'renewal' || order.kind === 'upgrade' || order.kind === 'change'))
+          await enqueueCertificateEvent(tx, CERTIFICATE_EVENT[order.kind], `order:${order.id}`, issued, {
+            previousSerial: order.certificate_serial,
+            orderId: order.id,
+          });
         // a change of 名称 is the holder's new name from now on (the record keeps its 唯一识别号)
         if (target?.renamed && old?.holder_id != null && (await renameHolder(tx, old.holder_id, target.renamed)))
           await appendAudit(tx, [

@@ -3,6 +3,7 @@
 // is written in the CA's revoke transaction: both or neither), one statement revokes at most once
 // (its nonce is consumed in that same transaction), and a refusal changes nothing.
 // A dual pair is revoked as one: the encryption certificate follows its signing certificate.
+import { enqueueCertificateEvent } from '../notify/webhooks.js';
 import { randomBytes } from 'node:crypto';
 import type { CertificateAuthority } from '../ca/authority.js';
 import { CaError } from '../ca/errors.js';
@@ -243,8 +244,13 @@ export class Revocations {
     const at = Math.floor(Date.now() / 1000) * 1000;
     let signing: CertificateRecord;
     try {
-      signing = await this.deps.ca.revoke(serial, reason, actor, at, async (tx) => {
+      signing = await this.deps.ca.revoke(serial, reason, actor, at, async (tx, cert) => {
         await evidence(tx, at);
+        // relying applications hear of it in the same transaction (the outbox delivers it later)
+        await enqueueCertificateEvent(tx, 'certificate.revoked', `revoked:${cert.serial}`, cert, {
+          reason,
+          revokedAt: new Date(at).toISOString(),
+        });
         // ca.revoke keeps the seals of a superseded certificate (renewal re-makes them for the
         // successor); a holder or a 挂失 revoking "superseded" has no successor, so they end here
         if (reason === 'superseded') {

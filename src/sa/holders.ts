@@ -40,6 +40,7 @@ export async function ensureHolder(db: Executor, h: HolderInput): Promise<Holder
       address: h.address ?? null,
       postcode: h.postcode ?? null,
       created_at: Date.now(),
+      reminders_opt_out_at: null,
     })
     .execute();
   return (await findHolderByUniqueId(db, h.uniqueId))!;
@@ -54,4 +55,13 @@ export async function renameHolder(db: Executor, id: number, r: { from: string; 
     .where('name', '=', r.from)
     .executeTakeFirst();
   return Number(u.numUpdatedRows) === 1;
+}
+
+/** Sets the holder's notification contact (from a service point); the reminder opt-out is kept as it was. */
+export async function setHolderContact(db: Executor, id: number, c: { email: string; phone?: string }): Promise<void> {
+  await db
+    .updateTable('holders')
+    .set({ email: c.email, ...(c.phone !== undefined ? { phone: c.phone } : {}) })
+    .where('id', '=', id)
+    .execute();
 }

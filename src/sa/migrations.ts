@@ -1026,6 +1026,39 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('seals').addColumn('reapply_at', t.ms).execute();
       },
     },
+    '0020_outbox': {
+      async up(db: Kysely<unknown>) {
+        // The transactional outbox: a message is written in the transaction of the change that
+        // causes it and delivered later by the notify job, at least once. The idempotency key is
+        // unique so a second enqueue of the same message (a retried request, a reminder job run
+        // twice) is a no-op.
+        await db.schema
+          .createTable('outbox')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('idempotency_key', 'text', (c) => c.notNull().unique())
+          .addColumn('channel', 'text', (c) => c.notNull().check(sql`channel in ('webhook','email','sms')`))
+          .addColumn('recipient', 'text', (c) => c.notNull())
+          .addColumn('payload', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('pending','sent','dead')`))
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('next_attempt_at', t.ms, (c) => c.notNull())
+          .addColumn('last_error', 'text')
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .addColumn('sent_at', t.ms)
+          .execute();
+        await db.schema.createIndex('outbox_due').on('outbox').columns(['state', 'next_attempt_at']).execute();
+        // the holder's opt-out of expiry reminders (e-mail and phone are already on holders)
+        await db.schema.alterTable('holders').addColumn('reminders_opt_out_at', t.ms).execute();
+        // what the SMS sandbox gateway "sent", for tests and the demo
+        await db.schema
+          .createTable('sms_sandbox')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('phone', 'text', (c) => c.notNull())
+          .addColumn('body', 'text', (c) => c.notNull())
+          .addColumn('created_at', t.ms, (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -34,6 +34,8 @@ export interface HolderTable {
   address: string | null;
   postcode: string | null;
   created_at: number;
+  /** when the holder opted out of expiry reminders (the unsubscribe link); null: reminders are sent */
+  reminders_opt_out_at: number | null;
 }
 
 export interface CertificateTable {
@@ -592,6 +594,38 @@ export interface Database {
   revocation_requests: RevocationRequestTable;
   change_requests: ChangeRequestTable;
   change_reviews: ChangeReviewTable;
+  outbox: OutboxTable;
+  sms_sandbox: SmsSandboxTable;
+}
+
+export type OutboxChannel = 'webhook' | 'email' | 'sms';
+/** pending → sent, or pending → dead after the last attempt; a retry puts a dead message back to pending */
+export type OutboxState = 'pending' | 'sent' | 'dead';
+
+/** A message the CA owes someone (docs/ARCHITECTURE.md, "Outbox"). */
+export interface OutboxTable {
+  id: string;
+  /** unique: enqueueing the same key again does nothing */
+  idempotency_key: string;
+  channel: OutboxChannel;
+  /** relying app id (webhook), e-mail address or phone number */
+  recipient: string;
+  /** JSON: the channel's message */
+  payload: string;
+  state: OutboxState;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: number;
+  sent_at: number | null;
+}
+
+/** A text message the sandbox SMS gateway accepted. */
+export interface SmsSandboxTable {
+  id: string;
+  phone: string;
+  body: string;
+  created_at: number;
 }
 
 /** A holder's change of certificate details (变更证书): one per order of kind 'change' (append-only). */

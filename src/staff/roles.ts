@@ -20,7 +20,9 @@ export type Permission =
   | 'catalogue.read'
   | 'catalogue.write'
   | 'staff.manage'
-  | 'kmc.recover';
+  | 'kmc.recover'
+  /** the outbox: see messages, retry dead ones */
+  | 'outbox.manage';
 
 const GRANTS: Record<StaffRole, readonly Permission[]> = {
   // orders, payments, invoices; revokes on a holder's request
@@ -35,13 +37,14 @@ const GRANTS: Record<StaffRole, readonly Permission[]> = {
     'certificates.read',
     'certificates.revoke',
     'catalogue.read',
+    'outbox.manage',
   ],
   // approves requests that need review (later issues); reads what a decision needs
   reviewer: ['orders.read', 'certificates.read', 'reviews.decide', 'catalogue.read'],
   // read-only: the audit log, and the records it refers to
   auditor: ['audit.read', 'orders.read', 'invoices.read', 'certificates.read', 'catalogue.read'],
   // accounts, catalogue, settings
-  admin: ['staff.manage', 'catalogue.read', 'catalogue.write', 'audit.read'],
+  admin: ['staff.manage', 'catalogue.read', 'catalogue.write', 'audit.read', 'outbox.manage'],
   // key recovery officer: the only role that may take an escrowed encryption key out of the KMC
   kmc: ['kmc.recover', 'certificates.read'],
 };

@@ -99,6 +99,8 @@ export interface NewOrder {
   address: string;
   postcode: string;
   paymentMethod: PaymentMethod;
+  /** optional: the holder's e-mail for expiry reminders */
+  email?: string;
 }
 
 export type IssueResult = IssueView;

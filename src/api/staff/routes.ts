@@ -18,6 +18,7 @@ import { registerStaffLoginRoutes } from './login.js';
 import { registerStaffOrderRoutes } from './orders.js';
 import { registerStaffPaymentRoutes } from './payments.js';
 import { registerStaffRelyingAppRoutes } from './relying-apps.js';
+import { registerStaffOutboxRoutes } from './outbox.js';
 import { registerStaffRevocationRequestRoutes } from './revocation-requests.js';
 import { registerStaffSealReviewRoutes } from './seal-reviews.js';
 import { registerStaffChangeReviewRoutes } from './change-reviews.js';
@@ -62,6 +63,7 @@ export function registerStaffRoutes(app: FastifyInstance, rt: Runtime): void {
       registerStaffRevocationRequestRoutes,
       registerStaffSealReviewRoutes,
       registerStaffChangeReviewRoutes,
+      registerStaffOutboxRoutes,
     ])
       register(routes);
   });

@@ -36,6 +36,10 @@ export default function OrderContactFields({
       >
         <Input maxLength={20} autoComplete="tel" inputMode="tel" />
       </Form.Item>
+      {/* optional: expiry reminders and order mails go here (the holder can unsubscribe from every mail) */}
+      <Form.Item label={t('fieldEmail')} name="email" rules={[{ type: 'email', message: t('vEmail') }]} extra={t('emailHint')}>
+        <Input maxLength={254} autoComplete="email" inputMode="email" />
+      </Form.Item>
       {!contactOnly && <PaymentFields paymentMethods={paymentMethods} />}
     </>
   );
