@@ -356,5 +356,27 @@ for (const backend of BACKENDS) {
       assert.notEqual(unknown.status, 0);
       assert.match(unknown.stderr, /唯一识别号/);
     });
+    test('staff set the reminder days', async () => {
+      const admin = await loggedInStaff(ca.rt, base, new URL(ca.config.publicUrl).origin, ['admin']);
+      const bad = await admin.call<{ field: string }>('PUT', '/api/staff/settings/reminder-days', { reminderDays: [0, 'x'] });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.field, 'reminderDays');
+      const set = await admin.call<{ reminderDays: number[] }>('PUT', '/api/staff/settings/reminder-days', {
+        reminderDays: [14, 45],
+      });
+      assert.equal(set.status, 200, JSON.stringify(set.body));
+      assert.deepEqual(set.body.reminderDays, [45, 14]);
+      const cert = await issue('91110000DAYS0001X', '天数测试');
+      await setHolderContact(ca.rt.storage.db, cert.holder_id!, { email: 'days@example.test' });
+      const mine = async () =>
+        (await listMessages(ca.rt.storage.db))
+          .map((m) => m.idempotency_key)
+          .filter((k) => k.startsWith(`reminder:${cert.serial}:`));
+      await runNotify(ca.rt, cert.not_after - 50 * DAY);
+      assert.deepEqual(await mine(), [], 'not before 45 days');
+      await runNotify(ca.rt, cert.not_after - 44.5 * DAY);
+      assert.deepEqual(await mine(), [`reminder:${cert.serial}:45`]);
+      await admin.call('PUT', '/api/staff/settings/reminder-days', { reminderDays: [90, 60, 30, 7, 3] });
+    });
   });
 }

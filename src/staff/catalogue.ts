@@ -2,6 +2,7 @@
 // online renewal and a price per term; the enabled payment methods; the remittance instructions;
 // who issues invoices. Orders copy price and type name when they are created, so a change applies
 // to new orders only. Every change is audited with its before and after.
+import { reminderDays } from '../notify/reminders.js';
 import { appendAudit } from '../sa/audit.js';
 import { changePriceFen, enabledPaymentMethods, getSetting, remittanceInfo, type RemittanceInfo } from '../sa/catalogue.js';
 import { writeTransaction, type Tx } from '../sa/database.js';
@@ -159,6 +160,21 @@ export class StaffCatalogue {
         },
       ]);
     });
+  }
+
+  /** The days before expiry at which reminders are mailed (each once per certificate), e.g. [90, 60, 30, 7, 3]. */
+  async setReminderDays(ctx: StaffContext, days: unknown): Promise<number[]> {
+    if (!Array.isArray(days) || days.length > 20 || !days.every((d) => Number.isInteger(d) && d >= 1 && d <= 3650))
+      throw invalid(
+        {
+          en: 'reminderDays must be a list of at most 20 whole numbers of days from 1 to 3650',
+          zh: '提醒天数须为 1 到 3650 之间的整数列表（最多 20 个）',
+        },
+        'reminderDays',
+      );
+    const list = [...new Set(days as number[])].sort((a, b) => b - a);
+    await this.setSetting(ctx, 'reminder_days', list, await reminderDays(this.db));
+    return list;
   }
 
   /** What a change of certificate details (变更证书) costs from now on; 0: no payment step. Open orders keep their price. */

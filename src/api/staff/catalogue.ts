@@ -76,6 +76,19 @@ export function registerStaffCatalogueRoutes({ api, rt, need, ctx, tags }: Staff
   );
 
   api.put<{ Body: Body }>(
+    '/api/staff/settings/reminder-days',
+    {
+      schema: {
+        tags,
+        summary: 'Days before expiry at which reminder mails go out (default 90, 60, 30, 7, 3)',
+        body: { type: 'object' },
+      },
+      preHandler: need('catalogue.write'),
+    },
+    async (req) => ({ reminderDays: await catalogue.setReminderDays(ctx(req), req.body?.reminderDays) }),
+  );
+
+  api.put<{ Body: Body }>(
     '/api/staff/settings/change-price',
     {
       schema: {
