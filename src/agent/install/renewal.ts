@@ -39,6 +39,7 @@ import { sm2Encrypt } from '../../pki/sm2-encrypt.js';
 import { Sm2PublicKey } from '../../pki/sm2.js';
 import { encryptionPartner } from '../cert-info.js';
 import { checkSealFor, pendingSealLabel, retiredSealLabel, sealData } from '../seals.js';
+import { parseSeal } from '../../pki/ses-seal.js';
 import { AgentError, toAgentError } from '../errors.js';
 import { KeyedQueue } from '../fsutil.js';
 import {
@@ -657,11 +658,12 @@ export class RenewalEngine {
     const out: { d: StoredData; esId: string }[] = [];
     for (const d of await s.readData(SEAL_APPLICATION)) {
       if (labelState(d.label) !== 'current' || fresh.some((f) => f.equals(d.value))) continue;
+      // parsed, not verified: an expired or damaged seal of the old certificate goes with it too
       let bound = false;
       try {
-        bound = checkSealFor(d.value, undefined, 'seal').certList.some((c) => c.equals(oldCert));
+        bound = parseSeal(d.value).certList.some((c) => c.equals(oldCert));
       } catch {
-        bound = false;
+        bound = false; // not a seal we can read: left alone
       }
       if (bound || replaced.has(d.label)) out.push({ d, esId: d.label });
     }
