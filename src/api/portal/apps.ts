@@ -2,9 +2,9 @@
 // certificate with what is enabled, enabling one for a term (an order of kind 'app', paid like any
 // other), and ending an enablement. Rules are in ra/app-enablements.ts.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { RaError } from '../../ra/errors.js';
 import { parseOrderForm } from '../../ra/order-form.js';
 import type { Runtime } from '../../runtime.js';
+import { enabledPaymentMethods } from '../../sa/catalogue.js';
 import type { Order } from '../../sa/orders.js';
 import type { AppOfferView } from '../../shared/app-views.js';
 import type { PortalContext } from './session.js';
@@ -44,7 +44,7 @@ export function registerPortalAppRoutes(
               }
             : null,
         })),
-        paymentMethods: (await rt.renewals.quote(c.certificate_serial).catch(() => undefined))?.paymentMethods ?? ['online'],
+        paymentMethods: await enabledPaymentMethods(rt.storage.db),
       };
     },
   );
@@ -70,9 +70,7 @@ export function registerPortalAppRoutes(
     { schema: { tags, summary: 'End an enablement (no refund)' }, preHandler: session },
     async (req) => {
       const c = ctx(req).session;
-      const offers = await rt.apps.offers(c.holder_id, c.certificate_serial);
-      const offer = offers.find((o) => o.app.id === req.params.id);
-      if (!offer || !offer.active) throw new RaError('not_found', `${req.params.id} is not enabled for this holder`, 'appId');
+      // AppEnablements.end answers 404 when nothing is enabled
       return { ended: await rt.apps.end(c.holder_id, req.params.id, actor(req)) };
     },
   );
