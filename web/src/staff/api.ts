@@ -209,6 +209,14 @@ export function yuan(fen: number | null | undefined): string {
   return `${sign}${Math.floor(a / 100)}.${String(a % 100).padStart(2, '0')}`;
 }
 
+/** "300", "300.5", "300.50" (yuan, as staff type it) → fen exactly; undefined when blank, NaN when not an amount. */
+export function fenOf(v: string | undefined): number | undefined {
+  if (v === undefined || v === null || String(v).trim() === '') return undefined;
+  const m = /^(\d{1,9})(?:\.(\d{1,2}))?$/.exec(String(v).trim());
+  if (!m) return NaN;
+  return Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0'));
+}
+
 export const fmtTime = (iso: string | null | undefined): string => {
   if (!iso) return '';
   const d = new Date(iso);

@@ -20,20 +20,13 @@ import {
   Tag,
   Typography,
 } from 'antd';
-import { api, ApiError, yuan, type Catalogue, type CertificateType } from '../api';
+import { api, ApiError, fenOf, yuan, type Catalogue, type CertificateType } from '../api';
 import { useI18n } from '../i18n';
 import { useCan } from '../StaffApp';
 import SealTypesCard from './SealTypesCard';
 import UpgradePathsCard from './UpgradePathsCard';
 
 type TypeForm = Omit<CertificateType, 'prices'> & { p1?: string; p2?: string; p3?: string };
-
-const toFen = (v: string | undefined): number | undefined => {
-  if (v === undefined || v === null || String(v).trim() === '') return undefined;
-  const m = /^(\d{1,9})(?:\.(\d{1,2}))?$/.exec(String(v).trim());
-  if (!m) return NaN;
-  return Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0'));
-};
 
 export default function CataloguePage() {
   const { t } = useI18n();
@@ -83,7 +76,7 @@ export default function CataloguePage() {
     const v = await typeForm.validateFields();
     const prices: CertificateType['prices'] = {};
     for (const k of ['1', '2', '3'] as const) {
-      const fen = toFen(v[`p${k}`]);
+      const fen = fenOf(v[`p${k}`]);
       if (fen !== undefined) prices[k] = fen;
     }
     try {
@@ -281,7 +274,7 @@ function ChangePriceCard({ fen, write, onSaved }: { fen: number; write: boolean;
   const [error, setError] = useState<string | null>(null);
   useEffect(() => setValue(yuan(fen)), [fen]);
   const save = (): void => {
-    const v = toFen(value);
+    const v = fenOf(value);
     if (v === undefined || Number.isNaN(v)) return setError(t('sealPriceInvalid'));
     setError(null);
     void api.setChangePrice(v).then(

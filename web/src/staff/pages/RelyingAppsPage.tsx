@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { Alert, App, Button, Card, Form, Input, Modal, Select, Space, Switch, Table, Tag, Typography } from 'antd';
 import type { RelyingAppView } from '../../../../src/api/staff/shapes.js';
-import { api, ApiError, yuan, type Catalogue } from '../api';
+import { api, ApiError, fenOf, yuan, type Catalogue } from '../api';
 import { useCan } from '../StaffApp';
 import { useI18n } from '../i18n';
 
@@ -38,13 +38,13 @@ export default function RelyingAppsPage() {
   };
   const save = async () => {
     const v = await form.validateFields();
-    const m = /^(\d{1,9})(?:\.(\d{1,2}))?$/.exec(v.fee.trim());
-    if (!m) return form.setFields([{ name: 'fee', errors: [t('sealPriceInvalid')] }]);
+    const fen = fenOf(v.fee);
+    if (fen === undefined || Number.isNaN(fen)) return form.setFields([{ name: 'fee', errors: [t('sealPriceInvalid')] }]);
     const { fee: _fee, ...rest } = v;
     const body = {
       ...rest,
       webhookUrl: v.webhookUrl?.trim() || null,
-      feePerYearFen: Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0')),
+      feePerYearFen: fen,
     };
     try {
       if (editing === 'new') {

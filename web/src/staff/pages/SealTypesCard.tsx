@@ -3,7 +3,7 @@
 import { useState } from 'react';
 import { App, Button, Card, Form, Input, InputNumber, Modal, Switch, Table, Tag } from 'antd';
 import type { SealTypeView } from '../../../../src/shared/seal-views.js';
-import { api, ApiError, yuan, type Catalogue } from '../api';
+import { api, ApiError, fenOf, yuan, type Catalogue } from '../api';
 import { useI18n } from '../i18n';
 
 type SealTypeForm = Omit<SealTypeView, 'priceFen'> & { price: string };
@@ -31,11 +31,11 @@ export default function SealTypesCard({
   };
   const save = async () => {
     const v = await form.validateFields();
-    const m = /^(\d{1,9})(?:\.(\d{1,2}))?$/.exec(v.price.trim());
-    if (!m) return form.setFields([{ name: 'price', errors: [t('sealPriceInvalid')] }]);
+    const fen = fenOf(v.price);
+    if (fen === undefined || Number.isNaN(fen)) return form.setFields([{ name: 'price', errors: [t('sealPriceInvalid')] }]);
     try {
       const { price: _price, ...rest } = v;
-      onSaved(await api.saveSealType({ ...rest, priceFen: Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0')) }));
+      onSaved(await api.saveSealType({ ...rest, priceFen: fen }));
       void message.success(t('saved'));
       setEditing(null);
     } catch (e) {
