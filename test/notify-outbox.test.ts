@@ -15,6 +15,7 @@ import { runNotify } from '../src/notify/notifier.js';
 import { enqueue, listMessages } from '../src/notify/outbox.js';
 import { sandboxSmsMessages } from '../src/notify/sms-sandbox.js';
 import { enqueueCertificateEvent } from '../src/notify/webhooks.js';
+import { enableFor, insertHookApp } from './helpers/relying-apps.js';
 import { writeTransaction } from '../src/sa/database.js';
 import { setHolderContact } from '../src/sa/holders.js';
 import { BACKENDS } from './helpers/backends.js';
@@ -190,32 +191,10 @@ for (const backend of BACKENDS) {
 
     test('a signed webhook: retried with back-off while the receiver is down, once per key, dead then retried by staff', async () => {
       const cert = await issue('91110000WEBHOOK01X', '回调测试');
-      const type = await ca.rt.storage.db
-        .selectFrom('certificate_types')
-        .select('code')
-        .where('profile', '=', 'org-identity')
-        .executeTakeFirstOrThrow();
       const hookPort = await freePort();
       const secret = 'whsec-test-0123456789';
-      const now = Date.now();
-      await ca.rt.storage.db
-        .insertInto('relying_apps')
-        .values({
-          id: 'app-hook',
-          name: '回调应用',
-          name_en: 'Hook app',
-          description: '',
-          accepted_types: JSON.stringify([type.code]),
-          fee_per_year_fen: 0,
-          credential_id: 'app_hook',
-          credential_hash: 'x',
-          webhook_url: `http://127.0.0.1:${hookPort}/hook`,
-          webhook_secret: secret,
-          active: 1,
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
+      await insertHookApp(ca.rt.storage.db, 'app-hook', `http://127.0.0.1:${hookPort}/hook`, secret);
+      await enableFor(ca.rt.storage.db, 'app-hook', cert.holder_id!);
       const received: { body: string; verified: boolean }[] = [];
       let receiver: Server | undefined;
       const startReceiver = async (): Promise<void> => {

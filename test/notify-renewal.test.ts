@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { SMTPServer } from 'smtp-server';
 import { runNotify } from '../src/notify/notifier.js';
+import { insertHookApp } from './helpers/relying-apps.js';
 import { BACKENDS } from './helpers/backends.js';
 import { createHolder, freePort, ORDER_FORM, PortalClient, serveTestCa, type ServedCa } from './helpers/holder.js';
 
@@ -60,26 +61,7 @@ for (const backend of BACKENDS) {
         });
       });
       await new Promise<void>((r) => hook.listen(hookPort, '127.0.0.1', r));
-      const codes = (await served.ca.rt.storage.db.selectFrom('certificate_types').select('code').execute()).map((t) => t.code);
-      const now = Date.now();
-      await served.ca.rt.storage.db
-        .insertInto('relying_apps')
-        .values({
-          id: 'app-renewal',
-          name: '续期应用',
-          name_en: 'Renewal app',
-          description: '',
-          accepted_types: JSON.stringify(codes),
-          fee_per_year_fen: 0,
-          credential_id: 'app_renewal',
-          credential_hash: 'x',
-          webhook_url: `http://127.0.0.1:${hookPort}/hook`,
-          webhook_secret: secret,
-          active: 1,
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
+      await insertHookApp(served.ca.rt.storage.db, 'app-renewal', `http://127.0.0.1:${hookPort}/hook`, secret);
     });
     after(async () => {
       await new Promise<void>((r) => (hook ? hook.close(() => r()) : r()));
@@ -87,11 +69,36 @@ for (const backend of BACKENDS) {
       await served?.close();
     });
 
+    /** 应用开通 of the free app, by the holder, through the portal API. */
+    const enable = async (c: PortalClient): Promise<void> => {
+      const r = await c.call<{ order: { state: string } }>('POST', '/api/portal/apps/app-renewal/enable', {
+        recipient: ORDER_FORM.recipient,
+        phone: ORDER_FORM.phone,
+        address: ORDER_FORM.address,
+        postcode: ORDER_FORM.postcode,
+        paymentMethod: 'bank',
+        years: 1,
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      assert.equal(r.body.order.state, 'completed');
+    };
+    const eventsOf = (type: string) =>
+      hooks
+        .map((h) => ({ ...h, event: JSON.parse(h.body) as { type: string; data: Record<string, unknown> } }))
+        .filter((h) => h.event.type === type);
+
     test('order paid and certificate issued mails, certificate.renewed webhook', async () => {
       const { ca, base, origin } = served;
       const holder = await createHolder(ca, { name: '通知续期', uniqueId: '91110000NOTIFY001X' });
       const c = new PortalClient(base, origin);
       await c.login(holder);
+      await enable(c);
+      await runNotify(ca.rt);
+      const started = eventsOf('enablement.started');
+      assert.equal(started.length, 1, 'enablement.started for the app enabled');
+      assert.ok(started[0]!.verified);
+      assert.deepEqual(started[0]!.event.data.holder, { uniqueId: '91110000NOTIFY001X', name: '通知续期' });
+      hooks.length = 0;
       const created = await c.call<{ order: { id: string } }>('POST', '/api/portal/orders', {
         ...ORDER_FORM,
         email: 'renew@example.test',
@@ -153,6 +160,8 @@ for (const backend of BACKENDS) {
       const holder = await createHolder(ca, { name: '通知撤销', uniqueId: '91110000NOTIFY002X' });
       const c = new PortalClient(base, origin);
       await c.login(holder);
+      await enable(c);
+      await runNotify(ca.rt);
       const st = await c.call<{ statement: string }>('POST', '/api/portal/revocation/statement', {
         serial: holder.serial,
         reason: 'keyCompromise',
@@ -172,6 +181,41 @@ for (const backend of BACKENDS) {
       assert.equal(event.type, 'certificate.revoked');
       assert.equal(event.data.serial, holder.serial);
       assert.equal(event.data.reason, 'keyCompromise');
+    });
+
+    test('an app hears only of its own holders; ending an enablement sends enablement.ended once', async () => {
+      const { ca, base, origin } = served;
+      // a holder who never enabled the app: its revocation is no business of the app's
+      const stranger = await createHolder(ca, { name: '未开通', uniqueId: '91110000NOTIFY003X' });
+      const s = new PortalClient(base, origin);
+      await s.login(stranger);
+      const st = await s.call<{ statement: string }>('POST', '/api/portal/revocation/statement', {
+        serial: stranger.serial,
+        reason: 'cessationOfOperation',
+      });
+      assert.equal(st.status, 200, JSON.stringify(st.body));
+      const rv = await s.call('POST', '/api/portal/revocation', {
+        statement: st.body.statement,
+        signature: stranger.signLogin(st.body.statement).toString('base64'),
+      });
+      assert.equal(rv.status, 200, JSON.stringify(rv.body));
+      const before = hooks.length;
+      await runNotify(ca.rt);
+      assert.equal(hooks.length, before, 'no webhook about a holder who did not enable the app');
+
+      const holder = await createHolder(ca, { name: '结束开通', uniqueId: '91110000NOTIFY004X' });
+      const c = new PortalClient(base, origin);
+      await c.login(holder);
+      await enable(c);
+      const ended = await c.call('POST', '/api/portal/apps/app-renewal/end');
+      assert.equal(ended.status, 200, JSON.stringify(ended.body));
+      await runNotify(ca.rt);
+      await runNotify(ca.rt);
+      const endings = eventsOf('enablement.ended').filter(
+        (h) => (h.event.data.holder as { uniqueId: string }).uniqueId === '91110000NOTIFY004X',
+      );
+      assert.equal(endings.length, 1);
+      assert.ok(endings[0]!.verified);
     });
   });
 }

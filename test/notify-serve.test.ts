@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { listMessages } from '../src/notify/outbox.js';
 import { enqueueCertificateEvent } from '../src/notify/webhooks.js';
 import { writeTransaction } from '../src/sa/database.js';
+import { enableFor, insertHookApp } from './helpers/relying-apps.js';
 import { BACKENDS } from './helpers/backends.js';
 import { createTestCa, opensslCsr, type TestCa } from './helpers/ca.js';
 import { BUILT_CLI, eventually, freePort, run, type Running } from './helpers/processes.js';
@@ -28,28 +29,11 @@ for (const backend of BACKENDS) {
     test('kill -9 between commit and delivery: delivered after the restart, once', async () => {
       const port = await freePort();
       const hookPort = await freePort();
-      const now = Date.now();
-      const codes = (await ca.rt.storage.db.selectFrom('certificate_types').select('code').execute()).map((t) => t.code);
-      await ca.rt.storage.db
-        .insertInto('relying_apps')
-        .values({
-          id: 'app-serve',
-          name: '服务应用',
-          name_en: 'Serve app',
-          description: '',
-          accepted_types: JSON.stringify(codes),
-          fee_per_year_fen: 0,
-          credential_id: 'app_serve',
-          credential_hash: 'x',
-          webhook_url: `http://127.0.0.1:${hookPort}/hook`,
-          webhook_secret: 'whsec-serve',
-          active: 1,
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
+      await insertHookApp(ca.rt.storage.db, 'app-serve', `http://127.0.0.1:${hookPort}/hook`, 'whsec-serve');
       const { csr } = opensslCsr(ca.dir, '/CN=重启测试/O=重启测试/C=CN');
-      const cert = (await ca.rt.ca.issue({ csr, profileId: 'org-identity', actor: 'test' })).record;
+      const cert = (await ca.rt.ca.issue({ csr, profileId: 'org-identity', uniqueId: '91110000RESTART01X', actor: 'test' }))
+        .record;
+      await enableFor(ca.rt.storage.db, 'app-serve', cert.holder_id!);
       await writeTransaction(ca.rt.storage, (tx) =>
         enqueueCertificateEvent(tx, 'certificate.revoked', `revoked:${cert.serial}`, cert),
       );

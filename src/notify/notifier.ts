@@ -6,7 +6,7 @@ import { deliverDue, type Deliver, type DeliveryResult } from './outbox.js';
 import { enqueueReminders } from './reminders.js';
 import { sandboxSmsGateway } from './sms-sandbox.js';
 import { smtpMailer, type MailMessage, type Mailer } from './smtp.js';
-import { postWebhook } from './webhooks.js';
+import { enqueueExpiredEnablements, postWebhook } from './webhooks.js';
 
 const mailers = new WeakMap<Runtime, Mailer>();
 
@@ -31,5 +31,6 @@ export function channels(rt: Runtime): Deliver {
 
 export async function runNotify(rt: Runtime, now: number = Date.now()): Promise<DeliveryResult & { reminders: number }> {
   const reminders = await enqueueReminders(rt.storage.db, rt.config, now);
+  await enqueueExpiredEnablements(rt.storage.db, now);
   return { reminders, ...(await deliverDue(rt.storage.db, rt.config, channels(rt), now)) };
 }

@@ -6,55 +6,133 @@ import { enqueue } from './outbox.js';
 import { signWebhook, SIGNATURE_HEADER } from './webhook-signature.js';
 
 export type CertificateEvent = 'certificate.renewed' | 'certificate.upgraded' | 'certificate.changed' | 'certificate.revoked';
+export type EnablementEvent = 'enablement.started' | 'enablement.ended';
+export type WebhookEvent = CertificateEvent | EnablementEvent;
 
 export interface WebhookPayload {
   id: string;
-  type: CertificateEvent;
+  type: WebhookEvent;
   createdAt: string;
   data: Record<string, unknown>;
 }
 
 /**
- * Who hears of an event about `cert`: every active app with a webhook URL that accepts the
- * certificate's type. The one place to change when enablements (应用开通) decide it instead.
+ * Who hears of an event about `cert`: every active app with a webhook URL for which the
+ * certificate's holder has an enablement (应用开通) in force. An app hears only of its own holders.
  */
-export async function webhookRecipients(db: Executor, cert: Pick<CertificateRecord, 'profile'>): Promise<string[]> {
-  const types = new Set(
-    (await db.selectFrom('certificate_types').select('code').where('profile', '=', cert.profile).execute()).map((t) => t.code),
-  );
+export async function webhookRecipients(
+  db: Executor,
+  cert: Pick<CertificateRecord, 'holder_id'>,
+  now = Date.now(),
+): Promise<string[]> {
+  if (cert.holder_id === null) return [];
   const apps = await db
-    .selectFrom('relying_apps')
-    .select(['id', 'accepted_types'])
-    .where('active', '=', 1)
-    .where('webhook_url', 'is not', null)
+    .selectFrom('relying_apps as a')
+    .innerJoin('app_enablements as e', 'e.app_id', 'a.id')
+    .select('a.id')
+    .distinct()
+    .where('a.active', '=', 1)
+    .where('a.webhook_url', 'is not', null)
+    .where('e.holder_id', '=', cert.holder_id)
+    .where('e.state', '=', 'active')
+    .where('e.starts_at', '<=', now)
+    .where('e.ends_at', '>', now)
+    .orderBy('a.id')
     .execute();
-  return apps.filter((a) => (JSON.parse(a.accepted_types) as string[]).some((t) => types.has(t))).map((a) => a.id);
+  return apps.map((a) => a.id);
 }
+
+const payloadOf = (id: string, type: WebhookEvent, data: Record<string, unknown>): WebhookPayload => ({
+  id,
+  type,
+  createdAt: new Date().toISOString(),
+  data,
+});
 
 /** Enqueues `event` about `cert` for its recipients, in `tx`; `eventId` makes it idempotent (one per change). */
 export async function enqueueCertificateEvent(
   tx: Executor,
   event: CertificateEvent,
   eventId: string,
-  cert: Pick<CertificateRecord, 'serial' | 'profile' | 'subject' | 'not_before' | 'not_after' | 'status'>,
+  cert: Pick<CertificateRecord, 'serial' | 'profile' | 'subject' | 'not_before' | 'not_after' | 'status' | 'holder_id'>,
   extra: Record<string, unknown> = {},
 ): Promise<void> {
-  const payload: WebhookPayload = {
-    id: eventId,
-    type: event,
-    createdAt: new Date().toISOString(),
-    data: {
-      serial: cert.serial,
-      subject: cert.subject,
-      profile: cert.profile,
-      notBefore: new Date(cert.not_before).toISOString(),
-      notAfter: new Date(cert.not_after).toISOString(),
-      status: cert.status,
-      ...extra,
-    },
-  };
+  const payload = payloadOf(eventId, event, {
+    serial: cert.serial,
+    subject: cert.subject,
+    profile: cert.profile,
+    notBefore: new Date(cert.not_before).toISOString(),
+    notAfter: new Date(cert.not_after).toISOString(),
+    status: cert.status,
+    ...(await holderRef(tx, cert.holder_id)),
+    ...extra,
+  });
   for (const app of await webhookRecipients(tx, cert))
     await enqueue(tx, { key: `webhook:${app}:${eventId}`, channel: 'webhook', recipient: app, payload });
+}
+
+/** The holder as the app's API names it (唯一识别号 and name), for the event's data. */
+async function holderRef(tx: Executor, holderId: number | null): Promise<{ holder?: { uniqueId: string; name: string } }> {
+  if (holderId === null) return {};
+  const h = await tx.selectFrom('holders').select(['unique_id', 'name']).where('id', '=', holderId).executeTakeFirst();
+  return h ? { holder: { uniqueId: h.unique_id, name: h.name } } : {};
+}
+
+/**
+ * Enqueues enablement.started / enablement.ended for the one app the enablement is of (when it has a
+ * webhook URL), in `tx`; idempotent per enablement and event.
+ */
+export async function enqueueEnablementEvent(
+  tx: Executor,
+  event: EnablementEvent,
+  e: { id: string; app_id: string; holder_id: number; starts_at: number; ends_at: number; ended_at?: number | null },
+): Promise<boolean> {
+  const app = await tx
+    .selectFrom('relying_apps')
+    .select('id')
+    .where('id', '=', e.app_id)
+    .where('active', '=', 1)
+    .where('webhook_url', 'is not', null)
+    .executeTakeFirst();
+  if (!app) return false;
+  const eventId = `${event}:${e.id}`;
+  const payload = payloadOf(eventId, event, {
+    enablementId: e.id,
+    startsAt: new Date(e.starts_at).toISOString(),
+    endsAt: new Date(e.ended_at ?? e.ends_at).toISOString(),
+    ...(await holderRef(tx, e.holder_id)),
+  });
+  return enqueue(tx, { key: `webhook:${app.id}:${eventId}`, channel: 'webhook', recipient: app.id, payload });
+}
+
+/**
+ * enablement.ended for the enablements whose term ran out in the last `lookbackMs` (the notify
+ * job's run); the idempotency key makes a second look a no-op. Ended-by-holder ones were sent then.
+ */
+export async function enqueueExpiredEnablements(db: Executor, now = Date.now(), lookbackMs = 7 * 86_400_000): Promise<number> {
+  const expired = await db
+    .selectFrom('app_enablements')
+    .selectAll()
+    .where('state', '=', 'active')
+    .where('ends_at', '<=', now)
+    .where('ends_at', '>', now - lookbackMs)
+    .execute();
+  let n = 0;
+  for (const e of expired) {
+    // a renewal's enablement starting where this one ends means the app's holder stays enabled
+    const next = await db
+      .selectFrom('app_enablements')
+      .select('id')
+      .where('holder_id', '=', e.holder_id)
+      .where('app_id', '=', e.app_id)
+      .where('state', '=', 'active')
+      .where('starts_at', '<=', e.ends_at)
+      .where('ends_at', '>', e.ends_at)
+      .executeTakeFirst();
+    if (next) continue;
+    if (await enqueueEnablementEvent(db, 'enablement.ended', e)) n++;
+  }
+  return n;
 }
 
 /** Posts one webhook; throws unless the app answers 2xx. */

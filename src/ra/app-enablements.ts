@@ -20,6 +20,7 @@ import {
   type RelyingApp,
 } from '../sa/app-enablements.js';
 import { addOrderEvent, getOrder, transitionOrder, type Order } from '../sa/orders.js';
+import { enqueueEnablementEvent } from '../notify/webhooks.js';
 import { RaError } from './errors.js';
 import { openOrder, unpaidDraftFields } from './order-create.js';
 import type { OrderForm } from './order-form.js';
@@ -101,6 +102,7 @@ export class AppEnablements {
       {
         prefix: 'A',
         actor,
+        email: form.email,
         details: { app: app.id, years },
         // a fee-free application needs no payment: paid at once, in the same transaction
         also: async (tx, o) => {
@@ -138,6 +140,7 @@ export class AppEnablements {
         ended_at: null,
       };
       await insertEnablement(tx, row);
+      await enqueueEnablementEvent(tx, 'enablement.started', row);
       await addOrderEvent(tx, orderId, 'app.enabled', actor, {
         app: order.type_code,
         endsAt: new Date(row.ends_at).toISOString(),
@@ -170,7 +173,10 @@ export class AppEnablements {
     if (!app) throw new RaError('not_found', `no application ${appId}`, 'appId');
     let n = 0;
     await writeTransaction(this.storage, async (tx) => {
-      n = await endEnablements(tx, holderId, appId, Date.now());
+      const now = Date.now();
+      const ending = (await enablementsOf(tx, holderId, appId)).filter((e) => e.state === 'active');
+      n = await endEnablements(tx, holderId, appId, now);
+      for (const e of ending) await enqueueEnablementEvent(tx, 'enablement.ended', { ...e, ended_at: Math.min(now, e.ends_at) });
       if (n > 0) await appendAudit(tx, [{ actor, action: 'app.ended', target: `app:${appId}`, details: { holder: holderId } }]);
     });
     if (n === 0) throw new RaError('not_found', `${app.name} is not enabled for this holder`, 'appId');

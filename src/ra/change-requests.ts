@@ -169,6 +169,7 @@ export class ChangeRequests {
       {
         prefix: 'C',
         actor,
+        email: form.email,
         details: { changes: plan.changes.map((c) => c.field) },
         // re-checked under the write lock: a renewal opened meanwhile in another tab wins, and says so
         guard: async (tx) => {

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { appendAudit } from '../sa/audit.js';
 import { isUniqueViolation, writeTransaction, type Storage, type Tx } from '../sa/database.js';
 import { addOrderEvent, insertOrder, type Order } from '../sa/orders.js';
+import { setHolderContact } from '../sa/holders.js';
 import { parseCertificate } from '../pki/certificate.js';
 import type { OrderForm } from './order-form.js';
 
@@ -45,7 +46,8 @@ export function organizationOf(certDer: Uint8Array, subject: string): string {
 /**
  * Inserts the order `draft` describes. `prefix` starts its id (R renewal, S seal …); `guard` runs
  * first inside the transaction and throws to refuse; `also` writes rows that belong with the order
- * (e.g. the seal application) in the same transaction.
+ * (e.g. the seal application) in the same transaction. `email`, the form's 电子邮箱, becomes the
+ * holder's contact for reminders and order mails from now on, with the order.
  */
 export async function openOrder(
   storage: Storage,
@@ -54,6 +56,7 @@ export async function openOrder(
     prefix: string;
     actor: string;
     details?: Record<string, unknown>;
+    email?: string | undefined;
     guard?: (tx: Tx) => Promise<void>;
     also?: (tx: Tx, order: Order) => Promise<void>;
   },
@@ -87,6 +90,8 @@ export async function openOrder(
             },
           },
         ]);
+        if (opts.email && order.holder_id !== null)
+          await setHolderContact(tx, order.holder_id, { email: opts.email, phone: order.phone });
         await opts.also?.(tx, order);
       });
       return order;

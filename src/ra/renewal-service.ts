@@ -3,7 +3,6 @@
 // replaces a certificate (renewal, upgrade, change) issues and completes here; order-targets.ts says
 // what each kind issues.
 import { enqueueOrderMail } from '../notify/order-mails.js';
-import { setHolderContact } from '../sa/holders.js';
 import { enqueueCertificateEvent, type CertificateEvent } from '../notify/webhooks.js';
 import { hash } from 'node:crypto';
 import type { CertificateAuthority } from '../ca/authority.js';
@@ -174,6 +173,7 @@ export class RenewalService {
       {
         prefix: 'R',
         actor,
+        email: form.email,
         // re-checked under the write lock: two tabs cannot open two orders for one certificate
         guard: async (tx) => {
           const open = await openOrderForCertificate(tx, serial, OPEN_STATES);
@@ -189,9 +189,6 @@ export class RenewalService {
         },
       },
     );
-    // the order form's 电子邮箱 is the holder's contact for reminders and order mails from now on
-    if (form.email && q.certificate.holder_id !== null)
-      await setHolderContact(this.db, q.certificate.holder_id, { email: form.email, phone: form.phone });
     return opened;
   }
 

@@ -157,6 +157,7 @@ export class SealApplications {
       {
         prefix: 'S',
         actor,
+        email: input.form.email,
         details: { sealType: type.code, sealName: name },
         also: async (tx, order) => {
           const doc = await storeDocument(tx, {

@@ -145,6 +145,7 @@ export class UpgradeService {
       {
         prefix: 'U',
         actor,
+        email: form.email,
         details: { from: q.from.code, to: option.to.code, carryOver: option.path.carry_over === 1 },
         // re-checked under the write lock: one open order per certificate, whatever its kind
         guard: async (tx) => {
