@@ -18,6 +18,7 @@ import { getSeal } from '../src/sa/seals.js';
 import type { ChangeRequestView, ChangeReviewView, ChangeTermsView } from '../src/shared/change-views.js';
 import type { SealApplicationView } from '../src/shared/seal-views.js';
 import { BACKENDS } from './helpers/backends.js';
+import { noticeMail, noticeSms } from './helpers/notices.js';
 import { createHolder, ORDER_FORM, PortalClient, serveTestCa, type ServedCa, type TestHolder } from './helpers/holder.js';
 import { createStaff, loggedInStaff, StaffClient, type TestStaff } from './helpers/staff.js';
 
@@ -144,8 +145,8 @@ for (const backend of BACKENDS) {
       assert.equal((await portal.call('POST', `/api/portal/orders/${id}/cancel`)).status, 200);
     });
 
-    test('a rejection needs a reason; the holder reads it; the order is cancelled', async () => {
-      const r = await submit({ locality: '浦东新区' });
+    test('a rejection needs a reason; the holder reads it (portal, mail, SMS); the order is cancelled', async () => {
+      const r = await submit({ locality: '浦东新区', email: 'change@example.test', phone: '13800138000' });
       assert.equal(r.status, 201, JSON.stringify(r.body));
       const id = r.body.change.orderId;
       assert.match(id, /^C\d{8}-/);
@@ -161,6 +162,13 @@ for (const backend of BACKENDS) {
       assert.equal(seen.body.change.reviewReason, '营业执照上的名称与申请不符');
       assert.equal(seen.body.change.orderState, 'cancelled');
       assert.deepEqual(seen.body.change.sealsToReapply, []);
+      const mail = await noticeMail(served.ca.rt, `mail:change_rejected:${id}`);
+      assert.equal(mail.to, 'change@example.test', 'the form’s 电子邮箱 is the holder’s contact');
+      assert.match(mail.subject, /证书变更未通过审核/);
+      assert.match(mail.text, /原因：营业执照上的名称与申请不符/);
+      const sms = await noticeSms(served.ca.rt, `sms:change_rejected:${id}`);
+      assert.equal(sms.to, '13800138000', 'SMS to the mobile number');
+      assert.match(sms.body, /变更申请.*未通过审核，原因：营业执照上的名称与申请不符/);
     });
 
     let changeId = '';

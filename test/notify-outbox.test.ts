@@ -170,6 +170,28 @@ for (const backend of BACKENDS) {
       assert.equal(mails.length, 2);
     });
 
+    test('a reminder by SMS to a mobile number, once per threshold; none to a landline; none after opt-out', async () => {
+      const mobile = await issue('91110000REMINDSMSX', '短信提醒');
+      await ca.rt.storage.db.updateTable('holders').set({ phone: '13700137000' }).where('id', '=', mobile.holder_id!).execute();
+      const landline = await issue('91110000REMINDTELX', '座机提醒');
+      await ca.rt.storage.db.updateTable('holders').set({ phone: '021-962600' }).where('id', '=', landline.holder_id!).execute();
+      const at = mobile.not_after - 29.5 * DAY;
+      await runNotify(ca.rt, at);
+      await runNotify(ca.rt, at + 60_000);
+      const got = await sandboxSmsMessages(ca.rt.storage.db, '13700137000');
+      assert.equal(got.length, 1, 'one SMS for the 30-day threshold');
+      assert.match(got[0]!.body, /将于\d{4}-\d{2}-\d{2}到期（还有30天）.*登录.*更新。退订：http/);
+      assert.equal((await sandboxSmsMessages(ca.rt.storage.db, '021-962600')).length, 0);
+      assert.equal((await sandboxSmsMessages(ca.rt.storage.db, '021962600')).length, 0);
+      await ca.rt.storage.db
+        .updateTable('holders')
+        .set({ reminders_opt_out_at: Date.now() })
+        .where('id', '=', mobile.holder_id!)
+        .execute();
+      await runNotify(ca.rt, mobile.not_after - 6.5 * DAY);
+      assert.equal((await sandboxSmsMessages(ca.rt.storage.db, '13700137000')).length, 1, 'opted out: no 7-day SMS');
+    });
+
     test('no reminder once the certificate is renewed', async () => {
       const old = await issue('91110000REMIND002X', '续期测试');
       await setHolderContact(ca.rt.storage.db, old.holder_id!, { email: 'renewed@example.test' });

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { SMTPServer } from 'smtp-server';
 import { runNotify } from '../src/notify/notifier.js';
 import { insertHookApp } from './helpers/relying-apps.js';
+import { sandboxSmsMessages } from '../src/notify/sms-sandbox.js';
 import { BACKENDS } from './helpers/backends.js';
 import { createHolder, freePort, ORDER_FORM, PortalClient, serveTestCa, type ServedCa } from './helpers/holder.js';
 
@@ -102,6 +103,7 @@ for (const backend of BACKENDS) {
       const created = await c.call<{ order: { id: string } }>('POST', '/api/portal/orders', {
         ...ORDER_FORM,
         email: 'renew@example.test',
+        phone: '13900139000',
       });
       assert.equal(created.status, 201, JSON.stringify(created.body));
       const id = created.body.order.id;
@@ -142,8 +144,24 @@ for (const backend of BACKENDS) {
       const r = await runNotify(ca.rt);
       assert.equal(r.failed + r.dead, 0, JSON.stringify(r));
       const mine = mails.filter((m) => m.to.includes('renew@example.test'));
-      assert.equal(mine.length, 2, 'order paid and certificate issued');
+      assert.equal(mine.length, 3, 'order paid, the e-invoice, certificate issued');
       assert.ok(mine.some((m) => m.raw.includes(id)));
+      const invoice = mine.find((m) => /application\/pdf/.test(m.raw));
+      assert.ok(invoice, 'the e-invoice mail carries the PDF');
+      assert.match(invoice.raw, /filename="?invoice-[^"\s]+\.pdf/);
+      const pdfB64 = /Content-Type: application\/pdf[^]*?\r\n\r\n([A-Za-z0-9+/=\r\n]+)/.exec(invoice.raw)![1]!;
+      const pdf = Buffer.from(pdfB64.replace(/\r\n/g, ''), 'base64');
+      assert.equal(pdf.subarray(0, 5).toString('latin1'), '%PDF-');
+      const stored = await ca.rt.storage.db
+        .selectFrom('invoices')
+        .select('pdf')
+        .where('order_id', '=', id)
+        .executeTakeFirstOrThrow();
+      assert.ok(stored.pdf && pdf.equals(stored.pdf), 'the attachment is the stored e-invoice');
+      const texts = (await sandboxSmsMessages(ca.rt.storage.db, '13900139000')).map((m) => m.body);
+      assert.equal(texts.length, 2, JSON.stringify(texts));
+      assert.match(texts[0]!, new RegExp(`订单${id}.*已支付`));
+      assert.match(texts[1]!, new RegExp(`订单${id}的证书已签发`));
       assert.equal(hooks.length, 1);
       assert.ok(hooks[0]!.verified, 'the webhook signature verifies');
       const event = JSON.parse(hooks[0]!.body) as { type: string; data: { orderId: string; previousSerial: string } };

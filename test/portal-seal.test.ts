@@ -11,6 +11,7 @@ import { assembleSeal, encodeSealInfo, parseSeal } from '../src/pki/ses-seal.js'
 import { verifySeal } from '../src/pki/ses-verify.js';
 import { getSealByOrder } from '../src/sa/seals.js';
 import { BACKENDS } from './helpers/backends.js';
+import { noticeMail } from './helpers/notices.js';
 import { opensslSm2, scratch } from './helpers/sm2.js';
 import { createHolder, ORDER_FORM, PortalClient, serveTestCa, type ServedCa, type TestHolder } from './helpers/holder.js';
 import { loggedInStaff, type StaffClient } from './helpers/staff.js';
@@ -142,7 +143,10 @@ for (const backend of BACKENDS) {
     });
 
     test('a rejection needs a reason, the holder sees it, the unpaid order is cancelled, nothing is made', async () => {
-      const r = await apply({ picture: { source: 'uploaded', contentBase64: roundPng().toString('base64') } });
+      const r = await apply({
+        picture: { source: 'uploaded', contentBase64: roundPng().toString('base64') },
+        email: 'seal@example.test',
+      });
       assert.equal(r.status, 201, JSON.stringify(r.body));
       const id = r.body.application.orderId;
       assert.equal(r.body.application.pictureSource, 'uploaded');
@@ -172,6 +176,10 @@ for (const backend of BACKENDS) {
       assert.equal(seen.reason, '公安备案材料与印章名称不一致');
       assert.equal(seen.orderState, 'cancelled');
       assert.equal(seen.esId, null);
+      const mail = await noticeMail(served.ca.rt, `mail:seal_rejected:${id}`);
+      assert.equal(mail.to, 'seal@example.test');
+      assert.match(mail.subject, /印章申请未通过审核/);
+      assert.match(mail.text, /原因：公安备案材料与印章名称不一致/);
       assert.ok(!made.includes(id));
     });
 

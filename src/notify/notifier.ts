@@ -1,7 +1,8 @@
 // One run of the notify job: enqueue the reminders that are due, then deliver what is due on each
 // channel. `certdesk serve` runs it every minute (jobs/notify.ts); `certdesk notify run` once.
 import type { Runtime } from '../runtime.js';
-import { renderOrderMail, type OrderMailPayload } from './order-mails.js';
+import { isOrderNotice, renderOrderMail, renderOrderSms } from './order-notices.js';
+import { StaffInvoices } from '../staff/invoices.js';
 import { deliverDue, type Deliver, type DeliveryResult } from './outbox.js';
 import { enqueueReminders } from './reminders.js';
 import { sandboxSmsGateway } from './sms-sandbox.js';
@@ -18,13 +19,19 @@ export function channels(rt: Runtime): Deliver {
   return async (msg) => {
     const payload = JSON.parse(msg.payload) as unknown;
     if (msg.channel === 'email') {
-      const mail =
-        typeof payload === 'object' && payload !== null && 'template' in payload
-          ? await renderOrderMail(rt.storage.db, rt.config, payload as OrderMailPayload, msg.recipient)
-          : (payload as MailMessage);
+      const mail = isOrderNotice(payload)
+        ? await renderOrderMail(rt.storage.db, rt.config, payload, msg.recipient, async (orderId) => {
+            const { pdf, invoice } = await new StaffInvoices(rt).pdf(orderId);
+            return { pdf, number: invoice.number };
+          })
+        : (payload as MailMessage);
       return m.send({ ...mail, to: msg.recipient });
     }
-    if (msg.channel === 'sms') return sms.send(msg.recipient, (payload as { body: string }).body);
+    if (msg.channel === 'sms')
+      return sms.send(
+        msg.recipient,
+        isOrderNotice(payload) ? await renderOrderSms(rt.storage.db, rt.config, payload) : (payload as { body: string }).body,
+      );
     return postWebhook(rt.storage.db, msg.recipient, payload);
   };
 }

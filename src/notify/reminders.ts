@@ -1,7 +1,8 @@
 // Expiry reminders: at each threshold (days before notAfter; setting reminder_days, default 90, 60,
-// 30, 7, 3) one mail per valid signing certificate, idempotent per certificate and threshold. No
-// reminder for a holder without an e-mail, one who opted out, or a certificate already renewed
-// (a newer valid certificate renews it, or the holder has a newer valid one of the same profile).
+// 30, 7, 3) one mail and one SMS (to a mainland mobile number) per valid signing certificate,
+// idempotent per certificate, threshold and channel. No reminder for a holder without a contact,
+// one who opted out, or a certificate already renewed (a newer valid certificate renews it, or the
+// holder has a newer valid one of the same profile).
 import type { Config } from '../config/config.js';
 import type { Executor } from '../sa/database.js';
 import { getSetting } from '../sa/catalogue.js';
@@ -9,6 +10,7 @@ import { renewalWindow } from '../shared/renewal-window.js';
 import { chinaDate, expiryEvent } from './ics.js';
 import { enqueue } from './outbox.js';
 import type { MailMessage } from './smtp.js';
+import { mobileNumber } from './order-notices.js';
 import { unsubscribeToken } from './unsubscribe.js';
 
 export const DEFAULT_REMINDER_DAYS = [90, 60, 30, 7, 3];
@@ -29,12 +31,12 @@ export async function enqueueReminders(db: Executor, config: Config, now: number
   const certs = await db
     .selectFrom('certificates as c')
     .innerJoin('holders as h', 'h.id', 'c.holder_id')
-    .select(['c.serial', 'c.profile', 'c.subject', 'c.not_after', 'c.holder_id', 'h.email', 'h.name'])
+    .select(['c.serial', 'c.profile', 'c.subject', 'c.not_after', 'c.holder_id', 'h.email', 'h.phone', 'h.name'])
     .where('c.status', '=', 'valid')
     .where('c.signing_serial', 'is', null)
     .where('c.not_after', '>', now)
     .where('c.not_after', '<=', horizon)
-    .where('h.email', 'is not', null)
+    .where((eb) => eb.or([eb('h.email', 'is not', null), eb('h.phone', 'is not', null)]))
     .where('h.reminders_opt_out_at', 'is', null)
     .execute();
   let added = 0;
@@ -60,20 +62,39 @@ export async function enqueueReminders(db: Executor, config: Config, now: number
       .executeTakeFirst();
     const w = renewalWindow(new Date(c.not_after), type?.renew_before_days, type?.renew_after_days);
     const token = await unsubscribeToken(db, c.holder_id!);
-    const mail = reminderMail(config, {
-      to: c.email!,
+    const unsubscribeUrl = `${config.publicUrl}/api/notify/unsubscribe?token=${encodeURIComponent(token)}`;
+    const facts = {
       holder: c.name,
       typeName: type?.name ?? c.profile,
       serial: c.serial,
       notAfter: new Date(c.not_after - 1), // the last millisecond of validity belongs to the last day
       window: w,
       daysLeft: Math.ceil(left),
-      unsubscribeUrl: `${config.publicUrl}/api/notify/unsubscribe?token=${encodeURIComponent(token)}`,
-    });
-    if (await enqueue(db, { key: `reminder:${c.serial}:${threshold}`, channel: 'email', recipient: c.email!, payload: mail }))
-      added++;
+      unsubscribeUrl,
+    };
+    if (c.email) {
+      const mail = reminderMail(config, { to: c.email, ...facts });
+      if (await enqueue(db, { key: `reminder:${c.serial}:${threshold}`, channel: 'email', recipient: c.email, payload: mail }))
+        added++;
+    }
+    const mobile = mobileNumber(c.phone);
+    if (mobile) {
+      const body = reminderSms(config, facts);
+      if (
+        await enqueue(db, { key: `reminder-sms:${c.serial}:${threshold}`, channel: 'sms', recipient: mobile, payload: { body } })
+      )
+        added++;
+    }
   }
   return added;
+}
+
+/** The SMS form of a reminder: what expires when, the renewal window, the portal; and how to opt out. */
+export function reminderSms(
+  config: Config,
+  r: { typeName: string; notAfter: Date; window: { opensAt: Date; closesAt: Date }; daysLeft: number; unsubscribeUrl: string },
+): string {
+  return `【证书服务】您的${r.typeName}将于${dash(chinaDate(r.notAfter))}到期（还有${r.daysLeft}天），请于${dash(chinaDate(r.window.opensAt))}至${dash(chinaDate(r.window.closesAt))}插入USB Key登录${config.publicUrl}更新。退订：${r.unsubscribeUrl}`;
 }
 
 export function reminderMail(

@@ -27,6 +27,7 @@ import type { HolderKind, PaymentMethod } from '../sa/schema.js';
 import { uniqueIdOf } from './certificate-summary.js';
 import { currentValues, fieldsFor, planChange, CHANGE_FIELDS, type ChangeField } from './change-subject.js';
 import { checkDocument, storeDocument, type DocumentUpload } from './documents.js';
+import { enqueueOrderNotice } from '../notify/order-notices.js';
 import { RaError } from './errors.js';
 import { openOrder } from './order-create.js';
 import { parseServiceForm, typedText } from './order-form.js';
@@ -253,6 +254,7 @@ export class ChangeRequests {
         throw new RaError('invalid_state', 'the change was already decided');
       await addOrderEvent(tx, orderId, `change.${state}`, reviewer, reason ? { reason } : {});
       await appendAudit(tx, [{ actor: reviewer, action: `change.${state}`, target: orderId, details: reason ? { reason } : {} }]);
+      await enqueueOrderNotice(tx, `change_${state}`, order, reason ? { reason } : {});
       if (decision.approve) await this.afterApproval(tx, order, reviewer, at);
       else if (await transitionOrder(tx, orderId, ['awaiting_payment'], 'cancelled'))
         await addOrderEvent(tx, orderId, 'cancelled', reviewer, { reason: 'change rejected' });

@@ -14,7 +14,7 @@ import { writeTransaction, type Storage, type Tx } from '../sa/database.js';
 import { createInvoiceForPayment } from '../sa/invoices.js';
 import { addOrderEvent, getOrder, getOrderByReference, transitionOrder, type Order } from '../sa/orders.js';
 import { insertExtraPayment, insertPayment, paymentForOrder } from '../sa/payments.js';
-import { enqueueOrderMail } from '../notify/order-mails.js';
+import { enqueueOrderNotice } from '../notify/order-notices.js';
 import { RaError } from './errors.js';
 import { AmountError, checkFen, fenToYuan } from './money.js';
 
@@ -194,7 +194,7 @@ export async function recordPayment(storage: Storage, p: IncomingPayment): Promi
         details: { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen },
       },
     ]);
-    await enqueueOrderMail(tx, 'order_paid', order);
+    await enqueueOrderNotice(tx, 'order_paid', order);
     // the invoice record (staff console: e-invoice PDF, paper invoice mailing) is born with the payment
     await createInvoiceForPayment(tx, order, {
       channel: p.channel,
@@ -203,6 +203,7 @@ export async function recordPayment(storage: Storage, p: IncomingPayment): Promi
       paidAt: p.paidAt,
       actor: p.actor,
     });
+    await enqueueOrderNotice(tx, 'invoice', order);
     return 'recorded';
   });
   if (result instanceof RaError) throw result;

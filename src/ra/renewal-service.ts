@@ -2,7 +2,7 @@
 // installed → completed. Rules live here; HTTP lives in api/, SQL in sa/. Every order kind that
 // replaces a certificate (renewal, upgrade, change) issues and completes here; order-targets.ts says
 // what each kind issues.
-import { enqueueOrderMail } from '../notify/order-mails.js';
+import { enqueueOrderNotice } from '../notify/order-notices.js';
 import { enqueueCertificateEvent, type CertificateEvent } from '../notify/webhooks.js';
 import { hash } from 'node:crypto';
 import type { CertificateAuthority } from '../ca/authority.js';
@@ -376,7 +376,7 @@ export class RenewalService {
         notAfter: new Date(cert.not_after).toISOString(),
       });
       // after the transition, not in its transaction (there is none here): the key makes a retry safe
-      await enqueueOrderMail(this.db, 'certificate_issued', order);
+      await enqueueOrderNotice(this.db, 'certificate_issued', order);
     }
   }
 

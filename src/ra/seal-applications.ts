@@ -23,6 +23,7 @@ import {
 } from '../sa/seal-applications.js';
 import { checkSealPng, renderSealPicture, type SealPicture } from '../seal/seal-picture.js';
 import { checkDocument, storeDocument, type DocumentUpload } from './documents.js';
+import { enqueueOrderNotice } from '../notify/order-notices.js';
 import { RaError } from './errors.js';
 import { openOrder } from './order-create.js';
 import type { OrderForm } from './order-form.js';
@@ -217,6 +218,8 @@ export class SealApplications {
       if (!decision.approve && (await transitionOrder(tx, orderId, ['awaiting_payment'], 'cancelled')))
         await addOrderEvent(tx, orderId, 'cancelled', reviewer, { reason: 'seal application rejected' });
       await appendAudit(tx, [{ actor: reviewer, action: `seal.${state}`, target: orderId, details: reason ? { reason } : {} }]);
+      const order = await getOrder(tx, orderId);
+      if (order) await enqueueOrderNotice(tx, `seal_${state}`, order, reason ? { reason } : {});
     });
     // the decision stands even when making fails now: the order job retries the making
     if (decision.approve)
