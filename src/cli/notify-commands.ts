@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
 import { runNotify } from '../notify/notifier.js';
-import { listMessages, OUTBOX_STATES, retryMessage, type OutboxMessage } from '../notify/outbox.js';
+import { listMessages, OUTBOX_STATES, outboxMessageView, retryMessage } from '../notify/outbox.js';
 import { openRuntime } from '../runtime.js';
 import { appendAudit } from '../sa/audit.js';
 import { writeTransaction } from '../sa/database.js';
@@ -11,23 +11,6 @@ import { findHolderByUniqueId, setHolderContact } from '../sa/holders.js';
 import type { OutboxState } from '../sa/schema.js';
 import { action, UsageError } from './errors.js';
 import { cliActor } from './util.js';
-
-const iso = (ms: number | null): string => (ms === null ? '' : new Date(ms).toISOString());
-
-function view(m: OutboxMessage): Record<string, unknown> {
-  return {
-    id: m.id,
-    key: m.idempotency_key,
-    channel: m.channel,
-    recipient: m.recipient,
-    state: m.state,
-    attempts: m.attempts,
-    nextAttemptAt: iso(m.next_attempt_at),
-    lastError: m.last_error,
-    createdAt: iso(m.created_at),
-    sentAt: m.sent_at === null ? null : iso(m.sent_at),
-  };
-}
 
 const EMAIL = /^[^\s@<>,;]{1,64}@[^\s@<>,;]{1,255}\.[^\s@<>,;]{1,63}$/;
 const PHONE = /^\+?\d[\d-]{5,19}$/;
@@ -61,7 +44,7 @@ export function registerNotifyCommands(program: Command): void {
           throw new UsageError(`--state must be one of ${OUTBOX_STATES.join(', ')}, got ${JSON.stringify(o.state)}`);
         const rt = await openRuntime(loadConfig());
         try {
-          const rows = (await listMessages(rt.storage.db, o.state as OutboxState | undefined)).map(view);
+          const rows = (await listMessages(rt.storage.db, o.state as OutboxState | undefined)).map(outboxMessageView);
           if (o.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
           else
             for (const r of rows)

@@ -133,4 +133,33 @@ export async function retryMessage(db: Executor, id: string): Promise<OutboxMess
   return db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** A message as staff and operators see it (console, `certdesk notify list`): no payload, which may carry an unsubscribe token. */
+export interface OutboxMessageView {
+  id: string;
+  key: string;
+  channel: OutboxChannel;
+  recipient: string;
+  state: OutboxState;
+  attempts: number;
+  nextAttemptAt: string;
+  lastError: string | null;
+  createdAt: string;
+  sentAt: string | null;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export const outboxMessageView = (m: OutboxMessage): OutboxMessageView => ({
+  id: m.id,
+  key: m.idempotency_key,
+  channel: m.channel,
+  recipient: m.recipient,
+  state: m.state,
+  attempts: m.attempts,
+  nextAttemptAt: iso(m.next_attempt_at),
+  lastError: m.last_error,
+  createdAt: iso(m.created_at),
+  sentAt: m.sent_at === null ? null : iso(m.sent_at),
+});
+
 export const OUTBOX_STATES: readonly OutboxState[] = ['pending', 'sent', 'dead'];

@@ -1,36 +1,10 @@
 // The outbox for staff: messages by state (dead ones are what needs a look) and retrying a dead one.
 // The payload is not shown: a mail body carries the holder's unsubscribe token.
-import { listMessages, OUTBOX_STATES, retryMessage, type OutboxMessage } from '../../notify/outbox.js';
+import { listMessages, OUTBOX_STATES, outboxMessageView, retryMessage } from '../../notify/outbox.js';
 import { appendAudit } from '../../sa/audit.js';
 import { writeTransaction } from '../../sa/database.js';
 import type { OutboxState } from '../../sa/schema.js';
 import type { StaffRoutes } from './staff-routes.js';
-
-export interface OutboxMessageView {
-  id: string;
-  key: string;
-  channel: string;
-  recipient: string;
-  state: OutboxState;
-  attempts: number;
-  nextAttemptAt: number;
-  lastError: string | null;
-  createdAt: number;
-  sentAt: number | null;
-}
-
-const view = (m: OutboxMessage): OutboxMessageView => ({
-  id: m.id,
-  key: m.idempotency_key,
-  channel: m.channel,
-  recipient: m.recipient,
-  state: m.state,
-  attempts: m.attempts,
-  nextAttemptAt: m.next_attempt_at,
-  lastError: m.last_error,
-  createdAt: m.created_at,
-  sentAt: m.sent_at,
-});
 
 export function registerStaffOutboxRoutes({ api, rt, need, ctx, tags }: StaffRoutes): void {
   api.get<{ Querystring: { state?: string } }>(
@@ -42,7 +16,7 @@ export function registerStaffOutboxRoutes({ api, rt, need, ctx, tags }: StaffRou
         return reply
           .code(400)
           .send({ error: 'invalid', message: `state must be one of ${OUTBOX_STATES.join(', ')}`, field: 'state' });
-      return { items: (await listMessages(rt.storage.db, state as OutboxState | undefined)).map(view) };
+      return { items: (await listMessages(rt.storage.db, state as OutboxState | undefined)).map(outboxMessageView) };
     },
   );
 
@@ -57,7 +31,7 @@ export function registerStaffOutboxRoutes({ api, rt, need, ctx, tags }: StaffRou
           { actor: ctx(req).actor, action: 'outbox.retried', target: `outbox:${m.id}`, details: { key: m.idempotency_key } },
         ]),
       );
-      return { message: view(m) };
+      return { message: outboxMessageView(m) };
     },
   );
 }

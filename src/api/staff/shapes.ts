@@ -7,6 +7,7 @@ import type { CertificateSummary } from '../../ra/certificate-summary.js';
 import type { ImportResult, LineOutcome, LineResult } from '../../staff/statement.js';
 
 export type { ImportResult, LineOutcome, LineResult, OrderState, PaymentMethod, StaffRole };
+export type { OutboxMessageView } from '../../notify/outbox.js';
 
 export interface StaffAccountView {
   id: number;

@@ -17,6 +17,7 @@ import LossReviewPage from './pages/LossReviewPage';
 import SealReviewPage from './pages/SealReviewPage';
 import ChangeReviewPage from './pages/ChangeReviewPage';
 import RelyingAppsPage from './pages/RelyingAppsPage';
+import OutboxPage from './pages/OutboxPage';
 
 const theme = {
   token: {
@@ -58,6 +59,7 @@ const PAGES = [
   { key: 'change-reviews', label: 'menuChangeReviews', perm: 'reviews.decide' },
   { key: 'catalogue', label: 'menuCatalogue', perm: 'catalogue.read' },
   { key: 'relying-apps', label: 'menuRelyingApps', perm: 'catalogue.read' },
+  { key: 'outbox', label: 'menuOutbox', perm: 'outbox.manage' },
   { key: 'audit', label: 'menuAudit', perm: 'audit.read' },
   { key: 'accounts', label: 'menuAccounts', perm: 'staff.manage' },
   { key: 'loss-reviews', label: 'menuLossReviews', perm: 'reviews.decide' },
@@ -134,6 +136,9 @@ function Shell({ session, onLogout }: { session: Session; onLogout: () => void }
       break;
     case 'loss-reviews':
       page = <LossReviewPage />;
+      break;
+    case 'outbox':
+      page = <OutboxPage />;
       break;
     case 'seal-reviews':
       page = <SealReviewPage />;

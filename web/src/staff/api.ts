@@ -25,6 +25,7 @@ import type {
   RevocationRequestView,
   UpgradePathView,
   RelyingAppView,
+  OutboxMessageView,
 } from '../../../src/api/staff/shapes.js';
 
 // The server's shapes (type-only: erased from the bundle), under the names the console's pages use.
@@ -36,6 +37,7 @@ export type LoginStep = LoginStepView;
 export type Order = StaffOrderView;
 export type AuditEntry = AuditEntryView;
 export type Invoice = InvoiceView;
+export type OutboxMessage = OutboxMessageView;
 export type OrderDetail = StaffOrderDetailView;
 export type CertificateRow = CertificateRowView;
 export type CertificateDetail = StaffCertificateDetailView;
@@ -190,6 +192,10 @@ export const api = {
     call<{ items: AuditEntry[]; nextBeforeSeq: number | null }>('GET', `/api/staff/audit${qs(params)}`),
   auditCsvUrl: (params: Record<string, string | undefined>) => `/api/staff/audit.csv${qs(params)}`,
   verifyAudit: () => call<{ ok: boolean; entries: number; brokenAt?: number; reason?: string }>('GET', '/api/staff/audit/verify'),
+
+  outbox: (state?: string) => call<{ items: OutboxMessageView[] }>('GET', `/api/staff/outbox${qs({ state })}`),
+  retryOutbox: (id: string) =>
+    call<{ message: OutboxMessageView }>('POST', `/api/staff/outbox/${encodeURIComponent(id)}/retry`, {}),
 
   accounts: () => call<{ items: StaffAccount[] }>('GET', '/api/staff/accounts'),
   createAccount: (body: { username: string; displayName?: string; roles: Role[] }) =>
