@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
 import { runNotify } from '../notify/notifier.js';
-import { listMessages, OUTBOX_STATES, outboxMessageView, retryMessage } from '../notify/outbox.js';
+import { listMessages, OUTBOX_STATES, outboxMessageViews, retryMessage } from '../notify/outbox.js';
 import { openRuntime } from '../runtime.js';
 import { appendAudit } from '../sa/audit.js';
 import { writeTransaction } from '../sa/database.js';
@@ -44,7 +44,10 @@ export function registerNotifyCommands(program: Command): void {
           throw new UsageError(`--state must be one of ${OUTBOX_STATES.join(', ')}, got ${JSON.stringify(o.state)}`);
         const rt = await openRuntime(loadConfig());
         try {
-          const rows = (await listMessages(rt.storage.db, o.state as OutboxState | undefined)).map(outboxMessageView);
+          const rows = await outboxMessageViews(
+            rt.storage.db,
+            await listMessages(rt.storage.db, o.state as OutboxState | undefined),
+          );
           if (o.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
           else
             for (const r of rows)

@@ -121,6 +121,14 @@ export async function listMessages(db: Executor, state?: OutboxState, limit = 20
   return q.execute();
 }
 
+/** The views of `messages`, webhook recipients named by their application. */
+export async function outboxMessageViews(db: Executor, messages: OutboxMessage[]): Promise<OutboxMessageView[]> {
+  const ids = [...new Set(messages.filter((m) => m.channel === 'webhook').map((m) => m.recipient))];
+  const apps = ids.length ? await db.selectFrom('relying_apps').select(['id', 'name']).where('id', 'in', ids).execute() : [];
+  const names = new Map(apps.map((a) => [a.id, a.name]));
+  return messages.map((m) => outboxMessageView(m, names));
+}
+
 /** Puts a dead message back to pending, due now, with its attempts reset; undefined when there is no such dead message. */
 export async function retryMessage(db: Executor, id: string): Promise<OutboxMessage | undefined> {
   const r = await db
@@ -139,6 +147,8 @@ export interface OutboxMessageView {
   key: string;
   channel: OutboxChannel;
   recipient: string;
+  /** the relying application's name, for a webhook */
+  recipientName: string | null;
   state: OutboxState;
   attempts: number;
   nextAttemptAt: string;
@@ -149,11 +159,12 @@ export interface OutboxMessageView {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-export const outboxMessageView = (m: OutboxMessage): OutboxMessageView => ({
+export const outboxMessageView = (m: OutboxMessage, appNames: ReadonlyMap<string, string> = new Map()): OutboxMessageView => ({
   id: m.id,
   key: m.idempotency_key,
   channel: m.channel,
   recipient: m.recipient,
+  recipientName: m.channel === 'webhook' ? (appNames.get(m.recipient) ?? null) : null,
   state: m.state,
   attempts: m.attempts,
   nextAttemptAt: iso(m.next_attempt_at),

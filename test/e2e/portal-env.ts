@@ -23,13 +23,13 @@ import {
 import {
   approveInAssistant,
   buildWeb,
-  freePort,
   launchBrowser,
   popupFrom,
   PORTAL_HOST,
   screenshot,
   type BrowserSession,
 } from '../helpers/browser.js';
+import { freePort } from '../helpers/processes.js';
 import { packagedAgent } from '../helpers/agent-package.js';
 import { createTestCa, type TestCa } from '../helpers/ca.js';
 import { cliAsync } from '../helpers/cli.js';

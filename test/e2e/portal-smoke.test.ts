@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   buildWeb,
-  freePort,
   launchBrowser,
   screenshot,
   sendJson,
@@ -16,6 +15,7 @@ import {
   type BrowserSession,
   type StaticServer,
 } from '../helpers/browser.js';
+import { freePort } from '../helpers/processes.js';
 import { requireTool } from '../helpers/requirements.js';
 
 describe('holder portal: build and first page', { skip: requireTool('chromium') }, () => {

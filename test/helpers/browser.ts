@@ -259,12 +259,3 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(body === undefined ? '' : JSON.stringify(body));
   return true;
 }
-
-/** A free TCP port on 127.0.0.1 (for processes that need one fixed before they start). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}

@@ -1,7 +1,8 @@
 // A certificate holder for tests: an in-process key pair, a certificate from the test CA for it,
 // and the signatures the key assistant would make (login challenge, renewal CSR and proof).
 import { ApiClient } from './http-client.js';
-import { createServer } from 'node:net';
+import { freePort } from './processes.js';
+export { freePort };
 import { randomBytes, sign, type KeyObject } from 'node:crypto';
 import { sandboxKeys } from '../../src/payments/sandbox/keys.js';
 import { signParams } from '../../src/payments/sandbox/signing.js';
@@ -98,18 +99,6 @@ export async function createHolder(
       };
     },
   };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
 }
 
 /** A valid order page (请填写您的订单信息) for an offline or online renewal; tests spread and change it. */

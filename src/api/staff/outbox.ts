@@ -1,6 +1,6 @@
 // The outbox for staff: messages by state (dead ones are what needs a look) and retrying a dead one.
 // The payload is not shown: a mail body carries the holder's unsubscribe token.
-import { listMessages, OUTBOX_STATES, outboxMessageView, retryMessage } from '../../notify/outbox.js';
+import { listMessages, OUTBOX_STATES, outboxMessageViews, retryMessage } from '../../notify/outbox.js';
 import { appendAudit } from '../../sa/audit.js';
 import { writeTransaction } from '../../sa/database.js';
 import type { OutboxState } from '../../sa/schema.js';
@@ -16,7 +16,9 @@ export function registerStaffOutboxRoutes({ api, rt, need, ctx, tags }: StaffRou
         return reply
           .code(400)
           .send({ error: 'invalid', message: `state must be one of ${OUTBOX_STATES.join(', ')}`, field: 'state' });
-      return { items: (await listMessages(rt.storage.db, state as OutboxState | undefined)).map(outboxMessageView) };
+      return {
+        items: await outboxMessageViews(rt.storage.db, await listMessages(rt.storage.db, state as OutboxState | undefined)),
+      };
     },
   );
 
@@ -31,7 +33,7 @@ export function registerStaffOutboxRoutes({ api, rt, need, ctx, tags }: StaffRou
           { actor: ctx(req).actor, action: 'outbox.retried', target: `outbox:${m.id}`, details: { key: m.idempotency_key } },
         ]),
       );
-      return { message: outboxMessageView(m) };
+      return { message: (await outboxMessageViews(rt.storage.db, [m]))[0]! };
     },
   );
 }

@@ -62,23 +62,33 @@ export default function OutboxPage() {
         dataSource={rows}
         pagination={{ pageSize: 50, hideOnSinglePage: true }}
         columns={[
-          { title: t('outboxCreated'), key: 'created', render: (_, m) => fmtTime(m.createdAt) },
-          { title: t('outboxChannel'), key: 'channel', render: (_, m) => t(`outboxChannel_${m.channel}`) },
-          { title: t('outboxRecipient'), dataIndex: 'recipient' },
+          { title: t('outboxCreated'), key: 'created', width: 150, render: (_, m) => fmtTime(m.createdAt) },
+          { title: t('outboxChannel'), key: 'channel', width: 100, render: (_, m) => t(`outboxChannel_${m.channel}`) },
+          {
+            title: t('outboxRecipient'),
+            key: 'recipient',
+            render: (_, m) => (m.recipientName ? <span title={m.recipient}>{m.recipientName}</span> : m.recipient),
+          },
           {
             title: t('outboxKey'),
             key: 'key',
-            render: (_, m) => <Typography.Text code>{m.key}</Typography.Text>,
+            width: 260,
+            render: (_, m) => (
+              <Typography.Text code style={{ wordBreak: 'break-all' }}>
+                {m.key}
+              </Typography.Text>
+            ),
           },
           {
             title: t('outboxState'),
             key: 'state',
             render: (_, m) => <Tag color={STATE_COLOR[m.state]}>{t(`outboxState_${m.state}`)}</Tag>,
           },
-          { title: t('outboxAttempts'), dataIndex: 'attempts' },
+          { title: t('outboxAttempts'), dataIndex: 'attempts', width: 80 },
           {
             title: t('outboxNext'),
             key: 'next',
+            width: 150,
             render: (_, m) => (m.state === 'pending' ? fmtTime(m.nextAttemptAt) : m.sentAt ? fmtTime(m.sentAt) : ''),
           },
           {
