@@ -69,7 +69,8 @@ export class StaffCertificates {
   async crlStatus(
     cert: CertificateRecord,
   ): Promise<{ number: number; thisUpdate: string; nextUpdate: string; listed: boolean } | null> {
-    const crl = await latestCrl(this.db, cert.ca_id);
+    // the CRL its DP names: its shard, or the full CRL for a certificate from before shards
+    const crl = await latestCrl(this.db, cert.ca_id, cert.crl_shard);
     if (!crl) return null;
     return {
       number: crl.crl_number,
