@@ -59,7 +59,8 @@ export async function publishCrl(
         {
           actor,
           action: 'crl.published',
-          target: caId,
+          // the scope: the CA, or the CA and shard as in the shard's URL
+          target: shard === null ? caId : `${caId}/${shard}`,
           details: { number, entries: built.entries, ...(shard !== null ? { shard } : {}) },
         },
       ]);
