@@ -98,7 +98,6 @@ export async function buildCrl(opts: {
   const w = new RevokedWriter();
   if (Array.isArray(opts.revoked)) for (const r of opts.revoked) w.add(r.serial, r.revokedAt, r.reason);
   else for await (const rows of opts.revoked) w.addRows(rows);
-  const entries = w.bytes();
   const extensions = der.explicit(
     0,
     der.seq(
@@ -107,15 +106,26 @@ export async function buildCrl(opts: {
       ...(opts.distributionPoint ? [issuingDistributionPoint(opts.distributionPoint)] : []),
     ),
   );
-  const tbs = der.seq(
+  const head = Buffer.concat([
     der.int(1),
     opts.signer.algorithm.algId,
     opts.issuerName,
     der.time(opts.thisUpdate),
     der.time(opts.nextUpdate),
-    // revokedCertificates is absent, not empty, when there are none (RFC 5280 §5.1.2.6)
-    ...(w.count ? [der.tlv(der.Tag.SEQUENCE, entries)] : []),
-    extensions,
-  );
+  ]);
+  // TBSCertList written once: the entries (the bulk of a large CRL) are copied into it directly
+  // rather than wrapped in a SEQUENCE and then again in the TBS
+  const entries = w.bytes();
+  // revokedCertificates is absent, not empty, when there are none (RFC 5280 §5.1.2.6)
+  const listLen = w.count ? der.headerLength(entries.length) + entries.length : 0;
+  const len = head.length + listLen + extensions.length;
+  const tbs = Buffer.allocUnsafe(der.headerLength(len) + len);
+  let off = der.writeHeader(tbs, 0, der.Tag.SEQUENCE, len);
+  off += head.copy(tbs, off);
+  if (w.count) {
+    off = der.writeHeader(tbs, off, der.Tag.SEQUENCE, entries.length);
+    off += entries.copy(tbs, off);
+  }
+  extensions.copy(tbs, off);
   return { der: assemble(tbs, opts.signer.algorithm.algId, await opts.signer.sign(tbs)), entries: w.count };
 }
