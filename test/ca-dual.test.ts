@@ -191,7 +191,9 @@ for (const backend of BACKENDS) {
       await ca.rt.ca.revoke(ecLeaf.record.serial, 'keyCompromise', 'test');
       await ca.rt.ca.revoke(sm2Leaf.record.serial, 'superseded', 'test');
 
-      const ecCrl = Buffer.from(await (await fetch(`${served.base}/pki/crl/${f.ec.issuing.record.id}.crl`)).arrayBuffer());
+      const ecCrl = Buffer.from(
+        await (await fetch(`${served.base}/pki/crl/${f.ec.issuing.record.id}/${ecLeaf.record.crl_shard}.crl`)).arrayBuffer(),
+      );
       const ecCrlText = s.ok([
         'crl',
         '-inform',
@@ -206,7 +208,9 @@ for (const backend of BACKENDS) {
       assert.match(ecCrlText, /verify OK/, 'the ECDSA CRL verifies under its issuing CA');
       assert.match(ecCrlText, new RegExp(`Serial Number: ${ecLeaf.record.serial}`, 'i'));
       assert.doesNotMatch(ecCrlText, new RegExp(`Serial Number: ${sm2Leaf.record.serial}`, 'i'), 'each CA lists its own');
-      const sm2Crl = Buffer.from(await (await fetch(`${served.base}/pki/crl/${f.sm2.issuing.record.id}.crl`)).arrayBuffer());
+      const sm2Crl = Buffer.from(
+        await (await fetch(`${served.base}/pki/crl/${f.sm2.issuing.record.id}/${sm2Leaf.record.crl_shard}.crl`)).arrayBuffer(),
+      );
       const sm2CrlText = s.ok(['crl', '-inform', 'DER', '-in', s.write(`${backend.name}-sm2.crl`, sm2Crl), '-noout', '-text']);
       assert.match(sm2CrlText, /Signature Algorithm: SM2-with-SM3/);
       assert.match(sm2CrlText, new RegExp(`Serial Number: ${sm2Leaf.record.serial}`, 'i'));

@@ -49,7 +49,7 @@ for (const backend of BACKENDS) {
       assert.match(text, /TLS Web Client Authentication/);
       assert.match(text, /OCSP - URI:http:\/\/localhost:8080\/ocsp/);
       assert.match(text, /CA Issuers - URI:http:\/\/localhost:8080\/pki\/ca\/issuing-[0-9a-f]+\.cer/);
-      assert.match(text, /URI:http:\/\/localhost:8080\/pki\/crl\/issuing-[0-9a-f]+\.crl/);
+      assert.match(text, /URI:http:\/\/localhost:8080\/pki\/crl\/issuing-[0-9a-f]+\/\d+\.crl/); // its CRL shard
       assert.match(text, /Subject Key Identifier/);
       assert.match(text, /Authority Key Identifier/);
       assert.doesNotMatch(text, /Certificate Policies/, 'no policies unless configured');

@@ -36,12 +36,16 @@ describe('CA keys on a PKCS#11 token', { skip }, () => {
     return hsm.pkcs11Tool(['--list-objects', '--login', '--pin', hsm.pin, '--token-label', hsm.token, '--type', 'privkey']);
   };
 
-  /** The newest CRL of every CA (DER, and all in one PEM file), read from the database the CLI publishes to. */
+  /** The newest CRL of every CA and CRL shard (DER, and all in one PEM file), read from the database the CLI publishes to. */
   const newestCrls = (): { file: string; ders: Buffer[] } => {
     const db = new BetterSqlite3(path.join(dir, 'certdesk.sqlite'), { readonly: true });
     try {
       const rows = db
-        .prepare('select der from crls c where crl_number = (select max(crl_number) from crls where ca_id = c.ca_id)')
+        .prepare(
+          `select der from shard_crls s
+             where crl_number = (select max(crl_number) from shard_crls where ca_id = s.ca_id and shard = s.shard)
+           union all select der from crls c where crl_number = (select max(crl_number) from crls where ca_id = c.ca_id)`,
+        )
         .all() as { der: Buffer }[];
       assert.ok(rows.length >= 2, 'a CRL for the root and for the issuing CA');
       const file = path.join(dir, 'crls.pem');

@@ -6,12 +6,13 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as der from '../src/pki/der.js';
 import { toPem } from '../src/pki/pem.js';
-import { openssl, opensslAsync, opensslCsr, type TestCa } from './helpers/ca.js';
+import { crlPathFor, openssl, opensslAsync, opensslCsr, type TestCa } from './helpers/ca.js';
 import { BACKENDS } from './helpers/backends.js';
 import { serveTestCa, type ServedCa } from './helpers/holder.js';
 import { cliAsync } from './helpers/cli.js';
 import { verifyAuditChain } from '../src/sa/audit.js';
 import { latestCrl } from '../src/sa/crls.js';
+import { getCertificate } from '../src/sa/certificates.js';
 
 /** openssl ocsp as a relying party would run it; resolves with its combined output. */
 async function ocspCheck(files: { root: string; chain: string }, certFile: string, url: string): Promise<string> {
@@ -59,8 +60,13 @@ for (const backend of BACKENDS) {
     test('CRLs signed while other writers append to the audit log: every write succeeds, the chain holds', async () => {
       const certs = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => issue(`并发吊销${i}`)));
       const issuingId = ca.rt.ca.issuing.record.id;
-      const before = (await latestCrl(ca.rt.storage.db, issuingId))!.crl_number;
-      // revocations (audit entry, then a CRL each), CRLs alone and issuance, all at once
+      const shards = [
+        ...new Set(await Promise.all(certs.map(async (c) => (await getCertificate(ca.rt.storage.db, c.serial))!.crl_shard!))),
+      ];
+      const number = async (shard: number | null) => (await latestCrl(ca.rt.storage.db, issuingId, shard))?.crl_number ?? 0;
+      const before = await number(null);
+      const beforeShards = await Promise.all(shards.map(number));
+      // revocations (audit entry, then a CRL of the certificate's shard each), full CRLs alone and issuance, all at once
       const results = await Promise.allSettled([
         ...certs.map((c) => ca.rt.ca.revoke(c.serial, 'keyCompromise', 'test')),
         ...[1, 2, 3, 4, 5, 6].map(() => ca.rt.ca.generateCrl(issuingId, 'test')),
@@ -68,7 +74,10 @@ for (const backend of BACKENDS) {
       ]);
       const failed = results.filter((r) => r.status === 'rejected');
       assert.deepEqual(failed, [], 'no write failed');
-      assert.equal((await latestCrl(ca.rt.storage.db, issuingId))!.crl_number, before + 12, 'one CRL number each');
+      assert.equal(await number(null), before + 6, 'one full CRL number each');
+      const afterShards = await Promise.all(shards.map(number));
+      const added = afterShards.reduce((sum, n, i) => sum + n - beforeShards[i]!, 0);
+      assert.equal(added, 6, 'one shard CRL number per revocation');
       const chain = await verifyAuditChain(ca.rt.storage.db);
       assert.equal(chain.ok, true, JSON.stringify(chain));
     });
@@ -76,7 +85,7 @@ for (const backend of BACKENDS) {
     test('the CRL distribution point serves a signed CRL that lists the revoked serial', async () => {
       const c = await issue('CRL测试');
       await ca.rt.ca.revoke(c.serial, 'superseded', 'test');
-      const res = await fetch(`${base}/pki/crl/${ca.rt.ca.issuing.record.id}.crl`);
+      const res = await fetch(`${base}${await crlPathFor(ca, c.serial)}`);
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('content-type'), 'application/pkix-crl');
       const crl = Buffer.from(await res.arrayBuffer());
@@ -95,12 +104,13 @@ for (const backend of BACKENDS) {
           `Serial Number: ${c.serial.toUpperCase()}\\s+Revocation Date: .*\\s+CRL entry extensions:\\s+X509v3 CRL Reason Code:\\s+Superseded`,
         ),
       );
-      // full chain check with CRLs for both levels
+      // full chain check with CRLs for both levels: the certificate's shard and the root's full CRL
       const rootCrl = Buffer.from(await (await fetch(`${base}/pki/crl/${ca.rt.ca.root.record.id}.crl`)).arrayBuffer());
-      const crlPem = path.join(ca.dir, 'crls.pem');
-      writeFileSync(crlPem, toPem('X509 CRL', crl) + toPem('X509 CRL', rootCrl));
-      const verifyWithCrls = (file: string) =>
-        openssl([
+      const verifyWithCrls = async (cert: { file: string; serial: string }) => {
+        const leafCrl = Buffer.from(await (await fetch(`${base}${await crlPathFor(ca, cert.serial)}`)).arrayBuffer());
+        const crlPem = path.join(ca.dir, `crls-${cert.serial}.pem`);
+        writeFileSync(crlPem, toPem('X509 CRL', leafCrl) + toPem('X509 CRL', rootCrl));
+        return openssl([
           'verify',
           '-x509_strict',
           '-crl_check_all',
@@ -110,22 +120,24 @@ for (const backend of BACKENDS) {
           files.root,
           '-untrusted',
           files.chain,
-          file,
+          cert.file,
         ]);
-      const chk = verifyWithCrls(c.file);
+      };
+      const chk = await verifyWithCrls(c);
       assert.notEqual(chk.status, 0);
       assert.match(chk.out, /certificate revoked/);
       const okCert = await issue('未吊销');
-      const chk2 = verifyWithCrls(okCert.file);
+      const chk2 = await verifyWithCrls(okCert);
       assert.equal(chk2.status, 0, chk2.out);
     });
 
     test('every revocation publishes a CRL with a higher number', async () => {
       const id = ca.rt.ca.issuing.record.id;
-      const before = (await ca.rt.ca.currentCrl(id)).crl_number;
       const c = await issue('编号');
+      const shard = (await getCertificate(ca.rt.storage.db, c.serial))!.crl_shard;
+      const before = (await ca.rt.ca.currentCrl(id, shard))!.crl_number;
       await ca.rt.ca.revoke(c.serial, 'cessationOfOperation', 'test');
-      const afterCrl = await ca.rt.ca.currentCrl(id);
+      const afterCrl = (await ca.rt.ca.currentCrl(id, shard))!;
       assert.ok(afterCrl.crl_number > before);
       const text = openssl(['crl', '-inform', 'DER', '-noout', '-text'], afterCrl.der).out;
       assert.match(text, new RegExp(c.serial.toUpperCase()));

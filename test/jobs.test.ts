@@ -65,21 +65,21 @@ describe('the periodic runner', () => {
 });
 
 describe('background jobs on a running CA', () => {
+  const SHARDS = 3;
   let served: ServedCa;
   before(async () => {
     // no gateway notifications: only the order job's active query can find an online payment
-    served = await serveTestCa({ env: { SANDBOX_NOTIFY: 'off', CRL_REFRESH_SECONDS: '60' } });
+    served = await serveTestCa({ env: { SANDBOX_NOTIFY: 'off', CRL_REFRESH_SECONDS: '60', CRL_SHARDS: String(SHARDS) } });
   });
   after(async () => served?.close());
 
-  test('CRL refresher: a CRL older than the refresh interval is replaced at start, signed by its CA', async () => {
+  test('CRL refresher: every scope in use gets a CRL when it has none or an old one, signed by its CA', async () => {
     const { rt } = served.ca;
     const issuers = rt.ca.crlIssuers();
-    const before = new Map<string, number>();
-    for (const c of issuers) {
-      const crl = (await latestCrl(rt.storage.db, c.record.id))!;
-      before.set(c.record.id, crl.crl_number);
-    }
+    const root = rt.ca.root.record.id;
+    const issuing = rt.ca.issuing.record.id;
+    const rootBefore = (await latestCrl(rt.storage.db, root))!.crl_number;
+    const issuingBefore = (await latestCrl(rt.storage.db, issuing))!.crl_number;
     // age the stored CRLs past the 60 s refresh interval
     await rt.storage.db
       .updateTable('crls')
@@ -92,15 +92,27 @@ describe('background jobs on a running CA', () => {
       () => published++,
       (msg, err) => errors.push(err ?? msg),
     );
+    // the root's full CRL and the issuing CA's 3 shards (none published yet); the issuing CA's
+    // full CRL names no certificate (all were issued with shards), so it is left as it is
     try {
-      await eventually('a new CRL for every CRL issuer', () => (published >= issuers.length ? true : undefined));
+      await eventually('a new CRL for every scope', () => (published >= 1 + SHARDS ? true : undefined));
     } finally {
       stop();
     }
     assert.deepEqual(errors, []);
-    for (const c of issuers) {
-      const crl = (await latestCrl(rt.storage.db, c.record.id))!;
-      assert.equal(crl.crl_number, before.get(c.record.id)! + 1, `one new CRL for ${c.record.id}`);
+    assert.equal(published, 1 + SHARDS);
+    assert.equal((await latestCrl(rt.storage.db, root))!.crl_number, rootBefore + 1, 'one new full CRL for the root');
+    assert.equal(
+      (await latestCrl(rt.storage.db, issuing))!.crl_number,
+      issuingBefore,
+      "the issuing CA's full CRL is not refreshed",
+    );
+    const scopes = [
+      { ca: issuers.find((c) => c.record.id === root)!, shard: null },
+      ...Array.from({ length: SHARDS }, (_, shard) => ({ ca: issuers.find((c) => c.record.id === issuing)!, shard })),
+    ];
+    for (const { ca: c, shard } of scopes) {
+      const crl = (await latestCrl(rt.storage.db, c.record.id, shard))!;
       assert.ok(Date.now() - crl.this_update < 600_000, 'the new CRL is current');
       const caFile = path.join(served.ca.dir, `crl-ca-${c.record.id}.pem`);
       writeFileSync(caFile, toPem('CERTIFICATE', c.record.cert_der));

@@ -81,6 +81,8 @@ describe('two instances behind HAProxy on one PostgreSQL database', { skip }, ()
         TRUST_PROXY: '127.0.0.1',
         JOB_INTERVAL_SECONDS: '1',
         CRL_REFRESH_SECONDS: '10',
+        // a few shards: every one is refreshed each 10 s
+        CRL_SHARDS: '4',
       },
     });
     // both at once on the same database: first-start work (demo staff) is done by one of them

@@ -10,12 +10,13 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { createTestCa, openssl, opensslAsync, type TestCa } from './helpers/ca.js';
+import { createTestCa, crlPathFor, openssl, opensslAsync, type TestCa } from './helpers/ca.js';
 import { createHolder, ORDER_FORM, PortalClient, type TestHolder } from './helpers/holder.js';
 import { postgresBin, startPrimary, startReplica, type PgCluster } from './helpers/pg-cluster.js';
 import { BUILT_CLI, eventually, freePort, run, type Running } from './helpers/processes.js';
 import { requireTool } from './helpers/requirements.js';
 import { toPem } from '../src/pki/pem.js';
+import { getCertificate } from '../src/sa/certificates.js';
 
 const skip = requireTool('postgres-server');
 
@@ -95,8 +96,8 @@ describe('OCSP and CRLs read from a streaming replica', { skip }, () => {
     return /: (good|revoked|unknown)/.exec(r.out)?.[1] ?? r.out;
   }
 
-  async function crlSerials(): Promise<string> {
-    const der = Buffer.from(await (await fetch(`${base}/pki/crl/${ca.rt.ca.issuing.record.id}.crl`)).arrayBuffer());
+  async function crlSerials(serial: string): Promise<string> {
+    const der = Buffer.from(await (await fetch(`${base}${await crlPathFor(ca, serial)}`)).arrayBuffer());
     const v = openssl(['crl', '-inform', 'DER', '-noout', '-text', '-CAfile', files.chain], der);
     return v.out.toLowerCase().replace(/[^0-9a-z\n]/g, '');
   }
@@ -118,19 +119,28 @@ describe('OCSP and CRLs read from a streaming replica', { skip }, () => {
     while ((status = await ocspStatus(holder)) !== 'revoked' && Date.now() - start < 30_000);
     const observed = Date.now() - start;
     assert.equal(status, 'revoked');
-    assert.ok((await crlSerials()).includes(holder.serial), 'the CRL read from the replica lists it');
+    assert.ok((await crlSerials(holder.serial)).includes(holder.serial), 'the CRL read from the replica lists it');
     t.diagnostic(`revocation on the primary answered revoked via the replica after ${observed} ms (openssl ocsp polling)`);
   });
 
   test('while the replica does not replay, its answers stay as they were and /readyz shows the lag growing', async (t) => {
     const holder = await createHolder(ca, { name: '副本暂停' });
     assert.ok(await eventually(async () => (await ocspStatus(holder)) === 'good'));
+    // its shard's CRL signed (first request) and replayed, so the replica has one to answer with
+    await crlSerials(holder.serial);
+    const shard = (await getCertificate(ca.rt.storage.db, holder.serial))!.crl_shard;
+    const onReplica = 'select 1 from shard_crls where ca_id = $1 and shard = $2';
+    const params = [ca.rt.ca.issuing.record.id, shard];
+    assert.ok(
+      await eventually(async () => (await replicaAdmin.query(onReplica, params)).rowCount! > 0),
+      'the replica has its shard CRL',
+    );
     await replicaAdmin.query('select pg_wal_replay_pause()');
     try {
       await ca.rt.ca.revoke(holder.serial, 'keyCompromise', 'test');
       await new Promise((r) => setTimeout(r, 1500));
       assert.equal(await ocspStatus(holder), 'good', 'the status comes from the replica, which has not replayed the revocation');
-      assert.ok(!(await crlSerials()).includes(holder.serial), 'and so does the CRL');
+      assert.ok(!(await crlSerials(holder.serial)).includes(holder.serial), 'and so does the CRL');
       const lagging = await ready();
       assert.ok(lagging.replication!.lagBytes > 0, JSON.stringify(lagging));
       assert.ok(lagging.replication!.lagMs >= 1000, JSON.stringify(lagging));

@@ -11,7 +11,7 @@ import { renderSealPicture } from '../src/seal/seal-picture.js';
 import { Sm2PrivateKey } from '../src/pki/sm2.js';
 import { getCertificate } from '../src/sa/certificates.js';
 import { statementsFor } from '../src/sa/revocations.js';
-import { openssl, opensslAsync, type TestCa } from './helpers/ca.js';
+import { crlPathFor, openssl, opensslAsync, type TestCa } from './helpers/ca.js';
 import { BACKENDS } from './helpers/backends.js';
 import { createHolder, PortalClient, serveTestCa, type ServedCa } from './helpers/holder.js';
 import { SM2_HOLDER_UNIQUE_ID } from './helpers/sm2-holder.js';
@@ -40,8 +40,8 @@ for (const backend of BACKENDS) {
       return (await opensslAsync(['ocsp', '-issuer', files.chain, '-cert', file, '-url', `${base}/ocsp`, '-CAfile', files.root]))
         .out;
     };
-    const crlText = async (): Promise<string> => {
-      const res = await fetch(`${base}/pki/crl/${ca.rt.ca.issuing.record.id}.crl`);
+    const crlText = async (serial: string): Promise<string> => {
+      const res = await fetch(`${base}${await crlPathFor(ca, serial)}`);
       assert.equal(res.status, 200);
       const file = path.join(ca.dir, `crl-${Date.now()}.crl`);
       writeFileSync(file, Buffer.from(await res.arrayBuffer()));
@@ -94,7 +94,7 @@ for (const backend of BACKENDS) {
       assert.match(answer, /Response verify OK/);
       assert.match(answer, /: revoked/);
       assert.match(answer, /Reason: keyCompromise/);
-      const crl = await crlText();
+      const crl = await crlText(holder.serial);
       assert.match(crl, new RegExp(`Serial Number: 0*${holder.serial.toUpperCase()}`, 'i'));
       assert.match(crl, /Key Compromise/);
 

@@ -1,5 +1,6 @@
 // Public PKI endpoints relying parties use: CA certificates (AIA caIssuers), CRLs (CRL DP) and OCSP.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { StoredCrl } from '../sa/crls.js';
 import type { Runtime } from '../runtime.js';
 import type { Metrics } from './metrics.js';
 import { toPem } from '../pki/pem.js';
@@ -38,20 +39,53 @@ export function registerPkiRoutes(app: FastifyInstance, rt: Runtime, metrics: Me
     },
   );
 
+  const sendCrl = (reply: FastifyReply, crl: StoredCrl) => {
+    const maxAge = Math.max(0, Math.min(300, Math.floor((crl.next_update - Date.now()) / 1000)));
+    return reply
+      .type('application/pkix-crl')
+      .header('cache-control', `public, max-age=${maxAge}`)
+      .header('last-modified', new Date(crl.this_update).toUTCString())
+      .send(crl.der);
+  };
+
   app.get<{ Params: { id: string } }>(
     '/pki/crl/:id.crl',
-    { schema: { summary: 'Current CRL (DER), the CRL distribution point', tags: ['pki'], params: caParams } },
+    {
+      schema: {
+        summary: "The CA's full CRL (DER): the CRL DP of CA certificates and of certificates from before CRL shards",
+        tags: ['pki'],
+        params: caParams,
+      },
+    },
     async (req, reply) => {
       const ca = rt.ca.cas.get(req.params.id);
       if (!ca || ca.record.kind === 'ocsp')
         return reply.code(404).send({ error: 'not_found', message: `no CRL issuer ${req.params.id}` });
-      const crl = await rt.ca.currentCrl(ca.record.id);
-      const maxAge = Math.max(0, Math.min(300, Math.floor((crl.next_update - Date.now()) / 1000)));
-      return reply
-        .type('application/pkix-crl')
-        .header('cache-control', `public, max-age=${maxAge}`)
-        .header('last-modified', new Date(crl.this_update).toUTCString())
-        .send(crl.der);
+      return sendCrl(reply, await rt.ca.currentCrl(ca.record.id));
+    },
+  );
+
+  app.get<{ Params: { id: string; shard: string } }>(
+    '/pki/crl/:id/:shard.crl',
+    {
+      schema: {
+        summary: 'One CRL shard of an issuing CA (DER), the CRL DP its certificates name; critical issuingDistributionPoint',
+        tags: ['pki'],
+        params: {
+          type: 'object',
+          properties: { id: caParams.properties.id, shard: { type: 'string', pattern: '^(0|[1-9][0-9]{0,3})$' } },
+          required: ['id', 'shard'],
+        },
+      },
+    },
+    async (req, reply) => {
+      const ca = rt.ca.cas.get(req.params.id);
+      if (!ca || ca.record.kind !== 'issuing')
+        return reply.code(404).send({ error: 'not_found', message: `no issuing CA ${req.params.id}` });
+      const crl = await rt.ca.currentCrl(ca.record.id, Number(req.params.shard));
+      if (!crl)
+        return reply.code(404).send({ error: 'not_found', message: `CA ${req.params.id} has no CRL shard ${req.params.shard}` });
+      return sendCrl(reply, crl);
     },
   );
 

@@ -1,6 +1,6 @@
 // The certificate authority: turns a checked request and a profile into a recorded certificate,
 // revokes, and produces CRLs. It knows nothing of orders or HTTP; keys are reached only via Signers.
-import { hash } from 'node:crypto';
+import { hash, randomInt } from 'node:crypto';
 import type { Config } from '../config/config.js';
 import { AlgorithmError, keyIdentifier, keyTypeOfSpki, type KeyType } from '../pki/algorithms.js';
 import { identityExtensionOid } from '../pki/holder-identity.js';
@@ -24,14 +24,12 @@ import {
   getCertificate,
   getCertificateByOrder,
   getEncryptionPartner,
-  listRevoked,
   normaliseSerial,
   type CertificateRecord,
 } from '../sa/certificates.js';
-import { insertCrl, latestCrl, latestCrlNumber } from '../sa/crls.js';
+import { latestCrl, type StoredCrl } from '../sa/crls.js';
 import { writeTransaction, type Storage, type Tx } from '../sa/database.js';
 import { ensureHolder } from '../sa/holders.js';
-import type { CrlTable } from '../sa/schema.js';
 import type { KeyRef, Signer } from '../signer/signer.js';
 import {
   assemble,
@@ -42,11 +40,11 @@ import {
   wholeSeconds,
   type TbsTemplate,
 } from './certificate-builder.js';
-import { buildCrl } from './crl-builder.js';
+import { publishCrl } from './crl-publisher.js';
 import { CaError } from './errors.js';
 import * as ext from './extensions.js';
 import { caFamily, caId, caRecord, certifyOcspResponder, RESPONDER_RENEW_BEFORE_DAYS, type CaFamily } from './hierarchy.js';
-import { caUrls } from './urls.js';
+import { caUrls, shardCrlUrl } from './urls.js';
 import type { Profile } from './profiles.js';
 import { reasonCode } from './revocation-reasons.js';
 
@@ -319,8 +317,9 @@ export class CertificateAuthority {
     return b;
   }
 
-  private template(profile: Profile, issuer: LoadedCa): TbsTemplate {
-    const key = `${profile.id}/${issuer.record.id}`;
+  /** One template per profile, issuer and CRL shard: the shard's URL is the CRL DP. */
+  private template(profile: Profile, issuer: LoadedCa, shard: number): TbsTemplate {
+    const key = `${profile.id}/${issuer.record.id}/${shard}`;
     let t = this.templates.get(key);
     if (!t) {
       const urls = caUrls(this.config.pkiUrl, issuer.record.id);
@@ -330,7 +329,7 @@ export class CertificateAuthority {
         ...(profile.extendedKeyUsage.length ? [ext.extKeyUsage(profile.extendedKeyUsage)] : []),
         ext.authorityKeyIdentifier(issuer.keyId),
         ...(profile.policies.length ? [ext.certificatePolicies(profile.policies)] : []),
-        ext.crlDistributionPoints(urls.crl),
+        ext.crlDistributionPoints(shardCrlUrl(this.config.pkiUrl, issuer.record.id, shard)),
         ext.authorityInfoAccess(urls.ocsp, urls.caIssuers),
       ]);
       this.templates.set(key, t);
@@ -541,7 +540,9 @@ export class CertificateAuthority {
       existing: (e: DuplicateCertificateError) => Promise<CertificateRecord | undefined>;
     },
   ): Promise<IssuedCertificate> {
-    const template = this.template(profile, issuer);
+    // the shard is fixed here for the certificate's lifetime; a later CRL_SHARDS applies to new ones
+    const shard = randomInt(this.config.crlShards);
+    const template = this.template(profile, issuer, shard);
     const spkiHash = hash('sha256', c.spki, 'hex');
     const now = Date.now();
     for (let attempt = 0; ; attempt++) {
@@ -569,6 +570,7 @@ export class CertificateAuthority {
         spki_sha256: spkiHash,
         der,
         issued_at: now,
+        crl_shard: shard,
         ...c.row,
       };
       try {
@@ -638,52 +640,32 @@ export class CertificateAuthority {
       if (also) await also(tx, revoked);
       return revoked;
     });
-    await this.generateCrl(updated.ca_id, actor);
+    // only the CRL the certificate names: its shard, or the full CRL for one from before shards
+    await this.generateCrl(updated.ca_id, actor, updated.crl_shard);
     return updated;
   }
 
-  /** Signs and stores the next CRL of `caId`. */
-  async generateCrl(caId: string, actor = 'system'): Promise<CrlTable> {
+  /** Signs and stores the next CRL of `caId`: its full CRL, or one shard's (`shard`). */
+  async generateCrl(caId: string, actor = 'system', shard: number | null = null): Promise<StoredCrl> {
     const ca = this.cas.get(caId);
     if (!ca) throw new CaError('not_found', `no CA ${caId} with a key in this process`);
-    return writeTransaction(
-      this.storage,
-      async (tx) => {
-        const number = (await latestCrlNumber(tx, caId)) + 1;
-        const revoked = await listRevoked(tx, caId);
-        const thisUpdate = wholeSeconds(Date.now());
-        const nextUpdate = wholeSeconds(thisUpdate.getTime() + this.config.crlValiditySeconds * 1000);
-        const der = await buildCrl({
-          signer: ca.signer,
-          issuerName: ca.cert.subjectDer,
-          issuerKeyId: ca.keyId,
-          number,
-          thisUpdate,
-          nextUpdate,
-          revoked: revoked.map((r) => ({ serial: r.serial, revokedAt: r.revoked_at!, reason: r.revocation_reason })),
-        });
-        const row: CrlTable = {
-          ca_id: caId,
-          crl_number: number,
-          this_update: thisUpdate.getTime(),
-          next_update: nextUpdate.getTime(),
-          der,
-        };
-        await insertCrl(tx, row);
-        await appendAudit(tx, [{ actor, action: 'crl.published', target: caId, details: { number, entries: revoked.length } }]);
-        return row;
-      },
-      // the audit chain's lock (writeTransaction's default), which also serialises CRL numbers: a
-      // lock of its own let a CRL's audit entry race another writer's for the same seq on PostgreSQL
-    );
+    if (shard !== null && ca.record.kind !== 'issuing')
+      throw new CaError('not_found', `CA ${caId} is a ${ca.record.kind} CA: only issuing CAs have CRL shards`);
+    return publishCrl(this.storage, this.config, ca, shard, actor);
   }
 
-  /** The CRL to serve: the newest stored one, regenerated first if it is missing or past due. */
-  async currentCrl(caId: string): Promise<CrlTable> {
+  /**
+   * The CRL to serve for a scope: the newest stored one, regenerated first if it is missing or past
+   * half its validity. A shard beyond CRL_SHARDS that was never published has no CRL (undefined).
+   */
+  async currentCrl(caId: string): Promise<StoredCrl>;
+  async currentCrl(caId: string, shard: number | null): Promise<StoredCrl | undefined>;
+  async currentCrl(caId: string, shard: number | null = null): Promise<StoredCrl | undefined> {
     // from the replica when there is one; a stale CRL is replaced by one signed and written on the primary
-    const crl = await latestCrl(this.storage.readDb, caId);
+    const crl = await latestCrl(this.storage.readDb, caId, shard);
     if (crl && crl.next_update - Date.now() > (this.config.crlValiditySeconds * 1000) / 2) return crl;
-    return this.generateCrl(caId);
+    if (!crl && shard !== null && shard >= this.config.crlShards) return undefined;
+    return this.generateCrl(caId, 'system', shard);
   }
 
   /** CAs that sign CRLs (root and issuing CAs). */

@@ -55,6 +55,18 @@ export const crlDistributionPoints = (url: string): Buffer =>
   // DistributionPoint { distributionPoint [0] { fullName [0] GeneralNames } }
   extension(OID.cRLDistributionPoints, false, der.seq(der.seq(der.explicit(0, der.tlv(0xa0, uri(url))))));
 
+/**
+ * A shard CRL's scope (RFC 5280 §5.2.5), critical: distributionPoint fullName is exactly the URL its
+ * certificates carry in their CRL DP (relying parties compare the two), and onlyContainsUserCerts,
+ * since an issuing CA's shards list end-entity certificates only.
+ */
+export const issuingDistributionPoint = (url: string): Buffer =>
+  extension(
+    OID.issuingDistributionPoint,
+    true,
+    der.seq(der.explicit(0, der.tlv(0xa0, uri(url))), der.implicitPrimitive(1, Buffer.from([0xff]))),
+  );
+
 export function authorityInfoAccess(ocspUrl: string | undefined, caIssuersUrl: string): Buffer {
   const ads: Buffer[] = [];
   if (ocspUrl) ads.push(der.seq(der.oid(OID.ocsp), uri(ocspUrl)));

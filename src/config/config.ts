@@ -26,6 +26,8 @@ export interface Config {
   jobIntervalSeconds: number;
   /** how long a CRL is valid (nextUpdate − thisUpdate) */
   crlValiditySeconds: number;
+  /** CRL shards per issuing CA for certificates issued from now on (each names its shard in its CRL DP) */
+  crlShards: number;
   /** OCSP response validity (nextUpdate − thisUpdate) */
   ocspValiditySeconds: number;
   /**
@@ -175,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     crlRefreshSeconds: intVar(env, 'CRL_REFRESH_SECONDS', 3600, 10, 7 * 86400),
     jobIntervalSeconds: intVar(env, 'JOB_INTERVAL_SECONDS', 60, 1, 3600),
     crlValiditySeconds: intVar(env, 'CRL_VALIDITY_SECONDS', 7 * 86400, 60, 365 * 86400),
+    crlShards: intVar(env, 'CRL_SHARDS', 128, 1, 4096),
     ocspValiditySeconds: intVar(env, 'OCSP_VALIDITY_SECONDS', 86400, 60, 30 * 86400),
     uniqueIdOid,
     profilesFile: env.PROFILES_FILE || undefined,

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { Worker } from 'node:worker_threads';
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import { appendAudit, type AuditEntry } from './audit.js';
 import { BulkInsert } from './compiled.js';
 import { isUniqueViolation, writeTransaction, type Executor, type Storage } from './database.js';
@@ -322,6 +322,7 @@ const CERTIFICATE_COLUMNS = [
   'der',
   'issued_at',
   'signing_serial',
+  'crl_shard',
 ] as const satisfies readonly (keyof CertificateRecord)[];
 
 /** INSERT INTO certificates, compiled once per row count (the group commit's hot path). */
@@ -489,17 +490,35 @@ export async function listCertificates(db: Executor, f: CertificateFilter = {}):
     .execute();
 }
 
-export async function listRevoked(
+/** One revoked certificate as a CRL lists it: [serial hex, revoked_at ms, reason code or null]. */
+export type CrlEntryRow = { serial: string; revoked_at: number | null; revocation_reason: number | null };
+
+/**
+ * The revoked certificates of a CA (`shard` null: all of them, for the full CRL; else those of one
+ * shard) in batches of `batch`, by keyset on serial: each batch is one index range read
+ * (certificates_crl_entries / certificates_crl_shard_entries, migration 0021), so 1M entries never
+ * sit in memory as row objects at once.
+ */
+export async function* revokedBatches(
   db: Executor,
   caId: string,
-): Promise<Pick<CertificateRecord, 'serial' | 'revoked_at' | 'revocation_reason'>[]> {
-  return db
-    .selectFrom('certificates')
-    .select(['serial', 'revoked_at', 'revocation_reason'])
-    .where('ca_id', '=', caId)
-    .where('status', '=', 'revoked')
-    .orderBy('serial')
-    .execute();
+  shard: number | null,
+  batch = 10_000,
+): AsyncGenerator<CrlEntryRow[]> {
+  let after = '';
+  for (;;) {
+    let q = db
+      .selectFrom('certificates')
+      .select(['serial', 'revoked_at', 'revocation_reason'])
+      .where('ca_id', '=', caId)
+      // a literal, so both databases match the partial indexes' predicate
+      .where(sql<boolean>`status = 'revoked'`);
+    if (shard !== null) q = q.where('crl_shard', '=', shard);
+    const rows = await q.where('serial', '>', after).orderBy('serial').limit(batch).execute();
+    if (rows.length) yield rows;
+    if (rows.length < batch) return;
+    after = rows[rows.length - 1]!.serial;
+  }
 }
 
 /**

@@ -1,22 +1,109 @@
-// Stored CRLs: every CRL the CA signed, numbered per CA; the newest is what /pki/crl serves.
+// Stored CRLs. A CA's full CRL (no issuingDistributionPoint, every revoked certificate of the CA) is
+// in `crls`, every one it signed; shard CRLs are in `shard_crls`, numbered per (CA, shard). What
+// /pki/crl serves is the newest of its scope.
 import type { Executor } from './database.js';
 import type { CrlTable } from './schema.js';
 
-export async function latestCrl(db: Executor, caId: string): Promise<CrlTable | undefined> {
-  return db.selectFrom('crls').selectAll().where('ca_id', '=', caId).orderBy('crl_number', 'desc').limit(1).executeTakeFirst();
+/** A stored CRL of either kind; `shard` is null for the full CRL. */
+export interface StoredCrl extends CrlTable {
+  shard: number | null;
 }
 
-export async function latestCrlNumber(db: Executor, caId: string): Promise<number> {
-  const r = await db
-    .selectFrom('crls')
-    .select('crl_number')
+export async function latestCrl(db: Executor, caId: string, shard: number | null = null): Promise<StoredCrl | undefined> {
+  if (shard === null) {
+    const row = await db
+      .selectFrom('crls')
+      .selectAll()
+      .where('ca_id', '=', caId)
+      .orderBy('crl_number', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row && { ...row, shard: null };
+  }
+  return db
+    .selectFrom('shard_crls')
+    .select(['ca_id', 'shard', 'crl_number', 'this_update', 'next_update', 'der'])
     .where('ca_id', '=', caId)
+    .where('shard', '=', shard)
     .orderBy('crl_number', 'desc')
     .limit(1)
     .executeTakeFirst();
+}
+
+export async function latestCrlNumber(db: Executor, caId: string, shard: number | null = null): Promise<number> {
+  const r =
+    shard === null
+      ? await db
+          .selectFrom('crls')
+          .select('crl_number')
+          .where('ca_id', '=', caId)
+          .orderBy('crl_number', 'desc')
+          .limit(1)
+          .executeTakeFirst()
+      : await db
+          .selectFrom('shard_crls')
+          .select('crl_number')
+          .where('ca_id', '=', caId)
+          .where('shard', '=', shard)
+          .orderBy('crl_number', 'desc')
+          .limit(1)
+          .executeTakeFirst();
   return r?.crl_number ?? 0;
 }
 
-export async function insertCrl(db: Executor, row: CrlTable): Promise<void> {
-  await db.insertInto('crls').values(row).execute();
+export async function insertCrl(db: Executor, row: StoredCrl, entries: number): Promise<void> {
+  const { shard, ...crl } = row;
+  if (shard === null) {
+    await db.insertInto('crls').values(crl).execute();
+    return;
+  }
+  await db
+    .insertInto('shard_crls')
+    .values({ ...crl, shard, entries })
+    .execute();
+  // A shard's history is its audit entries (number, entries); of the bytes only the newest two are
+  // kept, or a 1M-entry CA would store the size of all its CRLs again at every refresh.
+  await db
+    .deleteFrom('shard_crls')
+    .where('ca_id', '=', row.ca_id)
+    .where('shard', '=', shard)
+    .where('crl_number', '<', row.crl_number - 1)
+    .execute();
+}
+
+/**
+ * The shards of a CA that have a stored CRL, with the newest one's thisUpdate — what the refresher
+ * keeps fresh (a shard no one revoked in or fetched yet is signed on its first request).
+ */
+export async function publishedShards(db: Executor, caId: string): Promise<{ shard: number; this_update: number }[]> {
+  return db
+    .selectFrom('shard_crls')
+    .select(['shard', (eb) => eb.fn.max('this_update').as('this_update')])
+    .where('ca_id', '=', caId)
+    .groupBy('shard')
+    .orderBy('shard')
+    .execute();
+}
+
+/**
+ * Of the CA's shards numbered `from` and up (retired by a lower CRL_SHARDS), those with a certificate
+ * that can still be checked against their CRL (`after`: the expiry cut-off). One pass over the CA's
+ * certificates, run only when such a shard's CRL is due.
+ */
+export async function retiredShardsInUse(db: Executor, caId: string, from: number, after: number): Promise<Set<number>> {
+  const rows = await db
+    .selectFrom('certificates')
+    .select('crl_shard')
+    .where('ca_id', '=', caId)
+    .where('crl_shard', '>=', from)
+    .where('not_after', '>', after)
+    .groupBy('crl_shard')
+    .execute();
+  return new Set(rows.map((r) => r.crl_shard!));
+}
+
+/** When the last certificate naming the CA's full CRL in its DP expires (0: none does). */
+export async function legacyCrlUntil(db: Executor, caId: string): Promise<number> {
+  const r = await db.selectFrom('legacy_crl_scopes').select('not_after').where('ca_id', '=', caId).executeTakeFirst();
+  return r?.not_after ?? 0;
 }

@@ -1059,6 +1059,62 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0021_crl_shards': {
+      async up(db: Kysely<unknown>) {
+        // CRL shards: each certificate names one shard's CRL in its CRL DP, chosen at issuance and
+        // fixed for its lifetime (part of the issued record, 0008). Rows from before keep null: their
+        // DP is the CA's full CRL.
+        await db.schema.alterTable('certificates').addColumn('crl_shard', 'integer').execute();
+        if (dialect === 'postgres') {
+          await sql`create or replace function certificates_kept() returns trigger language plpgsql as $$
+            begin
+              if tg_op <> 'UPDATE' then raise exception 'certificates are kept: % refused', tg_op; end if;
+              if new.serial is distinct from old.serial or new.ca_id is distinct from old.ca_id
+                or new.der is distinct from old.der or new.spki_sha256 is distinct from old.spki_sha256
+                or new.order_id is distinct from old.order_id or new.issued_at is distinct from old.issued_at
+                or new.signing_serial is distinct from old.signing_serial
+                or new.crl_shard is distinct from old.crl_shard then
+                raise exception 'certificates are kept: an issued certificate record cannot change';
+              end if;
+              if old.status = 'revoked' and new.status is distinct from 'revoked' then
+                raise exception 'certificates are kept: revocation is final';
+              end if;
+              return new;
+            end $$`.execute(db);
+        } else {
+          await sql`create trigger certificates_shard_fixed before update on certificates
+            when new.crl_shard is not old.crl_shard
+            begin select raise(abort, 'certificates are kept: an issued certificate record cannot change'); end`.execute(db);
+        }
+        // The CRL entries in serial order without touching the table (keyset batches, crl-entries.ts):
+        // per shard, and per CA for the full CRL. Partial, so issuing (status 'valid') never writes them.
+        await sql`create index certificates_crl_shard_entries on certificates
+          (ca_id, crl_shard, serial, revoked_at, revocation_reason) where status = 'revoked'`.execute(db);
+        await sql`create index certificates_crl_entries on certificates
+          (ca_id, serial, revoked_at, revocation_reason) where status = 'revoked'`.execute(db);
+
+        await db.schema
+          .createTable('shard_crls')
+          .addColumn('ca_id', 'text', (c) => c.notNull().references('cas.id'))
+          .addColumn('shard', 'integer', (c) => c.notNull())
+          .addColumn('crl_number', t.ms, (c) => c.notNull())
+          .addColumn('this_update', t.ms, (c) => c.notNull())
+          .addColumn('next_update', t.ms, (c) => c.notNull())
+          .addColumn('der', t.bytes, (c) => c.notNull())
+          .addColumn('entries', 'integer', (c) => c.notNull())
+          .addPrimaryKeyConstraint('shard_crls_pk', ['ca_id', 'shard', 'crl_number'])
+          .execute();
+
+        // Until the last certificate that names a CA's full CRL expires, that CRL is kept fresh.
+        await db.schema
+          .createTable('legacy_crl_scopes')
+          .addColumn('ca_id', 'text', (c) => c.primaryKey().references('cas.id'))
+          .addColumn('not_after', t.ms, (c) => c.notNull())
+          .execute();
+        await sql`insert into legacy_crl_scopes (ca_id, not_after)
+          select ca_id, max(not_after) from certificates group by ca_id`.execute(db);
+      },
+    },
   };
 }
 

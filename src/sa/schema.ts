@@ -64,6 +64,11 @@ export interface CertificateTable {
    * (unique: one encryption certificate per signing certificate, hence per order). Null otherwise.
    */
   signing_serial: string | null;
+  /**
+   * The CRL shard chosen at issuance, named in the certificate's CRL DP (/pki/crl/{ca}/{shard}.crl);
+   * null for certificates from before migration 0021, whose DP is the CA's full CRL.
+   */
+  crl_shard: number | null;
 }
 
 export interface CrlTable {
@@ -72,6 +77,23 @@ export interface CrlTable {
   this_update: number;
   next_update: number;
   der: Buffer;
+}
+
+/** One CRL of a shard: its own scope (issuingDistributionPoint), numbered per (ca_id, shard). */
+export interface ShardCrlTable {
+  ca_id: string;
+  shard: number;
+  crl_number: number;
+  this_update: number;
+  next_update: number;
+  der: Buffer;
+  entries: number;
+}
+
+/** CAs with certificates from before CRL shards (migration 0021): their full CRL is kept fresh until `not_after`. */
+export interface LegacyCrlScopeTable {
+  ca_id: string;
+  not_after: number;
 }
 
 export interface AuditTable {
@@ -561,6 +583,8 @@ export interface Database {
   holders: HolderTable;
   certificates: CertificateTable;
   crls: CrlTable;
+  shard_crls: ShardCrlTable;
+  legacy_crl_scopes: LegacyCrlScopeTable;
   audit_log: AuditTable;
   certificate_types: CertificateTypeTable;
   prices: PriceTable;

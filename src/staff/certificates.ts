@@ -69,7 +69,11 @@ export class StaffCertificates {
   async crlStatus(
     cert: CertificateRecord,
   ): Promise<{ number: number; thisUpdate: string; nextUpdate: string; listed: boolean } | null> {
-    const crl = await latestCrl(this.db, cert.ca_id);
+    // the CRL its DP names (its shard, or the full CRL for a certificate from before shards), as a
+    // relying party would fetch it: a shard not published yet is signed now
+    const crl = this.rt.ca.cas.has(cert.ca_id)
+      ? await this.rt.ca.currentCrl(cert.ca_id, cert.crl_shard)
+      : await latestCrl(this.db, cert.ca_id, cert.crl_shard);
     if (!crl) return null;
     return {
       number: crl.crl_number,

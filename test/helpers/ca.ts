@@ -11,6 +11,7 @@ import { loadConfig, type Config } from '../../src/config/config.js';
 import type { KeyType } from '../../src/pki/algorithms.js';
 import { toPem } from '../../src/pki/pem.js';
 import { openRuntime, softwareKeyFactory, type Runtime } from '../../src/runtime.js';
+import { getCertificate } from '../../src/sa/certificates.js';
 import { openDatabase } from '../../src/sa/database.js';
 
 export interface TestCa {
@@ -147,6 +148,13 @@ export function opensslCsr(
 }
 
 /** Runs openssl, returning stdout and stderr together and the exit status (never throws). */
+/** The path of the CRL a certificate names in its DP: its shard's, or the CA's full CRL for one from before shards. */
+export async function crlPathFor(ca: TestCa, serial: string): Promise<string> {
+  const cert = await getCertificate(ca.rt.storage.db, serial);
+  if (!cert) throw new Error(`no certificate ${serial}`);
+  return cert.crl_shard === null ? `/pki/crl/${cert.ca_id}.crl` : `/pki/crl/${cert.ca_id}/${cert.crl_shard}.crl`;
+}
+
 export function openssl(args: string[], input?: Buffer | string): { out: string; status: number } {
   const r = spawnSync('openssl', args, { input, encoding: 'utf8' });
   return { out: `${r.stdout ?? ''}${r.stderr ?? ''}`, status: r.status ?? 1 };

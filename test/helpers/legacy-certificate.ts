@@ -10,6 +10,7 @@ import * as der from '../../src/pki/der.js';
 import { LEGACY_CERTDESK_ARC, LEGACY_UNIQUE_ID_OID } from '../../src/pki/holder-identity.js';
 import { attributeValue, encodeName, nameToString } from '../../src/pki/name.js';
 import { CertificateWriter } from '../../src/sa/certificates.js';
+import { legacyCrlUntil } from '../../src/sa/crls.js';
 import { ensureHolder } from '../../src/sa/holders.js';
 import type { TestCa } from './ca.js';
 
@@ -66,11 +67,24 @@ export async function issueLegacyCertificate(
       order_id: null,
       spki_sha256: hash('sha256', csr.spki, 'hex'),
       signing_serial: null,
+      // named the CA's full CRL in its DP, as certificates from before CRL shards do
+      crl_shard: null,
       der: certDer,
       issued_at: now,
     },
     { actor: 'test', action: 'certificate.issued', target: hex, details: { legacy: true } },
   );
   await writer.close();
+  // what migration 0021 records for certificates it finds: the CA's full CRL stays fresh for them
+  const db = ca.rt.storage.db;
+  const until = await legacyCrlUntil(db, issuer.record.id);
+  if (until === 0)
+    await db.insertInto('legacy_crl_scopes').values({ ca_id: issuer.record.id, not_after: notAfter.getTime() }).execute();
+  else if (until < notAfter.getTime())
+    await db
+      .updateTable('legacy_crl_scopes')
+      .set({ not_after: notAfter.getTime() })
+      .where('ca_id', '=', issuer.record.id)
+      .execute();
   return { der: certDer, serial: hex };
 }
