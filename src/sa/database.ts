@@ -15,6 +15,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import { migrationProvider, type Dialect } from './migrations.js';
+import { cachingStatements } from './sqlite-statements.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -101,7 +102,7 @@ export async function openDatabase(opts: {
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 10000');
-    db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
+    db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cachingStatements(sqlite) }) });
     native = { dialect: 'sqlite', sqlite };
   }
   const close = async (): Promise<void> => {
