@@ -87,10 +87,20 @@ function builtCli(): string {
 
 async function startCertdesk(ca: TestCa): Promise<Responder> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [builtCli(), 'serve', '--workers', String(WORKERS)], {
-    env: { ...ca.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+      builtCli(),
+      'serve',
+      '--workers',
+      String(WORKERS),
+    ],
+    {
+      env: { ...ca.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<never>((_, reject) =>
