@@ -15,7 +15,19 @@ import type { KeyType } from '../src/pki/algorithms.js';
 import { toPem } from '../src/pki/pem.js';
 import { createTestCa, type TestCa } from '../test/helpers/ca.js';
 import { descendants } from '../test/helpers/processes.js';
-import { BenchError, fmt, keyLabel, loadCaKey, now, openssl, p256Csrs, seconds, writeCaFiles, yesNo } from './lib/common.js';
+import {
+  BenchError,
+  cpuSeconds,
+  fmt,
+  keyLabel,
+  loadCaKey,
+  now,
+  openssl,
+  p256Csrs,
+  seconds,
+  writeCaFiles,
+  yesNo,
+} from './lib/common.js';
 import { ab, haveTool, wrkWithNonce, type ClientRun } from './lib/http-clients.js';
 import { parseOcspResponse, type CertStatusKind } from './lib/ocsp.js';
 
@@ -75,10 +87,20 @@ function builtCli(): string {
 
 async function startCertdesk(ca: TestCa): Promise<Responder> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [builtCli(), 'serve', '--workers', String(WORKERS)], {
-    env: { ...ca.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+      builtCli(),
+      'serve',
+      '--workers',
+      String(WORKERS),
+    ],
+    {
+      env: { ...ca.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<never>((_, reject) =>
@@ -134,17 +156,6 @@ async function startOpenssl(
 function treeCpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return NaN;
   return [pid, ...descendants(pid)].reduce((n, p) => n + cpuSeconds(p), 0);
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return NaN;
-  }
 }
 
 interface Measured extends ClientRun {

@@ -25,7 +25,7 @@ import {
 import { createTestCa } from '../test/helpers/ca.js';
 import { createHolder, ORDER_FORM, PortalClient, sendSandboxNotification, type TestHolder } from '../test/helpers/holder.js';
 import { BUILT_CLI, freePort, run } from '../test/helpers/processes.js';
-import { BenchError, fmt, percentile } from './lib/common.js';
+import { BenchError, cpuSeconds, fmt, percentile } from './lib/common.js';
 
 const RENEWALS = Number(process.env.BENCH_RENEWALS ?? 100);
 const HOLDERS = Number(process.env.BENCH_HOLDERS ?? 200);
@@ -63,7 +63,12 @@ async function main(): Promise<void> {
     // the bench sends the gateway's notifications itself; holders come through a proxy that names them
     env: { PORTAL_ORIGINS: PORTAL, SANDBOX_NOTIFY: 'off', TRUST_PROXY: '127.0.0.1', LOG_LEVEL: 'warn' },
   });
-  const server = run(process.execPath, [BUILT_CLI, 'serve'], { env: ca.env });
+  // BENCH_SERVER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server (NODE_OPTIONS refuses --cpu-prof)
+  const server = run(
+    process.execPath,
+    [...(process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), BUILT_CLI, 'serve'],
+    { env: ca.env },
+  );
   const agentProcs: Awaited<ReturnType<typeof startAgentProcess>>[] = [];
   try {
     for (let i = 0; i < 300 && !(await fetch(`${base}/healthz`).catch(() => undefined))?.ok; i++)
@@ -164,6 +169,7 @@ async function main(): Promise<void> {
     const times = new Map<string, number[]>(steps.map((s) => [s, []]));
     const errors: string[] = [];
     const wall = performance.now();
+    const cpu0 = cpuSeconds(server.proc.pid);
     await Promise.all(
       holders.map(async (h, i) => {
         const c = new ForwardedPortal(base, new URL(ca.config.publicUrl).origin, `10.3.${i >> 8}.${i & 255}`);
@@ -206,12 +212,15 @@ async function main(): Promise<void> {
       }),
     );
     const wallMs = ms(wall);
+    const serverCpuMs = (cpuSeconds(server.proc.pid) - cpu0) * 1000;
     const issued = await ca.rt.storage.db
       .selectFrom('certificates')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('order_id', 'is not', null)
       .executeTakeFirstOrThrow();
-    console.log(`\n2. ${HOLDERS} holders renewing at once through the HTTP API (${fmt(wallMs / 1000, 1)} s wall)`);
+    console.log(
+      `\n2. ${HOLDERS} holders renewing at once through the HTTP API (${fmt(wallMs / 1000, 1)} s wall; server CPU ${fmt(serverCpuMs / HOLDERS, 1)} ms per holder, all threads)`,
+    );
     let worst = 0;
     for (const s of steps) {
       const a = times.get(s)!;

@@ -15,6 +15,8 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import { migrationProvider, type Dialect } from './migrations.js';
+import { GroupCommit } from './group-commit.js';
+import { cachingStatements } from './sqlite-statements.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -101,7 +103,7 @@ export async function openDatabase(opts: {
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 10000');
-    db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
+    db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cachingStatements(sqlite) }) });
     native = { dialect: 'sqlite', sqlite };
   }
   const close = async (): Promise<void> => {
@@ -188,11 +190,19 @@ export async function exclusively<T>(storage: Storage, fn: () => Promise<T>): Pr
  * SQLite serialises all writers already (BEGIN IMMEDIATE).
  */
 export async function writeTransaction<T>(storage: Storage, fn: (tx: Tx) => Promise<T>, lockKey = 727002): Promise<T> {
+  if (storage.dialect === 'sqlite') {
+    // transactions waiting together share one COMMIT (one fsync), each in its own savepoint
+    let group = groups.get(storage.db);
+    if (!group) groups.set(storage.db, (group = new GroupCommit(storage.db)));
+    return group.run(fn);
+  }
   return storage.db.transaction().execute(async (tx) => {
-    if (storage.dialect === 'postgres') await tx.executeQuery(CompiledQuery.raw(`select pg_advisory_xact_lock(${lockKey})`));
+    await tx.executeQuery(CompiledQuery.raw(`select pg_advisory_xact_lock(${lockKey})`));
     return fn(tx);
   });
 }
+
+const groups = new WeakMap<Db, GroupCommit<Database>>();
 
 /** True when `e` is a unique-constraint violation (either dialect). */
 export function isUniqueViolation(e: unknown): boolean {

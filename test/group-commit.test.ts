@@ -1,0 +1,92 @@
+// SQLite write transactions waiting together share one COMMIT (src/sa/group-commit.ts, through
+// writeTransaction): each runs in its own savepoint, one that fails leaves no trace and does not
+// fail the others, a caller is answered only once its work is committed, and the audit chain stays
+// linear however many append at once.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import { appendAudit, verifyAuditChain } from '../src/sa/audit.js';
+import { openDatabase, writeTransaction, type Storage } from '../src/sa/database.js';
+
+let dir: string;
+let storage: Storage;
+let commits = 0;
+
+before(async () => {
+  // count the COMMITs run (statements are prepared once and cached, so wrap them where they are made)
+  const prepare = BetterSqlite3.prototype.prepare;
+  BetterSqlite3.prototype.prepare = function (this: BetterSqlite3.Database, s: string) {
+    const st = prepare.call(this, s);
+    if (/^commit$/i.test(s.trim())) {
+      const run = st.run.bind(st) as (...a: unknown[]) => BetterSqlite3.RunResult;
+      st.run = ((...a: unknown[]) => {
+        commits++;
+        return run(...a);
+      }) as typeof st.run;
+    }
+    return st;
+  } as typeof prepare;
+  dir = mkdtempSync(path.join(tmpdir(), 'certdesk-group-'));
+  storage = await openDatabase({ dataDir: dir });
+});
+
+after(async () => {
+  await storage.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const audit = (action: string, target: string) =>
+  writeTransaction(storage, async (tx) => {
+    const [row] = await appendAudit(tx, [{ actor: 'test', action, target }]);
+    return row!.seq;
+  });
+
+test('concurrent transactions share commits; each is answered with its own result, the chain stays linear', async () => {
+  const c0 = commits;
+  const seqs = await Promise.all(Array.from({ length: 50 }, (_, i) => audit('group.append', `t${i}`)));
+  assert.equal(new Set(seqs).size, 50, 'every append got its own seq');
+  assert.ok(commits - c0 < 50, `50 transactions in fewer commits (${commits - c0})`);
+  const v = await verifyAuditChain(storage.db);
+  assert.equal(v.ok, true);
+});
+
+test('a failing transaction is rolled back alone and gets its own error; the others commit', async () => {
+  const before = await storage.db
+    .selectFrom('audit_log')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  const results = await Promise.allSettled([
+    audit('group.ok', 'a'),
+    writeTransaction(storage, async (tx) => {
+      await appendAudit(tx, [{ actor: 'test', action: 'group.doomed', target: 'b' }]);
+      throw new Error('refused after writing');
+    }),
+    audit('group.ok', 'c'),
+  ]);
+  assert.equal(results[0].status, 'fulfilled');
+  assert.equal(results[2].status, 'fulfilled');
+  assert.equal(results[1].status, 'rejected');
+  assert.match(String((results[1] as PromiseRejectedResult).reason), /refused after writing/);
+  const rows = await storage.db.selectFrom('audit_log').select(['action', 'target']).where('action', 'like', 'group.%').execute();
+  assert.ok(!rows.some((r) => r.action === 'group.doomed'), 'nothing of the failed transaction remains');
+  const after = await storage.db
+    .selectFrom('audit_log')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  assert.equal(Number(after.n) - Number(before.n), 2);
+  assert.equal((await verifyAuditChain(storage.db)).ok, true);
+});
+
+test('a resolved transaction is already durable: another connection sees it at once', async () => {
+  const seq = await audit('group.durable', 'd');
+  const other = new BetterSqlite3(path.join(dir, 'certdesk.sqlite'), { readonly: true });
+  try {
+    const row = other.prepare('select action from audit_log where seq = ?').get(seq) as { action: string } | undefined;
+    assert.equal(row?.action, 'group.durable');
+  } finally {
+    other.close();
+  }
+});
