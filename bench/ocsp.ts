@@ -5,7 +5,7 @@
 // cores: `ab -c 8` one request per connection, `ab -k -c 8` keep-alive, and `wrk` with a fresh
 // nonce in every request — that mode also beside the raw signing rate of the responder key on all
 // cores (worker threads calling crypto.sign).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -30,6 +30,7 @@ import {
 } from './lib/common.js';
 import { ab, haveTool, wrkWithNonce, type ClientRun } from './lib/http-clients.js';
 import { parseOcspResponse, type CertStatusKind } from './lib/ocsp.js';
+import { freePort, startServe } from './lib/server.js';
 
 type Mode = 'close' | 'keepalive' | 'nonce';
 /** goals (issue 13): certdesk / openssl ocsp for close and keep-alive; certdesk / raw signing for nonce */
@@ -61,67 +62,9 @@ interface Responder {
   proc: ChildProcess;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-/** bin/certdesk.js, the CLI as installed, on a dist/ rebuilt first when older than src/ (as scripts/run-tests.sh does). */
-function builtCli(): string {
-  const root = path.join(import.meta.dirname, '..');
-  const main = path.join(root, 'dist', 'cli', 'main.js');
-  const newer = spawnSync('find', ['src', '-type', 'f', '-newer', main], { cwd: root, encoding: 'utf8' });
-  if (newer.status !== 0 || newer.stdout.trim() !== '') {
-    console.log('dist/ is missing or older than src/: npm run build');
-    const b = spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
-    if (b.status !== 0) throw new BenchError('npm run build failed');
-  }
-  return path.join(root, 'bin', 'certdesk.js');
-}
-
 async function startCertdesk(ca: TestCa): Promise<Responder> {
-  const port = await freePort();
-  const proc = spawn(
-    process.execPath,
-    [
-      ...(process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
-      builtCli(),
-      'serve',
-      '--workers',
-      String(WORKERS),
-    ],
-    {
-      env: { ...ca.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<never>((_, reject) =>
-    proc.once('exit', (code) => reject(new BenchError(`certdesk serve exited with code ${code}: ${err.slice(-800)}`))),
-  );
-  // ready when every worker answers: probe until WORKERS distinct worker pids have served /healthz
-  const ready = (async () => {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (Date.now() > deadline) throw new BenchError(`certdesk serve did not start: ${err.slice(-800)}`);
-      const up = await fetch(`http://127.0.0.1:${port}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (up && (WORKERS === 1 || (err.match(/certdesk worker listening/g) ?? []).length >= WORKERS)) return;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  })();
-  await Promise.race([ready, exited]);
-  exited.catch(() => {});
-  return { name: 'certdesk', port, path: '/ocsp', proc };
+  const s = await startServe(ca.env, WORKERS);
+  return { name: 'certdesk', port: s.port, path: '/ocsp', proc: s.proc };
 }
 
 async function startOpenssl(

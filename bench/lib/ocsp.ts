@@ -1,4 +1,6 @@
 // Reading OCSP responses in the benchmark (RFC 6960): enough to check what a responder answered.
+import { createHash } from 'node:crypto';
+import { subjectPublicKeyBits } from '../../src/pki/algorithms.js';
 import * as der from '../../src/pki/der.js';
 import { OID } from '../../src/pki/oids.js';
 
@@ -51,4 +53,19 @@ export function quickCheck(body: Buffer, nonce: Buffer | undefined): boolean {
   const off = body[1]! < 0x80 ? 2 : 2 + (body[1]! & 0x7f);
   if (body[off] !== 0x0a || body[off + 1] !== 0x01 || body[off + 2] !== 0x00) return false;
   return nonce === undefined || body.indexOf(nonce) > 0;
+}
+
+/**
+ * An OCSPRequest for one serial, as `openssl ocsp -no_nonce` sends it: SHA-1 CertID of the issuer's
+ * subject name and public key bits.
+ */
+export function ocspRequest(issuer: { subjectDer: Buffer; spki: Buffer }, serialHex: string): Buffer {
+  const sha1 = (b: Buffer): Buffer => createHash('sha1').update(b).digest();
+  const certId = der.seq(
+    der.seq(der.oid('1.3.14.3.2.26'), der.nullValue()),
+    der.octetString(sha1(issuer.subjectDer)),
+    der.octetString(sha1(subjectPublicKeyBits(issuer.spki))),
+    der.intFromUnsigned(Buffer.from(serialHex, 'hex')),
+  );
+  return der.seq(der.seq(der.seq(der.seq(certId))));
 }

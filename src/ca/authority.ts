@@ -524,6 +524,22 @@ export class CertificateAuthority {
     });
   }
 
+  /**
+   * The TBSCertificate the issuance path would sign for these values (the profile's template under
+   * its issuing CA, the 唯一识别号 extensions), with the issuer that signs it. Only for the load
+   * seeder (bench/seed-load.ts), which signs and records load data in bulk, outside the RA.
+   */
+  loadTbs(
+    profileId: string,
+    keyType: KeyType,
+    v: { serial: Buffer; notBefore: Date; notAfter: Date; subjectDer: Buffer; spki: Buffer; uniqueId?: string },
+  ): { tbs: Buffer; issuer: LoadedCa } {
+    const profile = this.profile(profileId);
+    const issuer = this.issuerFor(profile, keyType);
+    const extra = v.uniqueId ? this.uniqueIdExtensions(profile, v.uniqueId) : [];
+    return { tbs: buildTbs(this.template(profile, issuer), { ...v, extraExtensions: extra }), issuer };
+  }
+
   /** Signs the certificate and records it with its audit entry; a duplicate of `existing` returns that one. */
   private async signAndRecord(
     issuer: LoadedCa,

@@ -1,7 +1,7 @@
 // The staff console's queries: paged, filtered lists of orders, certificates and audit entries,
 // the offline-payment queue, refunds and processed bank-statement lines. Every list is
 // server-side paged and ordered along an index (migration 0003 adds the ones these need).
-import type { Insertable, Selectable } from 'kysely';
+import { sql, type Insertable, type Selectable, type SelectQueryBuilder } from 'kysely';
 import type { Executor } from './database.js';
 import { escapeLike, likeText } from './invoices.js';
 import type {
@@ -18,6 +18,28 @@ import type { Order } from './orders.js';
 export interface Page<T> {
   rows: T[];
   total: number;
+  /** true when more rows match than `total` says: the count stops at COUNT_CAP */
+  capped?: boolean;
+}
+
+/**
+ * Lists count their matches up to this many: an exact count of millions of certificates reads every
+ * index entry (a second at 10M rows), and nobody pages through more than this without a filter.
+ */
+export const COUNT_CAP = 10_000;
+
+/** The number of rows `q` selects, counted up to COUNT_CAP (then `capped`). */
+async function countUpTo<DB, TB extends keyof DB, O>(
+  db: Executor,
+  q: SelectQueryBuilder<DB, TB, O>,
+): Promise<{ total: number; capped: boolean }> {
+  const limited = q.select(sql<number>`1`.as('one')).limit(COUNT_CAP + 1);
+  const r = await db
+    .selectFrom(limited.as('matches') as never)
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  const n = Number((r as { n: number }).n);
+  return n > COUNT_CAP ? { total: COUNT_CAP, capped: true } : { total: n, capped: false };
 }
 
 export type OrderRow = Order & { holder_unique_id: string | null; holder_name: string | null };
@@ -56,7 +78,7 @@ export async function searchOrders(db: Executor, f: OrderFilter): Promise<Page<O
   if (f.to !== undefined) q = q.where('orders.created_at', '<', f.to);
   // 单位名称 as recorded on the order (the certificate's O at ordering time): a substring scan
   if (f.name) q = q.where(likeText('orders.organization', `%${escapeLike(f.name.trim())}%`));
-  const total = Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  const { total, capped } = await countUpTo(db, q);
   const rows = await q
     .selectAll('orders')
     .orderBy('orders.created_at', f.oldestFirst ? 'asc' : 'desc')
@@ -76,6 +98,7 @@ export async function searchOrders(db: Executor, f: OrderFilter): Promise<Page<O
       return { ...r, holder_unique_id: h?.unique_id ?? null, holder_name: h?.name ?? null };
     }),
     total,
+    capped,
   };
 }
 
@@ -161,7 +184,7 @@ export type CertificateRow = {
 };
 
 export async function searchCertificates(db: Executor, f: CertificateSearch): Promise<Page<CertificateRow>> {
-  let q = db.selectFrom('certificates').leftJoin('holders', 'holders.id', 'certificates.holder_id');
+  let q = db.selectFrom('certificates');
   if (f.serial) q = q.where('certificates.serial', '=', f.serial);
   if (f.uniqueId) {
     const holder = await db.selectFrom('holders').select('id').where('unique_id', '=', f.uniqueId.trim()).executeTakeFirst();
@@ -169,8 +192,22 @@ export async function searchCertificates(db: Executor, f: CertificateSearch): Pr
   }
   if (f.status) q = q.where('certificates.status', '=', f.status);
   if (f.subject) q = q.where(likeText('certificates.subject', `%${escapeLike(f.subject.trim())}%`));
-  const total = Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-  const rows = await q
+  const { total, capped } = await countUpTo(db, q);
+  // The page's serials first, from an index alone ((status,) issued_at, serial: migration 0022), and
+  // only then those rows and their holders: an OFFSET skips index entries, not whole rows and joins.
+  const serials = (
+    await q
+      .select('certificates.serial')
+      .orderBy('certificates.issued_at', 'desc')
+      .orderBy('certificates.serial', 'desc')
+      .limit(f.limit)
+      .offset(f.offset)
+      .execute()
+  ).map((r) => r.serial);
+  if (serials.length === 0) return { rows: [], total, capped };
+  const rows = await db
+    .selectFrom('certificates')
+    .leftJoin('holders', 'holders.id', 'certificates.holder_id')
     .select([
       'certificates.serial',
       'certificates.ca_id',
@@ -187,12 +224,11 @@ export async function searchCertificates(db: Executor, f: CertificateSearch): Pr
       'holders.unique_id as holder_unique_id',
       'holders.name as holder_name',
     ])
+    .where('certificates.serial', 'in', serials)
     .orderBy('certificates.issued_at', 'desc')
-    .orderBy('certificates.serial')
-    .limit(f.limit)
-    .offset(f.offset)
+    .orderBy('certificates.serial', 'desc')
     .execute();
-  return { rows, total };
+  return { rows, total, capped };
 }
 
 export interface AuditSearch {

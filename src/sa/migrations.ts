@@ -1115,6 +1115,20 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           select ca_id, max(not_after) from certificates group by ca_id`.execute(db);
       },
     },
+    '0022_certificate_list_indexes': {
+      async up(db: Kysely<unknown>) {
+        // The staff certificate list at millions of rows (bench:scale): newest first, optionally by
+        // status, read from an index in list order — (issued_at, serial) replaces (issued_at), whose
+        // ties needed a sort, and (status, issued_at, serial) serves the status filter and its count.
+        await db.schema.dropIndex('certificates_issued').execute();
+        await db.schema.createIndex('certificates_issued').on('certificates').columns(['issued_at', 'serial']).execute();
+        await db.schema
+          .createIndex('certificates_status_issued')
+          .on('certificates')
+          .columns(['status', 'issued_at', 'serial'])
+          .execute();
+      },
+    },
   };
 }
 

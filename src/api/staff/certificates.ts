@@ -22,7 +22,13 @@ export function registerStaffCertificateRoutes({ api, rt, need, ctx, tags }: Sta
         limit: p.limit,
         offset: p.offset,
       });
-      return { items: r.rows.map(certificateRowView), total: r.total, page: p.page, pageSize: p.pageSize };
+      return {
+        items: r.rows.map(certificateRowView),
+        total: r.total,
+        ...(r.capped ? { totalCapped: true } : {}),
+        page: p.page,
+        pageSize: p.pageSize,
+      };
     },
   );
 

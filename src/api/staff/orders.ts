@@ -29,7 +29,13 @@ export function registerStaffOrderRoutes({ api, rt, need, ctx, tags }: StaffRout
         limit: p.limit,
         offset: p.offset,
       });
-      return { items: r.rows.map(orderView), total: r.total, page: p.page, pageSize: p.pageSize };
+      return {
+        items: r.rows.map(orderView),
+        total: r.total,
+        ...(r.capped ? { totalCapped: true } : {}),
+        page: p.page,
+        pageSize: p.pageSize,
+      };
     },
   );
 

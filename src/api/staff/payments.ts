@@ -13,7 +13,13 @@ export function registerStaffPaymentRoutes({ api, rt, need, ctx, tags }: StaffRo
     async (req) => {
       const p = paging(req.query);
       const r = await orders.queue(p.limit, p.offset);
-      return { items: r.rows.map(orderView), total: r.total, page: p.page, pageSize: p.pageSize };
+      return {
+        items: r.rows.map(orderView),
+        total: r.total,
+        ...(r.capped ? { totalCapped: true } : {}),
+        page: p.page,
+        pageSize: p.pageSize,
+      };
     },
   );
 

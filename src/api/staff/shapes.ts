@@ -224,6 +224,8 @@ export interface UpgradePathView {
 export interface Paged<T> {
   items: T[];
   total: number;
+  /** more match than `total`: the count stopped there (COUNT_CAP in src/sa/backoffice.ts) */
+  totalCapped?: boolean;
   page: number;
   pageSize: number;
 }

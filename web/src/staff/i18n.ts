@@ -20,6 +20,7 @@ const zh = {
   yes: '是',
   no: '否',
   total: '共 {n} 条',
+  totalCapped: '超过 {n} 条',
   saved: '已保存',
 
   loginTitle: '工作人员登录',
@@ -331,6 +332,7 @@ const en: Dict = {
   yes: 'Yes',
   no: 'No',
   total: '{n} in total',
+  totalCapped: 'more than {n}',
   saved: 'Saved',
 
   loginTitle: 'Staff login',

@@ -59,7 +59,7 @@ export function usePaged<T>(load: (page: number, pageSize: number) => Promise<Pa
         pageSize,
         total: data?.total ?? 0,
         showSizeChanger: true,
-        showTotal: (n: number) => t('total', { n }),
+        showTotal: (n: number) => t(data?.totalCapped ? 'totalCapped' : 'total', { n }),
         onChange: (p: number, s: number) => {
           setPage(p);
           setPageSize(s);
