@@ -49,6 +49,7 @@ const CERT_COLUMNS = [
   'der',
   'issued_at',
   'signing_serial',
+  'crl_shard',
 ] as const;
 const ORDER_COLUMNS = [
   'id',
@@ -235,7 +236,7 @@ function build(ca: CertificateAuthority, plan: LoadPlan, start: number, end: num
   const out: Built = { certs: [], orders: [], tbs: [], algIds: [], signers: [] };
   for (let i = start; i < end; i++) {
     const c = plan.certificate(i);
-    const { tbs, issuer } = ca.loadTbs(c.profile, 'ec-p256', {
+    const { tbs, issuer, shard } = ca.loadTbs(c.profile, 'ec-p256', {
       serial: c.serialBytes,
       notBefore: new Date(c.notBefore),
       notAfter: new Date(c.notAfter),
@@ -263,6 +264,7 @@ function build(ca: CertificateAuthority, plan: LoadPlan, start: number, end: num
       null,
       c.issuedAt,
       null,
+      shard,
     ]);
     if (c.orderId) {
       const org = c.subject.find((a) => a.type === 'O')?.value ?? c.subject.find((a) => a.type === 'CN')!.value;

@@ -533,11 +533,12 @@ export class CertificateAuthority {
     profileId: string,
     keyType: KeyType,
     v: { serial: Buffer; notBefore: Date; notAfter: Date; subjectDer: Buffer; spki: Buffer; uniqueId?: string },
-  ): { tbs: Buffer; issuer: LoadedCa } {
+  ): { tbs: Buffer; issuer: LoadedCa; shard: number } {
     const profile = this.profile(profileId);
     const issuer = this.issuerFor(profile, keyType);
     const extra = v.uniqueId ? this.uniqueIdExtensions(profile, v.uniqueId) : [];
-    return { tbs: buildTbs(this.template(profile, issuer), { ...v, extraExtensions: extra }), issuer };
+    const shard = randomInt(this.config.crlShards);
+    return { tbs: buildTbs(this.template(profile, issuer, shard), { ...v, extraExtensions: extra }), issuer, shard };
   }
 
   /** Signs the certificate and records it with its audit entry; a duplicate of `existing` returns that one. */
