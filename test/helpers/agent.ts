@@ -2,7 +2,6 @@
 // to it as the portal does (an allowed Origin, approval requests, session tokens) and as its own
 // approval page does (the PIN form), and drive a renewal to the end across crashes.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { randomBytes, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
@@ -32,12 +31,13 @@ import { Sm2PublicKey } from '../../src/pki/sm2-key.js';
 import { buildCsr } from '../../src/pki/csr.js';
 import { verifyRenewalProof } from '../../src/pki/renewal-proof.js';
 import { createTestCa, type TestCa } from './ca.js';
-import { CERTDESK } from './cli.js';
+import { CERTDESK, ROOT as REPO } from './cli.js';
 import type { ApiClient } from './http-client.js';
 import { requireTool } from './requirements.js';
 import { createSoftHsm, type SoftHsm, type SoftHsmToken } from './softhsm.js';
 
-export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The repository root (one definition, in the leaf module cli.ts, so helper import cycles cannot see it uninitialised). */
+export { REPO };
 export const PORTAL = 'https://portal.example';
 
 export interface AgentProcess {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT } from './cli.js';
 import { connect } from 'node:net';
-import { freePort } from './holder.js';
+import { freePort } from './processes.js';
 
 const listening = (port: number): Promise<boolean> =>
   new Promise((resolve) => {

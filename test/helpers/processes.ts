@@ -2,10 +2,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
-import path from 'node:path';
-import { REPO } from './agent.js';
+import { CERTDESK, ROOT as REPO } from './cli.js';
 
-export const BUILT_CLI = path.join(REPO, 'bin/certdesk.js');
+export const BUILT_CLI = CERTDESK;
 
 export interface Running {
   proc: ChildProcess;
