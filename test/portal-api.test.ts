@@ -276,6 +276,31 @@ for (const backend of BACKENDS) {
       assert.equal(rows.length, 1);
     });
 
+    test('a certificate revoked after its renewal was paid gets nothing issued; the order stays paid for a refund', async () => {
+      const holder = await createHolder(ca, { name: '付款后挂失', days: 40 });
+      const c = client();
+      await c.login(holder);
+      const created = await c.call<{ order: Order }>('POST', '/api/portal/orders', FORM);
+      const id = created.body.order.id;
+      await payOnline(c, id);
+      await until(
+        () => ca.rt.renewals.order(id),
+        (o) => o.state === 'paid',
+      );
+      // revoked while the holder's session is still open (a 挂失 at a service point, say)
+      await ca.rt.ca.revoke(holder.serial, 'keyCompromise', 'test');
+      const req = await holder.renewalRequest(id);
+      const refused = await c.call<{ error: string; message: string }>('POST', `/api/portal/orders/${id}/issue`, {
+        csr: req.csr.toString('base64'),
+        proof: req.proof.toString('base64'),
+      });
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assert.equal(refused.body.error, 'certificate_revoked');
+      assert.match(refused.body.message, /refund/);
+      assert.equal((await ca.rt.renewals.order(id)).state, 'paid', 'the paid order is kept, not consumed');
+      const rows = await ca.rt.storage.db.selectFrom('certificates').select('serial').where('order_id', '=', id).execute();
+      assert.equal(rows.length, 0, 'no certificate issued on a revoked key');
+    });
     test('a holder whose certificate has the 唯一识别号 in the old 2.25 extension logs in and renews; the new one has it in serialNumber', async () => {
       const uniqueId = '001120438184130222';
       const holder = await createHolder(ca, {

@@ -13,6 +13,7 @@ const RA_STATUS: Record<RaErrorCode, number> = {
   order_open: 409,
   invalid_state: 409,
   order_not_paid: 409,
+  certificate_revoked: 409,
   amount_mismatch: 422,
   method_mismatch: 422,
   proof_invalid: 422,

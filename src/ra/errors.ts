@@ -10,6 +10,7 @@ export type RaErrorCode =
   | 'proof_invalid'
   | 'csr_invalid'
   | 'order_not_paid'
+  | 'certificate_revoked'
   | 'payment_unavailable'
   | 'kmc_unavailable'
   | 'awaiting_review'

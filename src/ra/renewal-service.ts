@@ -273,6 +273,14 @@ export class RenewalService {
     }
     const old = await getCertificate(this.db, order.certificate_serial);
     if (!old) throw new RaError('not_found', 'the certificate being renewed is not on record');
+    // Revoked after the order was paid (挂失, a staff revocation, the holder's own 撤销证书 in another
+    // tab): its key no longer vouches for anyone, so nothing is issued on its proof; the paid order
+    // stays paid for staff to refund.
+    if (old.status === 'revoked')
+      throw new RaError(
+        'certificate_revoked',
+        `the certificate being renewed was revoked on ${new Date(old.revoked_at ?? 0).toISOString()}; nothing can be issued for this order — ask the CA to refund it`,
+      );
     let csr;
     try {
       csr = parseCsr(csrDer);

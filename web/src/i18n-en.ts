@@ -137,7 +137,8 @@ export const en: Record<MessageKey, string> = {
   'apiErr.challenge_unknown': 'The login request is no longer valid (used or expired). Press "Log in" again.',
   'apiErr.signature_invalid': 'The signature could not be verified. Make sure the chosen certificate is on this key.',
   'apiErr.certificate_unknown': 'This certificate was not issued by this CA and cannot log in here.',
-  'apiErr.certificate_revoked': 'This certificate is revoked and cannot log in. Contact a service point if in doubt.',
+  'apiErr.certificate_revoked':
+    'This certificate is revoked: it can no longer log in or be renewed. For an order already paid, ask a service point for a refund.',
   'apiErr.certificate_expired':
     'This certificate expired more than three months ago, outside the renewal window. Please visit a service point with your key.',
   'apiErr.no_session': 'Your session timed out. Please log in again.',

@@ -129,7 +129,7 @@ export const zh = {
   'apiErr.challenge_unknown': '登录请求已失效（已使用或超时），请重新点击“登录系统”。',
   'apiErr.signature_invalid': '签名验证失败，无法登录。请确认选择的证书与 UKey 一致。',
   'apiErr.certificate_unknown': '此证书不是本认证机构签发的，不能登录本系统。',
-  'apiErr.certificate_revoked': '此证书已被撤销，不能登录。如有疑问请联系服务网点。',
+  'apiErr.certificate_revoked': '此证书已被撤销，不能再用于登录或更新证书。已付款的订单请联系服务网点办理退款。',
   'apiErr.certificate_expired': '此证书已过期且超出可更新期限（到期后三个月内），请携带 UKey 及相关资料前往服务网点办理。',
   'apiErr.no_session': '登录已超时，请重新登录。',
   'apiErr.csrf': '页面已过期，请刷新后重试。',
