@@ -103,6 +103,10 @@ export async function openDatabase(opts: {
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 10000');
+    // 64 MiB of page cache (SQLite's default is 2 MiB): at 10M certificates the serial index and the
+    // table pages OCSP reads for a few thousand busy serials no longer fit the default, and each miss
+    // is a read() — ~14 → ~9.5 µs per status lookup measured there (bench:scale). Grows only as used.
+    sqlite.pragma('cache_size = -65536');
     db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cachingStatements(sqlite) }) });
     native = { dialect: 'sqlite', sqlite };
   }
