@@ -1,7 +1,7 @@
 // @fastify/rate-limit's store on the database (src/sa/rate-limits.ts): per-route, per-client
 // counters every instance behind the load balancer shares. Fixed windows, as the built-in store.
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
-import type { Storage } from '../sa/database.js';
+import { groupedWrite, type Storage } from '../sa/database.js';
 import { countHit, pruneRateLimits } from '../sa/rate-limits.js';
 
 /** How often one instance drops counters whose window is long over. */
@@ -22,7 +22,7 @@ export function databaseRateLimitStore(storage: Storage): FastifyRateLimitStoreC
     ): void {
       const windowMs = timeWindow ?? 60_000;
       const now = Date.now();
-      countHit(storage.db, `${this.prefix}${key}`, windowMs, now).then(
+      groupedWrite(storage, (db) => countHit(db, `${this.prefix}${key}`, windowMs, now)).then(
         ({ hits, resetAt }) => callback(null, { current: hits, ttl: Math.max(0, resetAt - now) }),
         (e: unknown) => callback(e as Error),
       );

@@ -297,7 +297,9 @@ export class RenewalService {
       this.ca.profiles.get(target.profileId)?.encryptionProfile !== undefined &&
       !(this.policy.reuseEncryptionKey && (await getEncryptionPartner(this.db, old.serial)));
     if (needsKmc && !this.kmc) throw kmcUnavailable(order);
-    if (await transitionOrder(this.db, order.id, ['paid'], 'issuing')) await addOrderEvent(this.db, order.id, 'issuing', actor);
+    await writeTransaction(this.storage, async (tx) => {
+      if (await transitionOrder(tx, order.id, ['paid'], 'issuing')) await addOrderEvent(tx, order.id, 'issuing', actor);
+    });
     // read from where the old certificate has it: the subject serialNumber, or the extension of certificates issued before
     const uniqueId = uniqueIdOf(old.der, this.ca.config.uniqueIdOid);
     try {
@@ -378,14 +380,17 @@ export class RenewalService {
   }
 
   private async markIssued(order: Order, cert: CertificateRecord, actor: string): Promise<void> {
-    if (await transitionOrder(this.db, order.id, ['issuing'], 'issued', { issued_serial: cert.serial })) {
-      await addOrderEvent(this.db, order.id, 'issued', actor, {
-        serial: cert.serial,
-        notAfter: new Date(cert.not_after).toISOString(),
-      });
-      // after the transition, not in its transaction (there is none here): the key makes a retry safe
-      await enqueueOrderNotice(this.db, 'certificate_issued', order);
-    }
+    // one transaction: the notice is in the outbox exactly when the order says issued (a crash
+    // between them would leave an issued order whose retry never enqueues it)
+    await writeTransaction(this.storage, async (tx) => {
+      if (await transitionOrder(tx, order.id, ['issuing'], 'issued', { issued_serial: cert.serial })) {
+        await addOrderEvent(tx, order.id, 'issued', actor, {
+          serial: cert.serial,
+          notAfter: new Date(cert.not_after).toISOString(),
+        });
+        await enqueueOrderNotice(tx, 'certificate_issued', order);
+      }
+    });
   }
 
   /** The key assistant wrote and verified the new certificate: complete the order. */
@@ -393,8 +398,9 @@ export class RenewalService {
     if (order.state === 'completed') return order;
     if (order.state !== 'issued' && order.state !== 'installed')
       throw new RaError('invalid_state', `order is ${order.state}; the certificate must be issued first`);
-    if (await transitionOrder(this.db, order.id, ['issued'], 'installed'))
-      await addOrderEvent(this.db, order.id, 'installed', actor);
+    await writeTransaction(this.storage, async (tx) => {
+      if (await transitionOrder(tx, order.id, ['issued'], 'installed')) await addOrderEvent(tx, order.id, 'installed', actor);
+    });
     const old = await getCertificate(this.db, order.certificate_serial);
     const target = old ? await issueTarget(this.db, this.ca, order, old) : undefined;
     if (this.policy.revokeSuperseded && old && target) {

@@ -15,6 +15,7 @@ import { getChangeReview } from '../../sa/change-requests.js';
 import { StaffInvoices } from '../../staff/invoices.js';
 import { StaffError } from '../../staff/errors.js';
 import { sendPdf } from '../staff/views.js';
+import { groupedWrite } from '../../sa/database.js';
 import { consumeChallenge, insertChallenge } from '../../sa/sessions.js';
 import { getHolder } from '../../sa/holders.js';
 import type {} from '@fastify/rate-limit';
@@ -72,12 +73,14 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
     async (req) => {
       const origin = allowedOrigin(req);
       const { challenge, text } = buildLoginChallenge({ origin, ttlSeconds: 120 });
-      await insertChallenge(rt.storage.db, {
-        nonce: challenge.nonce,
-        origin,
-        textSha256: challengeDigest(text),
-        expiresAt: challenge.exp * 1000,
-      });
+      await groupedWrite(rt.storage, (db) =>
+        insertChallenge(db, {
+          nonce: challenge.nonce,
+          origin,
+          textSha256: challengeDigest(text),
+          expiresAt: challenge.exp * 1000,
+        }),
+      );
       return { challenge: text, expiresAt: new Date(challenge.exp * 1000).toISOString() };
     },
   );
@@ -115,12 +118,14 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
       }
       // One use only, bound to the origin it was issued for, and exactly the bytes issued (a text
       // with its origin or expiry rewritten is not ours even with our nonce) — before anything else.
-      const consumed = await consumeChallenge(rt.storage.db, {
-        nonce,
-        origin,
-        textSha256: challengeDigest(text),
-        now: Date.now(),
-      });
+      const consumed = await groupedWrite(rt.storage, (db) =>
+        consumeChallenge(db, {
+          nonce,
+          origin,
+          textSha256: challengeDigest(text),
+          now: Date.now(),
+        }),
+      );
       if (!consumed) {
         throw new HttpError(
           401,

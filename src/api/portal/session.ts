@@ -8,6 +8,7 @@ import type { Runtime } from '../../runtime.js';
 import { csrfTokenMatches } from '../csrf.js';
 import { getCertificate, type CertificateRecord } from '../../sa/certificates.js';
 import { getHolder, type Holder } from '../../sa/holders.js';
+import { groupedWrite } from '../../sa/database.js';
 import { endSession, getSession, insertSession, touchSession, type PortalSession } from '../../sa/sessions.js';
 
 export const SESSION_COOKIE = 'certdesk_session';
@@ -55,7 +56,7 @@ export async function startSession(
     last_seen_at: now,
     ended_at: null,
   };
-  await insertSession(rt.storage.db, session);
+  await groupedWrite(rt.storage, (db) => insertSession(db, session));
   void reply.setCookie(SESSION_COOKIE, token, {
     path: '/',
     httpOnly: true,
@@ -78,7 +79,7 @@ export async function endCurrentSession(rt: Runtime, req: FastifyRequest, reply:
   const session = token ? await getSession(rt.storage.db, hash(token)) : undefined;
   if (session) {
     checkCsrf(req, session);
-    await endSession(rt.storage.db, session.id, Date.now());
+    await groupedWrite(rt.storage, (db) => endSession(db, session.id, Date.now()));
   }
   void reply.clearCookie(SESSION_COOKIE, { path: '/' });
 }
@@ -91,7 +92,7 @@ export function requireSession(rt: Runtime, opts: { allowRenewalOnly: boolean })
     const now = Date.now();
     if (!session) throw new HttpError(401, 'no_session', 'not logged in: log in with your certificate (登录系统)');
     if (now - session.last_seen_at > rt.config.portalIdleMinutes * 60_000) {
-      await endSession(rt.storage.db, session.id, now);
+      await groupedWrite(rt.storage, (db) => endSession(db, session.id, now));
       throw new HttpError(
         401,
         'session_expired',
@@ -105,7 +106,7 @@ export function requireSession(rt: Runtime, opts: { allowRenewalOnly: boolean })
     const certificate = await getCertificate(rt.storage.db, session.certificate_serial);
     if (!certificate) throw new HttpError(401, 'no_session', 'the session certificate is not on record');
     // Touch at most once a minute: idle timeout needs no finer grain, and it keeps reads cheap.
-    if (now - session.last_seen_at > 60_000) await touchSession(rt.storage.db, session.id, now);
+    if (now - session.last_seen_at > 60_000) await groupedWrite(rt.storage, (db) => touchSession(db, session.id, now));
     const holder = session.holder_id !== null ? await getHolder(rt.storage.db, session.holder_id) : undefined;
     req.portal = { session, certificate, holder };
   };
