@@ -14,10 +14,8 @@ import { Worker } from 'node:worker_threads';
 import type { KeyType } from '../src/pki/algorithms.js';
 import { toPem } from '../src/pki/pem.js';
 import { createTestCa, type TestCa } from '../test/helpers/ca.js';
-import { descendants } from '../test/helpers/processes.js';
 import {
   BenchError,
-  cpuSeconds,
   fmt,
   keyLabel,
   loadCaKey,
@@ -25,6 +23,7 @@ import {
   openssl,
   p256Csrs,
   seconds,
+  treeCpuSeconds,
   writeCaFiles,
   yesNo,
 } from './lib/common.js';
@@ -93,12 +92,6 @@ async function startOpenssl(
     proc.once('exit', (code) => reject(new BenchError(`openssl ocsp exited with code ${code}: ${err.trim()}`)));
   });
   return { name: 'openssl ocsp', port, path: '/', proc };
-}
-
-/** CPU seconds (user + system) a process and its children alive now have used so far (Linux /proc). */
-function treeCpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  return [pid, ...descendants(pid)].reduce((n, p) => n + cpuSeconds(p), 0);
 }
 
 interface Measured extends ClientRun {

@@ -25,10 +25,12 @@ import {
 import { createTestCa } from '../test/helpers/ca.js';
 import { createHolder, ORDER_FORM, PortalClient, sendSandboxNotification, type TestHolder } from '../test/helpers/holder.js';
 import { BUILT_CLI, freePort, run } from '../test/helpers/processes.js';
-import { BenchError, cpuSeconds, fmt, percentile } from './lib/common.js';
+import { BenchError, fmt, percentile, treeCpuSeconds } from './lib/common.js';
 
 const RENEWALS = Number(process.env.BENCH_RENEWALS ?? 100);
 const HOLDERS = Number(process.env.BENCH_HOLDERS ?? 200);
+/** BENCH_WORKERS=N: `serve --workers N` (default 1: one server process) */
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 const PIN = '864209';
 const postgres = process.env.BENCH_DATABASE === 'postgres';
 if (postgres && !process.env.TEST_DATABASE_URL) throw new BenchError('BENCH_DATABASE=postgres needs TEST_DATABASE_URL');
@@ -61,7 +63,13 @@ async function main(): Promise<void> {
     port,
     postgres,
     // the bench sends the gateway's notifications itself; holders come through a proxy that names them
-    env: { PORTAL_ORIGINS: PORTAL, SANDBOX_NOTIFY: 'off', TRUST_PROXY: '127.0.0.1', LOG_LEVEL: 'warn' },
+    env: {
+      PORTAL_ORIGINS: PORTAL,
+      SANDBOX_NOTIFY: 'off',
+      TRUST_PROXY: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      WORKERS: String(WORKERS),
+    },
   });
   // BENCH_SERVER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server (NODE_OPTIONS refuses --cpu-prof)
   const server = run(
@@ -74,7 +82,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 300 && !(await fetch(`${base}/healthz`).catch(() => undefined))?.ok; i++)
       await new Promise((r) => setTimeout(r, 100));
     console.log(
-      `bench:renewal — certdesk serve (${postgres ? 'PostgreSQL' : 'SQLite'}) and certdesk agent as child processes, ${new Date().toISOString()}`,
+      `bench:renewal — certdesk serve (${postgres ? 'PostgreSQL' : 'SQLite'}${WORKERS > 1 ? `, --workers ${WORKERS}` : ''}) and certdesk agent as child processes, ${new Date().toISOString()}`,
     );
 
     // ---- 1. one holder at a time, notification → installed on the soft token --------------------
@@ -169,7 +177,7 @@ async function main(): Promise<void> {
     const times = new Map<string, number[]>(steps.map((s) => [s, []]));
     const errors: string[] = [];
     const wall = performance.now();
-    const cpu0 = cpuSeconds(server.proc.pid);
+    const cpu0 = treeCpuSeconds(server.proc.pid);
     await Promise.all(
       holders.map(async (h, i) => {
         const c = new ForwardedPortal(base, new URL(ca.config.publicUrl).origin, `10.3.${i >> 8}.${i & 255}`);
@@ -212,7 +220,7 @@ async function main(): Promise<void> {
       }),
     );
     const wallMs = ms(wall);
-    const serverCpuMs = (cpuSeconds(server.proc.pid) - cpu0) * 1000;
+    const serverCpuMs = (treeCpuSeconds(server.proc.pid) - cpu0) * 1000;
     const issued = await ca.rt.storage.db
       .selectFrom('certificates')
       .select((eb) => eb.fn.countAll<number>().as('n'))

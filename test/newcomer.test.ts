@@ -9,7 +9,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AgentClient, REPO } from './helpers/agent.js';
-import { alive, BUILT_CLI, descendants, eventually, freePort, listening, run, type Running } from './helpers/processes.js';
+import {
+  alive,
+  BUILT_CLI,
+  descendants,
+  eventually,
+  freePort,
+  listening,
+  run,
+  startTimeOf,
+  type Running,
+} from './helpers/processes.js';
 
 /** The environment of a newcomer's shell: no certdesk variables of the test runner's, a home of its own. */
 function shellEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -28,6 +38,15 @@ function occupy(port: number): Promise<Server> {
     s.listen(port, '127.0.0.1', () => resolve(s));
   });
 }
+
+/** A process's command line, for a failure message. */
+const command = (pid: number): string => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().slice(0, 200);
+  } catch {
+    return '(gone)';
+  }
+};
 
 describe('the newcomer’s path (built CLI)', () => {
   let dir: string;
@@ -166,17 +185,20 @@ describe('the newcomer’s path (built CLI)', () => {
     for (const [name, cmd, argv, env] of launchers) {
       const p = start(cmd, argv, { env });
       const port = Number((await p.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/, name))[1]);
-      const tree = descendants(p.proc.pid!);
+      const tree = descendants(p.proc.pid!).map((pid) => ({ pid, start: startTimeOf(pid) }));
+      const left = () => tree.filter((t) => alive(t.pid, t.start));
       assert.ok(await listening(port), `${name}: listening`);
       p.proc.kill('SIGTERM');
       await p.exited;
       try {
         assert.ok(
-          await eventually(async () => !(await listening(port)) && tree.every((pid) => !alive(pid))),
-          `${name}: port ${port} freed, no child left (${tree.filter(alive).join(' ')})`,
+          await eventually(async () => !(await listening(port)) && left().length === 0),
+          `${name}: port ${port} ${(await listening(port)) ? 'still listening' : 'freed'}; left: ${left()
+            .map((t) => `${t.pid} ${command(t.pid)}`)
+            .join(', ')}`,
         );
       } finally {
-        for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL'); // a failed check leaves no orphan
+        for (const t of left()) process.kill(t.pid, 'SIGKILL'); // a failed check leaves no orphan
       }
     }
   });

@@ -11,6 +11,7 @@ import { signatureAlgorithmFor, spkiOf, type KeyType } from '../../src/pki/algor
 import { buildCsr, parseCsr, type ParsedCsr } from '../../src/pki/csr.js';
 import { toPem } from '../../src/pki/pem.js';
 import type { KeyRef } from '../../src/signer/signer.js';
+import { descendants } from '../../test/helpers/processes.js';
 
 export const now = (): number => performance.now();
 
@@ -66,6 +67,12 @@ export function cpuSeconds(pid: number | undefined): number {
   } catch {
     return NaN;
   }
+}
+
+/** CPU seconds (user + system) a process and its children alive now have used so far (Linux /proc). */
+export function treeCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  return [pid, ...descendants(pid)].reduce((n, p) => n + cpuSeconds(p), 0);
 }
 
 /** CPU time (user + system, µs) used so far by the whole process, all threads. */

@@ -111,13 +111,30 @@ export function descendants(pid: number): number[] {
   return out;
 }
 
-export function alive(pid: number): boolean {
+/** "state ppid … starttime …" of /proc/<pid>/stat, after "pid (comm) "; undefined once it is gone. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/**
+ * When `pid` started (clock ticks since boot). With it, a pid the kernel hands out again — pid_max is
+ * 32,768 on these machines, and a test run starts thousands of processes — is not taken for the one
+ * it named before.
+ */
+export function startTimeOf(pid: number): number | undefined {
+  const f = statFields(pid);
+  return f ? Number(f[19]) : undefined;
+}
+
+/** Whether `pid` runs (not a zombie); given its start time, only if it is still that process. */
+export function alive(pid: number, startTime?: number): boolean {
+  const f = statFields(pid);
+  return f !== undefined && f[0] !== 'Z' && (startTime === undefined || Number(f[19]) === startTime);
 }
 
 /** Waits (up to `ms`) until `cond` holds; returns whether it did. */
