@@ -72,7 +72,9 @@ export async function startTlsProxy(o: { host: string; port: number; upstreamPor
     .replaceAll('portal.example.cn', o.host)
     .replaceAll('127.0.0.1:8080', `127.0.0.1:${o.upstreamPort}`);
   const directives = site.replace(/#.*$/gm, '');
-  if (/8080|example\.cn|listen 443/.test(directives)) throw new Error('docs/deploy/nginx-certdesk.conf changed shape');
+  // \b: a picked loopback port may contain 8080 (127.0.0.1:18080) or begin with 443
+  if (/\b8080\b|example\.cn|listen 443\b/.test(directives))
+    throw new Error(`docs/deploy/nginx-certdesk.conf changed shape:\n${directives}`);
   writeFileSync(path.join(dir, 'site.conf'), site);
   for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(path.join(dir, d));
   // nginx started as root hands its workers to `nobody`, who could not read this private dir
