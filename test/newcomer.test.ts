@@ -10,14 +10,14 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AgentClient, REPO } from './helpers/agent.js';
 import {
-  alive,
   BUILT_CLI,
   descendants,
   eventually,
   freePort,
   listening,
+  processRefs,
   run,
-  startTimeOf,
+  stillRunning,
   type Running,
 } from './helpers/processes.js';
 
@@ -185,8 +185,8 @@ describe('the newcomer’s path (built CLI)', () => {
     for (const [name, cmd, argv, env] of launchers) {
       const p = start(cmd, argv, { env });
       const port = Number((await p.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/, name))[1]);
-      const tree = descendants(p.proc.pid!).map((pid) => ({ pid, start: startTimeOf(pid) }));
-      const left = () => tree.filter((t) => alive(t.pid, t.start));
+      const tree = processRefs(descendants(p.proc.pid!));
+      const left = () => tree.filter(stillRunning);
       assert.ok(await listening(port), `${name}: listening`);
       p.proc.kill('SIGTERM');
       await p.exited;

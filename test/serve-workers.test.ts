@@ -8,7 +8,17 @@ import { after, before, describe, test } from 'node:test';
 import { toPem } from '../src/pki/pem.js';
 import { createTestCa, opensslAsync, opensslCsr, type TestCa } from './helpers/ca.js';
 import { cliAsync } from './helpers/cli.js';
-import { alive, BUILT_CLI, descendants, eventually, freePort, run, startTimeOf, type Running } from './helpers/processes.js';
+import {
+  alive,
+  BUILT_CLI,
+  descendants,
+  eventually,
+  freePort,
+  processRefs,
+  run,
+  stillRunning,
+  type Running,
+} from './helpers/processes.js';
 
 describe('certdesk serve --workers 2', () => {
   let ca: TestCa;
@@ -30,7 +40,7 @@ describe('certdesk serve --workers 2', () => {
     await ca?.cleanup();
   });
 
-  const workerPids = (): number[] => descendants(server.proc.pid!).filter((p) => alive(p));
+  const workerPids = (): number[] => descendants(server.proc.pid!).filter(alive);
 
   test('both workers answer OCSP; a CLI revocation is seen at once on every new connection', async () => {
     assert.equal((server.out().match(/certdesk worker listening/g) ?? []).length, 2, server.out());
@@ -65,9 +75,9 @@ describe('certdesk serve --workers 2', () => {
   });
 
   test('SIGTERM to the primary stops every worker', async () => {
-    const pids = workerPids().map((pid) => ({ pid, start: startTimeOf(pid) }));
+    const pids = processRefs(workerPids());
     assert.equal(pids.length, 2);
     await server.stop();
-    assert.ok(await eventually(() => pids.every((p) => !alive(p.pid, p.start))), 'no worker outlives the primary');
+    assert.ok(await eventually(() => pids.every((p) => !stillRunning(p))), 'no worker outlives the primary');
   });
 });

@@ -121,20 +121,35 @@ function statFields(pid: number): string[] | undefined {
   }
 }
 
-/**
- * When `pid` started (clock ticks since boot). With it, a pid the kernel hands out again — pid_max is
- * 32,768 on these machines, and a test run starts thousands of processes — is not taken for the one
- * it named before.
- */
-export function startTimeOf(pid: number): number | undefined {
-  const f = statFields(pid);
-  return f ? Number(f[19]) : undefined;
+/** Runs (not a zombie), by its stat fields. */
+const runs = (f: string[] | undefined): f is string[] => f !== undefined && f[0] !== 'Z';
+
+export function alive(pid: number): boolean {
+  return runs(statFields(pid));
 }
 
-/** Whether `pid` runs (not a zombie); given its start time, only if it is still that process. */
-export function alive(pid: number, startTime?: number): boolean {
-  const f = statFields(pid);
-  return f !== undefined && f[0] !== 'Z' && (startTime === undefined || Number(f[19]) === startTime);
+/**
+ * A process as it ran when looked at: its pid and when it started (clock ticks since boot). pid_max
+ * is 32,768 on these machines and a test run starts thousands of processes, so a pid can name
+ * another process a few seconds later; with the start time it is not taken for the one before.
+ */
+export interface ProcessRef {
+  pid: number;
+  start: string;
+}
+
+/** Those of `pids` that run now, each with its start time. */
+export function processRefs(pids: number[]): ProcessRef[] {
+  return pids.flatMap((pid) => {
+    const f = statFields(pid);
+    return runs(f) ? [{ pid, start: f[19]! }] : [];
+  });
+}
+
+/** Whether that very process still runs (not a zombie). */
+export function stillRunning(p: ProcessRef): boolean {
+  const f = statFields(p.pid);
+  return runs(f) && f[19] === p.start;
 }
 
 /** Waits (up to `ms`) until `cond` holds; returns whether it did. */
