@@ -25,7 +25,7 @@ import {
 import { createTestCa } from '../test/helpers/ca.js';
 import { createHolder, ORDER_FORM, PortalClient, sendSandboxNotification, type TestHolder } from '../test/helpers/holder.js';
 import { BUILT_CLI, freePort, run } from '../test/helpers/processes.js';
-import { BenchError, fmt, percentile, treeCpuSeconds } from './lib/common.js';
+import { BenchError, fmt, percentile, processCpuUs, treeCpuSeconds } from './lib/common.js';
 
 const RENEWALS = Number(process.env.BENCH_RENEWALS ?? 100);
 const HOLDERS = Number(process.env.BENCH_HOLDERS ?? 200);
@@ -181,6 +181,7 @@ async function main(): Promise<void> {
     clientLoop.enable();
     const wall = performance.now();
     const cpu0 = treeCpuSeconds(server.proc.pid);
+    const clientCpu0 = processCpuUs();
     await Promise.all(
       holders.map(async (h, i) => {
         const c = new ForwardedPortal(base, new URL(ca.config.publicUrl).origin, `10.3.${i >> 8}.${i & 255}`);
@@ -225,13 +226,14 @@ async function main(): Promise<void> {
     const wallMs = ms(wall);
     clientLoop.disable();
     const serverCpuMs = (treeCpuSeconds(server.proc.pid) - cpu0) * 1000;
+    const clientCpuMs = (processCpuUs() - clientCpu0) / 1000;
     const issued = await ca.rt.storage.db
       .selectFrom('certificates')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('order_id', 'is not', null)
       .executeTakeFirstOrThrow();
     console.log(
-      `\n2. ${HOLDERS} holders renewing at once through the HTTP API (${fmt(wallMs / 1000, 1)} s wall; server CPU ${fmt(serverCpuMs / HOLDERS, 1)} ms per holder, all threads)`,
+      `\n2. ${HOLDERS} holders renewing at once through the HTTP API (${fmt(wallMs / 1000, 1)} s wall; server CPU ${fmt(serverCpuMs / HOLDERS, 1)} ms per holder, all threads; this client ${fmt(clientCpuMs / HOLDERS, 1)} ms)`,
     );
     let worst = 0;
     for (const s of steps) {

@@ -2,7 +2,7 @@
 // so an edited, deleted or reordered row breaks the chain at that row (`certdesk audit verify`).
 // Appends must run inside writeTransaction (one writer at a time keeps `seq` and the chain linear).
 import { hash } from 'node:crypto';
-import { BulkInsert } from './compiled.js';
+import { BulkInsert, PreparedQuery } from './compiled.js';
 import type { Db, Tx } from './database.js';
 import type { AuditTable } from './schema.js';
 
@@ -21,10 +21,14 @@ export function entryHash(row: Omit<AuditTable, 'hash'>): string {
   return hash('sha256', canonical, 'hex');
 }
 
+const newestEntry = new PreparedQuery([], (db) =>
+  db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1),
+);
+
 /** Appends entries in order; returns the rows written. */
 export async function appendAudit(tx: Tx, entries: AuditEntry[]): Promise<AuditTable[]> {
   if (entries.length === 0) return [];
-  const last = await tx.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  const last = await newestEntry.first(tx, {});
   let seq = last?.seq ?? 0;
   let prev = last?.hash ?? GENESIS;
   const rows: AuditTable[] = entries.map((e) => {
@@ -79,8 +83,7 @@ export function parseCheckpoint(text: string): AuditCheckpoint | undefined {
 
 /** The newest entry, as a checkpoint. */
 export async function auditHead(db: Db): Promise<AuditCheckpoint | null> {
-  const r = await db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-  return r ?? null;
+  return (await newestEntry.first(db, {})) ?? null;
 }
 
 /**

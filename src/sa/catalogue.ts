@@ -1,6 +1,7 @@
 // The catalogue: certificate types (证书种类), prices per term, and settings such as the enabled
 // payment methods and the remittance instructions.
 import type { Selectable } from 'kysely';
+import { PreparedQuery } from './compiled.js';
 import type { Executor } from './database.js';
 import type { CertificateTypeTable, PaymentMethod } from './schema.js';
 
@@ -20,8 +21,10 @@ export async function pricesFor(db: Executor, typeCode: string): Promise<{ termY
   return rows.map((r) => ({ termYears: r.term_years, priceFen: r.price_fen }));
 }
 
+const settingByKey = new PreparedQuery(['key'], (db, p) => db.selectFrom('settings').select('value').where('key', '=', p.key));
+
 export async function getSetting<T>(db: Executor, key: string, fallback: T): Promise<T> {
-  const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+  const row = await settingByKey.first(db, { key });
   return row ? (JSON.parse(row.value) as T) : fallback;
 }
 

@@ -5,7 +5,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { Worker } from 'node:worker_threads';
 import { sql, type Selectable } from 'kysely';
 import { appendAudit, type AuditEntry } from './audit.js';
-import { BulkInsert } from './compiled.js';
+import { BulkInsert, PreparedQuery } from './compiled.js';
 import { isUniqueViolation, writeTransaction, type Executor, type Storage } from './database.js';
 import type { CertificateStatus, CertificateTable } from './schema.js';
 
@@ -336,8 +336,12 @@ const insertCertificates = new BulkInsert<CertificateRecord>(CERTIFICATE_COLUMNS
   ),
 );
 
+const certificateBySerial = new PreparedQuery(['serial'], (db, p) =>
+  db.selectFrom('certificates').selectAll().where('serial', '=', p.serial),
+);
+
 export async function getCertificate(db: Executor, serial: string): Promise<CertificateRecord | undefined> {
-  return db.selectFrom('certificates').selectAll().where('serial', '=', normaliseSerial(serial)).executeTakeFirst();
+  return certificateBySerial.first(db, { serial: normaliseSerial(serial) });
 }
 
 export async function getCertificateByOrder(db: Executor, orderId: string): Promise<CertificateRecord | undefined> {

@@ -1,4 +1,5 @@
 // Holders: the organisation or person a certificate belongs to, keyed by 唯一识别号.
+import { PreparedQuery } from './compiled.js';
 import type { Executor } from './database.js';
 import type { HolderKind, HolderTable } from './schema.js';
 import type { Selectable } from 'kysely';
@@ -20,8 +21,10 @@ export async function findHolderByUniqueId(db: Executor, uniqueId: string): Prom
   return db.selectFrom('holders').selectAll().where('unique_id', '=', uniqueId).executeTakeFirst();
 }
 
+const holderById = new PreparedQuery(['id'], (db, p) => db.selectFrom('holders').selectAll().where('id', '=', p.id));
+
 export async function getHolder(db: Executor, id: number): Promise<Holder | undefined> {
-  return db.selectFrom('holders').selectAll().where('id', '=', id).executeTakeFirst();
+  return holderById.first(db, { id });
 }
 
 /** Returns the holder with this unique ID, creating it when new (the name is kept as first recorded). */

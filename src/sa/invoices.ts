@@ -5,6 +5,7 @@
 import { sql, type Expression, type Selectable, type SqlBool } from 'kysely';
 import { appendAudit } from './audit.js';
 import { getSetting } from './catalogue.js';
+import { PreparedQuery } from './compiled.js';
 import type { Executor, Tx } from './database.js';
 import { getHolder } from './holders.js';
 import type { Order } from './orders.js';
@@ -123,8 +124,12 @@ const WITHOUT_PDF = [
 ] as const;
 export type InvoiceSummary = Omit<Invoice, 'pdf'>;
 
+const invoiceByOrder = new PreparedQuery(['orderId'], (db, p) =>
+  db.selectFrom('invoices').select(WITHOUT_PDF).where('order_id', '=', p.orderId),
+);
+
 export async function invoiceForOrder(db: Executor, orderId: string): Promise<InvoiceSummary | undefined> {
-  return db.selectFrom('invoices').select(WITHOUT_PDF).where('order_id', '=', orderId).executeTakeFirst();
+  return invoiceByOrder.first(db, { orderId });
 }
 
 export async function invoicePdf(db: Executor, orderId: string): Promise<Buffer | null> {

@@ -1,6 +1,7 @@
 // Orders and their event history. State changes are conditional updates (… WHERE state IN from), so
 // each transition happens once however many requests, retries or instances race for it.
 import type { Selectable } from 'kysely';
+import { PreparedQuery } from './compiled.js';
 import type { Executor } from './database.js';
 import type { OrderEventTable, OrderKind, OrderState, OrderTable } from './schema.js';
 
@@ -11,8 +12,10 @@ export async function insertOrder(db: Executor, order: Order): Promise<void> {
   await db.insertInto('orders').values(order).execute();
 }
 
+const orderById = new PreparedQuery(['id'], (db, p) => db.selectFrom('orders').selectAll().where('id', '=', p.id));
+
 export async function getOrder(db: Executor, id: string): Promise<Order | undefined> {
-  return db.selectFrom('orders').selectAll().where('id', '=', id).executeTakeFirst();
+  return orderById.first(db, { id });
 }
 
 export async function getOrderByReference(db: Executor, reference: string): Promise<Order | undefined> {
@@ -59,14 +62,29 @@ export async function transitionOrder(
   to: OrderState,
   set: Partial<Order> = {},
 ): Promise<boolean> {
-  const r = await db
-    .updateTable('orders')
-    .set({ ...set, state: to, updated_at: Date.now() })
-    .where('id', '=', id)
-    .where('state', 'in', from)
-    .executeTakeFirst();
-  return Number(r.numUpdatedRows) === 1;
+  // the columns Kysely would set: undefined values are left out, state and updated_at are ours
+  const columns = (Object.keys(set) as (keyof Order)[]).filter(
+    (c) => set[c] !== undefined && c !== 'state' && c !== 'updated_at',
+  );
+  const key = `${from.join(',')}|${columns.join(',')}`;
+  let update = transitions.get(key);
+  if (!update) {
+    update = new PreparedQuery<TransitionParameter, unknown>(['id', 'to', 'now', ...columns], (db, p) =>
+      db
+        .updateTable('orders')
+        .set({ ...Object.fromEntries(columns.map((c) => [c, p[c]])), state: p.to, updated_at: p.now })
+        .where('id', '=', p.id)
+        .where('state', 'in', from),
+    );
+    transitions.set(key, update);
+  }
+  const r = await update.run(db, { ...set, id, to, now: Date.now() } as Record<TransitionParameter, unknown>);
+  return Number(r.numAffectedRows) === 1;
 }
+
+/** transitionOrder's updates, one per `from` list and set of columns (a handful of call sites). */
+const transitions = new Map<string, PreparedQuery<TransitionParameter, unknown>>();
+type TransitionParameter = 'to' | 'now' | keyof Order;
 
 /** Sets when an unpaid order expires (e.g. a change's payment window opens at its approval); false when it is not awaiting payment. */
 export async function setOrderExpiry(db: Executor, id: string, expiresAt: number): Promise<boolean> {
@@ -86,14 +104,19 @@ export async function addOrderEvent(
   actor: string,
   detail: Record<string, unknown> = {},
 ): Promise<void> {
-  await db
-    .insertInto('order_events')
-    .values({ order_id: orderId, at: Date.now(), type, actor, detail: JSON.stringify(detail) })
-    .execute();
+  await insertOrderEvent.execute(db, { orderId, at: Date.now(), type, actor, detail: JSON.stringify(detail) });
 }
 
+const insertOrderEvent = new PreparedQuery(['orderId', 'at', 'type', 'actor', 'detail'], (db, p) =>
+  db.insertInto('order_events').values({ order_id: p.orderId, at: p.at, type: p.type, actor: p.actor, detail: p.detail }),
+);
+
+const eventsOfOrder = new PreparedQuery(['orderId'], (db, p) =>
+  db.selectFrom('order_events').selectAll().where('order_id', '=', p.orderId).orderBy('id'),
+);
+
 export async function orderEvents(db: Executor, orderId: string): Promise<OrderEvent[]> {
-  return db.selectFrom('order_events').selectAll().where('order_id', '=', orderId).orderBy('id').execute();
+  return eventsOfOrder.execute(db, { orderId });
 }
 
 export async function ordersToExpire(db: Executor, now: number): Promise<Order[]> {

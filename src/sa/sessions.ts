@@ -1,5 +1,6 @@
 // Holder sessions and one-time login challenges, in the database so any instance can serve them.
 import type { Selectable } from 'kysely';
+import { PreparedQuery } from './compiled.js';
 import type { Executor } from './database.js';
 import type { PortalSessionTable } from './schema.js';
 
@@ -44,8 +45,12 @@ export async function insertSession(db: Executor, s: PortalSession): Promise<voi
   await db.insertInto('portal_sessions').values(s).execute();
 }
 
+const liveSession = new PreparedQuery(['id'], (db, p) =>
+  db.selectFrom('portal_sessions').selectAll().where('id', '=', p.id).where('ended_at', 'is', null),
+);
+
 export async function getSession(db: Executor, id: string): Promise<PortalSession | undefined> {
-  return db.selectFrom('portal_sessions').selectAll().where('id', '=', id).where('ended_at', 'is', null).executeTakeFirst();
+  return liveSession.first(db, { id });
 }
 
 export async function touchSession(db: Executor, id: string, now: number): Promise<void> {
