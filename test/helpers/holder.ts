@@ -132,6 +132,22 @@ export async function sendSandboxNotification(
   order: { id: string; amountFen: number },
   overrides: Record<string, string> = {},
 ): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${base}${SANDBOX_NOTIFY_PATH}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: sandboxNotificationBody(ca, order, overrides),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+export const SANDBOX_NOTIFY_PATH = '/api/payments/notify/sandbox';
+
+/** The form body of a sandbox payment notification for `order`, signed with the platform key. */
+export function sandboxNotificationBody(
+  ca: TestCa,
+  order: { id: string; amountFen: number },
+  overrides: Record<string, string> = {},
+): string {
   const form: Record<string, string> = {
     notify_id: randomBytes(6).toString('hex'),
     merchant_id: SANDBOX_MERCHANT_ID,
@@ -143,12 +159,7 @@ export async function sendSandboxNotification(
     ...overrides,
   };
   form.sign = signParams(form, sandboxKeys(ca.dir).platformPrivate);
-  const res = await fetch(`${base}/api/payments/notify/sandbox`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(form).toString(),
-  });
-  return { status: res.status, text: await res.text() };
+  return new URLSearchParams(form).toString();
 }
 
 export interface ServedCa {
