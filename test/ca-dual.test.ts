@@ -465,6 +465,28 @@ for (const backend of BACKENDS) {
       );
       assert.equal((await noKmc.order(orderId)).state, 'paid');
     });
+
+    test('a dual-type order refunded after the holder asked for its pair gets neither certificate', async () => {
+      const { holder } = await dualHolder();
+      const { orderId } = await paidOrder(holder);
+      const req = await holder.renewalRequest(orderId);
+      const asRead = await ca.rt.renewals.order(orderId);
+      const staff = await loggedInStaff(ca.rt, served.base, served.origin, ['operator']);
+      const refund = await staff.call('POST', `/api/staff/orders/${orderId}/refund`, {
+        kind: 'order',
+        amount: (asRead.amount_fen / 100).toFixed(2),
+        refundReference: 'RF-DUAL',
+        reason: 'holder asked',
+      });
+      assert.equal(refund.status, 200, JSON.stringify(refund.body));
+      await assert.rejects(
+        ca.rt.renewals.issue(asRead, req.csr, req.proof, 'test'),
+        (e: unknown) => e instanceof RaError && e.code === 'invalid_state' && /refunded/.test(e.message),
+      );
+      assert.equal(await getCertificateByOrder(ca.rt.storage.db, orderId), undefined, 'no signing certificate');
+      assert.equal(await escrowedSpki(ca.rt.storage.db, orderId), undefined, 'the KMC was not asked for a key');
+      assert.equal((await ca.rt.renewals.order(orderId)).state, 'refunded');
+    });
   });
 }
 

@@ -16,7 +16,7 @@ import {
   type NameAttribute,
 } from '../pki/name.js';
 import { revokeSeals } from '../sa/seals.js';
-import { appendAudit } from '../sa/audit.js';
+import { appendAudit, type AuditEntry } from '../sa/audit.js';
 import { listCas, replaceCa, type CaRecord } from '../sa/cas.js';
 import {
   CertificateWriter,
@@ -25,6 +25,7 @@ import {
   getCertificateByOrder,
   getEncryptionPartner,
   normaliseSerial,
+  recordCertificateWith,
   type CertificateRecord,
 } from '../sa/certificates.js';
 import { latestCrl, type StoredCrl } from '../sa/crls.js';
@@ -69,6 +70,11 @@ export interface IssueRequest {
   /** issuing for an order is idempotent: the same order always yields the same certificate */
   orderId?: string;
   actor: string;
+  /**
+   * Runs in the transaction that records the certificate (the RA moves its order with it: both or
+   * neither). When it throws, nothing is recorded and the signed certificate is discarded unseen.
+   */
+  also?: (tx: Tx, record: CertificateRecord) => Promise<void>;
 }
 
 /** The encryption certificate of an SM2 dual pair, for a public key the KMC made (no CSR). */
@@ -456,6 +462,7 @@ export class CertificateAuthority {
       },
       audit: { orderId: req.orderId },
       actor: req.actor,
+      ...(req.also ? { also: req.also } : {}),
       existing: async (e) =>
         e.field === 'order_id' && req.orderId ? getCertificateByOrder(this.storage.db, req.orderId) : undefined,
     });
@@ -554,6 +561,7 @@ export class CertificateAuthority {
       row: Pick<CertificateRecord, 'holder_id' | 'subject' | 'renews_serial' | 'order_id' | 'signing_serial'>;
       audit: Record<string, unknown>;
       actor: string;
+      also?: (tx: Tx, record: CertificateRecord) => Promise<void>;
       existing: (e: DuplicateCertificateError) => Promise<CertificateRecord | undefined>;
     },
   ): Promise<IssuedCertificate> {
@@ -592,7 +600,7 @@ export class CertificateAuthority {
       };
       try {
         // Recorded (committed) before anyone sees it: a crash before this line leaves no certificate anywhere.
-        await this.writer.record(record, {
+        const audit: AuditEntry = {
           actor: c.actor,
           action: 'certificate.issued',
           target: record.serial,
@@ -603,7 +611,9 @@ export class CertificateAuthority {
             renews: record.renews_serial,
             ...c.audit,
           },
-        });
+        };
+        if (c.also) await recordCertificateWith(this.storage, { row: record, audit }, c.also);
+        else await this.writer.record(record, audit);
         return { record, der, fresh: true };
       } catch (e) {
         if (e instanceof DuplicateCertificateError && e.field !== 'serial') {

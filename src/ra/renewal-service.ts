@@ -21,7 +21,7 @@ import {
 import { getCertificate, getCertificateByOrder, getEncryptionPartner, type CertificateRecord } from '../sa/certificates.js';
 import type { SealService } from '../seal/seal-service.js';
 import type { KeyManagement } from '../kmc/kmc-api.js';
-import { writeTransaction, type Storage } from '../sa/database.js';
+import { writeTransaction, type Storage, type Tx } from '../sa/database.js';
 import { orderItemName } from '../sa/invoices.js';
 import { renameHolder } from '../sa/holders.js';
 import {
@@ -248,10 +248,14 @@ export class RenewalService {
    * order; a retry after a failure at any point completes the same pair, never a second one.
    */
   async issue(order: Order, csrDer: Buffer, proof: Buffer, actor: string): Promise<IssuedForOrder> {
-    const signing = (await getCertificateByOrder(this.db, order.id)) ?? (await this.issueSigning(order, csrDer, proof, actor));
+    const recorded = await getCertificateByOrder(this.db, order.id);
+    const { record: signing, marked } = recorded
+      ? { record: recorded, marked: false }
+      : await this.issueSigning(order, csrDer, proof, actor);
     const encryption = await this.issueEncryption(order, signing, actor);
     // 'issued' only once the whole pair is recorded: the order is not done while half of it is missing
-    await this.markIssued(order, signing, actor);
+    // (a single certificate moved its order to issued in the transaction that recorded it)
+    if (!marked && (order.state === 'paid' || order.state === 'issuing')) await this.markIssued(order, signing, actor);
     // before the install retires the old certificate: its seals must already name the new one
     const old = await getCertificate(this.db, order.certificate_serial);
     const renamed = old ? (await issueTarget(this.db, this.ca, order, old)).renamed : undefined;
@@ -264,7 +268,13 @@ export class RenewalService {
     return { order: await this.order(order.id), certificate: signing, ...(encryption ? { encryption } : {}) };
   }
 
-  private async issueSigning(order: Order, csrDer: Buffer, proof: Buffer, actor: string): Promise<CertificateRecord> {
+  /** The signing (or only) certificate; `marked` when its order moved to issued with its record. */
+  private async issueSigning(
+    order: Order,
+    csrDer: Buffer,
+    proof: Buffer,
+    actor: string,
+  ): Promise<{ record: CertificateRecord; marked: boolean }> {
     if (!['paid', 'issuing'].includes(order.state)) {
       throw new RaError(
         order.state === 'awaiting_payment' || order.state === 'expired' ? 'order_not_paid' : 'invalid_state',
@@ -292,14 +302,30 @@ export class RenewalService {
       throw new RaError('proof_invalid', 'the proof was not signed by the key of the certificate being renewed', 'proof');
     }
     const target = await issueTarget(this.db, this.ca, order, old);
+    const dual = this.ca.profiles.get(target.profileId)?.encryptionProfile !== undefined;
     // a dual type needs the KMC unless the policy certifies the old pair's encryption key again
-    const needsKmc =
-      this.ca.profiles.get(target.profileId)?.encryptionProfile !== undefined &&
-      !(this.policy.reuseEncryptionKey && (await getEncryptionPartner(this.db, old.serial)));
+    const needsKmc = dual && !(this.policy.reuseEncryptionKey && (await getEncryptionPartner(this.db, old.serial)));
     if (needsKmc && !this.kmc) throw kmcUnavailable(order);
-    await writeTransaction(this.storage, async (tx) => {
-      if (await transitionOrder(tx, order.id, ['paid'], 'issuing')) await addOrderEvent(tx, order.id, 'issuing', actor);
-    });
+    // paid → issuing, or issuing already (a retry); anything else (a refund committed since this
+    // request read the order) stops the issuance
+    const claim = async (tx: Tx): Promise<void> => {
+      if (await transitionOrder(tx, order.id, ['paid'], 'issuing')) {
+        await addOrderEvent(tx, order.id, 'issuing', actor);
+        return;
+      }
+      const now = await getOrder(tx, order.id);
+      if (now?.state !== 'issuing')
+        throw new RaError('invalid_state', `order is ${now?.state ?? 'gone'}; nothing was issued for it`);
+    };
+    // A dual pair claims its order before the KMC and the second issuance; a single certificate
+    // claims it, is recorded and moves it to issued in one transaction (one commit instead of three).
+    // When the claim fails there, the certificate is discarded unseen: nothing is recorded.
+    const claimAndIssue = async (tx: Tx, record: CertificateRecord): Promise<void> => {
+      await claim(tx);
+      if (!(await this.recordIssued(tx, order, record, actor)))
+        throw new Error(`order ${order.id} was claimed but is not issuing`);
+    };
+    if (dual) await writeTransaction(this.storage, claim);
     // read from where the old certificate has it: the subject serialNumber, or the extension of certificates issued before
     const uniqueId = uniqueIdOf(old.der, this.ca.config.uniqueIdOid);
     try {
@@ -312,8 +338,9 @@ export class RenewalService {
         renewsSerial: old.serial,
         orderId: order.id,
         actor,
+        ...(dual ? {} : { also: claimAndIssue }),
       });
-      return issued.record;
+      return { record: issued.record, marked: !dual && issued.fresh };
     } catch (e) {
       if (e instanceof CaError) throw new RaError('csr_invalid', e.message, e.field ?? 'csr');
       throw e;
@@ -380,67 +407,95 @@ export class RenewalService {
   }
 
   private async markIssued(order: Order, cert: CertificateRecord, actor: string): Promise<void> {
-    // one transaction: the notice is in the outbox exactly when the order says issued (a crash
-    // between them would leave an issued order whose retry never enqueues it)
-    await writeTransaction(this.storage, async (tx) => {
-      if (await transitionOrder(tx, order.id, ['issuing'], 'issued', { issued_serial: cert.serial })) {
-        await addOrderEvent(tx, order.id, 'issued', actor, {
-          serial: cert.serial,
-          notAfter: new Date(cert.not_after).toISOString(),
-        });
-        await enqueueOrderNotice(tx, 'certificate_issued', order);
-      }
-    });
+    await writeTransaction(this.storage, (tx) => this.recordIssued(tx, order, cert, actor));
   }
 
-  /** The key assistant wrote and verified the new certificate: complete the order. */
+  /** issuing → issued; false when the order is not issuing. */
+  private async recordIssued(tx: Tx, order: Order, cert: CertificateRecord, actor: string): Promise<boolean> {
+    if (!(await transitionOrder(tx, order.id, ['issuing'], 'issued', { issued_serial: cert.serial }))) return false;
+    // in the same transaction: the notice is in the outbox exactly when the order says issued (a
+    // crash between them would leave an issued order whose retry never enqueues it)
+    await addOrderEvent(tx, order.id, 'issued', actor, {
+      serial: cert.serial,
+      notAfter: new Date(cert.not_after).toISOString(),
+    });
+    await enqueueOrderNotice(tx, 'certificate_issued', order);
+    return true;
+  }
+
+  /**
+   * The key assistant wrote and verified the new certificate: complete the order. The order moves
+   * to installed, the certificate it replaces is revoked as superseded and the order completes, in
+   * as few transactions as that takes (each one is a commit the holder waits for): with a revocation,
+   * all three ride in the revocation's own transaction, and only the CRL follows.
+   */
   async markInstalled(order: Order, actor: string): Promise<Order> {
     if (order.state === 'completed') return order;
     if (order.state !== 'issued' && order.state !== 'installed')
       throw new RaError('invalid_state', `order is ${order.state}; the certificate must be issued first`);
-    await writeTransaction(this.storage, async (tx) => {
-      if (await transitionOrder(tx, order.id, ['issued'], 'installed')) await addOrderEvent(tx, order.id, 'installed', actor);
-    });
     const old = await getCertificate(this.db, order.certificate_serial);
     const target = old ? await issueTarget(this.db, this.ca, order, old) : undefined;
+    const installed = async (tx: Tx): Promise<void> => {
+      if (await transitionOrder(tx, order.id, ['issued'], 'installed')) await addOrderEvent(tx, order.id, 'installed', actor);
+    };
+    const completed = (tx: Tx) => this.recordCompleted(tx, order, actor, old, target?.renamed);
+    let done = false;
     if (this.policy.revokeSuperseded && old && target) {
       const { supersedeReason } = target;
       // a dual pair is superseded as a pair: its encryption certificate goes with the signing one
       const oldEncryption = await getEncryptionPartner(this.db, old.serial);
-      for (const c of [old, oldEncryption]) {
-        if (!c || c.status !== 'valid') continue;
+      const superseded = [old, oldEncryption].filter((c): c is CertificateRecord => c?.status === 'valid');
+      for (const [i, c] of superseded.entries()) {
+        const last = i === superseded.length - 1;
         try {
-          await this.ca.revoke(c.serial, supersedeReason, actor);
-          await addOrderEvent(this.db, order.id, 'old_revoked', actor, { serial: c.serial, reason: supersedeReason });
+          await this.ca.revoke(c.serial, supersedeReason, actor, undefined, async (tx) => {
+            await installed(tx);
+            await addOrderEvent(tx, order.id, 'old_revoked', actor, { serial: c.serial, reason: supersedeReason });
+            if (last) await completed(tx);
+          });
+          done = last;
         } catch (e) {
           if (!(e instanceof CaError && e.code === 'already_revoked')) throw e;
         }
       }
     }
-    await writeTransaction(this.storage, async (tx) => {
-      if (await transitionOrder(tx, order.id, ['installed'], 'completed')) {
-        await addOrderEvent(tx, order.id, 'completed', actor);
-        await appendAudit(tx, [{ actor, action: 'order.completed', target: order.id, details: { issued: order.issued_serial } }]);
-        // relying applications hear of the new certificate once the holder has it installed
-        const issued = order.issued_serial ? await getCertificate(tx, order.issued_serial) : undefined;
-        if (issued && (order.kind === 'renewal' || order.kind === 'upgrade' || order.kind === 'change'))
-          await enqueueCertificateEvent(tx, CERTIFICATE_EVENT[order.kind], `order:${order.id}`, issued, {
-            previousSerial: order.certificate_serial,
-            orderId: order.id,
-          });
-        // a change of 名称 is the holder's new name from now on (the record keeps its 唯一识别号)
-        if (target?.renamed && old?.holder_id != null && (await renameHolder(tx, old.holder_id, target.renamed)))
-          await appendAudit(tx, [
-            {
-              actor,
-              action: 'holder.renamed',
-              target: `holder:${old.holder_id}`,
-              details: { ...target.renamed, order: order.id },
-            },
-          ]);
-      }
-    });
+    // no revocation carried them (none due, or revoked meanwhile by someone else)
+    if (!done)
+      await writeTransaction(this.storage, async (tx) => {
+        await installed(tx);
+        await completed(tx);
+      });
     return this.order(order.id);
+  }
+
+  /** installed → completed, with what completion sets off; nothing when the order is not installed. */
+  private async recordCompleted(
+    tx: Tx,
+    order: Order,
+    actor: string,
+    old: CertificateRecord | undefined,
+    renamed: { from: string; to: string } | undefined,
+  ): Promise<void> {
+    if (!(await transitionOrder(tx, order.id, ['installed'], 'completed'))) return;
+    await addOrderEvent(tx, order.id, 'completed', actor);
+    await appendAudit(tx, [{ actor, action: 'order.completed', target: order.id, details: { issued: order.issued_serial } }]);
+    // relying applications hear of the new certificate once the holder has it installed
+    const issued = order.issued_serial ? await getCertificate(tx, order.issued_serial) : undefined;
+    if (issued && (order.kind === 'renewal' || order.kind === 'upgrade' || order.kind === 'change'))
+      await enqueueCertificateEvent(tx, CERTIFICATE_EVENT[order.kind], `order:${order.id}`, issued, {
+        previousSerial: order.certificate_serial,
+        orderId: order.id,
+      });
+    // a change of 名称 is the holder's new name from now on (the record keeps its 唯一识别号)
+    if (renamed && old?.holder_id != null && (await renameHolder(tx, old.holder_id, renamed)))
+      await appendAudit(tx, [
+        {
+          actor,
+          action: 'holder.renamed',
+          target: `holder:${old.holder_id}`,
+          details: { ...renamed, order: order.id },
+        },
+      ]);
   }
 
   /** Jobs: expire unpaid orders; reconcile recent online orders whose notification may be lost. */

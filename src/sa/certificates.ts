@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { sql, type Selectable } from 'kysely';
 import { appendAudit, type AuditEntry } from './audit.js';
 import { BulkInsert, PreparedQuery } from './compiled.js';
-import { isUniqueViolation, writeTransaction, type Executor, type Storage } from './database.js';
+import { isUniqueViolation, writeTransaction, type Executor, type Storage, type Tx } from './database.js';
 import type { CertificateStatus, CertificateTable } from './schema.js';
 
 export type CertificateRecord = Selectable<CertificateTable>;
@@ -157,6 +157,34 @@ async function writeBatch(storage: Storage, batch: readonly CertificateWrite[]):
       batch.map((p) => p.audit),
     );
   });
+}
+
+/**
+ * Records one certificate and its audit entry in a transaction with `also` (the RA's own writes that
+ * must hold exactly when the certificate does, such as the order's move to issued): both or neither.
+ * Joins the group commit directly instead of CertificateWriter's batch, which `also` could not share.
+ */
+export async function recordCertificateWith(
+  storage: Storage,
+  write: CertificateWrite,
+  also: (tx: Tx, row: CertificateRecord) => Promise<void>,
+): Promise<void> {
+  let alsoFailed: { e: unknown } | undefined;
+  try {
+    await writeTransaction(storage, async (tx) => {
+      await insertCertificates.execute(tx, [write.row]);
+      await appendAudit(tx, [write.audit]);
+      try {
+        await also(tx, write.row);
+      } catch (e) {
+        alsoFailed = { e };
+        throw e;
+      }
+    });
+  } catch (e) {
+    // the RA's error is its own: only the certificate's insert can be a duplicate serial or order
+    throw alsoFailed?.e === e ? e : classifyWriteError(e, write.row);
+  }
 }
 
 /**
