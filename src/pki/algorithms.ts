@@ -99,7 +99,10 @@ export function keyTypeOfSpki(spki: Buffer): { keyType: KeyType; key: KeyObject 
   if (seen) return seen;
   let key: KeyObject;
   try {
-    key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    key = isP256Spki(spki)
+      ? // the same key as a JWK: half the cost of OpenSSL's DER decoder lookup, and the point is still checked to be on the curve
+        createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: b64url(spki, 27, 59), y: b64url(spki, 59, 91) }, format: 'jwk' })
+      : createPublicKey({ key: spki, format: 'der', type: 'spki' });
   } catch (e) {
     throw new AlgorithmError(`public key cannot be parsed: ${(e as Error).message}`);
   }
@@ -108,6 +111,11 @@ export function keyTypeOfSpki(spki: Buffer): { keyType: KeyType; key: KeyObject 
   if (parsedSpkis.size > PARSED_SPKIS_MAX) parsedSpkis.delete(parsedSpkis.keys().next().value!);
   return parsed;
 }
+
+/** SubjectPublicKeyInfo of an uncompressed P-256 point up to the point's 0x04: its whole DER is this and 64 bytes. */
+const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex');
+const isP256Spki = (spki: Buffer): boolean => spki.length === 91 && spki.subarray(0, 27).equals(P256_SPKI_PREFIX);
+const b64url = (b: Buffer, from: number, to: number): string => b.subarray(from, to).toString('base64url');
 
 export function keyTypeOf(key: KeyObject): KeyType {
   const d = key.asymmetricKeyDetails ?? {};

@@ -36,12 +36,15 @@ export async function issueTarget(
   old: CertificateRecord,
   now = new Date(),
 ): Promise<IssueTarget> {
-  const subject = parseCertificate(old.der).subject;
+  // parsed only when a certificate is issued: order views ask for the end date alone
+  const oldSubject = () => parseCertificate(old.der).subject;
   switch (order.kind) {
     case 'renewal':
       return {
         profileId: old.profile,
-        subject,
+        get subject() {
+          return oldSubject();
+        },
         notAfter: renewedNotAfter(new Date(old.not_after), order.term_years),
         supersedeReason: 'superseded',
       };
@@ -52,7 +55,9 @@ export async function issueTarget(
         throw new RaError('not_eligible', `the profile ${u.to_profile} of ${order.type_name} is not configured on this CA`);
       return {
         profileId: u.to_profile,
-        subject,
+        get subject() {
+          return oldSubject();
+        },
         notAfter: upgradedNotAfter(u, now, new Date(old.not_after)),
         supersedeReason: 'superseded',
       };

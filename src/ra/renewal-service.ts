@@ -40,7 +40,7 @@ import { OPEN_STATES } from './order-states.js';
 import type { OrderForm } from './order-form.js';
 import { changeRefusal, recordPayment } from './payment-ledger.js';
 import { renewalEligibility, type Eligibility } from './renewal-window.js';
-import { issueTarget } from './order-targets.js';
+import { issueTarget, type IssueTarget } from './order-targets.js';
 import { uniqueIdOf } from './certificate-summary.js';
 import { openOrder, organizationOf, unpaidDraftFields } from './order-create.js';
 
@@ -248,17 +248,21 @@ export class RenewalService {
    * order; a retry after a failure at any point completes the same pair, never a second one.
    */
   async issue(order: Order, csrDer: Buffer, proof: Buffer, actor: string): Promise<IssuedForOrder> {
+    const old = await getCertificate(this.db, order.certificate_serial);
     const recorded = await getCertificateByOrder(this.db, order.id);
-    const { record: signing, marked } = recorded
-      ? { record: recorded, marked: false }
-      : await this.issueSigning(order, csrDer, proof, actor);
+    const {
+      record: signing,
+      marked,
+      target,
+    } = recorded
+      ? { record: recorded, marked: false, target: undefined }
+      : await this.issueSigning(order, old, csrDer, proof, actor);
     const encryption = await this.issueEncryption(order, signing, actor);
     // 'issued' only once the whole pair is recorded: the order is not done while half of it is missing
     // (a single certificate moved its order to issued in the transaction that recorded it)
     if (!marked && (order.state === 'paid' || order.state === 'issuing')) await this.markIssued(order, signing, actor);
     // before the install retires the old certificate: its seals must already name the new one
-    const old = await getCertificate(this.db, order.certificate_serial);
-    const renamed = old ? (await issueTarget(this.db, this.ca, order, old)).renamed : undefined;
+    const renamed = old ? (target ?? (await issueTarget(this.db, this.ca, order, old))).renamed : undefined;
     await this.sealMaker?.remakeFor(
       order.certificate_serial,
       signing,
@@ -271,17 +275,17 @@ export class RenewalService {
   /** The signing (or only) certificate; `marked` when its order moved to issued with its record. */
   private async issueSigning(
     order: Order,
+    old: CertificateRecord | undefined,
     csrDer: Buffer,
     proof: Buffer,
     actor: string,
-  ): Promise<{ record: CertificateRecord; marked: boolean }> {
+  ): Promise<{ record: CertificateRecord; marked: boolean; target: IssueTarget }> {
     if (!['paid', 'issuing'].includes(order.state)) {
       throw new RaError(
         order.state === 'awaiting_payment' || order.state === 'expired' ? 'order_not_paid' : 'invalid_state',
         `order is ${order.state}; it must be paid before the certificate is updated`,
       );
     }
-    const old = await getCertificate(this.db, order.certificate_serial);
     if (!old) throw new RaError('not_found', 'the certificate being renewed is not on record');
     // Revoked after the order was paid (挂失, a staff revocation, the holder's own 撤销证书 in another
     // tab): its key no longer vouches for anyone, so nothing is issued on its proof; the paid order
@@ -340,7 +344,7 @@ export class RenewalService {
         actor,
         ...(dual ? {} : { also: claimAndIssue }),
       });
-      return { record: issued.record, marked: !dual && issued.fresh };
+      return { record: issued.record, marked: !dual && issued.fresh, target };
     } catch (e) {
       if (e instanceof CaError) throw new RaError('csr_invalid', e.message, e.field ?? 'csr');
       throw e;

@@ -7,8 +7,12 @@ import type { CertificateTypeTable, PaymentMethod } from './schema.js';
 
 export type CertificateType = Selectable<CertificateTypeTable>;
 
+const typeByProfile = new PreparedQuery(['profile'], (db, p) =>
+  db.selectFrom('certificate_types').selectAll().where('profile', '=', p.profile),
+);
+
 export async function certificateTypeForProfile(db: Executor, profile: string): Promise<CertificateType | undefined> {
-  return db.selectFrom('certificate_types').selectAll().where('profile', '=', profile).executeTakeFirst();
+  return typeByProfile.first(db, { profile });
 }
 
 export async function pricesFor(db: Executor, typeCode: string): Promise<{ termYears: number; priceFen: number }[]> {

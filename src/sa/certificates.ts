@@ -372,17 +372,21 @@ export async function getCertificate(db: Executor, serial: string): Promise<Cert
   return certificateBySerial.first(db, { serial: normaliseSerial(serial) });
 }
 
+const certificateByOrder = new PreparedQuery(['orderId'], (db, p) =>
+  db.selectFrom('certificates').selectAll().where('order_id', '=', p.orderId),
+);
+
 export async function getCertificateByOrder(db: Executor, orderId: string): Promise<CertificateRecord | undefined> {
-  return db.selectFrom('certificates').selectAll().where('order_id', '=', orderId).executeTakeFirst();
+  return certificateByOrder.first(db, { orderId });
 }
+
+const encryptionPartner = new PreparedQuery(['signingSerial'], (db, p) =>
+  db.selectFrom('certificates').selectAll().where('signing_serial', '=', p.signingSerial),
+);
 
 /** The encryption certificate paired with a signing certificate (SM2 dual pair), if any. */
 export async function getEncryptionPartner(db: Executor, signingSerial: string): Promise<CertificateRecord | undefined> {
-  return db
-    .selectFrom('certificates')
-    .selectAll()
-    .where('signing_serial', '=', normaliseSerial(signingSerial))
-    .executeTakeFirst();
+  return encryptionPartner.first(db, { signingSerial: normaliseSerial(signingSerial) });
 }
 
 /** The encryption partners of several signing certificates in one query, by signing serial. */

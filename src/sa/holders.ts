@@ -17,8 +17,12 @@ export interface HolderInput {
   postcode?: string | null;
 }
 
+const holderByUniqueId = new PreparedQuery(['uniqueId'], (db, p) =>
+  db.selectFrom('holders').selectAll().where('unique_id', '=', p.uniqueId),
+);
+
 export async function findHolderByUniqueId(db: Executor, uniqueId: string): Promise<Holder | undefined> {
-  return db.selectFrom('holders').selectAll().where('unique_id', '=', uniqueId).executeTakeFirst();
+  return holderByUniqueId.first(db, { uniqueId });
 }
 
 const holderById = new PreparedQuery(['id'], (db, p) => db.selectFrom('holders').selectAll().where('id', '=', p.id));

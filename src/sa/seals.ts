@@ -1,6 +1,7 @@
 // Seals and seal makers in the database. A seal row is never deleted; re-making it (on renewal)
 // is a conditional update from the certificate it was bound to, so two instances re-making the same
 // seal for the same renewal make it once; every DER made is also kept in seal_versions.
+import { PreparedQuery } from './compiled.js';
 import type { Executor } from './database.js';
 import type { SealMakerTable, SealTable } from './schema.js';
 
@@ -67,10 +68,14 @@ export async function getSealByOrder(db: Executor, orderId: string): Promise<Sea
   return db.selectFrom('seals').selectAll().where('order_id', '=', orderId).executeTakeFirst();
 }
 
+// every issuance asks for the seals bound to the old and the new certificate: compiled once
+const validSealsBoundTo = new PreparedQuery(['serial'], (db, p) =>
+  db.selectFrom('seals').selectAll().where('bound_serial', '=', p.serial).where('status', '=', 'valid').orderBy('created_at'),
+);
+
 export async function sealsBoundTo(db: Executor, serial: string, status: 'valid' | 'any' = 'valid'): Promise<SealRecord[]> {
-  let q = db.selectFrom('seals').selectAll().where('bound_serial', '=', serial);
-  if (status === 'valid') q = q.where('status', '=', 'valid');
-  return q.orderBy('created_at').execute();
+  if (status === 'valid') return validSealsBoundTo.execute(db, { serial });
+  return db.selectFrom('seals').selectAll().where('bound_serial', '=', serial).orderBy('created_at').execute();
 }
 
 export async function listSeals(db: Executor, f: { holderUniqueId?: string; limit?: number } = {}): Promise<SealRecord[]> {

@@ -8,7 +8,7 @@ import { toPem } from '../../pki/pem.js';
 import { assertOwnedBy, checkHolderLogin } from '../../ra/holder-login.js';
 import { parseOrderForm } from '../../ra/order-form.js';
 import { RaError } from '../../ra/errors.js';
-import { getCertificate, listCertificates } from '../../sa/certificates.js';
+import { getCertificate, listCertificates, type CertificateRecord } from '../../sa/certificates.js';
 import { listOrdersForHolder, orderEvents, type Order } from '../../sa/orders.js';
 import { invoiceForOrder } from '../../sa/invoices.js';
 import { getChangeReview } from '../../sa/change-requests.js';
@@ -170,7 +170,8 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
   };
 
   const invoices = new StaffInvoices(rt);
-  const fullOrder = async (o: Order): Promise<OrderView> => {
+  /** `issued`: the order's new certificate, when the caller holds it (one read fewer) */
+  const fullOrder = async (o: Order, issued?: CertificateRecord): Promise<OrderView> => {
     // 应用开通: an order paid since the last look is enabled now (once: the transition is the claim)
     const order =
       o.kind === 'app' && o.state === 'paid' && (await rt.apps.activateIfPaid(o.id, 'holder'))
@@ -180,7 +181,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
       events: await orderEvents(rt.storage.db, order.id),
       invoice: (await invoiceForOrder(rt.storage.db, order.id)) ?? null,
       remittance: await rt.renewals.remittance(),
-      newNotAfter: await newNotAfterOf(rt, order),
+      newNotAfter: await newNotAfterOf(rt, order, issued),
       newKeyType: await rt.upgrades.newKeyType(order),
       ...(order.kind === 'change' ? { change: { review: await getChangeReview(rt.storage.db, order.id) } } : {}),
     });
@@ -229,7 +230,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
     async (req) => {
       const c = ctx(req);
       const orders = await listOrdersForHolder(rt.storage.db, c.session.holder_id, [c.session.certificate_serial]);
-      return { orders: await Promise.all(orders.map(fullOrder)) };
+      return { orders: await Promise.all(orders.map((o) => fullOrder(o))) };
     },
   );
 
@@ -316,7 +317,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
           .filter((c): c is Buffer => Boolean(c))
           .map((c) => Buffer.from(c).toString('base64'));
       return {
-        order: await fullOrder(r.order),
+        order: await fullOrder(r.order, r.certificate),
         certificate: Buffer.from(r.certificate.der).toString('base64'),
         seals: (await rt.sealService.boundTo(r.certificate.serial)).map((seal) => ({
           esId: seal.es_id,

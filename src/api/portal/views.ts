@@ -130,12 +130,15 @@ function invoiceView(order: Order, inv: InvoiceSummary): OrderInvoiceView {
   };
 }
 
-/** The new certificate's end for an order that issues one: the issued certificate's, else what issuing now would give. */
-export async function newNotAfterOf(rt: Runtime, order: Order): Promise<Date | null> {
+/**
+ * The new certificate's end for an order that issues one: the issued certificate's (`known` when the
+ * caller has it in hand), else what issuing now would give.
+ */
+export async function newNotAfterOf(rt: Runtime, order: Order, known?: CertificateRecord): Promise<Date | null> {
   if (!CERTIFICATE_ORDER_KINDS.includes(order.kind)) return null;
   const db = rt.storage.db;
   if (order.issued_serial) {
-    const issued = await getCertificate(db, order.issued_serial);
+    const issued = known?.serial === order.issued_serial ? known : await getCertificate(db, order.issued_serial);
     if (issued) return new Date(issued.not_after);
   }
   const old = await getCertificate(db, order.certificate_serial);
