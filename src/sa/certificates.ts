@@ -543,19 +543,29 @@ export async function* revokedBatches(
 ): AsyncGenerator<CrlEntryRow[]> {
   let after = '';
   for (;;) {
-    let q = db
-      .selectFrom('certificates')
-      .select(['serial', 'revoked_at', 'revocation_reason'])
-      .where('ca_id', '=', caId)
-      // a literal, so both databases match the partial indexes' predicate
-      .where(sql<boolean>`status = 'revoked'`);
-    if (shard !== null) q = q.where('crl_shard', '=', shard);
-    const rows = await q.where('serial', '>', after).orderBy('serial').limit(batch).execute();
+    const rows =
+      shard === null
+        ? await revokedOfCa.execute(db, { caId, after, batch })
+        : await revokedOfShard.execute(db, { caId, shard, after, batch });
     if (rows.length) yield rows;
     if (rows.length < batch) return;
     after = rows[rows.length - 1]!.serial;
   }
 }
+
+const revokedQuery = (db: Executor, caId: string) =>
+  db
+    .selectFrom('certificates')
+    .select(['serial', 'revoked_at', 'revocation_reason'])
+    .where('ca_id', '=', caId)
+    // a literal, so both databases match the partial indexes' predicate
+    .where(sql<boolean>`status = 'revoked'`);
+const revokedOfCa = new PreparedQuery(['caId', 'after', 'batch'], (db, p) =>
+  revokedQuery(db, p.caId).where('serial', '>', p.after).orderBy('serial').limit(p.batch),
+);
+const revokedOfShard = new PreparedQuery(['caId', 'shard', 'after', 'batch'], (db, p) =>
+  revokedQuery(db, p.caId).where('crl_shard', '=', p.shard).where('serial', '>', p.after).orderBy('serial').limit(p.batch),
+);
 
 /**
  * The one stored form of a serial: lowercase hex of the INTEGER's octets without leading zero octets

@@ -1,6 +1,7 @@
 // Stored CRLs. A CA's full CRL (no issuingDistributionPoint, every revoked certificate of the CA) is
 // in `crls`, every one it signed; shard CRLs are in `shard_crls`, numbered per (CA, shard). What
 // /pki/crl serves is the newest of its scope.
+import { PreparedQuery } from './compiled.js';
 import type { Executor } from './database.js';
 import type { CrlTable } from './schema.js';
 
@@ -40,16 +41,36 @@ export async function latestCrlNumber(db: Executor, caId: string, shard: number 
           .orderBy('crl_number', 'desc')
           .limit(1)
           .executeTakeFirst()
-      : await db
-          .selectFrom('shard_crls')
-          .select('crl_number')
-          .where('ca_id', '=', caId)
-          .where('shard', '=', shard)
-          .orderBy('crl_number', 'desc')
-          .limit(1)
-          .executeTakeFirst();
+      : await newestShardNumber.first(db, { caId, shard });
   return r?.crl_number ?? 0;
 }
+
+// a revocation publishes its shard: these run once per revocation, compiled once
+const newestShardNumber = new PreparedQuery(['caId', 'shard'], (db, p) =>
+  db
+    .selectFrom('shard_crls')
+    .select('crl_number')
+    .where('ca_id', '=', p.caId)
+    .where('shard', '=', p.shard)
+    .orderBy('crl_number', 'desc')
+    .limit(1),
+);
+const insertShardCrl = new PreparedQuery(
+  ['ca_id', 'crl_number', 'this_update', 'next_update', 'der', 'shard', 'entries'],
+  (db, p) =>
+    db.insertInto('shard_crls').values({
+      ca_id: p.ca_id,
+      crl_number: p.crl_number,
+      this_update: p.this_update,
+      next_update: p.next_update,
+      der: p.der,
+      shard: p.shard,
+      entries: p.entries,
+    }),
+);
+const pruneShardCrls = new PreparedQuery(['caId', 'shard', 'below'], (db, p) =>
+  db.deleteFrom('shard_crls').where('ca_id', '=', p.caId).where('shard', '=', p.shard).where('crl_number', '<', p.below),
+);
 
 export async function insertCrl(db: Executor, row: StoredCrl, entries: number): Promise<void> {
   const { shard, ...crl } = row;
@@ -57,18 +78,18 @@ export async function insertCrl(db: Executor, row: StoredCrl, entries: number): 
     await db.insertInto('crls').values(crl).execute();
     return;
   }
-  await db
-    .insertInto('shard_crls')
-    .values({ ...crl, shard, entries })
-    .execute();
+  await insertShardCrl.run(db, {
+    ca_id: crl.ca_id,
+    crl_number: crl.crl_number,
+    this_update: crl.this_update,
+    next_update: crl.next_update,
+    der: crl.der,
+    shard,
+    entries,
+  });
   // A shard's history is its audit entries (number, entries); of the bytes only the newest two are
   // kept, or a 1M-entry CA would store the size of all its CRLs again at every refresh.
-  await db
-    .deleteFrom('shard_crls')
-    .where('ca_id', '=', row.ca_id)
-    .where('shard', '=', shard)
-    .where('crl_number', '<', row.crl_number - 1)
-    .execute();
+  await pruneShardCrls.run(db, { caId: row.ca_id, shard, below: row.crl_number - 1 });
 }
 
 /**

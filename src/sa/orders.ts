@@ -44,15 +44,25 @@ export async function openOrderForCertificate(
   openStates: OrderState[],
   kinds: OrderKind[] = CERTIFICATE_ORDER_KINDS,
 ): Promise<Order | undefined> {
-  return db
-    .selectFrom('orders')
-    .selectAll()
-    .where((eb) => eb.or([eb('certificate_serial', '=', serial), eb('issued_serial', '=', serial)]))
-    .where('kind', 'in', kinds)
-    .where('state', 'in', openStates)
-    .orderBy('created_at', 'desc')
-    .executeTakeFirst();
+  // compiled once per pair of lists (the callers pass a few constant ones)
+  const key = `${kinds.join(',')}|${openStates.join(',')}`;
+  let q = openOrderQueries.get(key);
+  if (!q) {
+    q = new PreparedQuery(['serial'], (db, p) =>
+      db
+        .selectFrom('orders')
+        .selectAll()
+        .where((eb) => eb.or([eb('certificate_serial', '=', p.serial), eb('issued_serial', '=', p.serial)]))
+        .where('kind', 'in', kinds)
+        .where('state', 'in', openStates)
+        .orderBy('created_at', 'desc'),
+    );
+    openOrderQueries.set(key, q);
+  }
+  return q.first(db, { serial });
 }
+
+const openOrderQueries = new Map<string, PreparedQuery<'serial', Order>>();
 
 /** Moves an order from one of `from` to `to`; returns false when it was not in `from` (someone else moved it). */
 export async function transitionOrder(

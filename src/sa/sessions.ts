@@ -11,11 +11,39 @@ export async function insertChallenge(
   db: Executor,
   c: { nonce: string; origin: string; textSha256: string; expiresAt: number },
 ): Promise<void> {
-  await db
-    .insertInto('login_challenges')
-    .values({ nonce: c.nonce, origin: c.origin, text_sha256: c.textSha256, expires_at: c.expiresAt, used_at: null })
-    .execute();
+  await challengeInsert.run(db, c);
 }
+
+// every login runs these: compiled once
+const challengeInsert = new PreparedQuery(['nonce', 'origin', 'textSha256', 'expiresAt'], (db, p) =>
+  db
+    .insertInto('login_challenges')
+    .values({ nonce: p.nonce, origin: p.origin, text_sha256: p.textSha256, expires_at: p.expiresAt, used_at: null }),
+);
+const challengeConsume = new PreparedQuery(['nonce', 'origin', 'textSha256', 'now'], (db, p) =>
+  db
+    .updateTable('login_challenges')
+    .set({ used_at: p.now })
+    .where('nonce', '=', p.nonce)
+    .where('origin', '=', p.origin)
+    .where('text_sha256', '=', p.textSha256)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>=', p.now),
+);
+const sessionInsert = new PreparedQuery(
+  ['id', 'holder_id', 'certificate_serial', 'csrf_token', 'renewal_only', 'created_at', 'last_seen_at', 'ended_at'],
+  (db, p) =>
+    db.insertInto('portal_sessions').values({
+      id: p.id,
+      holder_id: p.holder_id,
+      certificate_serial: p.certificate_serial,
+      csrf_token: p.csrf_token,
+      renewal_only: p.renewal_only,
+      created_at: p.created_at,
+      last_seen_at: p.last_seen_at,
+      ended_at: p.ended_at,
+    }),
+);
 
 /**
  * Marks a challenge used; true only for the first use of an unexpired challenge presented from the
@@ -25,16 +53,8 @@ export async function consumeChallenge(
   db: Executor,
   c: { nonce: string; origin: string; textSha256: string; now: number },
 ): Promise<boolean> {
-  const r = await db
-    .updateTable('login_challenges')
-    .set({ used_at: c.now })
-    .where('nonce', '=', c.nonce)
-    .where('origin', '=', c.origin)
-    .where('text_sha256', '=', c.textSha256)
-    .where('used_at', 'is', null)
-    .where('expires_at', '>=', c.now)
-    .executeTakeFirst();
-  return Number(r.numUpdatedRows) === 1;
+  const r = await challengeConsume.run(db, c);
+  return Number(r.numAffectedRows) === 1;
 }
 
 export async function purgeChallenges(db: Executor, before: number): Promise<void> {
@@ -42,7 +62,7 @@ export async function purgeChallenges(db: Executor, before: number): Promise<voi
 }
 
 export async function insertSession(db: Executor, s: PortalSession): Promise<void> {
-  await db.insertInto('portal_sessions').values(s).execute();
+  await sessionInsert.run(db, s);
 }
 
 const liveSession = new PreparedQuery(['id'], (db, p) =>
