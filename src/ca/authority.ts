@@ -24,6 +24,7 @@ import {
   getCertificate,
   getCertificateByOrder,
   getEncryptionPartner,
+  markRevoked,
   normaliseSerial,
   recordCertificateWith,
   type CertificateRecord,
@@ -651,11 +652,7 @@ export class CertificateAuthority {
       const cert = await getCertificate(tx, serial);
       if (!cert) throw new CaError('not_found', `no certificate with serial ${serial}`, 'serial');
       if (cert.status === 'revoked') throw new CaError('already_revoked', `certificate ${serial} is already revoked`, 'serial');
-      await tx
-        .updateTable('certificates')
-        .set({ status: 'revoked', revoked_at: revokedAt, revocation_reason: code })
-        .where('serial', '=', serial)
-        .execute();
+      await markRevoked(tx, serial, revokedAt, code);
       await appendAudit(tx, [{ actor, action: 'certificate.revoked', target: serial, details: { reason, code }, at: revokedAt }]);
       // a superseded certificate's seals were re-made for its successor (印章更新); any other reason ends them
       if (reason !== 'superseded') {

@@ -1,6 +1,8 @@
 // Certificate events for relying applications, by webhook. The body is JSON, signed with the
 // app's webhook secret (webhook-signature.ts), retried by the outbox until the app answers 2xx.
+import { PreparedQuery } from '../sa/compiled.js';
 import type { Executor } from '../sa/database.js';
+import { getHolder } from '../sa/holders.js';
 import type { CertificateRecord } from '../sa/certificates.js';
 import { enqueue } from './outbox.js';
 import { signWebhook, SIGNATURE_HEADER } from './webhook-signature.js';
@@ -26,21 +28,25 @@ export async function webhookRecipients(
   now = Date.now(),
 ): Promise<string[]> {
   if (cert.holder_id === null) return [];
-  const apps = await db
+  const apps = await recipientApps.execute(db, { holderId: cert.holder_id, now });
+  return apps.map((a) => a.id);
+}
+
+// every completed renewal asks: compiled once
+const recipientApps = new PreparedQuery(['holderId', 'now'], (db, p) =>
+  db
     .selectFrom('relying_apps as a')
     .innerJoin('app_enablements as e', 'e.app_id', 'a.id')
     .select('a.id')
     .distinct()
     .where('a.active', '=', 1)
     .where('a.webhook_url', 'is not', null)
-    .where('e.holder_id', '=', cert.holder_id)
+    .where('e.holder_id', '=', p.holderId)
     .where('e.state', '=', 'active')
-    .where('e.starts_at', '<=', now)
-    .where('e.ends_at', '>', now)
-    .orderBy('a.id')
-    .execute();
-  return apps.map((a) => a.id);
-}
+    .where('e.starts_at', '<=', p.now)
+    .where('e.ends_at', '>', p.now)
+    .orderBy('a.id'),
+);
 
 const payloadOf = (id: string, type: WebhookEvent, data: Record<string, unknown>): WebhookPayload => ({
   id,
@@ -74,7 +80,7 @@ export async function enqueueCertificateEvent(
 /** The holder as the app's API names it (唯一识别号 and name), for the event's data. */
 async function holderRef(tx: Executor, holderId: number | null): Promise<{ holder?: { uniqueId: string; name: string } }> {
   if (holderId === null) return {};
-  const h = await tx.selectFrom('holders').select(['unique_id', 'name']).where('id', '=', holderId).executeTakeFirst();
+  const h = await getHolder(tx, holderId);
   return h ? { holder: { uniqueId: h.unique_id, name: h.name } } : {};
 }
 

@@ -16,14 +16,13 @@ export async function certificateTypeForProfile(db: Executor, profile: string): 
 }
 
 export async function pricesFor(db: Executor, typeCode: string): Promise<{ termYears: number; priceFen: number }[]> {
-  const rows = await db
-    .selectFrom('prices')
-    .select(['term_years', 'price_fen'])
-    .where('type_code', '=', typeCode)
-    .orderBy('term_years')
-    .execute();
+  const rows = await pricesOfType.execute(db, { typeCode });
   return rows.map((r) => ({ termYears: r.term_years, priceFen: r.price_fen }));
 }
+
+const pricesOfType = new PreparedQuery(['typeCode'], (db, p) =>
+  db.selectFrom('prices').select(['term_years', 'price_fen']).where('type_code', '=', p.typeCode).orderBy('term_years'),
+);
 
 const settingByKey = new PreparedQuery(['key'], (db, p) => db.selectFrom('settings').select('value').where('key', '=', p.key));
 

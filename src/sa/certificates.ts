@@ -372,6 +372,18 @@ export async function getCertificate(db: Executor, serial: string): Promise<Cert
   return certificateBySerial.first(db, { serial: normaliseSerial(serial) });
 }
 
+const revokeUpdate = new PreparedQuery(['serial', 'revokedAt', 'reason'], (db, p) =>
+  db
+    .updateTable('certificates')
+    .set({ status: 'revoked', revoked_at: p.revokedAt, revocation_reason: p.reason })
+    .where('serial', '=', p.serial),
+);
+
+/** Sets the certificate revoked (the CA checks first that it was not, in the same transaction). */
+export async function markRevoked(tx: Executor, serial: string, revokedAt: number, reason: number): Promise<void> {
+  await revokeUpdate.run(tx, { serial, revokedAt, reason });
+}
+
 const certificateByOrder = new PreparedQuery(['orderId'], (db, p) =>
   db.selectFrom('certificates').selectAll().where('order_id', '=', p.orderId),
 );

@@ -1,14 +1,19 @@
 // Payment records: at most one per order (UNIQUE order_id) and one per gateway transaction
 // (UNIQUE channel + trade_no); extra payments (money an order did not need) one per transaction too.
 import type { Selectable } from 'kysely';
+import { PreparedQuery } from './compiled.js';
 import type { Executor } from './database.js';
 import type { ExtraPaymentTable, PaymentTable } from './schema.js';
 
 export type Payment = Selectable<PaymentTable>;
 export type ExtraPayment = Selectable<ExtraPaymentTable>;
 
+const paymentOfOrder = new PreparedQuery(['orderId'], (db, p) =>
+  db.selectFrom('payments').selectAll().where('order_id', '=', p.orderId),
+);
+
 export async function paymentForOrder(db: Executor, orderId: string): Promise<Payment | undefined> {
-  return db.selectFrom('payments').selectAll().where('order_id', '=', orderId).executeTakeFirst();
+  return paymentOfOrder.first(db, { orderId });
 }
 
 export async function insertPayment(db: Executor, p: Omit<Payment, 'id'>): Promise<void> {
