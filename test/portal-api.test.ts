@@ -140,6 +140,13 @@ for (const backend of BACKENDS) {
         certificate: holder.certDer.toString('base64'),
       });
       assert.equal(wrongKey.body.error, 'signature_invalid');
+      // the refused attempt used its challenge up: the right signature on it no longer logs in
+      const afterRefusal = await client().call<{ error: string }>('POST', '/api/portal/login', {
+        challenge: ch2,
+        signature: holder.signLogin(ch2).toString('base64'),
+        certificate: holder.certDer.toString('base64'),
+      });
+      assert.deepEqual([afterRefusal.status, afterRefusal.body.error], [401, 'challenge_unknown']);
 
       const evil = new PortalClient(base, 'https://evil.example');
       const e = await evil.call<{ error: string }>('POST', '/api/portal/login/challenge');

@@ -4,6 +4,7 @@ import type { CertificateAuthority } from '../ca/authority.js';
 import { verifyLoginSignature } from '../pki/login-challenge.js';
 import { getCertificate, type CertificateRecord } from '../sa/certificates.js';
 import { certificateTypeForProfile } from '../sa/catalogue.js';
+import type { Executor } from '../sa/database.js';
 import { parseCertificate } from '../pki/certificate.js';
 import { renewalWindow } from './renewal-window.js';
 import { chinaDate } from '../shared/china-date.js';
@@ -22,9 +23,11 @@ export class LoginRefused extends Error {
   }
 }
 
+/** `db`: where to read, the caller's transaction when it checks inside one (SQLite has one connection). */
 export async function checkHolderLogin(
   ca: CertificateAuthority,
   opts: { challengeText: string; signature: Buffer; certificateDer: Buffer; now?: number },
+  db: Executor = ca.storage.db,
 ): Promise<{ record: CertificateRecord; renewalOnly: boolean }> {
   const now = opts.now ?? Date.now();
   let serial: string;
@@ -33,7 +36,7 @@ export async function checkHolderLogin(
   } catch {
     throw new LoginRefused('certificate_unknown', 'the certificate could not be read');
   }
-  const record = await getCertificate(ca.storage.db, serial);
+  const record = await getCertificate(db, serial);
   // Our own record is the authority: the exact bytes must be a certificate we issued.
   if (!record || !Buffer.from(record.der).equals(opts.certificateDer)) {
     throw new LoginRefused(
@@ -57,7 +60,7 @@ export async function checkHolderLogin(
     throw new LoginRefused('certificate_revoked', 'this certificate has been revoked and cannot be used to log in');
   if (now < record.not_before) throw new LoginRefused('certificate_not_yet_valid', 'this certificate is not valid yet');
   if (now <= record.not_after) return { record, renewalOnly: false };
-  const type = await certificateTypeForProfile(ca.storage.db, record.profile);
+  const type = await certificateTypeForProfile(db, record.profile);
   const window = renewalWindow(new Date(record.not_after), type?.renew_before_days ?? 92, type?.renew_after_days ?? 92);
   if (now <= window.closesAt.getTime()) return { record, renewalOnly: true };
   throw new LoginRefused(

@@ -5,7 +5,7 @@ import type { Runtime } from '../../runtime.js';
 import type { CaRecord } from '../../sa/cas.js';
 import { buildLoginChallenge, challengeDigest, parseLoginChallenge } from '../../pki/login-challenge.js';
 import { toPem } from '../../pki/pem.js';
-import { assertOwnedBy, checkHolderLogin } from '../../ra/holder-login.js';
+import { assertOwnedBy, checkHolderLogin, LoginRefused } from '../../ra/holder-login.js';
 import { parseOrderForm } from '../../ra/order-form.js';
 import { RaError } from '../../ra/errors.js';
 import { getCertificate, listCertificates, type CertificateRecord } from '../../sa/certificates.js';
@@ -21,7 +21,7 @@ import { getHolder } from '../../sa/holders.js';
 import type {} from '@fastify/rate-limit';
 import { certificateView, holderView, newNotAfterOf, orderView, pairedCertificateView, pairedCertificateViews } from './views.js';
 import type { IssueView, OrderView, PortalConfigView } from './shapes.js';
-import { endCurrentSession, HttpError, requireSession, startSession, type PortalContext } from './session.js';
+import { endCurrentSession, HttpError, openSession, requireSession, setSessionCookie, type PortalContext } from './session.js';
 import { parseCertificate } from '../../pki/certificate.js';
 import { registerPortalSealRoutes } from './seals.js';
 import { registerPortalUpgradeRoutes } from './upgrades.js';
@@ -116,25 +116,31 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
       } catch {
         throw new HttpError(401, 'challenge_unknown', 'the login challenge is not one this server issued');
       }
-      // One use only, bound to the origin it was issued for, and exactly the bytes issued (a text
-      // with its origin or expiry rewritten is not ours even with our nonce) — before anything else.
-      const consumed = await groupedWrite(rt.storage, (db) =>
-        consumeChallenge(db, {
-          nonce,
-          origin,
-          textSha256: challengeDigest(text),
-          now: Date.now(),
-        }),
-      );
-      if (!consumed) {
+      // One write: the challenge used up, the login checked, the session recorded (one commit to
+      // wait for). One use only, bound to the origin it was issued for, and exactly the bytes issued
+      // (a text with its origin or expiry rewritten is not ours even with our nonce) — before anything
+      // else; a refused login has still used its challenge up, so the refusal is returned, not thrown.
+      const outcome = await groupedWrite(rt.storage, async (db) => {
+        if (!(await consumeChallenge(db, { nonce, origin, textSha256: challengeDigest(text), now: Date.now() })))
+          return { unknown: true as const };
+        try {
+          const login = await checkHolderLogin(rt.ca, { challengeText: text, signature, certificateDer: certDer }, db);
+          return { login, opened: await openSession(db, { certificate: login.record, renewalOnly: login.renewalOnly }) };
+        } catch (e) {
+          if (e instanceof LoginRefused) return { refused: e };
+          throw e;
+        }
+      });
+      if ('unknown' in outcome)
         throw new HttpError(
           401,
           'challenge_unknown',
           'the login challenge is unknown, used already or expired: start the login again',
         );
-      }
-      const { record, renewalOnly } = await checkHolderLogin(rt.ca, { challengeText: text, signature, certificateDer: certDer });
-      const s = await startSession(rt, reply, { certificate: record, renewalOnly });
+      if ('refused' in outcome) throw outcome.refused;
+      const { record, renewalOnly } = outcome.login;
+      const s = outcome.opened.session;
+      setSessionCookie(rt, reply, outcome.opened.token);
       const holder = record.holder_id !== null ? await getHolder(rt.storage.db, record.holder_id) : undefined;
       req.log.info({ serial: record.serial, renewalOnly }, 'holder logged in');
       return loginBody(record, holder, s.csrf_token, renewalOnly);

@@ -8,7 +8,7 @@ import type { Runtime } from '../../runtime.js';
 import { csrfTokenMatches } from '../csrf.js';
 import { getCertificate, type CertificateRecord } from '../../sa/certificates.js';
 import { getHolder, type Holder } from '../../sa/holders.js';
-import { groupedWrite } from '../../sa/database.js';
+import { groupedWrite, type Executor } from '../../sa/database.js';
 import { endSession, getSession, insertSession, touchSession, type PortalSession } from '../../sa/sessions.js';
 
 export const SESSION_COOKIE = 'certdesk_session';
@@ -39,11 +39,14 @@ export class HttpError extends Error {
 
 const hash = (token: string): string => createHash('sha256').update(token).digest('hex');
 
-export async function startSession(
-  rt: Runtime,
-  reply: FastifyReply,
+/**
+ * Records a new session for the certificate (in the caller's write, with the challenge it used up);
+ * the token goes to the holder's cookie once that write is committed (setSessionCookie).
+ */
+export async function openSession(
+  db: Executor,
   opts: { certificate: CertificateRecord; renewalOnly: boolean },
-): Promise<PortalSession> {
+): Promise<{ session: PortalSession; token: string }> {
   const token = randomBytes(32).toString('base64url');
   const now = Date.now();
   const session: PortalSession = {
@@ -56,14 +59,17 @@ export async function startSession(
     last_seen_at: now,
     ended_at: null,
   };
-  await groupedWrite(rt.storage, (db) => insertSession(db, session));
+  await insertSession(db, session);
+  return { session, token };
+}
+
+export function setSessionCookie(rt: Runtime, reply: FastifyReply, token: string): void {
   void reply.setCookie(SESSION_COOKIE, token, {
     path: '/',
     httpOnly: true,
     sameSite: 'strict',
     secure: rt.config.publicUrl.startsWith('https:'),
   });
-  return session;
 }
 
 function checkCsrf(req: FastifyRequest, session: PortalSession): void {
