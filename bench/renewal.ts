@@ -7,6 +7,8 @@
 //     order, payment notification, issue, installed (keys and signatures in this process, as the
 //     assistant would make them). 0 errors; p99 of each step (goal ≤ 250 ms). Baseline in the same
 //     run: GET /healthz at the same concurrency, which is what the machine's HTTP round trip costs.
+//     BENCH_STEPWISE=1: all holders take each step together, the next only once all have answered,
+//     and the server's CPU per holder is printed per step (where the time goes, not the goal's figure).
 // The server and the assistant are child processes (the built CLI: dist/); this process plays the
 // portal page and the gateway. BENCH_DATABASE=postgres uses TEST_DATABASE_URL. Prints only: no
 // assertions on speed; exits non-zero on an error (a failed step, a token not holding the new pair).
@@ -23,7 +25,7 @@ import {
   startAgentProcess,
   workingPairsSoft,
 } from '../test/helpers/agent.js';
-import { createTestCa } from '../test/helpers/ca.js';
+import { createTestCa, type TestCa } from '../test/helpers/ca.js';
 import {
   createHolder,
   ORDER_FORM,
@@ -41,6 +43,7 @@ const HOLDERS = Number(process.env.BENCH_HOLDERS ?? 200);
 /** BENCH_WORKERS=N: `serve --workers N` (default 1: one server process) */
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 const PIN = '864209';
+const STEPWISE = process.env.BENCH_STEPWISE === '1';
 const postgres = process.env.BENCH_DATABASE === 'postgres';
 if (postgres && !process.env.TEST_DATABASE_URL) throw new BenchError('BENCH_DATABASE=postgres needs TEST_DATABASE_URL');
 
@@ -112,6 +115,75 @@ class KeepAliveHolder {
   json<T = Record<string, unknown>>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
     return this.call<T>(method, p, body === undefined ? undefined : JSON.stringify(body));
   }
+}
+
+const STEPS = ['challenge', 'login', 'order', 'notification', 'issue', 'installed'] as const;
+type Step = (typeof STEPS)[number];
+
+/** One of phase 2's holders: its key and client, and what its steps so far answered. */
+interface HolderRun {
+  h: TestHolder;
+  c: KeepAliveHolder;
+  challenge?: string;
+  order?: { id: string; amountFen: number };
+  request?: { csr: Buffer; proof: Buffer };
+}
+
+type Answer = { status: number; body: unknown };
+
+/** Each step: what the holder's side makes first (untimed: the assistant's work on the holder's PC), then the timed request. */
+function holderSteps(
+  ca: TestCa,
+): Record<Step, { prepare?: (r: HolderRun) => Promise<void>; call: (r: HolderRun) => Promise<Answer> }> {
+  return {
+    challenge: {
+      call: async (r) => {
+        const a = await r.c.json<{ challenge: string }>('POST', '/api/portal/login/challenge');
+        r.challenge = a.body.challenge;
+        return a;
+      },
+    },
+    login: {
+      call: async (r) => {
+        const a = await r.c.json<{ csrfToken: string }>('POST', '/api/portal/login', {
+          challenge: r.challenge,
+          signature: r.h.signLogin(r.challenge!).toString('base64'),
+          certificate: r.h.certDer.toString('base64'),
+        });
+        r.c.csrf = a.body.csrfToken;
+        return a;
+      },
+    },
+    order: {
+      call: async (r) => {
+        const a = await r.c.json<{ order: { id: string; amountFen: number } }>('POST', '/api/portal/orders', ORDER_FORM);
+        r.order = a.body.order;
+        return a;
+      },
+    },
+    notification: {
+      call: async (r) => {
+        const n = await r.c.call<string>(
+          'POST',
+          SANDBOX_NOTIFY_PATH,
+          sandboxNotificationBody(ca, r.order!),
+          'application/x-www-form-urlencoded',
+        );
+        return { status: n.body === 'success' ? 200 : n.status || 500, body: n.body };
+      },
+    },
+    issue: {
+      prepare: async (r) => {
+        r.request = await r.h.renewalRequest(r.order!.id);
+      },
+      call: (r) =>
+        r.c.json('POST', `/api/portal/orders/${r.order!.id}/issue`, {
+          csr: r.request!.csr.toString('base64'),
+          proof: r.request!.proof.toString('base64'),
+        }),
+    },
+    installed: { call: (r) => r.c.json('POST', `/api/portal/orders/${r.order!.id}/installed`) },
+  };
 }
 
 const ms = (t0: number): number => performance.now() - t0;
@@ -239,8 +311,7 @@ async function main(): Promise<void> {
         return ms(t0);
       }),
     );
-    const steps = ['challenge', 'login', 'order', 'notification', 'issue', 'installed'] as const;
-    const times = new Map<string, number[]>(steps.map((s) => [s, []]));
+    const times = new Map<Step, number[]>(STEPS.map((s) => [s, []]));
     const errors: string[] = [];
     // this process's own event-loop delay: a step's time includes the client's waits, not only the server's
     const clientLoop = monitorEventLoopDelay({ resolution: 10 });
@@ -248,52 +319,45 @@ async function main(): Promise<void> {
     const wall = performance.now();
     const cpu0 = treeCpuSeconds(server.proc.pid);
     const clientCpu0 = processCpuUs();
-    await Promise.all(
-      holders.map(async (h, i) => {
-        const c = new KeepAliveHolder(port, new URL(ca.config.publicUrl).origin, `10.3.${i >> 8}.${i & 255}`);
-        const step = async <T>(name: (typeof steps)[number], fn: () => Promise<{ status: number; body: T }>): Promise<T> => {
-          const t0 = performance.now();
-          const r = await fn();
-          times.get(name)!.push(ms(t0));
-          if (r.status < 200 || r.status > 299) throw new Error(`${name}: ${r.status} ${JSON.stringify(r.body)}`);
-          return r.body;
-        };
-        try {
-          const ch = await step('challenge', () => c.json<{ challenge: string }>('POST', '/api/portal/login/challenge'));
-          const login = await step('login', () =>
-            c.json<{ csrfToken: string }>('POST', '/api/portal/login', {
-              challenge: ch.challenge,
-              signature: h.signLogin(ch.challenge).toString('base64'),
-              certificate: h.certDer.toString('base64'),
-            }),
-          );
-          c.csrf = login.csrfToken;
-          const { order } = await step('order', () =>
-            c.json<{ order: { id: string; amountFen: number } }>('POST', '/api/portal/orders', ORDER_FORM),
-          );
-          await step('notification', async () => {
-            const n = await c.call<string>(
-              'POST',
-              SANDBOX_NOTIFY_PATH,
-              sandboxNotificationBody(ca, order),
-              'application/x-www-form-urlencoded',
-            );
-            return { status: n.body === 'success' ? 200 : n.status || 500, body: n.body };
-          });
-          const req = await h.renewalRequest(order.id);
-          await step('issue', () =>
-            c.json('POST', `/api/portal/orders/${order.id}/issue`, {
-              csr: req.csr.toString('base64'),
-              proof: req.proof.toString('base64'),
-            }),
-          );
-          await step('installed', () => c.json('POST', `/api/portal/orders/${order.id}/installed`));
-        } catch (e) {
-          const cause = (e as Error & { cause?: Error & { code?: string } }).cause;
-          errors.push(`${(e as Error).message}${cause ? ` (${cause.code ?? ''} ${cause.message})` : ''}`);
-        }
-      }),
-    );
+    const runs: HolderRun[] = holders.map((h, i) => ({
+      h,
+      c: new KeepAliveHolder(port, new URL(ca.config.publicUrl).origin, `10.3.${i >> 8}.${i & 255}`),
+    }));
+    const steps = holderSteps(ca);
+    /** One step of one holder, timed from its request to its answer; false when it failed. */
+    const take = async (r: HolderRun, name: Step): Promise<boolean> => {
+      try {
+        const { prepare, call } = steps[name];
+        await prepare?.(r);
+        const t0 = performance.now();
+        const res = await call(r);
+        times.get(name)!.push(ms(t0));
+        if (res.status < 200 || res.status > 299) throw new Error(`${name}: ${res.status} ${JSON.stringify(res.body)}`);
+        return true;
+      } catch (e) {
+        const cause = (e as Error & { cause?: Error & { code?: string } }).cause;
+        errors.push(`${(e as Error).message}${cause ? ` (${cause.code ?? ''} ${cause.message})` : ''}`);
+        return false;
+      }
+    };
+    if (STEPWISE) {
+      // all holders take a step together, the next once every one has answered: the server's CPU per step
+      let alive = runs;
+      for (const name of STEPS) {
+        const c0 = treeCpuSeconds(server.proc.pid);
+        const w0 = performance.now();
+        const ok = await Promise.all(alive.map((r) => take(r, name)));
+        alive = alive.filter((_r, i) => ok[i]);
+        console.log(
+          `   step by step: ${name.padEnd(13)} server CPU ${fmt(((treeCpuSeconds(server.proc.pid) - c0) * 1000) / runs.length, 2)} ms per holder, all ${runs.length} answered in ${fmt(ms(w0))} ms`,
+        );
+      }
+    } else
+      await Promise.all(
+        runs.map(async (r) => {
+          for (const name of STEPS) if (!(await take(r, name))) return;
+        }),
+      );
     const wallMs = ms(wall);
     clientLoop.disable();
     const serverCpuMs = (treeCpuSeconds(server.proc.pid) - cpu0) * 1000;
@@ -307,7 +371,7 @@ async function main(): Promise<void> {
       `\n2. ${HOLDERS} holders renewing at once through the HTTP API (${fmt(wallMs / 1000, 1)} s wall; server CPU ${fmt(serverCpuMs / HOLDERS, 1)} ms per holder, all threads; this client ${fmt(clientCpuMs / HOLDERS, 1)} ms)`,
     );
     let worst = 0;
-    for (const s of steps) {
+    for (const s of STEPS) {
       const a = times.get(s)!;
       worst = Math.max(worst, percentile(sorted(a), 99));
       console.log(`   ${line(s, a)}`);
