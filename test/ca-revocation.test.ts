@@ -143,6 +143,37 @@ for (const backend of BACKENDS) {
       assert.match(text, new RegExp(c.serial.toUpperCase()));
     });
 
+    test('a revocation whose CRL cannot be signed is still made; the caller hears of the CRL, which the next publication lists', async () => {
+      const id = ca.rt.ca.issuing.record.id;
+      const c = await issue('签不了');
+      const shard = (await getCertificate(ca.rt.storage.db, c.serial))!.crl_shard;
+      const before = (await ca.rt.ca.currentCrl(id, shard))!.crl_number;
+      const loaded = ca.rt.ca.cas.get(id)!;
+      const real = loaded.signer;
+      // the CA's key is unavailable (an HSM unplugged) just when the revocation's CRL is signed
+      loaded.signer = {
+        keyType: real.keyType,
+        spki: real.spki,
+        algorithm: real.algorithm,
+        ref: real.ref,
+        sign: () => Promise.reject(new Error('the CA key is unavailable')),
+        close: () => real.close(),
+      };
+      try {
+        await assert.rejects(ca.rt.ca.revoke(c.serial, 'keyCompromise', 'test'), /the CA key is unavailable/);
+      } finally {
+        loaded.signer = real;
+      }
+      // a key compromise is not held back by the CRL: the record says revoked, and so does OCSP
+      const rec = (await getCertificate(ca.rt.storage.db, c.serial))!;
+      assert.equal(rec.status, 'revoked');
+      assert.match(await ocspCheck(files, c.file, `${base}/ocsp`), /: revoked[\s\S]*Reason: keyCompromise/);
+      assert.equal((await latestCrl(ca.rt.storage.db, id, shard))!.crl_number, before, 'no CRL was stored half-made');
+      const published = await ca.rt.ca.generateCrl(id, 'test', shard);
+      assert.equal(published.crl_number, before + 1);
+      assert.match(openssl(['crl', '-inform', 'DER', '-noout', '-text'], published.der).out, new RegExp(c.serial.toUpperCase()));
+    });
+
     test('OCSP over GET, with the nonce echoed; an unknown serial is "unknown"', async () => {
       const c = await issue('GET测试');
       const reqFile = path.join(ca.dir, 'req.der');

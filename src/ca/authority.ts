@@ -30,7 +30,7 @@ import {
   type CertificateRecord,
 } from '../sa/certificates.js';
 import { latestCrl, type StoredCrl } from '../sa/crls.js';
-import { writeTransaction, type Storage, type Tx } from '../sa/database.js';
+import { tryInSavepoint, writeTransaction, type Storage, type Tx } from '../sa/database.js';
 import { ensureHolder } from '../sa/holders.js';
 import type { KeyRef, Signer } from '../signer/signer.js';
 import {
@@ -42,7 +42,7 @@ import {
   wholeSeconds,
   type TbsTemplate,
 } from './certificate-builder.js';
-import { publishCrl } from './crl-publisher.js';
+import { publishCrl, publishCrlIn } from './crl-publisher.js';
 import { CaError } from './errors.js';
 import * as ext from './extensions.js';
 import { caFamily, caId, caRecord, certifyOcspResponder, RESPONDER_RENEW_BEFORE_DAYS, type CaFamily } from './hierarchy.js';
@@ -628,8 +628,11 @@ export class CertificateAuthority {
   }
 
   /**
-   * Revokes a certificate and publishes a new CRL for its CA. `also` runs in the same transaction
-   * (the RA stores the evidence a revocation rests on with it: both or neither).
+   * Revokes a certificate and publishes the CRL that lists it (its shard's, or its CA's full CRL for
+   * one from before shards), normally in one transaction. A CRL that cannot be signed there (the CA
+   * key unavailable) does not hold the revocation back — OCSP answers revoked at once — and is tried
+   * again after the commit, whose error the caller gets. `also` runs in the transaction (the RA
+   * stores the evidence a revocation rests on with it, and moves its order: both or neither).
    */
   async revoke(
     serialInput: string,
@@ -662,11 +665,20 @@ export class CertificateAuthority {
       }
       const revoked = { ...cert, status: 'revoked' as const, revoked_at: revokedAt, revocation_reason: code };
       if (also) await also(tx, revoked);
-      return revoked;
+      // only the CRL the certificate names: its shard, or the full CRL for one from before shards
+      const issuer = this.crlIssuerOf(revoked);
+      const crl = issuer && (await tryInSavepoint(tx, () => publishCrlIn(tx, this.config, issuer, revoked.crl_shard, actor)));
+      return { revoked, published: crl !== undefined && 'value' in crl };
     });
-    // only the CRL the certificate names: its shard, or the full CRL for one from before shards
-    await this.generateCrl(updated.ca_id, actor, updated.crl_shard);
-    return updated;
+    // not published with it (no key for that CA here, or signing failed): generateCrl tries, or says why
+    if (!updated.published) await this.generateCrl(updated.revoked.ca_id, actor, updated.revoked.crl_shard);
+    return updated.revoked;
+  }
+
+  /** The loaded CA that signs the CRL naming `cert`, when this process holds its key. */
+  private crlIssuerOf(cert: CertificateRecord): LoadedCa | undefined {
+    const ca = this.cas.get(cert.ca_id);
+    return ca && (cert.crl_shard === null || ca.record.kind === 'issuing') ? ca : undefined;
   }
 
   /** Signs and stores the next CRL of `caId`: its full CRL, or one shard's (`shard`). */

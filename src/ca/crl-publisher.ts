@@ -5,7 +5,7 @@ import type { Config } from '../config/config.js';
 import { appendAudit } from '../sa/audit.js';
 import { revokedBatches } from '../sa/certificates.js';
 import { insertCrl, latestCrlNumber, type StoredCrl } from '../sa/crls.js';
-import { writeTransaction, type Storage } from '../sa/database.js';
+import { writeTransaction, type Storage, type Tx } from '../sa/database.js';
 import type { Signer } from '../signer/signer.js';
 import type { ParsedCertificate } from '../pki/certificate.js';
 import { wholeSeconds } from './certificate-builder.js';
@@ -27,46 +27,58 @@ export async function publishCrl(
   shard: number | null,
   actor: string,
 ): Promise<StoredCrl> {
-  const caId = ca.record.id;
   return writeTransaction(
     storage,
-    async (tx) => {
-      // entries are read in the numbering transaction: a CRL never has a higher number than one
-      // that lists a revocation it misses
-      const number = (await latestCrlNumber(tx, caId, shard)) + 1;
-      const thisUpdate = wholeSeconds(Date.now());
-      const nextUpdate = wholeSeconds(thisUpdate.getTime() + config.crlValiditySeconds * 1000);
-      const built = await buildCrl({
-        signer: ca.signer,
-        issuerName: ca.cert.subjectDer,
-        issuerKeyId: ca.keyId,
-        number,
-        thisUpdate,
-        nextUpdate,
-        revoked: revokedBatches(tx, caId, shard),
-        ...(shard !== null ? { distributionPoint: shardCrlUrl(config.pkiUrl, caId, shard) } : {}),
-      });
-      const row: StoredCrl = {
-        ca_id: caId,
-        shard,
-        crl_number: number,
-        this_update: thisUpdate.getTime(),
-        next_update: nextUpdate.getTime(),
-        der: built.der,
-      };
-      await insertCrl(tx, row, built.entries);
-      await appendAudit(tx, [
-        {
-          actor,
-          action: 'crl.published',
-          // the scope: the CA, or the CA and shard as in the shard's URL
-          target: shard === null ? caId : `${caId}/${shard}`,
-          details: { number, entries: built.entries, ...(shard !== null ? { shard } : {}) },
-        },
-      ]);
-      return row;
-    },
+    (tx) => publishCrlIn(tx, config, ca, shard, actor),
     // the audit chain's lock (writeTransaction's default), which also serialises CRL numbers: a
     // lock of its own let a CRL's audit entry race another writer's for the same seq on PostgreSQL
   );
+}
+
+/**
+ * publishCrl inside the caller's write transaction (a revocation publishes its scope's CRL in its
+ * own transaction: no committed revocation is missing from the newest CRL, even after a crash).
+ */
+export async function publishCrlIn(
+  tx: Tx,
+  config: Pick<Config, 'pkiUrl' | 'crlValiditySeconds'>,
+  ca: CrlIssuer,
+  shard: number | null,
+  actor: string,
+): Promise<StoredCrl> {
+  const caId = ca.record.id;
+  // entries are read in the numbering transaction: a CRL never has a higher number than one
+  // that lists a revocation it misses
+  const number = (await latestCrlNumber(tx, caId, shard)) + 1;
+  const thisUpdate = wholeSeconds(Date.now());
+  const nextUpdate = wholeSeconds(thisUpdate.getTime() + config.crlValiditySeconds * 1000);
+  const built = await buildCrl({
+    signer: ca.signer,
+    issuerName: ca.cert.subjectDer,
+    issuerKeyId: ca.keyId,
+    number,
+    thisUpdate,
+    nextUpdate,
+    revoked: revokedBatches(tx, caId, shard),
+    ...(shard !== null ? { distributionPoint: shardCrlUrl(config.pkiUrl, caId, shard) } : {}),
+  });
+  const row: StoredCrl = {
+    ca_id: caId,
+    shard,
+    crl_number: number,
+    this_update: thisUpdate.getTime(),
+    next_update: nextUpdate.getTime(),
+    der: built.der,
+  };
+  await insertCrl(tx, row, built.entries);
+  await appendAudit(tx, [
+    {
+      actor,
+      action: 'crl.published',
+      // the scope: the CA, or the CA and shard as in the shard's URL
+      target: shard === null ? caId : `${caId}/${shard}`,
+      details: { number, entries: built.entries, ...(shard !== null ? { shard } : {}) },
+    },
+  ]);
+  return row;
 }

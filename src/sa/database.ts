@@ -218,6 +218,23 @@ export function groupedWrite<T>(storage: Storage, fn: (db: Executor) => Promise<
   return storage.dialect === 'sqlite' ? writeTransaction(storage, fn) : fn(storage.db);
 }
 
+/**
+ * Runs `fn` inside the transaction `tx` as a part that may fail alone: on an error its writes are
+ * rolled back to where it began and the error is returned; the rest of the transaction goes on.
+ */
+export async function tryInSavepoint<T>(tx: Tx, fn: () => Promise<T>): Promise<{ value: T } | { error: unknown }> {
+  await tx.executeQuery(CompiledQuery.raw('savepoint certdesk_part'));
+  try {
+    const value = await fn();
+    await tx.executeQuery(CompiledQuery.raw('release certdesk_part'));
+    return { value };
+  } catch (error) {
+    await tx.executeQuery(CompiledQuery.raw('rollback to certdesk_part'));
+    await tx.executeQuery(CompiledQuery.raw('release certdesk_part'));
+    return { error };
+  }
+}
+
 /** True when `e` is a unique-constraint violation (either dialect). */
 export function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
