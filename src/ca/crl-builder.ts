@@ -5,7 +5,7 @@
 import * as der from '../pki/der.js';
 import { OID } from '../pki/oids.js';
 import type { Signer } from '../signer/signer.js';
-import { assemble } from './certificate-builder.js';
+import { assemble, canSignSync } from './certificate-builder.js';
 import { authorityKeyIdentifier, crlNumber, extension, issuingDistributionPoint } from './extensions.js';
 
 export interface RevokedEntry {
@@ -127,5 +127,8 @@ export async function buildCrl(opts: {
     off += entries.copy(tbs, off);
   }
   extensions.copy(tbs, off);
-  return { der: assemble(tbs, opts.signer.algorithm.algId, await opts.signer.sign(tbs)), entries: w.count };
+  // Signed where it stands: a CRL is built inside a write transaction, and a signature on libuv's
+  // pool would hold that open across a turn of the event loop (on SQLite, every query behind it).
+  const signature = canSignSync(opts.signer) ? opts.signer.signSync(tbs) : await opts.signer.sign(tbs);
+  return { der: assemble(tbs, opts.signer.algorithm.algId, signature), entries: w.count };
 }
