@@ -16,14 +16,13 @@ import { toPem } from '../src/pki/pem.js';
 import { sm2SignSync } from '../src/pki/sm2.js';
 import type { Sm2PrivateKey } from '../src/pki/sm2-key.js';
 import { openSm2EnvelopedKey } from '../src/pki/sm2-envelope.js';
-import { recordPayment } from '../src/ra/payment-ledger.js';
 import { RaError } from '../src/ra/errors.js';
 import { RenewalService } from '../src/ra/renewal-service.js';
 import { getCertificate, getCertificateByOrder, getEncryptionPartner, type CertificateRecord } from '../src/sa/certificates.js';
 import { BACKENDS } from './helpers/backends.js';
 import { cliAsync } from './helpers/cli.js';
 import { opensslAsync, opensslCsr, type TestCa } from './helpers/ca.js';
-import { createHolder, ORDER_FORM, PortalClient, serveTestCa, type ServedCa, type TestHolder } from './helpers/holder.js';
+import { createHolder, paidBankOrder, PortalClient, serveTestCa, type ServedCa, type TestHolder } from './helpers/holder.js';
 import { AnswerLostKmc, escrowedSpki } from './helpers/kmc.js';
 import { loggedInStaff } from './helpers/staff.js';
 import { opensslVerifySm2Signed, scratch, SM2_DISTID } from './helpers/sm2.js';
@@ -105,29 +104,7 @@ for (const backend of BACKENDS) {
       return { holder, signing, encryption, encryptionKey };
     };
 
-    /** Logs in, orders a renewal paid by bank transfer (recorded as the statement import would). */
-    const paidOrder = async (holder: TestHolder): Promise<{ client: PortalClient; orderId: string }> => {
-      const client = new PortalClient(served.base, served.origin);
-      const login = await client.login(holder);
-      assert.equal(login.status, 200, JSON.stringify(login.body));
-      const created = await client.call<{ order: { id: string; amountFen: number } }>('POST', '/api/portal/orders', {
-        ...ORDER_FORM,
-        paymentMethod: 'bank',
-      });
-      assert.equal(created.status, 201, JSON.stringify(created.body));
-      const order = created.body.order;
-      const paid = await recordPayment(ca.rt.storage, {
-        orderId: order.id,
-        channel: 'bank',
-        tradeNo: `B${order.id}`,
-        amountFen: order.amountFen,
-        paidAt: Date.now(),
-        raw: {},
-        actor: 'test',
-      });
-      assert.equal(paid, 'recorded');
-      return { client, orderId: order.id };
-    };
+    const paidOrder = (holder: TestHolder) => paidBankOrder(served, holder);
 
     const issueOverApi = async (client: PortalClient, orderId: string, req: { csr: Buffer; proof: Buffer }) =>
       client.call<IssueBody>('POST', `/api/portal/orders/${orderId}/issue`, {

@@ -6,11 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { RaError } from '../src/ra/errors.js';
-import { recordPayment } from '../src/ra/payment-ledger.js';
 import { getCertificate, getCertificateByOrder } from '../src/sa/certificates.js';
 import { orderEvents } from '../src/sa/orders.js';
 import { BACKENDS } from './helpers/backends.js';
-import { createHolder, ORDER_FORM, PortalClient, serveTestCa, type ServedCa, type TestHolder } from './helpers/holder.js';
+import { createHolder, paidBankOrder, serveTestCa, type ServedCa, type TestHolder } from './helpers/holder.js';
 import { loggedInStaff } from './helpers/staff.js';
 
 for (const backend of BACKENDS) {
@@ -21,29 +20,7 @@ for (const backend of BACKENDS) {
     });
     after(async () => served?.close());
 
-    /** Logs in and orders a renewal paid by bank transfer, recorded as the statement import would. */
-    const paidOrder = async (holder: TestHolder): Promise<{ client: PortalClient; orderId: string; amountFen: number }> => {
-      const client = new PortalClient(served.base, served.origin);
-      const login = await client.login(holder);
-      assert.equal(login.status, 200, JSON.stringify(login.body));
-      const created = await client.call<{ order: { id: string; amountFen: number } }>('POST', '/api/portal/orders', {
-        ...ORDER_FORM,
-        paymentMethod: 'bank',
-      });
-      assert.equal(created.status, 201, JSON.stringify(created.body));
-      const { id, amountFen } = created.body.order;
-      const paid = await recordPayment(served.ca.rt.storage, {
-        orderId: id,
-        channel: 'bank',
-        tradeNo: `B${id}`,
-        amountFen,
-        paidAt: Date.now(),
-        raw: {},
-        actor: 'test',
-      });
-      assert.equal(paid, 'recorded');
-      return { client, orderId: id, amountFen };
-    };
+    const paidOrder = (holder: TestHolder) => paidBankOrder(served, holder);
 
     const types = async (orderId: string) => (await orderEvents(served.ca.rt.storage.db, orderId)).map((e) => e.type);
 

@@ -7,6 +7,7 @@ import { randomBytes, sign, type KeyObject } from 'node:crypto';
 import { sandboxKeys } from '../../src/payments/sandbox/keys.js';
 import { signParams } from '../../src/payments/sandbox/signing.js';
 import { SANDBOX_MERCHANT_ID } from '../../src/runtime.js';
+import { recordPayment } from '../../src/ra/payment-ledger.js';
 import { generateKeyPair, signatureAlgorithmFor, spkiOf } from '../../src/pki/algorithms.js';
 import { buildCsr } from '../../src/pki/csr.js';
 import type { NameAttribute } from '../../src/pki/name.js';
@@ -188,6 +189,33 @@ export async function serveTestCa(opts: Parameters<typeof createTestCa>[0] = {},
       await ca.cleanup();
     },
   };
+}
+
+/** Logs the holder in and orders a renewal paid by bank transfer, recorded as the statement import would. */
+export async function paidBankOrder(
+  served: ServedCa,
+  holder: TestHolder,
+): Promise<{ client: PortalClient; orderId: string; amountFen: number }> {
+  const client = new PortalClient(served.base, served.origin);
+  const login = await client.login(holder);
+  if (login.status !== 200) throw new Error(`login: ${login.status} ${JSON.stringify(login.body)}`);
+  const created = await client.call<{ order: { id: string; amountFen: number } }>('POST', '/api/portal/orders', {
+    ...ORDER_FORM,
+    paymentMethod: 'bank',
+  });
+  if (created.status !== 201) throw new Error(`order: ${created.status} ${JSON.stringify(created.body)}`);
+  const { id, amountFen } = created.body.order;
+  const paid = await recordPayment(served.ca.rt.storage, {
+    orderId: id,
+    channel: 'bank',
+    tradeNo: `B${id}`,
+    amountFen,
+    paidAt: Date.now(),
+    raw: {},
+    actor: 'test',
+  });
+  if (paid !== 'recorded') throw new Error(`payment of ${id}: ${paid}`);
+  return { client, orderId: id, amountFen };
 }
 
 /** The path and query of the signed "返回商户" link on the sandbox gateway's payment-successful page. */
