@@ -58,6 +58,24 @@ for (const backend of BACKENDS) {
       assert.ok(!(await types(orderId)).includes('issued'));
     });
 
+    test('two requests to issue one order at once get the one certificate; the order is issued once', async () => {
+      const rt = served.ca.rt;
+      const holder = await createHolder(served.ca, { name: '双击签发', days: 30 });
+      const { orderId } = await paidOrder(holder);
+      const asRead = await rt.renewals.order(orderId);
+      const [a, b] = await Promise.all([
+        holder.renewalRequest(orderId).then((r) => rt.renewals.issue(asRead, r.csr, r.proof, 'test')),
+        holder.renewalRequest(orderId).then((r) => rt.renewals.issue(asRead, r.csr, r.proof, 'test')),
+      ]);
+      assert.equal(a.certificate.serial, b.certificate.serial);
+      assert.equal((await rt.renewals.order(orderId)).issued_serial, a.certificate.serial);
+      const history = await types(orderId);
+      assert.equal(history.filter((t) => t === 'issued').length, 1);
+      assert.equal(history.filter((t) => t === 'issuing').length, 1);
+      const recorded = await rt.storage.db.selectFrom('certificates').select('serial').where('order_id', '=', orderId).execute();
+      assert.equal(recorded.length, 1);
+    });
+
     test('issue and install: the history reads in order, the old certificate is revoked with it, the order completes once', async () => {
       const rt = served.ca.rt;
       const holder = await createHolder(served.ca, { name: '顺序历史', days: 30 });

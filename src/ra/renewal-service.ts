@@ -36,7 +36,7 @@ import {
 import type { PaymentMethod } from '../sa/schema.js';
 import type { PaymentGateway } from '../payments/gateway.js';
 import { RaError } from './errors.js';
-import { OPEN_STATES } from './order-states.js';
+import { OPEN_STATES, PAID_STATES } from './order-states.js';
 import type { OrderForm } from './order-form.js';
 import { changeRefusal, recordPayment } from './payment-ledger.js';
 import { renewalEligibility, type Eligibility } from './renewal-window.js';
@@ -310,15 +310,16 @@ export class RenewalService {
     // a dual type needs the KMC unless the policy certifies the old pair's encryption key again
     const needsKmc = dual && !(this.policy.reuseEncryptionKey && (await getEncryptionPartner(this.db, old.serial)));
     if (needsKmc && !this.kmc) throw kmcUnavailable(order);
-    // paid → issuing, or issuing already (a retry); anything else (a refund committed since this
-    // request read the order) stops the issuance
+    // paid → issuing; an order already past it (a retry, or a second request for the same order,
+    // which then gets the recorded certificate) goes on; anything else — a refund committed since
+    // this request read the order — stops the issuance
     const claim = async (tx: Tx): Promise<void> => {
       if (await transitionOrder(tx, order.id, ['paid'], 'issuing')) {
         await addOrderEvent(tx, order.id, 'issuing', actor);
         return;
       }
       const now = await getOrder(tx, order.id);
-      if (now?.state !== 'issuing')
+      if (!now || !PAID_STATES.includes(now.state))
         throw new RaError('invalid_state', `order is ${now?.state ?? 'gone'}; nothing was issued for it`);
     };
     // A dual pair claims its order before the KMC and the second issuance; a single certificate
@@ -431,7 +432,7 @@ export class RenewalService {
    * The key assistant wrote and verified the new certificate: complete the order. The order moves
    * to installed, the certificate it replaces is revoked as superseded and the order completes, in
    * as few transactions as that takes (each one is a commit the holder waits for): with a revocation,
-   * all three ride in the revocation's own transaction, and only the CRL follows.
+   * all three ride in the revocation's own transaction, with its CRL.
    */
   async markInstalled(order: Order, actor: string): Promise<Order> {
     if (order.state === 'completed') return order;
