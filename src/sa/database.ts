@@ -193,11 +193,19 @@ export async function exclusively<T>(storage: Storage, fn: () => Promise<T>): Pr
  * lock so that writers of the same kind (audit chain, CRL numbers) are serialised across instances;
  * SQLite serialises all writers already (BEGIN IMMEDIATE).
  */
-export async function writeTransaction<T>(storage: Storage, fn: (tx: Tx) => Promise<T>, lockKey = 727002): Promise<T> {
-  if (storage.dialect === 'sqlite') {
-    // transactions waiting together share one COMMIT (one fsync), each in its own savepoint
+export async function writeTransaction<T>(storage: Storage, fn: (tx: Tx) => Promise<T>, lockKey = AUDIT_LOCK): Promise<T> {
+  // transactions waiting together share one COMMIT (one fsync), each in its own savepoint; on
+  // PostgreSQL those of the audit chain's lock, which takes them one at a time anyway
+  if (storage.dialect === 'sqlite' || lockKey === AUDIT_LOCK) {
     let group = groups.get(storage.db);
-    if (!group) groups.set(storage.db, (group = new GroupCommit(storage.db)));
+    if (!group)
+      groups.set(
+        storage.db,
+        (group = new GroupCommit(
+          storage.db,
+          storage.dialect === 'sqlite' ? undefined : async (tx) => void (await tx.executeQuery(AUDIT_LOCK_SQL)),
+        )),
+      );
     return group.run(fn);
   }
   return storage.db.transaction().execute(async (tx) => {
@@ -205,6 +213,10 @@ export async function writeTransaction<T>(storage: Storage, fn: (tx: Tx) => Prom
     return fn(tx);
   });
 }
+
+/** The advisory lock of the audit chain (and CRL numbers): writeTransaction's default. */
+const AUDIT_LOCK = 727002;
+const AUDIT_LOCK_SQL = CompiledQuery.raw(`select pg_advisory_xact_lock(${AUDIT_LOCK})`);
 
 const groups = new WeakMap<Db, GroupCommit<Database>>();
 

@@ -1,11 +1,14 @@
-// Group commit for SQLite write transactions. With synchronous=FULL every COMMIT fsyncs the WAL, and
+// Group commit for write transactions. With synchronous=FULL every SQLite COMMIT fsyncs the WAL, and
 // better-sqlite3 does it on the event loop: ~1–2 ms each on a quiet disk, far more on a busy one,
 // with nothing else served meanwhile. SQLite runs one writer at a time anyway, so transactions that
 // are waiting together run one after another inside a single BEGIN IMMEDIATE … COMMIT, each in its
-// own SAVEPOINT: one that fails is rolled back to its savepoint alone and gets its error; the others
-// are told they succeeded only after the shared COMMIT (so "resolved" still means "durable"), and
-// all of them get the error if that COMMIT fails. Each still sees the writes of those before it,
-// exactly as if they had run in separate transactions in that order.
+// own SAVEPOINT: one that fails is rolled back to its savepoint alone and gets its error. Every one
+// is answered only after the shared COMMIT (so "resolved" still means "durable", and a failed one
+// that looks again sees what the others committed); if that COMMIT fails, the others get its error.
+// Each still sees the writes of those before it, exactly as if they had run in separate
+// transactions in that order. PostgreSQL write transactions are serialised by the audit chain's
+// advisory lock, so they gain the same way: one lock, one COMMIT (one WAL flush) for the group
+// instead of one each (`begin` takes the lock).
 import { CompiledQuery, type Kysely } from 'kysely';
 
 /** Transactions per COMMIT at most, so a long queue still sees commits (and replies) steadily. */
@@ -25,7 +28,11 @@ export class GroupCommit<DB> {
   private readonly queue: Waiting<Kysely<DB>>[] = [];
   private running = false;
 
-  constructor(private readonly db: Kysely<DB>) {}
+  constructor(
+    private readonly db: Kysely<DB>,
+    /** runs first in every group's transaction (PostgreSQL: the advisory lock) */
+    private readonly begin?: (tx: Kysely<DB>) => Promise<void>,
+  ) {}
 
   run<T, Tx extends Kysely<DB>>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -47,36 +54,41 @@ export class GroupCommit<DB> {
   }
 
   private async group(): Promise<void> {
-    const done: { w: Waiting<Kysely<DB>>; value: unknown }[] = [];
-    /** taken from the queue, not yet in `done` nor rejected */
-    let current: Waiting<Kysely<DB>> | undefined;
+    const batch = this.queue.splice(0, MAX_GROUP);
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
       await this.db.transaction().execute(async (tx) => {
-        for (let n = 0; n < MAX_GROUP && this.queue.length > 0; n++) {
-          const w = (current = this.queue.shift()!);
+        if (this.begin) await this.begin(tx);
+        for (const w of batch) {
           await tx.executeQuery(SAVEPOINT);
-          let value: unknown;
           try {
-            value = await w.fn(tx);
-          } catch (e) {
-            current = undefined;
-            w.reject(e);
+            const value = await w.fn(tx);
+            outcomes.push({ ok: true, value });
+            await tx.executeQuery(RELEASE);
+          } catch (error) {
+            outcomes.push({ ok: false, error });
             // If SQLite already rolled the whole transaction back (I/O error, full disk) this throws
-            // too, and everyone before it in the group gets that error below.
+            // too, and everyone in the group gets that error below.
             await tx.executeQuery(ROLLBACK_TO);
             await tx.executeQuery(RELEASE);
-            continue;
           }
-          current = undefined;
-          done.push({ w, value });
-          await tx.executeQuery(RELEASE);
         }
       });
     } catch (e) {
-      current?.reject(e);
-      for (const d of done) d.w.reject(e);
+      // the group's transaction failed (its BEGIN, lock, COMMIT, or a rollback the database made):
+      // nothing in it holds; a member that failed on its own keeps its own error
+      batch.forEach((w, i) => {
+        const o = outcomes[i];
+        w.reject(o && !o.ok ? o.error : e);
+      });
       return;
     }
-    for (const d of done) d.w.resolve(d.value);
+    // Answered only now, after the COMMIT, failures too: a caller that looks again after its error
+    // (say, for the row a unique constraint found) sees what the others committed.
+    batch.forEach((w, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) w.resolve(o.value);
+      else w.reject(o.error);
+    });
   }
 }
