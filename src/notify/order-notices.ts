@@ -6,7 +6,7 @@
 // no SMS), and is short: it points to the portal.
 import type { Config } from '../config/config.js';
 import type { Executor } from '../sa/database.js';
-import { holderContact } from '../sa/holders.js';
+import { getHolder } from '../sa/holders.js';
 import { enqueue } from './outbox.js';
 import type { MailMessage } from './smtp.js';
 import { unsubscribeToken } from './unsubscribe.js';
@@ -38,7 +38,7 @@ export async function enqueueOrderNotice(
   extra: { reason?: string } = {},
 ): Promise<void> {
   if (order.holder_id === null) return;
-  const h = await holderContact(tx, order.holder_id);
+  const h = await getHolder(tx, order.holder_id);
   if (!h) return;
   const payload: OrderNoticePayload = { template: notice, orderId: order.id, ...extra };
   if (h.email) await enqueue(tx, { key: `mail:${notice}:${order.id}`, channel: 'email', recipient: h.email, payload });

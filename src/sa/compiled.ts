@@ -111,3 +111,20 @@ export class PreparedQuery<K extends string, R> {
     return (await this.execute(db, params))[0];
   }
 }
+
+/**
+ * PreparedQuerys that differ in what their SQL is built with (constant `IN` lists, a set of columns):
+ * one per key, made on first use. The callers pass a handful of variants, so the map stays small.
+ */
+export function preparedVariants<V, K extends string, R>(
+  keyOf: (variant: V) => string,
+  make: (variant: V) => PreparedQuery<K, R>,
+): (variant: V) => PreparedQuery<K, R> {
+  const made = new Map<string, PreparedQuery<K, R>>();
+  return (variant) => {
+    const key = keyOf(variant);
+    let q = made.get(key);
+    if (!q) made.set(key, (q = make(variant)));
+    return q;
+  };
+}

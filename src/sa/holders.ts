@@ -25,18 +25,6 @@ export async function findHolderByUniqueId(db: Executor, uniqueId: string): Prom
   return holderByUniqueId.first(db, { uniqueId });
 }
 
-const contactById = new PreparedQuery(['id'], (db, p) =>
-  db.selectFrom('holders').select(['email', 'phone']).where('id', '=', p.id),
-);
-
-/** Where notices to the holder go. */
-export async function holderContact(
-  db: Executor,
-  id: number,
-): Promise<{ email: string | null; phone: string | null } | undefined> {
-  return contactById.first(db, { id });
-}
-
 const holderById = new PreparedQuery(['id'], (db, p) => db.selectFrom('holders').selectAll().where('id', '=', p.id));
 
 export async function getHolder(db: Executor, id: number): Promise<Holder | undefined> {

@@ -1,7 +1,7 @@
 // Orders and their event history. State changes are conditional updates (… WHERE state IN from), so
 // each transition happens once however many requests, retries or instances race for it.
 import type { Selectable } from 'kysely';
-import { PreparedQuery } from './compiled.js';
+import { PreparedQuery, preparedVariants } from './compiled.js';
 import type { Executor } from './database.js';
 import type { OrderEventTable, OrderKind, OrderState, OrderTable } from './schema.js';
 
@@ -44,11 +44,14 @@ export async function openOrderForCertificate(
   openStates: OrderState[],
   kinds: OrderKind[] = CERTIFICATE_ORDER_KINDS,
 ): Promise<Order | undefined> {
-  // compiled once per pair of lists (the callers pass a few constant ones)
-  const key = `${kinds.join(',')}|${openStates.join(',')}`;
-  let q = openOrderQueries.get(key);
-  if (!q) {
-    q = new PreparedQuery(['serial'], (db, p) =>
+  return openOrderQuery({ kinds, openStates }).first(db, { serial });
+}
+
+// one compiled query per pair of lists (the callers pass a few constant ones)
+const openOrderQuery = preparedVariants(
+  (v: { kinds: OrderKind[]; openStates: OrderState[] }) => `${v.kinds.join(',')}|${v.openStates.join(',')}`,
+  ({ kinds, openStates }) =>
+    new PreparedQuery<'serial', Order>(['serial'], (db, p) =>
       db
         .selectFrom('orders')
         .selectAll()
@@ -56,13 +59,8 @@ export async function openOrderForCertificate(
         .where('kind', 'in', kinds)
         .where('state', 'in', openStates)
         .orderBy('created_at', 'desc'),
-    );
-    openOrderQueries.set(key, q);
-  }
-  return q.first(db, { serial });
-}
-
-const openOrderQueries = new Map<string, PreparedQuery<'serial', Order>>();
+    ),
+);
 
 /** Moves an order from one of `from` to `to`; returns false when it was not in `from` (someone else moved it). */
 export async function transitionOrder(
@@ -76,24 +74,23 @@ export async function transitionOrder(
   const columns = (Object.keys(set) as (keyof Order)[]).filter(
     (c) => set[c] !== undefined && c !== 'state' && c !== 'updated_at',
   );
-  const key = `${from.join(',')}|${columns.join(',')}`;
-  let update = transitions.get(key);
-  if (!update) {
-    update = new PreparedQuery<TransitionParameter, unknown>(['id', 'to', 'now', ...columns], (db, p) =>
+  const params = { ...set, id, to, now: Date.now() } as Record<TransitionParameter, unknown>;
+  const r = await transition({ from, columns }).run(db, params);
+  return Number(r.numAffectedRows) === 1;
+}
+
+/** transitionOrder's updates, one per `from` list and set of columns (a handful of call sites). */
+const transition = preparedVariants(
+  (v: { from: OrderState[]; columns: (keyof Order)[] }) => `${v.from.join(',')}|${v.columns.join(',')}`,
+  ({ from, columns }) =>
+    new PreparedQuery<TransitionParameter, unknown>(['id', 'to', 'now', ...columns], (db, p) =>
       db
         .updateTable('orders')
         .set({ ...Object.fromEntries(columns.map((c) => [c, p[c]])), state: p.to, updated_at: p.now })
         .where('id', '=', p.id)
         .where('state', 'in', from),
-    );
-    transitions.set(key, update);
-  }
-  const r = await update.run(db, { ...set, id, to, now: Date.now() } as Record<TransitionParameter, unknown>);
-  return Number(r.numAffectedRows) === 1;
-}
-
-/** transitionOrder's updates, one per `from` list and set of columns (a handful of call sites). */
-const transitions = new Map<string, PreparedQuery<TransitionParameter, unknown>>();
+    ),
+);
 type TransitionParameter = 'to' | 'now' | keyof Order;
 
 /** Sets when an unpaid order expires (e.g. a change's payment window opens at its approval); false when it is not awaiting payment. */
