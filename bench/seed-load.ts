@@ -390,6 +390,8 @@ export async function seedLoad(o: Options): Promise<void> {
     const plan = new LoadPlan(data);
     await checkProgress(rt.storage, plan);
     const ca: CertificateAuthority = rt.ca;
+    // the seeded certificates name their CRL under PKI_URL, as issued ones do
+    await ca.recordPkiUrl();
     const last = plan.certificate(data.certificates - 1);
     if (last.notAfter > ca.issuing.cert.notAfter.getTime())
       throw new UsageError(

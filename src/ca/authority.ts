@@ -47,6 +47,7 @@ import { CaError } from './errors.js';
 import * as ext from './extensions.js';
 import { caFamily, caId, caRecord, certifyOcspResponder, RESPONDER_RENEW_BEFORE_DAYS, type CaFamily } from './hierarchy.js';
 import { caUrls, shardCrlUrl } from './urls.js';
+import { recordPkiUrlInUse } from './pki-url-history.js';
 import type { Profile } from './profiles.js';
 import { reasonCode } from './revocation-reasons.js';
 
@@ -137,6 +138,7 @@ export class CertificateAuthority {
   generation = 0;
   private readonly templates = new Map<string, TbsTemplate>();
   private readonly batchers = new Map<Signer, SignatureBatcher>();
+  private pkiUrlRecorded: Promise<void> | undefined;
 
   private constructor(
     readonly storage: Storage,
@@ -549,6 +551,23 @@ export class CertificateAuthority {
     return { tbs: buildTbs(this.template(profile, issuer, shard), { ...v, extraExtensions: extra }), issuer, shard };
   }
 
+  /**
+   * Settles once this instance's PKI_URL is recorded as one certificates name (pki-url-history.ts):
+   * before the first certificate this process signs, and at server start. A failure is tried again.
+   */
+  recordPkiUrl(): Promise<void> {
+    this.pkiUrlRecorded ??= recordPkiUrlInUse(
+      this.storage,
+      this.config.pkiUrl,
+      [...this.cas.values()].filter((c) => c.record.kind === 'issuing').map((c) => c.record.id),
+      (caId, shard) => this.generateCrl(caId, 'system:pki-url', shard),
+    ).catch((e: unknown) => {
+      this.pkiUrlRecorded = undefined;
+      throw e;
+    });
+    return this.pkiUrlRecorded;
+  }
+
   /** Signs the certificate and records it with its audit entry; a duplicate of `existing` returns that one. */
   private async signAndRecord(
     issuer: LoadedCa,
@@ -566,6 +585,8 @@ export class CertificateAuthority {
       existing: (e: DuplicateCertificateError) => Promise<CertificateRecord | undefined>;
     },
   ): Promise<IssuedCertificate> {
+    // the certificate names its CRL under PKI_URL: that one's shard CRLs must name it too
+    await this.recordPkiUrl();
     // the shard is fixed here for the certificate's lifetime; a later CRL_SHARDS applies to new ones
     const shard = randomInt(this.config.crlShards);
     const template = this.template(profile, issuer, shard);

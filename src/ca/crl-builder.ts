@@ -92,8 +92,8 @@ export async function buildCrl(opts: {
   nextUpdate: Date;
   /** entries as a list, or batches from the database */
   revoked: RevokedEntry[] | AsyncIterable<readonly RevokedRow[]>;
-  /** a shard CRL's scope: the URL its certificates name in their CRL DP */
-  distributionPoint?: string;
+  /** a shard CRL's scope: the URLs its certificates name in their CRL DP */
+  distributionPoints?: string[];
 }): Promise<{ der: Buffer; entries: number }> {
   const w = new RevokedWriter();
   if (Array.isArray(opts.revoked)) for (const r of opts.revoked) w.add(r.serial, r.revokedAt, r.reason);
@@ -103,7 +103,7 @@ export async function buildCrl(opts: {
     der.seq(
       authorityKeyIdentifier(opts.issuerKeyId),
       crlNumber(opts.number),
-      ...(opts.distributionPoint ? [issuingDistributionPoint(opts.distributionPoint)] : []),
+      ...(opts.distributionPoints?.length ? [issuingDistributionPoint(opts.distributionPoints)] : []),
     ),
   );
   const head = Buffer.concat([

@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js';
 import { appendAudit } from '../sa/audit.js';
 import { revokedBatches } from '../sa/certificates.js';
 import { insertCrl, latestCrlNumber, type StoredCrl } from '../sa/crls.js';
+import { pkiUrlsInUse } from '../sa/pki-urls.js';
 import { writeTransaction, type Storage, type Tx } from '../sa/database.js';
 import type { Signer } from '../signer/signer.js';
 import type { ParsedCertificate } from '../pki/certificate.js';
@@ -17,6 +18,15 @@ export interface CrlIssuer {
   cert: ParsedCertificate;
   signer: Signer;
   keyId: Buffer;
+}
+
+/**
+ * The PKI_URLs a shard CRL names its URL under: every one certificates were issued under (read in
+ * the publishing transaction, so one recorded by another instance is included) and this instance's.
+ */
+async function shardUrlBases(tx: Tx, config: Pick<Config, 'pkiUrl'>): Promise<string[]> {
+  const recorded = await pkiUrlsInUse(tx);
+  return recorded.includes(config.pkiUrl) ? recorded : [...recorded, config.pkiUrl];
 }
 
 /** Signs and stores the next CRL of one scope, with its audit entry. */
@@ -60,7 +70,7 @@ export async function publishCrlIn(
     thisUpdate,
     nextUpdate,
     revoked: revokedBatches(tx, caId, shard),
-    ...(shard !== null ? { distributionPoint: shardCrlUrl(config.pkiUrl, caId, shard) } : {}),
+    ...(shard !== null ? { distributionPoints: (await shardUrlBases(tx, config)).map((u) => shardCrlUrl(u, caId, shard)) } : {}),
   });
   const row: StoredCrl = {
     ca_id: caId,

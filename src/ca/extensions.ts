@@ -56,15 +56,16 @@ export const crlDistributionPoints = (url: string): Buffer =>
   extension(OID.cRLDistributionPoints, false, der.seq(der.seq(der.explicit(0, der.tlv(0xa0, uri(url))))));
 
 /**
- * A shard CRL's scope (RFC 5280 §5.2.5), critical: distributionPoint fullName is exactly the URL its
- * certificates carry in their CRL DP (relying parties compare the two), and onlyContainsUserCerts,
- * since an issuing CA's shards list end-entity certificates only.
+ * A shard CRL's scope (RFC 5280 §5.2.5), critical: distributionPoint fullName holds exactly the URLs
+ * its certificates carry in their CRL DP (relying parties look for one name in common: §6.3.3 b.2 —
+ * one per PKI_URL the shard's certificates were issued under), and onlyContainsUserCerts, since an
+ * issuing CA's shards list end-entity certificates only.
  */
-export const issuingDistributionPoint = (url: string): Buffer =>
+export const issuingDistributionPoint = (urls: string[]): Buffer =>
   extension(
     OID.issuingDistributionPoint,
     true,
-    der.seq(der.explicit(0, der.tlv(0xa0, uri(url))), der.implicitPrimitive(1, Buffer.from([0xff]))),
+    der.seq(der.explicit(0, der.tlv(0xa0, ...urls.map(uri))), der.implicitPrimitive(1, Buffer.from([0xff]))),
   );
 
 export function authorityInfoAccess(ocspUrl: string | undefined, caIssuersUrl: string): Buffer {

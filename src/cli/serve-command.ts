@@ -38,6 +38,8 @@ export async function startServer(config: Config, opts: { jobs?: boolean } = {})
   });
   // first start: a demo admin for the staff console, printed once (by one instance of several)
   await exclusively(rt.storage, () => seedDemoStaff(rt));
+  // a changed PKI_URL is recorded, and the shard CRLs re-signed to name it, before anyone is served
+  await rt.ca.recordPkiUrl();
   const { app, metrics } = await buildServer(rt);
   const jobMs = config.jobIntervalSeconds * 1000;
   const onJobRun = (job: string, period: number): void => app.log.debug({ job, period }, 'job run');

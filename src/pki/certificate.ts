@@ -1,6 +1,7 @@
 // Parsing X.509 certificates into the fields the rest of the system needs.
 import * as der from './der.js';
 import { decodeName, nameToString, type NameAttribute } from './name.js';
+import { OID } from './oids.js';
 
 export interface Extension {
   oid: string;
@@ -76,4 +77,18 @@ export const subjectString = (c: ParsedCertificate): string => nameToString(c.su
 
 export function findExtension(c: { extensions: Extension[] }, oid: string): Extension | undefined {
   return c.extensions.find((e) => e.oid === oid);
+}
+
+/** The URIs in a certificate's CRL distribution points (fullName only; none without the extension). */
+export function crlDistributionPointUris(c: { extensions: Extension[] }): string[] {
+  const e = findExtension(c, OID.cRLDistributionPoints);
+  if (!e) return [];
+  const uris: string[] = [];
+  // SEQUENCE OF DistributionPoint { distributionPoint [0] { fullName [0] GeneralNames } … }
+  for (const dp of der.children(der.parse(e.value))) {
+    const name = der.children(dp).find((n) => n.tag === 0xa0);
+    const fullName = name && der.children(name).find((n) => n.tag === 0xa0);
+    for (const g of fullName ? der.children(fullName) : []) if (g.tag === 0x86) uris.push(der.content(g).toString('latin1'));
+  }
+  return uris;
 }

@@ -1129,6 +1129,17 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0023_pki_urls': {
+      async up(db: Kysely<unknown>) {
+        // The PKI_URLs certificates name in their CRL DP: a shard CRL's IDP lists the shard's URL
+        // under each, so certificates issued before a change of PKI_URL still match their CRL.
+        await db.schema
+          .createTable('pki_urls')
+          .addColumn('url', 'text', (c) => c.primaryKey())
+          .addColumn('first_used_at', t.ms, (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

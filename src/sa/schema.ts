@@ -96,6 +96,12 @@ export interface LegacyCrlScopeTable {
   not_after: number;
 }
 
+/** A PKI_URL certificates were issued under: every shard CRL names its URL under each (pki-urls.ts). */
+export interface PkiUrlTable {
+  url: string;
+  first_used_at: number;
+}
+
 export interface AuditTable {
   seq: number;
   at: number;
@@ -585,6 +591,7 @@ export interface Database {
   crls: CrlTable;
   shard_crls: ShardCrlTable;
   legacy_crl_scopes: LegacyCrlScopeTable;
+  pki_urls: PkiUrlTable;
   audit_log: AuditTable;
   certificate_types: CertificateTypeTable;
   prices: PriceTable;
