@@ -288,6 +288,13 @@ for (const backend of BACKENDS) {
       assert.equal(rej.status, 200, JSON.stringify(rej.body));
       assert.equal(rej.body.request.state, 'rejected');
 
+      // whoever holds the lost key is logged in with it; another holder is logged in beside
+      const finder = new PortalClient(base, origin);
+      assert.equal((await finder.login(holder)).status, 200);
+      const bystander = new PortalClient(base, origin);
+      assert.equal((await bystander.login(await createHolder(ca, { name: '旁观单位' }))).status, 200);
+      assert.equal((await finder.call('GET', '/api/portal/session')).status, 200);
+
       const ok = await reviewer.call<{ revocation: { serial: string; reason: string } }>(
         'POST',
         `/api/staff/revocation-requests/${kb.id}/approve`,
@@ -295,6 +302,11 @@ for (const backend of BACKENDS) {
       );
       assert.equal(ok.status, 200, JSON.stringify(ok.body));
       assert.equal(ok.body.revocation.serial, holder.serial);
+      // the approval ended the lost key's session with the revocation; the other holder's goes on
+      const loggedOut = await finder.call<{ error: string }>('GET', '/api/portal/session');
+      assert.equal(loggedOut.status, 401, JSON.stringify(loggedOut.body));
+      assert.equal(loggedOut.body.error, 'no_session');
+      assert.equal((await bystander.call('GET', '/api/portal/session')).status, 200);
       assert.match(await ocsp(holder.certDer, holder.serial), /Reason: keyCompromise/);
       const twice = await reviewer.call('POST', `/api/staff/revocation-requests/${kb.id}/approve`, {});
       assert.equal(twice.status, 409);

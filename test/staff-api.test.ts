@@ -564,12 +564,16 @@ for (const backend of BACKENDS) {
           .status,
         403,
       );
+      // the lost UKey is in someone's hands, logged in to the portal
+      const finder = new PortalClient(base, origin);
+      assert.equal((await finder.login(holder)).status, 200);
       const r = await op.call<{ status: string }>('POST', `/api/staff/certificates/${holder.serial}/revoke`, {
         reason: 'keyCompromise',
         requestedBy: '撤销测试 经办人 张三，书面申请',
         note: 'UKey 丢失',
       });
       assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal((await finder.call('GET', '/api/portal/session')).status, 401, 'the revocation ended its portal session');
       const d2 = await op.call<{
         ocsp: string;
         crl: { listed: boolean };

@@ -11,6 +11,7 @@ import { openRuntime, pkcs11Pin, softwareKeyFactory } from '../runtime.js';
 import { listCertificates } from '../sa/certificates.js';
 import { listCas } from '../sa/cas.js';
 import { openDatabase } from '../sa/database.js';
+import { endSessionsOfCertificate } from '../sa/sessions.js';
 import { Pkcs11Signer } from '../signer/pkcs11-signer.js';
 import { reasonName, END_ENTITY_REASONS } from '../ca/revocation-reasons.js';
 import { rotateResponder } from '../jobs/responder-rotation.js';
@@ -196,7 +197,10 @@ export function registerCaCommands(program: Command): void {
       action(async (o: { serial: string; reason: string }) => {
         const rt = await openRuntime(loadConfig());
         try {
-          const r = await rt.ca.revoke(o.serial, o.reason, cliActor());
+          // the portal sessions logged in with it end in the same transaction
+          const r = await rt.ca.revoke(o.serial, o.reason, cliActor(), undefined, (tx, c) =>
+            endSessionsOfCertificate(tx, c.serial, Date.now()).then(() => undefined),
+          );
           process.stdout.write(
             `revoked ${r.serial} (${reasonName(r.revocation_reason ?? 0)}) at ${new Date(r.revoked_at!).toISOString()}\n`,
           );

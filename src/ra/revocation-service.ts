@@ -18,6 +18,7 @@ import {
 } from '../pki/revocation-statement.js';
 import { challengeDigest } from '../pki/login-challenge.js';
 import { appendAudit } from '../sa/audit.js';
+import { endSessionsOfCertificate } from '../sa/sessions.js';
 import { certificateTypeForProfile } from '../sa/catalogue.js';
 import { getCertificate, getEncryptionPartner, listCertificates, type CertificateRecord } from '../sa/certificates.js';
 import { writeTransaction, type Storage, type Tx } from '../sa/database.js';
@@ -195,6 +196,8 @@ export class Revocations {
     return this.revokePair(req.matched_serial, req.reason, actor, async (tx, at) => {
       if (!(await decideRevocationRequest(tx, { id, state: 'approved', reviewer: actor, reason: note || null, at })))
         throw new RaError('invalid_state', `request ${id} has been decided already`, 'id');
+      // the key is lost: whoever holds it is logged out of the portal with the revocation
+      await endSessionsOfCertificate(tx, req.matched_serial!, at);
       await insertRevocationStatement(tx, {
         id: newId('RVS'),
         serial: req.matched_serial!,

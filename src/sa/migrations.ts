@@ -1140,6 +1140,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0024_live_sessions_by_certificate': {
+      async up(db: Kysely<unknown>) {
+        // a certificate revoked by staff or the CA (挂失, key compromise) ends its live portal sessions
+        await sql`create index portal_sessions_live_certificate on portal_sessions (certificate_serial)
+          where ended_at is null`.execute(db);
+      },
+    },
   };
 }
 

@@ -77,6 +77,20 @@ export async function touchSession(db: Executor, id: string, now: number): Promi
   await db.updateTable('portal_sessions').set({ last_seen_at: now }).where('id', '=', id).execute();
 }
 
+/**
+ * Ends every live portal session logged in with `serial` (a revocation by staff or the CA: whoever
+ * holds a lost or compromised key loses the session too); how many there were.
+ */
+export async function endSessionsOfCertificate(db: Executor, serial: string, now: number): Promise<number> {
+  const r = await db
+    .updateTable('portal_sessions')
+    .set({ ended_at: now })
+    .where('certificate_serial', '=', serial)
+    .where('ended_at', 'is', null)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
 export async function endSession(db: Executor, id: string, now: number): Promise<void> {
   await db.updateTable('portal_sessions').set({ ended_at: now }).where('id', '=', id).where('ended_at', 'is', null).execute();
 }

@@ -15,6 +15,7 @@ import { getCertificate, getEncryptionPartner, normaliseSerial, type Certificate
 import { latestCrl } from '../sa/crls.js';
 import { writeTransaction } from '../sa/database.js';
 import { getHolder } from '../sa/holders.js';
+import { endSessionsOfCertificate } from '../sa/sessions.js';
 import type { Runtime } from '../runtime.js';
 import type { StaffContext } from './accounts.js';
 import { invalid, notFound, StaffError } from './errors.js';
@@ -151,7 +152,10 @@ export class StaffCertificates {
       ]),
     );
     try {
-      return await this.rt.ca.revoke(cert.serial, input.reason, ctx.actor);
+      // whoever is logged in with it (a lost or compromised key) is logged out in the same transaction
+      return await this.rt.ca.revoke(cert.serial, input.reason, ctx.actor, undefined, (tx, c) =>
+        endSessionsOfCertificate(tx, c.serial, Date.now()).then(() => undefined),
+      );
     } catch (e) {
       if (e instanceof CaError && e.code === 'already_revoked')
         throw new StaffError(409, 'already_revoked', { en: e.message, zh: `证书 ${cert.serial} 已被吊销` });
