@@ -239,9 +239,13 @@ export class SealApplications {
     const order = await getOrder(this.db, orderId);
     if (!app || !order || app.review_state !== 'approved' || app.es_id) return app;
     if (!this.opts.makeSeal) return app; // this instance cannot make seals (no seal maker configured)
-    const claimed = await transitionOrder(this.db, orderId, ['paid'], 'issuing');
+    // the claim and its event commit together: an order is never 'issuing' without its history saying so
+    const claimed = await writeTransaction(this.storage, async (tx) => {
+      if (!(await transitionOrder(tx, orderId, ['paid'], 'issuing'))) return false;
+      await addOrderEvent(tx, orderId, 'issuing', actor);
+      return true;
+    });
     if (!claimed && !(opts.recover && order.state === 'issuing')) return app;
-    if (claimed) await addOrderEvent(this.db, orderId, 'issuing', actor);
     const cert = await getCertificate(this.db, app.certificate_serial);
     if (!cert) throw new RaError('not_found', `the certificate ${app.certificate_serial} the seal binds to is not on record`);
     const made = await this.opts.makeSeal({
