@@ -315,5 +315,64 @@ for (const backend of BACKENDS) {
       assert.equal(ev[0]!.source, 'staff');
       assert.equal(ev[0]!.request_id, kb.id);
     });
+
+    test('挂失 for a holder with two keys: staff revoke the one that was lost, not the newest', async () => {
+      const uid = `UID${Math.floor(Math.random() * 1e12)}`;
+      const lostKey = await createHolder(ca, { name: '两把钥匙', uniqueId: uid });
+      const keptKey = await createHolder(ca, { name: '两把钥匙', uniqueId: uid });
+      const stranger = await createHolder(ca, { name: '别家' });
+      const res = await fetch(`${base}/api/revocation-requests`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin },
+        body: JSON.stringify({ uniqueId: uid, name: '两把钥匙', contact: '010-12345678', reason: 'keyCompromise' }),
+      });
+      assert.equal(res.status, 200);
+      const { id } = (await res.json()) as { id: string };
+      const reviewer = await loggedInStaff(ca.rt, base, origin, ['reviewer']);
+      type View = { id: string; certificate: { serial: string } | null; candidates: { serial: string }[] };
+      const pending = (await reviewer.call<{ items: View[] }>('GET', '/api/staff/revocation-requests?state=pending')).body.items;
+      const view = pending.find((i) => i.id === id)!;
+      assert.equal(view.certificate?.serial, keptKey.serial, 'the match is the newest live certificate');
+      assert.deepEqual(
+        view.candidates.map((c) => c.serial),
+        [keptKey.serial, lostKey.serial],
+        'both live certificates are offered, newest first',
+      );
+
+      // a certificate not of this holder is refused, and nothing is decided or revoked
+      const foreign = await reviewer.call<{ field: string }>('POST', `/api/staff/revocation-requests/${id}/approve`, {
+        serial: stranger.serial,
+      });
+      assert.equal(foreign.status, 400, JSON.stringify(foreign.body));
+      assert.equal(foreign.body.field, 'serial');
+      assert.equal((await getCertificate(ca.rt.storage.db, stranger.serial))!.status, 'valid');
+
+      const ok = await reviewer.call<{ revocation: { serial: string }; request: View & { state: string } }>(
+        'POST',
+        `/api/staff/revocation-requests/${id}/approve`,
+        { note: '电话确认：丢的是旧 UKey', serial: lostKey.serial.toUpperCase() },
+      );
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      assert.equal(ok.body.revocation.serial, lostKey.serial);
+      assert.equal(ok.body.request.state, 'approved');
+      assert.equal(ok.body.request.certificate?.serial, lostKey.serial, 'the request now names what was revoked');
+      assert.equal((await getCertificate(ca.rt.storage.db, lostKey.serial))!.status, 'revoked');
+      assert.equal((await getCertificate(ca.rt.storage.db, keptKey.serial))!.status, 'valid', 'the key still held stays valid');
+      assert.match(await ocsp(lostKey.certDer, lostKey.serial), /Reason: keyCompromise/);
+      const ev = await statementsFor(ca.rt.storage.db, lostKey.serial);
+      assert.equal(ev.length, 1);
+      assert.equal((JSON.parse(ev[0]!.statement) as { serial: string }).serial, lostKey.serial);
+      const audit = await ca.rt.storage.db
+        .selectFrom('audit_log')
+        .select('details')
+        .where('action', '=', 'revocation.request_approved')
+        .where('target', '=', id)
+        .executeTakeFirstOrThrow();
+      assert.deepEqual(JSON.parse(audit.details), {
+        serial: lostKey.serial,
+        matched: keptKey.serial,
+        note: '电话确认：丢的是旧 UKey',
+      });
+    });
   });
 }

@@ -20,7 +20,13 @@ import { challengeDigest } from '../pki/login-challenge.js';
 import { appendAudit } from '../sa/audit.js';
 import { endSessionsOfCertificate } from '../sa/sessions.js';
 import { certificateTypeForProfile } from '../sa/catalogue.js';
-import { getCertificate, getEncryptionPartner, listCertificates, type CertificateRecord } from '../sa/certificates.js';
+import {
+  getCertificate,
+  getEncryptionPartner,
+  listCertificates,
+  normaliseSerial,
+  type CertificateRecord,
+} from '../sa/certificates.js';
 import { writeTransaction, type Storage, type Tx } from '../sa/database.js';
 import { findHolderByUniqueId } from '../sa/holders.js';
 import { revokeSeals } from '../sa/seals.js';
@@ -156,7 +162,7 @@ export class Revocations {
     // the same queries whether or not the holder exists (timing shape)
     const holder = await findHolderByUniqueId(db, uniqueId);
     const certs = await listCertificates(db, { holderId: holder?.id ?? -1 });
-    const match = holder && holder.name === name ? newestLive(certs) : undefined;
+    const match = holder && holder.name === name ? liveSigning(certs)[0] : undefined;
     const id = newId('RVQ');
     await writeTransaction(this.deps.storage, async (tx) => {
       await insertRevocationRequest(tx, {
@@ -177,30 +183,56 @@ export class Revocations {
     return { id };
   }
 
-  /** Staff approve a 挂失 request: the identified certificate (and its pair) is revoked, the decision is the evidence. */
-  async approveLossReport(actor: string, id: string, note: string): Promise<RevocationOutcome> {
+  /**
+   * The certificates a 挂失 request may revoke: the live signing certificates of the holder its
+   * 唯一识别号 and 名称 identify, newest first (the first is what it matched when submitted).
+   */
+  async lossReportCandidates(req: RevocationRequest): Promise<CertificateRecord[]> {
+    const db = this.deps.storage.db;
+    const holder = await findHolderByUniqueId(db, req.unique_id);
+    return holder && holder.name === req.name ? liveSigning(await listCertificates(db, { holderId: holder.id })) : [];
+  }
+
+  /**
+   * Staff approve a 挂失 request: the identified certificate (and its pair) is revoked, the decision
+   * is the evidence. `serial` picks another of the holder's live signing certificates than the one
+   * matched (a holder with several keys: the lost one need not be the newest).
+   */
+  async approveLossReport(actor: string, id: string, note: string, serial?: string): Promise<RevocationOutcome> {
     const req = await this.pendingRequest(id);
     if (!req.matched_serial)
       throw new RaError('not_eligible', 'this request identifies no certificate of this CA: reject it', 'id');
+    let target = req.matched_serial;
+    if (serial !== undefined && serial !== '') {
+      const chosen = (await this.lossReportCandidates(req)).find((c) => c.serial === normaliseSerial(serial));
+      if (!chosen)
+        throw new RaError(
+          'invalid',
+          `serial ${serial} is not a live signing certificate of the holder this request identifies`,
+          'serial',
+        );
+      target = chosen.serial;
+    }
     const at0 = Date.now();
     const decision = JSON.stringify({
       v: 1,
       type: 'certdesk-revocation-decision',
       requestId: req.id,
-      serial: req.matched_serial,
+      serial: target,
       reason: req.reason,
       reviewer: actor,
       note,
       at: at0,
     });
-    return this.revokePair(req.matched_serial, req.reason, actor, async (tx, at) => {
-      if (!(await decideRevocationRequest(tx, { id, state: 'approved', reviewer: actor, reason: note || null, at })))
+    return this.revokePair(target, req.reason, actor, async (tx, at) => {
+      const decided = { id, state: 'approved', reviewer: actor, reason: note || null, at } as const;
+      if (!(await decideRevocationRequest(tx, target !== req.matched_serial ? { ...decided, serial: target } : decided)))
         throw new RaError('invalid_state', `request ${id} has been decided already`, 'id');
       // the key is lost: whoever holds it is logged out of the portal with the revocation
-      await endSessionsOfCertificate(tx, req.matched_serial!, at);
+      await endSessionsOfCertificate(tx, target, at);
       await insertRevocationStatement(tx, {
         id: newId('RVS'),
-        serial: req.matched_serial!,
+        serial: target,
         reason: req.reason,
         source: 'staff',
         nonce: null,
@@ -211,7 +243,13 @@ export class Revocations {
         created_at: at,
       });
       await appendAudit(tx, [
-        { actor, action: 'revocation.request_approved', target: id, details: { serial: req.matched_serial, note }, at },
+        {
+          actor,
+          action: 'revocation.request_approved',
+          target: id,
+          details: { serial: target, ...(target !== req.matched_serial ? { matched: req.matched_serial } : {}), note },
+          at,
+        },
       ]);
     });
   }
@@ -284,10 +322,10 @@ export class Revocations {
   }
 }
 
-/** The holder's newest signing certificate still in force (what a 挂失 most likely means). */
-function newestLive(certs: CertificateRecord[]): CertificateRecord | undefined {
+/** The holder's signing certificates still in force, newest first (the first: what a 挂失 most likely means). */
+function liveSigning(certs: CertificateRecord[]): CertificateRecord[] {
   const now = Date.now();
   return certs
     .filter((c) => c.status !== 'revoked' && c.signing_serial === null && c.not_after > now)
-    .sort((a, b) => b.issued_at - a.issued_at)[0];
+    .sort((a, b) => b.issued_at - a.issued_at);
 }

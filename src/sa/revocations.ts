@@ -37,11 +37,25 @@ export async function listRevocationRequests(
 /** Records a decision; true only for the first decision on a pending request (no double approval). */
 export async function decideRevocationRequest(
   db: Executor,
-  d: { id: string; state: 'approved' | 'rejected'; reviewer: string; reason: string | null; at: number },
+  d: {
+    id: string;
+    state: 'approved' | 'rejected';
+    reviewer: string;
+    reason: string | null;
+    at: number;
+    /** approved: the certificate staff revoked, when they chose another of the holder's than the match */
+    serial?: string;
+  },
 ): Promise<boolean> {
   const r = await db
     .updateTable('revocation_requests')
-    .set({ state: d.state, reviewer: d.reviewer, decision_reason: d.reason, reviewed_at: d.at })
+    .set({
+      state: d.state,
+      reviewer: d.reviewer,
+      decision_reason: d.reason,
+      reviewed_at: d.at,
+      ...(d.serial !== undefined ? { matched_serial: d.serial } : {}),
+    })
     .where('id', '=', d.id)
     .where('state', '=', 'pending')
     .executeTakeFirst();

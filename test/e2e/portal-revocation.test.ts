@@ -14,6 +14,7 @@ import { getCertificate } from '../../src/sa/certificates.js';
 import { AgentClient } from '../helpers/agent.js';
 import { approveInAssistant, launchBrowser, popupFrom, withScreenshots, type BrowserSession } from '../helpers/browser.js';
 import { opensslAsync } from '../helpers/ca.js';
+import { createHolder } from '../helpers/holder.js';
 import { requireTool } from '../helpers/requirements.js';
 import { createStaff, type TestStaff } from '../helpers/staff.js';
 import { loginWith, openBrowser, PIN, startPortalEnv, type PortalEnv, type TokenKind } from './portal-env.js';
@@ -106,7 +107,7 @@ describe('挂失/撤销申请 approved in 挂失审核', { skip: requireTool('ch
     await page.getByTestId('staff-user').waitFor();
   };
 
-  test('the holder without the key files the request; the reviewer approves; the certificate is revoked', async () => {
+  test('the holder without the key files the request; the reviewer picks the lost key’s certificate and approves; it is revoked', async () => {
     const key = env.keys.get('UKey-LOST')!;
     const serial = parseCertificate(key.certificate).serialHex;
     const rec = (await getCertificate(env.ca.rt.storage.db, serial))!;
@@ -115,6 +116,8 @@ describe('挂失/撤销申请 approved in 挂失审核', { skip: requireTool('ch
       .selectAll()
       .where('id', '=', rec.holder_id!)
       .executeTakeFirst())!;
+    // the holder has a second, newer key still in hand: the request matches that one by default
+    const kept = await createHolder(env.ca, { name: holder.name, uniqueId: holder.unique_id });
     await withScreenshots(b, 'loss-report', async () => {
       const { page } = b;
       await page.goto(`${env.origin}/#/lost`);
@@ -131,11 +134,14 @@ describe('挂失/撤销申请 approved in 挂失审核', { skip: requireTool('ch
       await page.getByRole('menuitem', { name: '挂失审核' }).click();
       const row = page.getByRole('row', { name: new RegExp(holder.unique_id) });
       await row.getByRole('button', { name: '批准并撤销' }).click();
-      await page.getByPlaceholder('核实情况').fill('已电话回访确认');
+      await page.getByLabel('撤销哪张证书（该持有人有多张有效证书）').click();
+      await page.locator('.ant-select-item-option', { hasText: serial }).click();
+      await page.getByPlaceholder('核实情况').fill('已电话回访确认：丢失的是旧 UKey');
       await page.locator('.ant-modal .ant-btn-primary').click();
       await page.getByText('已保存').waitFor();
     });
     assert.equal((await getCertificate(env.ca.rt.storage.db, serial))!.status, 'revoked');
     assert.match(await ocspSays(env, key.certificate), /Reason: keyCompromise/);
+    assert.equal((await getCertificate(env.ca.rt.storage.db, kept.serial))!.status, 'valid', 'the key still in hand stays valid');
   });
 });

@@ -13,8 +13,9 @@ import type { StaffRoutes } from './staff-routes.js';
 type Body = Record<string, unknown>;
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-async function requestView(rt: Runtime, r: RevocationRequest): Promise<RevocationRequestView> {
+async function requestView(rt: Runtime, revocations: Revocations, r: RevocationRequest): Promise<RevocationRequestView> {
   const cert = r.matched_serial ? await getCertificate(rt.storage.db, r.matched_serial) : undefined;
+  const candidates = r.state === 'pending' && r.matched_serial ? await revocations.lossReportCandidates(r) : [];
   return {
     id: r.id,
     uniqueId: r.unique_id,
@@ -26,6 +27,13 @@ async function requestView(rt: Runtime, r: RevocationRequest): Promise<Revocatio
     certificate: cert
       ? { serial: cert.serial, subject: cert.subject, notAfter: new Date(cert.not_after).toISOString(), status: cert.status }
       : null,
+    candidates: candidates.map((c) => ({
+      serial: c.serial,
+      subject: c.subject,
+      profile: c.profile,
+      issuedAt: new Date(c.issued_at).toISOString(),
+      notAfter: new Date(c.not_after).toISOString(),
+    })),
     reviewer: r.reviewer,
     decisionReason: r.decision_reason,
     reviewedAt: iso(r.reviewed_at),
@@ -41,21 +49,30 @@ export function registerStaffRevocationRequestRoutes({ api, rt, need, ctx, tags 
     async (req) => {
       const state = listParam(req.query.state, ['pending', 'approved', 'rejected'] as const, 'state')?.[0];
       const rows = await listRevocationRequests(rt.storage.db, state ? { state } : {});
-      return { items: await Promise.all(rows.map((r) => requestView(rt, r))) };
+      return { items: await Promise.all(rows.map((r) => requestView(rt, revocations, r))) };
     },
   );
 
   api.post<{ Params: { id: string }; Body: Body }>(
     '/api/staff/revocation-requests/:id/approve',
     {
-      schema: { tags, summary: 'Approve: revoke the identified certificate now', body: { type: 'object' } },
+      schema: {
+        tags,
+        summary: 'Approve: revoke the identified certificate (or `serial`, another of the holder’s live ones) now',
+        body: { type: 'object' },
+      },
       preHandler: need('reviews.decide'),
     },
     async (req) => {
-      const out = await revocations.approveLossReport(ctx(req).actor, req.params.id, str(req.body, 'note', false));
+      const out = await revocations.approveLossReport(
+        ctx(req).actor,
+        req.params.id,
+        str(req.body, 'note', false),
+        str(req.body, 'serial', false) || undefined,
+      );
       return {
         revocation: revocationView(out),
-        request: await requestView(rt, (await getRevocationRequest(rt.storage.db, req.params.id))!),
+        request: await requestView(rt, revocations, (await getRevocationRequest(rt.storage.db, req.params.id))!),
       };
     },
   );
@@ -68,7 +85,7 @@ export function registerStaffRevocationRequestRoutes({ api, rt, need, ctx, tags 
     },
     async (req) => {
       const r = await revocations.rejectLossReport(ctx(req).actor, req.params.id, str(req.body, 'reason'));
-      return { request: await requestView(rt, r) };
+      return { request: await requestView(rt, revocations, r) };
     },
   );
 }

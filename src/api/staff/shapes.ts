@@ -257,6 +257,11 @@ export interface RevocationRequestView {
   createdAt: string;
   /** the certificate the 唯一识别号 + 名称 identify, if any (approve revokes it and its pair) */
   certificate: { serial: string; subject: string; notAfter: string; status: string } | null;
+  /**
+   * pending: every live signing certificate of that holder, newest first — approve may name another
+   * than `certificate` (`serial`), for a holder with several keys
+   */
+  candidates: { serial: string; subject: string; profile: string; issuedAt: string; notAfter: string }[];
   reviewer: string | null;
   decisionReason: string | null;
   reviewedAt: string | null;

@@ -163,8 +163,8 @@ export const api = {
 
   revocationRequests: (state?: string) =>
     call<{ items: RevocationRequest[] }>('GET', `/api/staff/revocation-requests${qs({ state })}`),
-  approveRevocation: (id: string, note: string) =>
-    call<unknown>('POST', `/api/staff/revocation-requests/${encodeURIComponent(id)}/approve`, { note }),
+  approveRevocation: (id: string, note: string, serial?: string) =>
+    call<unknown>('POST', `/api/staff/revocation-requests/${encodeURIComponent(id)}/approve`, { note, serial }),
   rejectRevocation: (id: string, reason: string) =>
     call<unknown>('POST', `/api/staff/revocation-requests/${encodeURIComponent(id)}/reject`, { reason }),
   catalogue: () => call<Catalogue>('GET', '/api/staff/catalogue'),

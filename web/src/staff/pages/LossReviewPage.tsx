@@ -13,6 +13,8 @@ export default function LossReviewPage() {
   const [rows, setRows] = useState<RevocationRequest[]>([]);
   const [deciding, setDeciding] = useState<{ row: RevocationRequest; approve: boolean } | null>(null);
   const [text, setText] = useState('');
+  // approve: which of the holder's live certificates (the match by default; the lost key need not be the newest)
+  const [serial, setSerial] = useState<string | undefined>(undefined);
 
   const load = useCallback(async () => {
     try {
@@ -26,7 +28,7 @@ export default function LossReviewPage() {
   const decide = async (): Promise<void> => {
     if (!deciding) return;
     try {
-      if (deciding.approve) await api.approveRevocation(deciding.row.id, text);
+      if (deciding.approve) await api.approveRevocation(deciding.row.id, text, serial);
       else await api.rejectRevocation(deciding.row.id, text);
       void message.success(t('saved'));
       setDeciding(null);
@@ -79,7 +81,14 @@ export default function LossReviewPage() {
             render: (_, r) =>
               r.state === 'pending' ? (
                 <Space>
-                  <Button danger disabled={!r.certificate} onClick={() => setDeciding({ row: r, approve: true })}>
+                  <Button
+                    danger
+                    disabled={!r.certificate}
+                    onClick={() => {
+                      setSerial(r.certificate?.serial);
+                      setDeciding({ row: r, approve: true });
+                    }}
+                  >
                     {t('lossApprove')}
                   </Button>
                   <Button onClick={() => setDeciding({ row: r, approve: false })}>{t('lossReject')}</Button>
@@ -99,6 +108,19 @@ export default function LossReviewPage() {
         onCancel={() => setDeciding(null)}
         okButtonProps={{ disabled: !deciding?.approve && text.trim() === '' }}
       >
+        {deciding?.approve && deciding.row.candidates.length > 1 && (
+          <Select
+            aria-label={t('lossWhich')}
+            placeholder={t('lossWhich')}
+            value={serial}
+            onChange={setSerial}
+            style={{ width: '100%', marginBottom: 12 }}
+            options={deciding.row.candidates.map((c) => ({
+              value: c.serial,
+              label: `${c.serial} · ${c.profile} · ${fmtTime(c.issuedAt)} – ${fmtTime(c.notAfter)}`,
+            }))}
+          />
+        )}
         <Input.TextArea
           aria-label={deciding?.approve ? t('lossNote') : t('lossRejectReason')}
           placeholder={deciding?.approve ? t('lossNote') : t('lossRejectReason')}
