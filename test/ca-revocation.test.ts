@@ -11,7 +11,8 @@ import { BACKENDS } from './helpers/backends.js';
 import { serveTestCa, type ServedCa } from './helpers/holder.js';
 import { cliAsync } from './helpers/cli.js';
 import { verifyAuditChain } from '../src/sa/audit.js';
-import { latestCrl } from '../src/sa/crls.js';
+import { latestCrl, owedCrlScopes } from '../src/sa/crls.js';
+import { crlScopesDue } from '../src/ca/crl-scopes.js';
 import { getCertificate } from '../src/sa/certificates.js';
 
 /** openssl ocsp as a relying party would run it; resolves with its combined output. */
@@ -169,9 +170,21 @@ for (const backend of BACKENDS) {
       assert.equal(rec.status, 'revoked');
       assert.match(await ocspCheck(files, c.file, `${base}/ocsp`), /: revoked[\s\S]*Reason: keyCompromise/);
       assert.equal((await latestCrl(ca.rt.storage.db, id, shard))!.crl_number, before, 'no CRL was stored half-made');
+      // the scope is owed a CRL, recorded with the revocation: the refresher's next run signs it,
+      // though the newest CRL is far from its refresh time
+      const issuing = ca.rt.ca.issuing.record;
+      assert.deepEqual(await owedCrlScopes(ca.rt.storage.db, id), [shard]);
+      assert.ok((await crlScopesDue(ca.rt.storage.db, ca.config, issuing, Date.now())).includes(shard));
       const published = await ca.rt.ca.generateCrl(id, 'test', shard);
       assert.equal(published.crl_number, before + 1);
       assert.match(openssl(['crl', '-inform', 'DER', '-noout', '-text'], published.der).out, new RegExp(c.serial.toUpperCase()));
+      // published: settled, and no longer due
+      assert.deepEqual(await owedCrlScopes(ca.rt.storage.db, id), []);
+      assert.ok(!(await crlScopesDue(ca.rt.storage.db, ca.config, issuing, Date.now())).includes(shard));
+      // a revocation whose CRL is signed with it owes nothing
+      const d = await issue('签得了');
+      await ca.rt.ca.revoke(d.serial, 'keyCompromise', 'test');
+      assert.deepEqual(await owedCrlScopes(ca.rt.storage.db, id), []);
     });
 
     test('OCSP over GET, with the nonce echoed; an unknown serial is "unknown"', async () => {

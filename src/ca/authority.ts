@@ -29,7 +29,7 @@ import {
   recordCertificateWith,
   type CertificateRecord,
 } from '../sa/certificates.js';
-import { latestCrl, type StoredCrl } from '../sa/crls.js';
+import { latestCrl, oweCrl, type StoredCrl } from '../sa/crls.js';
 import { tryInSavepoint, writeTransaction, type Storage, type Tx } from '../sa/database.js';
 import { ensureHolder } from '../sa/holders.js';
 import type { KeyRef, Signer } from '../signer/signer.js';
@@ -689,7 +689,10 @@ export class CertificateAuthority {
       // only the CRL the certificate names: its shard, or the full CRL for one from before shards
       const issuer = this.crlIssuerOf(revoked);
       const crl = issuer && (await tryInSavepoint(tx, () => publishCrlIn(tx, this.config, issuer, revoked.crl_shard, actor)));
-      return { revoked, published: crl !== undefined && 'value' in crl };
+      const published = crl !== undefined && 'value' in crl;
+      // remembered with the revocation, so the refresher signs it soon even if the retry below fails
+      if (!published) await oweCrl(tx, revoked.ca_id, revoked.crl_shard, revokedAt);
+      return { revoked, published };
     });
     // not published with it (no key for that CA here, or signing failed): generateCrl tries, or says why
     if (!updated.published) await this.generateCrl(updated.revoked.ca_id, actor, updated.revoked.crl_shard);

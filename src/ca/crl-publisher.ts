@@ -4,7 +4,7 @@
 import type { Config } from '../config/config.js';
 import { appendAudit } from '../sa/audit.js';
 import { revokedBatches } from '../sa/certificates.js';
-import { insertCrl, latestCrlNumber, type StoredCrl } from '../sa/crls.js';
+import { insertCrl, latestCrlNumber, settleCrl, type StoredCrl } from '../sa/crls.js';
 import { pkiUrlsInUse } from '../sa/pki-urls.js';
 import { writeTransaction, type Storage, type Tx } from '../sa/database.js';
 import type { Signer } from '../signer/signer.js';
@@ -81,6 +81,7 @@ export async function publishCrlIn(
     der: built.der,
   };
   await insertCrl(tx, row, built.entries);
+  await settleCrl(tx, caId, shard);
   await appendAudit(tx, [
     {
       actor,

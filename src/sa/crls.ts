@@ -92,6 +92,31 @@ export async function insertCrl(db: Executor, row: StoredCrl, entries: number): 
   await pruneShardCrls.run(db, { caId: row.ca_id, shard, below: row.crl_number - 1 });
 }
 
+const scopeOf = (caId: string, shard: number | null): string => (shard === null ? caId : `${caId}/${shard}`);
+
+/** A revocation in this scope committed without its CRL: the refresher signs one at its next run. */
+export async function oweCrl(db: Executor, caId: string, shard: number | null, at: number): Promise<void> {
+  await db
+    .insertInto('crls_owed')
+    .values({ scope: scopeOf(caId, shard), ca_id: caId, shard, owed_since: at })
+    .onConflict((oc) => oc.column('scope').doNothing())
+    .execute();
+}
+
+// every publication settles its scope (a revocation's among them)
+const settle = new PreparedQuery(['scope'], (db, p) => db.deleteFrom('crls_owed').where('scope', '=', p.scope));
+
+/** Called in the transaction that stores a CRL of the scope: it lists every revocation committed before. */
+export async function settleCrl(db: Executor, caId: string, shard: number | null): Promise<void> {
+  await settle.run(db, { scope: scopeOf(caId, shard) });
+}
+
+/** The scopes of a CA owed a CRL (null: its full CRL). */
+export async function owedCrlScopes(db: Executor, caId: string): Promise<(number | null)[]> {
+  const rows = await db.selectFrom('crls_owed').select('shard').where('ca_id', '=', caId).orderBy('owed_since').execute();
+  return rows.map((r) => r.shard);
+}
+
 /**
  * The shards of a CA that have a stored CRL, with the newest one's thisUpdate — what the refresher
  * keeps fresh (a shard no one revoked in or fetched yet is signed on its first request).

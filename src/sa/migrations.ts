@@ -1147,6 +1147,18 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           where ended_at is null`.execute(db);
       },
     },
+    '0025_crls_owed': {
+      async up(db: Kysely<unknown>) {
+        // a revocation committed without its CRL is remembered until a CRL of its scope is published
+        await db.schema
+          .createTable('crls_owed')
+          .addColumn('scope', 'text', (c) => c.primaryKey())
+          .addColumn('ca_id', 'text', (c) => c.notNull().references('cas.id'))
+          .addColumn('shard', 'integer')
+          .addColumn('owed_since', t.ms, (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -96,6 +96,18 @@ export interface LegacyCrlScopeTable {
   not_after: number;
 }
 
+/**
+ * A CRL scope owed a CRL: a revocation in it committed without its CRL (the CA key unavailable, or
+ * not in that process). The refresher signs it at its next run; any publication of the scope settles it.
+ */
+export interface CrlOwedTable {
+  /** the CA id, or `{caId}/{shard}` as in the audit's crl.published target */
+  scope: string;
+  ca_id: string;
+  shard: number | null;
+  owed_since: number;
+}
+
 /** A PKI_URL certificates were issued under: every shard CRL names its URL under each (pki-urls.ts). */
 export interface PkiUrlTable {
   url: string;
@@ -592,6 +604,7 @@ export interface Database {
   shard_crls: ShardCrlTable;
   legacy_crl_scopes: LegacyCrlScopeTable;
   pki_urls: PkiUrlTable;
+  crls_owed: CrlOwedTable;
   audit_log: AuditTable;
   certificate_types: CertificateTypeTable;
   prices: PriceTable;
