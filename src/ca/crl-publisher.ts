@@ -37,12 +37,9 @@ export async function publishCrl(
   shard: number | null,
   actor: string,
 ): Promise<StoredCrl> {
-  return writeTransaction(
-    storage,
-    (tx) => publishCrlIn(tx, config, ca, shard, actor),
-    // the audit chain's lock (writeTransaction's default), which also serialises CRL numbers: a
-    // lock of its own let a CRL's audit entry race another writer's for the same seq on PostgreSQL
-  );
+  // under the audit chain's lock (writeTransaction's), which also serialises CRL numbers: a lock of
+  // its own let a CRL's audit entry race another writer's for the same seq on PostgreSQL
+  return writeTransaction(storage, (tx) => publishCrlIn(tx, config, ca, shard, actor));
 }
 
 /**

@@ -189,32 +189,26 @@ export async function exclusively<T>(storage: Storage, fn: () => Promise<T>): Pr
 }
 
 /**
- * Runs `fn` in a write transaction. On PostgreSQL, `lockKey` takes a transaction-scoped advisory
- * lock so that writers of the same kind (audit chain, CRL numbers) are serialised across instances;
- * SQLite serialises all writers already (BEGIN IMMEDIATE).
+ * Runs `fn` in a write transaction. On PostgreSQL it takes the audit chain's transaction-scoped
+ * advisory lock, so that writers (audit chain, CRL numbers) are serialised across instances; SQLite
+ * serialises all writers already (BEGIN IMMEDIATE).
  */
-export async function writeTransaction<T>(storage: Storage, fn: (tx: Tx) => Promise<T>, lockKey = AUDIT_LOCK): Promise<T> {
+export async function writeTransaction<T>(storage: Storage, fn: (tx: Tx) => Promise<T>): Promise<T> {
   // transactions waiting together share one COMMIT (one fsync), each in its own savepoint; on
-  // PostgreSQL those of the audit chain's lock, which takes them one at a time anyway
-  if (storage.dialect === 'sqlite' || lockKey === AUDIT_LOCK) {
-    let group = groups.get(storage.db);
-    if (!group)
-      groups.set(
+  // PostgreSQL the lock is taken once per group, which takes them one at a time anyway
+  let group = groups.get(storage.db);
+  if (!group)
+    groups.set(
+      storage.db,
+      (group = new GroupCommit(
         storage.db,
-        (group = new GroupCommit(
-          storage.db,
-          storage.dialect === 'sqlite' ? undefined : async (tx) => void (await tx.executeQuery(AUDIT_LOCK_SQL)),
-        )),
-      );
-    return group.run(fn);
-  }
-  return storage.db.transaction().execute(async (tx) => {
-    await tx.executeQuery(CompiledQuery.raw(`select pg_advisory_xact_lock(${lockKey})`));
-    return fn(tx);
-  });
+        storage.dialect === 'sqlite' ? undefined : async (tx) => void (await tx.executeQuery(AUDIT_LOCK_SQL)),
+      )),
+    );
+  return group.run(fn);
 }
 
-/** The advisory lock of the audit chain (and CRL numbers): writeTransaction's default. */
+/** The advisory lock of the audit chain (and CRL numbers), which every writeTransaction takes on PostgreSQL. */
 const AUDIT_LOCK = 727002;
 const AUDIT_LOCK_SQL = CompiledQuery.raw(`select pg_advisory_xact_lock(${AUDIT_LOCK})`);
 
