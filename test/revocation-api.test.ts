@@ -16,6 +16,7 @@ import { BACKENDS } from './helpers/backends.js';
 import { createHolder, PortalClient, serveTestCa, type ServedCa } from './helpers/holder.js';
 import { SM2_HOLDER_UNIQUE_ID } from './helpers/sm2-holder.js';
 import { loggedInStaff } from './helpers/staff.js';
+import { cliAsync } from './helpers/cli.js';
 
 type StatementBody = { statement: string; serial: string; reason: string; refundUnused: boolean };
 
@@ -314,6 +315,16 @@ for (const backend of BACKENDS) {
       assert.equal(ev.length, 1);
       assert.equal(ev[0]!.source, 'staff');
       assert.equal(ev[0]!.request_id, kb.id);
+    });
+
+    test('a revocation by the CA (certdesk ca revoke, another process) ends the portal sessions of the certificate', async () => {
+      const holder = await createHolder(ca, { name: '被吊销' });
+      const c = new PortalClient(base, origin);
+      assert.equal((await c.login(holder)).status, 200);
+      assert.equal((await c.call('GET', '/api/portal/session')).status, 200);
+      const r = await cliAsync(['ca', 'revoke', '--serial', holder.serial, '--reason', 'keyCompromise'], ca.env);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal((await c.call('GET', '/api/portal/session')).status, 401);
     });
 
     test('挂失 for a holder with two keys: staff revoke the one that was lost, not the newest', async () => {
