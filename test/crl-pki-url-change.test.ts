@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { shardCrlUrl } from '../src/ca/urls.js';
 import { toPem } from '../src/pki/pem.js';
-import { latestCrl } from '../src/sa/crls.js';
+import { latestCrl, owedCrlScopes } from '../src/sa/crls.js';
 import { BACKENDS } from './helpers/backends.js';
 import { createTestCa, openssl, opensslCsr, type TestCa } from './helpers/ca.js';
 import { cliAsync } from './helpers/cli.js';
@@ -81,6 +81,7 @@ for (const backend of BACKENDS) {
       const crl = await shardCrlFile('after');
       assert.ok(crl.number > before, `CRL ${crl.number} re-signed after ${before}`);
       assert.deepEqual(idpUris(crl.text), [shardCrlUrl(OLD, caId, 0), shardCrlUrl(NEW, caId, 0)]);
+      assert.deepEqual(await owedCrlScopes(ca.rt.storage.db, caId), [], 're-signed, so nothing is left owed');
       // both generations of certificates find their CRL in scope (error 44 "different CRL scope" otherwise)
       for (const c of [old, moved]) {
         const v = verify(c.file, crl.file);
