@@ -199,7 +199,7 @@ export function registerCaCommands(program: Command): void {
         try {
           // the portal sessions logged in with it end in the same transaction
           const r = await rt.ca.revoke(o.serial, o.reason, cliActor(), undefined, (tx, c) =>
-            endSessionsOfCertificate(tx, c.serial, Date.now()).then(() => undefined),
+            endSessionsOfCertificate(tx, c.serial, c.revoked_at!),
           );
           process.stdout.write(
             `revoked ${r.serial} (${reasonName(r.revocation_reason ?? 0)}) at ${new Date(r.revoked_at!).toISOString()}\n`,

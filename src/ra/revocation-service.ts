@@ -225,8 +225,9 @@ export class Revocations {
       at: at0,
     });
     return this.revokePair(target, req.reason, actor, async (tx, at) => {
-      const decided = { id, state: 'approved', reviewer: actor, reason: note || null, at } as const;
-      if (!(await decideRevocationRequest(tx, target !== req.matched_serial ? { ...decided, serial: target } : decided)))
+      if (
+        !(await decideRevocationRequest(tx, { id, state: 'approved', reviewer: actor, reason: note || null, at, serial: target }))
+      )
         throw new RaError('invalid_state', `request ${id} has been decided already`, 'id');
       // the key is lost: whoever holds it is logged out of the portal with the revocation
       await endSessionsOfCertificate(tx, target, at);

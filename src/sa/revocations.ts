@@ -43,7 +43,7 @@ export async function decideRevocationRequest(
     reviewer: string;
     reason: string | null;
     at: number;
-    /** approved: the certificate staff revoked, when they chose another of the holder's than the match */
+    /** approved: the certificate staff revoked (the match, or another of the holder's they chose) */
     serial?: string;
   },
 ): Promise<boolean> {

@@ -79,16 +79,15 @@ export async function touchSession(db: Executor, id: string, now: number): Promi
 
 /**
  * Ends every live portal session logged in with `serial` (a revocation by staff or the CA: whoever
- * holds a lost or compromised key loses the session too); how many there were.
+ * holds a lost or compromised key loses the session too).
  */
-export async function endSessionsOfCertificate(db: Executor, serial: string, now: number): Promise<number> {
-  const r = await db
+export async function endSessionsOfCertificate(db: Executor, serial: string, now: number): Promise<void> {
+  await db
     .updateTable('portal_sessions')
     .set({ ended_at: now })
     .where('certificate_serial', '=', serial)
     .where('ended_at', 'is', null)
-    .executeTakeFirst();
-  return Number(r.numUpdatedRows);
+    .execute();
 }
 
 export async function endSession(db: Executor, id: string, now: number): Promise<void> {

@@ -154,7 +154,7 @@ export class StaffCertificates {
     try {
       // whoever is logged in with it (a lost or compromised key) is logged out in the same transaction
       return await this.rt.ca.revoke(cert.serial, input.reason, ctx.actor, undefined, (tx, c) =>
-        endSessionsOfCertificate(tx, c.serial, Date.now()).then(() => undefined),
+        endSessionsOfCertificate(tx, c.serial, c.revoked_at!),
       );
     } catch (e) {
       if (e instanceof CaError && e.code === 'already_revoked')
