@@ -203,7 +203,8 @@ export class Revocations {
     if (!req.matched_serial)
       throw new RaError('not_eligible', 'this request identifies no certificate of this CA: reject it', 'id');
     let target = req.matched_serial;
-    if (serial !== undefined && serial !== '') {
+    // naming the match is the default (the staff page sends it), whatever has become of the others
+    if (serial !== undefined && serial !== '' && normaliseSerial(serial) !== target) {
       const chosen = (await this.lossReportCandidates(req)).find((c) => c.serial === normaliseSerial(serial));
       if (!chosen)
         throw new RaError(
