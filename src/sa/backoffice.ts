@@ -3,7 +3,7 @@
 // server-side paged and ordered along an index (migration 0003 adds the ones these need).
 import { sql, type Insertable, type Selectable, type SelectQueryBuilder } from 'kysely';
 import type { Executor } from './database.js';
-import { escapeLike, likeText } from './invoices.js';
+import { containsText, escapeLike, likeText } from './text-match.js';
 import type {
   AuditTable,
   CertificateStatus,
@@ -77,7 +77,7 @@ export async function searchOrders(db: Executor, f: OrderFilter): Promise<Page<O
   if (f.from !== undefined) q = q.where('orders.created_at', '>=', f.from);
   if (f.to !== undefined) q = q.where('orders.created_at', '<', f.to);
   // 单位名称 as recorded on the order (the certificate's O at ordering time): a substring scan
-  if (f.name) q = q.where(likeText('orders.organization', `%${escapeLike(f.name.trim())}%`));
+  if (f.name) q = q.where(containsText('orders.organization', f.name.trim()));
   const { total, capped } = await countUpTo(db, q);
   const rows = await q
     .selectAll('orders')
@@ -191,7 +191,7 @@ export async function searchCertificates(db: Executor, f: CertificateSearch): Pr
     q = q.where('certificates.holder_id', '=', holder?.id ?? -1);
   }
   if (f.status) q = q.where('certificates.status', '=', f.status);
-  if (f.subject) q = q.where(likeText('certificates.subject', `%${escapeLike(f.subject.trim())}%`));
+  if (f.subject) q = q.where(containsText('certificates.subject', f.subject.trim()));
   const { total, capped } = await countUpTo(db, q);
   // The page's serials first, from an index alone ((status,) issued_at, serial: migration 0022), and
   // only then those rows and their holders: an OFFSET skips index entries, not whole rows and joins.

@@ -8,6 +8,7 @@ import { appendAudit, type AuditEntry } from './audit.js';
 import { BulkInsert, PreparedQuery } from './compiled.js';
 import { isUniqueViolation, writeTransaction, type Executor, type Storage, type Tx } from './database.js';
 import type { CertificateStatus, CertificateTable } from './schema.js';
+import { containsText } from './text-match.js';
 
 export type CertificateRecord = Selectable<CertificateTable>;
 
@@ -529,7 +530,7 @@ export async function listCertificates(db: Executor, f: CertificateFilter = {}):
   if (f.holderId !== undefined) q = q.where('holder_id', '=', f.holderId);
   if (f.status) q = q.where('status', '=', f.status);
   if (f.profile) q = q.where('profile', '=', f.profile);
-  if (f.subject) q = q.where('subject', 'like', `%${f.subject.replace(/[%_\\]/g, (c) => '\\' + c)}%`);
+  if (f.subject) q = q.where(containsText('subject', f.subject));
   return q
     .orderBy('issued_at', 'desc')
     .orderBy('serial')

@@ -2,7 +2,7 @@
 // payment, with its content (issuer, buyer, items, amount) frozen then. The electronic PDF is
 // rendered from that frozen content and stored on first use; the paper 定额发票 is tracked until
 // it is mailed.
-import { sql, type Expression, type Selectable, type SqlBool } from 'kysely';
+import type { Selectable } from 'kysely';
 import { appendAudit } from './audit.js';
 import { getSetting } from './catalogue.js';
 import { PreparedQuery } from './compiled.js';
@@ -10,6 +10,7 @@ import type { Executor, Tx } from './database.js';
 import { getHolder } from './holders.js';
 import type { Order } from './orders.js';
 import type { InvoiceTable } from './schema.js';
+import { escapeLike, likeText } from './text-match.js';
 
 export type Invoice = Selectable<InvoiceTable>;
 
@@ -188,11 +189,3 @@ export async function listInvoices(
   return { rows, total };
 }
 
-export function escapeLike(s: string): string {
-  return s.replace(/[%_\\]/g, (c) => '\\' + c);
-}
-
-/** Case-insensitive LIKE with backslash escapes, the same on SQLite (no default escape) and PostgreSQL. */
-export function likeText(column: string, pattern: string): Expression<SqlBool> {
-  return sql<SqlBool>`lower(${sql.ref(column)}) like lower(${pattern}) escape '\\'`;
-}
