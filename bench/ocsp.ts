@@ -19,6 +19,7 @@ import {
   fmt,
   keyLabel,
   loadCaKey,
+  median,
   now,
   openssl,
   p256Csrs,
@@ -135,12 +136,6 @@ function postOnce(port: number, urlPath: string, body: Buffer): Promise<Buffer> 
       resolve(buf.subarray(i + 4));
     });
   });
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /**
