@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { toPem } from '../src/pki/pem.js';
 import { renderSealPicture } from '../src/seal/seal-picture.js';
 import { Sm2PrivateKey } from '../src/pki/sm2.js';
+import { Revocations } from '../src/ra/revocation-service.js';
 import { getCertificate } from '../src/sa/certificates.js';
 import { statementsFor } from '../src/sa/revocations.js';
 import { crlPathFor, openssl, opensslAsync, type TestCa } from './helpers/ca.js';
@@ -331,7 +332,8 @@ for (const backend of BACKENDS) {
       const uid = `UID${Math.floor(Math.random() * 1e12)}`;
       const lostKey = await createHolder(ca, { name: '两把钥匙', uniqueId: uid });
       const keptKey = await createHolder(ca, { name: '两把钥匙', uniqueId: uid });
-      const stranger = await createHolder(ca, { name: '别家' });
+      const strangerUid = `UID${Math.floor(Math.random() * 1e12)}`;
+      const stranger = await createHolder(ca, { name: '别家', uniqueId: strangerUid });
       const res = await fetch(`${base}/api/revocation-requests`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', origin },
@@ -339,9 +341,30 @@ for (const backend of BACKENDS) {
       });
       assert.equal(res.status, 200);
       const { id } = (await res.json()) as { id: string };
+      // beside it in the queue: the stranger's own 挂失, and one under the stranger's ID with another name
+      // (filed through the service: the public form allows a client 5 an hour, and this file has used them)
+      const file = async (name: string) =>
+        (
+          await new Revocations(ca.rt).submitLossReport({
+            uniqueId: strangerUid,
+            name,
+            contact: '010-12345678',
+            reason: 'keyCompromise',
+          })
+        ).id;
+      const strangers = await file('别家');
+      const misnamed = await file('冒名');
       const reviewer = await loggedInStaff(ca.rt, base, origin, ['reviewer']);
       type View = { id: string; certificate: { serial: string } | null; candidates: { serial: string }[] };
       const pending = (await reviewer.call<{ items: View[] }>('GET', '/api/staff/revocation-requests?state=pending')).body.items;
+      // the queue is read for all its rows at once: each row still gets its own holder's certificates
+      assert.deepEqual(
+        pending.find((i) => i.id === strangers)!.candidates.map((c) => c.serial),
+        [stranger.serial],
+      );
+      assert.equal(pending.find((i) => i.id === strangers)!.certificate?.serial, stranger.serial);
+      assert.deepEqual(pending.find((i) => i.id === misnamed)!.candidates, [], 'a name that does not match identifies nothing');
+      assert.equal(pending.find((i) => i.id === misnamed)!.certificate, null);
       const view = pending.find((i) => i.id === id)!;
       assert.equal(view.certificate?.serial, keptKey.serial, 'the match is the newest live certificate');
       assert.deepEqual(

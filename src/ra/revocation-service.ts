@@ -23,12 +23,12 @@ import { certificateTypeForProfile } from '../sa/catalogue.js';
 import {
   getCertificate,
   getEncryptionPartner,
-  listCertificates,
+  liveSigningCertificatesOf,
   normaliseSerial,
   type CertificateRecord,
 } from '../sa/certificates.js';
 import { writeTransaction, type Storage, type Tx } from '../sa/database.js';
-import { findHolderByUniqueId } from '../sa/holders.js';
+import { findHolderByUniqueId, findHoldersByUniqueIds } from '../sa/holders.js';
 import { revokeSeals } from '../sa/seals.js';
 import {
   decideRevocationRequest,
@@ -161,8 +161,8 @@ export class Revocations {
     const db = this.deps.storage.db;
     // the same queries whether or not the holder exists (timing shape)
     const holder = await findHolderByUniqueId(db, uniqueId);
-    const certs = await listCertificates(db, { holderId: holder?.id ?? -1 });
-    const match = holder && holder.name === name ? liveSigning(certs)[0] : undefined;
+    const live = await liveSigningCertificatesOf(db, [holder?.id ?? -1], Date.now());
+    const match = holder && holder.name === name ? live[0] : undefined;
     const id = newId('RVQ');
     await writeTransaction(this.deps.storage, async (tx) => {
       await insertRevocationRequest(tx, {
@@ -188,9 +188,23 @@ export class Revocations {
    * 唯一识别号 and 名称 identify, newest first (the first is what it matched when submitted).
    */
   async lossReportCandidates(req: RevocationRequest): Promise<CertificateRecord[]> {
+    return (await this.lossReportCandidatesOf([req])).get(req.id) ?? [];
+  }
+
+  /** lossReportCandidates of several requests in two queries (the review queue), by request id. */
+  async lossReportCandidatesOf(reqs: RevocationRequest[]): Promise<Map<string, CertificateRecord[]>> {
     const db = this.deps.storage.db;
-    const holder = await findHolderByUniqueId(db, req.unique_id);
-    return holder && holder.name === req.name ? liveSigning(await listCertificates(db, { holderId: holder.id })) : [];
+    const holders = await findHoldersByUniqueIds(
+      db,
+      reqs.map((r) => r.unique_id),
+    );
+    const identified = (r: RevocationRequest) => {
+      const h = holders.get(r.unique_id);
+      return h && h.name === r.name ? h : undefined;
+    };
+    const ids = reqs.flatMap((r) => identified(r)?.id ?? []);
+    const live = ids.length ? await liveSigningCertificatesOf(db, ids, Date.now()) : [];
+    return new Map(reqs.map((r) => [r.id, live.filter((c) => c.holder_id === identified(r)?.id)]));
   }
 
   /**
@@ -322,12 +336,4 @@ export class Revocations {
       der: Buffer.from(signing.der),
     };
   }
-}
-
-/** The holder's signing certificates still in force, newest first (the first: what a 挂失 most likely means). */
-function liveSigning(certs: CertificateRecord[]): CertificateRecord[] {
-  const now = Date.now();
-  return certs
-    .filter((c) => c.status !== 'revoked' && c.signing_serial === null && c.not_after > now)
-    .sort((a, b) => b.issued_at - a.issued_at);
 }

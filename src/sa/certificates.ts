@@ -404,15 +404,44 @@ export async function getEncryptionPartner(db: Executor, signingSerial: string):
 
 /** The encryption partners of several signing certificates in one query, by signing serial. */
 export async function getEncryptionPartners(db: Executor, signingSerials: string[]): Promise<Map<string, CertificateRecord>> {
-  const out = new Map<string, CertificateRecord>();
-  for (let i = 0; i < signingSerials.length; i += STATUS_LIST_CHUNK) {
-    const rows = await db
-      .selectFrom('certificates')
-      .selectAll()
-      .where('signing_serial', 'in', signingSerials.slice(i, i + STATUS_LIST_CHUNK))
-      .execute();
-    for (const r of rows) out.set(r.signing_serial!, r);
-  }
+  return new Map((await certificatesWhereIn(db, 'signing_serial', signingSerials)).map((r) => [r.signing_serial!, r]));
+}
+
+/** Several certificates by serial in one query (per 64), by serial; a serial not found is absent. */
+export async function getCertificates(db: Executor, serials: string[]): Promise<Map<string, CertificateRecord>> {
+  return new Map((await certificatesWhereIn(db, 'serial', serials.map(normaliseSerial))).map((r) => [r.serial, r]));
+}
+
+/**
+ * The signing certificates still in force (not revoked, not expired at `now`; not the encryption
+ * half of a pair) of these holders, newest first: what a 挂失 may mean.
+ */
+export async function liveSigningCertificatesOf(db: Executor, holderIds: number[], now: number): Promise<CertificateRecord[]> {
+  return (
+    await certificatesWhereIn(db, 'holder_id', holderIds, (q) =>
+      q.where('status', '=', 'valid').where('signing_serial', 'is', null).where('not_after', '>', now),
+    )
+  ).sort((a, b) => b.issued_at - a.issued_at || (a.serial < b.serial ? 1 : -1));
+}
+
+type CertificateQuery = ReturnType<typeof allCertificates>;
+const allCertificates = (db: Executor) => db.selectFrom('certificates').selectAll();
+
+/** Rows whose `column` is one of `values`, in IN queries of STATUS_LIST_CHUNK values each (none: no query). */
+async function certificatesWhereIn<C extends 'serial' | 'signing_serial' | 'holder_id'>(
+  db: Executor,
+  column: C,
+  values: NonNullable<CertificateRecord[C]>[],
+  also: (q: CertificateQuery) => CertificateQuery = (q) => q,
+): Promise<CertificateRecord[]> {
+  const unique = [...new Set(values)];
+  const out: CertificateRecord[] = [];
+  for (let i = 0; i < unique.length; i += STATUS_LIST_CHUNK)
+    out.push(
+      ...(await also(allCertificates(db))
+        .where(column, 'in', unique.slice(i, i + STATUS_LIST_CHUNK) as never)
+        .execute()),
+    );
   return out;
 }
 

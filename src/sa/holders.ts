@@ -25,6 +25,14 @@ export async function findHolderByUniqueId(db: Executor, uniqueId: string): Prom
   return holderByUniqueId.first(db, { uniqueId });
 }
 
+/** Several holders by 唯一识别号 in one query, by unique ID; one not found is absent. */
+export async function findHoldersByUniqueIds(db: Executor, uniqueIds: string[]): Promise<Map<string, Holder>> {
+  const unique = [...new Set(uniqueIds)];
+  if (unique.length === 0) return new Map();
+  const rows = await db.selectFrom('holders').selectAll().where('unique_id', 'in', unique).execute();
+  return new Map(rows.map((h) => [h.unique_id, h]));
+}
+
 const holderById = new PreparedQuery(['id'], (db, p) => db.selectFrom('holders').selectAll().where('id', '=', p.id));
 
 export async function getHolder(db: Executor, id: number): Promise<Holder | undefined> {

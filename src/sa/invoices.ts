@@ -188,4 +188,3 @@ export async function listInvoices(
     .execute();
   return { rows, total };
 }
-
