@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type { IssueView, OrderView } from '../src/api/portal/shapes.js';
 import { parseCertificate } from '../src/pki/certificate.js';
 import { attributeValue } from '../src/pki/name.js';
-import { REVOCATION_REASONS } from '../src/ca/revocation-reasons.js';
+import { REVOCATION_REASONS } from '../src/shared/revocation-reasons.js';
 import { recordPayment } from '../src/ra/payment-ledger.js';
 import { getCertificate } from '../src/sa/certificates.js';
 import { getHolder } from '../src/sa/holders.js';

@@ -5,7 +5,7 @@
 // serial, so it cannot probe another application's holders. Rate-limited per client.
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { reasonName } from '../ca/revocation-reasons.js';
+import { reasonName } from '../shared/revocation-reasons.js';
 import { parseCertificate } from '../pki/certificate.js';
 import { derOrPem } from '../pki/pem.js';
 import { inForce } from '../ra/app-enablements.js';

@@ -49,7 +49,7 @@ import { caFamily, caId, caRecord, certifyOcspResponder, RESPONDER_RENEW_BEFORE_
 import { caUrls, shardCrlUrl } from './urls.js';
 import { recordPkiUrlInUse } from './pki-url-history.js';
 import type { Profile } from './profiles.js';
-import { reasonCode } from './revocation-reasons.js';
+import { reasonCode } from '../shared/revocation-reasons.js';
 
 export interface LoadedCa {
   record: CaRecord;

@@ -13,7 +13,7 @@ import { listCas } from '../sa/cas.js';
 import { openDatabase } from '../sa/database.js';
 import { endSessionsOfCertificate } from '../sa/sessions.js';
 import { Pkcs11Signer } from '../signer/pkcs11-signer.js';
-import { reasonName, END_ENTITY_REASONS } from '../ca/revocation-reasons.js';
+import { reasonName, END_ENTITY_REASONS } from '../shared/revocation-reasons.js';
 import { rotateResponder } from '../jobs/responder-rotation.js';
 import { action, UsageError } from './errors.js';
 import { cliActor, positiveInt, withStorage } from './util.js';

@@ -4,7 +4,7 @@ import { parseCertificate } from '../pki/certificate.js';
 import { readHolderIdentity } from '../pki/holder-identity.js';
 import { attributeValue, nameToString } from '../pki/name.js';
 import type { CertificateRecord } from '../sa/certificates.js';
-import { reasonName } from '../ca/revocation-reasons.js';
+import { reasonName } from '../shared/revocation-reasons.js';
 
 export interface CertificateSummary {
   serial: string;

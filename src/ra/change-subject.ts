@@ -3,7 +3,7 @@
 // 唯一识别号 (subject serialNumber) untouched. Pure: no SQL, no HTTP.
 import { z } from 'zod';
 import { attributeValue, type NameAttribute } from '../pki/name.js';
-import type { RevocationReason } from '../ca/revocation-reasons.js';
+import type { RevocationReason } from '../shared/revocation-reasons.js';
 import type { HolderKind } from '../sa/schema.js';
 import { RaError } from './errors.js';
 import { typedText } from './order-form.js';

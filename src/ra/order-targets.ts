@@ -9,7 +9,7 @@
 import type { CertificateAuthority } from '../ca/authority.js';
 import { parseCertificate } from '../pki/certificate.js';
 import type { NameAttribute } from '../pki/name.js';
-import type { RevocationReason } from '../ca/revocation-reasons.js';
+import type { RevocationReason } from '../shared/revocation-reasons.js';
 import type { CertificateRecord } from '../sa/certificates.js';
 import type { Executor } from '../sa/database.js';
 import type { Order } from '../sa/orders.js';

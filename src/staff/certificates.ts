@@ -3,7 +3,7 @@
 // member, through the CA's revoke(), which publishes a new CRL).
 import { createHash } from 'node:crypto';
 import { CaError } from '../ca/errors.js';
-import { END_ENTITY_REASONS, reasonName } from '../ca/revocation-reasons.js';
+import { END_ENTITY_REASONS, reasonName } from '../shared/revocation-reasons.js';
 import { subjectPublicKeyBits } from '../pki/algorithms.js';
 import * as der from '../pki/der.js';
 import { OID } from '../pki/oids.js';

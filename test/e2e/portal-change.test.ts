@@ -7,7 +7,7 @@
 // mid-install first: the old certificate keeps working, and 继续更新 finishes the change.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { REVOCATION_REASONS } from '../../src/ca/revocation-reasons.js';
+import { REVOCATION_REASONS } from '../../src/shared/revocation-reasons.js';
 import { parseCertificate } from '../../src/pki/certificate.js';
 import { attributeValue } from '../../src/pki/name.js';
 import { getCertificate } from '../../src/sa/certificates.js';

@@ -5,7 +5,7 @@ import type {} from '@fastify/rate-limit';
 import type { Runtime } from '../../runtime.js';
 import { parseCertificate } from '../../pki/certificate.js';
 import { nameToString } from '../../pki/name.js';
-import { reasonName } from '../../ca/revocation-reasons.js';
+import { reasonName } from '../../shared/revocation-reasons.js';
 import { Revocations, type RevocationOutcome } from '../../ra/revocation-service.js';
 import { getCertificate } from '../../sa/certificates.js';
 import { HttpError, requireSession } from './session.js';

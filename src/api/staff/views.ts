@@ -5,7 +5,7 @@ import type { OrderRow, CertificateRow, Refund } from '../../sa/backoffice.js';
 import type { Order, OrderEvent } from '../../sa/orders.js';
 import type { Payment } from '../../sa/payments.js';
 import type { AuditTable } from '../../sa/schema.js';
-import { reasonName } from '../../ca/revocation-reasons.js';
+import { reasonName } from '../../shared/revocation-reasons.js';
 import type {
   AuditEntryView,
   CertificateRowView,

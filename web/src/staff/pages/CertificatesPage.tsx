@@ -2,19 +2,11 @@
 // the current CRL; revocation on the holder's request (reason, who asked, note).
 import { useEffect, useState } from 'react';
 import { Alert, App, Button, Card, Descriptions, Drawer, Form, Input, Modal, Select, Space, Table, Tag, Typography } from 'antd';
+import { END_ENTITY_REASONS } from '../../../../src/shared/revocation-reasons.js';
 import { api, ApiError, fmtTime, yuan, type CertificateDetail, type CertificateRow } from '../api';
 import { useI18n } from '../i18n';
 import { go, useCan } from '../StaffApp';
 import { usePaged } from './common';
-
-const REASONS = [
-  'unspecified',
-  'keyCompromise',
-  'affiliationChanged',
-  'superseded',
-  'cessationOfOperation',
-  'privilegeWithdrawn',
-];
 
 function CertificateDrawer({
   serial,
@@ -128,7 +120,7 @@ function CertificateDrawer({
           >
             <Form form={form} layout="vertical" name="revoke" initialValues={{ reason: 'unspecified' }}>
               <Form.Item name="reason" label={t('revokeReason')} rules={[{ required: true }]}>
-                <Select options={REASONS.map((r) => ({ value: r, label: r }))} />
+                <Select options={END_ENTITY_REASONS.map((r) => ({ value: r, label: r }))} />
               </Form.Item>
               <Form.Item name="requestedBy" label={t('requestedBy')} rules={[{ required: true, whitespace: true, max: 200 }]}>
                 <Input />

@@ -1,4 +1,4 @@
-// RFC 5280 §5.3.1 CRLReason codes, by the names operators type.
+// RFC 5280 §5.3.1 CRLReason codes, by the names operators type. No Node imports: the staff web bundles it.
 export const REVOCATION_REASONS = {
   unspecified: 0,
   keyCompromise: 1,
