@@ -4,6 +4,7 @@
 import type { SealTypeView } from '../../shared/seal-views.js';
 import type { OrderState, PaymentMethod, StaffRole } from '../../sa/schema.js';
 import type { CertificateSummary } from '../../ra/certificate-summary.js';
+import type { RemittanceInfo } from '../../sa/catalogue.js';
 import type { ImportResult, LineOutcome, LineResult } from '../../staff/statement.js';
 
 export type { ImportResult, LineOutcome, LineResult, OrderState, PaymentMethod, StaffRole };
@@ -178,14 +179,8 @@ export interface CertificateTypeView {
   prices: Partial<Record<string, number>>;
 }
 
-export interface RemittanceView {
-  payee: string;
-  bank: string;
-  account: string;
-  postalAddress: string;
-  postcode: string;
-  note: string;
-}
+/** The remittance details as staff set them (the setting itself). */
+export type RemittanceView = RemittanceInfo;
 
 export interface InvoiceIssuerView {
   name: string;

@@ -1,54 +1,25 @@
 // 变更审核: the queue of change requests — the holder, old and new values side by side, the reason,
 // the supporting documents (营业执照 / 变更通知书) — and the decision: approve, or reject with the
 // reason the holder will see. The server refuses an approval by whoever recorded the payment.
-import { useCallback, useEffect, useState } from 'react';
-import { Alert, Button, Card, Input, Modal, Segmented, Space, Table, Tag, Typography } from 'antd';
-import type { ChangeReviewStateView, ChangeReviewView } from '../../../../src/shared/change-views.js';
+import { Alert, Button, Card, Space, Table, Tag, Typography } from 'antd';
+import type { ChangeReviewView } from '../../../../src/shared/change-views.js';
 import { api, yuan } from '../api';
 import { useI18n } from '../i18n';
+import { RejectDialog, ReviewStateSwitch, useReviewQueue } from './common';
 
 export default function ChangeReviewPage() {
   const { t } = useI18n();
-  const [state, setState] = useState<ChangeReviewStateView>('pending');
-  const [rows, setRows] = useState<ChangeReviewView[]>([]);
-  const [error, setError] = useState<string | null>(null);
-  const [rejecting, setRejecting] = useState<ChangeReviewView | null>(null);
-  const [reason, setReason] = useState('');
-  const load = useCallback(() => {
-    setError(null);
-    api
-      .changeReviews(state)
-      .then((r) => setRows(r.items))
-      .catch((e: unknown) => setError((e as Error).message));
-  }, [state]);
-  useEffect(load, [load]);
-
-  const decide = async (c: ChangeReviewView, approve: boolean, why?: string) => {
-    setError(null);
-    try {
-      await api.decideChange(c.orderId, approve, why);
-      setRejecting(null);
-      setReason('');
-      load();
-    } catch (e) {
-      setError((e as Error).message);
-    }
-  };
+  const queue = useReviewQueue<ChangeReviewView>(api.changeReviews, (r, approve, why) =>
+    api.decideChange(r.orderId, approve, why),
+  );
+  const { state, setState, rows, error, load, decide, setRejecting } = queue;
 
   return (
     <Card
       title={t('menuChangeReviews')}
       extra={
         <Space>
-          <Segmented<ChangeReviewStateView>
-            value={state}
-            onChange={setState}
-            options={[
-              { value: 'pending', label: t('sealPending') },
-              { value: 'approved', label: t('sealApproved') },
-              { value: 'rejected', label: t('sealRejected') },
-            ]}
-          />
+          <ReviewStateSwitch value={state} onChange={setState} />
           <Button onClick={load}>{t('refresh')}</Button>
         </Space>
       }
@@ -150,22 +121,7 @@ export default function ChangeReviewPage() {
           },
         ]}
       />
-      <Modal
-        open={rejecting !== null}
-        title={t('changeRejectTitle')}
-        okButtonProps={{ disabled: !reason.trim(), danger: true }}
-        onOk={() => rejecting && void decide(rejecting, false, reason)}
-        onCancel={() => setRejecting(null)}
-      >
-        <Input.TextArea
-          rows={3}
-          maxLength={500}
-          value={reason}
-          onChange={(e) => setReason(e.target.value)}
-          placeholder={t('sealRejectReason')}
-          data-testid="change-reject-reason"
-        />
-      </Modal>
+      <RejectDialog queue={queue} title={t('changeRejectTitle')} testId="change-reject-reason" />
     </Card>
   );
 }

@@ -1,54 +1,18 @@
 // 印章审核: the queue of seal applications — picture, name, holder, the supporting document — and
 // the decision: approve, or reject with the reason the holder will see.
-import { useCallback, useEffect, useState } from 'react';
-import { Alert, Button, Card, Image, Input, Modal, Segmented, Space, Table, Tag } from 'antd';
-import type { SealReviewStateView, SealReviewView } from '../../../../src/shared/seal-views.js';
+import { Alert, Button, Card, Image, Space, Table, Tag } from 'antd';
+import type { SealReviewView } from '../../../../src/shared/seal-views.js';
 import { api } from '../api';
 import { useI18n } from '../i18n';
+import { RejectDialog, ReviewStateSwitch, useReviewQueue } from './common';
 
 export default function SealReviewPage() {
   const { t } = useI18n();
-  const [state, setState] = useState<SealReviewStateView>('pending');
-  const [rows, setRows] = useState<SealReviewView[]>([]);
-  const [error, setError] = useState<string | null>(null);
-  const [rejecting, setRejecting] = useState<SealReviewView | null>(null);
-  const [reason, setReason] = useState('');
-  const load = useCallback(() => {
-    setError(null);
-    api
-      .sealReviews(state)
-      .then((r) => setRows(r.items))
-      .catch((e: unknown) => setError((e as Error).message));
-  }, [state]);
-  useEffect(load, [load]);
-
-  const decide = async (a: SealReviewView, approve: boolean, why?: string) => {
-    setError(null);
-    try {
-      await api.decideSeal(a.orderId, approve, why);
-      setRejecting(null);
-      setReason('');
-      load();
-    } catch (e) {
-      setError((e as Error).message);
-    }
-  };
+  const queue = useReviewQueue<SealReviewView>(api.sealReviews, (r, approve, why) => api.decideSeal(r.orderId, approve, why));
+  const { state, setState, rows, error, decide, setRejecting } = queue;
 
   return (
-    <Card
-      title={t('menuSealReviews')}
-      extra={
-        <Segmented<SealReviewStateView>
-          value={state}
-          onChange={setState}
-          options={[
-            { value: 'pending', label: t('sealPending') },
-            { value: 'approved', label: t('sealApproved') },
-            { value: 'rejected', label: t('sealRejected') },
-          ]}
-        />
-      }
-    >
+    <Card title={t('menuSealReviews')} extra={<ReviewStateSwitch value={state} onChange={setState} />}>
       {error && <Alert className="sc-gap" type="error" showIcon title={error} />}
       <Table<SealReviewView>
         rowKey="orderId"
@@ -102,22 +66,7 @@ export default function SealReviewPage() {
           },
         ]}
       />
-      <Modal
-        open={rejecting !== null}
-        title={t('sealRejectTitle')}
-        okButtonProps={{ disabled: !reason.trim(), danger: true }}
-        onOk={() => rejecting && void decide(rejecting, false, reason)}
-        onCancel={() => setRejecting(null)}
-      >
-        <Input.TextArea
-          rows={3}
-          maxLength={500}
-          value={reason}
-          onChange={(e) => setReason(e.target.value)}
-          placeholder={t('sealRejectReason')}
-          data-testid="seal-reject-reason"
-        />
-      </Modal>
+      <RejectDialog queue={queue} title={t('sealRejectTitle')} testId="seal-reject-reason" />
     </Card>
   );
 }

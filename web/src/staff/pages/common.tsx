@@ -1,6 +1,6 @@
 // Small pieces shared by the staff pages.
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { Tag } from 'antd';
+import { Input, Modal, Segmented, Tag } from 'antd';
 import type { OrderState, Paged } from '../api';
 import { useI18n } from '../i18n';
 
@@ -67,4 +67,89 @@ export function usePaged<T>(load: (page: number, pageSize: number) => Promise<Pa
       },
     },
   };
+}
+
+type ReviewState = 'pending' | 'approved' | 'rejected';
+
+/**
+ * A review queue (印章审核, 变更审核): the rows in one review state, the decision on one, and the
+ * reject dialog's row and reason. A decision reloads the queue; an error stays shown until the next.
+ */
+export function useReviewQueue<R>(
+  /** a stable function (api.sealReviews): a new one each render would reload each render */
+  list: (state: ReviewState) => Promise<{ items: R[] }>,
+  decideOn: (row: R, approve: boolean, why?: string) => Promise<unknown>,
+) {
+  const [state, setState] = useState<ReviewState>('pending');
+  const [rows, setRows] = useState<R[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [rejecting, setRejecting] = useState<R | null>(null);
+  const [reason, setReason] = useState('');
+  const load = useCallback(() => {
+    setError(null);
+    list(state)
+      .then((r) => setRows(r.items))
+      .catch((e: unknown) => setError((e as Error).message));
+  }, [list, state]);
+  useEffect(load, [load]);
+  const decide = async (row: R, approve: boolean, why?: string) => {
+    setError(null);
+    try {
+      await decideOn(row, approve, why);
+      setRejecting(null);
+      setReason('');
+      load();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+  return { state, setState, rows, error, load, decide, rejecting, setRejecting, reason, setReason };
+}
+
+/** The review state a queue shows (待审核 / 已通过 / 已驳回). */
+export function ReviewStateSwitch({ value, onChange }: { value: ReviewState; onChange: (s: ReviewState) => void }) {
+  const { t } = useI18n();
+  return (
+    <Segmented<ReviewState>
+      value={value}
+      onChange={onChange}
+      options={[
+        { value: 'pending', label: t('sealPending') },
+        { value: 'approved', label: t('sealApproved') },
+        { value: 'rejected', label: t('sealRejected') },
+      ]}
+    />
+  );
+}
+
+/** The reject dialog of a review queue: the reason the holder will see is required. */
+export function RejectDialog<R>({
+  queue,
+  title,
+  testId,
+}: {
+  queue: Pick<ReturnType<typeof useReviewQueue<R>>, 'rejecting' | 'setRejecting' | 'reason' | 'setReason' | 'decide'>;
+  title: string;
+  testId: string;
+}) {
+  const { t } = useI18n();
+  const { rejecting, setRejecting, reason, setReason, decide } = queue;
+  return (
+    <Modal
+      open={rejecting !== null}
+      title={title}
+      okButtonProps={{ disabled: !reason.trim(), danger: true }}
+      onOk={() => rejecting !== null && void decide(rejecting, false, reason)}
+      onCancel={() => setRejecting(null)}
+    >
+      <Input.TextArea
+        rows={3}
+        maxLength={500}
+        value={reason}
+        onChange={(e) => setReason(e.target.value)}
+        placeholder={t('sealRejectReason')}
+        data-testid={testId}
+      />
+    </Modal>
+  );
 }
