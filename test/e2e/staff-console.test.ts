@@ -184,6 +184,54 @@ describe('staff console in the browser', { skip: requireTool('chromium') }, () =
     });
   });
 
+  test('an admin edits a seal type’s and an upgrade path’s price in yuan; a price that is not money is refused on its field', async () => {
+    const adminBrowser = await launchBrowser();
+    try {
+      await withScreenshots(adminBrowser, 'staff-catalogue', async () => {
+        const page = adminBrowser.page;
+        await login(page, await createStaff(ca.rt, ['admin'], 'qian.admin'), 'enrol');
+        await page.goto(`${origin}/staff.html#/catalogue`);
+        const dialog = page.getByRole('dialog');
+        const price = dialog.getByLabel('价格（元）');
+        const catalogue = async () =>
+          page.evaluate(
+            async () =>
+              (await (await fetch('/api/staff/catalogue')).json()) as {
+                sealTypes: { code: string; priceFen: number; validityDays: number }[];
+                upgradePaths: { fromType: string; toType: string; priceFen: number; termYears: number }[];
+              },
+          );
+
+        // a seal type's row is edited with 编辑, not the certificate types' 编辑证书种类
+        assert.match(await page.getByTestId('edit-seal-type-contract').innerText(), /^编\s*辑$/);
+        await page.getByTestId('edit-seal-type-contract').click();
+        assert.equal(await price.inputValue(), '200.00', 'the price in fen is shown in yuan');
+        await price.fill('abc');
+        await dialog.locator('.ant-btn-primary').click();
+        await dialog.getByText('价格须为元数，最多两位小数（如 300.00）').waitFor();
+        assert.equal((await catalogue()).sealTypes.find((x) => x.code === 'contract')!.priceFen, 20000, 'nothing saved');
+        await price.fill('188.50');
+        await dialog.locator('.ant-btn-primary').click();
+        await page.getByTestId('seal-types').getByText('188.50').waitFor();
+        const contract = (await catalogue()).sealTypes.find((x) => x.code === 'contract')!;
+        assert.equal(contract.priceFen, 18850);
+        assert.equal(contract.validityDays, 365, 'the fields not edited are kept');
+
+        await page.getByTestId('edit-upgrade-org-identity-org-identity-sm2').click();
+        assert.equal(await price.inputValue(), '200.00');
+        await price.fill('99.9');
+        await dialog.locator('.ant-btn-primary').click();
+        await page.getByTestId('upgrade-paths').getByText('99.90').waitFor();
+        const path = (await catalogue()).upgradePaths.find((x) => x.toType === 'org-identity-sm2')!;
+        assert.equal(path.priceFen, 9990);
+        assert.equal(path.termYears, 1);
+        await screenshot(page, 'staff-catalogue');
+      });
+    } finally {
+      await adminBrowser.close();
+    }
+  });
+
   test('an auditor cannot confirm payments: no menu, no button, and the server refuses', async () => {
     const auditorBrowser = await launchBrowser({ locale: 'en-US' });
     try {

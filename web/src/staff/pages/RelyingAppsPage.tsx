@@ -141,7 +141,7 @@ export default function RelyingAppsPage() {
         onCancel={() => setEditing(null)}
         width={640}
       >
-        <Form<AppForm> form={form} layout="vertical">
+        <Form<AppForm> form={form} name="relyingApp" layout="vertical">
           <Form.Item label={t('name')} name="name" rules={[{ required: true, max: 50 }]}>
             <Input />
           </Form.Item>

@@ -1,12 +1,10 @@
 // 印章种类 in the catalogue: price, validity and whether the seal name must be the organisation
 // (单位公章); applications copy name and price, so a change applies to new applications only.
-import { useState } from 'react';
-import { App, Button, Card, Form, Input, InputNumber, Modal, Switch, Table, Tag } from 'antd';
+import { Button, Card, Form, Input, InputNumber, Modal, Switch, Table, Tag } from 'antd';
 import type { SealTypeView } from '../../../../src/shared/seal-views.js';
-import { api, ApiError, fenOf, yuan, type Catalogue } from '../api';
+import { api, yuan, type Catalogue } from '../api';
 import { useI18n } from '../i18n';
-
-type SealTypeForm = Omit<SealTypeView, 'priceFen'> & { price: string };
+import { usePricedEdit, type PricedForm } from './common';
 
 export default function SealTypesCard({
   types,
@@ -18,31 +16,11 @@ export default function SealTypesCard({
   onSaved: (c: Catalogue) => void;
 }) {
   const { t } = useI18n();
-  const { message } = App.useApp();
-  const [editing, setEditing] = useState<SealTypeView | 'new' | null>(null);
-  const [form] = Form.useForm<SealTypeForm>();
-  const open = (s: SealTypeView | 'new') => {
-    setEditing(s);
-    form.setFieldsValue(
-      s === 'new'
-        ? { code: '', name: '', nameEn: '', price: '', validityDays: 365, nameIsOrganization: false, active: true }
-        : { ...s, price: yuan(s.priceFen) },
-    );
-  };
-  const save = async () => {
-    const v = await form.validateFields();
-    const fen = fenOf(v.price);
-    if (fen === undefined || Number.isNaN(fen)) return form.setFields([{ name: 'price', errors: [t('sealPriceInvalid')] }]);
-    try {
-      const { price: _price, ...rest } = v;
-      onSaved(await api.saveSealType({ ...rest, priceFen: fen }));
-      void message.success(t('saved'));
-      setEditing(null);
-    } catch (e) {
-      if (e instanceof ApiError && e.field) form.setFields([{ name: e.field as keyof SealTypeForm, errors: [e.message] }]);
-      else void message.error(String((e as Error).message));
-    }
-  };
+  const { editing, setEditing, form, open, save } = usePricedEdit<SealTypeView>(
+    { code: '', name: '', nameEn: '', price: '', validityDays: 365, nameIsOrganization: false, active: true },
+    api.saveSealType,
+    onSaved,
+  );
   return (
     <Card
       size="small"
@@ -83,7 +61,7 @@ export default function SealTypesCard({
                   key: 'e',
                   render: (_: unknown, r: SealTypeView) => (
                     <Button size="small" onClick={() => open(r)} data-testid={`edit-seal-type-${r.code}`}>
-                      {t('editType')}
+                      {t('edit')}
                     </Button>
                   ),
                 },
@@ -92,7 +70,7 @@ export default function SealTypesCard({
         ]}
       />
       <Modal open={editing !== null} title={t('sealTypes')} onOk={() => void save()} onCancel={() => setEditing(null)}>
-        <Form<SealTypeForm> form={form} layout="vertical">
+        <Form<PricedForm<SealTypeView>> form={form} name="sealType" layout="vertical">
           <Form.Item label={t('code_')} name="code" rules={[{ required: true }]}>
             <Input disabled={editing !== 'new'} />
           </Form.Item>

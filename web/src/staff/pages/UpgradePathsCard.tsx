@@ -1,13 +1,11 @@
 // 升级证书 paths in the catalogue: from which certificate type to which, price, term, whether the old
 // certificate's remaining time carries over, whether a new key is made, open or closed. Upgrade
 // orders keep what they were sold as, so a change applies to new orders only.
-import { useState } from 'react';
-import { App, Button, Card, Form, Input, InputNumber, Modal, Select, Switch, Table, Tag } from 'antd';
+import { Button, Card, Form, Input, InputNumber, Modal, Select, Switch, Table, Tag } from 'antd';
 import type { UpgradePathView } from '../../../../src/api/staff/shapes.js';
-import { api, ApiError, fenOf, yuan, type Catalogue } from '../api';
+import { api, yuan, type Catalogue } from '../api';
 import { useI18n } from '../i18n';
-
-type PathForm = Omit<UpgradePathView, 'priceFen' | 'updatedAt'> & { price: string };
+import { usePricedEdit, type PricedForm } from './common';
 
 export default function UpgradePathsCard({
   cat,
@@ -19,33 +17,13 @@ export default function UpgradePathsCard({
   onSaved: (c: Catalogue) => void;
 }) {
   const { t } = useI18n();
-  const { message } = App.useApp();
-  const [editing, setEditing] = useState<UpgradePathView | 'new' | null>(null);
-  const [form] = Form.useForm<PathForm>();
+  const { editing, setEditing, form, open, save } = usePricedEdit<UpgradePathView>(
+    { fromType: '', toType: '', price: '', termYears: 1, carryOver: true, newKey: true, active: true },
+    api.saveUpgradePath,
+    onSaved,
+  );
   const typeName = (code: string) => cat.types.find((x) => x.code === code)?.name ?? code;
   const typeOptions = cat.types.map((x) => ({ value: x.code, label: `${x.name} (${x.code})` }));
-  const open = (p: UpgradePathView | 'new') => {
-    setEditing(p);
-    form.setFieldsValue(
-      p === 'new'
-        ? { fromType: '', toType: '', price: '', termYears: 1, carryOver: true, newKey: true, active: true }
-        : { ...p, price: yuan(p.priceFen) },
-    );
-  };
-  const save = async () => {
-    const v = await form.validateFields();
-    const fen = fenOf(v.price);
-    if (fen === undefined || Number.isNaN(fen)) return form.setFields([{ name: 'price', errors: [t('sealPriceInvalid')] }]);
-    try {
-      const { price: _price, ...rest } = v;
-      onSaved(await api.saveUpgradePath({ ...rest, priceFen: fen }));
-      void message.success(t('saved'));
-      setEditing(null);
-    } catch (e) {
-      if (e instanceof ApiError && e.field) form.setFields([{ name: e.field as keyof PathForm, errors: [e.message] }]);
-      else void message.error(String((e as Error).message));
-    }
-  };
   const yesNo = (b: boolean, color = 'green') => (b ? <Tag color={color}>{t('yes')}</Tag> : <Tag>{t('no')}</Tag>);
   return (
     <Card
@@ -89,7 +67,7 @@ export default function UpgradePathsCard({
         ]}
       />
       <Modal open={editing !== null} title={t('upgradePaths')} onOk={() => void save()} onCancel={() => setEditing(null)}>
-        <Form<PathForm> form={form} layout="vertical">
+        <Form<PricedForm<UpgradePathView>> form={form} name="upgradePath" layout="vertical">
           <Form.Item label={t('upgradeFromType')} name="fromType" rules={[{ required: true }]}>
             <Select options={typeOptions} disabled={editing !== 'new'} />
           </Form.Item>

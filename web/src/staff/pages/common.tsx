@@ -1,7 +1,7 @@
 // Small pieces shared by the staff pages.
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { Input, Modal, Segmented, Tag } from 'antd';
-import type { OrderState, Paged } from '../api';
+import { App, Form, Input, Modal, Segmented, Tag } from 'antd';
+import { ApiError, fenOf, yuan, type Catalogue, type OrderState, type Paged } from '../api';
 import { useI18n } from '../i18n';
 
 const STATE_COLORS: Record<OrderState, string> = {
@@ -152,4 +152,42 @@ export function RejectDialog<R>({
       />
     </Modal>
   );
+}
+
+/** A priced catalogue row as its edit form holds it: the price typed in yuan instead of fen. */
+export type PricedForm<V extends { priceFen: number }> = Omit<V, 'priceFen' | 'updatedAt'> & { price: string };
+
+/**
+ * The edit dialog of a priced catalogue row (印章种类, 升级路径): opened on a row or blank, the price
+ * shown in yuan and saved in fen, the server's field errors shown on their fields.
+ */
+export function usePricedEdit<V extends { priceFen: number }>(
+  blank: PricedForm<V>,
+  saveRow: (row: Omit<PricedForm<V>, 'price'> & { priceFen: number }) => Promise<Catalogue>,
+  onSaved: (c: Catalogue) => void,
+) {
+  const { t } = useI18n();
+  const { message } = App.useApp();
+  const [editing, setEditing] = useState<V | 'new' | null>(null);
+  const [form] = Form.useForm<PricedForm<V>>();
+  // antd's field paths are typed by the form's fields; these two are on every priced form
+  const fieldError = (name: string, error: string) => form.setFields([{ name: name as never, errors: [error] }]);
+  const open = (row: V | 'new') => {
+    setEditing(row);
+    form.setFieldsValue((row === 'new' ? blank : { ...row, price: yuan(row.priceFen) }) as never);
+  };
+  const save = async () => {
+    const { price, ...rest } = await form.validateFields();
+    const fen = fenOf(price);
+    if (fen === undefined || Number.isNaN(fen)) return fieldError('price', t('sealPriceInvalid'));
+    try {
+      onSaved(await saveRow({ ...rest, priceFen: fen }));
+      void message.success(t('saved'));
+      setEditing(null);
+    } catch (e) {
+      if (e instanceof ApiError && e.field) fieldError(e.field, e.message);
+      else void message.error(String((e as Error).message));
+    }
+  };
+  return { editing, setEditing, form, open, save };
 }
