@@ -38,7 +38,8 @@ export async function buildServer(rt: Runtime, opts: ServerOptions = {}): Promis
     // OCSP is answered on the connection before Node's HTTP parser and Fastify (http1-front.ts,
     // ocsp-fast-path.ts); every other request goes on to them, on the same port.
     serverFactory: (handler) => {
-      const server = createServer(handler);
+      // Nagle is turned off per connection by the front (noDelayNow), not on every accept
+      const server = createServer({ noDelay: false }, handler);
       front = new Http1Front(server, opts.httpTimeouts);
       return server;
     },
