@@ -24,6 +24,7 @@ import { spkiOf } from '../src/pki/algorithms.js';
 import { openRuntime } from '../src/runtime.js';
 import { appendAudit } from '../src/sa/audit.js';
 import { listCas } from '../src/sa/cas.js';
+import { CERTIFICATE_COLUMNS } from '../src/sa/certificates.js';
 import { openDatabase, writeTransaction, type Storage } from '../src/sa/database.js';
 import { LoadPlan, PLAN_KEY, subjectDer, subjectText, type LoadPlanData } from './lib/load-plan.js';
 import { copyFrom, copyValue } from './lib/pg-copy.js';
@@ -32,25 +33,6 @@ import { SignPool } from './lib/sign-pool.js';
 import type { KeyRef, Signer } from '../src/signer/signer.js';
 import { availableParallelism } from 'node:os';
 
-const CERT_COLUMNS = [
-  'serial',
-  'ca_id',
-  'holder_id',
-  'profile',
-  'subject',
-  'not_before',
-  'not_after',
-  'status',
-  'revoked_at',
-  'revocation_reason',
-  'renews_serial',
-  'order_id',
-  'spki_sha256',
-  'der',
-  'issued_at',
-  'signing_serial',
-  'crl_shard',
-] as const;
 const ORDER_COLUMNS = [
   'id',
   'kind',
@@ -138,7 +120,7 @@ function sqliteSink(sqlite: BetterSqlite3.Database, plan: LoadPlanData): Sink {
   sqlite.pragma('cache_size = -1048576');
   const insert = (table: string, cols: readonly string[]) =>
     sqlite.prepare(`insert into ${table} (${cols.map((c) => `"${c}"`).join(', ')}) values (${cols.map(() => '?').join(', ')})`);
-  const cert = insert('certificates', CERT_COLUMNS);
+  const cert = insert('certificates', CERTIFICATE_COLUMNS);
   const order = insert('orders', ORDER_COLUMNS);
   const holder = insert('holders', HOLDER_COLUMNS);
   const progress = sqlite.prepare('update settings set value = ? where key = ?');
@@ -205,7 +187,7 @@ async function postgresSink(url: string, plan: LoadPlanData): Promise<Sink> {
     batch: (certs, orders, done) =>
       inTx(
         async () => {
-          await copyFrom(client, 'certificates', CERT_COLUMNS, rowsText(certs));
+          await copyFrom(client, 'certificates', CERTIFICATE_COLUMNS, rowsText(certs));
           if (orders.length) await copyFrom(client, 'orders', ORDER_COLUMNS, rowsText(orders));
         },
         { done },
@@ -221,7 +203,7 @@ async function postgresSink(url: string, plan: LoadPlanData): Promise<Sink> {
   };
 }
 
-const DER = CERT_COLUMNS.indexOf('der');
+const DER = CERTIFICATE_COLUMNS.indexOf('der');
 
 interface Built {
   certs: Value[][];

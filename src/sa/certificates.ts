@@ -334,7 +334,8 @@ class WriterThread {
   }
 }
 
-const CERTIFICATE_COLUMNS = [
+/** Every column of a certificate row, in table order (bulk inserts here, and bench:seed-load's COPY). */
+export const CERTIFICATE_COLUMNS = [
   'serial',
   'ca_id',
   'holder_id',

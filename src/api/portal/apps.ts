@@ -7,7 +7,7 @@ import type { Runtime } from '../../runtime.js';
 import { enabledPaymentMethods } from '../../sa/catalogue.js';
 import type { Order } from '../../sa/orders.js';
 import type { AppOfferView } from '../../shared/app-views.js';
-import type { PortalContext } from './session.js';
+import { portalOf as ctx, holderActor as actor } from './session.js';
 import type { OrderView } from './shapes.js';
 
 export function registerPortalAppRoutes(
@@ -17,8 +17,6 @@ export function registerPortalAppRoutes(
   fullOrder: (o: Order) => Promise<OrderView>,
 ): void {
   const tags = ['portal'];
-  const ctx = (req: FastifyRequest): PortalContext => req.portal!;
-  const actor = (req: FastifyRequest) => `holder:${ctx(req).session.certificate_serial}`;
 
   app.get(
     '/api/portal/apps',

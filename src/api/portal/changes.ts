@@ -11,7 +11,7 @@ import type { ChangeRequestRow } from '../../sa/change-requests.js';
 import { getDocumentContent } from '../../sa/documents.js';
 import type { ChangeRequestView, ChangeTermsView } from '../../shared/change-views.js';
 import { changeRequestView, changeTermsView } from './change-views.js';
-import type { PortalContext } from './session.js';
+import { portalOf as ctx, holderActor as actor } from './session.js';
 
 type Body = Record<string, unknown> | undefined;
 
@@ -24,8 +24,6 @@ export function registerPortalChangeRoutes(
   session: (req: FastifyRequest) => Promise<void>,
 ): void {
   const tags = ['portal'];
-  const ctx = (req: FastifyRequest): PortalContext => req.portal!;
-  const actor = (req: FastifyRequest) => `holder:${ctx(req).session.certificate_serial}`;
   const mine = (req: FastifyRequest) =>
     rt.changes.list({ holderId: ctx(req).session.holder_id, certificateSerials: [ctx(req).session.certificate_serial] });
   const own = async (req: FastifyRequest, id: string): Promise<ChangeRequestRow> => {

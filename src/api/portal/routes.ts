@@ -21,7 +21,15 @@ import { getHolder } from '../../sa/holders.js';
 import type {} from '@fastify/rate-limit';
 import { certificateView, holderView, newNotAfterOf, orderView, pairedCertificateView, pairedCertificateViews } from './views.js';
 import type { IssueView, OrderView, PortalConfigView } from './shapes.js';
-import { endCurrentSession, HttpError, openSession, requireSession, setSessionCookie, type PortalContext } from './session.js';
+import {
+  endCurrentSession,
+  holderActor as actor,
+  HttpError,
+  openSession,
+  portalOf as ctx,
+  requireSession,
+  setSessionCookie,
+} from './session.js';
 import { parseCertificate } from '../../pki/certificate.js';
 import { registerPortalSealRoutes } from './seals.js';
 import { registerPortalUpgradeRoutes } from './upgrades.js';
@@ -38,7 +46,6 @@ const b64 = (field: string, v: unknown, max = 64 * 1024): Buffer => {
 export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
   const session = requireSession(rt, { allowRenewalOnly: false });
   const renewalSession = requireSession(rt, { allowRenewalOnly: true });
-  const ctx = (req: FastifyRequest): PortalContext => req.portal!;
   const tags = ['portal'];
   registerPortalSealRoutes(app, rt, session);
   registerPortalChangeRoutes(app, rt, session);
@@ -221,11 +228,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
     },
     async (req, reply) => {
       const form = parseOrderForm(req.body);
-      const order = await rt.renewals.createOrder(
-        ctx(req).session.certificate_serial,
-        form,
-        `holder:${ctx(req).session.certificate_serial}`,
-      );
+      const order = await rt.renewals.createOrder(ctx(req).session.certificate_serial, form, actor(req));
       return reply.code(201).send({ order: await fullOrder(order) });
     },
   );
@@ -303,7 +306,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
     { schema: { tags, summary: 'Cancel an unpaid order' }, preHandler: renewalSession },
     async (req) => {
       const order = await ownOrder(req, req.params.id);
-      return { order: await fullOrder(await rt.renewals.cancel(order, `holder:${ctx(req).session.certificate_serial}`)) };
+      return { order: await fullOrder(await rt.renewals.cancel(order, actor(req))) };
     },
   );
 
@@ -317,7 +320,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
       const order = await ownOrder(req, req.params.id);
       const csr = b64('csr', req.body?.csr);
       const proof = b64('proof', req.body?.proof, 4096);
-      const r = await rt.renewals.issue(order, csr, proof, `holder:${ctx(req).session.certificate_serial}`);
+      const r = await rt.renewals.issue(order, csr, proof, actor(req));
       const chainOf = (caId: string) =>
         [rt.ca.cas.get(caId)?.record.cert_der]
           .filter((c): c is Buffer => Boolean(c))
@@ -353,7 +356,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
     { schema: { tags, summary: 'The new certificate is on the key' }, preHandler: renewalSession },
     async (req) => {
       const order = await ownOrder(req, req.params.id);
-      return { order: await fullOrder(await rt.renewals.markInstalled(order, `holder:${ctx(req).session.certificate_serial}`)) };
+      return { order: await fullOrder(await rt.renewals.markInstalled(order, actor(req))) };
     },
   );
 

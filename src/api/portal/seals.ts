@@ -11,7 +11,7 @@ import type { SealPictureInput } from '../../ra/seal-applications.js';
 import { listSealApplications } from '../../sa/seal-applications.js';
 import { getSealByOrder } from '../../sa/seals.js';
 import { sealApplicationView, sealTypeView } from './seal-views.js';
-import type { PortalContext } from './session.js';
+import { portalOf as ctx, holderActor as actor } from './session.js';
 
 type Body = Record<string, unknown> | undefined;
 
@@ -28,8 +28,6 @@ export function registerPortalSealRoutes(
   session: (req: FastifyRequest) => Promise<void>,
 ): void {
   const tags = ['portal'];
-  const ctx = (req: FastifyRequest): PortalContext => req.portal!;
-  const actor = (req: FastifyRequest) => `holder:${ctx(req).session.certificate_serial}`;
   const mine = (req: FastifyRequest) =>
     listSealApplications(rt.storage.db, {
       holderId: ctx(req).session.holder_id,

@@ -25,6 +25,12 @@ declare module 'fastify' {
   }
 }
 
+/** The portal context of a request past requireSession. */
+export const portalOf = (req: FastifyRequest): PortalContext => req.portal!;
+
+/** Who a holder's request acts as (audit log, order events): the certificate the session logged in with. */
+export const holderActor = (req: FastifyRequest): string => `holder:${portalOf(req).session.certificate_serial}`;
+
 export class HttpError extends Error {
   constructor(
     readonly statusCode: number,

@@ -7,7 +7,7 @@ import { RaError } from '../../ra/errors.js';
 import { parseOrderForm } from '../../ra/order-form.js';
 import type { Order } from '../../sa/orders.js';
 import { certificateView } from './views.js';
-import type { PortalContext } from './session.js';
+import { portalOf as ctx, holderActor as actor } from './session.js';
 import type { OrderView, UpgradeOptionView, UpgradesView } from './shapes.js';
 
 export function registerPortalUpgradeRoutes(
@@ -17,7 +17,6 @@ export function registerPortalUpgradeRoutes(
   fullOrder: (o: Order) => Promise<OrderView>,
 ): void {
   const tags = ['portal'];
-  const ctx = (req: FastifyRequest): PortalContext => req.portal!;
 
   app.get(
     '/api/portal/upgrades',
@@ -53,12 +52,7 @@ export function registerPortalUpgradeRoutes(
       if (typeof body.toType !== 'string' || body.toType === '')
         throw new RaError('invalid', 'toType is required: the certificate type to upgrade to', 'toType');
       const { termYears: _t, ...form } = parseOrderForm({ ...body, termYears: 1 });
-      const order = await rt.upgrades.createOrder(
-        ctx(req).session.certificate_serial,
-        body.toType,
-        form,
-        `holder:${ctx(req).session.certificate_serial}`,
-      );
+      const order = await rt.upgrades.createOrder(ctx(req).session.certificate_serial, body.toType, form, actor(req));
       return reply.code(201).send({ order: await fullOrder(order) });
     },
   );
