@@ -231,6 +231,10 @@ for (const backend of BACKENDS) {
       assert.ok(file.raw.equals(PDF), 'the reviewer downloads exactly the uploaded bytes');
       assert.equal(file.headers.get('cache-control'), 'private, no-store');
       assert.equal(
+        file.headers.get('content-disposition'),
+        `attachment; filename="____.pdf"; filename*=UTF-8''${encodeURIComponent('营业执照.pdf')}`,
+      );
+      assert.equal(
         (await portal.call('GET', c.documents[1]!.url)).raw.equals(PNG),
         true,
         'the holder downloads their own document',

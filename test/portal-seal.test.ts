@@ -157,6 +157,12 @@ for (const backend of BACKENDS) {
       const file = await reviewer.call('GET', `/api/staff/seal-reviews/${id}/document`);
       assert.equal(file.status, 200);
       assert.ok(file.raw.equals(PDF), 'the reviewer downloads exactly the uploaded document');
+      // under the holder's own file name (RFC 6266 filename* in UTF-8), not its percent-encoding
+      assert.equal(
+        file.headers.get('content-disposition'),
+        `attachment; filename="____.pdf"; filename*=UTF-8''${encodeURIComponent('公安备案.pdf')}`,
+      );
+      assert.equal(file.headers.get('x-content-type-options'), 'nosniff');
       const forbidden = await cashier.call('POST', `/api/staff/seal-reviews/${id}/decision`, { approve: true });
       assert.equal(forbidden.status, 403);
       const noReason = await reviewer.call<{ field: string }>('POST', `/api/staff/seal-reviews/${id}/decision`, {

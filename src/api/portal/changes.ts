@@ -12,6 +12,7 @@ import { getDocumentContent } from '../../sa/documents.js';
 import type { ChangeRequestView, ChangeTermsView } from '../../shared/change-views.js';
 import { changeRequestView, changeTermsView } from './change-views.js';
 import { portalOf as ctx, holderActor as actor } from './session.js';
+import { sendAttachment } from '../attachment.js';
 
 type Body = Record<string, unknown> | undefined;
 
@@ -107,12 +108,7 @@ export function registerPortalChangeRoutes(
       const ids = JSON.parse(r.document_ids) as string[];
       const doc = ids.includes(req.params.doc) ? await getDocumentContent(rt.storage.db, req.params.doc) : undefined;
       if (!doc) throw new RaError('not_found', `no document ${req.params.doc} in change ${r.order_id}`);
-      return reply
-        .type(doc.media_type)
-        .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(doc.file_name)}`)
-        .header('cache-control', 'private, no-store')
-        .header('x-content-type-options', 'nosniff')
-        .send(Buffer.from(doc.content));
+      return sendAttachment(reply, doc.media_type, doc.file_name, Buffer.from(doc.content));
     },
   );
 }

@@ -14,7 +14,7 @@ import { invoiceForOrder } from '../../sa/invoices.js';
 import { getChangeReview } from '../../sa/change-requests.js';
 import { StaffInvoices } from '../../staff/invoices.js';
 import { StaffError } from '../../staff/errors.js';
-import { sendPdf } from '../staff/views.js';
+import { sendAttachment } from '../attachment.js';
 import { groupedWrite } from '../../sa/database.js';
 import { consumeChallenge, insertChallenge } from '../../sa/sessions.js';
 import { getHolder } from '../../sa/holders.js';
@@ -267,7 +267,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
       const { pdf, invoice } = await invoices.pdf(order.id).catch((e: unknown) => {
         throw e instanceof StaffError ? new RaError('not_found', e.message) : e;
       });
-      return sendPdf(reply, pdf, `${invoice.number}.pdf`);
+      return sendAttachment(reply, 'application/pdf', `${invoice.number}.pdf`, pdf);
     },
   );
 
@@ -394,11 +394,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
         throw new HttpError(400, 'invalid', 'serial must be hexadecimal, optionally with .pem, .der or .chain.pem', 'serial');
       const c = ctx(req);
       const rec = assertOwnedBy(await getCertificate(rt.storage.db, m[1]!), c.session.holder_id, c.session.certificate_serial);
-      if (m[2] === 'der')
-        return reply
-          .type('application/pkix-cert')
-          .header('content-disposition', `attachment; filename="${rec.serial}.cer"`)
-          .send(Buffer.from(rec.der));
+      if (m[2] === 'der') return sendAttachment(reply, 'application/pkix-cert', `${rec.serial}.cer`, Buffer.from(rec.der));
       if (m[2] === 'chain.pem') {
         // the certificate, then each CA up to the root: what a relying party needs to build the path
         const pems = [toPem('CERTIFICATE', rec.der)];
@@ -408,16 +404,10 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
           pems.push(toPem('CERTIFICATE', ca.cert_der));
           id = ca.parent_id;
         }
-        return reply
-          .type('application/x-pem-file')
-          .header('content-disposition', `attachment; filename="${rec.serial}-chain.pem"`)
-          .send(pems.join(''));
+        return sendAttachment(reply, 'application/x-pem-file', `${rec.serial}-chain.pem`, pems.join(''));
       }
       if (m[2] === 'pem')
-        return reply
-          .type('application/x-pem-file')
-          .header('content-disposition', `attachment; filename="${rec.serial}.pem"`)
-          .send(toPem('CERTIFICATE', rec.der));
+        return sendAttachment(reply, 'application/x-pem-file', `${rec.serial}.pem`, toPem('CERTIFICATE', rec.der));
       const parsed = parseCertificate(rec.der);
       return {
         certificate: {

@@ -12,6 +12,7 @@ import { listSealApplications } from '../../sa/seal-applications.js';
 import { getSealByOrder } from '../../sa/seals.js';
 import { sealApplicationView, sealTypeView } from './seal-views.js';
 import { portalOf as ctx, holderActor as actor } from './session.js';
+import { sendAttachment } from '../attachment.js';
 
 type Body = Record<string, unknown> | undefined;
 
@@ -107,10 +108,7 @@ export function registerPortalSealRoutes(
       const a = (await mine(req)).find((x) => x.order_id === req.params.id);
       const seal = a?.es_id ? await getSealByOrder(rt.storage.db, a.order_id) : undefined;
       if (!seal) throw new RaError('not_found', `no seal made for ${req.params.id}`);
-      return reply
-        .type('application/octet-stream')
-        .header('content-disposition', `attachment; filename="${seal.es_id}.seal"`)
-        .send(Buffer.from(seal.der));
+      return sendAttachment(reply, 'application/octet-stream', `${seal.es_id}.seal`, Buffer.from(seal.der));
     },
   );
 

@@ -8,6 +8,7 @@ import { StaffAudit } from '../../staff/audit.js';
 import { timeParam, type Q } from './params.js';
 import type { StaffRoutes } from './staff-routes.js';
 import { auditView } from './views.js';
+import { attachmentHeaders } from '../attachment.js';
 
 export function registerStaffAuditRoutes({ api, rt, need, ctx, tags }: StaffRoutes): void {
   const audit = new StaffAudit(rt);
@@ -40,9 +41,11 @@ export function registerStaffAuditRoutes({ api, rt, need, ctx, tags }: StaffRout
     async (req, reply) => {
       const filter = auditFilter(req.query);
       await writeAuditExport(rt, ctx(req), filter);
-      reply.header('content-disposition', `attachment; filename="certdesk-audit-${new Date().toISOString().slice(0, 10)}.csv"`);
-      reply.type('text/csv; charset=utf-8');
-      return reply.send(Readable.from(audit.exportCsv(filter)));
+      return attachmentHeaders(
+        reply,
+        'text/csv; charset=utf-8',
+        `certdesk-audit-${new Date().toISOString().slice(0, 10)}.csv`,
+      ).send(Readable.from(audit.exportCsv(filter)));
     },
   );
 

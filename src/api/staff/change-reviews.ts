@@ -11,6 +11,7 @@ import { notFound, StaffError } from '../../staff/errors.js';
 import { changeRequestView } from '../portal/change-views.js';
 import { listParam, type Body, type Q } from './params.js';
 import type { StaffRoutes } from './staff-routes.js';
+import { sendAttachment } from '../attachment.js';
 
 const STATES: ChangeReviewState[] = ['pending', 'approved', 'rejected'];
 
@@ -66,12 +67,7 @@ export function registerStaffChangeReviewRoutes({ api, rt, need, ctx, tags }: St
       const ids = JSON.parse(r.document_ids) as string[];
       const doc = ids.includes(req.params.doc) ? await getDocumentContent(rt.storage.db, req.params.doc) : undefined;
       if (!doc) throw notFound({ en: 'the document is not on record', zh: '证明材料不存在' });
-      return reply
-        .type(doc.media_type)
-        .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(doc.file_name)}`)
-        .header('cache-control', 'private, no-store')
-        .header('x-content-type-options', 'nosniff')
-        .send(Buffer.from(doc.content));
+      return sendAttachment(reply, doc.media_type, doc.file_name, Buffer.from(doc.content));
     },
   );
 

@@ -3,7 +3,8 @@ import { StaffInvoices } from '../../staff/invoices.js';
 import { StaffOrders } from '../../staff/orders.js';
 import { listParam, paging, str, type Body, type Q } from './params.js';
 import type { StaffRoutes } from './staff-routes.js';
-import { invoiceView, sendPdf } from './views.js';
+import { sendAttachment } from '../attachment.js';
+import { invoiceView } from './views.js';
 
 export function registerStaffInvoiceRoutes({ api, rt, need, ctx, tags }: StaffRoutes): void {
   const orders = new StaffOrders(rt);
@@ -58,7 +59,7 @@ export function registerStaffInvoiceRoutes({ api, rt, need, ctx, tags }: StaffRo
     { schema: { tags, summary: 'The electronic invoice (PDF)' }, preHandler: need('invoices.read') },
     async (req, reply) => {
       const { pdf, invoice } = await invoices.pdf((await orders.find(req.params.id)).id);
-      return sendPdf(reply, pdf, `${invoice.number}.pdf`);
+      return sendAttachment(reply, 'application/pdf', `${invoice.number}.pdf`, pdf);
     },
   );
 }

@@ -8,6 +8,7 @@ import { notFound } from '../../staff/errors.js';
 import { sealApplicationView } from '../portal/seal-views.js';
 import { listParam, type Body, type Q } from './params.js';
 import type { StaffRoutes } from './staff-routes.js';
+import { sendAttachment } from '../attachment.js';
 
 const STATES: SealReviewStateView[] = ['pending', 'approved', 'rejected'];
 
@@ -52,11 +53,7 @@ export function registerStaffSealReviewRoutes({ api, rt, need, ctx, tags }: Staf
       const a = await one(req.params.id);
       const doc = await getDocumentContent(rt.storage.db, a.document_id);
       if (!doc) throw notFound({ en: 'the document is not on record', zh: '证明材料不存在' });
-      return reply
-        .type(doc.media_type)
-        .header('content-disposition', `attachment; filename="${encodeURIComponent(doc.file_name)}"`)
-        .header('cache-control', 'private, no-store')
-        .send(Buffer.from(doc.content));
+      return sendAttachment(reply, doc.media_type, doc.file_name, Buffer.from(doc.content));
     },
   );
 

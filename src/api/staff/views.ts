@@ -1,5 +1,4 @@
 // The JSON shapes of the staff API (docs/STAFF.md). Money is integer fen, times ISO 8601.
-import type { FastifyReply } from 'fastify';
 import type { InvoiceSummary, InvoiceItem } from '../../sa/invoices.js';
 import type { OrderRow, CertificateRow, Refund } from '../../sa/backoffice.js';
 import type { Order, OrderEvent } from '../../sa/orders.js';
@@ -130,12 +129,4 @@ export function auditView(a: AuditTable): AuditEntryView {
     details: JSON.parse(a.details) as unknown,
     hash: a.hash,
   };
-}
-
-export function sendPdf(reply: FastifyReply, pdf: Buffer, filename: string): FastifyReply {
-  return reply
-    .type('application/pdf')
-    .header('content-disposition', `attachment; filename="${filename.replace(/[^\w.-]/g, '_')}"`)
-    .header('cache-control', 'private, no-store')
-    .send(pdf);
 }
