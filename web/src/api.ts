@@ -24,6 +24,7 @@ import type {
 import type { SealApplicationView, SealTypeView } from '../../src/shared/seal-views.js';
 import type { AppOfferView } from '../../src/shared/app-views.js';
 import type { ChangeField, ChangeRequestView, ChangeTermsView } from '../../src/shared/change-views.js';
+import { ApiError, jsonClient } from './http-client';
 
 export type { AgentDownloadView, CertificateSummary, DownloadsView, KeyDriverHint, OrderState, PaymentMethod, UpgradeOptionView };
 
@@ -108,67 +109,15 @@ export type IssueResult = IssueView;
 /** States in which the certificate update (证书更新) runs or resumes; payment is behind us. */
 export const UPDATE_STATES: readonly OrderState[] = ['paid', 'issuing', 'issued', 'installed'];
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly field?: string,
-    readonly body: Record<string, unknown> = {},
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
+export { ApiError };
 
-let csrfToken: string | undefined;
-export const setCsrfToken = (t: string | undefined): void => {
-  csrfToken = t;
-};
-
+// the portal's session is gone when an authenticated call says so (not the login calls themselves)
+const client = jsonClient({ sessionLost: (status, code) => status === 401 && code === 'no_session' });
+export const setCsrfToken = client.setCsrf;
 /** Called when an authenticated call finds the session gone (401 no_session). */
-let onSessionLost: (() => void) | undefined;
-export const setSessionLostHandler = (fn: (() => void) | undefined): void => {
-  onSessionLost = fn;
-};
-
-async function call<T>(method: string, path: string, body?: unknown, opts: { quietAuth?: boolean } = {}): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
-  let res: Response;
-  try {
-    res = await fetch(path, {
-      method,
-      headers,
-      credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (e) {
-    throw new ApiError(0, 'network', (e as Error).message);
-  }
-  if (res.status === 204) return undefined as T;
-  const text = await res.text();
-  let data: Record<string, unknown> = {};
-  try {
-    data = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  } catch {
-    data = { message: text.slice(0, 200) };
-  }
-  if (!res.ok) {
-    const code = typeof data.error === 'string' ? data.error : `http_${res.status}`;
-    const err = new ApiError(
-      res.status,
-      code,
-      typeof data.message === 'string' ? data.message : res.statusText,
-      typeof data.field === 'string' ? data.field : undefined,
-      data,
-    );
-    if (res.status === 401 && code === 'no_session' && !opts.quietAuth) onSessionLost?.();
-    throw err;
-  }
-  return data as T;
-}
+export const setSessionLostHandler = client.setSessionLostHandler;
+const call = <T>(method: string, path: string, body?: unknown, opts: { quietAuth?: boolean } = {}): Promise<T> =>
+  client.call<T>(method, path, body, opts.quietAuth);
 
 const enc = encodeURIComponent;
 

@@ -2,6 +2,7 @@
 // is an HttpOnly cookie (path /api/staff); state-changing requests carry the CSRF token. Requests
 // carry the console's language as Accept-Language, so error messages come back in that language.
 import { currentLang } from './i18n';
+import { ApiError, jsonClient } from '../http-client';
 import type { SealReviewStateView, SealReviewView, SealTypeView } from '../../../src/shared/seal-views.js';
 import type { ChangeReviewStateView, ChangeReviewView } from '../../../src/shared/change-views.js';
 
@@ -45,60 +46,17 @@ export type CertificateType = CertificateTypeView;
 export type Catalogue = CatalogueView;
 export type RevocationRequest = RevocationRequestView;
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
-  }
-}
+export { ApiError };
 
-let csrf = '';
-let onSessionLost: (() => void) | null = null;
-export const setCsrf = (t: string): void => {
-  csrf = t;
-};
-export const setSessionLostHandler = (fn: () => void): void => {
-  onSessionLost = fn;
-};
-
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = {
-    accept: 'application/json',
-    'accept-language': currentLang() === 'zh' ? 'zh-CN' : 'en',
-  };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (csrf && method !== 'GET') headers['x-csrf-token'] = csrf;
-  const res = await fetch(path, {
-    method,
-    headers,
-    credentials: 'same-origin',
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (res.status === 204) return undefined as T;
-  const text = await res.text();
-  let data: Record<string, unknown> = {};
-  try {
-    data = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  } catch {
-    data = { error: 'bad_response', message: text.slice(0, 200) };
-  }
-  if (!res.ok) {
-    const code = String(data.error ?? 'error');
-    if (res.status === 401 && (code === 'no_session' || code === 'session_expired') && !path.startsWith('/api/staff/login'))
-      onSessionLost?.();
-    throw new ApiError(
-      res.status,
-      code,
-      String(data.message ?? res.statusText),
-      typeof data.field === 'string' ? data.field : undefined,
-    );
-  }
-  return data as T;
-}
+const client = jsonClient({
+  headers: () => ({ 'accept-language': currentLang() === 'zh' ? 'zh-CN' : 'en' }),
+  // a wrong password at login is a 401 too, but no session was lost
+  sessionLost: (status, code, path) =>
+    status === 401 && (code === 'no_session' || code === 'session_expired') && !path.startsWith('/api/staff/login'),
+});
+const call = client.call;
+export const setCsrf = (t: string): void => client.setCsrf(t);
+export const setSessionLostHandler = (fn: () => void): void => client.setSessionLostHandler(fn);
 
 const qs = (params: Record<string, string | number | undefined | null>): string => {
   const u = new URLSearchParams();
