@@ -19,16 +19,14 @@ import { revokeSeals } from '../sa/seals.js';
 import { appendAudit, type AuditEntry } from '../sa/audit.js';
 import { listCas, replaceCa, type CaRecord } from '../sa/cas.js';
 import {
-  CertificateWriter,
-  DuplicateCertificateError,
   getCertificate,
   getCertificateByOrder,
   getEncryptionPartner,
   markRevoked,
   normaliseSerial,
-  recordCertificateWith,
   type CertificateRecord,
 } from '../sa/certificates.js';
+import { CertificateWriter, DuplicateCertificateError, recordCertificateWith } from '../sa/certificate-writer.js';
 import { latestCrl, oweCrl, type StoredCrl } from '../sa/crls.js';
 import { tryInSavepoint, writeTransaction, type Storage, type Tx } from '../sa/database.js';
 import { ensureHolder } from '../sa/holders.js';

@@ -3,7 +3,7 @@
 // CA's delegated responder certificate (id-pkix-ocsp-nocheck).
 import { createHash } from 'node:crypto';
 import { subjectPublicKeyBits } from '../pki/algorithms.js';
-import { CertificateStatusReader } from '../sa/certificates.js';
+import { CertificateStatusReader } from '../sa/certificate-status.js';
 import type { CertificateAuthority, LoadedCa } from './authority.js';
 import { canSignSync, wholeSeconds } from './certificate-builder.js';
 import {

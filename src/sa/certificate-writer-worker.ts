@@ -1,4 +1,4 @@
-// The SQLite writer thread of CertificateWriter (src/sa/certificates.ts): its own connection to the
+// The SQLite writer thread of CertificateWriter (src/sa/certificate-writer.ts): its own connection to the
 // same database file, opened like any other (WAL, synchronous=FULL), writing the batches it is sent
 // and answering each only after its transaction has committed.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
@@ -8,7 +8,7 @@ import {
   type CertificateWrite,
   type WriterReply,
   type WriterRequest,
-} from './certificates.js';
+} from './certificate-writer.js';
 import { openDatabase, type Storage } from './database.js';
 
 /** At most this many certificates per transaction when several batches are waiting. */

@@ -53,7 +53,7 @@ export interface Storage {
   dialect: Dialect;
   /** where the data lives, without credentials */
   location: string;
-  /** the driver's own handle on `readDb`, for the few hot reads that bypass Kysely (sa/certificates.ts status reads) */
+  /** the driver's own handle on `readDb`, for the few hot reads that bypass Kysely (sa/certificate-status.ts) */
   native: { dialect: 'sqlite'; sqlite: BetterSqlite3.Database } | { dialect: 'postgres'; pool: pg.Pool };
   close(): Promise<void>;
 }

@@ -9,7 +9,7 @@ import { parseCsr } from '../../src/pki/csr.js';
 import * as der from '../../src/pki/der.js';
 import { LEGACY_CERTDESK_ARC, LEGACY_UNIQUE_ID_OID } from '../../src/pki/holder-identity.js';
 import { attributeValue, encodeName, nameToString } from '../../src/pki/name.js';
-import { CertificateWriter } from '../../src/sa/certificates.js';
+import { CertificateWriter } from '../../src/sa/certificate-writer.js';
 import { legacyCrlUntil } from '../../src/sa/crls.js';
 import { ensureHolder } from '../../src/sa/holders.js';
 import type { TestCa } from './ca.js';

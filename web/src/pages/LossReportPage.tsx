@@ -37,7 +37,7 @@ export default function LossReportPage() {
   if (answer) return <Result status="success" title={t('lossReportSent')} subTitle={`${answer.message}（${answer.id}）`} />;
   return (
     <Card title={t('menuLossReport')}>
-      <Space direction="vertical" style={{ width: '100%' }}>
+      <Space orientation="vertical" style={{ width: '100%' }}>
         <Alert type="info" showIcon message={t('lossReportIntro')} />
         <Form form={form} layout="vertical" initialValues={{ reason: 'keyCompromise' }}>
           <Form.Item name="uniqueId" label={t('colUniqueId')} rules={[{ required: true, whitespace: true }]}>
@@ -51,7 +51,7 @@ export default function LossReportPage() {
           </Form.Item>
           <Form.Item name="reason" label={t('revokeReason')}>
             <Radio.Group>
-              <Space direction="vertical">
+              <Space orientation="vertical">
                 {HOLDER_REVOCATION_REASONS.map((r) => (
                   <Radio key={r} value={r}>
                     {t(`revokeReason_${r}` as MessageKey)}

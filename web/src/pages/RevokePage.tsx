@@ -82,7 +82,7 @@ export default function RevokePage() {
           phase === 'deleted' ? (
             <Alert type="success" showIcon message={t('revokeDeleted')} />
           ) : (
-            <Space direction="vertical">
+            <Space orientation="vertical">
               {error && <Alert type="error" showIcon message={error} />}
               <Button onClick={() => void removeFromKey()}>{t('revokeDeleteFromKey')}</Button>
             </Space>
@@ -93,14 +93,14 @@ export default function RevokePage() {
 
   return (
     <Card title={t('menuRevoke')}>
-      <Space direction="vertical" style={{ width: '100%' }}>
+      <Space orientation="vertical" style={{ width: '100%' }}>
         <Alert type="warning" showIcon message={t('revokeWarning')} />
         <Typography.Text>
           {t('revokeCertificate')}: {cert.commonName}（{t('colSerial')} {cert.serial}）
         </Typography.Text>
         <Typography.Text strong>{t('revokeReason')}</Typography.Text>
         <Radio.Group value={reason} onChange={(e) => setReason(String(e.target.value))}>
-          <Space direction="vertical">
+          <Space orientation="vertical">
             {HOLDER_REVOCATION_REASONS.map((r) => (
               <Radio key={r} value={r}>
                 {t(`revokeReason_${r}` as MessageKey)}

@@ -65,7 +65,7 @@ export default function LossReviewPage() {
             key: 'cert',
             render: (_, r) =>
               r.certificate ? (
-                <Space direction="vertical" size={0}>
+                <Space orientation="vertical" size={0}>
                   <span>{r.certificate.subject}</span>
                   <span>
                     {r.certificate.serial} <Tag>{r.certificate.status}</Tag>
