@@ -328,6 +328,46 @@ for (const backend of BACKENDS) {
       assert.equal((await c.call('GET', '/api/portal/session')).status, 401);
     });
 
+    test('挂失 naming the lost key’s serial identifies that certificate; a serial not theirs is shown, not matched', async () => {
+      const uid = `UID${Math.floor(Math.random() * 1e12)}`;
+      const older = await createHolder(ca, { name: '报了序列号', uniqueId: uid });
+      const newer = await createHolder(ca, { name: '报了序列号', uniqueId: uid });
+      const stranger = await createHolder(ca, { name: '旁人' });
+      const revocations = new Revocations(ca.rt);
+      const file = (serial: unknown) =>
+        revocations.submitLossReport({
+          uniqueId: uid,
+          name: '报了序列号',
+          contact: '010-12345678',
+          reason: 'keyCompromise',
+          serial,
+        });
+      // as 证书查询 shows it: upper case with colons
+      const named = await file(older.serial.toUpperCase().replace(/(..)(?=.)/g, '$1:'));
+      const foreign = await file(stranger.serial);
+      const none = await file('');
+      for (const bad of ['not-hex', 'ab'.repeat(21), 42])
+        await assert.rejects(file(bad), (e: Error & { field?: string }) => e.field === 'serial', `serial ${String(bad)}`);
+      const reviewer = await loggedInStaff(ca.rt, base, origin, ['reviewer']);
+      type View = { id: string; certificate: { serial: string } | null; givenSerial: string | null };
+      const items = (await reviewer.call<{ items: View[] }>('GET', '/api/staff/revocation-requests?state=pending')).body.items;
+      const view = (id: string) => items.find((i) => i.id === id)!;
+      assert.equal(view(named.id).certificate?.serial, older.serial, 'the named certificate, not the newest');
+      assert.equal(view(named.id).givenSerial, older.serial, 'the serial normalised');
+      assert.equal(view(foreign.id).certificate?.serial, newer.serial, 'another holder’s serial matches nothing of it');
+      assert.equal(view(foreign.id).givenSerial, stranger.serial);
+      assert.equal(view(none.id).certificate?.serial, newer.serial);
+      assert.equal(view(none.id).givenSerial, null);
+      const ok = await reviewer.call<{ revocation: { serial: string } }>(
+        'POST',
+        `/api/staff/revocation-requests/${named.id}/approve`,
+        { note: '按所填序列号' },
+      );
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      assert.equal(ok.body.revocation.serial, older.serial);
+      assert.equal((await getCertificate(ca.rt.storage.db, newer.serial))!.status, 'valid');
+    });
+
     test('挂失 for a holder with two keys: staff revoke the one that was lost, not the newest', async () => {
       const uid = `UID${Math.floor(Math.random() * 1e12)}`;
       const lostKey = await createHolder(ca, { name: '两把钥匙', uniqueId: uid });

@@ -141,7 +141,10 @@ export class Revocations {
 
   /**
    * 挂失/撤销申请 without the key. Always stores the request and answers the same, whether the
-   * 唯一识别号 exists or not; which certificate it identifies is recorded for staff only.
+   * 唯一识别号 exists or not; which certificate it identifies is recorded for staff only. `serial`
+   * (optional: a holder with several keys knows which was lost) identifies that one when it is a
+   * live signing certificate of the holder; otherwise the newest is matched, and staff see the
+   * serial as given.
    */
   async submitLossReport(input: Record<string, unknown>): Promise<{ id: string }> {
     const text = (field: string, max: number): string => {
@@ -158,11 +161,12 @@ export class Revocations {
     const reason = input.reason;
     if (!isHolderRevocationReason(reason))
       throw new RaError('invalid', `reason must be one of ${HOLDER_REVOCATION_REASONS.join(', ')}`, 'reason');
+    const givenSerial = optionalSerial(input.serial);
     const db = this.deps.storage.db;
     // the same queries whether or not the holder exists (timing shape)
     const holder = await findHolderByUniqueId(db, uniqueId);
     const live = await liveSigningCertificatesOf(db, [holder?.id ?? -1], Date.now());
-    const match = holder && holder.name === name ? live[0] : undefined;
+    const match = holder && holder.name === name ? (live.find((c) => c.serial === givenSerial) ?? live[0]) : undefined;
     const id = newId('RVQ');
     await writeTransaction(this.deps.storage, async (tx) => {
       await insertRevocationRequest(tx, {
@@ -172,6 +176,7 @@ export class Revocations {
         contact,
         reason,
         matched_serial: match?.serial ?? null,
+        given_serial: givenSerial ?? null,
         state: 'pending',
         reviewer: null,
         decision_reason: null,
@@ -336,4 +341,14 @@ export class Revocations {
       der: Buffer.from(signing.der),
     };
   }
+}
+
+/** 证书序列号 as a holder types it (hex, with or without colons or spaces), normalised; undefined when left empty. */
+function optionalSerial(v: unknown): string | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string' || !/^(0x)?[0-9a-fA-F:\s]{1,120}$/.test(v.trim()) || !/[0-9a-fA-F]/.test(v))
+    throw new RaError('invalid', 'serial must be the certificate serial number in hexadecimal (as 证书查询 shows it)', 'serial');
+  const s = normaliseSerial(v);
+  if (s.length > 40) throw new RaError('invalid', 'serial is longer than a certificate serial number (20 bytes)', 'serial');
+  return s;
 }

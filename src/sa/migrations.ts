@@ -1159,6 +1159,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0026_loss_report_serial': {
+      async up(db: Kysely<unknown>) {
+        // the serial a 挂失 names, as the requester typed it (normalised), whether or not it matched
+        await db.schema.alterTable('revocation_requests').addColumn('given_serial', 'text').execute();
+      },
+    },
   };
 }
 

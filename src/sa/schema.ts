@@ -735,6 +735,8 @@ export interface RevocationRequestTable {
   reason: string;
   /** the certificate it identifies, if any (never shown to the requester) */
   matched_serial: string | null;
+  /** the serial the requester named (证书序列号, optional), normalised; matched only if it is a live one of theirs */
+  given_serial: string | null;
   state: RevocationRequestState;
   reviewer: string | null;
   decision_reason: string | null;

@@ -125,6 +125,12 @@ describe('挂失/撤销申请 approved in 挂失审核', { skip: requireTool('ch
       await page.getByLabel('名称').fill(holder.name);
       await page.getByLabel('联系方式（电话或电子邮箱）').fill('13800138000');
       await page.getByLabel('密钥泄露').check();
+      // the holder names a serial — the wrong key's, as it turns out on the call back
+      const serialField = page.getByLabel('证书序列号（选填）');
+      await serialField.fill('not a serial');
+      await page.getByRole('button', { name: '提交申请' }).click();
+      await page.getByText('序列号为十六进制数字（0-9、A-F）').waitFor();
+      await serialField.fill(kept.serial.toUpperCase());
       await page.getByRole('button', { name: '提交申请' }).click();
       await page.getByText('申请已提交').waitFor();
     });
@@ -133,6 +139,11 @@ describe('挂失/撤销申请 approved in 挂失审核', { skip: requireTool('ch
       await staffLogin(page, reviewer);
       await page.getByRole('menuitem', { name: '挂失审核' }).click();
       const row = page.getByRole('row', { name: new RegExp(holder.unique_id) });
+      // what the requester typed is shown beside the certificate it identifies
+      assert.match(
+        await row.getByTestId('loss-given-serial').innerText(),
+        new RegExp(`申请人所填序列号 ${kept.serial}\\s*即此证书`),
+      );
       await row.getByRole('button', { name: '批准并撤销' }).click();
       await page.getByLabel('撤销哪张证书（该持有人有多张有效证书）').click();
       await page.locator('.ant-select-item-option', { hasText: serial }).click();

@@ -159,7 +159,7 @@ export const api = {
   revocationStatement: (b: { serial: string; reason: string }) =>
     call<RevocationStatementView>('POST', '/api/portal/revocation/statement', b),
   revoke: (b: { statement: string; signature: string }) => call<RevocationView>('POST', '/api/portal/revocation', b),
-  lossReport: (b: { uniqueId: string; name: string; contact: string; reason: string }) =>
+  lossReport: (b: { uniqueId: string; name: string; contact: string; reason: string; serial?: string }) =>
     call<LossReportView>('POST', '/api/revocation-requests', b, { quietAuth: true }),
   sealTypes: () => call<{ types: SealTypeView[]; paymentMethods: PaymentMethod[] }>('GET', '/api/portal/seals/types'),
   sealPreview: (b: { typeCode: string; name: string }) =>

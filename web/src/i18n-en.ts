@@ -32,6 +32,10 @@ export const en: Record<MessageKey, string> = {
   lossReportIntro: 'If your USB key is lost, enter the unique ID, name and a contact; staff revoke the certificate after review.',
   lossReportName: 'Name',
   lossReportContact: 'Contact (phone or email)',
+  lossReportSerial: 'Certificate serial number (optional)',
+  lossReportSerialInvalid: 'The serial is hexadecimal (0-9, A-F)',
+  lossReportSerialHint:
+    'With several keys, the serial of the certificate on the lost one (see the certificate list or its printout), so staff revoke the right one',
   lossReportSubmit: 'Submit',
   lossReportSent: 'Request received',
   mainNav: 'Main menu',

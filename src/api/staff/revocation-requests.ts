@@ -32,6 +32,7 @@ async function requestViews(rt: Runtime, revocations: Revocations, rows: Revocat
       certificate: cert
         ? { serial: cert.serial, subject: cert.subject, notAfter: new Date(cert.not_after).toISOString(), status: cert.status }
         : null,
+      givenSerial: r.given_serial,
       candidates: (candidates.get(r.id) ?? []).map((c) => ({
         serial: c.serial,
         subject: c.subject,

@@ -252,6 +252,8 @@ export interface RevocationRequestView {
   createdAt: string;
   /** the certificate the 唯一识别号 + 名称 identify, if any (approve revokes it and its pair) */
   certificate: { serial: string; subject: string; notAfter: string; status: string } | null;
+  /** the 证书序列号 the requester named (optional): `certificate` when it is a live one of theirs */
+  givenSerial: string | null;
   /**
    * pending: every live signing certificate of that holder, newest first — approve may name another
    * than `certificate` (`serial`), for a holder with several keys

@@ -12,6 +12,7 @@ interface Values {
   name: string;
   contact: string;
   reason: string;
+  serial?: string;
 }
 
 export default function LossReportPage() {
@@ -48,6 +49,14 @@ export default function LossReportPage() {
           </Form.Item>
           <Form.Item name="contact" label={t('lossReportContact')} rules={[{ required: true, whitespace: true }]}>
             <Input maxLength={200} />
+          </Form.Item>
+          <Form.Item
+            name="serial"
+            label={t('lossReportSerial')}
+            extra={t('lossReportSerialHint')}
+            rules={[{ pattern: /^\s*(0x)?[0-9a-fA-F:\s]*$/, message: t('lossReportSerialInvalid') }]}
+          >
+            <Input maxLength={120} spellCheck={false} />
           </Form.Item>
           <Form.Item name="reason" label={t('revokeReason')}>
             <Radio.Group>

@@ -70,9 +70,13 @@ export default function LossReviewPage() {
                   <span>
                     {r.certificate.serial} <Tag>{r.certificate.status}</Tag>
                   </span>
+                  {r.givenSerial && <GivenSerial given={r.givenSerial} matched={r.certificate.serial} />}
                 </Space>
               ) : (
-                <Tag color="red">{t('lossNoMatch')}</Tag>
+                <Space orientation="vertical" size={0}>
+                  <Tag color="red">{t('lossNoMatch')}</Tag>
+                  {r.givenSerial && <GivenSerial given={r.givenSerial} matched={null} />}
+                </Space>
               ),
           },
           { title: t('lossState_pending'), key: 'at', render: (_, r) => fmtTime(r.createdAt) },
@@ -129,5 +133,16 @@ export default function LossReviewPage() {
         />
       </Modal>
     </Card>
+  );
+}
+
+/** The serial the requester typed: confirmed when it is what the request identifies, else flagged. */
+function GivenSerial({ given, matched }: { given: string; matched: string | null }) {
+  const { t } = useI18n();
+  return (
+    <span data-testid="loss-given-serial">
+      {t('lossGivenSerial')} {given}{' '}
+      {given === matched ? <Tag color="green">{t('lossGivenMatches')}</Tag> : <Tag color="orange">{t('lossGivenNotLive')}</Tag>}
+    </span>
   );
 }
