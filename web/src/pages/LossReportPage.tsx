@@ -39,7 +39,7 @@ export default function LossReportPage() {
   return (
     <Card title={t('menuLossReport')}>
       <Space orientation="vertical" style={{ width: '100%' }}>
-        <Alert type="info" showIcon message={t('lossReportIntro')} />
+        <Alert type="info" showIcon title={t('lossReportIntro')} />
         <Form form={form} layout="vertical" initialValues={{ reason: 'keyCompromise' }}>
           <Form.Item name="uniqueId" label={t('colUniqueId')} rules={[{ required: true, whitespace: true }]}>
             <Input maxLength={64} />
@@ -70,7 +70,7 @@ export default function LossReportPage() {
             </Radio.Group>
           </Form.Item>
         </Form>
-        {error && <Alert type="error" showIcon message={error} />}
+        {error && <Alert type="error" showIcon title={error} />}
         <Button type="primary" loading={busy} onClick={() => void submit()}>
           {t('lossReportSubmit')}
         </Button>

@@ -80,10 +80,10 @@ export default function RevokePage() {
         subTitle={t('revokeDoneText', { serial: cert.serial, time: revokedAt })}
         extra={
           phase === 'deleted' ? (
-            <Alert type="success" showIcon message={t('revokeDeleted')} />
+            <Alert type="success" showIcon title={t('revokeDeleted')} />
           ) : (
             <Space orientation="vertical">
-              {error && <Alert type="error" showIcon message={error} />}
+              {error && <Alert type="error" showIcon title={error} />}
               <Button onClick={() => void removeFromKey()}>{t('revokeDeleteFromKey')}</Button>
             </Space>
           )
@@ -94,7 +94,7 @@ export default function RevokePage() {
   return (
     <Card title={t('menuRevoke')}>
       <Space orientation="vertical" style={{ width: '100%' }}>
-        <Alert type="warning" showIcon message={t('revokeWarning')} />
+        <Alert type="warning" showIcon title={t('revokeWarning')} />
         <Typography.Text>
           {t('revokeCertificate')}: {cert.commonName}（{t('colSerial')} {cert.serial}）
         </Typography.Text>
@@ -109,7 +109,7 @@ export default function RevokePage() {
           </Space>
         </Radio.Group>
         <Typography.Text type="secondary">{refund ? t('revokeRefund') : t('revokeNoRefund')}</Typography.Text>
-        {error && <Alert type="error" showIcon message={error} />}
+        {error && <Alert type="error" showIcon title={error} />}
         <Button type="primary" danger loading={phase === 'signing'} onClick={() => void revoke()}>
           {t('revokeConfirm')}
         </Button>

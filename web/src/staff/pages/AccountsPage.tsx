@@ -43,7 +43,7 @@ export default function AccountsPage() {
         </Button>
       }
     >
-      {error && <Alert type="error" message={error} />}
+      {error && <Alert type="error" title={error} />}
       <Table<StaffAccount>
         size="small"
         rowKey="id"

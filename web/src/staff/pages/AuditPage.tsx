@@ -74,7 +74,7 @@ export default function AuditPage() {
         <Alert
           type={verdict.ok ? 'success' : 'error'}
           showIcon
-          message={verdict.text}
+          title={verdict.text}
           style={{ marginBottom: 12 }}
           data-testid="audit-verdict"
         />
@@ -96,7 +96,7 @@ export default function AuditPage() {
           {t('search')}
         </Button>
       </Form>
-      {error && <Alert type="error" message={error} />}
+      {error && <Alert type="error" title={error} />}
       <Table<AuditEntry>
         size="small"
         rowKey="seq"

@@ -100,7 +100,7 @@ export default function CataloguePage() {
     }
   };
 
-  if (error) return <Alert type="error" message={error} />;
+  if (error) return <Alert type="error" title={error} />;
   if (!cat) return null;
   return (
     <Space orientation="vertical" style={{ width: '100%' }} size="middle">
@@ -115,7 +115,7 @@ export default function CataloguePage() {
           )
         }
       >
-        <Alert type="info" showIcon message={t('newOrdersOnly')} style={{ marginBottom: 12 }} />
+        <Alert type="info" showIcon title={t('newOrdersOnly')} style={{ marginBottom: 12 }} />
         <Table<CertificateType>
           size="small"
           rowKey="code"

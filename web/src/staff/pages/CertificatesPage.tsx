@@ -35,7 +35,7 @@ function CertificateDrawer({
   const c = d?.certificate;
   return (
     <Drawer open={!!serial} onClose={onClose} size="large" title={c ? c.commonName : t('loading')} destroyOnHidden>
-      {error && <Alert type="error" message={error} />}
+      {error && <Alert type="error" title={error} />}
       {d && c && (
         <Space orientation="vertical" style={{ width: '100%' }}>
           {can('certificates.revoke') && c.status !== 'revoked' && (
@@ -171,7 +171,7 @@ export default function CertificatesPage({ openSerial }: { openSerial: string | 
           {t('search')}
         </Button>
       </Form>
-      {list.error && <Alert type="error" message={list.error} />}
+      {list.error && <Alert type="error" title={list.error} />}
       <Table<CertificateRow>
         size="small"
         rowKey="serial"

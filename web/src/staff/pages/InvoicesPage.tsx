@@ -33,7 +33,7 @@ export function MailModal({ orderId, onClose, onDone }: { orderId: string | null
         })
       }
     >
-      {error && <Alert type="error" showIcon message={error} style={{ marginBottom: 12 }} />}
+      {error && <Alert type="error" showIcon title={error} style={{ marginBottom: 12 }} />}
       <Form form={form} layout="vertical" name="mail" initialValues={{ carrier: 'EMS' }}>
         <Form.Item name="carrier" label={t('carrier')} rules={[{ required: true, whitespace: true, max: 50 }]}>
           <Input />
@@ -75,7 +75,7 @@ export default function InvoicesPage() {
           style={{ width: 320 }}
         />
       </Space>
-      {list.error && <Alert type="error" message={list.error} />}
+      {list.error && <Alert type="error" title={list.error} />}
       <Table<Invoice>
         size="small"
         rowKey="number"

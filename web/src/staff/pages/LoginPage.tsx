@@ -47,7 +47,7 @@ export default function LoginPage({ onLogin }: { onLogin: (s: Session) => void }
           </Button>
         }
       >
-        {error && <Alert type="error" showIcon message={error} style={{ marginBottom: 16 }} data-testid="login-error" />}
+        {error && <Alert type="error" showIcon title={error} style={{ marginBottom: 16 }} data-testid="login-error" />}
         {!step ? (
           <Form name="login" layout="vertical" onFinish={(v: { username: string; password: string }) => void submitPassword(v)}>
             <Form.Item name="username" label={t('username')} rules={[{ required: true }]}>

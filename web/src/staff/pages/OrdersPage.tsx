@@ -80,7 +80,7 @@ function RefundModal({
         })
       }
     >
-      {error && <Alert type="error" showIcon message={error} style={{ marginBottom: 12 }} />}
+      {error && <Alert type="error" showIcon title={error} style={{ marginBottom: 12 }} />}
       <Form
         form={form}
         layout="vertical"
@@ -161,7 +161,7 @@ export function OrderDrawer({ id, onClose, onChanged }: { id: string | undefined
   };
   return (
     <Drawer open={!!id} onClose={onClose} size="large" title={o ? `${t('order')} ${o.id}` : t('loading')} destroyOnHidden>
-      {error && <Alert type="error" message={error} />}
+      {error && <Alert type="error" title={error} />}
       {detail && o && (
         <Space orientation="vertical" style={{ width: '100%' }} size="middle">
           <Space wrap>
@@ -358,7 +358,7 @@ export default function OrdersPage({ openId }: { openId: string | undefined }) {
           </Button>
         </Space>
       </Form>
-      {list.error && <Alert type="error" message={list.error} />}
+      {list.error && <Alert type="error" title={list.error} />}
       <Table<Order>
         size="small"
         rowKey="id"

@@ -54,7 +54,7 @@ export default function OutboxPage() {
         />
       }
     >
-      <Alert type="info" showIcon message={t('outboxHint')} style={{ marginBottom: 16 }} />
+      <Alert type="info" showIcon title={t('outboxHint')} style={{ marginBottom: 16 }} />
       <Table<OutboxMessage>
         rowKey="id"
         data-testid="outbox-table"

@@ -65,7 +65,7 @@ export function ConfirmPaymentModal({
           <Typography.Text code>{order.reference}</Typography.Text> · {t('expectedAmount', { amount: yuan(order.amountFen) })}
         </Typography.Paragraph>
       )}
-      {error && <Alert type="error" showIcon message={error} style={{ marginBottom: 12 }} data-testid="confirm-error" />}
+      {error && <Alert type="error" showIcon title={error} style={{ marginBottom: 12 }} data-testid="confirm-error" />}
       <Form form={form} layout="vertical" name="confirm">
         <Form.Item name="reference" label={t('remittanceReference')} rules={[{ required: true, whitespace: true, max: 100 }]}>
           <Input autoFocus />
@@ -137,13 +137,13 @@ function StatementImport({ onDone }: { onDone: () => void }) {
           {t('chooseFile')}
         </Button>
       </Upload>
-      {error && <Alert type="error" showIcon message={error} style={{ marginTop: 12 }} />}
+      {error && <Alert type="error" showIcon title={error} style={{ marginTop: 12 }} />}
       {result && (
         <div data-testid="import-result" style={{ marginTop: 12 }}>
           <Alert
             type={result.unmatched.length ? 'warning' : 'success'}
             showIcon
-            message={t('importDone', {
+            title={t('importDone', {
               lines: result.lines,
               matched: result.matched.length,
               already: result.alreadyRecorded.length,
@@ -196,7 +196,7 @@ export default function PaymentsPage() {
           </Space>
         }
       >
-        {list.error && <Alert type="error" message={list.error} />}
+        {list.error && <Alert type="error" title={list.error} />}
         <Table<Order>
           size="small"
           rowKey="id"
