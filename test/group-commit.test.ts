@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { appendAudit, verifyAuditChain } from '../src/sa/audit.js';
-import { openDatabase, writeTransaction, type Storage } from '../src/sa/database.js';
+import { openDatabase, tryInSavepoint, writeTransaction, type Storage } from '../src/sa/database.js';
 
 let dir: string;
 let storage: Storage;
@@ -77,6 +77,28 @@ test('a failing transaction is rolled back alone and gets its own error; the oth
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .executeTakeFirstOrThrow();
   assert.equal(Number(after.n) - Number(before.n), 2);
+  assert.equal((await verifyAuditChain(storage.db)).ok, true);
+});
+
+test('an append undone by a rollback to a savepoint is not the head the next append chains to', async () => {
+  // appendAudit keeps the head a transaction wrote, to skip reading it back; a part rolled back
+  // (tryInSavepoint, as a revocation's CRL does) must not leave it pointing at a row that is gone
+  const seqs = await writeTransaction(storage, async (tx) => {
+    const [a] = await appendAudit(tx, [{ actor: 'test', action: 'part.kept', target: 'a' }]);
+    const part = await tryInSavepoint(tx, async () => {
+      await appendAudit(tx, [{ actor: 'test', action: 'part.undone', target: 'b' }]);
+      throw new Error('this part fails');
+    });
+    assert.ok('error' in part);
+    const [c] = await appendAudit(tx, [{ actor: 'test', action: 'part.kept', target: 'c' }]);
+    return [a!.seq, c!.seq];
+  });
+  assert.equal(seqs[1], seqs[0]! + 1, 'the next seq follows the kept entry');
+  const rows = await storage.db.selectFrom('audit_log').select('action').where('action', 'like', 'part.%').execute();
+  assert.deepEqual(
+    rows.map((r) => r.action),
+    ['part.kept', 'part.kept'],
+  );
   assert.equal((await verifyAuditChain(storage.db)).ok, true);
 });
 

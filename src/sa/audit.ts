@@ -25,10 +25,24 @@ const newestEntry = new PreparedQuery([], (db) =>
   db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1),
 );
 
+/**
+ * The chain's head as a transaction last appended it, so that later appends in the same transaction
+ * (a group commit's members: ~7 per renewal) need not read it back — one round trip each on
+ * PostgreSQL. Sound because nothing else appends while the transaction holds the write lock (SQLite's
+ * BEGIN IMMEDIATE, PostgreSQL's advisory lock), and because a rollback to a savepoint, which may undo
+ * an append, forgets it (forgetAuditHead); a transaction ended is never used again.
+ */
+const heads = new WeakMap<Tx, { seq: number; hash: string }>();
+
+/** After a rollback to a savepoint in `tx`: the next append reads the head from the database again. */
+export function forgetAuditHead(tx: Tx): void {
+  heads.delete(tx);
+}
+
 /** Appends entries in order; returns the rows written. */
 export async function appendAudit(tx: Tx, entries: AuditEntry[]): Promise<AuditTable[]> {
   if (entries.length === 0) return [];
-  const last = await newestEntry.first(tx, {});
+  const last = heads.get(tx) ?? (await newestEntry.first(tx, {}));
   let seq = last?.seq ?? 0;
   let prev = last?.hash ?? GENESIS;
   const rows: AuditTable[] = entries.map((e) => {
@@ -46,7 +60,13 @@ export async function appendAudit(tx: Tx, entries: AuditEntry[]): Promise<AuditT
     return { ...base, hash };
   });
   // Chunked so a large batch stays under SQLite's bound-parameter limit.
-  for (let i = 0; i < rows.length; i += 500) await insertAudit.execute(tx, rows.slice(i, i + 500));
+  try {
+    for (let i = 0; i < rows.length; i += 500) await insertAudit.execute(tx, rows.slice(i, i + 500));
+  } catch (e) {
+    heads.delete(tx); // part of it may be written: read the head again next time
+    throw e;
+  }
+  if (tx.isTransaction) heads.set(tx, { seq, hash: prev });
   return rows;
 }
 

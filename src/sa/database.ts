@@ -15,6 +15,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import { migrationProvider, type Dialect } from './migrations.js';
+import { forgetAuditHead } from './audit.js';
 import { GroupCommit } from './group-commit.js';
 import { cachingStatements } from './sqlite-statements.js';
 import type { Database } from './schema.js';
@@ -203,6 +204,7 @@ export async function writeTransaction<T>(storage: Storage, fn: (tx: Tx) => Prom
       (group = new GroupCommit(
         storage.db,
         storage.dialect === 'sqlite' ? undefined : async (tx) => void (await tx.executeQuery(AUDIT_LOCK_SQL)),
+        (tx) => forgetAuditHead(tx as Tx),
       )),
     );
   return group.run(fn);
@@ -236,6 +238,7 @@ export async function tryInSavepoint<T>(tx: Tx, fn: () => Promise<T>): Promise<{
     return { value };
   } catch (error) {
     await tx.executeQuery(CompiledQuery.raw('rollback to certdesk_part'));
+    forgetAuditHead(tx);
     await tx.executeQuery(CompiledQuery.raw('release certdesk_part'));
     return { error };
   }

@@ -32,6 +32,8 @@ export class GroupCommit<DB> {
     private readonly db: Kysely<DB>,
     /** runs first in every group's transaction (PostgreSQL: the advisory lock) */
     private readonly begin?: (tx: Kysely<DB>) => Promise<void>,
+    /** after a member's writes were rolled back to its savepoint (what caches them forgets them) */
+    private readonly rolledBack?: (tx: Kysely<DB>) => void,
   ) {}
 
   run<T, Tx extends Kysely<DB>>(fn: (tx: Tx) => Promise<T>): Promise<T> {
@@ -70,6 +72,7 @@ export class GroupCommit<DB> {
             // If SQLite already rolled the whole transaction back (I/O error, full disk) this throws
             // too, and everyone in the group gets that error below.
             await tx.executeQuery(ROLLBACK_TO);
+            this.rolledBack?.(tx);
             await tx.executeQuery(RELEASE);
           }
         }
