@@ -25,6 +25,7 @@ import {
   getEncryptionPartner,
   liveSigningCertificatesOf,
   normaliseSerial,
+  typedSerial,
   type CertificateRecord,
 } from '../sa/certificates.js';
 import { writeTransaction, type Storage, type Tx } from '../sa/database.js';
@@ -207,8 +208,12 @@ export class Revocations {
       const h = holders.get(r.unique_id);
       return h && h.name === r.name ? h : undefined;
     };
-    const ids = reqs.flatMap((r) => identified(r)?.id ?? []);
-    const live = ids.length ? await liveSigningCertificatesOf(db, ids, Date.now()) : [];
+    // no query for no holders (certificatesWhereIn)
+    const live = await liveSigningCertificatesOf(
+      db,
+      reqs.flatMap((r) => identified(r)?.id ?? []),
+      Date.now(),
+    );
     return new Map(reqs.map((r) => [r.id, live.filter((c) => c.holder_id === identified(r)?.id)]));
   }
 
@@ -346,9 +351,12 @@ export class Revocations {
 /** 证书序列号 as a holder types it (hex, with or without colons or spaces), normalised; undefined when left empty. */
 function optionalSerial(v: unknown): string | undefined {
   if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string' || !/^(0x)?[0-9a-fA-F:\s]{1,120}$/.test(v.trim()) || !/[0-9a-fA-F]/.test(v))
-    throw new RaError('invalid', 'serial must be the certificate serial number in hexadecimal (as 证书查询 shows it)', 'serial');
-  const s = normaliseSerial(v);
-  if (s.length > 40) throw new RaError('invalid', 'serial is longer than a certificate serial number (20 bytes)', 'serial');
-  return s;
+  const serial = typeof v === 'string' ? typedSerial(v) : undefined;
+  if (serial === undefined)
+    throw new RaError(
+      'invalid',
+      'serial must be the certificate serial number in hexadecimal, at most 20 bytes (as 证书查询 shows it)',
+      'serial',
+    );
+  return serial;
 }

@@ -190,3 +190,9 @@ export function normaliseSerial(s: string): string {
     .replace(/^0+(?=.)/, '');
   return hex.length % 2 ? '0' + hex : hex;
 }
+
+/** A serial as someone typed it (any spelling normaliseSerial takes), in stored form; undefined when it is not one (hex, 1–20 bytes). */
+export function typedSerial(s: string): string | undefined {
+  const serial = normaliseSerial(s);
+  return /^[0-9a-f]{1,40}$/.test(serial) ? serial : undefined;
+}

@@ -11,7 +11,13 @@ import { toPem } from '../pki/pem.js';
 import { summarise } from '../ra/certificate-summary.js';
 import { appendAudit, listAudit } from '../sa/audit.js';
 import { searchCertificates, type CertificateSearch } from '../sa/backoffice.js';
-import { getCertificate, getEncryptionPartner, normaliseSerial, type CertificateRecord } from '../sa/certificates.js';
+import {
+  getCertificate,
+  getEncryptionPartner,
+  normaliseSerial,
+  typedSerial,
+  type CertificateRecord,
+} from '../sa/certificates.js';
 import { latestCrl } from '../sa/crls.js';
 import { writeTransaction } from '../sa/database.js';
 import { getHolder } from '../sa/holders.js';
@@ -40,8 +46,8 @@ export class StaffCertificates {
   }
 
   search(f: Omit<CertificateSearch, 'serial'> & { serial?: string }) {
-    const serial = f.serial ? normaliseSerial(f.serial) : undefined;
-    if (serial !== undefined && !/^[0-9a-f]{1,40}$/.test(serial))
+    const serial = f.serial ? typedSerial(f.serial) : undefined;
+    if (f.serial && serial === undefined)
       throw invalid({ en: 'a serial is hexadecimal', zh: '证书序列号须为十六进制' }, 'serial');
     return searchCertificates(this.db, { ...f, ...(serial ? { serial } : {}) });
   }

@@ -2,7 +2,7 @@
 // request identifies (and its pair), the decision stored as the revocation's evidence; reject keeps
 // it with the reason. Rules in src/ra/revocation-service.ts; this file is HTTP only.
 import { Revocations } from '../../ra/revocation-service.js';
-import { getCertificates, type CertificateRecord } from '../../sa/certificates.js';
+import { getCertificates } from '../../sa/certificates.js';
 import { listRevocationRequests, getRevocationRequest, type RevocationRequest } from '../../sa/revocations.js';
 import type { Runtime } from '../../runtime.js';
 import { revocationView } from '../portal/revocation.js';
@@ -15,10 +15,12 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 /** The views of `rows`: their certificates and candidates read for all of them at once (the queue is up to 200 rows). */
 async function requestViews(rt: Runtime, revocations: Revocations, rows: RevocationRequest[]): Promise<RevocationRequestView[]> {
-  const matched = rows.flatMap((r) => r.matched_serial ?? []);
-  const certs = matched.length ? await getCertificates(rt.storage.db, matched) : new Map<string, CertificateRecord>();
-  const pending = rows.filter((r) => r.state === 'pending' && r.matched_serial);
-  const candidates = pending.length ? await revocations.lossReportCandidatesOf(pending) : new Map<string, CertificateRecord[]>();
+  // neither reads anything for an empty list
+  const certs = await getCertificates(
+    rt.storage.db,
+    rows.flatMap((r) => r.matched_serial ?? []),
+  );
+  const candidates = await revocations.lossReportCandidatesOf(rows.filter((r) => r.state === 'pending' && r.matched_serial));
   return rows.map((r) => {
     const cert = r.matched_serial ? certs.get(r.matched_serial) : undefined;
     return {
