@@ -187,6 +187,14 @@ function holderSteps(
 }
 
 const ms = (t0: number): number => performance.now() - t0;
+
+/** The server's count of SQL statements so far (GET /metrics: certdesk_db_statements_total). */
+async function statementsSoFar(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const n = /^certdesk_db_statements_total (\d+)$/m.exec(text)?.[1];
+  if (n === undefined) throw new BenchError('GET /metrics has no certdesk_db_statements_total');
+  return Number(n);
+}
 const sorted = (a: number[]): number[] => [...a].sort((x, y) => x - y);
 const line = (name: string, a: number[]): string => {
   const s = sorted(a);
@@ -317,6 +325,7 @@ async function main(): Promise<void> {
     const clientLoop = monitorEventLoopDelay({ resolution: 10 });
     clientLoop.enable();
     const wall = performance.now();
+    const statements0 = WORKERS === 1 ? await statementsSoFar(port) : undefined;
     const cpu0 = treeCpuSeconds(server.proc.pid);
     const clientCpu0 = processCpuUs();
     const runs: HolderRun[] = holders.map((h, i) => ({
@@ -344,12 +353,16 @@ async function main(): Promise<void> {
       // all holders take a step together, the next once every one has answered: the server's CPU per step
       let alive = runs;
       for (const name of STEPS) {
+        const s0 = await statementsSoFar(port);
         const c0 = treeCpuSeconds(server.proc.pid);
         const w0 = performance.now();
         const ok = await Promise.all(alive.map((r) => take(r, name)));
+        const cpuMs = (treeCpuSeconds(server.proc.pid) - c0) * 1000;
+        const wMs = ms(w0);
+        const statements = (await statementsSoFar(port)) - s0;
         alive = alive.filter((_r, i) => ok[i]);
         console.log(
-          `   step by step: ${name.padEnd(13)} server CPU ${fmt(((treeCpuSeconds(server.proc.pid) - c0) * 1000) / runs.length, 2)} ms per holder, all ${runs.length} answered in ${fmt(ms(w0))} ms`,
+          `   step by step: ${name.padEnd(13)} server CPU ${fmt(cpuMs / runs.length, 2)} ms and ${fmt(statements / runs.length, 1)} SQL statements per holder, all ${runs.length} answered in ${fmt(wMs)} ms`,
         );
       }
     } else
@@ -361,6 +374,8 @@ async function main(): Promise<void> {
     const wallMs = ms(wall);
     clientLoop.disable();
     const serverCpuMs = (treeCpuSeconds(server.proc.pid) - cpu0) * 1000;
+    // one process's count: with --workers each answers /metrics with its own
+    const statements = statements0 === undefined ? undefined : (await statementsSoFar(port)) - statements0;
     const clientCpuMs = (processCpuUs() - clientCpu0) / 1000;
     const issued = await ca.rt.storage.db
       .selectFrom('certificates')
@@ -368,7 +383,7 @@ async function main(): Promise<void> {
       .where('order_id', 'is not', null)
       .executeTakeFirstOrThrow();
     console.log(
-      `\n2. ${HOLDERS} holders renewing at once through the HTTP API (${fmt(wallMs / 1000, 1)} s wall; server CPU ${fmt(serverCpuMs / HOLDERS, 1)} ms per holder, all threads; this client ${fmt(clientCpuMs / HOLDERS, 1)} ms)`,
+      `\n2. ${HOLDERS} holders renewing at once through the HTTP API (${fmt(wallMs / 1000, 1)} s wall; server CPU ${fmt(serverCpuMs / HOLDERS, 1)} ms per holder, all threads${statements === undefined ? '' : `, ${fmt(statements / HOLDERS, 1)} SQL statements per holder`}; this client ${fmt(clientCpuMs / HOLDERS, 1)} ms)`,
     );
     let worst = 0;
     for (const s of STEPS) {

@@ -70,6 +70,10 @@ describe('certdesk serve on an empty DATA_DIR', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.match(metrics, /certdesk_http_request_duration_seconds_bucket/);
     assert.match(metrics, /process_cpu_user_seconds_total/);
+    const statements = (m: string): number => Number(/^certdesk_db_statements_total (\d+)$/m.exec(m)?.[1]);
+    assert.ok(statements(metrics) > 0, 'the statements of the start and the checks so far are counted');
+    await fetch(`${base}/readyz`);
+    assert.ok(statements(await (await fetch(`${base}/metrics`)).text()) > statements(metrics), 'the readiness check counts');
     const api = (await (await fetch(`${base}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
     assert.match(api.openapi, /^3\./);
     for (const p of ['/healthz', '/readyz', '/ocsp', '/pki/crl/{id}.crl', '/pki/ca/{id}.cer'])

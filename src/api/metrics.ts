@@ -1,8 +1,10 @@
 // Prometheus metrics for the API process (GET /metrics).
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { statementsRun } from '../sa/query-count.js';
 
 export function createMetrics() {
   const registry = new Registry();
+  let counted = 0;
   collectDefaultMetrics({ register: registry });
   return {
     registry,
@@ -18,6 +20,16 @@ export function createMetrics() {
       help: 'OCSP responses by outcome',
       labelNames: ['outcome'] as const,
       registers: [registry],
+    }),
+    dbStatements: new Counter({
+      name: 'certdesk_db_statements_total',
+      help: 'SQL statements this process sent through the query builder (the OCSP status read is not among them)',
+      registers: [registry],
+      collect() {
+        // the count lives in sa/ (no metrics there); a counter only goes up, so add what is new
+        this.inc(statementsRun() - counted);
+        counted = statementsRun();
+      },
     }),
     crlsPublished: new Counter({
       name: 'certdesk_crls_published_total',

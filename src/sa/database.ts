@@ -18,6 +18,7 @@ import { migrationProvider, type Dialect } from './migrations.js';
 import { forgetAuditHead } from './audit.js';
 import { GroupCommit } from './group-commit.js';
 import { cachingStatements } from './sqlite-statements.js';
+import { countStatement } from './query-count.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -108,7 +109,10 @@ export async function openDatabase(opts: {
     // table pages OCSP reads for a few thousand busy serials no longer fit the default, and each miss
     // is a read() — ~14 → ~9.5 µs per status lookup measured there (bench:scale). Grows only as used.
     sqlite.pragma('cache_size = -65536');
-    db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cachingStatements(sqlite) }) });
+    db = new Kysely<Database>({
+      dialect: new ImmediateSqliteDialect({ database: cachingStatements(sqlite) }),
+      log: countStatement,
+    });
     native = { dialect: 'sqlite', sqlite };
   }
   const close = async (): Promise<void> => {
@@ -146,7 +150,11 @@ function postgresPool(
   pool.on('error', (e) =>
     log?.(`PostgreSQL ${readOnly ? 'replica ' : ''}connection closed while idle; it is reopened on demand`, e),
   );
-  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), pool, closed: countConnections(pool) };
+  return {
+    db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: countStatement }),
+    pool,
+    closed: countConnections(pool),
+  };
 }
 
 export async function migrate(storage: Storage): Promise<void> {
