@@ -1,5 +1,5 @@
-// SQLite write transactions waiting together share one COMMIT (src/sa/group-commit.ts, through
-// writeTransaction): each runs in its own savepoint, one that fails leaves no trace and does not
+// Write transactions waiting together share one COMMIT (src/sa/group-commit.ts, through
+// writeTransaction; SQLite here, and PostgreSQL in the last test): each runs in its own savepoint, one that fails leaves no trace and does not
 // fail the others, a caller is answered only once its work is committed, and the audit chain stays
 // linear however many append at once.
 import assert from 'node:assert/strict';
@@ -9,7 +9,10 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { appendAudit, verifyAuditChain } from '../src/sa/audit.js';
+import { sql } from 'kysely';
 import { openDatabase, tryInSavepoint, writeTransaction, type Storage } from '../src/sa/database.js';
+import { databaseFor } from './helpers/ca.js';
+import { requireTool } from './helpers/requirements.js';
 
 let dir: string;
 let storage: Storage;
@@ -112,3 +115,41 @@ test('a resolved transaction is already durable: another connection sees it at o
     other.close();
   }
 });
+
+test(
+  'on PostgreSQL, where one round trip releases a member and opens the next: a failing member leaves no trace, the others commit',
+  { skip: requireTool('postgres') },
+  async () => {
+    const database = await databaseFor(true);
+    const pgDir = mkdtempSync(path.join(tmpdir(), 'certdesk-group-pg-'));
+    const pgStorage = await openDatabase({ dataDir: pgDir, databaseUrl: database.url });
+    try {
+      const append = (target: string, fail?: 'after-writing' | 'statement') =>
+        writeTransaction(pgStorage, async (tx) => {
+          const [row] = await appendAudit(tx, [{ actor: 'test', action: fail ? 'pg.doomed' : 'pg.ok', target }]);
+          // a failed statement aborts a PostgreSQL transaction until it is rolled back to a savepoint
+          if (fail === 'statement') await sql`select 1/0`.execute(tx);
+          if (fail) throw new Error(`refused ${target}`);
+          return row!.seq;
+        });
+      const results = await Promise.allSettled(
+        Array.from({ length: 12 }, (_, i) => append(`m${i}`, i === 3 ? 'after-writing' : i === 7 ? 'statement' : undefined)),
+      );
+      assert.deepEqual(
+        results.map((r) => r.status),
+        results.map((_r, i) => (i === 3 || i === 7 ? 'rejected' : 'fulfilled')),
+      );
+      assert.match(String((results[7] as PromiseRejectedResult).reason), /division by zero/);
+      const rows = await pgStorage.db.selectFrom('audit_log').select(['action', 'target']).orderBy('seq').execute();
+      assert.deepEqual(
+        rows.filter((r) => r.action.startsWith('pg.')).map((r) => r.target),
+        ['m0', 'm1', 'm2', 'm4', 'm5', 'm6', 'm8', 'm9', 'm10', 'm11'],
+      );
+      assert.equal((await verifyAuditChain(pgStorage.db)).ok, true);
+    } finally {
+      await pgStorage.close();
+      await database.drop();
+      rmSync(pgDir, { recursive: true, force: true });
+    }
+  },
+);

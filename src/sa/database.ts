@@ -213,6 +213,7 @@ export async function writeTransaction<T>(storage: Storage, fn: (tx: Tx) => Prom
         storage.db,
         storage.dialect === 'sqlite' ? undefined : async (tx) => void (await tx.executeQuery(AUDIT_LOCK_SQL)),
         (tx) => forgetAuditHead(tx as Tx),
+        storage.dialect === 'postgres',
       )),
     );
   return group.run(fn);

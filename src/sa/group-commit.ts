@@ -8,7 +8,9 @@
 // Each still sees the writes of those before it, exactly as if they had run in separate
 // transactions in that order. PostgreSQL write transactions are serialised by the audit chain's
 // advisory lock, so they gain the same way: one lock, one COMMIT (one WAL flush) for the group
-// instead of one each (`begin` takes the lock).
+// instead of one each (`begin` takes the lock). There, every statement the group sends is a round
+// trip taken while all other writers wait, so the release of one member's savepoint and the next
+// one's travel together in one simple query, and the last is released by the COMMIT itself.
 import { CompiledQuery, type Kysely } from 'kysely';
 
 /** Transactions per COMMIT at most, so a long queue still sees commits (and replies) steadily. */
@@ -23,6 +25,8 @@ interface Waiting<Tx> {
 const SAVEPOINT = CompiledQuery.raw('savepoint certdesk_group');
 const RELEASE = CompiledQuery.raw('release certdesk_group');
 const ROLLBACK_TO = CompiledQuery.raw('rollback to certdesk_group');
+/** PostgreSQL's simple query protocol (no parameters) takes both at once; SQLite prepares one statement at a time */
+const RELEASE_AND_SAVEPOINT = CompiledQuery.raw('release certdesk_group; savepoint certdesk_group');
 
 export class GroupCommit<DB> {
   private readonly queue: Waiting<Kysely<DB>>[] = [];
@@ -34,6 +38,8 @@ export class GroupCommit<DB> {
     private readonly begin?: (tx: Kysely<DB>) => Promise<void>,
     /** after a member's writes were rolled back to its savepoint (what caches them forgets them) */
     private readonly rolledBack?: (tx: Kysely<DB>) => void,
+    /** the database runs several statements sent as one (PostgreSQL) */
+    private readonly multiStatement = false,
   ) {}
 
   run<T, Tx extends Kysely<DB>>(fn: (tx: Tx) => Promise<T>): Promise<T> {
@@ -61,21 +67,25 @@ export class GroupCommit<DB> {
     try {
       await this.db.transaction().execute(async (tx) => {
         if (this.begin) await this.begin(tx);
-        for (const w of batch) {
-          await tx.executeQuery(SAVEPOINT);
-          try {
-            const value = await w.fn(tx);
-            outcomes.push({ ok: true, value });
+        for (const [i, w] of batch.entries()) {
+          // the member before left its savepoint open (rolled back to or not): release it first
+          if (i === 0) await tx.executeQuery(SAVEPOINT);
+          else if (this.multiStatement) await tx.executeQuery(RELEASE_AND_SAVEPOINT);
+          else {
             await tx.executeQuery(RELEASE);
+            await tx.executeQuery(SAVEPOINT);
+          }
+          try {
+            outcomes.push({ ok: true, value: await w.fn(tx) });
           } catch (error) {
             outcomes.push({ ok: false, error });
             // If SQLite already rolled the whole transaction back (I/O error, full disk) this throws
-            // too, and everyone in the group gets that error below.
+            // too, and everyone in the group gets that error below. The savepoint stays open.
             await tx.executeQuery(ROLLBACK_TO);
             this.rolledBack?.(tx);
-            await tx.executeQuery(RELEASE);
           }
         }
+        // the COMMIT releases the last savepoint
       });
     } catch (e) {
       // the group's transaction failed (its BEGIN, lock, COMMIT, or a rollback the database made):
