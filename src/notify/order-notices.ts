@@ -6,7 +6,7 @@
 // no SMS), and is short: it points to the portal.
 import type { Config } from '../config/config.js';
 import type { Executor } from '../sa/database.js';
-import { getHolder } from '../sa/holders.js';
+import { getHolder, type Holder } from '../sa/holders.js';
 import { enqueue } from './outbox.js';
 import type { MailMessage } from './smtp.js';
 import { unsubscribeToken } from './unsubscribe.js';
@@ -30,15 +30,18 @@ export function mobileNumber(phone: string | null | undefined): string | undefin
   return /^1[3-9]\d{9}$/.test(digits) ? digits : undefined;
 }
 
-/** Enqueues `notice` about the order to its holder's e-mail and mobile, whichever the holder has. */
+/**
+ * Enqueues `notice` about the order to its holder's e-mail and mobile, whichever the holder has.
+ * `holder`: the order's holder as the caller's transaction has just read it (not read again).
+ */
 export async function enqueueOrderNotice(
   tx: Executor,
   notice: OrderNotice,
   order: { id: string; holder_id: number | null },
-  extra: { reason?: string } = {},
+  { holder, ...extra }: { reason?: string; holder?: Holder | undefined } = {},
 ): Promise<void> {
   if (order.holder_id === null) return;
-  const h = await getHolder(tx, order.holder_id);
+  const h = holder?.id === order.holder_id ? holder : await getHolder(tx, order.holder_id);
   if (!h) return;
   const payload: OrderNoticePayload = { template: notice, orderId: order.id, ...extra };
   if (h.email) await enqueue(tx, { key: `mail:${notice}:${order.id}`, channel: 'email', recipient: h.email, payload });

@@ -12,6 +12,7 @@ import { getChangeReview } from '../sa/change-requests.js';
 import type { Executor } from '../sa/database.js';
 import { writeTransaction, type Storage, type Tx } from '../sa/database.js';
 import { createInvoiceForPayment } from '../sa/invoices.js';
+import { getHolder } from '../sa/holders.js';
 import { addOrderEvent, getOrder, getOrderByReference, transitionOrder, type Order } from '../sa/orders.js';
 import { insertExtraPayment, insertPayment, paymentForOrder } from '../sa/payments.js';
 import { enqueueOrderNotice } from '../notify/order-notices.js';
@@ -194,16 +195,17 @@ export async function recordPayment(storage: Storage, p: IncomingPayment): Promi
         details: { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen },
       },
     ]);
-    await enqueueOrderNotice(tx, 'order_paid', order);
+    // read once for the two notices and the invoice's buyer
+    const holder = order.holder_id !== null ? await getHolder(tx, order.holder_id) : undefined;
+    await enqueueOrderNotice(tx, 'order_paid', order, { holder });
     // the invoice record (staff console: e-invoice PDF, paper invoice mailing) is born with the payment
-    await createInvoiceForPayment(tx, order, {
-      channel: p.channel,
-      tradeNo: p.tradeNo,
-      amountFen: p.amountFen,
-      paidAt: p.paidAt,
-      actor: p.actor,
-    });
-    await enqueueOrderNotice(tx, 'invoice', order);
+    await createInvoiceForPayment(
+      tx,
+      order,
+      { channel: p.channel, tradeNo: p.tradeNo, amountFen: p.amountFen, paidAt: p.paidAt, actor: p.actor },
+      holder,
+    );
+    await enqueueOrderNotice(tx, 'invoice', order, { holder });
     return 'recorded';
   });
   if (result instanceof RaError) throw result;

@@ -107,18 +107,20 @@ export class RenewalService {
     return t;
   }
 
-  async quote(serial: string): Promise<Quote> {
-    const certificate = await getCertificate(this.db, serial);
-    if (!certificate) throw new RaError('not_found', `no certificate ${serial}`);
-    if (certificate.signing_serial !== null)
+  /** `certificate`: its serial, or its record as the caller has just read it (one read fewer) */
+  async quote(certificate: string | CertificateRecord): Promise<Quote> {
+    const serial = typeof certificate === 'string' ? certificate : certificate.serial;
+    const record = typeof certificate === 'string' ? await getCertificate(this.db, certificate) : certificate;
+    if (!record) throw new RaError('not_found', `no certificate ${serial}`);
+    if (record.signing_serial !== null)
       throw new RaError(
         'not_eligible',
-        `certificate ${serial} is the encryption half of an SM2 pair: it is renewed with its signing certificate ${certificate.signing_serial}`,
+        `certificate ${serial} is the encryption half of an SM2 pair: it is renewed with its signing certificate ${record.signing_serial}`,
       );
-    const type = await this.certificateType(certificate.profile);
+    const type = await this.certificateType(record.profile);
     const eligibility = renewalEligibility({
-      notAfter: new Date(certificate.not_after),
-      revoked: certificate.status === 'revoked',
+      notAfter: new Date(record.not_after),
+      revoked: record.status === 'revoked',
       onlineRenewal: type.online_renewal === 1,
       beforeDays: type.renew_before_days,
       afterDays: type.renew_after_days,
@@ -129,7 +131,7 @@ export class RenewalService {
       priceFen: p.priceFen,
     }));
     return {
-      certificate,
+      certificate: record,
       type,
       eligibility,
       terms,
@@ -138,8 +140,10 @@ export class RenewalService {
     };
   }
 
-  async createOrder(serial: string, form: OrderForm, actor: string): Promise<Order> {
-    const q = await this.quote(serial);
+  /** `certificate` as quote() takes it */
+  async createOrder(certificate: string | CertificateRecord, form: OrderForm, actor: string): Promise<Order> {
+    const q = await this.quote(certificate);
+    const serial = q.certificate.serial;
     if (q.openOrder)
       throw new RaError(
         'order_open',
@@ -190,6 +194,14 @@ export class RenewalService {
       },
     );
     return opened;
+  }
+
+  /**
+   * The certificate `order` replaces; `known` is a record the caller read in this request (the
+   * portal's session certificate), used when it is that one instead of reading it again.
+   */
+  private async renewedBy(order: Order, known: CertificateRecord | undefined): Promise<CertificateRecord | undefined> {
+    return known?.serial === order.certificate_serial ? known : getCertificate(this.db, order.certificate_serial);
   }
 
   async order(id: string): Promise<Order> {
@@ -247,8 +259,8 @@ export class RenewalService {
    * dual type (an SM2 pair) the encryption certificate follows, for a key the KMC makes for the
    * order; a retry after a failure at any point completes the same pair, never a second one.
    */
-  async issue(order: Order, csrDer: Buffer, proof: Buffer, actor: string): Promise<IssuedForOrder> {
-    const old = await getCertificate(this.db, order.certificate_serial);
+  async issue(order: Order, csrDer: Buffer, proof: Buffer, actor: string, known?: CertificateRecord): Promise<IssuedForOrder> {
+    const old = await this.renewedBy(order, known);
     const recorded = await getCertificateByOrder(this.db, order.id);
     const {
       record: signing,
@@ -434,11 +446,11 @@ export class RenewalService {
    * as few transactions as that takes (each one is a commit the holder waits for): with a revocation,
    * all three ride in the revocation's own transaction, with its CRL.
    */
-  async markInstalled(order: Order, actor: string): Promise<Order> {
+  async markInstalled(order: Order, actor: string, known?: CertificateRecord): Promise<Order> {
     if (order.state === 'completed') return order;
     if (order.state !== 'issued' && order.state !== 'installed')
       throw new RaError('invalid_state', `order is ${order.state}; the certificate must be issued first`);
-    const old = await getCertificate(this.db, order.certificate_serial);
+    const old = await this.renewedBy(order, known);
     const target = old ? await issueTarget(this.db, this.ca, order, old) : undefined;
     const installed = async (tx: Tx): Promise<void> => {
       if (await transitionOrder(tx, order.id, ['issued'], 'installed')) await addOrderEvent(tx, order.id, 'installed', actor);

@@ -7,7 +7,7 @@ import { appendAudit } from './audit.js';
 import { getSetting } from './catalogue.js';
 import { PreparedQuery } from './compiled.js';
 import type { Executor, Tx } from './database.js';
-import { getHolder } from './holders.js';
+import { getHolder, type Holder } from './holders.js';
 import type { Order } from './orders.js';
 import type { InvoiceTable } from './schema.js';
 import { escapeLike, likeText } from './text-match.js';
@@ -54,11 +54,14 @@ export async function createInvoiceForPayment(
   tx: Tx,
   order: Order,
   p: { channel: string; tradeNo: string; amountFen: number; paidAt: number; actor: string },
+  /** the order's holder as the caller's transaction has just read it (not read again) */
+  known?: Holder,
 ): Promise<InvoiceSummary> {
   const existing = await invoiceForOrder(tx, order.id);
   if (existing) return existing;
   const issuer = await invoiceIssuer(tx);
-  const holder = order.holder_id !== null ? await getHolder(tx, order.holder_id) : undefined;
+  const holder =
+    order.holder_id === null ? undefined : known?.id === order.holder_id ? known : await getHolder(tx, order.holder_id);
   const items: InvoiceItem[] = [{ name: orderItemName(order), quantity: 1, amountFen: p.amountFen }];
   const now = Date.now();
   await tx

@@ -183,8 +183,8 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
   };
 
   const invoices = new StaffInvoices(rt);
-  /** `issued`: the order's new certificate, when the caller holds it (one read fewer) */
-  const fullOrder = async (o: Order, issued?: CertificateRecord): Promise<OrderView> => {
+  /** `known`: certificates of the order the caller holds (its new one, the one it renews), not read again */
+  const fullOrder = async (o: Order, known: readonly CertificateRecord[] = []): Promise<OrderView> => {
     // 应用开通: an order paid since the last look is enabled now (once: the transition is the claim)
     const order =
       o.kind === 'app' && o.state === 'paid' && (await rt.apps.activateIfPaid(o.id, 'holder'))
@@ -194,7 +194,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
       events: await orderEvents(rt.storage.db, order.id),
       invoice: (await invoiceForOrder(rt.storage.db, order.id)) ?? null,
       remittance: await rt.renewals.remittance(),
-      newNotAfter: await newNotAfterOf(rt, order, issued),
+      newNotAfter: await newNotAfterOf(rt, order, known),
       newKeyType: await rt.upgrades.newKeyType(order),
       ...(order.kind === 'change' ? { change: { review: await getChangeReview(rt.storage.db, order.id) } } : {}),
     });
@@ -206,7 +206,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
     '/api/portal/renewal',
     { schema: { tags, summary: 'Renewal eligibility, terms and prices' }, preHandler: renewalSession },
     async (req) => {
-      const q = await rt.renewals.quote(ctx(req).session.certificate_serial);
+      const q = await rt.renewals.quote(ctx(req).certificate);
       return {
         certificate: certificateView(rt, q.certificate),
         eligible: q.eligibility.eligible,
@@ -215,7 +215,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
         terms: q.terms,
         paymentMethods: q.paymentMethods,
         certificateType: { code: q.type.code, name: q.type.name, nameEn: q.type.name_en },
-        openOrder: q.openOrder ? await fullOrder(q.openOrder) : null,
+        openOrder: q.openOrder ? await fullOrder(q.openOrder, [q.certificate]) : null,
       };
     },
   );
@@ -228,8 +228,9 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
     },
     async (req, reply) => {
       const form = parseOrderForm(req.body);
-      const order = await rt.renewals.createOrder(ctx(req).session.certificate_serial, form, actor(req));
-      return reply.code(201).send({ order: await fullOrder(order) });
+      const renewed = ctx(req).certificate;
+      const order = await rt.renewals.createOrder(renewed, form, actor(req));
+      return reply.code(201).send({ order: await fullOrder(order, [renewed]) });
     },
   );
 
@@ -320,13 +321,13 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
       const order = await ownOrder(req, req.params.id);
       const csr = b64('csr', req.body?.csr);
       const proof = b64('proof', req.body?.proof, 4096);
-      const r = await rt.renewals.issue(order, csr, proof, actor(req));
+      const r = await rt.renewals.issue(order, csr, proof, actor(req), ctx(req).certificate);
       const chainOf = (caId: string) =>
         [rt.ca.cas.get(caId)?.record.cert_der]
           .filter((c): c is Buffer => Boolean(c))
           .map((c) => Buffer.from(c).toString('base64'));
       return {
-        order: await fullOrder(r.order, r.certificate),
+        order: await fullOrder(r.order, [r.certificate]),
         certificate: Buffer.from(r.certificate.der).toString('base64'),
         seals: (await rt.sealService.boundTo(r.certificate.serial)).map((seal) => ({
           esId: seal.es_id,
@@ -356,7 +357,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
     { schema: { tags, summary: 'The new certificate is on the key' }, preHandler: renewalSession },
     async (req) => {
       const order = await ownOrder(req, req.params.id);
-      return { order: await fullOrder(await rt.renewals.markInstalled(order, actor(req))) };
+      return { order: await fullOrder(await rt.renewals.markInstalled(order, actor(req), ctx(req).certificate)) };
     },
   );
 

@@ -131,17 +131,19 @@ function invoiceView(order: Order, inv: InvoiceSummary): OrderInvoiceView {
 }
 
 /**
- * The new certificate's end for an order that issues one: the issued certificate's (`known` when the
- * caller has it in hand), else what issuing now would give.
+ * The new certificate's end for an order that issues one: the issued certificate's, else what
+ * issuing now would give. `known`: records the caller has in hand (the issued or the renewed
+ * certificate), which are not read again.
  */
-export async function newNotAfterOf(rt: Runtime, order: Order, known?: CertificateRecord): Promise<Date | null> {
+export async function newNotAfterOf(rt: Runtime, order: Order, known: readonly CertificateRecord[] = []): Promise<Date | null> {
   if (!CERTIFICATE_ORDER_KINDS.includes(order.kind)) return null;
   const db = rt.storage.db;
+  const read = async (serial: string) => known.find((c) => c.serial === serial) ?? (await getCertificate(db, serial));
   if (order.issued_serial) {
-    const issued = known?.serial === order.issued_serial ? known : await getCertificate(db, order.issued_serial);
+    const issued = await read(order.issued_serial);
     if (issued) return new Date(issued.not_after);
   }
-  const old = await getCertificate(db, order.certificate_serial);
+  const old = await read(order.certificate_serial);
   if (!old) return null;
   // a change keeps the old end, approved or not yet
   if (order.kind === 'change') return new Date(old.not_after);
