@@ -478,6 +478,11 @@ describe('key recovery', () => {
     await refuse('abcdef0123', newCert.pem, 404, /no certificate with serial abcdef0123 was issued here/);
     await refuse(oldCert.serial, newCert.pem, 404, /no escrowed key has the public key .*not made by this KMC/);
     await refuse('not-hex!', newCert.pem, 400, /serial must be the certificate serial in hex/);
+    // longer than any serial (RFC 5280: 20 octets), not a lookup that finds nothing
+    await refuse('ab'.repeat(21), newCert.pem, 400, /serial must be the certificate serial in hex/);
+    // as OpenSSL prints it (0x…, or colons, upper case): the same certificate, found
+    const printed = `0x${enc.serial.toUpperCase().replace(/(..)(?=.)/g, '$1:')}`;
+    await refuse(printed, revoked.pem, 400, /is revoked: recover to the holder’s current one/);
 
     const cliOfficer = await createStaff(ca.rt, ['kmc']);
     const out = path.join(s.dir, 'wrong-code.env');

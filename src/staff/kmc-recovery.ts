@@ -11,7 +11,7 @@ import { derOrPem } from '../pki/pem.js';
 import { Sm2PublicKey } from '../pki/sm2-key.js';
 import type { Runtime } from '../runtime.js';
 import { appendAudit } from '../sa/audit.js';
-import { getCertificate, normaliseSerial, type CertificateRecord } from '../sa/certificates.js';
+import { getCertificate, typedSerial, type CertificateRecord } from '../sa/certificates.js';
 import { writeTransaction } from '../sa/database.js';
 import type { StaffContext } from './accounts.js';
 import { invalid, notFound, StaffError } from './errors.js';
@@ -66,9 +66,10 @@ export class StaffKeyRecovery {
     if (!reason) throw invalid({ en: 'reason is required for a key recovery', zh: '密钥恢复须填写原因（reason）' }, 'reason');
     if (reason.length > 500)
       throw invalid({ en: 'reason is longer than 500 characters', zh: '原因不得超过 500 个字符' }, 'reason');
-    if (!/^(0x)?[0-9a-fA-F:]{1,64}$/.test(req.serial.trim()))
+    const serial = typedSerial(req.serial);
+    if (!serial)
       throw invalid({ en: 'serial must be the certificate serial in hex', zh: 'serial 须为十六进制证书序列号' }, 'serial');
-    const encryption = await getCertificate(db, normaliseSerial(req.serial.trim().replace(/^0x/i, '').replace(/:/g, '')));
+    const encryption = await getCertificate(db, serial);
     if (!encryption)
       throw notFound({
         en: `no certificate with serial ${req.serial} was issued here`,
@@ -87,7 +88,7 @@ export class StaffKeyRecovery {
         'to',
       );
     }
-    const signing = await getCertificate(db, normaliseSerial(cert.serialHex));
+    const signing = await getCertificate(db, cert.serialHex);
     if (!signing || !signing.der.equals(cert.der))
       throw invalid({ en: 'the signing certificate was not issued by this CA', zh: '该签名证书不是本 CA 签发的' }, 'to');
     if (signing.serial === encryption.serial)
