@@ -83,7 +83,7 @@ export class CertificateStatusReader {
     try {
       const serials = [...batch.keys()];
       const rows =
-        native.dialect === 'sqlite' ? this.readSqlite(native.sqlite, serials) : new Map<string, CertificateStatusRow>();
+        native.dialect === 'sqlite' ? this.readSqlite(native.statusReader, serials) : new Map<string, CertificateStatusRow>();
       for (let i = 0; native.dialect === 'postgres' && i < serials.length; i += IN_LIST_CHUNK) {
         const chunk = serials.slice(i, i + IN_LIST_CHUNK);
         // named: pg prepares it once per connection and then only binds and executes

@@ -55,8 +55,14 @@ export interface Storage {
   dialect: Dialect;
   /** where the data lives, without credentials */
   location: string;
-  /** the driver's own handle on `readDb`, for the few hot reads that bypass Kysely (sa/certificate-status.ts) */
-  native: { dialect: 'sqlite'; sqlite: BetterSqlite3.Database } | { dialect: 'postgres'; pool: pg.Pool };
+  /**
+   * The driver's own handles, for what bypasses Kysely: on SQLite the writer's connection (bulk
+   * loads) and `statusReader`, a read-only connection of its own that sees committed rows only (the
+   * OCSP status read, sa/certificate-status.ts); on PostgreSQL the pool `readDb` reads from.
+   */
+  native:
+    | { dialect: 'sqlite'; sqlite: BetterSqlite3.Database; statusReader: BetterSqlite3.Database }
+    | { dialect: 'postgres'; pool: pg.Pool };
   close(): Promise<void>;
 }
 
@@ -113,7 +119,14 @@ export async function openDatabase(opts: {
       dialect: new ImmediateSqliteDialect({ database: cachingStatements(sqlite) }),
       log: countStatement,
     });
-    native = { dialect: 'sqlite', sqlite };
+    // The OCSP status read's own connection (read-only): committed state only. On the writer's it
+    // would see a write transaction's rows before their COMMIT — one that waits on an HSM's
+    // signature (a revocation signing its CRL) lets other requests run meanwhile.
+    const statusReader = new BetterSqlite3(location, { readonly: true });
+    statusReader.pragma('busy_timeout = 10000');
+    statusReader.pragma('cache_size = -65536');
+    connectionsClosed = async () => void statusReader.close();
+    native = { dialect: 'sqlite', sqlite, statusReader };
   }
   const close = async (): Promise<void> => {
     await db.destroy();
