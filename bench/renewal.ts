@@ -324,8 +324,9 @@ async function main(): Promise<void> {
     // this process's own event-loop delay: a step's time includes the client's waits, not only the server's
     const clientLoop = monitorEventLoopDelay({ resolution: 10 });
     clientLoop.enable();
-    const wall = performance.now();
+    // read before the clock starts: one process's count (with --workers each answers with its own)
     const statements0 = WORKERS === 1 ? await statementsSoFar(port) : undefined;
+    const wall = performance.now();
     const cpu0 = treeCpuSeconds(server.proc.pid);
     const clientCpu0 = processCpuUs();
     const runs: HolderRun[] = holders.map((h, i) => ({
@@ -374,7 +375,6 @@ async function main(): Promise<void> {
     const wallMs = ms(wall);
     clientLoop.disable();
     const serverCpuMs = (treeCpuSeconds(server.proc.pid) - cpu0) * 1000;
-    // one process's count: with --workers each answers /metrics with its own
     const statements = statements0 === undefined ? undefined : (await statementsSoFar(port)) - statements0;
     const clientCpuMs = (processCpuUs() - clientCpu0) / 1000;
     const issued = await ca.rt.storage.db

@@ -40,8 +40,7 @@ export async function enqueueOrderNotice(
   order: { id: string; holder_id: number | null },
   { holder, ...extra }: { reason?: string; holder?: Holder | undefined } = {},
 ): Promise<void> {
-  if (order.holder_id === null) return;
-  const h = holder?.id === order.holder_id ? holder : await getHolder(tx, order.holder_id);
+  const h = await getHolder(tx, order.holder_id, holder);
   if (!h) return;
   const payload: OrderNoticePayload = { template: notice, orderId: order.id, ...extra };
   if (h.email) await enqueue(tx, { key: `mail:${notice}:${order.id}`, channel: 'email', recipient: h.email, payload });

@@ -196,7 +196,7 @@ export async function recordPayment(storage: Storage, p: IncomingPayment): Promi
       },
     ]);
     // read once for the two notices and the invoice's buyer
-    const holder = order.holder_id !== null ? await getHolder(tx, order.holder_id) : undefined;
+    const holder = await getHolder(tx, order.holder_id);
     await enqueueOrderNotice(tx, 'order_paid', order, { holder });
     // the invoice record (staff console: e-invoice PDF, paper invoice mailing) is born with the payment
     await createInvoiceForPayment(

@@ -35,8 +35,13 @@ export async function findHoldersByUniqueIds(db: Executor, uniqueIds: string[]):
 
 const holderById = new PreparedQuery(['id'], (db, p) => db.selectFrom('holders').selectAll().where('id', '=', p.id));
 
-export async function getHolder(db: Executor, id: number): Promise<Holder | undefined> {
-  return holderById.first(db, { id });
+/**
+ * The holder with this id; none for no id (a record without a holder). `known`: the holder as the
+ * caller has just read it, returned instead of reading it again when it is this one.
+ */
+export async function getHolder(db: Executor, id: number | null, known?: Holder): Promise<Holder | undefined> {
+  if (id === null) return undefined;
+  return known?.id === id ? known : holderById.first(db, { id });
 }
 
 /** Returns the holder with this unique ID, creating it when new (the name is kept as first recorded). */

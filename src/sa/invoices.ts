@@ -60,8 +60,7 @@ export async function createInvoiceForPayment(
   const existing = await invoiceForOrder(tx, order.id);
   if (existing) return existing;
   const issuer = await invoiceIssuer(tx);
-  const holder =
-    order.holder_id === null ? undefined : known?.id === order.holder_id ? known : await getHolder(tx, order.holder_id);
+  const holder = await getHolder(tx, order.holder_id, known);
   const items: InvoiceItem[] = [{ name: orderItemName(order), quantity: 1, amountFen: p.amountFen }];
   const now = Date.now();
   await tx

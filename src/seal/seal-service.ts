@@ -206,7 +206,7 @@ export class SealService {
     if (!Number.isInteger(days) || days < 1 || days > 20 * 365)
       throw new RaError('invalid', 'days: a whole number of days, 1 to 7300', 'days');
     const maker = await this.ensureMaker(actor);
-    const holder = cert.holder_id !== null ? await getHolder(this.db, cert.holder_id) : undefined;
+    const holder = await getHolder(this.db, cert.holder_id);
     const now = new Date(Math.floor(Date.now() / 1000) * 1000);
     const termEnd = now.getTime() + days * DAY;
     const validEnd = Math.min(termEnd, cert.not_after);

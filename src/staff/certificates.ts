@@ -94,7 +94,7 @@ export class StaffCertificates {
     const cert = await this.get(serial);
     const profile = this.rt.ca.profiles.get(cert.profile);
     const [holder, orders, audit, ocsp, crl, encryption] = await Promise.all([
-      cert.holder_id !== null ? getHolder(this.db, cert.holder_id) : Promise.resolve(undefined),
+      getHolder(this.db, cert.holder_id),
       this.db
         .selectFrom('orders')
         .select(['id', 'state', 'amount_fen', 'created_at', 'issued_serial', 'certificate_serial'])

@@ -91,7 +91,7 @@ export class StaffOrders {
       invoiceForOrder(this.db, order.id),
       getCertificateByOrder(this.db, order.id),
       listAudit(this.db, { target: order.id, limit: 500 }),
-      order.holder_id !== null ? getHolder(this.db, order.holder_id) : Promise.resolve(undefined),
+      getHolder(this.db, order.holder_id),
     ]);
     return { order, events, payment, refunds, invoice, certificate, audit, holder };
   }

@@ -148,7 +148,7 @@ export function registerPortalRoutes(app: FastifyInstance, rt: Runtime): void {
       const { record, renewalOnly } = outcome.login;
       const s = outcome.opened.session;
       setSessionCookie(rt, reply, outcome.opened.token);
-      const holder = record.holder_id !== null ? await getHolder(rt.storage.db, record.holder_id) : undefined;
+      const holder = await getHolder(rt.storage.db, record.holder_id);
       req.log.info({ serial: record.serial, renewalOnly }, 'holder logged in');
       return loginBody(record, holder, s.csrf_token, renewalOnly);
     },

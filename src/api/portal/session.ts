@@ -119,7 +119,7 @@ export function requireSession(rt: Runtime, opts: { allowRenewalOnly: boolean })
     if (!certificate) throw new HttpError(401, 'no_session', 'the session certificate is not on record');
     // Touch at most once a minute: idle timeout needs no finer grain, and it keeps reads cheap.
     if (now - session.last_seen_at > 60_000) await groupedWrite(rt.storage, (db) => touchSession(db, session.id, now));
-    const holder = session.holder_id !== null ? await getHolder(rt.storage.db, session.holder_id) : undefined;
+    const holder = await getHolder(rt.storage.db, session.holder_id);
     req.portal = { session, certificate, holder };
   };
 }

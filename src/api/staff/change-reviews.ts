@@ -21,7 +21,7 @@ const documentUrl = (orderId: string, docId: string): string =>
 export function registerStaffChangeReviewRoutes({ api, rt, need, ctx, tags }: StaffRoutes): void {
   const view = async (r: ChangeRequestRow): Promise<ChangeReviewView> => {
     const [holder, payment] = await Promise.all([
-      r.holder_id !== null ? getHolder(rt.storage.db, r.holder_id) : Promise.resolve(undefined),
+      getHolder(rt.storage.db, r.holder_id),
       paymentForOrder(rt.storage.db, r.order_id),
     ]);
     return {

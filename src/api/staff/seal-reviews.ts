@@ -14,7 +14,7 @@ const STATES: SealReviewStateView[] = ['pending', 'approved', 'rejected'];
 
 export function registerStaffSealReviewRoutes({ api, rt, need, ctx, tags }: StaffRoutes): void {
   const view = async (a: SealApplicationRow): Promise<SealReviewView> => {
-    const holder = a.holder_id !== null ? await getHolder(rt.storage.db, a.holder_id) : undefined;
+    const holder = await getHolder(rt.storage.db, a.holder_id);
     return {
       ...(await sealApplicationView(rt, a)),
       holder: { name: holder?.name ?? null, uniqueId: holder?.unique_id ?? null },
