@@ -17,6 +17,7 @@ import pg from 'pg';
 import { migrationProvider, type Dialect } from './migrations.js';
 import { forgetAuditHead } from './audit.js';
 import { GroupCommit } from './group-commit.js';
+import { ConnectionQueue } from './connection-queue.js';
 import { cachingStatements } from './sqlite-statements.js';
 import { countStatement } from './query-count.js';
 import type { Database } from './schema.js';
@@ -28,8 +29,26 @@ export type Executor = Db | Tx;
 // int8 (bigint) holds millisecond timestamps: well inside Number's exact range.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
 
-/** SQLite driver whose transactions take the write lock at BEGIN, so read-then-write is never upgraded mid-way. */
+/**
+ * SQLite driver whose transactions take the write lock at BEGIN, so read-then-write is never
+ * upgraded mid-way, and whose connection is queued for (ConnectionQueue).
+ */
 class ImmediateSqliteDriver extends SqliteDriver {
+  private readonly queue = new ConnectionQueue();
+
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    await this.queue.acquire();
+    // Kysely's mutex, now never contended: only the queue's holder gets here
+    return super.acquireConnection();
+  }
+
+  override releaseConnection(): Promise<void> {
+    // Kysely's unlock runs synchronously in this call, before the next holder is let in
+    const released = super.releaseConnection();
+    this.queue.release();
+    return released;
+  }
+
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
