@@ -27,10 +27,17 @@ export interface TestHolder {
   subject: NameAttribute[];
   signLogin(challenge: string): Buffer;
   /** new key (of `keyType`: default the current one's), CSR signed by it, proof signed by the current key */
-  renewalRequest(
-    orderId: string,
-    keyType?: 'ec-p256' | 'sm2',
-  ): Promise<{ newKey: KeyObject; newSm2Key?: Sm2PrivateKey; csr: Buffer; proof: Buffer }>;
+  renewalRequest(orderId: string, keyType?: 'ec-p256' | 'sm2'): Promise<NewKeyRequest & { proof: Buffer }>;
+  /** renewalRequest's first half, which the assistant does on the holder's token before it asks the CA */
+  newKeyRequest(keyType?: 'ec-p256' | 'sm2'): Promise<NewKeyRequest>;
+  /** renewalRequest's second half: the current key's proof over the order and CSR */
+  renewalProof(orderId: string, csr: Buffer): Buffer;
+}
+
+export interface NewKeyRequest {
+  newKey: KeyObject;
+  newSm2Key?: Sm2PrivateKey;
+  csr: Buffer;
 }
 
 const ecSign = (key: KeyObject, data: Buffer): Buffer => sign('sha256', data, { key, dsaEncoding: 'der' });
@@ -77,6 +84,12 @@ export async function createHolder(
           actor: 'test',
         })
         .then((r) => ({ der: r.der, serial: r.record.serial }));
+  const newKeyRequest = async (newKeyType: 'ec-p256' | 'sm2' = keyType): Promise<NewKeyRequest> => {
+    const k = holderKey(newKeyType);
+    const csr = await buildCsr({ subject, spki: k.spki, signatureAlgId: signatureAlgorithmFor(newKeyType).algId, sign: k.sign });
+    return { newKey: k.key, ...(k.sm2 ? { newSm2Key: k.sm2 } : {}), csr };
+  };
+  const renewalProof = (orderId: string, csr: Buffer): Buffer => own.sign(renewalProofMessage(orderId, csr));
   return {
     key: own.key,
     ...(own.sm2 ? { sm2Key: own.sm2 } : {}),
@@ -85,20 +98,11 @@ export async function createHolder(
     subject,
     signLogin: (challenge) => own.sign(Buffer.from(challenge, 'utf8')),
     async renewalRequest(orderId, newKeyType = keyType) {
-      const k = holderKey(newKeyType);
-      const newCsr = await buildCsr({
-        subject,
-        spki: k.spki,
-        signatureAlgId: signatureAlgorithmFor(newKeyType).algId,
-        sign: k.sign,
-      });
-      return {
-        newKey: k.key,
-        ...(k.sm2 ? { newSm2Key: k.sm2 } : {}),
-        csr: newCsr,
-        proof: own.sign(renewalProofMessage(orderId, newCsr)),
-      };
+      const request = await newKeyRequest(newKeyType);
+      return { ...request, proof: renewalProof(orderId, request.csr) };
     },
+    newKeyRequest,
+    renewalProof,
   };
 }
 
