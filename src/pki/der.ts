@@ -262,18 +262,28 @@ export function decodeOid(n: Node): string {
   expect(n, Tag.OID, 'OBJECT IDENTIFIER');
   const b = content(n);
   if (b.length === 0) throw new DerError('empty OID');
-  const arcs: bigint[] = [];
-  let v = 0n;
+  if ((b[b.length - 1]! & 0x80) !== 0) throw new DerError('OID ends inside a subidentifier');
+  // Numbers while exact (every arc in practice; DER parsing meets OIDs on every certificate, CSR
+  // and OCSP request), BigInt only for longer arcs such as 2.25's UUIDs.
+  const arcs: (number | bigint)[] = [];
+  let v = 0;
+  let big: bigint | undefined;
+  let start = true;
   for (const byte of b) {
-    v = (v << 7n) | BigInt(byte & 0x7f);
-    if ((byte & 0x80) === 0) {
-      arcs.push(v);
-      v = 0n;
+    if (start && byte === 0x80) throw new DerError('OID subidentifier with a leading 0x80 (not minimal)');
+    start = (byte & 0x80) === 0;
+    if (big === undefined && v < 2 ** 45) v = v * 128 + (byte & 0x7f);
+    else big = ((big ?? BigInt(v)) << 7n) | BigInt(byte & 0x7f);
+    if (start) {
+      arcs.push(big ?? v);
+      v = 0;
+      big = undefined;
     }
   }
-  const first = arcs.shift()!;
-  const head = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n];
-  return [...head, ...arcs].join('.');
+  const first = arcs[0]!;
+  if (typeof first === 'bigint') arcs.splice(0, 1, 2, first - 80n);
+  else arcs.splice(0, 1, ...(first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80]));
+  return arcs.join('.');
 }
 
 /** INTEGER content as unsigned hex (lowercase, no leading zero byte). */
