@@ -1,20 +1,12 @@
 // Running the built CLI from a benchmark: `bin/certdesk.js` on a dist/ rebuilt when stale, and
 // `certdesk serve --workers N` started on a free port and waited for until every worker answers.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
+import { freePort } from '../../test/helpers/processes.js';
 import { BenchError } from './common.js';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
+/** One way to find a port, shared with the tests (below the ephemeral range: see there). */
+export { freePort };
 
 /** bin/certdesk.js, the CLI as installed, on a dist/ rebuilt first when older than src/ (as scripts/run-tests.sh does). */
 export function builtCli(): string {

@@ -111,107 +111,119 @@ export async function startPortalEnv(o: {
   const agentPort = await freePort();
   const tlsPort = o.https ? await freePort() : undefined;
   const origin = tlsPort ? `https://${PORTAL_HOST}:${tlsPort}` : `http://${PORTAL_HOST}:${port}`;
-  const ca = await createTestCa({
-    ...(o.sm2Hierarchy || o.keys.some((k) => k.dual) ? { keyType: 'both' as const } : {}),
-    port,
-    env: {
-      PUBLIC_URL: origin,
-      AGENT_URL: `http://127.0.0.1:${agentPort}`,
-      ...(o.downloadsDir ? { AGENT_DOWNLOADS_DIR: path.dirname(packagedAgent().binary) } : {}),
-      ...(tlsPort ? { TRUST_PROXY: '127.0.0.1' } : {}),
-    },
-  });
-  const { app } = await buildServer(ca.rt, { logger: false });
-  await app.listen({ port, host: '127.0.0.1' });
-  const tls = tlsPort ? await startTlsProxy({ host: PORTAL_HOST, port: tlsPort, upstreamPort: port }) : undefined;
-  const keys = new Map<string, KeyOnDisk>();
-  const addKey = async (label: string, days: number, a: { dual?: boolean } = {}): Promise<KeyOnDisk> => {
-    let k: KeyOnDisk;
-    if (a.dual) {
-      // SoftHSM2 has no SM2 mechanisms: an SM2 dual pair lives on a soft token
-      assert.ok(!hsm, 'an SM2 dual pair needs a soft token');
-      const file = path.join(dir, `${label}.token`);
-      const r = await sm2DualTokenFromRa(ca, file, { pin: PIN, tokenLabel: label, days });
-      k = {
-        kind: 'soft',
-        label,
-        file,
-        tokenId: r.tokenId,
-        certificate: r.certificate,
-        encryptionCertificate: r.encryptionCertificate,
-      };
-    } else if (hsm) {
-      const r = await softHsmTokenWithCertificate(ca, hsm, { tokenLabel: label, days });
-      assert.equal(r.token.pin, PIN);
-      k = { kind: 'pkcs11', label, file: '', tokenId: r.tokenId, certificate: r.certificate };
-    } else {
-      const file = path.join(dir, `${label}.token`);
-      const r = await softTokenWithCertificate(ca, file, { pin: PIN, tokenLabel: label, days });
-      k = { kind: 'soft', label, file, tokenId: r.tokenId, certificate: r.certificate };
-    }
-    keys.set(label, k);
-    return k;
+  // What is made so far, released in reverse: when a step fails (a port taken, a token not made), the
+  // test's after() has no env to close, and a listening server left behind keeps the file running
+  // until its timeout.
+  const undo: (() => unknown)[] = [() => rmSync(dir, { recursive: true, force: true })];
+  if (hsm) undo.push(() => hsm.cleanup());
+  const release = async (): Promise<void> => {
+    for (const u of undo.splice(0).reverse()) await u();
   };
-  for (const k of o.keys) await addKey(k.label, k.days, { dual: k.dual });
-  // As installed: the binary alone in a directory with the configuration the CA signed for this portal.
-  const install = o.packagedAgent ? path.join(dir, 'certdesk-agent') : undefined;
-  if (install) {
-    mkdirSync(install);
-    copyFileSync(packagedAgent().binary, path.join(install, 'certdesk-agent'));
-    chmodSync(path.join(install, 'certdesk-agent'), 0o755);
-    const signed = await cliAsync(['agent-config', 'sign', '--out', path.join(install, 'certdesk-agent.json')], ca.env);
-    assert.equal(signed.status, 0, signed.stderr);
-  }
-  const start = (env: Record<string, string> = {}): Promise<AgentProcess> =>
-    startAgentProcess(
-      [
-        '--port',
-        String(agentPort),
-        ...(hsm
-          ? ['--pkcs11-module', hsm.module]
-          : [...keys.values()].flatMap((k) => (k.kind === 'soft' ? ['--soft-token', k.file] : []))),
-        '--journal-dir',
-        path.join(dir, 'journal'),
-        ...(install ? [] : ['--allow-origin', origin]),
-      ],
-      {
-        env: hsm ? { SOFTHSM2_CONF: hsm.conf, ...env } : env,
-        ...(install ? { executable: path.join(install, 'certdesk-agent'), origins: [], cwd: install } : {}),
+  try {
+    const ca = await createTestCa({
+      ...(o.sm2Hierarchy || o.keys.some((k) => k.dual) ? { keyType: 'both' as const } : {}),
+      port,
+      env: {
+        PUBLIC_URL: origin,
+        AGENT_URL: `http://127.0.0.1:${agentPort}`,
+        ...(o.downloadsDir ? { AGENT_DOWNLOADS_DIR: path.dirname(packagedAgent().binary) } : {}),
+        ...(tlsPort ? { TRUST_PROXY: '127.0.0.1' } : {}),
       },
-    );
-  const env: PortalEnv = {
-    ca,
-    app,
-    origin,
-    base: `http://127.0.0.1:${port}`,
-    agentPort,
-    agent: await start(o.agentEnv),
-    keys,
-    dir,
-    tokenKind,
-    hsm,
-    tls,
-    browserArgs: tls
-      ? [`--ignore-certificate-errors-spki-list=${tls.spkiPin}`, `--ip-address-space-overrides=127.0.0.1:${tls.port}=public`]
-      : [],
-    async restartAgent(e) {
-      if (env.agent.proc.exitCode === null && env.agent.proc.signalCode === null) env.agent.proc.kill('SIGKILL');
-      await env.agent.exited;
-      env.agent = await start(e);
-      return env.agent;
-    },
-    addKey,
-    async close() {
-      if (env.agent.proc.exitCode === null && env.agent.proc.signalCode === null) env.agent.proc.kill('SIGKILL');
-      await env.agent.exited;
-      await tls?.close();
-      await app.close();
-      await ca.cleanup();
-      await hsm?.cleanup();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  return env;
+    });
+    undo.push(() => ca.cleanup());
+    const { app } = await buildServer(ca.rt, { logger: false });
+    undo.push(() => app.close());
+    await app.listen({ port, host: '127.0.0.1' });
+    const tls = tlsPort ? await startTlsProxy({ host: PORTAL_HOST, port: tlsPort, upstreamPort: port }) : undefined;
+    if (tls) undo.push(() => tls.close());
+    const keys = new Map<string, KeyOnDisk>();
+    const addKey = async (label: string, days: number, a: { dual?: boolean } = {}): Promise<KeyOnDisk> => {
+      let k: KeyOnDisk;
+      if (a.dual) {
+        // SoftHSM2 has no SM2 mechanisms: an SM2 dual pair lives on a soft token
+        assert.ok(!hsm, 'an SM2 dual pair needs a soft token');
+        const file = path.join(dir, `${label}.token`);
+        const r = await sm2DualTokenFromRa(ca, file, { pin: PIN, tokenLabel: label, days });
+        k = {
+          kind: 'soft',
+          label,
+          file,
+          tokenId: r.tokenId,
+          certificate: r.certificate,
+          encryptionCertificate: r.encryptionCertificate,
+        };
+      } else if (hsm) {
+        const r = await softHsmTokenWithCertificate(ca, hsm, { tokenLabel: label, days });
+        assert.equal(r.token.pin, PIN);
+        k = { kind: 'pkcs11', label, file: '', tokenId: r.tokenId, certificate: r.certificate };
+      } else {
+        const file = path.join(dir, `${label}.token`);
+        const r = await softTokenWithCertificate(ca, file, { pin: PIN, tokenLabel: label, days });
+        k = { kind: 'soft', label, file, tokenId: r.tokenId, certificate: r.certificate };
+      }
+      keys.set(label, k);
+      return k;
+    };
+    for (const k of o.keys) await addKey(k.label, k.days, { dual: k.dual });
+    // As installed: the binary alone in a directory with the configuration the CA signed for this portal.
+    const install = o.packagedAgent ? path.join(dir, 'certdesk-agent') : undefined;
+    if (install) {
+      mkdirSync(install);
+      copyFileSync(packagedAgent().binary, path.join(install, 'certdesk-agent'));
+      chmodSync(path.join(install, 'certdesk-agent'), 0o755);
+      const signed = await cliAsync(['agent-config', 'sign', '--out', path.join(install, 'certdesk-agent.json')], ca.env);
+      assert.equal(signed.status, 0, signed.stderr);
+    }
+    const start = (env: Record<string, string> = {}): Promise<AgentProcess> =>
+      startAgentProcess(
+        [
+          '--port',
+          String(agentPort),
+          ...(hsm
+            ? ['--pkcs11-module', hsm.module]
+            : [...keys.values()].flatMap((k) => (k.kind === 'soft' ? ['--soft-token', k.file] : []))),
+          '--journal-dir',
+          path.join(dir, 'journal'),
+          ...(install ? [] : ['--allow-origin', origin]),
+        ],
+        {
+          env: hsm ? { SOFTHSM2_CONF: hsm.conf, ...env } : env,
+          ...(install ? { executable: path.join(install, 'certdesk-agent'), origins: [], cwd: install } : {}),
+        },
+      );
+    const env: PortalEnv = {
+      ca,
+      app,
+      origin,
+      base: `http://127.0.0.1:${port}`,
+      agentPort,
+      agent: await start(o.agentEnv),
+      keys,
+      dir,
+      tokenKind,
+      hsm,
+      tls,
+      browserArgs: tls
+        ? [`--ignore-certificate-errors-spki-list=${tls.spkiPin}`, `--ip-address-space-overrides=127.0.0.1:${tls.port}=public`]
+        : [],
+      async restartAgent(e) {
+        if (env.agent.proc.exitCode === null && env.agent.proc.signalCode === null) env.agent.proc.kill('SIGKILL');
+        await env.agent.exited;
+        env.agent = await start(e);
+        return env.agent;
+      },
+      addKey,
+      async close() {
+        if (env.agent.proc.exitCode === null && env.agent.proc.signalCode === null) env.agent.proc.kill('SIGKILL');
+        await env.agent.exited;
+        await release();
+      },
+    };
+    return env;
+  } catch (e) {
+    await release();
+    throw e;
+  }
 }
 
 /** Chromium for this portal (with `env`: its flags — the HTTPS portal's certificate pin, its public address). */

@@ -82,7 +82,10 @@ export async function startAgentProcess(
     proc.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent did not start in 30 s: ${err}`)), 30_000);
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL'); // not left running behind the failed start
+      reject(new Error(`agent did not start in 30 s: ${err}`));
+    }, 30_000);
     const check = (): void => {
       const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
       if (m) {

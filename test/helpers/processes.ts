@@ -60,15 +60,37 @@ export function run(command: string, args: string[], opts: { cwd?: string; env: 
   };
 }
 
-/** A port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A port nobody listens on right now, below the kernel's ephemeral range. A port the kernel hands out
+ * for `listen(0)` comes from that range, so between this check and the caller's own listen (seconds,
+ * when a CA is made in between) any outgoing connection on the machine may take it as its local port:
+ * EADDRINUSE. Below the range only another listener can.
+ */
+export async function freePort(): Promise<number> {
+  const low = 20_000;
+  const high = ephemeralRangeStart() - 1;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port found in ${low}–${high}`);
+}
+
+function ephemeralRangeStart(): number {
+  try {
+    const start = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(start) && start > 21_000) return start;
+  } catch {
+    // not Linux: the IANA dynamic range
+  }
+  return 49_152;
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
 }
 
