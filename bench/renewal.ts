@@ -7,6 +7,8 @@
 //     order, payment notification, issue, installed (keys and signatures in this process, as the
 //     assistant would make them). 0 errors; p99 of each step (goal ≤ 250 ms). Baseline in the same
 //     run: GET /healthz at the same concurrency, which is what the machine's HTTP round trip costs.
+//     BENCH_HOLDER_ROUNDS (default 3) rounds with fresh holders; the goal is judged on the median
+//     round's worst step (one round swings ±30% on a shared 2-core machine).
 //     BENCH_STEPWISE=1: all holders take each step together, the next only once all have answered,
 //     and the server's CPU per holder is printed per step (where the time goes, not the goal's figure).
 // The server and the assistant are child processes (the built CLI: dist/); this process plays the
@@ -41,6 +43,8 @@ import { BenchError, fmt, percentile, processCpuUs, treeCpuSeconds } from './lib
 
 const RENEWALS = Number(process.env.BENCH_RENEWALS ?? 100);
 const HOLDERS = Number(process.env.BENCH_HOLDERS ?? 200);
+/** BENCH_HOLDER_ROUNDS: phase 2 this many times, fresh holders each time; judged on the median round */
+const HOLDER_ROUNDS = Number(process.env.BENCH_HOLDER_ROUNDS ?? 3);
 /** BENCH_WORKERS=N: `serve --workers N` (default 1: one server process) */
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 const PIN = '864209';
@@ -207,6 +211,115 @@ const line = (name: string, a: number[]): string => {
   return `${name.padEnd(22)} p50 ${fmt(percentile(s, 50)).padStart(6)} ms   p95 ${fmt(percentile(s, 95)).padStart(6)} ms   p99 ${fmt(percentile(s, 99)).padStart(6)} ms   max ${fmt(s.at(-1)!).padStart(6)} ms`;
 };
 
+/** One round of phase 2: fresh holders, all of them renewing at once. */
+interface HolderRound {
+  times: Map<Step, number[]>;
+  errors: string[];
+  healthz: number[];
+  wallMs: number;
+  serverCpuMs: number;
+  /** with --workers each process counts its own: left out then */
+  statements: number | undefined;
+  clientCpuMs: number;
+  clientLoopP99Ms: number;
+  clientLoopMaxMs: number;
+  worstP99: number;
+}
+
+async function holdersAtOnce(
+  ca: TestCa,
+  port: number,
+  serverPid: number | undefined,
+  steps: ReturnType<typeof holderSteps>,
+  round: number,
+): Promise<HolderRound> {
+  const holders: TestHolder[] = [];
+  for (let i = 0; i < HOLDERS; i++) holders.push(await createHolder(ca, { name: `并发${round}-${i}`, days: 30 }));
+  const healthz = await Promise.all(
+    holders.map(async () => {
+      const t0 = performance.now();
+      // on the holders' kept-alive connections, which this opens
+      await new KeepAliveHolder(port, PORTAL, '127.0.0.1').call('GET', '/healthz');
+      return ms(t0);
+    }),
+  );
+  const times = new Map<Step, number[]>(STEPS.map((s) => [s, []]));
+  const errors: string[] = [];
+  const runs: HolderRun[] = [];
+  for (const [i, h] of holders.entries())
+    runs.push({
+      h,
+      // each round its own addresses: the per-address login limit counts across rounds
+      c: new KeepAliveHolder(port, new URL(ca.config.publicUrl).origin, `10.${2 + round}.${i >> 8}.${i & 255}`),
+      // 200 key pairs and CSRs are 200 tokens' work, ~60 ms of this one client's event loop
+      newKey: await h.newKeyRequest(),
+    });
+  // this process's own event-loop delay: a step's time includes the client's waits, not only the
+  // server's (enabled after the keys above, which hold this loop ~60 ms before the clock starts)
+  const clientLoop = monitorEventLoopDelay({ resolution: 10 });
+  clientLoop.enable();
+  // read before the clock starts: one process's count (with --workers each answers with its own)
+  const statements0 = WORKERS === 1 ? await statementsSoFar(port) : undefined;
+  const wall = performance.now();
+  const cpu0 = treeCpuSeconds(serverPid);
+  const clientCpu0 = processCpuUs();
+  /** One step of one holder, timed from its request to its answer; false when it failed. */
+  const take = async (r: HolderRun, name: Step): Promise<boolean> => {
+    try {
+      const { prepare, call } = steps[name];
+      await prepare?.(r);
+      const t0 = performance.now();
+      const res = await call(r);
+      times.get(name)!.push(ms(t0));
+      if (res.status < 200 || res.status > 299) throw new Error(`${name}: ${res.status} ${JSON.stringify(res.body)}`);
+      return true;
+    } catch (e) {
+      const cause = (e as Error & { cause?: Error & { code?: string } }).cause;
+      errors.push(`${(e as Error).message}${cause ? ` (${cause.code ?? ''} ${cause.message})` : ''}`);
+      return false;
+    }
+  };
+  if (STEPWISE) {
+    // all holders take a step together, the next once every one has answered: the server's CPU per step
+    let alive = runs;
+    for (const name of STEPS) {
+      const s0 = await statementsSoFar(port);
+      const c0 = treeCpuSeconds(serverPid);
+      const w0 = performance.now();
+      const ok = await Promise.all(alive.map((r) => take(r, name)));
+      const cpuMs = (treeCpuSeconds(serverPid) - c0) * 1000;
+      const wMs = ms(w0);
+      const statements = (await statementsSoFar(port)) - s0;
+      alive = alive.filter((_r, i) => ok[i]);
+      console.log(
+        `   step by step: ${name.padEnd(13)} server CPU ${fmt(cpuMs / runs.length, 2)} ms and ${fmt(statements / runs.length, 1)} SQL statements per holder, all ${runs.length} answered in ${fmt(wMs)} ms`,
+      );
+    }
+  } else
+    await Promise.all(
+      runs.map(async (r) => {
+        for (const name of STEPS) if (!(await take(r, name))) return;
+      }),
+    );
+  const wallMs = ms(wall);
+  clientLoop.disable();
+  const serverCpuMs = (treeCpuSeconds(serverPid) - cpu0) * 1000;
+  const statements = statements0 === undefined ? undefined : (await statementsSoFar(port)) - statements0;
+  const clientCpuMs = (processCpuUs() - clientCpu0) / 1000;
+  return {
+    times,
+    errors,
+    healthz,
+    wallMs,
+    serverCpuMs,
+    statements,
+    clientCpuMs,
+    clientLoopP99Ms: clientLoop.percentile(99) / 1e6,
+    clientLoopMaxMs: clientLoop.max / 1e6,
+    worstP99: Math.max(...STEPS.map((step) => percentile(sorted(times.get(step)!), 99))),
+  };
+}
+
 async function main(): Promise<void> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -314,103 +427,38 @@ async function main(): Promise<void> {
       `   p95 ${fmt(p95)} ms; goal ≤ 1,500 ms: ${p95 <= 1500 ? 'met' : 'NOT met'}; every token holds exactly its new pair: yes`,
     );
 
-    // ---- 2. many holders at once through the HTTP API ---------------------------------------------
-    const holders: TestHolder[] = [];
-    for (let i = 0; i < HOLDERS; i++) holders.push(await createHolder(ca, { name: `并发${i}`, days: 30 }));
-    const healthz = await Promise.all(
-      holders.map(async () => {
-        const t0 = performance.now();
-        // on the holders' kept-alive connections, which this opens
-        await new KeepAliveHolder(port, PORTAL, '127.0.0.1').call('GET', '/healthz');
-        return ms(t0);
-      }),
-    );
-    const times = new Map<Step, number[]>(STEPS.map((s) => [s, []]));
-    const errors: string[] = [];
-    const runs: HolderRun[] = [];
-    for (const [i, h] of holders.entries())
-      runs.push({
-        h,
-        c: new KeepAliveHolder(port, new URL(ca.config.publicUrl).origin, `10.3.${i >> 8}.${i & 255}`),
-        // 200 key pairs and CSRs are 200 tokens' work, ~60 ms of this one client's event loop
-        newKey: await h.newKeyRequest(),
-      });
-    // this process's own event-loop delay: a step's time includes the client's waits, not only the
-    // server's (enabled after the keys above, which hold this loop ~60 ms before the clock starts)
-    const clientLoop = monitorEventLoopDelay({ resolution: 10 });
-    clientLoop.enable();
-    // read before the clock starts: one process's count (with --workers each answers with its own)
-    const statements0 = WORKERS === 1 ? await statementsSoFar(port) : undefined;
-    const wall = performance.now();
-    const cpu0 = treeCpuSeconds(server.proc.pid);
-    const clientCpu0 = processCpuUs();
+    // ---- 2. many holders at once through the HTTP API, HOLDER_ROUNDS times -------------------------
     const steps = holderSteps(ca);
-    /** One step of one holder, timed from its request to its answer; false when it failed. */
-    const take = async (r: HolderRun, name: Step): Promise<boolean> => {
-      try {
-        const { prepare, call } = steps[name];
-        await prepare?.(r);
-        const t0 = performance.now();
-        const res = await call(r);
-        times.get(name)!.push(ms(t0));
-        if (res.status < 200 || res.status > 299) throw new Error(`${name}: ${res.status} ${JSON.stringify(res.body)}`);
-        return true;
-      } catch (e) {
-        const cause = (e as Error & { cause?: Error & { code?: string } }).cause;
-        errors.push(`${(e as Error).message}${cause ? ` (${cause.code ?? ''} ${cause.message})` : ''}`);
-        return false;
-      }
-    };
-    if (STEPWISE) {
-      // all holders take a step together, the next once every one has answered: the server's CPU per step
-      let alive = runs;
-      for (const name of STEPS) {
-        const s0 = await statementsSoFar(port);
-        const c0 = treeCpuSeconds(server.proc.pid);
-        const w0 = performance.now();
-        const ok = await Promise.all(alive.map((r) => take(r, name)));
-        const cpuMs = (treeCpuSeconds(server.proc.pid) - c0) * 1000;
-        const wMs = ms(w0);
-        const statements = (await statementsSoFar(port)) - s0;
-        alive = alive.filter((_r, i) => ok[i]);
-        console.log(
-          `   step by step: ${name.padEnd(13)} server CPU ${fmt(cpuMs / runs.length, 2)} ms and ${fmt(statements / runs.length, 1)} SQL statements per holder, all ${runs.length} answered in ${fmt(wMs)} ms`,
-        );
-      }
-    } else
-      await Promise.all(
-        runs.map(async (r) => {
-          for (const name of STEPS) if (!(await take(r, name))) return;
-        }),
+    const rounds: HolderRound[] = [];
+    for (let round = 1; round <= HOLDER_ROUNDS; round++) {
+      const r = await holdersAtOnce(ca, port, server.proc.pid, steps, round);
+      rounds.push(r);
+      console.log(
+        `\n2. ${HOLDERS} holders renewing at once through the HTTP API, round ${round}/${HOLDER_ROUNDS} (${fmt(r.wallMs / 1000, 1)} s wall; server CPU ${fmt(r.serverCpuMs / HOLDERS, 1)} ms per holder, all threads${r.statements === undefined ? '' : `, ${fmt(r.statements / HOLDERS, 1)} SQL statements per holder`}; this client ${fmt(r.clientCpuMs / HOLDERS, 1)} ms)`,
       );
-    const wallMs = ms(wall);
-    clientLoop.disable();
-    const serverCpuMs = (treeCpuSeconds(server.proc.pid) - cpu0) * 1000;
-    const statements = statements0 === undefined ? undefined : (await statementsSoFar(port)) - statements0;
-    const clientCpuMs = (processCpuUs() - clientCpu0) / 1000;
+      for (const step of STEPS) console.log(`   ${line(step, r.times.get(step)!)}`);
+      console.log(`   ${line('baseline GET /healthz', r.healthz)}   (${HOLDERS} at once)`);
+      console.log(`   this client's event-loop delay: p99 ${fmt(r.clientLoopP99Ms)} ms, max ${fmt(r.clientLoopMaxMs)} ms`);
+      console.log(
+        `   errors ${r.errors.length}${r.errors.length ? ` (${[...new Set(r.errors.map((e) => e.replace(/R\d{8}-\w+/g, 'R…')))].slice(0, 3).join('; ')})` : ''}; worst step p99 ${fmt(r.worstP99)} ms`,
+      );
+    }
+    const errors = rounds.reduce((n, r) => n + r.errors.length, 0);
+    const worst = rounds.map((r) => r.worstP99);
+    const medianWorst = sorted(worst)[Math.floor(worst.length / 2)]!;
+    console.log(
+      `\n   ${HOLDERS} holders at once, ${HOLDER_ROUNDS} round(s): worst step p99 ${worst.map((w) => fmt(w)).join(', ')} ms, median ${fmt(medianWorst)} ms; errors ${errors}; goal 0 errors and ≤ 250 ms (median of rounds): ${errors === 0 && medianWorst <= 250 ? 'met' : 'NOT met'}`,
+    );
     const issued = await ca.rt.storage.db
       .selectFrom('certificates')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('order_id', 'is not', null)
       .executeTakeFirstOrThrow();
+    const expected = RENEWALS + HOLDERS * HOLDER_ROUNDS;
     console.log(
-      `\n2. ${HOLDERS} holders renewing at once through the HTTP API (${fmt(wallMs / 1000, 1)} s wall; server CPU ${fmt(serverCpuMs / HOLDERS, 1)} ms per holder, all threads${statements === undefined ? '' : `, ${fmt(statements / HOLDERS, 1)} SQL statements per holder`}; this client ${fmt(clientCpuMs / HOLDERS, 1)} ms)`,
+      `   certificates issued for orders in all: ${Number(issued.n)} (${RENEWALS} + ${HOLDERS} × ${HOLDER_ROUNDS} expected)`,
     );
-    let worst = 0;
-    for (const s of STEPS) {
-      const a = times.get(s)!;
-      worst = Math.max(worst, percentile(sorted(a), 99));
-      console.log(`   ${line(s, a)}`);
-    }
-    console.log(`   ${line('baseline GET /healthz', healthz)}   (${HOLDERS} at once)`);
-    console.log(
-      `   this client's event-loop delay: p99 ${fmt(clientLoop.percentile(99) / 1e6)} ms, max ${fmt(clientLoop.max / 1e6)} ms`,
-    );
-    console.log(
-      `   errors ${errors.length}${errors.length ? ` (${[...new Set(errors.map((e) => e.replace(/R\d{8}-\w+/g, 'R…')))].slice(0, 3).join('; ')})` : ''}; worst step p99 ${fmt(worst)} ms; goal 0 errors and ≤ 250 ms: ${errors.length === 0 && worst <= 250 ? 'met' : 'NOT met'}`,
-    );
-    console.log(`   certificates issued for orders in all: ${Number(issued.n)} (${RENEWALS} + ${HOLDERS} expected)`);
-    if (errors.length) {
+    if (errors) {
       process.exitCode = 1;
       const logged = server
         .out()
@@ -418,8 +466,7 @@ async function main(): Promise<void> {
         .filter((l) => l.includes('"level":50'));
       console.log(`   server errors (${logged.length}), first: ${logged[0]?.slice(0, 1500)}`);
     }
-    if (errors.length === 0 && Number(issued.n) !== RENEWALS + HOLDERS)
-      throw new BenchError('issued certificates do not match the renewals');
+    if (errors === 0 && Number(issued.n) !== expected) throw new BenchError('issued certificates do not match the renewals');
   } finally {
     for (const a of agentProcs) await a.stop();
     await server.stop();
