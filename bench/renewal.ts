@@ -50,6 +50,11 @@ const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 const PIN = '864209';
 const STEPWISE = process.env.BENCH_STEPWISE === '1';
 const postgres = process.env.BENCH_DATABASE === 'postgres';
+// holders' addresses are 10.2.x.y in phase 1 and 10.(2 + round).x.y in phase 2's rounds
+if (!Number.isInteger(HOLDER_ROUNDS) || HOLDER_ROUNDS < 1 || HOLDER_ROUNDS > 250)
+  throw new BenchError(`BENCH_HOLDER_ROUNDS must be a whole number from 1 to 250, got ${process.env.BENCH_HOLDER_ROUNDS}`);
+if (!Number.isInteger(HOLDERS) || HOLDERS < 1 || HOLDERS > 65_536)
+  throw new BenchError(`BENCH_HOLDERS must be a whole number from 1 to 65536, got ${process.env.BENCH_HOLDERS}`);
 if (postgres && !process.env.TEST_DATABASE_URL) throw new BenchError('BENCH_DATABASE=postgres needs TEST_DATABASE_URL');
 
 /** A holder's portal page behind the proxy, which names the holder's own address (per-client login limits). */
