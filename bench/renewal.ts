@@ -39,7 +39,7 @@ import {
   type TestHolder,
 } from '../test/helpers/holder.js';
 import { BUILT_CLI, freePort, run } from '../test/helpers/processes.js';
-import { BenchError, fmt, percentile, processCpuUs, treeCpuSeconds } from './lib/common.js';
+import { BenchError, fmt, median, percentile, processCpuUs, treeCpuSeconds } from './lib/common.js';
 
 const RENEWALS = Number(process.env.BENCH_RENEWALS ?? 100);
 const HOLDERS = Number(process.env.BENCH_HOLDERS ?? 200);
@@ -450,7 +450,7 @@ async function main(): Promise<void> {
     }
     const errors = rounds.reduce((n, r) => n + r.errors.length, 0);
     const worst = rounds.map((r) => r.worstP99);
-    const medianWorst = sorted(worst)[Math.floor(worst.length / 2)]!;
+    const medianWorst = median(worst);
     console.log(
       `\n   ${HOLDERS} holders at once, ${HOLDER_ROUNDS} round(s): worst step p99 ${worst.map((w) => fmt(w)).join(', ')} ms, median ${fmt(medianWorst)} ms; errors ${errors}; goal 0 errors and ≤ 250 ms (median of rounds): ${errors === 0 && medianWorst <= 250 ? 'met' : 'NOT met'}`,
     );
