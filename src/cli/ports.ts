@@ -13,7 +13,8 @@ export interface PlannedPort {
   change: string;
 }
 
-function probe(port: number, host: string): Promise<NodeJS.ErrnoException | undefined> {
+/** Listens on `port` and closes again: undefined when that worked, else why not. */
+export function probe(port: number, host: string): Promise<NodeJS.ErrnoException | undefined> {
   return new Promise((resolve) => {
     const s = createServer();
     s.once('error', (e: NodeJS.ErrnoException) => resolve(e));

@@ -1,7 +1,8 @@
 // Long-running commands as child processes (the built CLI, npx), their output, their process tree.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
+import { probe } from '../../src/cli/ports.js';
 import { CERTDESK, ROOT as REPO } from './cli.js';
 
 export const BUILT_CLI = CERTDESK;
@@ -60,6 +61,17 @@ export function run(command: string, args: string[], opts: { cwd?: string; env: 
   };
 }
 
+/** The first port of the kernel's ephemeral range (read once); the IANA dynamic range's where it cannot be read or leaves no room below. */
+const EPHEMERAL_START = ((): number => {
+  try {
+    const start = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(start) && start > 21_000) return start;
+  } catch {
+    // not Linux
+  }
+  return 49_152;
+})();
+
 /**
  * A port nobody listens on right now, below the kernel's ephemeral range. A port the kernel hands out
  * for `listen(0)` comes from that range, so between this check and the caller's own listen (seconds,
@@ -68,30 +80,12 @@ export function run(command: string, args: string[], opts: { cwd?: string; env: 
  */
 export async function freePort(): Promise<number> {
   const low = 20_000;
-  const high = ephemeralRangeStart() - 1;
+  const high = EPHEMERAL_START - 1;
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = low + Math.floor(Math.random() * (high - low + 1));
-    if (await canListen(port)) return port;
+    if ((await probe(port, '127.0.0.1')) === undefined) return port;
   }
   throw new Error(`no free port found in ${low}–${high}`);
-}
-
-function ephemeralRangeStart(): number {
-  try {
-    const start = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-    if (Number.isInteger(start) && start > 21_000) return start;
-  } catch {
-    // not Linux: the IANA dynamic range
-  }
-  return 49_152;
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
 }
 
 /** True when something accepts TCP connections on 127.0.0.1:port. */
