@@ -1,4 +1,4 @@
-// The one SQLite connection goes to its waiters in turn (src/sa/connection-queue.ts): no two users
+// The SQLite writer connection goes to its waiters in turn (src/sa/connection-queue.ts): no two users
 // at once, nobody cuts in, and a long line drains.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,7 +1,7 @@
-// The one SQLite connection's waiting line (database.ts's driver).
+// The SQLite writer connection's waiting line (sqlite-driver.ts).
 
 /**
- * Hands the one SQLite connection to its waiters first come, first served. Kysely's own mutex wakes
+ * Hands the SQLite writer to its waiters first come, first served. Kysely's own mutex wakes
  * every waiter on each release and all but one wait again: in one `bench:renewal` run (200 holders)
  * 5,715 acquisitions woke 280,472 waiters, ~49 async resumptions each.
  */

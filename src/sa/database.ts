@@ -3,22 +3,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import {
-  CompiledQuery,
-  Kysely,
-  Migrator,
-  PostgresDialect,
-  SqliteDialect,
-  SqliteDriver,
-  type DatabaseConnection,
-  type Transaction,
-} from 'kysely';
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import { migrationProvider, type Dialect } from './migrations.js';
 import { forgetAuditHead } from './audit.js';
 import { GroupCommit } from './group-commit.js';
-import { ConnectionQueue } from './connection-queue.js';
 import { cachingStatements } from './sqlite-statements.js';
+import { RoutingSqliteDialect } from './sqlite-driver.js';
 import { countStatement } from './query-count.js';
 import type { Database } from './schema.js';
 
@@ -29,38 +20,8 @@ export type Executor = Db | Tx;
 // int8 (bigint) holds millisecond timestamps: well inside Number's exact range.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
 
-/**
- * SQLite driver whose transactions take the write lock at BEGIN, so read-then-write is never
- * upgraded mid-way, and whose connection is queued for (ConnectionQueue).
- */
-class ImmediateSqliteDriver extends SqliteDriver {
-  private readonly queue = new ConnectionQueue();
-
-  override async acquireConnection(): Promise<DatabaseConnection> {
-    await this.queue.acquire();
-    // Kysely's mutex, now never contended: only the queue's holder gets here
-    return super.acquireConnection();
-  }
-
-  override releaseConnection(): Promise<void> {
-    // Kysely's unlock runs synchronously in this call, before the next holder is let in
-    const released = super.releaseConnection();
-    this.queue.release();
-    return released;
-  }
-
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
-  }
-}
-class ImmediateSqliteDialect extends SqliteDialect {
-  constructor(private readonly cfg: ConstructorParameters<typeof SqliteDialect>[0]) {
-    super(cfg);
-  }
-  override createDriver() {
-    return new ImmediateSqliteDriver(this.cfg);
-  }
-}
+/** How long SQLite waits for a lock another connection holds (busy_timeout), in all. */
+const LOCK_WAIT_MS = 10_000;
 
 export interface Storage {
   db: Db;
@@ -76,8 +37,9 @@ export interface Storage {
   location: string;
   /**
    * The driver's own handles, for what bypasses Kysely: on SQLite the writer's connection (bulk
-   * loads) and `statusReader`, a read-only connection of its own that sees committed rows only (the
-   * OCSP status read, sa/certificate-status.ts); on PostgreSQL the pool `readDb` reads from.
+   * loads) and `statusReader`, the read-only connection that sees committed rows only (the OCSP
+   * status read, sa/certificate-status.ts, and Kysely's reads outside transactions, sqlite-driver.ts);
+   * on PostgreSQL the pool `readDb` reads from.
    */
   native:
     | { dialect: 'sqlite'; sqlite: BetterSqlite3.Database; statusReader: BetterSqlite3.Database }
@@ -129,21 +91,27 @@ export async function openDatabase(opts: {
     // FULL: a committed certificate record survives power loss, not just a process crash.
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma('busy_timeout = 10000');
+    sqlite.pragma(`busy_timeout = ${LOCK_WAIT_MS}`);
     // 64 MiB of page cache (SQLite's default is 2 MiB): at 10M certificates the serial index and the
     // table pages OCSP reads for a few thousand busy serials no longer fit the default, and each miss
     // is a read() — ~14 → ~9.5 µs per status lookup measured there (bench:scale). Grows only as used.
     sqlite.pragma('cache_size = -65536');
+    // The read-only connection for committed state: the OCSP status read (a write transaction that
+    // waits on an HSM's signature — a revocation signing its CRL — lets other requests run meanwhile,
+    // and on the writer they would see its rows before COMMIT) and Kysely's reads outside
+    // transactions (sqlite-driver.ts). Neither leaves a read transaction open on it.
+    const statusReader = new BetterSqlite3(location, { readonly: true });
+    statusReader.pragma(`busy_timeout = ${LOCK_WAIT_MS}`);
+    statusReader.pragma('cache_size = -65536');
     db = new Kysely<Database>({
-      dialect: new ImmediateSqliteDialect({ database: cachingStatements(sqlite) }),
+      dialect: new RoutingSqliteDialect({
+        writer: cachingStatements(sqlite),
+        writerHandle: sqlite,
+        reader: cachingStatements(statusReader),
+        lockWaitMs: LOCK_WAIT_MS,
+      }),
       log: countStatement,
     });
-    // The OCSP status read's own connection (read-only): committed state only. On the writer's it
-    // would see a write transaction's rows before their COMMIT — one that waits on an HSM's
-    // signature (a revocation signing its CRL) lets other requests run meanwhile.
-    const statusReader = new BetterSqlite3(location, { readonly: true });
-    statusReader.pragma('busy_timeout = 10000');
-    statusReader.pragma('cache_size = -65536');
     connectionsClosed = async () => void statusReader.close();
     native = { dialect: 'sqlite', sqlite, statusReader };
   }

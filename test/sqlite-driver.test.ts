@@ -1,0 +1,77 @@
+// The embedded database's two connections (src/sa/sqlite-driver.ts): a write transaction that waits
+// for the write lock held by another connection (another worker, the CLI) waits on a timer, not
+// inside SQLite on the event loop, and reads outside transactions neither wait for it nor for an
+// open transaction of this process; they see committed rows only.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import { sql } from 'kysely';
+import { openDatabase, writeTransaction, type Storage } from '../src/sa/database.js';
+
+let dir: string;
+let storage: Storage;
+/** a connection of its own to the same file, as another process would have */
+let other: BetterSqlite3.Database;
+
+before(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'certdesk-driver-'));
+  storage = await openDatabase({ dataDir: dir });
+  await sql`create table notes (n integer not null)`.execute(storage.db);
+  other = new BetterSqlite3(path.join(dir, 'certdesk.sqlite'));
+});
+after(async () => {
+  other.close();
+  await storage.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the table is made by the test, not in the schema
+const notes = () => (storage.db as any).selectFrom('notes').select('n').orderBy('n').execute() as Promise<{ n: number }[]>;
+
+test('a write transaction waits for a lock another connection holds without stopping the event loop; reads go on meanwhile', async () => {
+  other.exec('begin immediate');
+  other.exec('insert into notes (n) values (1)');
+  const heldMs = 400;
+  // the event loop's longest stall while the write waits
+  let last = performance.now();
+  let longestGap = 0;
+  const ticker = setInterval(() => {
+    const t = performance.now();
+    longestGap = Math.max(longestGap, t - last);
+    last = t;
+  }, 5);
+  const t0 = performance.now();
+  const write = writeTransaction(storage, async (tx) => {
+    await sql`insert into notes (n) values (2)`.execute(tx);
+    return performance.now() - t0;
+  });
+  // a read while the write waits for the lock: answered at once, with committed rows only
+  await new Promise((r) => setTimeout(r, 50));
+  const r0 = performance.now();
+  assert.deepEqual(await notes(), [], 'neither the other connection’s nor the waiting transaction’s row is committed');
+  assert.ok(performance.now() - r0 < heldMs / 2, 'the read did not wait for the write lock');
+  setTimeout(() => other.exec('commit'), heldMs - 50);
+  const waitedMs = await write;
+  clearInterval(ticker);
+  assert.ok(waitedMs >= heldMs - 60, `the transaction ran only once the lock was free (after ${waitedMs.toFixed(0)} ms)`);
+  assert.ok(longestGap < heldMs / 2, `the event loop stalled for ${longestGap.toFixed(0)} ms while the write waited`);
+  assert.deepEqual(await notes(), [{ n: 1 }, { n: 2 }]);
+});
+
+test('a read outside a transaction does not wait for this process’s open transaction, and does not see its rows', async () => {
+  let inside: { n: number }[] = [];
+  let outside: { n: number }[] | undefined;
+  await storage.db.transaction().execute(async (tx) => {
+    await sql`insert into notes (n) values (3)`.execute(tx);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+    inside = await (tx as any).selectFrom('notes').select('n').orderBy('n').execute();
+    // the transaction stays open until this read (on the other connection) has answered
+    outside = await notes();
+  });
+  assert.deepEqual(inside, [{ n: 1 }, { n: 2 }, { n: 3 }], 'inside, the transaction sees its own row');
+  assert.deepEqual(outside, [{ n: 1 }, { n: 2 }], 'outside, only committed rows');
+  assert.deepEqual(await notes(), [{ n: 1 }, { n: 2 }, { n: 3 }], 'after COMMIT, every read sees it');
+});
