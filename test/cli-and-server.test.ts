@@ -102,6 +102,48 @@ describe('certdesk serve on an empty DATA_DIR', () => {
     assert.equal((await cliAsync(['ca', 'revoke', '--serial', serial, '--reason', 'keyCompromise'], env)).status, 0);
     assert.match((await opensslAsync(ocspArgs)).out, /: revoked/);
   });
+
+  test('while another process holds the database’s write lock, the server goes on answering, and its own write goes through once the lock is free', async () => {
+    // another process (a CLI, another worker) in a long write transaction
+    const holdMs = 2000;
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const d = new (require('better-sqlite3'))(${JSON.stringify(path.join(dir, 'certdesk.sqlite'))});
+         d.exec('begin immediate'); console.log('held');
+         setTimeout(() => { d.exec('commit'); console.log('released'); }, ${holdMs});`,
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((resolve) => holder.once('exit', resolve));
+    await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
+    const t0 = Date.now();
+    // a write: a login challenge records its rate-limit hit and the challenge
+    const write = fetch(`${base}/api/portal/login/challenge`, { method: 'POST', headers: { origin: base } }).then(async (r) => ({
+      status: r.status,
+      body: (await r.json()) as { challenge?: string },
+      ms: Date.now() - t0,
+    }));
+    await new Promise((r) => setTimeout(r, 50));
+    // meanwhile: readiness (a database read and a CA signature) keeps answering. Before, SQLite's busy
+    // handler slept on the event loop at the write's BEGIN, and the whole server stopped for holdMs.
+    const probes: number[] = [];
+    while (Date.now() - t0 < holdMs - 400) {
+      const p0 = Date.now();
+      const r = await fetch(`${base}/readyz`);
+      assert.equal(r.status, 200, await r.text());
+      probes.push(Date.now() - p0);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const w = await write;
+    assert.ok(probes.length >= 5, `only ${probes.length} readiness answers in ${holdMs - 400} ms`);
+    assert.ok(Math.max(...probes) < holdMs / 2, `a readiness check took ${Math.max(...probes)} ms while the lock was held`);
+    assert.equal(w.status, 200, JSON.stringify(w.body));
+    assert.ok(w.body.challenge, 'the challenge was made');
+    assert.ok(w.ms >= holdMs - 100, `the write was answered after ${w.ms} ms, before the lock was free`);
+    await exited;
+  });
 });
 
 function listDir(d: string): string[] {
