@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
+import { PreparedQuery } from '../src/sa/compiled.js';
 import { openDatabase, writeTransaction, type Storage } from '../src/sa/database.js';
 
 let dir: string;
@@ -74,4 +75,43 @@ test('a read outside a transaction does not wait for this process’s open trans
   assert.deepEqual(inside, [{ n: 1 }, { n: 2 }, { n: 3 }], 'inside, the transaction sees its own row');
   assert.deepEqual(outside, [{ n: 1 }, { n: 2 }], 'outside, only committed rows');
   assert.deepEqual(await notes(), [{ n: 1 }, { n: 2 }, { n: 3 }], 'after COMMIT, every read sees it');
+});
+
+test('a PreparedQuery read is a plain read too: it goes to the reader', async () => {
+  const atLeast = new PreparedQuery(['n'], (db, p: { n: never }) =>
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+    (db as any).selectFrom('notes').select('n').where('n', '>=', p.n).orderBy('n'),
+  );
+  let outside: unknown[] = [];
+  await storage.db.transaction().execute(async (tx) => {
+    await sql`insert into notes (n) values (5)`.execute(tx);
+    // on the writer it would wait for this very transaction: give up after 2 s rather than hang
+    outside = await Promise.race([
+      atLeast.execute(storage.db, { n: 3 }),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the read waited for the transaction')), 2000)),
+    ]);
+    assert.deepEqual(await atLeast.execute(tx, { n: 3 }), [{ n: 3 }, { n: 5 }], 'inside: on the writer');
+  });
+  assert.deepEqual(outside, [{ n: 3 }], 'outside: committed rows only, without waiting for the transaction');
+});
+
+test('a write outside a transaction also waits for the lock on a timer', async () => {
+  other.exec('begin immediate');
+  let last = performance.now();
+  let longestGap = 0;
+  const ticker = setInterval(() => {
+    const t = performance.now();
+    longestGap = Math.max(longestGap, t - last);
+    last = t;
+  }, 5);
+  const t0 = performance.now();
+  // autocommit, no BEGIN of ours; the other connection's ROLLBACK runs on this same event loop, so a
+  // wait inside SQLite would never see it
+  const write = sql`insert into notes (n) values (6)`.execute(storage.db).then(() => performance.now() - t0);
+  setTimeout(() => other.exec('rollback'), 300);
+  const waitedMs = await write;
+  clearInterval(ticker);
+  assert.ok(waitedMs >= 250, `the write ran only once the lock was free (after ${waitedMs.toFixed(0)} ms)`);
+  assert.ok(longestGap < 150, `the event loop stalled for ${longestGap.toFixed(0)} ms while the write waited`);
+  assert.deepEqual((await notes()).at(-1), { n: 6 });
 });

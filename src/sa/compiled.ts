@@ -55,6 +55,8 @@ const sentinel = (name: string): string => `\u0000certdesk-parameter:${name}\u00
 
 interface PreparedSql {
   sql: string;
+  /** the builder's query node: the driver tells a SELECT by it (on SQLite, it reads on the reader) */
+  query: CompiledQuery['query'];
   /** per compiled parameter: the name of the value that goes there, or a constant the builder placed */
   slots: ({ name: string } | { constant: unknown })[];
 }
@@ -91,16 +93,16 @@ export class PreparedQuery<K extends string, R> {
       throw new Error(
         `PreparedQuery: parameter ${missing.join(', ')} did not reach the SQL as given (${compiled.sql.slice(0, 200)})`,
       );
-    const prepared = { sql: compiled.sql, slots };
+    const prepared = { sql: compiled.sql, query: compiled.query, slots };
     this.byDialect.set(key, prepared);
     return prepared;
   }
 
   /** The driver's result: rows, and for writes numAffectedRows. */
   async run(db: Executor, params: Record<K, unknown>): Promise<QueryResult<R>> {
-    const { sql, slots } = this.prepared(db);
+    const { sql, query, slots } = this.prepared(db);
     const values = slots.map((s) => ('name' in s ? params[s.name as K] : s.constant));
-    return db.executeQuery<R>(CompiledQuery.raw(sql, values));
+    return db.executeQuery<R>({ ...CompiledQuery.raw(sql, values), query });
   }
 
   async execute(db: Executor, params: Record<K, unknown>): Promise<R[]> {

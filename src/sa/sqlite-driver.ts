@@ -8,8 +8,9 @@
 // That lock is shared with other processes (`serve --workers`, the CLI). SQLite's busy handler waits
 // for it by sleeping inside the call, on the event loop: one process's long transaction (a CRL
 // regeneration, a bulk load) froze every other process at its next write, OCSP included, for up to
-// busy_timeout. Here BEGIN IMMEDIATE does not wait inside SQLite; when the lock is taken it is tried
-// again after a timer, and meanwhile the process goes on serving.
+// busy_timeout. Here the statement that takes the lock (BEGIN IMMEDIATE, an autocommit write) does
+// not wait inside SQLite; when the lock is taken it is tried again after a timer, and meanwhile the
+// process goes on serving.
 //
 // The reader sees committed rows only, which is what a read outside a transaction saw before too
 // (it waited for the transaction on the connection to end). A caller's own writes are committed
@@ -64,6 +65,8 @@ class RoutedConnection implements DatabaseConnection {
     if (!this.writing) {
       if (SelectQueryNode.is(q.query)) return execute<R>(this.driver.reader, q);
       await this.takeWriter();
+      // outside a transaction (the writer was free): an autocommit write, or the raw BEGIN of one
+      return this.driver.takingLock(() => execute<R>(this.driver.writer, q));
     }
     return execute<R>(this.driver.writer, q);
   }
@@ -116,27 +119,26 @@ export class RoutingSqliteDriver implements Driver {
     const c = connection as RoutedConnection;
     if (!c.writing) await c.takeWriter();
     // IMMEDIATE: the write lock at BEGIN, so read-then-write is never upgraded mid-way
-    const until = Date.now() + this.lockWaitMs;
-    for (let pause = 1; ; pause = Math.min(pause * 2, MAX_RETRY_MS)) {
-      const busy = this.tryBegin();
-      if (!busy) return;
-      // SQLITE_BUSY, as SQLite's own busy handler gives up after busy_timeout
-      if (Date.now() + pause > until) throw busy;
-      await new Promise((resolve) => setTimeout(resolve, pause));
-    }
+    await this.takingLock(() => this.begin.run());
   }
 
-  /** BEGIN IMMEDIATE without waiting; SQLite's error when another connection holds the write lock. */
-  private tryBegin(): Error | undefined {
-    this.noWait.get();
-    try {
-      this.begin.run();
-      return undefined;
-    } catch (e) {
-      if ((e as { code?: string }).code === 'SQLITE_BUSY') return e as Error;
-      throw e;
-    } finally {
-      this.wait.get();
+  /**
+   * Runs `fn`, the statement that takes the write lock, without SQLite's own waiting for it; when
+   * another connection holds it (SQLITE_BUSY, and nothing was done), again after a timer. After
+   * `lockWaitMs` in all the last SQLITE_BUSY is the caller's, as SQLite's busy handler gives up then.
+   */
+  async takingLock<T>(fn: () => T): Promise<T> {
+    const until = Date.now() + this.lockWaitMs;
+    for (let pause = 1; ; pause = Math.min(pause * 2, MAX_RETRY_MS)) {
+      this.noWait.get();
+      try {
+        return fn();
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() + pause > until) throw e;
+      } finally {
+        this.wait.get();
+      }
+      await new Promise((resolve) => setTimeout(resolve, pause));
     }
   }
 
