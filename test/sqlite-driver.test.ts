@@ -32,18 +32,27 @@ after(async () => {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the table is made by the test, not in the schema
 const notes = () => (storage.db as any).selectFrom('notes').select('n').orderBy('n').execute() as Promise<{ n: number }[]>;
 
+/** Watches the event loop from now on; the function returned stops and gives its longest stall, in ms. */
+function watchStalls(): () => number {
+  let last = performance.now();
+  let longest = 0;
+  const ticker = setInterval(() => {
+    const t = performance.now();
+    longest = Math.max(longest, t - last);
+    last = t;
+  }, 5);
+  return () => {
+    clearInterval(ticker);
+    return longest;
+  };
+}
+
 test('a write transaction waits for a lock another connection holds without stopping the event loop; reads go on meanwhile', async () => {
   other.exec('begin immediate');
   other.exec('insert into notes (n) values (1)');
   const heldMs = 400;
   // the event loop's longest stall while the write waits
-  let last = performance.now();
-  let longestGap = 0;
-  const ticker = setInterval(() => {
-    const t = performance.now();
-    longestGap = Math.max(longestGap, t - last);
-    last = t;
-  }, 5);
+  const stalls = watchStalls();
   const t0 = performance.now();
   const write = writeTransaction(storage, async (tx) => {
     await sql`insert into notes (n) values (2)`.execute(tx);
@@ -56,7 +65,7 @@ test('a write transaction waits for a lock another connection holds without stop
   assert.ok(performance.now() - r0 < heldMs / 2, 'the read did not wait for the write lock');
   setTimeout(() => other.exec('commit'), heldMs - 50);
   const waitedMs = await write;
-  clearInterval(ticker);
+  const longestGap = stalls();
   assert.ok(waitedMs >= heldMs - 60, `the transaction ran only once the lock was free (after ${waitedMs.toFixed(0)} ms)`);
   assert.ok(longestGap < heldMs / 2, `the event loop stalled for ${longestGap.toFixed(0)} ms while the write waited`);
   assert.deepEqual(await notes(), [{ n: 1 }, { n: 2 }]);
@@ -97,20 +106,14 @@ test('a PreparedQuery read is a plain read too: it goes to the reader', async ()
 
 test('a write outside a transaction also waits for the lock on a timer', async () => {
   other.exec('begin immediate');
-  let last = performance.now();
-  let longestGap = 0;
-  const ticker = setInterval(() => {
-    const t = performance.now();
-    longestGap = Math.max(longestGap, t - last);
-    last = t;
-  }, 5);
+  const stalls = watchStalls();
   const t0 = performance.now();
   // autocommit, no BEGIN of ours; the other connection's ROLLBACK runs on this same event loop, so a
   // wait inside SQLite would never see it
   const write = sql`insert into notes (n) values (6)`.execute(storage.db).then(() => performance.now() - t0);
   setTimeout(() => other.exec('rollback'), 300);
   const waitedMs = await write;
-  clearInterval(ticker);
+  const longestGap = stalls();
   assert.ok(waitedMs >= 250, `the write ran only once the lock was free (after ${waitedMs.toFixed(0)} ms)`);
   assert.ok(longestGap < 150, `the event loop stalled for ${longestGap.toFixed(0)} ms while the write waited`);
   assert.deepEqual((await notes()).at(-1), { n: 6 });
