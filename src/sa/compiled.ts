@@ -3,7 +3,7 @@
 // further and prepares its statements once on the driver's handle). Building and compiling a Kysely
 // query costs more than SQLite takes to run a simple one; the SQL still comes from the Kysely
 // builder (so it is the dialect's own), just not on every call.
-import { CompiledQuery, type Compilable, type QueryResult } from 'kysely';
+import { CompiledQuery, createQueryId, type Compilable, type QueryResult } from 'kysely';
 import type { Executor } from './database.js';
 
 /** One cache per dialect: transactions share their database's adapter. */
@@ -102,7 +102,7 @@ export class PreparedQuery<K extends string, R> {
   async run(db: Executor, params: Record<K, unknown>): Promise<QueryResult<R>> {
     const { sql, query, slots } = this.prepared(db);
     const values = slots.map((s) => ('name' in s ? params[s.name as K] : s.constant));
-    return db.executeQuery<R>({ ...CompiledQuery.raw(sql, values), query });
+    return db.executeQuery<R>({ sql, parameters: values, query, queryId: createQueryId() });
   }
 
   async execute(db: Executor, params: Record<K, unknown>): Promise<R[]> {

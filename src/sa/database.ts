@@ -106,7 +106,6 @@ export async function openDatabase(opts: {
     db = new Kysely<Database>({
       dialect: new RoutingSqliteDialect({
         writer: cachingStatements(sqlite),
-        writerHandle: sqlite,
         reader: cachingStatements(statusReader),
         lockWaitMs: LOCK_WAIT_MS,
       }),

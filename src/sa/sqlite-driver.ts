@@ -16,7 +16,6 @@
 // (it waited for the transaction on the connection to end). A caller's own writes are committed
 // before its next read (writeTransaction resolves after COMMIT), and WAL gives each new read the
 // latest commit. Reads inside a transaction go to the writer and see the transaction's own writes.
-import type BetterSqlite3 from 'better-sqlite3';
 import {
   CompiledQuery,
   SelectQueryNode,
@@ -32,6 +31,7 @@ import {
   type QueryCompiler,
   type QueryResult,
   type SqliteDatabase,
+  type SqliteStatement,
 } from 'kysely';
 import { ConnectionQueue } from './connection-queue.js';
 
@@ -96,17 +96,17 @@ export class RoutingSqliteDriver implements Driver {
   readonly writer: SqliteDatabase;
   readonly reader: SqliteDatabase;
   private readonly lockWaitMs: number;
-  private readonly noWait: BetterSqlite3.Statement;
-  private readonly wait: BetterSqlite3.Statement;
-  private readonly begin: BetterSqlite3.Statement;
+  private readonly noWait: SqliteStatement;
+  private readonly wait: SqliteStatement;
+  private readonly begin: SqliteStatement;
 
   constructor(cfg: RoutingSqliteConfig) {
     this.writer = cfg.writer;
     this.reader = cfg.reader;
     this.lockWaitMs = cfg.lockWaitMs;
-    this.noWait = cfg.writerHandle.prepare('pragma busy_timeout = 0');
-    this.wait = cfg.writerHandle.prepare(`pragma busy_timeout = ${Math.trunc(cfg.lockWaitMs)}`);
-    this.begin = cfg.writerHandle.prepare('begin immediate');
+    this.noWait = cfg.writer.prepare('pragma busy_timeout = 0');
+    this.wait = cfg.writer.prepare(`pragma busy_timeout = ${Math.trunc(cfg.lockWaitMs)}`);
+    this.begin = cfg.writer.prepare('begin immediate');
   }
 
   async init(): Promise<void> {}
@@ -119,7 +119,7 @@ export class RoutingSqliteDriver implements Driver {
     const c = connection as RoutedConnection;
     if (!c.writing) await c.takeWriter();
     // IMMEDIATE: the write lock at BEGIN, so read-then-write is never upgraded mid-way
-    await this.takingLock(() => this.begin.run());
+    await this.takingLock(() => this.begin.run([]));
   }
 
   /**
@@ -130,13 +130,13 @@ export class RoutingSqliteDriver implements Driver {
   async takingLock<T>(fn: () => T): Promise<T> {
     const until = Date.now() + this.lockWaitMs;
     for (let pause = 1; ; pause = Math.min(pause * 2, MAX_RETRY_MS)) {
-      this.noWait.get();
+      this.noWait.all([]);
       try {
         return fn();
       } catch (e) {
         if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() + pause > until) throw e;
       } finally {
-        this.wait.get();
+        this.wait.all([]);
       }
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
@@ -163,8 +163,6 @@ export class RoutingSqliteDriver implements Driver {
 export interface RoutingSqliteConfig {
   /** the read-write connection, as Kysely runs statements on it (sqlite-statements.ts) */
   writer: SqliteDatabase;
-  /** the same connection, for its lock handling */
-  writerHandle: BetterSqlite3.Database;
   /** a read-only connection to the same file */
   reader: SqliteDatabase;
   /** how long a transaction waits for the write lock in all; the writer's busy_timeout is this */
