@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { openssl, opensslAsync, opensslCsr } from './helpers/ca.js';
 import { CERTDESK, cli, cliAsync, ROOT } from './helpers/cli.js';
+import { freePort } from './helpers/processes.js';
 
 async function waitFor(url: string, ms = 30_000): Promise<Response> {
   const end = Date.now() + ms;
@@ -30,7 +31,7 @@ describe('certdesk serve on an empty DATA_DIR', () => {
   let logs = '';
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'certdesk-serve-'));
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     env = { ...process.env, DATA_DIR: dir, PORT: String(port), PUBLIC_URL: base };
     delete env.DATABASE_URL;

@@ -32,6 +32,13 @@ after(async () => {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the table is made by the test, not in the schema
 const notes = () => (storage.db as any).selectFrom('notes').select('n').orderBy('n').execute() as Promise<{ n: number }[]>;
 
+/** `p`, or a failure naming `what` after `ms`: a read that waits for a transaction it runs inside would never end. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** Watches the event loop from now on; the function returned stops and gives its longest stall, in ms. */
 function watchStalls(): () => number {
   let last = performance.now();
@@ -79,7 +86,7 @@ test('a read outside a transaction does not wait for this process’s open trans
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
     inside = await (tx as any).selectFrom('notes').select('n').orderBy('n').execute();
     // the transaction stays open until this read (on the other connection) has answered
-    outside = await notes();
+    outside = await within(notes(), 2000, 'the read waited for the transaction');
   });
   assert.deepEqual(inside, [{ n: 1 }, { n: 2 }, { n: 3 }], 'inside, the transaction sees its own row');
   assert.deepEqual(outside, [{ n: 1 }, { n: 2 }], 'outside, only committed rows');
@@ -94,11 +101,8 @@ test('a PreparedQuery read is a plain read too: it goes to the reader', async ()
   let outside: unknown[] = [];
   await storage.db.transaction().execute(async (tx) => {
     await sql`insert into notes (n) values (5)`.execute(tx);
-    // on the writer it would wait for this very transaction: give up after 2 s rather than hang
-    outside = await Promise.race([
-      atLeast.execute(storage.db, { n: 3 }),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the read waited for the transaction')), 2000)),
-    ]);
+    // on the writer it would wait for this very transaction
+    outside = await within(atLeast.execute(storage.db, { n: 3 }), 2000, 'the read waited for the transaction');
     assert.deepEqual(await atLeast.execute(tx, { n: 3 }), [{ n: 3 }, { n: 5 }], 'inside: on the writer');
   });
   assert.deepEqual(outside, [{ n: 3 }], 'outside: committed rows only, without waiting for the transaction');
