@@ -4,7 +4,9 @@
 // same certificates and the same requests, in the same run, with external clients on the same two
 // cores: `ab -c 8` one request per connection, `ab -k -c 8` keep-alive, and `wrk` with a fresh
 // nonce in every request — that mode also beside the raw signing rate of the responder key on all
-// cores (worker threads calling crypto.sign).
+// cores (worker threads calling crypto.sign). One request per connection also runs against a bare
+// Node `net` server that answers with the same bytes and does nothing else: the ceiling for any
+// Node responder on this machine in the same run.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -80,12 +82,16 @@ async function startOpenssl(
   const proc = spawn('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   // Ready when it says so: a probe connection closed without a request would block it for good.
   await new Promise<void>((resolve, reject) => {
+    // It logs a line per request on stderr: only the last 2,000 characters are kept (for an error
+    // message), and the readiness test stops once ready, so reading that log costs next to nothing.
     let err = '';
+    let ready = false;
     const t = setTimeout(() => reject(new BenchError(`openssl ocsp did not start: ${err.trim()}`)), 10_000);
     proc.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
+      err = (err + d.toString()).slice(-2000);
       if (process.env.BENCH_DEBUG) process.stderr.write(`[openssl] ${d.toString()}`);
-      if (/waiting for OCSP client connections/.test(err)) {
+      if (!ready && /waiting for OCSP client connections/.test(err)) {
+        ready = true;
         clearTimeout(t);
         resolve();
       }
@@ -93,6 +99,55 @@ async function startOpenssl(
     proc.once('exit', (code) => reject(new BenchError(`openssl ocsp exited with code ${code}: ${err.trim()}`)));
   });
   return { name: 'openssl ocsp', port, path: '/', proc };
+}
+
+/**
+ * A reference, not a responder: the least any Node server on `net` does per connection — N
+ * processes on the port (cluster, SCHED_NONE, as `serve --workers`), each answering the first
+ * bytes of a connection with the same fixed HTTP response (certdesk's answer to the bench request)
+ * and closing. What certdesk would reach if its OCSP work and HTTP parsing cost nothing.
+ */
+async function startBareNet(dir: string, response: Buffer, workers: number): Promise<Responder> {
+  const port = await freePort();
+  const script = path.join(dir, 'bare-net.cjs');
+  const body = path.join(dir, 'bare-net-body.der');
+  writeFileSync(body, response);
+  writeFileSync(
+    script,
+    `const cluster = require('node:cluster'); const net = require('node:net'); const fs = require('node:fs');
+const [port, workers, file] = process.argv.slice(2);
+const body = fs.readFileSync(file);
+const head = 'HTTP/1.1 200 OK\\r\\nContent-Type: application/ocsp-response\\r\\nContent-Length: ' + body.length + '\\r\\nConnection: close\\r\\n\\r\\n';
+const out = Buffer.concat([Buffer.from(head, 'latin1'), body]);
+if (cluster.isPrimary && Number(workers) > 1) {
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  for (let i = 0; i < Number(workers); i++) cluster.fork();
+  process.on('SIGTERM', () => { for (const w of Object.values(cluster.workers)) w.process.kill('SIGTERM'); process.exit(0); });
+} else {
+  process.on('SIGTERM', () => process.exit(0));
+  net.createServer({ allowHalfOpen: true }, (s) => {
+    s.once('data', () => s.write(out, () => process.nextTick(() => s.destroy())));
+    s.on('error', () => {});
+  }).listen(Number(port), '127.0.0.1', () => process.stderr.write('listening\\n'));
+}
+`,
+  );
+  const proc = spawn(process.execPath, [script, String(port), String(workers), body], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let n = 0;
+    let err = '';
+    const t = setTimeout(() => reject(new BenchError(`the bare net server did not start: ${err}`)), 10_000);
+    proc.stderr!.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-2000);
+      n += (d.toString().match(/^listening$/gm) ?? []).length;
+      if (n >= workers) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    proc.once('exit', (code) => reject(new BenchError(`the bare net server exited with code ${code}: ${err}`)));
+  });
+  return { name: 'bare net', port, path: '/ocsp', proc };
 }
 
 interface Measured extends ClientRun {
@@ -178,6 +233,7 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
   const ca = await createTestCa({ keyType });
   let ours: Responder | undefined;
   let theirs: Responder | undefined;
+  let bare: Responder | undefined;
   try {
     const { rt } = ca;
     const issuing = rt.ca.issuing;
@@ -354,6 +410,9 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
         return run;
       };
     };
+    // close mode's reference: the bytes certdesk answers, from a server that does nothing else
+    if (MODES.includes('close'))
+      bare = await startBareNet(ca.dir, await postOnce(ours.port, ours.path, reqs.plain[good]!), WORKERS);
     const modes: Record<string, unknown>[] = [];
     for (const mode of MODES) {
       if (mode === 'nonce' && !haveTool('wrk')) {
@@ -365,7 +424,10 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
       // (V8 optimises the server's hot path over the first several thousand requests per worker)
       for (let i = 0; i < 3; i++) await client(mode, ours)();
       await opensslRun(() => client(mode, theirs!)());
+      const reference = mode === 'close' ? bare : undefined;
+      if (reference) await client(mode, reference)();
       const ourRuns: Measured[] = [];
+      const bareRuns: Measured[] = [];
       const theirRuns: Measured[] = [];
       const signRates: number[] = [];
       const ratios: number[] = [];
@@ -375,6 +437,11 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
         ourRuns.push(a);
         theirRuns.push(b);
         let extra = '';
+        if (reference) {
+          const c = await measure(reference, client(mode, reference));
+          bareRuns.push(c);
+          extra = `; bare net ${fmt(c.rate)}/s (${fmt(c.serverCpuUs)} µs), bare net/openssl ${fmt(c.rate / b.rate, 2)}`;
+        }
         if (mode === 'nonce') {
           const sign = await rawSigningRate(
             responderPem,
@@ -399,6 +466,11 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
         `${tag}   ${what} = ${fmt(ratio, 2)} (median; rounds ${fmt(Math.min(...ratios), 2)}–${fmt(Math.max(...ratios), 2)}) (goal ≥ ${goal}: ${yesNo(ratio >= goal)})` +
           (mode === 'nonce' ? `; certdesk/openssl ${fmt(vsOpenssl, 2)}` : ''),
       );
+      const bareVsOpenssl = reference ? median(bareRuns.map((c, i) => c.rate / theirRuns[i]!.rate)) : undefined;
+      if (bareVsOpenssl !== undefined)
+        console.log(
+          `${tag}   bare net/openssl = ${fmt(bareVsOpenssl, 2)} (median): a Node \`net\` server on ${WORKERS} process(es) writing certdesk's answer as fixed bytes — the most any Node responder on \`net\` reaches here`,
+        );
       modes.push({
         mode,
         certdeskRates: ourRuns.map((m) => Math.round(m.rate)),
@@ -407,6 +479,13 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
         certdeskFailed: ourRuns.reduce((n, m) => n + m.failed, 0),
         certdeskCpuUsPerResponse: median(ourRuns.map((m) => m.serverCpuUs)),
         opensslCpuUsPerResponse: median(theirRuns.map((m) => m.serverCpuUs)),
+        ...(reference
+          ? {
+              bareNetRates: bareRuns.map((m) => Math.round(m.rate)),
+              bareNetCpuUsPerResponse: median(bareRuns.map((m) => m.serverCpuUs)),
+              bareNetVsOpenssl: bareVsOpenssl,
+            }
+          : {}),
         ratio,
         roundRatios: ratios,
         vsOpenssl,
@@ -441,6 +520,7 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
   } finally {
     await stop(ours);
     await stop(theirs);
+    await stop(bare);
     await ca.cleanup();
   }
 }
