@@ -9,4 +9,15 @@ if [ ! -f dist/cli/main.js ] || [ -n "$(find src -type f -newer dist/cli/main.js
   npm run --silent build || { echo "run-tests.sh: the build failed, so the CLI the tests start is not current" >&2; exit 1; }
 fi
 if [ "$#" -gt 0 ]; then files="$*"; else files=$(find test -name '*.test.ts' | sort); fi
-exec node --import tsx --test --test-concurrency=2 --test-timeout=600000 $files
+
+# Every process the tests start inherits this mark. When node:test stops a test file at its
+# timeout, the file's own children (servers, agents, browsers) are not stopped with it and keep
+# running, holding ports and CPU through the rest of the run; they are found by the mark at the end.
+CERTDESK_TEST_RUN="$$.$(date +%s%N)"
+export CERTDESK_TEST_RUN
+status=0
+node --import tsx --test --test-concurrency=2 --test-timeout=600000 $files || status=$?
+
+# The scan runs without the mark, so that it does not find itself.
+env -u CERTDESK_TEST_RUN sh scripts/stop-test-leftovers.sh "$CERTDESK_TEST_RUN"
+exit $status
