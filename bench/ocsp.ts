@@ -81,24 +81,32 @@ async function startOpenssl(
   args.push('-CA', files.ca, '-ndays', '1', '-resp_key_id', '-timeout', '2');
   const proc = spawn('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   // Ready when it says so: a probe connection closed without a request would block it for good.
-  await new Promise<void>((resolve, reject) => {
-    // It logs a line per request on stderr: only the last 2,000 characters are kept (for an error
-    // message), and the readiness test stops once ready, so reading that log costs next to nothing.
-    let err = '';
-    let ready = false;
-    const t = setTimeout(() => reject(new BenchError(`openssl ocsp did not start: ${err.trim()}`)), 10_000);
+  await stderrReady(proc, 'openssl ocsp', (tail) => /waiting for OCSP client connections/.test(tail));
+  return { name: 'openssl ocsp', port, path: '/', proc };
+}
+
+/**
+ * Resolves once `ready` holds for the last 2,000 characters `proc` wrote to stderr; rejects with
+ * them if it exits first or is not ready within 10 s. Only that tail is kept, and it is tested only
+ * until ready: `openssl ocsp` goes on logging a line per request, which must cost the bench nothing
+ * (kept whole and searched on every chunk, it took most of a core from the responder measured).
+ */
+function stderrReady(proc: ChildProcess, what: string, ready: (tail: string) => boolean): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let tail = '';
+    let done = false;
+    const t = setTimeout(() => reject(new BenchError(`${what} did not start: ${tail.trim()}`)), 10_000);
     proc.stderr!.on('data', (d: Buffer) => {
-      err = (err + d.toString()).slice(-2000);
-      if (process.env.BENCH_DEBUG) process.stderr.write(`[openssl] ${d.toString()}`);
-      if (!ready && /waiting for OCSP client connections/.test(err)) {
-        ready = true;
+      tail = (tail + d.toString()).slice(-2000);
+      if (process.env.BENCH_DEBUG) process.stderr.write(`[${what}] ${d.toString()}`);
+      if (!done && ready(tail)) {
+        done = true;
         clearTimeout(t);
         resolve();
       }
     });
-    proc.once('exit', (code) => reject(new BenchError(`openssl ocsp exited with code ${code}: ${err.trim()}`)));
+    proc.once('exit', (code) => reject(new BenchError(`${what} exited with code ${code}: ${tail.trim()}`)));
   });
-  return { name: 'openssl ocsp', port, path: '/', proc };
 }
 
 /**
@@ -133,20 +141,8 @@ if (cluster.isPrimary && Number(workers) > 1) {
 `,
   );
   const proc = spawn(process.execPath, [script, String(port), String(workers), body], { stdio: ['ignore', 'ignore', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let n = 0;
-    let err = '';
-    const t = setTimeout(() => reject(new BenchError(`the bare net server did not start: ${err}`)), 10_000);
-    proc.stderr!.on('data', (d: Buffer) => {
-      err = (err + d.toString()).slice(-2000);
-      n += (d.toString().match(/^listening$/gm) ?? []).length;
-      if (n >= workers) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-    proc.once('exit', (code) => reject(new BenchError(`the bare net server exited with code ${code}: ${err}`)));
-  });
+  // each process says `listening` once, and nothing else
+  await stderrReady(proc, 'the bare net server', (tail) => (tail.match(/^listening$/gm) ?? []).length >= workers);
   return { name: 'bare net', port, path: '/ocsp', proc };
 }
 
