@@ -6,7 +6,8 @@
 // nonce in every request — that mode also beside the raw signing rate of the responder key on all
 // cores (worker threads calling crypto.sign). One request per connection also runs against a bare
 // Node `net` server that answers with the same bytes and does nothing else: the ceiling for any
-// Node responder on this machine in the same run.
+// Node responder on this machine in the same run; fresh nonces also run against that server signing
+// each request once with the responder key (the ceiling for any Node responder that signs).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -110,22 +111,35 @@ function stderrReady(proc: ChildProcess, what: string, ready: (tail: string) => 
 }
 
 /**
- * A reference, not a responder: the least any Node server on `net` does per connection — N
- * processes on the port (cluster, SCHED_NONE, as `serve --workers`), each answering the first
- * bytes of a connection with the same fixed HTTP response (certdesk's answer to the bench request)
- * and closing. What certdesk would reach if its OCSP work and HTTP parsing cost nothing.
+ * A reference, not a responder: the least any Node server on `net` does per request — N processes
+ * on the port (cluster, SCHED_NONE, as `serve --workers`), each answering with the same fixed HTTP
+ * response (certdesk's answer to the bench request). Without `sign`: the first bytes of a
+ * connection get the answer and the connection closes — what certdesk would reach one request per
+ * connection if its OCSP work and HTTP parsing cost nothing. With `sign`: keep-alive, and every
+ * chunk read is signed once with the responder key (crypto.sign, as the raw signing rate) before
+ * the answer is written (the key file is the one `openssl ocsp` is given) — what a responder that signs each response (fresh nonces) would reach if
+ * everything but the signature cost nothing.
  */
-async function startBareNet(dir: string, response: Buffer, workers: number): Promise<Responder> {
+async function startBareNet(
+  dir: string,
+  response: Buffer,
+  workers: number,
+  sign?: { keyFile: string; digest: string },
+): Promise<Responder> {
   const port = await freePort();
-  const script = path.join(dir, 'bare-net.cjs');
-  const body = path.join(dir, 'bare-net-body.der');
+  const name = sign ? 'bare-net-sign' : 'bare-net';
+  const script = path.join(dir, `${name}.cjs`);
+  const body = path.join(dir, `${name}-body.der`);
   writeFileSync(body, response);
   writeFileSync(
     script,
     `const cluster = require('node:cluster'); const net = require('node:net'); const fs = require('node:fs');
-const [port, workers, file] = process.argv.slice(2);
+const crypto = require('node:crypto');
+const [port, workers, file, keyFile, digest] = process.argv.slice(2);
 const body = fs.readFileSync(file);
-const head = 'HTTP/1.1 200 OK\\r\\nContent-Type: application/ocsp-response\\r\\nContent-Length: ' + body.length + '\\r\\nConnection: close\\r\\n\\r\\n';
+const key = keyFile ? crypto.createPrivateKey(fs.readFileSync(keyFile, 'utf8')) : undefined;
+const opts = key && key.asymmetricKeyType === 'ec' ? { key, dsaEncoding: 'der' } : { key };
+const head = 'HTTP/1.1 200 OK\\r\\nContent-Type: application/ocsp-response\\r\\nContent-Length: ' + body.length + '\\r\\nConnection: ' + (key ? 'keep-alive' : 'close') + '\\r\\n\\r\\n';
 const out = Buffer.concat([Buffer.from(head, 'latin1'), body]);
 if (cluster.isPrimary && Number(workers) > 1) {
   cluster.schedulingPolicy = cluster.SCHED_NONE;
@@ -133,17 +147,19 @@ if (cluster.isPrimary && Number(workers) > 1) {
   process.on('SIGTERM', () => { for (const w of Object.values(cluster.workers)) w.process.kill('SIGTERM'); process.exit(0); });
 } else {
   process.on('SIGTERM', () => process.exit(0));
-  net.createServer({ allowHalfOpen: true }, (s) => {
-    s.once('data', () => s.write(out, () => process.nextTick(() => s.destroy())));
+  net.createServer({ allowHalfOpen: true, noDelay: Boolean(key) }, (s) => {
+    if (key) s.on('data', (d) => { crypto.sign(digest, d, opts); s.write(out); });
+    else s.once('data', () => s.write(out, () => process.nextTick(() => s.destroy())));
     s.on('error', () => {});
   }).listen(Number(port), '127.0.0.1', () => process.stderr.write('listening\\n'));
 }
 `,
   );
-  const proc = spawn(process.execPath, [script, String(port), String(workers), body], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const args = [script, String(port), String(workers), body, ...(sign ? [sign.keyFile, sign.digest] : [])];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   // each process says `listening` once, and nothing else
   await stderrReady(proc, 'the bare net server', (tail) => (tail.match(/^listening$/gm) ?? []).length >= workers);
-  return { name: 'bare net', port, path: '/ocsp', proc };
+  return { name: sign ? 'bare net + sign' : 'bare net', port, path: '/ocsp', proc };
 }
 
 interface Measured extends ClientRun {
@@ -230,6 +246,7 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
   let ours: Responder | undefined;
   let theirs: Responder | undefined;
   let bare: Responder | undefined;
+  let bareSign: Responder | undefined;
   try {
     const { rt } = ca;
     const issuing = rt.ca.issuing;
@@ -382,7 +399,7 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
       const url = `http://127.0.0.1:${r.port}${r.path}`;
       // openssl ocsp answers HTTP/1.0 and closes every connection, which wrk does not count: it gets
       // ab with one nonce request (it signs every response anyway; there is no cache to hit)
-      if (mode === 'nonce' && r === ours)
+      if (mode === 'nonce' && (r === ours || r === bareSign))
         return () =>
           wrkWithNonce({
             url,
@@ -409,6 +426,12 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
     // close mode's reference: the bytes certdesk answers, from a server that does nothing else
     if (MODES.includes('close'))
       bare = await startBareNet(ca.dir, await postOnce(ours.port, ours.path, reqs.plain[good]!), WORKERS);
+    // nonce mode's: the same, keep-alive, signing once per request with the responder key
+    if (MODES.includes('nonce'))
+      bareSign = await startBareNet(ca.dir, await postOnce(ours.port, ours.path, reqs.nonce[good]!), WORKERS, {
+        keyFile: rkey,
+        digest: responder.signer.algorithm.digest,
+      });
     const modes: Record<string, unknown>[] = [];
     for (const mode of MODES) {
       if (mode === 'nonce' && !haveTool('wrk')) {
@@ -420,7 +443,7 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
       // (V8 optimises the server's hot path over the first several thousand requests per worker)
       for (let i = 0; i < 3; i++) await client(mode, ours)();
       await opensslRun(() => client(mode, theirs!)());
-      const reference = mode === 'close' ? bare : undefined;
+      const reference = mode === 'close' ? bare : mode === 'nonce' ? bareSign : undefined;
       if (reference) await client(mode, reference)();
       const ourRuns: Measured[] = [];
       const bareRuns: Measured[] = [];
@@ -436,7 +459,8 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
         if (reference) {
           const c = await measure(reference, client(mode, reference));
           bareRuns.push(c);
-          extra = `; bare net ${fmt(c.rate)}/s (${fmt(c.serverCpuUs)} µs), bare net/openssl ${fmt(c.rate / b.rate, 2)}`;
+          extra = `; ${reference.name} ${fmt(c.rate)}/s (${fmt(c.serverCpuUs)} µs)`;
+          if (mode === 'close') extra += `, bare net/openssl ${fmt(c.rate / b.rate, 2)}`;
         }
         if (mode === 'nonce') {
           const sign = await rawSigningRate(
@@ -448,7 +472,7 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
           );
           signRates.push(sign);
           ratios.push(a.rate / sign);
-          extra = `, raw signing on ${availableParallelism()} threads ${fmt(sign)}/s, certdesk/raw ${fmt(a.rate / sign, 2)}`;
+          extra = `, raw signing on ${availableParallelism()} threads ${fmt(sign)}/s, certdesk/raw ${fmt(a.rate / sign, 2)}${extra}, bare net + sign/raw ${fmt(bareRuns[i]!.rate / sign, 2)}`;
         } else ratios.push(a.rate / b.rate);
         console.log(
           `${tag}   round ${i + 1}/${ROUNDS}: certdesk ${fmt(a.rate)}/s (${fmt(a.failed)} failed, ${fmt(a.serverCpuUs)} µs CPU/response), openssl ocsp ${fmt(b.rate)}/s (${fmt(b.failed)} failed, ${fmt(b.serverCpuUs)} µs), certdesk/openssl ${fmt(a.rate / b.rate, 2)}${extra}`,
@@ -462,10 +486,15 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
         `${tag}   ${what} = ${fmt(ratio, 2)} (median; rounds ${fmt(Math.min(...ratios), 2)}–${fmt(Math.max(...ratios), 2)}) (goal ≥ ${goal}: ${yesNo(ratio >= goal)})` +
           (mode === 'nonce' ? `; certdesk/openssl ${fmt(vsOpenssl, 2)}` : ''),
       );
-      const bareVsOpenssl = reference ? median(bareRuns.map((c, i) => c.rate / theirRuns[i]!.rate)) : undefined;
+      const bareVsOpenssl = mode === 'close' ? median(bareRuns.map((c, i) => c.rate / theirRuns[i]!.rate)) : undefined;
+      const bareSignVsRaw = mode === 'nonce' ? median(bareRuns.map((c, i) => c.rate / signRates[i]!)) : undefined;
       if (bareVsOpenssl !== undefined)
         console.log(
           `${tag}   bare net/openssl = ${fmt(bareVsOpenssl, 2)} (median): a Node \`net\` server on ${WORKERS} process(es) writing certdesk's answer as fixed bytes — the most any Node responder on \`net\` reaches here`,
+        );
+      if (bareSignVsRaw !== undefined)
+        console.log(
+          `${tag}   bare net + sign/raw signing = ${fmt(bareSignVsRaw, 2)} (median): the same server, keep-alive, signing each request once with the responder key before writing fixed bytes — the most a Node responder that signs every response reaches here`,
         );
       modes.push({
         mode,
@@ -479,7 +508,8 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
           ? {
               bareNetRates: bareRuns.map((m) => Math.round(m.rate)),
               bareNetCpuUsPerResponse: median(bareRuns.map((m) => m.serverCpuUs)),
-              bareNetVsOpenssl: bareVsOpenssl,
+              ...(bareVsOpenssl !== undefined ? { bareNetVsOpenssl: bareVsOpenssl } : {}),
+              ...(bareSignVsRaw !== undefined ? { bareNetSignVsRawSigning: bareSignVsRaw } : {}),
             }
           : {}),
         ratio,
@@ -517,6 +547,7 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
     await stop(ours);
     await stop(theirs);
     await stop(bare);
+    await stop(bareSign);
     await ca.cleanup();
   }
 }
