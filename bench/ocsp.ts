@@ -4,15 +4,18 @@
 // same certificates and the same requests, in the same run, with external clients on the same two
 // cores: `ab -c 8` one request per connection, `ab -k -c 8` keep-alive, and `wrk` with a fresh
 // nonce in every request — that mode also beside the raw signing rate of the responder key on all
-// cores (worker threads calling crypto.sign). One request per connection also runs against a bare
-// Node `net` server that answers with the same bytes and does nothing else: the ceiling for any
-// Node responder on this machine in the same run; fresh nonces also run against that server signing
-// each request once with the responder key (the ceiling for any Node responder that signs).
+// cores (worker threads calling crypto.sign). Reference servers run in the same rounds (see
+// startReference): one request per connection against a bare Node `net` server that answers with
+// the same bytes and does nothing else (the ceiling for any Node responder on this machine) and
+// against certdesk's own HTTP front answering those bytes (certdesk without its OCSP work); fresh
+// nonces against the bare server signing each request once with the responder key (the ceiling
+// for any Node responder that signs).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { KeyType } from '../src/pki/algorithms.js';
 import { toPem } from '../src/pki/pem.js';
@@ -33,7 +36,7 @@ import {
 } from './lib/common.js';
 import { ab, haveTool, wrkWithNonce, type ClientRun } from './lib/http-clients.js';
 import { parseOcspResponse, type CertStatusKind } from './lib/ocsp.js';
-import { freePort, startServe } from './lib/server.js';
+import { builtCli, freePort, startServe } from './lib/server.js';
 
 type Mode = 'close' | 'keepalive' | 'nonce';
 /** goals (issue 13): certdesk / openssl ocsp for close and keep-alive; certdesk / raw signing for nonce */
@@ -111,55 +114,75 @@ function stderrReady(proc: ChildProcess, what: string, ready: (tail: string) => 
 }
 
 /**
- * A reference, not a responder: the least any Node server on `net` does per request — N processes
- * on the port (cluster, SCHED_NONE, as `serve --workers`), each answering with the same fixed HTTP
- * response (certdesk's answer to the bench request). Without `sign`: the first bytes of a
- * connection get the answer and the connection closes — what certdesk would reach one request per
- * connection if its OCSP work and HTTP parsing cost nothing. With `sign`: keep-alive, and every
- * chunk read is signed once with the responder key (crypto.sign, as the raw signing rate) before
- * the answer is written (the key file is the one `openssl ocsp` is given) — what a responder that signs each response (fresh nonces) would reach if
- * everything but the signature cost nothing.
+ * What a reference server does per request, besides writing the fixed answer (certdesk's own):
+ * - `close`: the first bytes of a connection get the answer and the connection closes — what
+ *   certdesk would reach one request per connection if its HTTP parsing and OCSP work cost nothing;
+ * - `front`: the same through certdesk's own HTTP/1.x front (dist/api/http1-front.js, its strict
+ *   head parser and connection state), with one route answering the fixed bytes — what certdesk
+ *   would reach if its OCSP work (request parsing, status read, response) cost nothing;
+ * - `sign`: keep-alive, and every chunk read is signed once with the responder key (crypto.sign, as
+ *   the raw signing rate; the key file `openssl ocsp` is given) before the answer is written — what
+ *   a responder that signs each response (fresh nonces) would reach if all but the signature were free.
  */
-async function startBareNet(
-  dir: string,
-  response: Buffer,
-  workers: number,
-  sign?: { keyFile: string; digest: string },
-): Promise<Responder> {
+type Reference = { kind: 'close' } | { kind: 'front' } | { kind: 'sign'; keyFile: string; digest: string };
+const REFERENCE_NAME: Record<Reference['kind'], string> = { close: 'bare net', front: 'front only', sign: 'bare net + sign' };
+const REFERENCE_MEANING: Record<string, string> = {
+  'bare net': `a Node \`net\` server on ${WORKERS} process(es) writing certdesk's answer as fixed bytes — the most any Node responder on \`net\` reaches here`,
+  'front only': `certdesk's HTTP/1.x front (http1-front.ts) on ${WORKERS} process(es), its one route writing the same fixed bytes — certdesk if its OCSP work cost nothing`,
+  'bare net + sign': `a Node \`net\` server, keep-alive, signing each request once with the responder key before writing fixed bytes — the most a Node responder that signs every response reaches here`,
+};
+
+/**
+ * A reference, not a responder: N processes on the port (cluster, SCHED_NONE, as `serve
+ * --workers`) each answering every request with the same fixed bytes, doing only what `ref` says.
+ */
+async function startReference(dir: string, answer: Buffer, workers: number, ref: Reference): Promise<Responder> {
   const port = await freePort();
-  const name = sign ? 'bare-net-sign' : 'bare-net';
-  const script = path.join(dir, `${name}.cjs`);
-  const body = path.join(dir, `${name}-body.der`);
-  writeFileSync(body, response);
+  const script = path.join(dir, `reference-${ref.kind}.mjs`);
+  const body = path.join(dir, `reference-${ref.kind}-body.der`);
+  writeFileSync(body, answer);
+  const front = path.join(path.dirname(builtCli()), '..', 'dist', 'api', 'http1-front.js');
   writeFileSync(
     script,
-    `const cluster = require('node:cluster'); const net = require('node:net'); const fs = require('node:fs');
-const crypto = require('node:crypto');
-const [port, workers, file, keyFile, digest] = process.argv.slice(2);
+    `import cluster from 'node:cluster'; import crypto from 'node:crypto'; import fs from 'node:fs';
+import http from 'node:http'; import net from 'node:net';
+const [port, workers, kind, file, keyFile, digest] = process.argv.slice(2);
 const body = fs.readFileSync(file);
-const key = keyFile ? crypto.createPrivateKey(fs.readFileSync(keyFile, 'utf8')) : undefined;
-const opts = key && key.asymmetricKeyType === 'ec' ? { key, dsaEncoding: 'der' } : { key };
-const head = 'HTTP/1.1 200 OK\\r\\nContent-Type: application/ocsp-response\\r\\nContent-Length: ' + body.length + '\\r\\nConnection: ' + (key ? 'keep-alive' : 'close') + '\\r\\n\\r\\n';
+const head = 'HTTP/1.1 200 OK\\r\\nContent-Type: application/ocsp-response\\r\\nContent-Length: ' + body.length + '\\r\\nConnection: ' + (kind === 'sign' ? 'keep-alive' : 'close') + '\\r\\n\\r\\n';
 const out = Buffer.concat([Buffer.from(head, 'latin1'), body]);
+const ready = () => process.stderr.write('listening\\n');
 if (cluster.isPrimary && Number(workers) > 1) {
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   for (let i = 0; i < Number(workers); i++) cluster.fork();
   process.on('SIGTERM', () => { for (const w of Object.values(cluster.workers)) w.process.kill('SIGTERM'); process.exit(0); });
+} else if (kind === 'front') {
+  process.on('SIGTERM', () => process.exit(0));
+  const { Http1Front } = await import(${JSON.stringify(pathToFileURL(front).href)});
+  const server = http.createServer({ noDelay: false }, () => {});
+  const res = { status: 200, body, headers: { 'content-type': 'application/ocsp-response', 'x-content-type-options': 'nosniff', 'referrer-policy': 'same-origin', 'cache-control': 'no-store' } };
+  new Http1Front(server).routes = [{ matches: (m, t) => m === 'POST' && t === '/ocsp', maxBody: 16384, tooLarge: () => res, handle: () => res }];
+  server.listen(Number(port), '127.0.0.1', ready);
 } else {
   process.on('SIGTERM', () => process.exit(0));
+  const key = kind === 'sign' ? crypto.createPrivateKey(fs.readFileSync(keyFile, 'utf8')) : undefined;
+  const opts = key && key.asymmetricKeyType === 'ec' ? { key, dsaEncoding: 'der' } : { key };
   net.createServer({ allowHalfOpen: true, noDelay: Boolean(key) }, (s) => {
     if (key) s.on('data', (d) => { crypto.sign(digest, d, opts); s.write(out); });
     else s.once('data', () => s.write(out, () => process.nextTick(() => s.destroy())));
     s.on('error', () => {});
-  }).listen(Number(port), '127.0.0.1', () => process.stderr.write('listening\\n'));
+  }).listen(Number(port), '127.0.0.1', ready);
 }
 `,
   );
-  const args = [script, String(port), String(workers), body, ...(sign ? [sign.keyFile, sign.digest] : [])];
+  const args = [script, String(port), String(workers), ref.kind, body, ...(ref.kind === 'sign' ? [ref.keyFile, ref.digest] : [])];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   // each process says `listening` once, and nothing else
-  await stderrReady(proc, 'the bare net server', (tail) => (tail.match(/^listening$/gm) ?? []).length >= workers);
-  return { name: sign ? 'bare net + sign' : 'bare net', port, path: '/ocsp', proc };
+  await stderrReady(
+    proc,
+    `the ${REFERENCE_NAME[ref.kind]} server`,
+    (tail) => (tail.match(/^listening$/gm) ?? []).length >= workers,
+  );
+  return { name: REFERENCE_NAME[ref.kind], port, path: '/ocsp', proc };
 }
 
 interface Measured extends ClientRun {
@@ -245,8 +268,8 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
   const ca = await createTestCa({ keyType });
   let ours: Responder | undefined;
   let theirs: Responder | undefined;
-  let bare: Responder | undefined;
-  let bareSign: Responder | undefined;
+  /** the reference servers of each mode (startReference) */
+  const references: Record<Mode, Responder[]> = { close: [], keepalive: [], nonce: [] };
   try {
     const { rt } = ca;
     const issuing = rt.ca.issuing;
@@ -399,7 +422,7 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
       const url = `http://127.0.0.1:${r.port}${r.path}`;
       // openssl ocsp answers HTTP/1.0 and closes every connection, which wrk does not count: it gets
       // ab with one nonce request (it signs every response anyway; there is no cache to hit)
-      if (mode === 'nonce' && (r === ours || r === bareSign))
+      if (mode === 'nonce' && (r === ours || references.nonce.includes(r)))
         return () =>
           wrkWithNonce({
             url,
@@ -423,15 +446,18 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
         return run;
       };
     };
-    // close mode's reference: the bytes certdesk answers, from a server that does nothing else
-    if (MODES.includes('close'))
-      bare = await startBareNet(ca.dir, await postOnce(ours.port, ours.path, reqs.plain[good]!), WORKERS);
-    // nonce mode's: the same, keep-alive, signing once per request with the responder key
-    if (MODES.includes('nonce'))
-      bareSign = await startBareNet(ca.dir, await postOnce(ours.port, ours.path, reqs.nonce[good]!), WORKERS, {
-        keyFile: rkey,
-        digest: responder.signer.algorithm.digest,
-      });
+    // close mode's references: the bytes certdesk answers, from a server that does nothing else, and
+    // through certdesk's HTTP front alone; nonce mode's: keep-alive, signing once per request
+    if (MODES.includes('close')) {
+      const answer = await postOnce(ours.port, ours.path, reqs.plain[good]!);
+      for (const kind of ['close', 'front'] as const)
+        references.close.push(await startReference(ca.dir, answer, WORKERS, { kind }));
+    }
+    if (MODES.includes('nonce')) {
+      const answer = await postOnce(ours.port, ours.path, reqs.nonce[good]!);
+      const sign = { kind: 'sign', keyFile: rkey, digest: responder.signer.algorithm.digest } as const;
+      references.nonce.push(await startReference(ca.dir, answer, WORKERS, sign));
+    }
     const modes: Record<string, unknown>[] = [];
     for (const mode of MODES) {
       if (mode === 'nonce' && !haveTool('wrk')) {
@@ -443,10 +469,10 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
       // (V8 optimises the server's hot path over the first several thousand requests per worker)
       for (let i = 0; i < 3; i++) await client(mode, ours)();
       await opensslRun(() => client(mode, theirs!)());
-      const reference = mode === 'close' ? bare : mode === 'nonce' ? bareSign : undefined;
-      if (reference) await client(mode, reference)();
+      for (const r of references[mode]) await client(mode, r)();
       const ourRuns: Measured[] = [];
-      const bareRuns: Measured[] = [];
+      /** per reference server, in references[mode] order */
+      const refRuns: Measured[][] = references[mode].map(() => []);
       const theirRuns: Measured[] = [];
       const signRates: number[] = [];
       const ratios: number[] = [];
@@ -456,13 +482,21 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
         ourRuns.push(a);
         theirRuns.push(b);
         let extra = '';
-        if (reference) {
-          const c = await measure(reference, client(mode, reference));
-          bareRuns.push(c);
-          extra = `; ${reference.name} ${fmt(c.rate)}/s (${fmt(c.serverCpuUs)} µs)`;
-          if (mode === 'close') extra += `, bare net/openssl ${fmt(c.rate / b.rate, 2)}`;
+        const refs: Measured[] = [];
+        for (const [j, r] of references[mode].entries()) {
+          const c = await measure(r, client(mode, r));
+          refRuns[j]!.push(c);
+          refs.push(c);
         }
-        if (mode === 'nonce') {
+        const refText = (base: number, against: string): string =>
+          refs
+            .map(
+              (c, j) =>
+                `; ${references[mode][j]!.name} ${fmt(c.rate)}/s (${fmt(c.serverCpuUs)} µs), /${against} ${fmt(c.rate / base, 2)}`,
+            )
+            .join('');
+        if (mode !== 'nonce') extra = refText(b.rate, 'openssl');
+        else {
           const sign = await rawSigningRate(
             responderPem,
             responder.signer.algorithm.digest,
@@ -472,8 +506,9 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
           );
           signRates.push(sign);
           ratios.push(a.rate / sign);
-          extra = `, raw signing on ${availableParallelism()} threads ${fmt(sign)}/s, certdesk/raw ${fmt(a.rate / sign, 2)}${extra}, bare net + sign/raw ${fmt(bareRuns[i]!.rate / sign, 2)}`;
-        } else ratios.push(a.rate / b.rate);
+          extra = `, raw signing on ${availableParallelism()} threads ${fmt(sign)}/s, certdesk/raw ${fmt(a.rate / sign, 2)}${refText(sign, 'raw')}`;
+        }
+        if (mode !== 'nonce') ratios.push(a.rate / b.rate);
         console.log(
           `${tag}   round ${i + 1}/${ROUNDS}: certdesk ${fmt(a.rate)}/s (${fmt(a.failed)} failed, ${fmt(a.serverCpuUs)} µs CPU/response), openssl ocsp ${fmt(b.rate)}/s (${fmt(b.failed)} failed, ${fmt(b.serverCpuUs)} µs), certdesk/openssl ${fmt(a.rate / b.rate, 2)}${extra}`,
         );
@@ -486,16 +521,17 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
         `${tag}   ${what} = ${fmt(ratio, 2)} (median; rounds ${fmt(Math.min(...ratios), 2)}–${fmt(Math.max(...ratios), 2)}) (goal ≥ ${goal}: ${yesNo(ratio >= goal)})` +
           (mode === 'nonce' ? `; certdesk/openssl ${fmt(vsOpenssl, 2)}` : ''),
       );
-      const bareVsOpenssl = mode === 'close' ? median(bareRuns.map((c, i) => c.rate / theirRuns[i]!.rate)) : undefined;
-      const bareSignVsRaw = mode === 'nonce' ? median(bareRuns.map((c, i) => c.rate / signRates[i]!)) : undefined;
-      if (bareVsOpenssl !== undefined)
-        console.log(
-          `${tag}   bare net/openssl = ${fmt(bareVsOpenssl, 2)} (median): a Node \`net\` server on ${WORKERS} process(es) writing certdesk's answer as fixed bytes — the most any Node responder on \`net\` reaches here`,
-        );
-      if (bareSignVsRaw !== undefined)
-        console.log(
-          `${tag}   bare net + sign/raw signing = ${fmt(bareSignVsRaw, 2)} (median): the same server, keep-alive, signing each request once with the responder key before writing fixed bytes — the most a Node responder that signs every response reaches here`,
-        );
+      // each reference against what certdesk is compared with in this mode, median of the rounds
+      const base = (i: number): number => (mode === 'nonce' ? signRates[i]! : theirRuns[i]!.rate);
+      const against = mode === 'nonce' ? 'raw signing' : 'openssl';
+      const refSummary = references[mode].map((r, j) => ({
+        name: r.name,
+        rates: refRuns[j]!.map((m) => Math.round(m.rate)),
+        cpuUsPerResponse: median(refRuns[j]!.map((m) => m.serverCpuUs)),
+        ratio: median(refRuns[j]!.map((m, i) => m.rate / base(i))),
+      }));
+      for (const r of refSummary)
+        console.log(`${tag}   ${r.name}/${against} = ${fmt(r.ratio, 2)} (median): ${REFERENCE_MEANING[r.name]}`);
       modes.push({
         mode,
         certdeskRates: ourRuns.map((m) => Math.round(m.rate)),
@@ -504,14 +540,7 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
         certdeskFailed: ourRuns.reduce((n, m) => n + m.failed, 0),
         certdeskCpuUsPerResponse: median(ourRuns.map((m) => m.serverCpuUs)),
         opensslCpuUsPerResponse: median(theirRuns.map((m) => m.serverCpuUs)),
-        ...(reference
-          ? {
-              bareNetRates: bareRuns.map((m) => Math.round(m.rate)),
-              bareNetCpuUsPerResponse: median(bareRuns.map((m) => m.serverCpuUs)),
-              ...(bareVsOpenssl !== undefined ? { bareNetVsOpenssl: bareVsOpenssl } : {}),
-              ...(bareSignVsRaw !== undefined ? { bareNetSignVsRawSigning: bareSignVsRaw } : {}),
-            }
-          : {}),
+        references: refSummary,
         ratio,
         roundRatios: ratios,
         vsOpenssl,
@@ -546,8 +575,7 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
   } finally {
     await stop(ours);
     await stop(theirs);
-    await stop(bare);
-    await stop(bareSign);
+    for (const r of Object.values(references).flat()) await stop(r);
     await ca.cleanup();
   }
 }
