@@ -481,22 +481,17 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
         const b = await opensslRun(() => measure(theirs!, client(mode, theirs!)));
         ourRuns.push(a);
         theirRuns.push(b);
-        let extra = '';
-        const refs: Measured[] = [];
-        for (const [j, r] of references[mode].entries()) {
-          const c = await measure(r, client(mode, r));
-          refRuns[j]!.push(c);
-          refs.push(c);
-        }
+        for (const [j, r] of references[mode].entries()) refRuns[j]!.push(await measure(r, client(mode, r)));
+        // this round of each reference against `base` (openssl, or raw signing with nonces)
         const refText = (base: number, against: string): string =>
-          refs
-            .map(
-              (c, j) =>
-                `; ${references[mode][j]!.name} ${fmt(c.rate)}/s (${fmt(c.serverCpuUs)} µs), /${against} ${fmt(c.rate / base, 2)}`,
-            )
+          references[mode]
+            .map((r, j) => {
+              const c = refRuns[j]![i]!;
+              return `; ${r.name} ${fmt(c.rate)}/s (${fmt(c.serverCpuUs)} µs), /${against} ${fmt(c.rate / base, 2)}`;
+            })
             .join('');
-        if (mode !== 'nonce') extra = refText(b.rate, 'openssl');
-        else {
+        let extra: string;
+        if (mode === 'nonce') {
           const sign = await rawSigningRate(
             responderPem,
             responder.signer.algorithm.digest,
@@ -507,8 +502,10 @@ async function runKeyType(keyType: KeyType): Promise<Record<string, unknown>> {
           signRates.push(sign);
           ratios.push(a.rate / sign);
           extra = `, raw signing on ${availableParallelism()} threads ${fmt(sign)}/s, certdesk/raw ${fmt(a.rate / sign, 2)}${refText(sign, 'raw')}`;
+        } else {
+          ratios.push(a.rate / b.rate);
+          extra = refText(b.rate, 'openssl');
         }
-        if (mode !== 'nonce') ratios.push(a.rate / b.rate);
         console.log(
           `${tag}   round ${i + 1}/${ROUNDS}: certdesk ${fmt(a.rate)}/s (${fmt(a.failed)} failed, ${fmt(a.serverCpuUs)} µs CPU/response), openssl ocsp ${fmt(b.rate)}/s (${fmt(b.failed)} failed, ${fmt(b.serverCpuUs)} µs), certdesk/openssl ${fmt(a.rate / b.rate, 2)}${extra}`,
         );
